@@ -1,0 +1,73 @@
+// Configuration: every setting declared once (key, type, default, check,
+// description) in config.cc; the YAML file, the environment and the command
+// line override the defaults in that order. librdkafka properties pass through
+// unchanged under kafka.consumer.*, kafka.producer.* and kafka.common.*.
+//
+//   Config cfg;
+//   std::vector<std::string> errors;
+//   if (!LoadConfig("config/dedupd.yaml", environ, {"--set", "output.format=json"}, &cfg, &errors))
+//     for (auto& e : errors) std::cerr << e << "\n";   // key, value, what was expected
+//   int port = cfg.GetInt("metrics.port");
+//
+// Environment: DEDUPD_<KEY> with dots as underscores, upper case
+// (DEDUPD_KAFKA_BOOTSTRAP_SERVERS). Passthrough: DEDUPD_KAFKA_CONSUMER_<PROP>
+// with the property's dots as underscores (DEDUPD_KAFKA_PRODUCER_SASL_USERNAME).
+// Thread-safety: immutable after loading.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dedupd::config {
+
+enum class Type { kString, kInt, kDouble, kBool, kEnum };
+
+struct Setting {
+  std::string_view key;
+  Type type;
+  std::string_view default_value;
+  std::string_view description;
+  double min = 0;  // kInt / kDouble: inclusive range
+  double max = 0;
+  std::string_view allowed = {};  // kEnum: values separated by '|'
+};
+
+// Every declared setting, in documentation order.
+const std::vector<Setting>& AllSettings();
+
+class Config {
+ public:
+  const std::string& Get(std::string_view key) const;
+  int64_t GetInt(std::string_view key) const;
+  double GetDouble(std::string_view key) const;
+  bool GetBool(std::string_view key) const;
+  // librdkafka properties: common ones merged under consumer/producer ones.
+  std::map<std::string, std::string> KafkaProperties(
+      std::string_view role) const;  // "consumer" | "producer"
+  // Where each value came from ("default", "file", "env", "flag"), for check-config.
+  const std::map<std::string, std::string>& Sources() const { return sources_; }
+  const std::map<std::string, std::string>& Values() const { return values_; }
+
+ private:
+  friend bool LoadConfig(const std::string&, char**, const std::vector<std::string>&, Config*,
+                         std::vector<std::string>*);
+  std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> sources_;
+  std::map<std::string, std::string>
+      passthrough_;  // "consumer.<prop>", "producer.<prop>", "common.<prop>"
+};
+
+// Loads defaults, then `yaml_path` (empty: none), then `environ` (may be
+// null), then `overrides` ("key=value" strings from --set / --key=value).
+// Returns false with one message per problem.
+bool LoadConfig(const std::string& yaml_path, char** environ_vars,
+                const std::vector<std::string>& overrides, Config* out,
+                std::vector<std::string>* errors);
+
+// Markdown table of every setting (docs/configuration.md is generated from it).
+std::string DescribeSettings();
+
+}  // namespace dedupd::config

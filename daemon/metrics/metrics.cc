@@ -1,0 +1,181 @@
+#include "metrics/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace dedupd::metrics {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+using prometheus::Histogram;
+
+Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+}
+Histogram::BucketBoundaries LagBuckets() {
+  return {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400};
+}
+
+}  // namespace
+
+Metrics::Metrics(size_t site_label_limit, std::string_view version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      site_label_limit_(site_label_limit),
+      pages_(BuildCounter()
+                 .Name("dedupd_pages_total")
+                 .Help("Pages classified, by verdict")
+                 .Register(*registry_)),
+      revisions_(BuildCounter()
+                     .Name("dedupd_revisions_total")
+                     .Help("Edited pages (REVISED), by site and severity")
+                     .Register(*registry_)),
+      repeated_(BuildCounter()
+                    .Name("dedupd_repeated_content_pages_total")
+                    .Help("Pages whose body repeats a run of blocks (broken scrape), by site")
+                    .Register(*registry_)),
+      flags_(BuildCounter()
+                 .Name("dedupd_flags_total")
+                 .Help("Verdict flags raised, by flag")
+                 .Register(*registry_)),
+      dead_letters_(BuildCounter()
+                        .Name("dedupd_dead_letters_total")
+                        .Help("Input messages dead-lettered, by reason")
+                        .Register(*registry_)),
+      skipped_(BuildCounter()
+                   .Name("dedupd_skipped_pages_total")
+                   .Help("Failed fetches (non-2xx status) counted and skipped, by status class")
+                   .Register(*registry_)),
+      kafka_errors_(BuildCounter()
+                        .Name("dedupd_kafka_errors_total")
+                        .Help("Kafka client errors, by kind")
+                        .Register(*registry_)),
+      transactions_(BuildCounter()
+                        .Name("dedupd_transactions_total")
+                        .Help("Kafka transactions (or at-least-once commits), by result")
+                        .Register(*registry_)),
+      alertmanager_posts_(BuildCounter()
+                              .Name("dedupd_alertmanager_posts_total")
+                              .Help("Alert batches posted to Alertmanager, by result")
+                              .Register(*registry_)),
+      consumer_lag_(
+          BuildGauge()
+              .Name("dedupd_consumer_lag_messages")
+              .Help(
+                  "Messages behind the end of each input partition (log end offset minus position)")
+              .Register(*registry_)),
+      input_messages_(BuildCounter()
+                          .Name("dedupd_input_messages_total")
+                          .Help("Input messages read, good or bad")
+                          .Register(*registry_)
+                          .Add({})),
+      processing_seconds_(BuildHistogram()
+                              .Name("dedupd_processing_seconds")
+                              .Help("Per-page processing time, parse to produce")
+                              .Register(*registry_)
+                              .Add({}, LatencyBuckets())),
+      event_lag_seconds_(BuildHistogram()
+                             .Name("dedupd_event_lag_seconds")
+                             .Help("Time from fetched_at to the event being produced")
+                             .Register(*registry_)
+                             .Add({}, LagBuckets())),
+      simhash_distance_(
+          BuildHistogram()
+              .Name("dedupd_simhash_distance")
+              .Help("SimHash distance (bits) to the nearest match")
+              .Register(*registry_)
+              .Add({}, Histogram::BucketBoundaries{0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32})),
+      index_documents_(BuildGauge()
+                           .Name("dedupd_index_documents")
+                           .Help("Documents in the near-duplicate index")
+                           .Register(*registry_)
+                           .Add({})),
+      state_bytes_(BuildGauge()
+                       .Name("dedupd_state_bytes")
+                       .Help("Approximate size of the state store")
+                       .Register(*registry_)
+                       .Add({})),
+      restore_remaining_(BuildGauge()
+                             .Name("dedupd_state_restore_remaining_messages")
+                             .Help("State changelog messages still to restore")
+                             .Register(*registry_)
+                             .Add({})),
+      ready_(BuildGauge()
+                 .Name("dedupd_ready")
+                 .Help("1 when /readyz answers ready")
+                 .Register(*registry_)
+                 .Add({})) {
+  BuildGauge()
+      .Name("dedupd_build_info")
+      .Help("Build information")
+      .Register(*registry_)
+      .Add({{"version", std::string(version)}})
+      .Set(1);
+  // Pre-create the label values that dashboards and alerts expect, so a
+  // series exists (at 0) before the first event of its kind.
+  for (Verdict v : {Verdict::kNew, Verdict::kUnchanged, Verdict::kRevised, Verdict::kDuplicate,
+                    Verdict::kNearDuplicate}) {
+    pages_.Add({{"verdict", std::string(VerdictName(v))}});
+  }
+  for (auto reason : {"invalid_json", "missing_field", "wrong_type", "invalid_utf8", "too_large",
+                      "empty_body", "invalid_url"}) {
+    dead_letters_.Add({{"reason", reason}});
+  }
+  for (auto flag : {"REPEATED_CONTENT", "REVERTED", "BOILERPLATE_ONLY"}) {
+    flags_.Add({{"flag", flag}});
+  }
+  for (auto result : {"committed", "aborted"}) transactions_.Add({{"result", result}});
+}
+
+std::string Metrics::SiteLabel(std::string_view site) {
+  std::lock_guard lock(sites_mu_);
+  if (sites_.find(site) != sites_.end()) return std::string(site);
+  if (sites_.size() < site_label_limit_) {
+    sites_.emplace(site);
+    return std::string(site);
+  }
+  return "other";
+}
+
+void Metrics::CountVerdict(Verdict v) {
+  pages_.Add({{"verdict", std::string(VerdictName(v))}}).Increment();
+}
+void Metrics::CountFlag(std::string_view flag) {
+  flags_.Add({{"flag", std::string(flag)}}).Increment();
+}
+void Metrics::CountRevision(std::string_view site, std::string_view severity) {
+  revisions_.Add({{"site", SiteLabel(site)}, {"severity", std::string(severity)}}).Increment();
+}
+void Metrics::CountRepeatedContent(std::string_view site) {
+  repeated_.Add({{"site", SiteLabel(site)}}).Increment();
+}
+void Metrics::CountDeadLetter(std::string_view reason) {
+  dead_letters_.Add({{"reason", std::string(reason)}}).Increment();
+}
+void Metrics::CountSkipped(int status) {
+  std::string cls = status >= 300 && status < 600 ? std::to_string(status / 100) + "xx" : "other";
+  skipped_.Add({{"status_class", cls}}).Increment();
+}
+void Metrics::CountKafkaError(std::string_view kind) {
+  kafka_errors_.Add({{"kind", std::string(kind)}}).Increment();
+}
+void Metrics::CountTransaction(std::string_view result) {
+  transactions_.Add({{"result", std::string(result)}}).Increment();
+}
+void Metrics::CountAlertmanagerPost(std::string_view result) {
+  alertmanager_posts_.Add({{"result", std::string(result)}}).Increment();
+}
+void Metrics::SetConsumerLag(std::string_view topic, int32_t partition, double lag) {
+  consumer_lag_.Add({{"topic", std::string(topic)}, {"partition", std::to_string(partition)}})
+      .Set(lag);
+}
+
+std::string Metrics::Render() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace dedupd::metrics

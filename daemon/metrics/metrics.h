@@ -1,0 +1,86 @@
+// Metrics: every Prometheus metric dedupd exports, declared in one place with
+// the names DESIGN.md fixes (dashboards and alerts depend on them).
+//
+//   Metrics m(50);                                  // site label limit
+//   m.CountVerdict(Verdict::kRevised);
+//   m.CountRevision("sc.gov.cn", "major");
+//   std::string text = m.Render();                  // Prometheus text format
+//
+// Site labels are capped: the first `site_label_limit` distinct sites keep
+// their name, the rest are counted as "other", so label cardinality is
+// bounded whatever the input. No metric carries a URL.
+// Thread-safety: all methods are thread-safe (prometheus-cpp metrics are).
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "common/types.h"
+
+namespace dedupd::metrics {
+
+class Metrics {
+ public:
+  explicit Metrics(size_t site_label_limit = 50, std::string_view version = "0.0.0");
+
+  void CountInput() { input_messages_.Increment(); }
+  void CountVerdict(Verdict v);
+  void CountFlag(std::string_view flag);
+  void CountRevision(std::string_view site, std::string_view severity);
+  void CountRepeatedContent(std::string_view site);
+  void CountDeadLetter(std::string_view reason);
+  void CountSkipped(int http_status);
+  void CountKafkaError(std::string_view kind);
+  void CountTransaction(std::string_view result);  // committed | aborted
+  void CountAlertmanagerPost(std::string_view result);
+  void ObserveProcessing(double seconds) { processing_seconds_.Observe(seconds); }
+  void ObserveEventLag(double seconds) { event_lag_seconds_.Observe(seconds); }
+  void ObserveSimhashDistance(int bits) { simhash_distance_.Observe(bits); }
+  void SetIndexDocuments(double n) { index_documents_.Set(n); }
+  void SetStateBytes(double n) { state_bytes_.Set(n); }
+  void SetConsumerLag(std::string_view topic, int32_t partition, double lag);
+  void SetRestoreRemaining(double n) { restore_remaining_.Set(n); }
+  void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
+
+  std::string Render() const;
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+ private:
+  std::string SiteLabel(std::string_view site);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  size_t site_label_limit_;
+  std::mutex sites_mu_;
+  std::set<std::string, std::less<>> sites_;
+
+  prometheus::Family<prometheus::Counter>& pages_;
+  prometheus::Family<prometheus::Counter>& revisions_;
+  prometheus::Family<prometheus::Counter>& repeated_;
+  prometheus::Family<prometheus::Counter>& flags_;
+  prometheus::Family<prometheus::Counter>& dead_letters_;
+  prometheus::Family<prometheus::Counter>& skipped_;
+  prometheus::Family<prometheus::Counter>& kafka_errors_;
+  prometheus::Family<prometheus::Counter>& transactions_;
+  prometheus::Family<prometheus::Counter>& alertmanager_posts_;
+  prometheus::Family<prometheus::Gauge>& consumer_lag_;
+  prometheus::Counter& input_messages_;
+  prometheus::Histogram& processing_seconds_;
+  prometheus::Histogram& event_lag_seconds_;
+  prometheus::Histogram& simhash_distance_;
+  prometheus::Gauge& index_documents_;
+  prometheus::Gauge& state_bytes_;
+  prometheus::Gauge& restore_remaining_;
+  prometheus::Gauge& ready_;
+};
+
+}  // namespace dedupd::metrics

@@ -1,0 +1,157 @@
+#include "parse/url.h"
+
+#include <libpsl.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace dedupd::parse {
+namespace {
+
+constexpr std::array<std::string_view, 14> kTrackingParams = {
+    "gclid",  "fbclid", "dclid",  "gbraid", "wbraid", "msclkid", "yclid",
+    "mc_cid", "mc_eid", "igshid", "_hsenc", "_hsmi",  "spm",     "mkt_tok"};
+
+bool IsTrackingParam(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower.starts_with("utm_")) return true;
+  return std::find(kTrackingParams.begin(), kTrackingParams.end(), lower) != kTrackingParams.end();
+}
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// Upper-cases the hex digits of percent-escapes and drops characters that
+// cannot be in a URL (spaces, controls) by escaping them.
+std::string NormalizeEscapes(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back('%');
+      out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 1]))));
+      out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 2]))));
+      i += 2;
+    } else if (c <= 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+bool ValidHost(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  for (unsigned char c : host) {
+    if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '[' || c == ']' || c == ':' ||
+          c >= 0x80)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<CanonicalUrl> CanonicalizeUrl(std::string_view raw, std::string* why) {
+  auto fail = [why](const char* reason) -> std::optional<CanonicalUrl> {
+    if (why != nullptr) *why = reason;
+    return std::nullopt;
+  };
+  // Trim surrounding whitespace.
+  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front())))
+    raw.remove_prefix(1);
+  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back()))) raw.remove_suffix(1);
+
+  size_t colon = raw.find("://");
+  if (colon == std::string_view::npos) return fail("no scheme (expected http:// or https://)");
+  std::string scheme = ToLower(raw.substr(0, colon));
+  if (scheme != "http" && scheme != "https") return fail("scheme is not http or https");
+  std::string_view rest = raw.substr(colon + 3);
+
+  if (size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
+  size_t path_start = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, path_start);
+  std::string_view path_query =
+      path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
+
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority = authority.substr(at + 1);  // credentials are not identity
+  }
+  std::string_view host_part = authority;
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return fail("unterminated IPv6 host");
+    host_part = authority.substr(0, close + 1);
+    if (close + 1 < authority.size() && authority[close + 1] == ':') {
+      port = authority.substr(close + 2);
+    }
+  } else if (size_t c = authority.rfind(':'); c != std::string_view::npos) {
+    host_part = authority.substr(0, c);
+    port = authority.substr(c + 1);
+  }
+  std::string host = ToLower(host_part);
+  while (!host.empty() && host.back() == '.') host.pop_back();
+  if (!ValidHost(host)) return fail("missing or invalid host");
+  for (char c : port) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return fail("invalid port");
+  }
+  if ((scheme == "http" && port == "80") || (scheme == "https" && port == "443")) port = {};
+
+  std::string_view path = path_query;
+  std::string_view query;
+  if (size_t q = path_query.find('?'); q != std::string_view::npos) {
+    path = path_query.substr(0, q);
+    query = path_query.substr(q + 1);
+  }
+
+  CanonicalUrl out;
+  out.host = host;
+  out.url.reserve(raw.size());
+  out.url.append(scheme).append("://").append(host);
+  if (!port.empty()) out.url.append(":").append(port);
+  out.url.append(path.empty() ? std::string("/") : NormalizeEscapes(path));
+
+  std::string kept;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (param.empty()) continue;
+    std::string_view name = param.substr(0, param.find('='));
+    if (IsTrackingParam(name)) continue;
+    if (!kept.empty()) kept.push_back('&');
+    kept.append(NormalizeEscapes(param));
+  }
+  if (!kept.empty()) out.url.append("?").append(kept);
+  return out;
+}
+
+std::string RegistrableDomain(std::string_view host) {
+  std::string h(host);
+  if (h.empty()) return h;
+  if (h.front() == '[' || std::all_of(h.begin(), h.end(), [](unsigned char c) {
+        return std::isdigit(c) || c == '.';
+      })) {
+    return h;  // an IP address is its own site
+  }
+  const psl_ctx_t* psl = psl_builtin();
+  const char* domain = psl != nullptr ? psl_registrable_domain(psl, h.c_str()) : nullptr;
+  return domain != nullptr ? std::string(domain) : h;
+}
+
+}  // namespace dedupd::parse

@@ -1,0 +1,39 @@
+// The per-URL state that dedupd keeps: the last version of every canonical
+// URL, enough to decide UNCHANGED / REVISED / REVERTED, to diff a revision
+// against the previous text, and to rebuild the near-duplicate indexes.
+//
+//   UrlState s; s.canonical_url = "https://a.example/x"; s.version = 1;
+//   std::string bytes = EncodeUrlState(s);             // zstd-compressed text inside
+//   UrlState back; bool ok = DecodeUrlState(bytes, &back);
+//
+// Thread-safety: values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/types.h"
+
+namespace dedupd::state {
+
+struct UrlState {
+  std::string canonical_url;
+  std::string site;
+  uint32_t version = 0;
+  ContentHash128 content_hash;
+  SimHash64 simhash;
+  int64_t fetched_at_ms = 0;
+  std::vector<ContentHash128> history;     // earlier versions' hashes, newest first (REVERTED)
+  std::vector<uint64_t> paragraph_hashes;  // long fingerprinted blocks, for the paragraph index
+  std::string text;                        // canonical text: kept blocks joined by '\n'
+  std::string title;
+};
+
+// Serialised form: a small versioned binary header, then the text compressed
+// with zstd. Decode returns false on any corruption (never crashes).
+std::string EncodeUrlState(const UrlState& state);
+bool DecodeUrlState(std::string_view bytes, UrlState* state);
+
+}  // namespace dedupd::state
