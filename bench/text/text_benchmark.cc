@@ -1,0 +1,205 @@
+// Text stage throughput (bytes/s of input) on ~64 KiB of CJK text (the seed
+// page sc-gov-release.txt repeated) and of English text (en-release.txt
+// repeated), with XXH3-64 over the same bytes as the reference. Results and
+// the command line are in docs/text.md.
+#include <benchmark/benchmark.h>
+#include <xxhash.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "text/extract.h"
+#include "text/normalize.h"
+#include "text/repeats.h"
+#include "text/segment.h"
+
+namespace dedupd::text {
+namespace {
+
+constexpr size_t kTargetBytes = 64 * 1024;
+
+std::string ReadFixture(const char* name) {
+  std::ifstream in(std::string(DEDUPD_TEST_DATA_DIR) + "/fixtures/" + name, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+enum class Lang { kCjk, kEnglish };
+
+const std::string& Source(Lang lang) {
+  static const std::string cjk = ReadFixture("sc-gov-release.txt");
+  static const std::string en = ReadFixture("en-release.txt");
+  return lang == Lang::kCjk ? cjk : en;
+}
+
+// The fixture repeated to ~64 KiB. With `unique`, every copy's lines carry the
+// copy number, so that repeat detection finds nothing to collapse.
+std::string PlainText(Lang lang, bool unique) {
+  const std::string& src = Source(lang);
+  std::string out;
+  for (int copy = 0; out.size() < kTargetBytes; ++copy) {
+    if (!unique) {
+      out += src;
+      out += '\n';
+      continue;
+    }
+    std::istringstream lines(src);
+    std::string line;
+    while (std::getline(lines, line)) {
+      out += line;
+      if (!line.empty()) out += " (" + std::to_string(copy) + ")";
+      out += '\n';
+    }
+  }
+  return out;
+}
+
+// The same text as an HTML page: head with style and script, nav, one <p>
+// per line inside div.content, footer.
+std::string HtmlPage(Lang lang) {
+  std::string html =
+      "<!DOCTYPE html><html><head><meta charset=utf-8><title>Benchmark page</title>"
+      "<style>body{margin:0 auto}.content p{line-height:1.8}</style>"
+      "<script>var _hmt=_hmt||[];(function(){var s=document.createElement('script');})();</script>"
+      "</head><body><nav><ul><li><a href=/>Home</a></li><li><a href=/news>News</a></li></ul></nav>"
+      "<div class=content>\n";
+  const std::string text = PlainText(lang, true);
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    html += "<p>" + line + "</p>\n";
+  }
+  html += "</div><footer><p>Copyright &copy; Example</p></footer></body></html>";
+  return html;
+}
+
+std::vector<std::string_view> BlockViews(const ExtractedText& t) {
+  std::vector<std::string_view> v;
+  for (const Block& b : t.blocks) v.push_back(b.text);
+  return v;
+}
+
+void BM_Xxh3Reference(benchmark::State& state, Lang lang) {
+  const std::string text = PlainText(lang, true);
+  for (auto _ : state) benchmark::DoNotOptimize(XXH3_64bits(text.data(), text.size()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+
+void BM_NormalizeForMatch(benchmark::State& state, Lang lang) {
+  const std::string text = PlainText(lang, true);
+  std::string out;
+  for (auto _ : state) {
+    NormalizeForMatch(text, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+
+void BM_ContentKey(benchmark::State& state, Lang lang) {
+  const std::string text = PlainText(lang, true);
+  std::string out;
+  for (auto _ : state) {
+    ContentKey(text, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+
+void BM_SplitPlainText(benchmark::State& state, Lang lang) {
+  const std::string text = PlainText(lang, true);
+  for (auto _ : state) benchmark::DoNotOptimize(SplitPlainText(text));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+
+void BM_SplitSentences(benchmark::State& state, Lang lang) {
+  const std::string text = PlainText(lang, true);
+  const ExtractedText t = SplitPlainText(text);
+  size_t bytes = 0;
+  for (const Block& b : t.blocks) bytes += b.text.size();
+  for (auto _ : state) {
+    for (const Block& b : t.blocks) benchmark::DoNotOptimize(SplitSentences(b.text));
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+}
+
+void BM_FindRepeats(benchmark::State& state, Lang lang, bool unique) {
+  const std::string text = PlainText(lang, unique);
+  const ExtractedText t = SplitPlainText(text);
+  const std::vector<std::string_view> blocks = BlockViews(t);
+  for (auto _ : state) benchmark::DoNotOptimize(FindRepeats(blocks));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+
+void BM_ExtractHtml(benchmark::State& state, Lang lang) {
+  const std::string html = HtmlPage(lang);
+  for (auto _ : state) benchmark::DoNotOptimize(ExtractHtml(html));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * html.size()));
+  state.counters["page_bytes"] = static_cast<double>(html.size());
+}
+
+// The per-page hot path for a plain-text page: blocks, repeats (which also
+// yields the canonical content key), and each kept block's matching form for
+// the shingles. Every page takes this path.
+void BM_TextStagePlain(benchmark::State& state, Lang lang) {
+  const std::string text = PlainText(lang, true);
+  std::string match;
+  for (auto _ : state) {
+    const ExtractedText t = SplitPlainText(text);
+    const std::vector<std::string_view> blocks = BlockViews(t);
+    const RepeatResult r = FindRepeats(blocks);
+    benchmark::DoNotOptimize(XXH3_64bits(r.content_key.data(), r.content_key.size()));
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (!r.keep[i]) continue;
+      NormalizeForMatch(blocks[i], &match);
+      benchmark::DoNotOptimize(match.data());
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+
+// The same plus sentence segmentation, which only pages that get a diff
+// (REVISED, NEAR_DUPLICATE) need.
+void BM_TextStagePlainWithSentences(benchmark::State& state, Lang lang) {
+  const std::string text = PlainText(lang, true);
+  std::string match;
+  for (auto _ : state) {
+    const ExtractedText t = SplitPlainText(text);
+    const std::vector<std::string_view> blocks = BlockViews(t);
+    const RepeatResult r = FindRepeats(blocks);
+    benchmark::DoNotOptimize(XXH3_64bits(r.content_key.data(), r.content_key.size()));
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (!r.keep[i]) continue;
+      NormalizeForMatch(blocks[i], &match);
+      benchmark::DoNotOptimize(match.data());
+      benchmark::DoNotOptimize(SplitSentences(blocks[i]));
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+
+BENCHMARK_CAPTURE(BM_Xxh3Reference, cjk, Lang::kCjk);
+BENCHMARK_CAPTURE(BM_Xxh3Reference, en, Lang::kEnglish);
+BENCHMARK_CAPTURE(BM_NormalizeForMatch, cjk, Lang::kCjk);
+BENCHMARK_CAPTURE(BM_NormalizeForMatch, en, Lang::kEnglish);
+BENCHMARK_CAPTURE(BM_ContentKey, cjk, Lang::kCjk);
+BENCHMARK_CAPTURE(BM_ContentKey, en, Lang::kEnglish);
+BENCHMARK_CAPTURE(BM_SplitPlainText, cjk, Lang::kCjk);
+BENCHMARK_CAPTURE(BM_SplitPlainText, en, Lang::kEnglish);
+BENCHMARK_CAPTURE(BM_SplitSentences, cjk, Lang::kCjk);
+BENCHMARK_CAPTURE(BM_SplitSentences, en, Lang::kEnglish);
+BENCHMARK_CAPTURE(BM_FindRepeats, cjk_unique, Lang::kCjk, true);
+BENCHMARK_CAPTURE(BM_FindRepeats, cjk_repeated, Lang::kCjk, false);
+BENCHMARK_CAPTURE(BM_FindRepeats, en_unique, Lang::kEnglish, true);
+BENCHMARK_CAPTURE(BM_ExtractHtml, cjk, Lang::kCjk);
+BENCHMARK_CAPTURE(BM_ExtractHtml, en, Lang::kEnglish);
+BENCHMARK_CAPTURE(BM_TextStagePlain, cjk, Lang::kCjk);
+BENCHMARK_CAPTURE(BM_TextStagePlain, en, Lang::kEnglish);
+BENCHMARK_CAPTURE(BM_TextStagePlainWithSentences, cjk, Lang::kCjk);
+BENCHMARK_CAPTURE(BM_TextStagePlainWithSentences, en, Lang::kEnglish);
+
+}  // namespace
+}  // namespace dedupd::text

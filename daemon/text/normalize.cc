@@ -1,0 +1,706 @@
+// Normalisation: a tight loop over ASCII and the common CJK ranges, utf8proc
+// only for the code points that need it. See docs/text.md ("Normalisation").
+#include "text/normalize.h"
+
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "text/internal/utf8.h"
+
+namespace dedupd::text {
+namespace {
+
+using internal::Decoded;
+using internal::DecodeUtf8;
+using internal::EncodeUtf8;
+using internal::IsCjkSpacing;
+using internal::IsWhiteSpace;
+using internal::IsZeroWidth;
+
+enum class Form { kMatch, kKey };
+
+// Spare output bytes kept beyond "one output byte per remaining input byte".
+// The fast path never writes more bytes than it consumes, except for the one
+// space that a consumed whitespace run paid for; the slow path re-checks.
+constexpr size_t kSlack = 16;
+
+// How the main loop treats one code point.
+enum class Kind : uint8_t {
+  kCopyCjk,    // NFKC_Casefold-stable, written as is, CJK for the spacing rule
+  kCopy,       // NFKC_Casefold-stable, written as is, not CJK (Hangul)
+  kFullWidth,  // U+FF01..U+FF5E: NFKC maps it to ASCII (cp - 0xFEE0)
+  kStable,     // NFKC_Casefold-stable punctuation: through EmitCp (unification)
+  kEllipsis,   // U+2026: NFKC gives "..."
+  kSpace,      // White_Space
+  kRemove,     // control, zero-width, format: dropped before normalisation
+  kSlow,       // anything else: utf8proc
+};
+
+// Punctuation that is NFKC_Casefold-stable, never the second half of a
+// canonical composition, and common in Chinese and English text. The unit
+// test FastPathTablesAgreeWithUtf8proc checks every entry against utf8proc.
+inline bool IsFastStablePunct(char32_t cp) {
+  return (cp >= 0x3001 && cp <= 0x3011) || (cp >= 0x3014 && cp <= 0x301F) || cp == 0x2010 ||
+         (cp >= 0x2012 && cp <= 0x2016) || (cp >= 0x2018 && cp <= 0x2022) || cp == 0x00B7 ||
+         cp == 0xFFFD;
+}
+
+[[gnu::always_inline]] inline Kind Classify(char32_t cp) {
+  if (cp < 0x80) {
+    if (cp - 0x21u < 0x5Eu) return Kind::kStable;  // printable ASCII, handled inline
+    if (cp == 0x20 || cp - 9u < 5u) return Kind::kSpace;
+    return Kind::kRemove;
+  }
+  if (cp - 0x4E00u <= 0x9FFFu - 0x4E00u || cp - 0x3400u <= 0x4DBFu - 0x3400u ||
+      cp - 0x3041u <= 0x3096u - 0x3041u || cp - 0x30A1u <= 0x30FAu - 0x30A1u || cp == 0x30FC) {
+    return Kind::kCopyCjk;
+  }
+  if (cp - 0xAC00u <= 0xD7A3u - 0xAC00u) return Kind::kCopy;
+  if (cp - 0xFF01u <= 0xFF5Eu - 0xFF01u) return Kind::kFullWidth;
+  if (cp < 0xA0) return cp == 0x85 ? Kind::kSpace : Kind::kRemove;  // C1 controls, NEL
+  if (IsWhiteSpace(cp)) return Kind::kSpace;
+  if (IsZeroWidth(cp)) return Kind::kRemove;
+  if (IsFastStablePunct(cp)) return Kind::kStable;
+  if (cp == 0x2026) return Kind::kEllipsis;
+  return Kind::kSlow;
+}
+
+// A well-formed U+4E00..U+9FFF at p (3 bytes available): lead byte E5..E9, or
+// E4 with a second byte >= B8.
+[[gnu::always_inline]] inline bool IsHan3(const unsigned char* p) {
+  return (p[0] - 0xE5u < 5u || (p[0] == 0xE4 && p[1] >= 0xB8)) && (p[1] & 0xC0) == 0x80 &&
+         (p[2] & 0xC0) == 0x80;
+}
+
+// Matching-form punctuation unification, applied after NFKC to code points
+// that NFKC leaves alone. Returns 0 when cp is not unified.
+inline char Unify(char32_t cp) {
+  switch (cp) {
+    case 0x3001: return ',';  // 、
+    case 0x3002: return '.';  // 。
+    case 0x201C:
+    case 0x201D:
+    case 0x201E:
+    case 0x201F:
+    case 0x00AB:
+    case 0x00BB:
+    case 0x300C:
+    case 0x300D:
+    case 0x300E:
+    case 0x300F:
+    case 0x301D:
+    case 0x301E:
+    case 0x301F: return '"';
+    case 0x2018:
+    case 0x2019:
+    case 0x201A:
+    case 0x201B:
+    case 0x2039:
+    case 0x203A: return '\'';
+    case 0x2010:
+    case 0x2012:
+    case 0x2013:
+    case 0x2014:
+    case 0x2015:
+    case 0x2212:
+    case 0x2E3A:
+    case 0x2E3B: return '-';
+    case 0x3010:
+    case 0x3014:
+    case 0x3016:
+    case 0x3018:
+    case 0x301A: return '[';
+    case 0x3011:
+    case 0x3015:
+    case 0x3017:
+    case 0x3019:
+    case 0x301B: return ']';
+    case 0x301C: return '~';  // wave dash
+    default: return 0;
+  }
+}
+
+inline bool IsMark(char32_t cp) {
+  const utf8proc_category_t c = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+  return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC || c == UTF8PROC_CATEGORY_ME;
+}
+
+// Controls and format characters are removed before normalisation, so that
+// "a<ZWSP><U+0301>" composes like "a<U+0301>" (and the result is idempotent).
+inline bool IsRemovedBeforeNfkc(char32_t cp) {
+  if (IsZeroWidth(cp)) return true;
+  if (IsWhiteSpace(cp)) return false;
+  const utf8proc_category_t c = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+  return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF;
+}
+
+struct Scratch {
+  std::string utf8;
+  std::vector<utf8proc_int32_t> cps;
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+// NFKC (+ case fold) of the UTF-8 in scratch.utf8 into scratch.cps; returns
+// the number of code points. utf8proc does the decomposition, canonical
+// ordering and composition; `utf8` is valid by construction.
+size_t NfkcSegment(Scratch& s, Form form) {
+  const auto options = static_cast<utf8proc_option_t>(
+      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_IGNORE | UTF8PROC_COMPOSE |
+      (form == Form::kMatch ? UTF8PROC_CASEFOLD : 0));
+  const auto* src = reinterpret_cast<const utf8proc_uint8_t*>(s.utf8.data());
+  const auto src_len = static_cast<utf8proc_ssize_t>(s.utf8.size());
+  if (s.cps.size() < s.utf8.size() + 16) s.cps.resize(s.utf8.size() + 16);
+  utf8proc_ssize_t count = 0;
+  for (;;) {
+    count = utf8proc_decompose(src, src_len, s.cps.data(),
+                               static_cast<utf8proc_ssize_t>(s.cps.size()), options);
+    if (count < 0) return 0;  // cannot happen on valid input; drop the segment
+    if (static_cast<size_t>(count) <= s.cps.size()) break;
+    s.cps.resize(static_cast<size_t>(count));
+  }
+  count = utf8proc_normalize_utf32(s.cps.data(), count, options);
+  return count < 0 ? 0 : static_cast<size_t>(count);
+}
+
+// Precomputed handling of the code points below U+3000 (Latin-1, Latin
+// extended, Greek, Cyrillic, Arabic, Indic, general punctuation, ...), built
+// once from utf8proc. A code point is "mapped" when its NFKC(_Casefold) does
+// not depend on its neighbours: it is a starter that can never be the second
+// half of a canonical composition, and its mapping is non-empty and contains
+// only starters and no whitespace. A combining character that follows it
+// still takes the slow path, which re-normalises it together with this one.
+struct MappedCp {
+  enum Kind : uint8_t { kSlow, kSpace, kRemove, kMapped };
+  uint8_t kind = kSlow;
+  uint8_t len = 0;         // bytes of `bytes` used
+  bool first_cjk = false;  // spacing flags of the first and last output
+  bool last_cjk = false;   // characters (matching form)
+  char bytes[12] = {};     // the normalised (and, matching form, unified) output
+};
+
+constexpr char32_t kMappedLimit = 0x3000;
+using MappedTable = std::array<MappedCp, kMappedLimit>;
+
+MappedTable BuildMappedTable(Form form) {
+  // Starters that are the second half of some canonical composition (Hangul
+  // vowels and trailing consonants, a few Indic vowel signs): anything at
+  // position >= 1 of a full canonical decomposition.
+  std::vector<bool> second(kMappedLimit, false);
+  for (char32_t c = 0; c < 0x30000; ++c) {
+    utf8proc_int32_t buf[8];
+    int boundclass = 0;
+    const utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), buf, 8,
+                                                       UTF8PROC_DECOMPOSE, &boundclass);
+    for (utf8proc_ssize_t k = 1; k < n && k < 8; ++k) {
+      if (buf[k] >= 0 && static_cast<char32_t>(buf[k]) < kMappedLimit) second[buf[k]] = true;
+    }
+  }
+  for (char32_t c = 0x1161; c <= 0x11FF; ++c) second[c] = true;  // Hangul V and T jamo
+
+  const auto options = static_cast<utf8proc_option_t>(
+      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_IGNORE | UTF8PROC_COMPOSE |
+      (form == Form::kMatch ? UTF8PROC_CASEFOLD : 0));
+  MappedTable table{};
+  for (char32_t cp = 0x80; cp < kMappedLimit; ++cp) {
+    MappedCp& e = table[cp];
+    if (cp - 0xD800u < 0x800u) continue;
+    if (IsWhiteSpace(cp)) {
+      e.kind = MappedCp::kSpace;
+      continue;
+    }
+    if (IsRemovedBeforeNfkc(cp)) {
+      e.kind = MappedCp::kRemove;
+      continue;
+    }
+    const utf8proc_property_t* prop = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
+    if (prop->combining_class != 0 || prop->ignorable || second[cp] || IsMark(cp)) continue;
+    utf8proc_int32_t in[1] = {static_cast<utf8proc_int32_t>(cp)};
+    utf8proc_int32_t out[16];
+    int boundclass = 0;
+    utf8proc_ssize_t n = utf8proc_decompose_char(
+        in[0], out, 16, static_cast<utf8proc_option_t>(options), &boundclass);
+    if (n <= 0 || n > 16) continue;
+    n = utf8proc_normalize_utf32(out, n, options);
+    if (n <= 0) continue;
+    std::string bytes;
+    bool ok = true;
+    for (utf8proc_ssize_t k = 0; k < n && ok; ++k) {
+      const auto c = static_cast<char32_t>(out[k]);
+      const utf8proc_property_t* p = utf8proc_get_property(out[k]);
+      if (IsWhiteSpace(c) || IsRemovedBeforeNfkc(c) || p->combining_class != 0 || IsMark(c) ||
+          (c < kMappedLimit && second[c])) {
+        ok = false;
+        break;
+      }
+      const char a = form == Form::kMatch ? Unify(c) : 0;
+      if (a != 0) {
+        bytes.push_back(a);
+      } else {
+        char buf[4];
+        bytes.append(buf, EncodeUtf8(c, buf));
+      }
+      if (k == 0) e.first_cjk = IsCjkSpacing(c);
+      e.last_cjk = IsCjkSpacing(c);
+    }
+    if (!ok || bytes.size() > sizeof(e.bytes)) continue;
+    e.kind = MappedCp::kMapped;
+    e.len = static_cast<uint8_t>(bytes.size());
+    std::memcpy(e.bytes, bytes.data(), bytes.size());
+  }
+  return table;
+}
+
+template <Form F>
+const MappedTable& Mapped() {
+  static const MappedTable table = BuildMappedTable(F);  // thread-safe, built once
+  return table;
+}
+
+// Output and spacing state handed to the out-of-line slow path.
+struct Ctx {
+  std::string* out;
+  size_t n = 0;  // bytes written to *out
+  // Matching form spacing: a whitespace run becomes one pending space, written
+  // before the next character unless that character or the previous one is
+  // CJK. Leading and trailing spaces are never written.
+  bool pending = false;
+  bool last_cjk = false;
+  // The last written code point that a following combining character could
+  // compose with: the slow path re-normalises it together with what follows.
+  const unsigned char* undo_in = nullptr;
+  size_t undo_n = 0;
+  bool undo_pending = false;
+  bool undo_last_cjk = false;
+};
+
+// Grows *out so that `extra` bytes plus one byte per remaining input byte
+// (and kSlack) fit after position n.
+void Reserve(Ctx& c, size_t extra, size_t remaining) {
+  const size_t want = c.n + extra + remaining + kSlack;
+  if (want > c.out->size()) c.out->resize(std::max(want, c.out->size() * 2));
+}
+
+// Writes one normalised code point produced by utf8proc.
+template <Form F>
+void EmitSlowCp(Ctx& c, char32_t cp, size_t remaining) {
+  constexpr bool kMatch = F == Form::kMatch;
+  Reserve(c, 8, remaining);
+  char* o = c.out->data();
+  if (IsWhiteSpace(cp)) {
+    if (kMatch && c.n > 0) c.pending = true;
+    return;
+  }
+  if (IsRemovedBeforeNfkc(cp)) return;  // defensive: NFKC does not produce these
+  if constexpr (kMatch) {
+    const bool cjk = IsCjkSpacing(cp);
+    const bool mark = cp >= 0x300 && IsMark(cp);
+    if (c.pending) {
+      // A space before a combining mark is kept: dropping it could let the
+      // mark compose with the previous character on a second pass.
+      if (mark || (!cjk && !c.last_cjk)) o[c.n++] = ' ';
+      c.pending = false;
+    }
+    c.last_cjk = cjk;
+    if (const char a = Unify(cp)) {
+      o[c.n++] = a;
+      return;
+    }
+  }
+  c.n += EncodeUtf8(cp, o + c.n);
+}
+
+// The slow path: the previous written code point (if it could compose) plus
+// every code point from p up to the next fast one, through utf8proc. Ill-formed
+// bytes arrive here too (as U+FFFD). Returns the new input position.
+template <Form F>
+[[gnu::noinline]] const unsigned char* SlowSegment(Ctx& c, const unsigned char* p,
+                                                   const unsigned char* end) {
+  Scratch& s = ThreadScratch();
+  s.utf8.clear();
+  char buf[4];
+  const unsigned char* q = p;
+  if (c.undo_in != nullptr) {
+    c.n = c.undo_n;
+    c.pending = c.undo_pending;
+    c.last_cjk = c.undo_last_cjk;
+    const Decoded first = DecodeUtf8(c.undo_in, end);
+    s.utf8.append(buf, EncodeUtf8(first.cp, buf));
+    c.undo_in = nullptr;
+  }
+  bool first = true;
+  while (q < end) {
+    const Decoded e = DecodeUtf8(q, end);
+    const Kind k = Classify(e.cp);
+    if (k == Kind::kRemove) {
+      q += e.len;
+      continue;
+    }
+    if (k != Kind::kSlow && !first) break;  // includes U+FFFD from bad bytes
+    first = false;
+    if (!IsRemovedBeforeNfkc(e.cp)) s.utf8.append(buf, EncodeUtf8(e.cp, buf));
+    q += e.len;
+  }
+  const size_t count = NfkcSegment(s, F);
+  const auto remaining = static_cast<size_t>(end - q);
+  for (size_t i = 0; i < count; ++i) EmitSlowCp<F>(c, static_cast<char32_t>(s.cps[i]), remaining);
+  Reserve(c, 0, remaining);
+  return q;
+}
+
+template <Form F>
+void NormalizeImpl(std::string_view in, std::string* out) {
+  constexpr bool kMatch = F == Form::kMatch;
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const auto* const end = p + in.size();
+
+  const MappedTable& mapped = Mapped<F>();
+
+  // The fast path never writes more bytes than it consumes, except for the one
+  // space a consumed whitespace run paid for; so it needs no capacity checks.
+  out->resize(in.size() + kSlack);
+  Ctx c;
+  c.out = out;
+
+  // Hot state lives in locals (not in Ctx) so that the byte stores through w
+  // cannot alias it; it is synced with Ctx around the slow path only.
+  char* base = out->data();  // reloaded after the slow path (it may reallocate)
+  char* w = base;
+  bool pending = false;
+  bool last_cjk = false;
+  const unsigned char* undo_in = nullptr;
+  size_t undo_n = 0;  // output offset before undo_in's character
+  bool undo_pending = false;
+  bool undo_last_cjk = false;
+
+#define DEDUPD_SAVE_UNDO(at)                \
+  do {                                      \
+    undo_in = (at);                         \
+    undo_n = static_cast<size_t>(w - base); \
+    undo_pending = pending;                 \
+    undo_last_cjk = last_cjk;               \
+  } while (0)
+#define DEDUPD_SPACE_BEFORE(cjk)            \
+  do {                                      \
+    if constexpr (kMatch) {                 \
+      const bool cjk_ = (cjk);              \
+      if (pending) {                        \
+        if (!cjk_ && !last_cjk) *w++ = ' '; \
+        pending = false;                    \
+      }                                     \
+      last_cjk = cjk_;                      \
+    }                                       \
+  } while (0)
+#define DEDUPD_ON_SPACE()                            \
+  do {                                               \
+    undo_in = nullptr; /* nothing composes across */ \
+    if (kMatch && w != base) pending = true;         \
+  } while (0)
+
+  // Writes a MappedCp for the `consumed` bytes at p. Its output may be longer
+  // than its input (U+01C6 -> "dž"): then make room first.
+#define DEDUPD_EMIT_MAPPED(entry, consumed)                                   \
+  do {                                                                        \
+    const MappedCp& e_ = (entry);                                             \
+    if (e_.kind == MappedCp::kSpace) {                                        \
+      DEDUPD_ON_SPACE();                                                      \
+    } else if (e_.kind == MappedCp::kMapped) {                                \
+      if (e_.len > (consumed)) {                                              \
+        const size_t n_ = static_cast<size_t>(w - base);                      \
+        const size_t want_ = n_ + 16 + static_cast<size_t>(end - p) + kSlack; \
+        if (want_ > out->size()) {                                            \
+          out->resize(std::max(want_, out->size() * 2));                      \
+          base = out->data();                                                 \
+          w = base + n_;                                                      \
+        }                                                                     \
+      }                                                                       \
+      DEDUPD_SAVE_UNDO(p);                                                    \
+      DEDUPD_SPACE_BEFORE(e_.first_cjk);                                      \
+      if constexpr (kMatch) last_cjk = e_.last_cjk;                           \
+      std::memcpy(w, e_.bytes, sizeof(e_.bytes));                             \
+      w += e_.len;                                                            \
+    }                                                                         \
+    p += (consumed);                                                          \
+  } while (0)
+
+  while (p < end) {
+    const unsigned c0 = *p;
+    if (c0 < 0x80) {
+      if (c0 - 0x21u < 0x5Eu) {  // a run of printable ASCII
+        DEDUPD_SAVE_UNDO(p);
+        DEDUPD_SPACE_BEFORE(false);
+        *w++ = static_cast<char>(kMatch ? c0 + ((c0 - 'A' < 26u) << 5) : c0);
+        ++p;
+        if (p < end && *p - 0x21u < 0x5Eu) {
+          do {
+            const unsigned ch = *p++;
+            *w++ = static_cast<char>(kMatch ? ch + ((ch - 'A' < 26u) << 5) : ch);
+          } while (p < end && *p - 0x21u < 0x5Eu);
+          undo_in = p - 1;  // only the run's last character can compose
+          undo_n = static_cast<size_t>(w - base) - 1;
+          undo_pending = false;
+          undo_last_cjk = false;
+        }
+        continue;
+      }
+      if (c0 == ' ' || c0 - 9u < 5u) DEDUPD_ON_SPACE();
+      ++p;  // a C0 control or DEL is dropped (and does not reset undo_in)
+      continue;
+    }
+
+    // Runs of unified Han ideographs (U+4E00..U+9FFF): copied without
+    // per-character bookkeeping; only the run's last character is remembered
+    // for a possible composition with what follows.
+    if (end - p >= 6 && IsHan3(p) && IsHan3(p + 3)) {
+      DEDUPD_SPACE_BEFORE(true);
+      do {
+        w[0] = static_cast<char>(p[0]);
+        w[1] = static_cast<char>(p[1]);
+        w[2] = static_cast<char>(p[2]);
+        w += 3;
+        p += 3;
+      } while (end - p >= 3 && IsHan3(p));
+      undo_in = p - 3;
+      undo_n = static_cast<size_t>(w - base) - 3;
+      undo_pending = false;
+      undo_last_cjk = true;
+      continue;
+    }
+
+    // Well-formed 3-byte sequences: every CJK character and most punctuation.
+    if (c0 - 0xE0u < 0x10u && end - p >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
+      const char32_t cp = ((c0 & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+      if (cp >= 0x800 && cp - 0xD800u >= 0x800u) {
+        const Kind kind = Classify(cp);
+        switch (kind) {
+          case Kind::kCopyCjk:
+          case Kind::kCopy:
+            DEDUPD_SAVE_UNDO(p);
+            DEDUPD_SPACE_BEFORE(kind == Kind::kCopyCjk);
+            w[0] = static_cast<char>(p[0]);
+            w[1] = static_cast<char>(p[1]);
+            w[2] = static_cast<char>(p[2]);
+            w += 3;
+            p += 3;
+            continue;
+          case Kind::kFullWidth: {
+            DEDUPD_SAVE_UNDO(p);
+            auto a = static_cast<char>(cp - 0xFEE0);
+            // Full-width punctuation is CJK typography (a space next to it is
+            // presentational); full-width letters and digits behave like ASCII.
+            const bool alnum = static_cast<unsigned>((a | 0x20) - 'a') < 26u ||
+                               static_cast<unsigned>(a - '0') < 10u;
+            DEDUPD_SPACE_BEFORE(!alnum);
+            if (kMatch && static_cast<unsigned>(a - 'A') < 26u) a = static_cast<char>(a + 32);
+            *w++ = a;
+            p += 3;
+            continue;
+          }
+          case Kind::kStable: {
+            DEDUPD_SAVE_UNDO(p);
+            DEDUPD_SPACE_BEFORE(IsCjkSpacing(cp));
+            const char a = kMatch ? Unify(cp) : 0;
+            if (a != 0) {
+              *w++ = a;
+            } else {
+              w[0] = static_cast<char>(p[0]);
+              w[1] = static_cast<char>(p[1]);
+              w[2] = static_cast<char>(p[2]);
+              w += 3;
+            }
+            p += 3;
+            continue;
+          }
+          case Kind::kEllipsis:
+            DEDUPD_SAVE_UNDO(p);
+            DEDUPD_SPACE_BEFORE(false);
+            w[0] = w[1] = w[2] = '.';
+            w += 3;
+            p += 3;
+            continue;
+          case Kind::kSpace:
+            DEDUPD_ON_SPACE();
+            p += 3;
+            continue;
+          case Kind::kRemove: p += 3; continue;
+          case Kind::kSlow:
+            if (cp < kMappedLimit && mapped[cp].kind != MappedCp::kSlow) {
+              DEDUPD_EMIT_MAPPED(mapped[cp], 3u);
+              continue;
+            }
+            break;
+        }
+      }
+    } else if (c0 - 0xC2u < 0x1Eu && end - p >= 2 && (p[1] & 0xC0) == 0x80) {
+      // Well-formed 2-byte sequences: Latin-1, Latin extended, Greek,
+      // Cyrillic, Hebrew, Arabic: precomputed.
+      const char32_t cp = ((c0 & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+      if (mapped[cp].kind != MappedCp::kSlow) {
+        DEDUPD_EMIT_MAPPED(mapped[cp], 2u);
+        continue;
+      }
+    } else if (c0 - 0xF0u < 3u && end - p >= 4 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 &&
+               (p[3] & 0xC0) == 0x80) {
+      // Han in planes 2 and 3 (extensions B-H): NFKC-stable except the
+      // compatibility supplement U+2F800..U+2FA1F.
+      const char32_t cp =
+          ((c0 & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu);
+      if (cp - 0x20000u < 0x20000u && cp - 0x2F800u >= 0x220u) {
+        DEDUPD_SAVE_UNDO(p);
+        DEDUPD_SPACE_BEFORE(true);
+        w[0] = static_cast<char>(p[0]);
+        w[1] = static_cast<char>(p[1]);
+        w[2] = static_cast<char>(p[2]);
+        w[3] = static_cast<char>(p[3]);
+        w += 4;
+        p += 4;
+        continue;
+      }
+    }
+
+    // An ill-formed sequence is U+FFFD, handled exactly like a literal U+FFFD
+    // above, so that NormalizeForMatch(x) == NormalizeForMatch(RepairUtf8(x)).
+    const Decoded d = DecodeUtf8(p, end);
+    if (!d.valid) {
+      const size_t n = static_cast<size_t>(w - base);
+      const size_t want = n + 8 + static_cast<size_t>(end - p) + kSlack;
+      if (want > out->size()) {  // U+FFFD may be longer than the bad bytes
+        out->resize(std::max(want, out->size() * 2));
+        base = out->data();
+        w = base + n;
+      }
+      DEDUPD_SAVE_UNDO(p);
+      DEDUPD_SPACE_BEFORE(false);
+      w[0] = '\xEF';
+      w[1] = '\xBF';
+      w[2] = '\xBD';
+      w += 3;
+      p += d.len;
+      continue;
+    }
+
+    // Everything else goes through utf8proc.
+    c.n = static_cast<size_t>(w - base);
+    c.pending = pending;
+    c.last_cjk = last_cjk;
+    c.undo_in = undo_in;
+    c.undo_n = undo_n;
+    c.undo_pending = undo_pending;
+    c.undo_last_cjk = undo_last_cjk;
+    p = SlowSegment<F>(c, p, end);
+    base = out->data();
+    w = base + c.n;
+    pending = c.pending;
+    last_cjk = c.last_cjk;
+    undo_in = nullptr;
+  }
+#undef DEDUPD_SAVE_UNDO
+#undef DEDUPD_SPACE_BEFORE
+#undef DEDUPD_ON_SPACE
+#undef DEDUPD_EMIT_MAPPED
+  out->resize(static_cast<size_t>(w - base));
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view in) {
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const auto* const end = p + in.size();
+  while (p < end) {
+    const unsigned c = *p;
+    if (c < 0x80) {
+      ++p;
+      // In ASCII text, skip eight bytes at a time.
+      while (end - p >= 8) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        if (w & 0x8080808080808080ull) break;
+        p += 8;
+      }
+      continue;
+    }
+    // The common 3-byte case (every CJK character) without the special
+    // second-byte ranges of E0 (overlongs) and ED (surrogates).
+    if ((c - 0xE1u < 0x0Cu || c - 0xEEu < 2u) && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
+        (p[2] & 0xC0) == 0x80) {
+      p += 3;
+      continue;
+    }
+    const Decoded d = internal::DecodeUtf8(p, end);
+    if (!d.valid) return false;
+    p += d.len;
+  }
+  return true;
+}
+
+std::string RepairUtf8(std::string_view in, size_t* replaced) {
+  size_t count = 0;
+  std::string out;
+  if (IsValidUtf8(in)) {
+    out.assign(in);
+  } else {
+    out.reserve(in.size() + 16);
+    const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+    const auto* const end = p + in.size();
+    while (p < end) {
+      const Decoded d = internal::DecodeUtf8(p, end);
+      if (d.valid) {
+        out.append(reinterpret_cast<const char*>(p), d.len);
+      } else {
+        out.append("\xEF\xBF\xBD");
+        ++count;
+      }
+      p += d.len;
+    }
+  }
+  if (replaced != nullptr) *replaced = count;
+  return out;
+}
+
+void NormalizeForMatch(std::string_view utf8, std::string* out) {
+  NormalizeImpl<Form::kMatch>(utf8, out);
+}
+
+std::string NormalizeForMatch(std::string_view utf8) {
+  std::string out;
+  NormalizeImpl<Form::kMatch>(utf8, &out);
+  return out;
+}
+
+void ContentKey(std::string_view utf8, std::string* out) {
+  NormalizeImpl<Form::kKey>(utf8, out);
+}
+
+std::string ContentKey(std::string_view utf8) {
+  std::string out;
+  NormalizeImpl<Form::kKey>(utf8, &out);
+  return out;
+}
+
+size_t CountCodePoints(std::string_view utf8) {
+  // Counts the bytes that are not continuation bytes (10xxxxxx), 8 at a time.
+  const auto* p = reinterpret_cast<const unsigned char*>(utf8.data());
+  const auto* const end = p + utf8.size();
+  size_t count = 0;
+  while (end - p >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    // Bit 7 of each byte set for a continuation byte; sum the bytes by
+    // multiplication (no popcnt instruction on baseline x86-64).
+    const uint64_t continuation = (w & ~(w << 1) & 0x8080808080808080ull) >> 7;
+    count += 8 - static_cast<size_t>((continuation * 0x0101010101010101ull) >> 56);
+    p += 8;
+  }
+  for (; p < end; ++p) count += (*p & 0xC0) != 0x80;
+  return count;
+}
+
+}  // namespace dedupd::text

@@ -1,0 +1,50 @@
+// Text normalisation for the fingerprint path: UTF-8 repair, the "matching
+// form" that shingles and SimHash are computed on, and the "content key" whose
+// hash decides UNCHANGED / DUPLICATE. The rules and their reasons are in
+// docs/text.md.
+//
+//   std::string m = NormalizeForMatch("５ 月 ３ 日，Ｈｅｌｌｏ！");  // "5月3日,hello!"
+//   std::string k = ContentKey("A  b\r\n 中　文");                  // "Ab中文"
+//
+// Thread-safety: all functions are reentrant (scratch space is thread_local).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace dedupd::text {
+
+// Replaces every ill-formed UTF-8 sequence by U+FFFD (one per maximal
+// subpart, as WHATWG and Python do) and counts the replacements in *replaced
+// when it is not null. Valid input is returned unchanged.
+std::string RepairUtf8(std::string_view in, size_t* replaced = nullptr);
+
+bool IsValidUtf8(std::string_view in);
+
+// Matching form, for fingerprints: NFKC + case fold (utf8proc_NFKC_Casefold
+// semantics: full-width -> half-width, U+3000 -> space), CJK and Latin
+// punctuation unified (，->,  。->.  ！->!  ？->?  ；->;  ：->:  “”„«»「」『』 -> "
+// ‘’‹› -> '  （）->()  【】〔〕〖〗 -> []  、->,  dashes and minus -> -  … -> ...),
+// control / zero-width / format characters removed, whitespace runs -> one
+// ASCII space, spaces adjacent to a CJK character removed (so "5 月 3 日" ==
+// "5月3日"; Hangul is not CJK here), trimmed. Invalid UTF-8 is repaired
+// first. Idempotent: NormalizeForMatch(NormalizeForMatch(x)) ==
+// NormalizeForMatch(x).
+std::string NormalizeForMatch(std::string_view utf8);
+// Same, into *out, reusing its capacity (the hot path).
+void NormalizeForMatch(std::string_view utf8, std::string* out);
+
+// Content-key form, for the exact-content hash: NFKC WITHOUT case fold (a
+// capitalisation edit is a real revision), control / zero-width / format
+// characters removed, ALL whitespace removed. A whitespace-only change (CRLF,
+// indents, NBSP, U+3000, spaces between CJK and digits) leaves it unchanged.
+// This is the corpus labeller's content key (tests/data/corpus/README.md).
+std::string ContentKey(std::string_view utf8);
+void ContentKey(std::string_view utf8, std::string* out);
+
+// Number of code points in a valid UTF-8 string (ill-formed bytes count as
+// one each). Used for character-based thresholds and ratios.
+size_t CountCodePoints(std::string_view utf8);
+
+}  // namespace dedupd::text

@@ -1,0 +1,215 @@
+// Sentence rules: see segment.h and docs/text.md ("Sentences").
+#include "text/segment.h"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <iterator>
+
+#include "text/internal/utf8.h"
+
+namespace dedupd::text {
+namespace {
+
+using internal::Decoded;
+using internal::DecodeUtf8;
+using internal::IsCjkSpacing;
+using internal::IsWhiteSpace;
+using internal::IsZeroWidth;
+
+enum class Terminator { kNone, kAscii, kWide };
+
+constexpr std::array<bool, 256> MakeCandidates() {
+  std::array<bool, 256> t{};
+  for (const unsigned char c : {'.', '!', '?', ';'}) t[c] = true;
+  t[0xE3] = true;
+  t[0xEF] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kCandidate = MakeCandidates();
+
+Terminator TerminatorOf(char32_t cp) {
+  switch (cp) {
+    case '.':
+    case '!':
+    case '?':
+    case ';': return Terminator::kAscii;
+    case 0x3002:  // 。
+    case 0xFF01:  // ！
+    case 0xFF1F:  // ？
+    case 0xFF1B:  // ；
+    case 0xFF61:  // ｡ half-width ideographic full stop
+      return Terminator::kWide;
+    default: return Terminator::kNone;
+  }
+}
+
+bool IsCloser(char32_t cp) {
+  switch (cp) {
+    case '"':
+    case '\'':
+    case ')':
+    case ']':
+    case 0x201D:  // ”
+    case 0x2019:  // ’
+    case 0x00BB:  // »
+    case 0x300D:  // 」
+    case 0x300F:  // 』
+    case 0xFF09:  // ）
+    case 0xFF3D:  // ］
+    case 0xFF02:  // ＂
+    case 0xFF07:  // ＇
+    case 0x3011:  // 】
+    case 0x300B:  // 》
+    case 0x3009:  // 〉
+    case 0x3015:  // 〕
+    case 0x3017:  // 〗
+      return true;
+    default: return false;
+  }
+}
+
+bool IsAsciiAlpha(unsigned char c) {
+  return static_cast<unsigned>((c | 0x20) - 'a') < 26u;
+}
+
+char AsciiLower(char c) {
+  return static_cast<unsigned>(c - 'A') < 26u ? static_cast<char>(c + 32) : c;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return AsciiLower(x) == AsciiLower(y);
+         });
+}
+
+// Words that are written with a period and rarely end a sentence. Compared
+// case-insensitively; "No" only when capitalised ("No. 5" vs "the answer is no.").
+constexpr std::string_view kAbbreviations[] = {
+    "mr",   "mrs",  "ms",   "dr",   "prof", "sr",  "jr",     "st",  "mt",     "ft",
+    "gen",  "gov",  "sen",  "rep",  "rev",  "hon", "capt",   "col", "lt",     "sgt",
+    "adm",  "maj",  "pres", "supt", "cmdr", "inc", "ltd",    "co",  "corp",   "llc",
+    "plc",  "bros", "dept", "univ", "assn", "vs",  "etc",    "al",  "approx", "est",
+    "fig",  "figs", "nos",  "vol",  "vols", "pp",  "pg",     "ed",  "eds",    "cf",
+    "viz",  "ca",   "jan",  "feb",  "mar",  "apr", "jun",    "jul", "aug",    "sep",
+    "sept", "oct",  "nov",  "dec",  "esq",  "ph",  "messrs", "mme", "mlle",   "op"};
+
+// True when the '.' at `dot` ends a Latin abbreviation or an initial.
+bool EndsAbbreviation(std::string_view block, size_t dot) {
+  size_t begin = dot;
+  while (begin > 0) {
+    const auto c = static_cast<unsigned char>(block[begin - 1]);
+    if (!IsAsciiAlpha(c) && c != '.') break;
+    --begin;
+  }
+  const std::string_view token = block.substr(begin, dot - begin);
+  if (token.empty()) return false;
+  if (token.find('.') != std::string_view::npos) return true;                 // U.S. e.g. i.e. a.m.
+  if (token.size() == 1) return static_cast<unsigned>(token[0] - 'A') < 26u;  // J. Smith
+  if (token == "No" || token == "NO") return true;
+  return std::any_of(std::begin(kAbbreviations), std::end(kAbbreviations),
+                     [&](std::string_view a) { return EqualsIgnoreCase(token, a); });
+}
+
+[[gnu::always_inline]] inline Decoded DecodeAt(std::string_view s, size_t i) {
+  const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+  return DecodeUtf8(b + i, b + s.size());
+}
+
+bool IsTrimmed(char32_t cp) {
+  return IsWhiteSpace(cp) || IsZeroWidth(cp);
+}
+
+// Trims whitespace and zero-width characters from both ends of [begin, end).
+std::string_view Trim(std::string_view s, size_t begin, size_t end) {
+  while (begin < end) {
+    const Decoded d = DecodeAt(s, begin);
+    if (!d.valid || !IsTrimmed(d.cp)) break;
+    begin += d.len;
+  }
+  while (end > begin) {
+    // Step back to the start of the last code point (at most 4 bytes).
+    size_t start = end - 1;
+    while (start > begin && end - start < 4 &&
+           (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
+      --start;
+    }
+    const Decoded d = DecodeAt(s, start);
+    if (!d.valid || start + d.len != end || !IsTrimmed(d.cp)) break;
+    end = start;
+  }
+  return s.substr(begin, end - begin);
+}
+
+void Push(std::vector<std::string_view>* out, std::string_view block, size_t begin, size_t end) {
+  const std::string_view t = Trim(block, begin, end);
+  if (!t.empty()) out->push_back(t);
+}
+
+}  // namespace
+
+std::vector<std::string_view> SplitSentences(std::string_view block) {
+  std::vector<std::string_view> out;
+  const size_t n = block.size();
+  size_t start = 0;
+  size_t i = 0;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(block.data());
+  while (i < n) {
+    // Only . ! ? ; and the lead bytes of 。 (E3) and ！？；｡ (EF) can start a
+    // terminator; lead bytes are never continuation bytes, so skipping to the
+    // next candidate always lands on the start of a character.
+    while (i < n && !kCandidate[bytes[i]]) ++i;
+    if (i >= n) break;
+    const Decoded d = DecodeAt(block, i);
+    const Terminator t = TerminatorOf(d.cp);
+    if (t == Terminator::kNone) {
+      i += d.len;
+      continue;
+    }
+    const size_t term = i;
+    bool wide = t == Terminator::kWide;
+    bool single_dot = d.cp == '.';
+    bool only_dots = single_dot;
+    size_t j = i + d.len;
+    while (j < n) {  // a run of terminators: "?!", "...", "！？"
+      const Decoded e = DecodeAt(block, j);
+      const Terminator te = TerminatorOf(e.cp);
+      if (te == Terminator::kNone) break;
+      wide = wide || te == Terminator::kWide;
+      only_dots = only_dots && e.cp == '.';
+      single_dot = false;
+      j += e.len;
+    }
+    while (j < n) {  // closing quotes and brackets stay with the sentence
+      const Decoded e = DecodeAt(block, j);
+      if (!IsCloser(e.cp)) break;
+      j += e.len;
+    }
+
+    bool split = true;
+    if (!wide && j < n) {
+      const Decoded next = DecodeAt(block, j);
+      split = IsWhiteSpace(next.cp) || IsZeroWidth(next.cp) || IsCjkSpacing(next.cp);
+      if (split && single_dot && EndsAbbreviation(block, term)) split = false;
+      if (split && only_dots) {
+        // "approx. five", "Wait... what": a lowercase word continues the sentence.
+        size_t k = j;
+        while (k < n) {
+          const Decoded e = DecodeAt(block, k);
+          if (!IsTrimmed(e.cp)) break;
+          k += e.len;
+        }
+        if (k < n && static_cast<unsigned>(block[k] - 'a') < 26u) split = false;
+      }
+    }
+    if (split) {
+      Push(&out, block, start, j);
+      start = j;
+    }
+    i = j;
+  }
+  Push(&out, block, start, n);
+  return out;
+}
+
+}  // namespace dedupd::text

@@ -1,0 +1,349 @@
+// NormalizeForMatch, ContentKey, RepairUtf8: one behaviour per test.
+#include "text/normalize.h"
+
+#include <gtest/gtest.h>
+#include <utf8proc.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "unit/text/text_test_util.h"
+
+namespace dedupd::text {
+namespace {
+
+using testing::Fixture;
+
+std::string Utf8(char32_t cp) {
+  std::string s;
+  if (cp < 0x80) {
+    s.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    s.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    s.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+  return s;
+}
+
+// utf8proc's own mapping of a whole string, for reference.
+std::string Utf8procMap(const std::string& in, int options) {
+  utf8proc_uint8_t* out = nullptr;
+  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()),
+                                          static_cast<utf8proc_ssize_t>(in.size()), &out,
+                                          static_cast<utf8proc_option_t>(options));
+  std::string result = n >= 0 ? std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n))
+                              : std::string("<error>");
+  std::free(out);
+  return result;
+}
+
+bool IsSurrogate(char32_t cp) {
+  return cp >= 0xD800 && cp <= 0xDFFF;
+}
+
+// --- matching form -------------------------------------------------------
+
+TEST(NormalizeForMatch, FoldsCase) {
+  EXPECT_EQ(NormalizeForMatch("Hello WORLD"), "hello world");
+  EXPECT_EQ(NormalizeForMatch("Straße"), "strasse");
+}
+
+TEST(NormalizeForMatch, FoldsFullWidthToHalfWidth) {
+  EXPECT_EQ(NormalizeForMatch("ＡＢＣ　５月"), "abc 5月");
+  EXPECT_EQ(NormalizeForMatch("ＡＢＣ　ＤＥＦ"), NormalizeForMatch("ABC DEF"));
+  EXPECT_EQ(NormalizeForMatch("ｶﾀｶﾅ"), "カタカナ");
+}
+
+TEST(NormalizeForMatch, IdeographicSpaceAndNbspAreSpaces) {
+  EXPECT_EQ(NormalizeForMatch("a\u3000\u3000b"), "a b");
+  EXPECT_EQ(NormalizeForMatch("a\u00A0b"), "a b");
+  EXPECT_EQ(NormalizeForMatch("a\u2003\u202Fb"), "a b");
+}
+
+TEST(NormalizeForMatch, CollapsesAndTrimsWhitespace) {
+  EXPECT_EQ(NormalizeForMatch("  a \t\r\n b  \n"), "a b");
+  EXPECT_EQ(NormalizeForMatch(" \u3000 "), "");
+}
+
+TEST(NormalizeForMatch, RemovesSpacesBetweenCjkAndDigits) {
+  EXPECT_EQ(NormalizeForMatch("5 月 3 日"), "5月3日");
+  EXPECT_EQ(NormalizeForMatch("5 月 3 日"), NormalizeForMatch("5月3日"));
+  EXPECT_EQ(NormalizeForMatch("（5 月 3 日）"), NormalizeForMatch("（5月3日）"));
+}
+
+TEST(NormalizeForMatch, RemovesSpacesBetweenCjkCharacters) {
+  EXPECT_EQ(NormalizeForMatch("中 文"), "中文");
+  EXPECT_EQ(NormalizeForMatch("中　文"), "中文");
+  EXPECT_EQ(NormalizeForMatch("Hello 世界"), "hello世界");
+}
+
+TEST(NormalizeForMatch, KeepsSpacesBetweenHangulWords) {
+  EXPECT_EQ(NormalizeForMatch("안녕 하세요"), "안녕 하세요");
+}
+
+TEST(NormalizeForMatch, UnifiesCjkPunctuation) {
+  EXPECT_EQ(NormalizeForMatch("你好，世界！对吗？是；注意：好。"), "你好,世界!对吗?是;注意:好.");
+  EXPECT_EQ(NormalizeForMatch("甲、乙"), "甲,乙");
+  EXPECT_EQ(NormalizeForMatch("（注）"), "(注)");
+}
+
+TEST(NormalizeForMatch, UnifiesQuotes) {
+  EXPECT_EQ(NormalizeForMatch("“引”「号」『嵌』‘单’"), "\"引\"\"号\"\"嵌\"'单'");
+  EXPECT_EQ(NormalizeForMatch("«quoted»"), "\"quoted\"");
+}
+
+TEST(NormalizeForMatch, UnifiesDashesAndEllipsis) {
+  EXPECT_EQ(NormalizeForMatch("a—b–c‐d−e"), "a-b-c-d-e");
+  EXPECT_EQ(NormalizeForMatch("wait…"), "wait...");
+}
+
+TEST(NormalizeForMatch, RemovesZeroWidthCharacters) {
+  EXPECT_EQ(NormalizeForMatch("a\u200Bb\u200Cc\u200Dd\uFEFFe\u00ADf\u2060g"), "abcdefg");
+}
+
+TEST(NormalizeForMatch, RemovesControlCharacters) {
+  EXPECT_EQ(NormalizeForMatch("a\x01"
+                              "b\x7F"
+                              "c\xC2\x80"
+                              "d"),
+            "abcd");
+}
+
+TEST(NormalizeForMatch, ComposesLikeNfkc) {
+  EXPECT_EQ(NormalizeForMatch("e\u0301"), "\u00E9");
+  EXPECT_EQ(NormalizeForMatch("\uFB01le"), "file");        // ligature fi
+  EXPECT_EQ(NormalizeForMatch("\u212B"), "\u00E5");        // angstrom sign
+  EXPECT_EQ(NormalizeForMatch("\u304B\u3099"), "\u304C");  // か + dakuten = が
+  EXPECT_EQ(NormalizeForMatch("\u2460"), "1");             // circled digit one
+}
+
+TEST(NormalizeForMatch, ComposesAcrossRemovedCharacters) {
+  EXPECT_EQ(NormalizeForMatch("a\u200B\u0301"), "\u00E1");
+  EXPECT_EQ(NormalizeForMatch("a\x01\u0301"), "\u00E1");
+}
+
+TEST(NormalizeForMatch, RepairsInvalidUtf8) {
+  EXPECT_EQ(NormalizeForMatch("a\xFF"
+                              "b"),
+            "a\uFFFDb");
+  EXPECT_EQ(NormalizeForMatch("\xE4\xB8"), "\uFFFD");  // truncated 中
+}
+
+TEST(NormalizeForMatch, TreatsBadBytesExactlyLikeTheirRepair) {
+  // Found by fuzz_normalize: a full-width character followed by a stray
+  // continuation byte used to be re-normalised and lose its CJK spacing.
+  for (const std::string s : {"요 ＼\x8c", "a ，\xFF b", "\xE4\xB8 中 \x80x", "ｅ\xC3 \u0301"}) {
+    EXPECT_EQ(NormalizeForMatch(s), NormalizeForMatch(RepairUtf8(s))) << s;
+    EXPECT_EQ(ContentKey(s), ContentKey(RepairUtf8(s))) << s;
+  }
+}
+
+TEST(NormalizeForMatch, ReusesOutputBuffer) {
+  std::string out = "previous contents that are longer than the result";
+  NormalizeForMatch("ABC", &out);
+  EXPECT_EQ(out, "abc");
+}
+
+TEST(NormalizeForMatch, IsIdempotentOnSamples) {
+  const std::string samples[] = {"Ｈｅｌｌｏ，　ｗｏｒｌｄ！",
+                                 "５ 月 ３ 日，“中 文”。",
+                                 "e\u0301 \u0301x",
+                                 "か \u3099",
+                                 "\u2F00 a",
+                                 "a \uFF0C b",
+                                 "ﾊﾟ ﾋﾟ",
+                                 "Å\u0328\u0301",
+                                 "\u0345\u0391\u0301",
+                                 Fixture("sc-gov-release.txt"),
+                                 Fixture("en-release.html"),
+                                 Fixture("sc-news-syndicated.txt")};
+  for (const std::string& s : samples) {
+    const std::string once = NormalizeForMatch(s);
+    EXPECT_EQ(NormalizeForMatch(once), once) << s;
+  }
+}
+
+// --- content key ---------------------------------------------------------
+
+TEST(ContentKey, KeepsCase) {
+  EXPECT_EQ(ContentKey("Hello"), "Hello");
+  EXPECT_NE(ContentKey("Hello"), ContentKey("hello"));
+}
+
+TEST(ContentKey, RemovesAllWhitespace) {
+  EXPECT_EQ(ContentKey("A  b\r\n\t c"), "Abc");
+  EXPECT_EQ(ContentKey("中\u3000文\u00A0字"), "中文字");
+  EXPECT_EQ(ContentKey("5 月 3 日"), ContentKey("5月3日"));
+}
+
+TEST(ContentKey, AppliesNfkcWithoutUnifyingPunctuation) {
+  EXPECT_EQ(ContentKey("ＡＢＣ，１２３"), "ABC,123");
+  EXPECT_EQ(ContentKey("甲、乙。"), "甲、乙。");
+  EXPECT_EQ(ContentKey("“x”"), "“x”");
+}
+
+TEST(ContentKey, RemovesZeroWidthAndControls) {
+  EXPECT_EQ(ContentKey("a\u200Bb\uFEFFc\x01"
+                       "d"),
+            "abcd");
+}
+
+TEST(ContentKey, IgnoresWhitespaceOnlyReformatting) {
+  const std::string original = Fixture("sc-gov-release.txt");
+  std::string reformatted;
+  for (const char c : original) {
+    if (c == '\n') {
+      reformatted += "  \r\n\u3000\u3000";
+    } else {
+      reformatted.push_back(c);
+    }
+  }
+  EXPECT_EQ(ContentKey(reformatted), ContentKey(original));
+}
+
+TEST(ContentKey, SeesARealEdit) {
+  EXPECT_NE(ContentKey(Fixture("sc-gov-release.txt")),
+            ContentKey(Fixture("sc-gov-release-revised.txt")));
+}
+
+// The fast path must agree with utf8proc's NFKC for every code point, alone
+// and followed by combining marks that compose with many bases.
+TEST(ContentKey, FastPathAgreesWithUtf8procForEveryCodePoint) {
+  const int nfkc = UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE;
+  int mismatches = 0;
+  for (char32_t cp = 0x21; cp < 0x30000 && mismatches < 20; ++cp) {
+    if (IsSurrogate(cp)) continue;
+    const utf8proc_category_t cat = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+    if (cat == UTF8PROC_CATEGORY_CN || cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF ||
+        cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP) {
+      continue;
+    }
+    for (const char* suffix : {"", "\u0301", "\u3099", "\u11A8"}) {
+      const std::string in = Utf8(cp) + suffix;
+      // Only compare where utf8proc's result has no whitespace and no
+      // ignorable (our key removes those, utf8proc keeps some).
+      const std::string expected = Utf8procMap(in, nfkc | UTF8PROC_IGNORE);
+      if (expected.find(' ') != std::string::npos) continue;
+      const std::string got = ContentKey(in);
+      if (got != expected) {
+        ++mismatches;
+        ADD_FAILURE() << "U+" << std::hex << static_cast<uint32_t>(cp) << " suffix " << suffix;
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+}
+
+// Same for the matching form: NFKC_Casefold by utf8proc, then our own
+// unification and spacing (applied by normalising utf8proc's result again).
+TEST(NormalizeForMatch, AgreesWithUtf8procNfkcCasefoldForEveryCodePoint) {
+  const int nfkc_cf =
+      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE;
+  int mismatches = 0;
+  for (char32_t cp = 0x80; cp < 0x30000 && mismatches < 20; ++cp) {
+    if (IsSurrogate(cp)) continue;
+    const utf8proc_category_t cat = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+    if (cat == UTF8PROC_CATEGORY_CN || cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF) {
+      continue;
+    }
+    for (const char* suffix : {"", "\u0301", "\u3099", "x"}) {
+      const std::string in = "a" + Utf8(cp) + suffix;
+      const std::string folded = Utf8procMap(in, nfkc_cf);
+      if (folded.find_first_of(" \t\n") != std::string::npos) continue;
+      const std::string got = NormalizeForMatch(in);
+      if (got != NormalizeForMatch(folded)) {
+        ++mismatches;
+        ADD_FAILURE() << "U+" << std::hex << static_cast<uint32_t>(cp) << " suffix " << suffix;
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+}
+
+// Every code point the matching form copies without utf8proc must be one that
+// NFKC_Casefold leaves alone.
+TEST(NormalizeForMatch, FastRangesAreNfkcCasefoldStable) {
+  const std::pair<char32_t, char32_t> ranges[] = {
+      {0x4E00, 0x9FFF}, {0x3400, 0x4DBF}, {0x3041, 0x3096}, {0x30A1, 0x30FA}, {0x30FC, 0x30FC},
+      {0xAC00, 0xD7A3}, {0x3001, 0x3011}, {0x3014, 0x301F}, {0x2010, 0x2010}, {0x2012, 0x2016},
+      {0x2018, 0x2022}, {0x00B7, 0x00B7}, {0xFFFD, 0xFFFD}};
+  for (const auto& [lo, hi] : ranges) {
+    for (char32_t cp = lo; cp <= hi; ++cp) {
+      const std::string s = Utf8(cp);
+      ASSERT_EQ(Utf8procMap(s, UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
+                                   UTF8PROC_CASEFOLD | UTF8PROC_IGNORE),
+                s)
+          << "U+" << std::hex << static_cast<uint32_t>(cp);
+    }
+  }
+}
+
+TEST(NormalizeForMatch, FullWidthAsciiMatchesUtf8procCasefold) {
+  for (char32_t cp = 0xFF01; cp <= 0xFF5E; ++cp) {
+    const std::string folded =
+        Utf8procMap(Utf8(cp), UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
+                                  UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
+    EXPECT_EQ(NormalizeForMatch(Utf8(cp)), NormalizeForMatch(folded))
+        << "U+" << std::hex << static_cast<uint32_t>(cp);
+  }
+}
+
+// --- UTF-8 repair --------------------------------------------------------
+
+TEST(RepairUtf8, LeavesValidTextAlone) {
+  size_t replaced = 99;
+  EXPECT_EQ(RepairUtf8("中文 ok", &replaced), "中文 ok");
+  EXPECT_EQ(replaced, 0u);
+}
+
+TEST(RepairUtf8, ReplacesAndCountsInvalidSequences) {
+  size_t replaced = 0;
+  EXPECT_EQ(RepairUtf8("a\xFF"
+                       "b\xC3",
+                       &replaced),
+            "a\uFFFDb\uFFFD");
+  EXPECT_EQ(replaced, 2u);
+}
+
+TEST(RepairUtf8, ReplacesEachMaximalSubpartOnce) {
+  size_t replaced = 0;
+  // A truncated 3-byte sequence is one replacement; a lone continuation byte
+  // is one each.
+  EXPECT_EQ(RepairUtf8("\xE4\xB8"
+                       "x\x80\x80",
+                       &replaced),
+            "\uFFFDx\uFFFD\uFFFD");
+  EXPECT_EQ(replaced, 3u);
+}
+
+TEST(RepairUtf8, RejectsOverlongsSurrogatesAndOutOfRange) {
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));
+  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));
+  EXPECT_TRUE(IsValidUtf8("\xF4\x8F\xBF\xBF"));
+  EXPECT_TRUE(IsValidUtf8(Fixture("sc-gov-release.txt")));
+}
+
+TEST(RepairUtf8, OutputIsValid) {
+  const std::string garbage = "\xF0\x9F\x98\x80\xF0\x9F\x98\xFE\xC2\xC2\xE0\xA0\xE0\x9F\x80";
+  EXPECT_FALSE(IsValidUtf8(garbage));
+  EXPECT_TRUE(IsValidUtf8(RepairUtf8(garbage)));
+}
+
+TEST(CountCodePoints, CountsCharactersNotBytes) {
+  EXPECT_EQ(CountCodePoints("a中\U0001F600"), 3u);
+  EXPECT_EQ(CountCodePoints("The budget 预算 totals €4.2 billion 😀 ok"), 38u);
+}
+
+}  // namespace
+}  // namespace dedupd::text

@@ -1,0 +1,108 @@
+// SplitSentences: one behaviour per test.
+#include "text/segment.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "unit/text/text_test_util.h"
+
+namespace dedupd::text {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST(SplitSentences, ChineseTerminators) {
+  EXPECT_THAT(
+      SplitSentences("会议指出，要加快。具体工作中，要把握关系！是吗？是的；好。"),
+      ElementsAre("会议指出，要加快。", "具体工作中，要把握关系！", "是吗？", "是的；", "好。"));
+}
+
+TEST(SplitSentences, ClosingQuotesStayWithTheSentence) {
+  EXPECT_THAT(
+      SplitSentences("他说：“我们走吧。”然后离开了。「好！」『嗯？』（完。）尾"),
+      ElementsAre("他说：“我们走吧。”", "然后离开了。", "「好！」", "『嗯？』", "（完。）", "尾"));
+}
+
+TEST(SplitSentences, TerminatorRunsStayTogether) {
+  EXPECT_THAT(SplitSentences("真的吗？！太好了。。。Really?! Yes..."),
+              ElementsAre("真的吗？！", "太好了。。。", "Really?!", "Yes..."));
+}
+
+TEST(SplitSentences, AsciiPunctuationInChineseText) {
+  // Scraped Chinese pages often use half-width punctuation with no space.
+  EXPECT_THAT(SplitSentences("谋划推动重大科技合作专项;产业发展方面要培育壮大.下一句"),
+              ElementsAre("谋划推动重大科技合作专项;", "产业发展方面要培育壮大.", "下一句"));
+}
+
+TEST(SplitSentences, EnglishSentences) {
+  EXPECT_THAT(
+      SplitSentences("The budget passed. It takes effect in July! Will it work? We hope so"),
+      ElementsAre("The budget passed.", "It takes effect in July!", "Will it work?", "We hope so"));
+}
+
+TEST(SplitSentences, AbbreviationsDoNotSplit) {
+  EXPECT_THAT(
+      SplitSentences("Mr. Smith met Dr. Jones of Acme Inc. in the U.S. on Monday, e.g. at noon, "
+                     "with apples, pears, etc. and more. They talked."),
+      ElementsAre("Mr. Smith met Dr. Jones of Acme Inc. in the U.S. on Monday, e.g. at noon, "
+                  "with apples, pears, etc. and more.",
+                  "They talked."));
+}
+
+TEST(SplitSentences, InitialsDoNotSplit) {
+  EXPECT_THAT(SplitSentences("J. R. Smith wrote it. Then he left."),
+              ElementsAre("J. R. Smith wrote it.", "Then he left."));
+}
+
+TEST(SplitSentences, DecimalsDoNotSplit) {
+  EXPECT_THAT(
+      SplitSentences("Revenue rose 3.5 percent to $1,000.25 million. 增长3.5%。Costs fell."),
+      ElementsAre("Revenue rose 3.5 percent to $1,000.25 million.", "增长3.5%。", "Costs fell."));
+}
+
+TEST(SplitSentences, LowercaseWordContinuesTheSentence) {
+  EXPECT_THAT(SplitSentences("It costs approx. five dollars. Wait... what happened?"),
+              ElementsAre("It costs approx. five dollars.", "Wait... what happened?"));
+}
+
+TEST(SplitSentences, UrlsAndDomainsDoNotSplit) {
+  EXPECT_THAT(SplitSentences("Visit example.com/a?b=1;c=2 today. Bye"),
+              ElementsAre("Visit example.com/a?b=1;c=2 today.", "Bye"));
+}
+
+TEST(SplitSentences, EnglishQuotesAfterTerminator) {
+  EXPECT_THAT(SplitSentences("He asked, \"Why?!\" She left. (See above.) Done"),
+              ElementsAre("He asked, \"Why?!\"", "She left.", "(See above.)", "Done"));
+}
+
+TEST(SplitSentences, ViewsAreTrimmedAndNeverEmpty) {
+  EXPECT_THAT(SplitSentences("  第一句。 \u3000 第二句。  "), ElementsAre("第一句。", "第二句。"));
+  EXPECT_THAT(SplitSentences("  。  "), ElementsAre("。"));
+  EXPECT_THAT(SplitSentences(""), IsEmpty());
+  EXPECT_THAT(SplitSentences(" \u3000\u200B "), IsEmpty());
+}
+
+TEST(SplitSentences, ViewsPointIntoTheBlock) {
+  const std::string block = "甲。乙。";
+  for (const std::string_view s : SplitSentences(block)) {
+    EXPECT_GE(s.data(), block.data());
+    EXPECT_LE(s.data() + s.size(), block.data() + block.size());
+  }
+}
+
+TEST(SplitSentences, SeedParagraph) {
+  const std::string block =
+      "会议强调,推动成渝地区双城经济圈建设和区域协调发展,涉及方方面面,是一项系统工程。"
+      "要加强组织领导、强化统筹协调,形成齐抓共管、密切配合的强大合力,更好推动高水平区域协调发展。";
+  EXPECT_EQ(SplitSentences(block).size(), 2u);
+}
+
+TEST(SplitSentences, InvalidBytesAreText) {
+  EXPECT_THAT(SplitSentences("a\xFF. B"), ElementsAre("a\xFF.", "B"));
+}
+
+}  // namespace
+}  // namespace dedupd::text
