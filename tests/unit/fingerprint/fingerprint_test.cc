@@ -1,0 +1,512 @@
+// Tokenizer, shingles, SimHash kernels (against the naive reference) and set
+// algebra (exact and bottom-k estimates).
+#include "fingerprint/fingerprint.h"
+
+#include <gtest/gtest.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace dedupd::fingerprint {
+namespace {
+
+std::string ReadFixture(const std::string& name) {
+  std::ifstream in(std::string(DEDUPD_TEST_DATA_DIR) + "/fixtures/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The crude stand-in for the text stage: ASCII lower-case, whitespace runs -> one space.
+std::string CrudeNormalize(std::string_view in) {
+  std::string out;
+  bool space = false;
+  for (const char ch : in) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out.push_back(' ');
+    space = false;
+    out.push_back(static_cast<char>(std::tolower(c)));
+  }
+  return out;
+}
+
+std::vector<std::string> Tokens(std::string_view text) {
+  std::vector<std::string> out;
+  ForEachToken(text, [&out](std::string_view t) { out.emplace_back(t); });
+  return out;
+}
+
+std::vector<uint64_t> ShinglesOf(std::string_view text, int k = 4) {
+  std::vector<uint64_t> out;
+  Shingles(text, ShingleOptions{k}, &out);
+  return out;
+}
+
+uint64_t Xxh(std::string_view s) {
+  return XXH3_64bits(s.data(), s.size());
+}
+
+std::vector<uint64_t> SortedSet(std::vector<uint64_t> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// Tokens
+
+TEST(Tokenize, LatinRunsAreTokensPunctuationSeparates) {
+  EXPECT_EQ(Tokens("hello, world! it's 2024."),
+            (std::vector<std::string>{"hello", "world", "it", "s", "2024"}));
+  EXPECT_EQ(CountTokens("a,b.c;;d"), 4u);
+  EXPECT_EQ(CountTokens(""), 0u);
+  EXPECT_EQ(CountTokens("  ... --- !!! "), 0u);
+}
+
+TEST(Tokenize, NonAsciiLettersJoinRuns) {
+  EXPECT_EQ(Tokens("naïve café"), (std::vector<std::string>{"naïve", "café"}));
+  EXPECT_EQ(Tokens("привет мир"), (std::vector<std::string>{"привет", "мир"}));
+  EXPECT_EQ(Tokens("αβγ-δ"), (std::vector<std::string>{"αβγ", "δ"}));
+  EXPECT_EQ(Tokens("straße"), (std::vector<std::string>{"straße"}));
+}
+
+TEST(Tokenize, EveryCjkCodePointIsAToken) {
+  EXPECT_EQ(Tokens("王晓晖主持"), (std::vector<std::string>{"王", "晓", "晖", "主", "持"}));
+  EXPECT_EQ(Tokens("東京タワー"), (std::vector<std::string>{"東", "京", "タ", "ワ", "ー"}));
+  EXPECT_EQ(Tokens("안녕하세요"), (std::vector<std::string>{"안", "녕", "하", "세", "요"}));
+  EXPECT_EQ(Tokens("abc中文def"), (std::vector<std::string>{"abc", "中", "文", "def"}));
+  EXPECT_EQ(Tokens("2023年04月27日"),
+            (std::vector<std::string>{"2023", "年", "04", "月", "27", "日"}));
+  EXPECT_EQ(Tokens("𠀀𪚥"), (std::vector<std::string>{"𠀀", "𪚥"}));  // extension B
+}
+
+TEST(Tokenize, UnicodePunctuationAndSymbolsSeparate) {
+  EXPECT_EQ(Tokens("“quoted”—text…"), (std::vector<std::string>{"quoted", "text"}));
+  EXPECT_EQ(Tokens("会议，强调。【字体：】《规划》、"),
+            (std::vector<std::string>{"会", "议", "强", "调", "字", "体", "规", "划"}));
+  EXPECT_EQ(Tokens("a•b\xE3\x80\x80"
+                   "c"),
+            (std::vector<std::string>{"a", "b", "c"}));  // U+3000
+  EXPECT_EQ(Tokens("ok👍🏽fine"), (std::vector<std::string>{"ok", "fine"}));
+  EXPECT_EQ(Tokens("5€ ×3 ©x"), (std::vector<std::string>{"5", "3", "x"}));
+  EXPECT_EQ(Tokens("カタ・カナ"), (std::vector<std::string>{"カ", "タ", "カ", "ナ"}));
+  EXPECT_EQ(Tokens("x\xEF\xBF\xBDy"), (std::vector<std::string>{"x", "y"}));  // U+FFFD
+}
+
+TEST(Tokenize, InvalidUtf8BytesAreLetters) {
+  // Lone continuation byte, truncated sequence, overlong form, surrogate: all letter bytes.
+  EXPECT_EQ(Tokens("\xFF\xFE abc"), (std::vector<std::string>{"\xFF\xFE", "abc"}));
+  EXPECT_EQ(Tokens("ab\x80 c"), (std::vector<std::string>{"ab\x80", "c"}));
+  EXPECT_EQ(Tokens("\xE4\xB8"), (std::vector<std::string>{"\xE4\xB8"}));  // truncated 中
+  EXPECT_EQ(Tokens("\xC0\xAF"), (std::vector<std::string>{"\xC0\xAF"}));  // overlong '/'
+  EXPECT_EQ(Tokens("\xED\xA0\x80"), (std::vector<std::string>{"\xED\xA0\x80"}));
+  EXPECT_EQ(Tokens("x\xE4\xB8中"), (std::vector<std::string>{"x\xE4\xB8", "中"}));
+}
+
+TEST(Tokenize, ClassifyCodePoint) {
+  using internal::CharClass;
+  using internal::ClassifyCodePoint;
+  EXPECT_EQ(ClassifyCodePoint('a'), CharClass::kLetter);
+  EXPECT_EQ(ClassifyCodePoint(' '), CharClass::kSeparator);
+  EXPECT_EQ(ClassifyCodePoint(0x4E2D), CharClass::kCjk);
+  EXPECT_EQ(ClassifyCodePoint(0x3007), CharClass::kCjk);        // 〇
+  EXPECT_EQ(ClassifyCodePoint(0x3002), CharClass::kSeparator);  // 。
+  EXPECT_EQ(ClassifyCodePoint(0x00E9), CharClass::kLetter);     // é
+  EXPECT_EQ(ClassifyCodePoint(0x00A0), CharClass::kSeparator);  // NBSP
+  EXPECT_EQ(ClassifyCodePoint(0x2022), CharClass::kSeparator);  // •
+  EXPECT_EQ(ClassifyCodePoint(0x200D), CharClass::kLetter);     // ZWJ joins
+  EXPECT_EQ(ClassifyCodePoint(0x0E01), CharClass::kLetter);     // Thai: a run, see docs
+  EXPECT_EQ(ClassifyCodePoint(0x2A6A5), CharClass::kCjk);
+  EXPECT_EQ(ClassifyCodePoint(0x1F600), CharClass::kSeparator);
+  EXPECT_EQ(ClassifyCodePoint(0xFFFFFFFF), CharClass::kLetter);  // invalid byte marker
+}
+
+// ---------------------------------------------------------------------------
+// Shingles
+
+TEST(Shingles, HashOfSpaceJoinedTokens) {
+  EXPECT_EQ(ShinglesOf("a b c d e"), SortedSet({Xxh("a b c d"), Xxh("b c d e")}));
+  EXPECT_EQ(ShinglesOf("王晓晖主持"), SortedSet({Xxh("王 晓 晖 主"), Xxh("晓 晖 主 持")}));
+  EXPECT_EQ(ShinglesOf("a b c", 2), SortedSet({Xxh("a b"), Xxh("b c")}));
+  EXPECT_EQ(ShinglesOf("a b c", 1), SortedSet({Xxh("a"), Xxh("b"), Xxh("c")}));
+  EXPECT_EQ(ShinglesOf("a b c", 0), ShinglesOf("a b c", 1));  // k < 1 acts as 1
+}
+
+TEST(Shingles, ShortAndEmptyTexts) {
+  EXPECT_EQ(ShinglesOf("abc"), (std::vector<uint64_t>{Xxh("abc")}));
+  EXPECT_EQ(ShinglesOf("a b"), (std::vector<uint64_t>{Xxh("a b")}));
+  EXPECT_EQ(ShinglesOf("a b c d"), (std::vector<uint64_t>{Xxh("a b c d")}));
+  EXPECT_TRUE(ShinglesOf("").empty());
+  EXPECT_TRUE(ShinglesOf(" ,.; ").empty());
+}
+
+TEST(Shingles, SeparatorsAndCjkSpacingDoNotMatter) {
+  EXPECT_EQ(ShinglesOf("a, b;  c -- d! e"), ShinglesOf("a b c d e"));
+  EXPECT_EQ(ShinglesOf("会议于 5 月 3 日召开"), ShinglesOf("会议于5月3日召开"));
+  EXPECT_NE(ShinglesOf("会议于5月3日召开"), ShinglesOf("会议于5月4日召开"));
+}
+
+TEST(Shingles, IsASet) {
+  // A doubled text repeats every shingle: only the 3 shingles across the seam are new.
+  const std::vector<uint64_t> once = ShinglesOf("a b c d e f g");
+  const std::vector<uint64_t> twice = ShinglesOf("a b c d e f g a b c d e f g");
+  EXPECT_EQ(once.size(), 4u);
+  EXPECT_EQ(twice.size(), 7u);
+  EXPECT_EQ(IntersectionSize(once, twice), 4u);
+}
+
+TEST(Shingles, AppendsThenSortsAndDeduplicatesAll) {
+  std::vector<uint64_t> out = {Xxh("b c d e"), 7, 7, 1};
+  Shingles("a b c d e", {}, &out);
+  EXPECT_EQ(out, SortedSet({1, 7, Xxh("a b c d"), Xxh("b c d e")}));
+  Shingles("", {}, &out);  // no shingles, still a set
+  EXPECT_EQ(out, SortedSet({1, 7, Xxh("a b c d"), Xxh("b c d e")}));
+}
+
+// Large random ASCII texts (the radix path of the sort) against a plain reference.
+TEST(Shingles, MatchesReferenceOnLargeRandomText) {
+  std::mt19937_64 rng(42);
+  for (const size_t words : {10u, 300u, 5000u, 60000u}) {
+    for (const int k : {1, 3, 4, 7}) {
+      std::string text;
+      std::vector<std::string> toks;
+      for (size_t i = 0; i < words; ++i) {
+        std::string w;
+        const size_t len = 1 + rng() % 3;  // short words from a small alphabet: many repeats
+        for (size_t j = 0; j < len; ++j) w.push_back(static_cast<char>('a' + rng() % 6));
+        toks.push_back(w);
+        text += w;
+        text += (rng() % 5 == 0) ? ", " : " ";
+      }
+      std::set<uint64_t> ref;
+      for (size_t i = 0; i + k <= toks.size(); ++i) {
+        std::string joined = toks[i];
+        for (int j = 1; j < k; ++j) joined += " " + toks[i + j];
+        ref.insert(Xxh(joined));
+      }
+      const std::vector<uint64_t> got = ShinglesOf(text, k);
+      EXPECT_EQ(got, std::vector<uint64_t>(ref.begin(), ref.end())) << words << " words, k=" << k;
+      EXPECT_EQ(CountTokens(text), words);
+    }
+  }
+}
+
+// The shingler's own tokenizer loop (with its branch-free 3-byte path) against
+// ForEachToken on random mixtures of scripts, punctuation and broken UTF-8.
+TEST(Shingles, MatchesForEachTokenOnRandomMixedText) {
+  const std::vector<std::string> pieces = {"中",
+                                           "文",
+                                           "。",
+                                           "，",
+                                           "a",
+                                           "z9",
+                                           "é",
+                                           " ",
+                                           ",",
+                                           "\xE4\xB8",
+                                           "\xED\xA0\x80",
+                                           "\xE0\x80\x80",
+                                           "\xF0\x9F\x98\x80",
+                                           "𠀀",
+                                           "\xFF",
+                                           "ー",
+                                           "・",
+                                           "7",
+                                           "\xC3",
+                                           "한",
+                                           "“",
+                                           "\xE2\x80",
+                                           "ж",
+                                           "\x80",
+                                           "\xEF\xBF\xBD",
+                                           "〇",
+                                           "\xE3\x80\x80",
+                                           "ｶ",
+                                           "ḁ",
+                                           "ⴰ",
+                                           "x"};
+  std::mt19937_64 rng(77);
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    const size_t n = rng() % 400;
+    for (size_t i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
+    const std::vector<std::string> toks = Tokens(text);
+    ASSERT_EQ(CountTokens(text), toks.size());
+    for (const int k : {1, 2, 4, 5}) {
+      std::set<uint64_t> ref;
+      const size_t span = std::min<size_t>(k, toks.size());
+      for (size_t i = 0; span > 0 && i + span <= toks.size(); ++i) {
+        std::string joined = toks[i];
+        for (size_t j = 1; j < span; ++j) joined += " " + toks[i + j];
+        ref.insert(Xxh(joined));
+      }
+      ASSERT_EQ(ShinglesOf(text, k), std::vector<uint64_t>(ref.begin(), ref.end()))
+          << "round " << round << " k=" << k;
+    }
+  }
+}
+
+TEST(SortUnique, RandomAndRepeatedValues) {
+  std::mt19937_64 rng(7);
+  for (const size_t n : {0u, 1u, 2u, 100u, 257u, 1000u, 50000u, 300000u}) {
+    std::vector<uint64_t> v(n);
+    for (auto& x : v) x = rng();
+    for (size_t i = 0; i < n / 3; ++i) v[i] = v[n - 1 - i];  // duplicates
+    if (n > 10) v[3] = v[4] = v[5] = 0;
+    std::vector<uint64_t> want = SortedSet(v);
+    internal::SortUnique(&v);
+    EXPECT_EQ(v, want) << n;
+  }
+  std::vector<uint64_t> same(5000, 99);  // one bucket holds everything
+  internal::SortUnique(&same);
+  EXPECT_EQ(same, (std::vector<uint64_t>{99}));
+}
+
+// ---------------------------------------------------------------------------
+// SimHash
+
+std::vector<uint64_t> RandomFeatures(std::mt19937_64& rng, size_t n) {
+  std::vector<uint64_t> v(n);
+  for (auto& x : v) x = rng();
+  return v;
+}
+
+void ExpectAllKernelsMatchNaive(std::span<const uint64_t> f, const std::string& what) {
+  const SimHash64 want = ComputeSimHashNaive(f);
+  EXPECT_EQ(ComputeSimHash(f), want) << what;
+  EXPECT_EQ(internal::SimHashScalar(f), want) << what;
+  EXPECT_EQ(internal::SimHashSse2(f), want) << what;
+  if (internal::CpuHasAvx2()) {
+    EXPECT_EQ(internal::SimHashAvx2(f), want) << what;
+  }
+}
+
+TEST(SimHash, KernelsMatchNaiveOnRandomSets) {
+  std::mt19937_64 rng(1234);
+  for (const size_t n :
+       {0u,  1u,   2u,   3u,   15u,  16u,   17u,   31u,   32u,   33u,    63u,    64u,
+        65u, 127u, 255u, 256u, 257u, 1000u, 4095u, 4096u, 4097u, 10000u, 100003u}) {
+    for (int rep = 0; rep < 5; ++rep) {
+      const std::vector<uint64_t> f = RandomFeatures(rng, n);
+      ExpectAllKernelsMatchNaive(f, "n=" + std::to_string(n));
+    }
+  }
+}
+
+TEST(SimHash, KernelsMatchNaiveOnBiasedBitsAndTies) {
+  std::mt19937_64 rng(99);
+  for (const size_t n : {2u, 64u, 256u, 1001u, 5000u}) {
+    // Biased: each bit set with a probability that differs per bit, so that
+    // counts sit near n/2 for some bits and far from it for others.
+    std::vector<uint64_t> f(n);
+    for (auto& x : f) {
+      x = 0;
+      for (int b = 0; b < 64; ++b)
+        x |= static_cast<uint64_t>(rng() % 64 < static_cast<unsigned>(b)) << b;
+    }
+    ExpectAllKernelsMatchNaive(f, "biased n=" + std::to_string(n));
+    // Exact ties: x and ~x cancel on every bit -> 0.
+    std::vector<uint64_t> tie;
+    for (size_t i = 0; i < n / 2; ++i) {
+      const uint64_t x = rng();
+      tie.push_back(x);
+      tie.push_back(~x);
+    }
+    ExpectAllKernelsMatchNaive(tie, "tie n=" + std::to_string(n));
+    EXPECT_EQ(ComputeSimHash(tie).bits, 0u);
+  }
+  const std::vector<uint64_t> all_ones(777, ~uint64_t{0});
+  ExpectAllKernelsMatchNaive(all_ones, "all ones");
+  EXPECT_EQ(ComputeSimHash(all_ones).bits, ~uint64_t{0});
+  EXPECT_EQ(ComputeSimHash(std::vector<uint64_t>{0x8000000000000001u}).bits, 0x8000000000000001u);
+}
+
+// A long pseudo-English text: Zipf-distributed words from a fixed vocabulary.
+struct FakeEnglish {
+  std::vector<std::string> vocab;
+  std::mt19937_64 rng;
+  std::discrete_distribution<size_t> zipf;
+
+  explicit FakeEnglish(uint64_t seed) : rng(seed) {
+    std::mt19937_64 vrng(2024);  // the same vocabulary for every seed
+    std::vector<double> weights;
+    for (int i = 0; i < 3000; ++i) {
+      std::string w;
+      const size_t len = 2 + vrng() % 9;
+      for (size_t j = 0; j < len; ++j) w.push_back(static_cast<char>('a' + vrng() % 26));
+      vocab.push_back(w);
+      weights.push_back(1.0 / (i + 1));
+    }
+    zipf = std::discrete_distribution<size_t>(weights.begin(), weights.end());
+  }
+  std::string Sentence() {
+    std::string s;
+    const size_t n = 8 + rng() % 18;
+    for (size_t i = 0; i < n; ++i) s += (i ? " " : "") + vocab[zipf(rng)];
+    return s + ".";
+  }
+};
+
+TEST(SimHash, SmallEditGivesSmallDistance) {
+  // The fixture release and its revision (4 small edits).
+  const std::string a = CrudeNormalize(ReadFixture("sc-gov-release.txt"));
+  const std::string b = CrudeNormalize(ReadFixture("sc-gov-release-revised.txt"));
+  const int d_cjk = HammingDistance(ComputeSimHash(ShinglesOf(a)), ComputeSimHash(ShinglesOf(b)));
+  EXPECT_LE(d_cjk, 10);
+  // The doubled capture is nearly the same set.
+  const std::string doubled = CrudeNormalize(ReadFixture("sc-gov-release-doubled.txt"));
+  EXPECT_LE(HammingDistance(ComputeSimHash(ShinglesOf(a)), ComputeSimHash(ShinglesOf(doubled))),
+            10);
+
+  // Long English-like texts (~3000 words) with one sentence replaced.
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    FakeEnglish gen(seed);
+    std::vector<std::string> sentences;
+    for (int i = 0; i < 180; ++i) sentences.push_back(gen.Sentence());
+    std::string original, edited;
+    for (size_t i = 0; i < sentences.size(); ++i) {
+      original += sentences[i] + " ";
+      edited += (i == 90 ? gen.Sentence() : sentences[i]) + " ";
+    }
+    const int d =
+        HammingDistance(ComputeSimHash(ShinglesOf(original)), ComputeSimHash(ShinglesOf(edited)));
+    EXPECT_LE(d, 10) << "seed " << seed;
+  }
+}
+
+TEST(SimHash, UnrelatedTextsAreFarApart) {
+  const SimHash64 cjk =
+      ComputeSimHash(ShinglesOf(CrudeNormalize(ReadFixture("sc-gov-release.txt"))));
+  const SimHash64 en = ComputeSimHash(ShinglesOf(CrudeNormalize(ReadFixture("en-release.txt"))));
+  EXPECT_GE(HammingDistance(cjk, en), 20);
+  EXPECT_LE(HammingDistance(cjk, en), 44);
+
+  int sum = 0, pairs = 0;
+  for (uint64_t seed = 100; seed < 140; seed += 2) {
+    FakeEnglish g1(seed), g2(seed + 1);
+    std::string t1, t2;
+    for (int i = 0; i < 60; ++i) {
+      t1 += g1.Sentence() + " ";
+      t2 += g2.Sentence() + " ";
+    }
+    const int d = HammingDistance(ComputeSimHash(ShinglesOf(t1)), ComputeSimHash(ShinglesOf(t2)));
+    EXPECT_GE(d, 14) << seed;
+    EXPECT_LE(d, 50) << seed;
+    sum += d;
+    ++pairs;
+  }
+  const double mean = static_cast<double>(sum) / pairs;
+  EXPECT_NEAR(mean, 32.0, 4.0);
+}
+
+// ---------------------------------------------------------------------------
+// Hashes
+
+TEST(Hashes, MatchLibxxhash) {
+  const std::string s = "省推动成渝地区双城经济圈建设";
+  const XXH128_hash_t h = XXH3_128bits(s.data(), s.size());
+  EXPECT_EQ(HashContent(s), (ContentHash128{h.low64, h.high64}));
+  EXPECT_EQ(Hash64(s), XXH3_64bits(s.data(), s.size()));
+  EXPECT_NE(HashContent("a"), HashContent("b"));
+}
+
+// ---------------------------------------------------------------------------
+// Set algebra
+
+TEST(SetAlgebra, Exact) {
+  const std::vector<uint64_t> a = {1, 2, 3, 4}, b = {3, 4, 5}, e = {};
+  EXPECT_EQ(IntersectionSize(a, b), 2u);
+  EXPECT_DOUBLE_EQ(Jaccard(a, b), 2.0 / 5.0);
+  EXPECT_DOUBLE_EQ(Containment(a, b), 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(Jaccard(e, e), 0.0);
+  EXPECT_DOUBLE_EQ(Jaccard(a, e), 0.0);
+  EXPECT_DOUBLE_EQ(Containment(a, e), 0.0);
+  EXPECT_DOUBLE_EQ(Jaccard(a, a), 1.0);
+  EXPECT_EQ(BottomK(a, 2), (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(BottomK(a, 10), a);
+}
+
+struct SetPair {
+  std::vector<uint64_t> a, b;
+};
+
+// |A| = na, |B| = nb, |A∩B| = shared.
+SetPair MakeSets(std::mt19937_64& rng, size_t na, size_t nb, size_t shared) {
+  SetPair p;
+  for (size_t i = 0; i < shared; ++i) {
+    const uint64_t x = rng();
+    p.a.push_back(x);
+    p.b.push_back(x);
+  }
+  for (size_t i = shared; i < na; ++i) p.a.push_back(rng());
+  for (size_t i = shared; i < nb; ++i) p.b.push_back(rng());
+  p.a = SortedSet(p.a);
+  p.b = SortedSet(p.b);
+  return p;
+}
+
+TEST(SetAlgebra, BottomKEstimatesAreCloseToExact) {
+  std::mt19937_64 rng(5);
+  struct Case {
+    size_t na, nb, shared, ka, kb;
+    double tolerance;
+  };
+  const Case cases[] = {
+      {5000, 5000, 4000, 256, 256, 0.08},
+      {5000, 5000, 500, 256, 256, 0.08},
+      {5000, 6000, 2500, 128, 512, 0.10},
+      {2000, 20000, 1800, 256, 2560, 0.10},
+      {20000, 2000, 1000, 4096, 256, 0.10},
+      {3000, 3000, 3000, 256, 256, 0.0},
+      // Equal sketch sizes, sets 10x apart: only ~26 of the small set's hashes
+      // fall below the large sketch's threshold, so the error is ~0.06 (one sigma).
+      {2000, 20000, 1800, 256, 256, 0.25},
+      {100, 150, 60, 256, 256, 0.0},  // both sketches hold their whole sets: containment exact
+  };
+  for (const Case& c : cases) {
+    for (int rep = 0; rep < 10; ++rep) {
+      const SetPair p = MakeSets(rng, c.na, c.nb, c.shared);
+      const std::vector<uint64_t> sa = BottomK(p.a, c.ka), sb = BottomK(p.b, c.kb);
+      const double jc = Jaccard(p.a, p.b), cc = Containment(p.a, p.b);
+      const double ec = EstimateContainment(sa, p.a.size(), sb, p.b.size());
+      EXPECT_NEAR(ec, cc, c.tolerance + 1e-12) << c.na << "/" << c.nb << "/" << c.shared;
+      if (c.ka <= c.na && c.kb <= c.nb) {  // the union estimator needs truncated sketches
+        EXPECT_NEAR(EstimateJaccard(sa, sb), jc, c.tolerance + 1e-12)
+            << c.na << "/" << c.nb << "/" << c.shared;
+      }
+    }
+  }
+}
+
+TEST(SetAlgebra, EstimatesOfEdgeCases) {
+  const std::vector<uint64_t> e = {}, a = {1, 2, 3};
+  EXPECT_DOUBLE_EQ(EstimateJaccard(e, e), 0.0);
+  EXPECT_DOUBLE_EQ(EstimateJaccard(a, e), 0.0);
+  EXPECT_DOUBLE_EQ(EstimateJaccard(a, a), 1.0);
+  EXPECT_DOUBLE_EQ(EstimateContainment(a, 3, e, 0), 0.0);
+  EXPECT_DOUBLE_EQ(EstimateContainment(a, 3, a, 3), 1.0);
+  // Mean over many trials is unbiased-ish for the union estimator.
+  std::mt19937_64 rng(11);
+  double sum = 0;
+  const int trials = 200;
+  for (int t = 0; t < trials; ++t) {
+    const SetPair p = MakeSets(rng, 1000, 1000, 500);  // J = 1/3
+    sum += EstimateJaccard(BottomK(p.a, 64), BottomK(p.b, 64));
+  }
+  EXPECT_NEAR(sum / trials, 1.0 / 3.0, 0.02);
+}
+
+}  // namespace
+}  // namespace dedupd::fingerprint

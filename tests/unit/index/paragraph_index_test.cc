@@ -1,0 +1,179 @@
+// ParagraphIndex: postings, counting, boilerplate cut-off, and a randomized
+// comparison with a simple map-of-sets model.
+#include "index/paragraph_index.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+#include <vector>
+
+namespace dedupd::index {
+namespace {
+
+using Result = std::vector<std::pair<DocId, uint32_t>>;
+
+TEST(ParagraphIndex, SharedParagraphsRankCandidates) {
+  ParagraphIndex idx;
+  idx.Insert(1, std::vector<uint64_t>{10, 11, 12, 13});
+  idx.Insert(2, std::vector<uint64_t>{10, 11, 99});
+  idx.Insert(3, std::vector<uint64_t>{13});
+  EXPECT_EQ(idx.size(), 5u);
+  EXPECT_EQ(idx.postings(), 8u);
+  Result out = {{77, 7}};
+  idx.Query(std::vector<uint64_t>{10, 11, 12, 13, 50}, 1, 10, &out);
+  EXPECT_EQ(out, (Result{{1, 4}, {2, 2}, {3, 1}}));
+  idx.Query(std::vector<uint64_t>{10, 11, 12, 13, 50}, 2, 10, &out);
+  EXPECT_EQ(out, (Result{{1, 4}, {2, 2}}));
+  idx.Query(std::vector<uint64_t>{10, 11, 12, 13, 50}, 1, 2, &out);
+  EXPECT_EQ(out, (Result{{1, 4}, {2, 2}}));
+  idx.Query(std::vector<uint64_t>{10, 11}, 0, 10, &out);  // min_shared 0 acts as 1
+  EXPECT_EQ(out, (Result{{1, 2}, {2, 2}}));
+  idx.Query(std::vector<uint64_t>{}, 1, 10, &out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(ParagraphIndex, RepeatedHashesCountOnce) {
+  ParagraphIndex idx;
+  idx.Insert(1, std::vector<uint64_t>{5, 6, 5, 6, 5});  // a doubled body
+  EXPECT_EQ(idx.postings(), 2u);
+  Result out;
+  idx.Query(std::vector<uint64_t>{5, 5, 6, 6}, 3, 10, &out);
+  EXPECT_TRUE(out.empty());
+  idx.Query(std::vector<uint64_t>{5, 5, 6, 6}, 2, 10, &out);
+  EXPECT_EQ(out, (Result{{1, 2}}));
+  idx.Insert(1, std::vector<uint64_t>{5});  // already filed: no second posting
+  EXPECT_EQ(idx.postings(), 2u);
+}
+
+TEST(ParagraphIndex, RemoveRevisesADocument) {
+  ParagraphIndex idx;
+  idx.Insert(1, std::vector<uint64_t>{1, 2, 3});
+  idx.Insert(2, std::vector<uint64_t>{1, 2, 3});
+  idx.Remove(1, std::vector<uint64_t>{1, 2, 3});
+  idx.Insert(1, std::vector<uint64_t>{1, 4});
+  Result out;
+  idx.Query(std::vector<uint64_t>{1, 2, 3}, 1, 10, &out);
+  EXPECT_EQ(out, (Result{{2, 3}, {1, 1}}));
+  idx.Remove(7, std::vector<uint64_t>{1, 2, 3, 1000});  // unknown: no effect
+  idx.Query(std::vector<uint64_t>{1, 2, 3}, 1, 10, &out);
+  EXPECT_EQ(out, (Result{{2, 3}, {1, 1}}));
+  idx.Remove(2, std::vector<uint64_t>{1, 2, 3});
+  idx.Remove(1, std::vector<uint64_t>{1, 4});
+  EXPECT_EQ(idx.size(), 0u);
+  EXPECT_EQ(idx.postings(), 0u);
+}
+
+TEST(ParagraphIndex, BoilerplateParagraphsAreSkipped) {
+  ParagraphIndex idx(/*max_postings=*/4);
+  const uint64_t footer = 0xF00F;
+  for (DocId d = 0; d < 5; ++d) idx.Insert(d, std::vector<uint64_t>{footer, 100 + d});
+  Result out;
+  // 5 holders > 4: the footer matches nothing, the article paragraph still does.
+  idx.Query(std::vector<uint64_t>{footer, 102}, 1, 10, &out);
+  EXPECT_EQ(out, (Result{{2, 1}}));
+  // At the limit it still counts.
+  idx.Remove(4, std::vector<uint64_t>{footer, 104});
+  idx.Query(std::vector<uint64_t>{footer}, 1, 10, &out);
+  EXPECT_TRUE(out.empty()) << "stays boilerplate until all holders are gone";
+  for (DocId d = 0; d < 4; ++d) idx.Remove(d, std::vector<uint64_t>{footer, 100 + d});
+  EXPECT_EQ(idx.size(), 0u);
+  idx.Insert(9, std::vector<uint64_t>{footer});
+  idx.Query(std::vector<uint64_t>{footer}, 1, 10, &out);
+  EXPECT_EQ(out, (Result{{9, 1}}));
+
+  ParagraphIndex at_limit(4);
+  for (DocId d = 0; d < 4; ++d) at_limit.Insert(d, std::vector<uint64_t>{footer});
+  at_limit.Query(std::vector<uint64_t>{footer}, 1, 10, &out);
+  EXPECT_EQ(out, (Result{{0, 1}, {1, 1}, {2, 1}, {3, 1}}));
+
+  ParagraphIndex one(1);  // every shared paragraph is boilerplate
+  one.Insert(1, std::vector<uint64_t>{7});
+  one.Insert(2, std::vector<uint64_t>{7});
+  one.Query(std::vector<uint64_t>{7}, 1, 10, &out);
+  EXPECT_TRUE(out.empty());
+  one.Remove(1, std::vector<uint64_t>{7});
+  one.Query(std::vector<uint64_t>{7}, 1, 10, &out);
+  EXPECT_TRUE(out.empty());
+  one.Remove(2, std::vector<uint64_t>{7});
+  EXPECT_EQ(one.size(), 0u);
+}
+
+// The model: key -> holders, plus the sticky boilerplate flag.
+struct ModelEntry {
+  std::set<DocId> docs;
+  bool boilerplate = false;
+};
+
+TEST(ParagraphIndex, MatchesModelUnderRandomChurn) {
+  constexpr size_t kMax = 8;
+  ParagraphIndex idx(kMax);
+  std::map<uint64_t, ModelEntry> model;
+  std::map<DocId, std::vector<uint64_t>> filed;
+  std::mt19937_64 rng(8);
+  auto random_paragraphs = [&rng] {
+    std::vector<uint64_t> v;
+    const size_t n = 1 + rng() % 12;
+    for (size_t i = 0; i < n; ++i) {
+      // A small pool makes sharing (and boilerplate) common; the rest is unique.
+      v.push_back(rng() % 3 == 0 ? rng() % 400 : rng());
+    }
+    return v;
+  };
+  for (int step = 0; step < 40000; ++step) {
+    const DocId doc = static_cast<DocId>(rng() % 3000);
+    auto it = filed.find(doc);
+    if (it != filed.end()) {
+      idx.Remove(doc, it->second);
+      std::set<uint64_t> distinct(it->second.begin(), it->second.end());
+      for (const uint64_t h : distinct) {
+        ModelEntry& e = model[h];
+        e.docs.erase(doc);
+        if (e.docs.empty()) model.erase(h);
+      }
+      filed.erase(it);
+    }
+    if (rng() % 4 != 0) {
+      const std::vector<uint64_t> p = random_paragraphs();
+      idx.Insert(doc, p);
+      for (const uint64_t h : std::set<uint64_t>(p.begin(), p.end())) {
+        ModelEntry& e = model[h];
+        e.docs.insert(doc);
+        if (e.docs.size() > kMax) e.boilerplate = true;
+      }
+      filed[doc] = p;
+    }
+    if (step % 50 == 0) {
+      const std::vector<uint64_t> q = random_paragraphs();
+      const size_t min_shared = 1 + rng() % 2;
+      std::map<DocId, uint32_t> counts;
+      for (const uint64_t h : std::set<uint64_t>(q.begin(), q.end())) {
+        auto m = model.find(h);
+        if (m == model.end() || m->second.boilerplate) continue;
+        for (const DocId d : m->second.docs) ++counts[d];
+      }
+      Result want;
+      for (const auto& [d, c] : counts) {
+        if (c >= min_shared) want.emplace_back(d, c);
+      }
+      std::sort(want.begin(), want.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+      });
+      if (want.size() > 20) want.resize(20);
+      Result got;
+      idx.Query(q, min_shared, 20, &got);
+      ASSERT_EQ(got, want) << "step " << step;
+      ASSERT_EQ(idx.size(), model.size());
+    }
+  }
+  EXPECT_GT(idx.MemoryBytes(), 0u);
+  // Empty it completely: the table shrinks and everything is gone.
+  for (const auto& [doc, p] : filed) idx.Remove(doc, p);
+  EXPECT_EQ(idx.size(), 0u);
+  EXPECT_EQ(idx.postings(), 0u);
+}
+
+}  // namespace
+}  // namespace dedupd::index
