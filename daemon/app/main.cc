@@ -1,0 +1,160 @@
+// dedupd: streaming deduplication and change-monitor daemon. A thin main:
+// parse the command line, load configuration, hand over to a command.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "app/run.h"
+#include "app/scan.h"
+#include "common/log.h"
+#include "config/config.h"
+
+extern char** environ;
+
+namespace {
+
+constexpr const char* kUsage =
+    R"(dedupd - streaming deduplication and change monitor for scraped pages
+
+Usage:
+  dedupd run   [--config FILE] [--set KEY=VALUE]... [--KEY=VALUE]...
+        Consume pages from Kafka, publish events, diffs and dead letters.
+  dedupd scan  [FILE|-] [--state-dir DIR] [--format json|text] [--metrics-port P]
+               [--hold SECONDS] [--config FILE] [--set KEY=VALUE]...
+        Run the same pipeline on JSON lines (file or stdin) without Kafka;
+        one output record per input line on stdout. State is in memory
+        unless --state-dir keeps it.
+  dedupd check-config [FILE] [--set KEY=VALUE]...
+        Validate a configuration and print every effective value and its source.
+  dedupd config-docs
+        Print the table of every setting (Markdown).
+  dedupd --help | --version
+
+Every setting can come from the YAML file (config/dedupd.yaml documents them
+all), from the environment (DEDUPD_SECTION_KEY, e.g. DEDUPD_KAFKA_BOOTSTRAP_SERVERS)
+or from the command line (--set kafka.bootstrap_servers=HOST:PORT or
+--kafka.bootstrap_servers=HOST:PORT). librdkafka properties pass through as
+kafka.consumer.*, kafka.producer.* and kafka.common.*.
+)";
+
+struct Args {
+  std::string command;
+  std::string config_file;
+  std::vector<std::string> overrides;
+  std::vector<std::string> positional;
+  dedupd::app::ScanArgs scan;
+};
+
+bool ParseArgs(int argc, char** argv, Args* a, std::string* error) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= args.size()) {
+        *error = arg + " needs a value";
+        return false;
+      }
+      *out = args[++i];
+      return true;
+    };
+    std::string v;
+    if (arg == "--help" || arg == "-h") {
+      a->command = "help";
+    } else if (arg == "--version") {
+      a->command = "version";
+    } else if (arg == "--config" || arg == "-c") {
+      if (!value(&a->config_file)) return false;
+    } else if (arg == "--set") {
+      if (!value(&v)) return false;
+      a->overrides.push_back(v);
+    } else if (arg == "--state-dir") {
+      if (!value(&a->scan.state_dir)) return false;
+    } else if (arg == "--format") {
+      if (!value(&a->scan.format)) return false;
+      if (a->scan.format != "json" && a->scan.format != "text") {
+        *error = "--format '" + a->scan.format + "': expected json or text";
+        return false;
+      }
+    } else if (arg == "--metrics-port") {
+      if (!value(&v)) return false;
+      a->scan.metrics_port = std::atoi(v.c_str());
+    } else if (arg == "--hold") {
+      if (!value(&v)) return false;
+      a->scan.hold_seconds = std::atoi(v.c_str());
+    } else if (arg.starts_with("--") && arg.find('=') != std::string::npos) {
+      a->overrides.push_back(arg.substr(2));  // --key=value
+    } else if (arg.starts_with("--") && arg.size() > 2) {
+      *error = "unknown option '" + arg + "' (see dedupd --help)";
+      return false;
+    } else if (a->command.empty()) {
+      a->command = arg;
+    } else {
+      a->positional.push_back(arg);
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!ParseArgs(argc, argv, &args, &error)) {
+    std::cerr << "dedupd: " << error << "\n";
+    return 2;
+  }
+  if (args.command.empty() || args.command == "help") {
+    std::cout << kUsage;
+    return args.command.empty() ? 2 : 0;
+  }
+  if (args.command == "version") {
+    std::cout << "dedupd " << DEDUPD_VERSION << "\n";
+    return 0;
+  }
+  if (args.command == "config-docs") {
+    std::cout << dedupd::config::DescribeSettings();
+    return 0;
+  }
+  if (args.command == "check-config" && !args.positional.empty()) {
+    args.config_file = args.positional[0];
+  }
+  dedupd::config::Config cfg;
+  std::vector<std::string> errors;
+  if (!dedupd::config::LoadConfig(args.config_file, environ, args.overrides, &cfg, &errors)) {
+    std::cerr << "dedupd: invalid configuration:\n";
+    for (const auto& e : errors) std::cerr << "  " << e << "\n";
+    return 2;
+  }
+  dedupd::log::Level level = dedupd::log::Level::kInfo;
+  dedupd::log::ParseLevel(cfg.Get("log.level"), &level);
+  dedupd::log::SetLevel(level);
+  dedupd::log::SetFormat(cfg.Get("log.format") == "json" ? dedupd::log::Format::kJson
+                                                         : dedupd::log::Format::kText);
+
+  if (args.command == "check-config") {
+    for (const auto& [key, value] : cfg.Values()) {
+      std::cout << key << " = " << value << "    (" << cfg.Sources().at(key) << ")\n";
+    }
+    for (const auto& [key, value] : cfg.KafkaProperties("consumer")) {
+      std::cout << "kafka consumer property " << key << " = " << value << "\n";
+    }
+    for (const auto& [key, value] : cfg.KafkaProperties("producer")) {
+      std::cout << "kafka producer property " << key << " = " << value << "\n";
+    }
+    std::cout << "configuration is valid\n";
+    return 0;
+  }
+  if (args.command == "scan") {
+    if (!args.positional.empty()) args.scan.input = args.positional[0];
+    return dedupd::app::RunScan(cfg, args.scan);
+  }
+  if (args.command == "run") {
+    return dedupd::app::RunDaemon(cfg);
+  }
+  std::cerr << "dedupd: unknown command '" << args.command << "' (see dedupd --help)\n";
+  return 2;
+}

@@ -1,0 +1,71 @@
+#include "app/pipeline.h"
+
+namespace dedupd::app {
+
+Pipeline::Pipeline(PipelineOptions options, classify::Detector* detector, metrics::Metrics* metrics)
+    : options_(std::move(options)),
+      detector_(detector),
+      metrics_(metrics),
+      parser_(options_.parse) {}
+
+int64_t Pipeline::NowMs() const {
+  if (options_.now_ms) return options_.now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+PipelineResult Pipeline::Process(const InputMessage& message, std::vector<OutputRecord>* out) {
+  auto started = std::chrono::steady_clock::now();
+  PipelineResult r;
+  metrics_->CountInput();
+  if (!parser_.Parse(message.value, &r.page, &r.error)) {
+    r.kind = PipelineResult::Kind::kDeadLetter;
+    r.dead_letter = emit::MakeDeadLetter(r.error, message.value, message.key, message.source,
+                                         options_.dlq_max_original_bytes, NowMs());
+    metrics_->CountDeadLetter(parse::ReasonCode(r.error.code));
+    out->push_back({OutputTopic::kDlq, std::string(message.key),
+                    emit::Encode(r.dead_letter, options_.format)});
+    return r;
+  }
+  if (r.page.status != 0 && (r.page.status < 200 || r.page.status > 299)) {
+    // A failed fetch, not bad input: counted, skipped, state untouched.
+    r.kind = PipelineResult::Kind::kSkipped;
+    metrics_->CountSkipped(r.page.status);
+    return r;
+  }
+  int64_t fetched_at =
+      r.page.fetched_at_ms >= 0 ? r.page.fetched_at_ms : message.source.timestamp_ms;
+  r.outcome = detector_->Process(r.page, fetched_at);
+  int64_t now = NowMs();
+  r.event = emit::MakeEvent(r.page, r.outcome, message.source, fetched_at, now);
+  out->push_back(
+      {OutputTopic::kEvents, r.page.canonical_url, emit::Encode(r.event, options_.format)});
+  r.diff = emit::MakeDiff(r.page, r.outcome, message.source, fetched_at);
+  if (r.diff) {
+    out->push_back(
+        {OutputTopic::kDiffs, r.page.canonical_url, emit::Encode(*r.diff, options_.format)});
+  }
+
+  metrics_->CountVerdict(r.outcome.verdict);
+  if (r.outcome.flags.Has(Flag::kRepeatedContent)) {
+    metrics_->CountFlag("REPEATED_CONTENT");
+    metrics_->CountRepeatedContent(r.page.site);
+  }
+  if (r.outcome.flags.Has(Flag::kReverted)) metrics_->CountFlag("REVERTED");
+  if (r.outcome.flags.Has(Flag::kBoilerplateOnly)) metrics_->CountFlag("BOILERPLATE_ONLY");
+  // A page flipping back to an earlier version is counted as REVERTED, not as
+  // an edit: the diff is published, the edit alerts stay quiet (DESIGN.md).
+  if (r.outcome.severity && !r.outcome.flags.Has(Flag::kReverted)) {
+    metrics_->CountRevision(r.page.site, diff::SeverityName(*r.outcome.severity));
+  }
+  if (r.outcome.match && r.outcome.verdict != Verdict::kUnchanged) {
+    metrics_->ObserveSimhashDistance(r.outcome.match->distance);
+  }
+  if (fetched_at > 0) metrics_->ObserveEventLag(static_cast<double>(now - fetched_at) / 1000.0);
+  metrics_->ObserveProcessing(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return r;
+}
+
+}  // namespace dedupd::app

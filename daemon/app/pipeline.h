@@ -1,0 +1,73 @@
+// Pipeline: one input message in, its output records out. Parse -> Detector ->
+// emit, with metrics. Both the Kafka loop and file mode (`dedupd scan`) drive
+// the same Pipeline, so they give the same verdicts.
+//
+//   Pipeline pipeline(options, &detector, &metrics);
+//   std::vector<OutputRecord> records;
+//   PipelineResult r = pipeline.Process({value, key, coordinates}, &records);
+//
+// Thread-safety: one Pipeline per thread (it owns a parser and a Detector view).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "classify/detector.h"
+#include "dedupd/v1/dedupd.pb.h"
+#include "emit/records.h"
+#include "metrics/metrics.h"
+#include "parse/page_parser.h"
+
+namespace dedupd::app {
+
+struct InputMessage {
+  std::string_view value;
+  std::string_view key;
+  SourceCoordinates source;
+};
+
+enum class OutputTopic { kEvents, kDiffs, kDlq };
+
+struct OutputRecord {
+  OutputTopic topic;
+  std::string key;    // canonical URL (events, diffs) or the input key (dead letters)
+  std::string value;  // encoded protobuf or JSON
+};
+
+struct PipelineOptions {
+  emit::OutputFormat format = emit::OutputFormat::kProtobuf;
+  parse::ParseOptions parse;
+  size_t dlq_max_original_bytes = 65536;
+  std::function<int64_t()> now_ms;  // injectable clock; default: system clock
+};
+
+struct PipelineResult {
+  enum class Kind { kEvent, kDeadLetter, kSkipped } kind = Kind::kEvent;
+  parse::ParsedPage page;
+  parse::ParseError error;
+  classify::Outcome outcome;
+  v1::PageEvent event;
+  std::optional<v1::PageDiff> diff;
+  v1::DeadLetter dead_letter;
+};
+
+class Pipeline {
+ public:
+  Pipeline(PipelineOptions options, classify::Detector* detector, metrics::Metrics* metrics);
+
+  PipelineResult Process(const InputMessage& message, std::vector<OutputRecord>* out);
+
+ private:
+  int64_t NowMs() const;
+
+  PipelineOptions options_;
+  classify::Detector* detector_;
+  metrics::Metrics* metrics_;
+  parse::PageParser parser_;
+};
+
+}  // namespace dedupd::app

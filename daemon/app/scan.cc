@@ -1,0 +1,167 @@
+#include "app/scan.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "app/pipeline.h"
+#include "app/settings.h"
+#include "common/log.h"
+#include "metrics/http_server.h"
+#include "state/store.h"
+
+namespace dedupd::app {
+namespace {
+
+std::string Json(const google::protobuf::Message& m) {
+  return emit::Encode(m, emit::OutputFormat::kJson);
+}
+
+void PrintText(size_t line_no, const PipelineResult& r, std::ostream& out) {
+  char head[32];
+  std::snprintf(head, sizeof head, "#%-4zu ", line_no);
+  switch (r.kind) {
+    case PipelineResult::Kind::kDeadLetter:
+      out << head << "DEAD_LETTER     " << parse::ReasonCode(r.error.code) << ": " << r.error.detail
+          << "\n";
+      return;
+    case PipelineResult::Kind::kSkipped:
+      out << head << "SKIPPED         HTTP " << r.page.status << " " << r.page.canonical_url
+          << "\n";
+      return;
+    case PipelineResult::Kind::kEvent: break;
+  }
+  const auto& o = r.outcome;
+  std::string verdict(VerdictName(o.verdict));
+  if (o.verdict == Verdict::kRevised) verdict += " v" + std::to_string(o.version);
+  verdict.resize(std::max<size_t>(verdict.size(), 15), ' ');
+  out << head << verdict << " " << r.page.canonical_url;
+  if (o.flags.Has(Flag::kRepeatedContent)) {
+    out << "  [REPEATED_CONTENT " << static_cast<int>(o.repeated_fraction * 100 + 0.5) << "%]";
+  }
+  if (o.flags.Has(Flag::kReverted)) out << "  [REVERTED]";
+  if (o.flags.Has(Flag::kBoilerplateOnly)) out << "  [BOILERPLATE_ONLY]";
+  out << "\n";
+  if (o.match && (o.verdict == Verdict::kDuplicate || o.verdict == Verdict::kNearDuplicate)) {
+    char sim[64];
+    std::snprintf(sim, sizeof sim, "similarity %.2f, simhash distance %d", o.match->similarity,
+                  o.match->distance);
+    out << "      of " << o.match->url << " (" << sim << ")\n";
+  }
+  if (o.diff && o.verdict == Verdict::kRevised) {
+    const auto& s = o.diff->result.significance;
+    out << "      severity " << diff::SeverityName(s.severity) << ": " << s.sentences_changed
+        << " changed, " << s.sentences_added << " added, " << s.sentences_removed << " removed"
+        << (s.numbers_changed ? ", numbers changed" : "")
+        << (s.dates_changed ? ", dates changed" : "")
+        << (s.amounts_changed ? ", amounts changed" : "") << "\n";
+    for (const auto& hunk : o.diff->result.hunks) {
+      std::string rendered = diff::RenderWordDiff(hunk);
+      size_t start = 0;
+      while (start < rendered.size()) {
+        size_t nl = rendered.find('\n', start);
+        out << "      | " << rendered.substr(start, nl - start) << "\n";
+        if (nl == std::string::npos) break;
+        start = nl + 1;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int RunScan(const config::Config& cfg, const ScanArgs& args) {
+  std::string error;
+  state::StateStorePtr store;
+  if (args.state_dir.empty()) {
+    store = state::NewMemoryStore();
+  } else {
+    store = state::OpenRocksStore(args.state_dir, &error);
+    if (!store) {
+      log::Error("cannot open the state store", {{"error", error}});
+      return 1;
+    }
+  }
+  classify::Detector detector(DetectOptionsFrom(cfg), store.get());
+  size_t loaded = detector.LoadFromStore();
+  if (loaded > 0) log::Info("state loaded", {{"urls", std::to_string(loaded)}});
+
+  metrics::Metrics metrics(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")),
+                           DEDUPD_VERSION);
+  metrics::HttpServer server;
+  if (args.metrics_port >= 0) {
+    server.Handle("/metrics", [&] {
+      return metrics::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                   metrics.Render()};
+    });
+    server.Handle("/healthz", [] { return metrics::HttpResponse{200, "text/plain", "ok\n"}; });
+    server.Handle("/readyz", [] { return metrics::HttpResponse{200, "text/plain", "ready\n"}; });
+    if (!server.Start(cfg.Get("metrics.bind"), args.metrics_port, &error)) {
+      log::Error("cannot start the metrics server", {{"error", error}});
+      return 1;
+    }
+    log::Info("metrics",
+              {{"url", "http://127.0.0.1:" + std::to_string(server.port()) + "/metrics"}});
+  }
+
+  PipelineOptions options = PipelineOptionsFrom(cfg);
+  Pipeline pipeline(options, &detector, &metrics);
+
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (args.input != "-") {
+    file.open(args.input, std::ios::binary);
+    if (!file) {
+      log::Error("cannot read the input file", {{"file", args.input}});
+      return 1;
+    }
+    in = &file;
+  }
+  std::string topic = args.input == "-" ? "stdin" : args.input;
+  std::string line;
+  std::vector<OutputRecord> records;
+  size_t line_no = 0;
+  std::ostream& out = std::cout;
+  while (std::getline(*in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    SourceCoordinates source{topic, 0, static_cast<int64_t>(line_no - 1), 0};
+    records.clear();
+    PipelineResult r = pipeline.Process({line, {}, source}, &records);
+    if (args.format == "text") {
+      PrintText(line_no, r, out);
+    } else {
+      switch (r.kind) {
+        case PipelineResult::Kind::kEvent:
+          out << "{\"event\":" << Json(r.event) << "}\n";
+          if (r.diff) out << "{\"diff\":" << Json(*r.diff) << "}\n";
+          break;
+        case PipelineResult::Kind::kDeadLetter:
+          out << "{\"dead_letter\":" << Json(r.dead_letter) << "}\n";
+          break;
+        case PipelineResult::Kind::kSkipped:
+          out << "{\"skipped\":{\"canonical_url\":\"" << r.page.canonical_url
+              << "\",\"status\":" << r.page.status << ",\"line\":" << line_no << "}}\n";
+          break;
+      }
+    }
+    // Each line is its own commit in file mode: state is durable per line.
+    if (!detector.Commit({{"scan.last_line", std::to_string(line_no)}}, &error)) {
+      log::Error("state commit failed", {{"error", error}});
+      return 1;
+    }
+  }
+  out.flush();
+  metrics.SetIndexDocuments(static_cast<double>(detector.IndexedDocuments()));
+  metrics.SetStateBytes(static_cast<double>(store->ApproximateBytes()));
+  if (args.metrics_port >= 0 && args.hold_seconds > 0) {
+    log::Info("scan done; serving metrics", {{"seconds", std::to_string(args.hold_seconds)}});
+    std::this_thread::sleep_for(std::chrono::seconds(args.hold_seconds));
+  }
+  return 0;
+}
+
+}  // namespace dedupd::app

@@ -1,0 +1,56 @@
+// Boilerplate: per-site learning of the lines that appear on many pages of a
+// site (header, footer, share buttons, disclaimers), so that they are left out
+// of the fingerprint before it is computed (Henzinger, SIGIR 2006: on
+// same-site pairs, SimHash and shingling lose their precision to templates).
+//
+//   BoilerplateModel model(BoilerplateOptions{});
+//   model.Observe("sc.gov.cn", url_hash, line_hashes);     // once per page
+//   bool skip = model.IsBoilerplate("sc.gov.cn", line_hash);
+//
+// A line counts once per page, and a page is counted only if its URL differs
+// from the last URL that carried the line (a re-scrape of one URL does not
+// make its text boilerplate). Memory is bounded per site and in the number of
+// sites; counts decay by halving when a site's table is full, so a footer that
+// stops appearing is forgotten.
+// Thread-safety: not thread-safe; one model per pipeline.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace dedupd::classify {
+
+struct BoilerplateOptions {
+  uint32_t min_pages = 3;  // a line on at least this many pages of the site is boilerplate
+  size_t max_lines_per_site = 8192;  // table bound; when full, counts halve and zeros are dropped
+  size_t max_sites = 4096;           // sites beyond this share one table ("other")
+};
+
+class BoilerplateModel {
+ public:
+  explicit BoilerplateModel(BoilerplateOptions options = {});
+
+  void Observe(std::string_view site, uint64_t url_hash, std::span<const uint64_t> line_hashes);
+  bool IsBoilerplate(std::string_view site, uint64_t line_hash) const;
+  size_t SiteCount() const { return sites_.size(); }
+  size_t MemoryBytes() const;
+
+ private:
+  struct Entry {
+    uint32_t pages = 0;
+    uint64_t last_url = 0;
+  };
+  using Table = std::unordered_map<uint64_t, Entry>;
+  Table* TableFor(std::string_view site);
+  const Table* FindTable(std::string_view site) const;
+  void Decay(Table* table);
+
+  BoilerplateOptions options_;
+  std::unordered_map<std::string, Table> sites_;
+};
+
+}  // namespace dedupd::classify

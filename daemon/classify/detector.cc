@@ -1,0 +1,404 @@
+#include "classify/detector.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "fingerprint/fingerprint.h"
+#include "text/extract.h"
+#include "text/normalize.h"
+#include "text/segment.h"
+
+namespace dedupd::classify {
+namespace {
+
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::vector<std::string> SplitLines(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    if (!line.empty()) out.emplace_back(line);
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+std::string JoinLines(const std::vector<std::string>& blocks) {
+  std::string out;
+  size_t size = 0;
+  for (const auto& b : blocks) size += b.size() + 1;
+  out.reserve(size);
+  for (const auto& b : blocks) {
+    if (!out.empty()) out.push_back('\n');
+    out.append(b);
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Detector::Fingerprint {
+  std::vector<uint64_t> shingles;
+  SimHash64 simhash;
+  std::vector<uint64_t> paragraph_hashes;
+  uint32_t boilerplate_blocks = 0;
+  bool boilerplate_only = false;
+};
+
+struct Detector::Candidate {
+  DocId doc;
+  state::UrlState state;
+  int distance = 0;
+  double containment = 0;
+  double jaccard = 0;
+};
+
+Detector::Detector(DetectOptions options, state::StateStore* store)
+    : options_(options),
+      store_(store),
+      boilerplate_(options.boilerplate),
+      simhash_index_(options.simhash_distance) {}
+
+Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& blocks,
+                                              std::string_view site) const {
+  Fingerprint fp;
+  std::string normalized;
+  std::string passage;
+  std::string joined;
+  size_t all_tokens = 0;
+  for (const auto& block : blocks) {
+    text::NormalizeForMatch(block, &normalized);
+    if (normalized.empty()) continue;
+    uint64_t line_hash = fingerprint::Hash64(normalized);
+    if (boilerplate_.IsBoilerplate(site, line_hash)) {
+      ++fp.boilerplate_blocks;
+      all_tokens += fingerprint::CountTokens(normalized);
+      continue;
+    }
+    // Sentences are split on the original text (the splitter needs case and
+    // the original punctuation), then normalised one by one.
+    for (std::string_view sentence : text::SplitSentences(block)) {
+      text::NormalizeForMatch(sentence, &passage);
+      if (CodePoints(passage) >= options_.passage_min_chars) {
+        fp.paragraph_hashes.push_back(fingerprint::Hash64(passage));
+      }
+    }
+    if (!joined.empty()) joined.push_back('\n');
+    joined.append(normalized);
+  }
+  fingerprint::ShingleOptions shingle_options;
+  shingle_options.k = options_.shingle_k;
+  size_t kept_tokens = fingerprint::CountTokens(joined);
+  if (kept_tokens < options_.min_fingerprint_tokens && all_tokens > 0) {
+    fp.boilerplate_only = true;
+    fp.paragraph_hashes.clear();
+    return fp;  // nothing of the page's own to fingerprint: no near-duplicate search
+  }
+  fingerprint::Shingles(joined, shingle_options, &fp.shingles);
+  fp.simhash = fingerprint::ComputeSimHash(fp.shingles);
+  std::sort(fp.paragraph_hashes.begin(), fp.paragraph_hashes.end());
+  fp.paragraph_hashes.erase(std::unique(fp.paragraph_hashes.begin(), fp.paragraph_hashes.end()),
+                            fp.paragraph_hashes.end());
+  if (fp.paragraph_hashes.size() > options_.passage_sample) {
+    fp.paragraph_hashes.resize(options_.passage_sample);  // bottom-k: the smallest hashes
+  }
+  return fp;
+}
+
+Detector::DocId Detector::DocIdFor(const std::string& url) {
+  auto [it, inserted] = doc_ids_.try_emplace(url, static_cast<DocId>(doc_urls_.size()));
+  if (inserted) doc_urls_.push_back(url);
+  return it->second;
+}
+
+void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
+  if (s.simhash.bits != 0) {
+    simhash_index_.Insert(doc, s.simhash);
+  }
+  paragraph_index_.Insert(doc, s.paragraph_hashes);
+  by_content_[s.content_hash.low].push_back(doc);
+  current_hash_[doc] = s.content_hash;
+}
+
+void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
+  simhash_index_.Remove(doc, s.simhash);
+  paragraph_index_.Remove(doc, s.paragraph_hashes);
+  if (auto it = by_content_.find(s.content_hash.low); it != by_content_.end()) {
+    auto& docs = it->second;
+    docs.erase(std::remove(docs.begin(), docs.end(), doc), docs.end());
+    if (docs.empty()) by_content_.erase(it);
+  }
+  current_hash_.erase(doc);
+}
+
+size_t Detector::LoadFromStore(const std::function<void(size_t)>& progress, size_t every) {
+  size_t loaded = 0;
+  store_->ForEach([&](const state::UrlState& s) {
+    DocId doc = DocIdFor(s.canonical_url);
+    IndexInsert(doc, s);
+    // Re-learn the site's boilerplate from the stored canonical texts.
+    std::vector<uint64_t> line_hashes;
+    std::string normalized;
+    for (const auto& block : SplitLines(s.text)) {
+      text::NormalizeForMatch(block, &normalized);
+      if (!normalized.empty()) line_hashes.push_back(fingerprint::Hash64(normalized));
+    }
+    boilerplate_.Observe(s.site, fingerprint::Hash64(s.canonical_url), line_hashes);
+    ++loaded;
+    if (progress && every > 0 && loaded % every == 0) progress(loaded);
+    return true;
+  });
+  return loaded;
+}
+
+std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint& fp,
+                                                               const std::string& self_url) {
+  if (fp.shingles.empty()) return std::nullopt;
+  // Candidates, most promising first: SimHash neighbours (nearest first), then
+  // documents sharing sampled passages (most shared first). Only the first
+  // max_candidates are confirmed, so the order matters.
+  std::vector<DocId> docs;
+  std::vector<index::Neighbor> neighbors;
+  simhash_index_.Query(fp.simhash, options_.simhash_distance, &neighbors);
+  for (const auto& n : neighbors) docs.push_back(n.doc);
+  std::vector<std::pair<DocId, uint32_t>> shared;
+  paragraph_index_.Query(fp.paragraph_hashes, options_.passage_min_shared, options_.max_candidates,
+                         &shared);
+  for (const auto& [doc, count] : shared) {
+    if (std::find(docs.begin(), docs.end(), doc) == docs.end()) docs.push_back(doc);
+  }
+  if (docs.size() > options_.max_candidates) docs.resize(options_.max_candidates);
+
+  std::optional<Candidate> best;
+  for (DocId doc : docs) {
+    const std::string& url = doc_urls_[doc];
+    if (url == self_url) continue;
+    auto stored = store_->Get(url);
+    if (!stored) continue;
+    // Re-fingerprint the candidate with today's boilerplate model, so both
+    // sides leave out the same site chrome.
+    Fingerprint other = Fingerprinter(SplitLines(stored->text), stored->site);
+    if (other.shingles.empty()) continue;
+    Candidate c;
+    c.doc = doc;
+    c.distance = HammingDistance(fp.simhash, stored->simhash);
+    c.containment = fingerprint::Containment(fp.shingles, other.shingles);
+    c.jaccard = fingerprint::Jaccard(fp.shingles, other.shingles);
+    log::Debug("near-duplicate candidate", {{"url", self_url},
+                                            {"candidate", url},
+                                            {"distance", std::to_string(c.distance)},
+                                            {"containment", std::to_string(c.containment)},
+                                            {"jaccard", std::to_string(c.jaccard)}});
+    if (c.containment < options_.near_dup_containment || c.jaccard < options_.near_dup_jaccard) {
+      continue;
+    }
+    // The most similar wins; among equally similar copies the oldest document
+    // (the article's first URL).
+    if (!best || c.jaccard > best->jaccard + 1e-9 ||
+        (c.jaccard > best->jaccard - 1e-9 && c.doc < best->doc)) {
+      c.state = std::move(*stored);
+      best = std::move(c);
+    }
+  }
+  return best;
+}
+
+DiffOutcome Detector::MakeDiff(const std::string& old_text,
+                               const std::vector<std::string>& new_blocks,
+                               std::string_view old_label, std::string_view new_label) const {
+  auto sentences = [](const std::vector<std::string>& blocks) {
+    std::vector<diff::Sentence> out;
+    for (uint32_t b = 0; b < blocks.size(); ++b) {
+      for (std::string_view s : text::SplitSentences(blocks[b])) {
+        diff::Sentence sentence;
+        sentence.text = std::string(s);
+        sentence.key = text::ContentKey(s);
+        sentence.block = b;
+        if (!sentence.key.empty()) out.push_back(std::move(sentence));
+      }
+    }
+    return out;
+  };
+  DiffOutcome d;
+  d.old_sentences = sentences(SplitLines(old_text));
+  d.new_sentences = sentences(new_blocks);
+  d.result = diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff);
+  d.unified = diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label);
+  return d;
+}
+
+Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) {
+  Outcome out;
+  out.stats.invalid_utf8 = static_cast<uint32_t>(page.repaired_utf8);
+
+  // Extract -> blocks without page chrome.
+  text::ExtractedText extracted =
+      text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml
+          ? text::ExtractHtml(page.body)
+          : text::SplitPlainText(page.body);
+  std::vector<std::string> blocks;
+  blocks.reserve(extracted.blocks.size());
+  for (auto& b : extracted.blocks) {
+    if (b.chrome) {
+      ++out.stats.boilerplate_blocks;
+    } else {
+      blocks.push_back(std::move(b.text));
+    }
+  }
+
+  // Repeats -> canonical blocks (first occurrence kept).
+  std::vector<std::string_view> views(blocks.begin(), blocks.end());
+  text::RepeatResult repeats = text::FindRepeats(views, options_.repeats);
+  std::vector<std::string> canonical;
+  canonical.reserve(blocks.size());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (i >= repeats.keep.size() || repeats.keep[i]) canonical.push_back(std::move(blocks[i]));
+  }
+  if (repeats.has_repeats) {
+    out.flags.Set(Flag::kRepeatedContent);
+    out.repeated_fraction = repeats.repeated_fraction;
+  }
+
+  // Exact-content hash over the content key (whitespace-insensitive).
+  std::string key;
+  std::string block_key;
+  for (const auto& b : canonical) {
+    text::ContentKey(b, &block_key);
+    key.append(block_key);
+    out.stats.characters += static_cast<uint32_t>(CodePoints(b));
+    out.stats.sentences += static_cast<uint32_t>(text::SplitSentences(b).size());
+  }
+  out.stats.blocks = static_cast<uint32_t>(canonical.size());
+  out.content_hash = fingerprint::HashContent(key);
+
+  // Boilerplate: learn from this page, then fingerprint without it.
+  {
+    std::vector<uint64_t> line_hashes;
+    std::string normalized;
+    for (const auto& b : canonical) {
+      text::NormalizeForMatch(b, &normalized);
+      if (!normalized.empty()) line_hashes.push_back(fingerprint::Hash64(normalized));
+    }
+    boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url), line_hashes);
+  }
+  Fingerprint fp = Fingerprinter(canonical, page.site);
+  out.simhash = fp.simhash;
+  out.stats.shingles = static_cast<uint32_t>(fp.shingles.size());
+  out.stats.boilerplate_blocks += fp.boilerplate_blocks;
+  if (fp.boilerplate_only) out.flags.Set(Flag::kBoilerplateOnly);
+
+  state::UrlState next;
+  next.canonical_url = page.canonical_url;
+  next.site = page.site;
+  next.content_hash = out.content_hash;
+  next.simhash = fp.simhash;
+  next.fetched_at_ms = fetched_at_ms;
+  next.paragraph_hashes = fp.paragraph_hashes;
+  next.title = page.title;
+
+  std::optional<state::UrlState> previous = store_->Get(page.canonical_url);
+  DocId doc = DocIdFor(page.canonical_url);
+
+  if (previous) {
+    MatchInfo self;
+    self.url = previous->canonical_url;
+    self.version = previous->version;
+    self.distance = HammingDistance(previous->simhash, fp.simhash);
+    self.fetched_at_ms = previous->fetched_at_ms;
+    self.content_hash = previous->content_hash;
+    if (previous->content_hash == out.content_hash) {
+      out.verdict = Verdict::kUnchanged;
+      out.version = previous->version;
+      self.similarity = 1.0;
+      out.match = std::move(self);
+      return out;  // nothing to store: the URL's last version is this content
+    }
+    out.verdict = Verdict::kRevised;
+    out.version = previous->version + 1;
+    for (const auto& h : previous->history) {
+      if (h == out.content_hash) out.flags.Set(Flag::kReverted);
+    }
+    out.diff = MakeDiff(previous->text, canonical,
+                        previous->canonical_url + " v" + std::to_string(previous->version),
+                        page.canonical_url + " v" + std::to_string(out.version));
+    out.severity = out.diff->result.significance.severity;
+    self.similarity = 1.0 - out.diff->result.significance.changed_fraction;
+    out.match = std::move(self);
+
+    next.version = out.version;
+    next.history = previous->history;
+    next.history.insert(next.history.begin(), previous->content_hash);
+    if (next.history.size() > options_.revert_history) next.history.resize(options_.revert_history);
+    next.text = JoinLines(canonical);
+    IndexRemove(doc, *previous);
+    undo_.push_back({Undo::Kind::kRemoved, doc, std::move(*previous)});
+  } else {
+    next.version = 1;
+    out.version = 1;
+    // DUPLICATE: another URL's current version has this exact content.
+    if (auto it = by_content_.find(out.content_hash.low); it != by_content_.end()) {
+      for (DocId other : it->second) {
+        if (other == doc || current_hash_[other] != out.content_hash) continue;
+        auto stored = store_->Get(doc_urls_[other]);
+        if (!stored) continue;
+        out.verdict = Verdict::kDuplicate;
+        MatchInfo m;
+        m.url = stored->canonical_url;
+        m.version = stored->version;
+        m.distance = HammingDistance(stored->simhash, fp.simhash);
+        m.similarity = 1.0;
+        m.fetched_at_ms = stored->fetched_at_ms;
+        m.content_hash = stored->content_hash;
+        out.match = std::move(m);
+        break;
+      }
+    }
+    if (out.verdict != Verdict::kDuplicate) {
+      if (auto best = BestNearDuplicate(fp, page.canonical_url)) {
+        out.verdict = Verdict::kNearDuplicate;
+        MatchInfo m;
+        m.url = best->state.canonical_url;
+        m.version = best->state.version;
+        m.distance = best->distance;
+        m.similarity = best->containment;
+        m.fetched_at_ms = best->state.fetched_at_ms;
+        m.content_hash = best->state.content_hash;
+        out.diff = MakeDiff(best->state.text, canonical,
+                            best->state.canonical_url + " v" + std::to_string(best->state.version),
+                            page.canonical_url + " v1");
+        out.match = std::move(m);
+      }
+    }
+    next.text = JoinLines(canonical);
+  }
+
+  store_->Put(next);
+  IndexInsert(doc, next);
+  undo_.push_back({Undo::Kind::kInserted, doc, std::move(next)});
+  return out;
+}
+
+bool Detector::Commit(const std::map<std::string, std::string>& metadata, std::string* error) {
+  if (!store_->Commit(metadata, error)) return false;
+  undo_.clear();
+  return true;
+}
+
+void Detector::Rollback() {
+  store_->Rollback();
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    switch (it->kind) {
+      case Undo::Kind::kInserted: IndexRemove(it->doc, it->state); break;
+      case Undo::Kind::kRemoved: IndexInsert(it->doc, it->state); break;
+    }
+  }
+  undo_.clear();
+}
+
+}  // namespace dedupd::classify

@@ -1,0 +1,40 @@
+// Emit: turns a Detector outcome or a parse error into the protobuf output
+// records (proto/dedupd/v1/dedupd.proto) and encodes them as protobuf or JSON.
+//
+//   dedupd::v1::PageEvent event = MakeEvent(page, outcome, source, now_ms);
+//   std::string bytes = Encode(event, OutputFormat::kJson);
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "classify/detector.h"
+#include "common/types.h"
+#include "dedupd/v1/dedupd.pb.h"
+#include "parse/page_parser.h"
+
+namespace dedupd::emit {
+
+enum class OutputFormat { kProtobuf, kJson };
+
+std::string HexHash(const ContentHash128& h);
+std::string EventId(const SourceCoordinates& source);
+
+v1::PageEvent MakeEvent(const parse::ParsedPage& page, const classify::Outcome& outcome,
+                        const SourceCoordinates& source, int64_t fetched_at_ms,
+                        int64_t processed_at_ms);
+// Only for REVISED and NEAR_DUPLICATE outcomes (outcome.diff set).
+std::optional<v1::PageDiff> MakeDiff(const parse::ParsedPage& page,
+                                     const classify::Outcome& outcome,
+                                     const SourceCoordinates& source, int64_t fetched_at_ms);
+v1::DeadLetter MakeDeadLetter(const parse::ParseError& error, std::string_view original,
+                              std::string_view key, const SourceCoordinates& source,
+                              size_t max_original_bytes, int64_t now_ms);
+
+// Protobuf wire format, or one line of proto3 JSON (no trailing newline).
+std::string Encode(const google::protobuf::Message& message, OutputFormat format);
+
+}  // namespace dedupd::emit
