@@ -49,19 +49,27 @@ def main():
         d = by_event.get(rec.get("event_id"))
         if d and rec.get("verdict") == "REVISED":
             s = d.get("significance", {})
+            what = [name for key, name in (("numbers_changed", "numbers"), ("dates_changed", "dates"),
+                                           ("amounts_changed", "amounts")) if s.get(key)]
             print(f"       severity {s.get('severity', '').lower()}: {s.get('sentences_changed', 0)} changed, "
-                  f"{s.get('sentences_added', 0)} added, {s.get('sentences_removed', 0)} removed")
+                  f"{s.get('sentences_added', 0)} added, {s.get('sentences_removed', 0)} removed"
+                  + (f"; changed {', '.join(what)}" if what else ""))
             for h in d.get("hunks", []):
                 old_spans, new_spans = {}, {}
                 for s_, i in zip(h.get("old_spans", []), h.get("old_span_sentence", [])):
                     old_spans.setdefault(i, []).append(s_)
                 for s_, i in zip(h.get("new_spans", []), h.get("new_span_sentence", [])):
                     new_spans.setdefault(i, []).append(s_)
-                for i, t in enumerate(h.get("old_text", [])):
-                    print("       - " + marked(t, old_spans.get(i, []), "[-", "-]"))
-                for i, t in enumerate(h.get("new_text", [])):
-                    print("       + " + marked(t, new_spans.get(i, []), "{+", "+}"))
-
+                old, new = h.get("old_text", []), h.get("new_text", [])
+                # Changed sentences come in pairs: show each old one above its new one.
+                pairs = len(old) if h.get("kind") == "CHANGED" and len(old) == len(new) else 0
+                for i in range(pairs):
+                    print("       - " + marked(old[i], old_spans.get(i, []), "[-", "-]"))
+                    print("       + " + marked(new[i], new_spans.get(i, []), "{+", "+}"))
+                for i in range(pairs, len(old)):
+                    print("       - " + marked(old[i], old_spans.get(i, []), "[-", "-]"))
+                for i in range(pairs, len(new)):
+                    print("       + " + marked(new[i], new_spans.get(i, []), "{+", "+}"))
 
 if __name__ == "__main__":
     main()

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "alert/alertmanager.h"
 #include "app/pipeline.h"
 #include "app/settings.h"
 #include "common/log.h"
@@ -154,6 +155,10 @@ class Daemon {
   kafka::ProducerPtr producer_;
   kafka::KafkaConsumerPtr consumer_;
   std::map<OutputTopic, std::string> topics_;
+  // Edited releases of the open transaction, posted to Alertmanager only once
+  // the transaction has committed (an aborted batch must not page anyone).
+  std::unique_ptr<alert::AlertmanagerNotifier> notifier_;
+  std::vector<std::pair<v1::PageEvent, v1::PageDiff>> pending_alerts_;
   std::atomic<bool> loaded_{false};
   std::atomic<bool> producer_ready_{false};
   std::atomic<bool> joined_{false};
@@ -186,6 +191,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
         in_transaction_ = false;
       }
       detector_->Rollback();
+      pending_alerts_.clear();
       uncommitted_ = 0;
     } else if (CommitBatch() == CommitResult::kFatal) {
       fatal_ = true;
@@ -267,6 +273,17 @@ bool Daemon::Setup() {
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   loaded_ = true;
   pipeline_ = std::make_unique<Pipeline>(PipelineOptionsFrom(cfg_), detector_.get(), &metrics_);
+  if (cfg_.GetBool("alertmanager.enabled")) {
+    alert::AlertmanagerOptions a;
+    a.url = cfg_.Get("alertmanager.url");
+    a.min_severity = cfg_.Get("alertmanager.min_severity");
+    a.batch_size = static_cast<size_t>(cfg_.GetInt("alertmanager.batch_size"));
+    a.timeout_ms = static_cast<int>(cfg_.GetInt("alertmanager.timeout_ms"));
+    a.retries = static_cast<int>(cfg_.GetInt("alertmanager.retries"));
+    notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &metrics_);
+    notifier_->Start();
+    log::Info("posting edited releases to Alertmanager", {{"url", a.url}});
+  }
 
   // Producer.
   kafka::Props pprops = common;
@@ -388,6 +405,7 @@ Daemon::CommitResult Daemon::CommitBatch() {
     }
     in_transaction_ = false;
     detector_->Rollback();
+    pending_alerts_.clear();
     Rewind();
     uncommitted_ = 0;
     metrics_.CountTransaction("aborted");
@@ -454,6 +472,10 @@ Daemon::CommitResult Daemon::CommitBatch() {
     return CommitResult::kFatal;
   }
   metrics_.CountTransaction("committed");
+  if (notifier_) {
+    for (const auto& [event, diff] : pending_alerts_) notifier_->Enqueue(event, diff);
+  }
+  pending_alerts_.clear();
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   metrics_.SetStateBytes(static_cast<double>(store_->ApproximateBytes()));
   uncommitted_ = 0;
@@ -492,9 +514,13 @@ int Daemon::Run() {
           msg->key_pointer() != nullptr
               ? std::string_view(static_cast<const char*>(msg->key_pointer()), msg->key_len())
               : std::string_view{};
-      pipeline_->Process(
+      PipelineResult result = pipeline_->Process(
           {std::string_view(static_cast<const char*>(msg->payload()), msg->len()), key, source},
           &records);
+      if (notifier_ && result.kind == PipelineResult::Kind::kEvent && result.diff &&
+          result.outcome.verdict == Verdict::kRevised) {
+        pending_alerts_.emplace_back(std::move(result.event), std::move(*result.diff));
+      }
       for (const auto& r : records) {
         if (!Produce(r)) fatal_ = true;
       }
@@ -518,6 +544,7 @@ int Daemon::Run() {
   log::Info("shutting down");
   consumer_.reset();  // close: leaves the group (rebalance callback commits nothing now)
   producer_->flush(5000);
+  if (notifier_) notifier_->Stop();
   http_.Stop();
   return code;
 }

@@ -380,6 +380,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
 
   store_->Put(next);
   IndexInsert(doc, next);
+  out.stored = next;
   undo_.push_back({Undo::Kind::kInserted, doc, std::move(next)});
   return out;
 }

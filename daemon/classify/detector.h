@@ -81,6 +81,9 @@ struct Outcome {
   TextStats stats;
   std::optional<DiffOutcome> diff;         // REVISED and NEAR_DUPLICATE
   std::optional<diff::Severity> severity;  // REVISED
+  // The per-URL state this page wrote (staged in the store), for the state
+  // changelog and fingerprint topics; empty for UNCHANGED (nothing written).
+  std::optional<state::UrlState> stored;
 };
 
 class Detector {
