@@ -124,6 +124,7 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   paragraph_index_.Insert(doc, s.paragraph_hashes);
   by_content_[s.content_hash.low].push_back(doc);
   current_hash_[doc] = s.content_hash;
+  current_version_[doc] = s.version;
 }
 
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
@@ -135,6 +136,18 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
     if (docs.empty()) by_content_.erase(it);
   }
   current_hash_.erase(doc);
+  current_version_.erase(doc);
+}
+
+void Detector::ObserveStored(const state::UrlState& s) {
+  // Re-learn the site's boilerplate from the stored canonical text.
+  std::vector<uint64_t> line_hashes;
+  std::string normalized;
+  for (const auto& block : SplitLines(s.text)) {
+    text::NormalizeForMatch(block, &normalized);
+    if (!normalized.empty()) line_hashes.push_back(fingerprint::Hash64(normalized));
+  }
+  boilerplate_.Observe(s.site, fingerprint::Hash64(s.canonical_url), line_hashes);
 }
 
 size_t Detector::LoadFromStore(const std::function<void(size_t)>& progress, size_t every) {
@@ -142,14 +155,7 @@ size_t Detector::LoadFromStore(const std::function<void(size_t)>& progress, size
   store_->ForEach([&](const state::UrlState& s) {
     DocId doc = DocIdFor(s.canonical_url);
     IndexInsert(doc, s);
-    // Re-learn the site's boilerplate from the stored canonical texts.
-    std::vector<uint64_t> line_hashes;
-    std::string normalized;
-    for (const auto& block : SplitLines(s.text)) {
-      text::NormalizeForMatch(block, &normalized);
-      if (!normalized.empty()) line_hashes.push_back(fingerprint::Hash64(normalized));
-    }
-    boilerplate_.Observe(s.site, fingerprint::Hash64(s.canonical_url), line_hashes);
+    ObserveStored(s);
     ++loaded;
     if (progress && every > 0 && loaded % every == 0) progress(loaded);
     return true;
@@ -265,17 +271,14 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     out.repeated_fraction = repeats.repeated_fraction;
   }
 
-  // Exact-content hash over the content key (whitespace-insensitive).
-  std::string key;
-  std::string block_key;
+  // Exact-content hash over the content key (whitespace-insensitive) of the
+  // kept blocks, which FindRepeats has already built.
+  out.content_hash = fingerprint::HashContent(repeats.content_key);
   for (const auto& b : canonical) {
-    text::ContentKey(b, &block_key);
-    key.append(block_key);
     out.stats.characters += static_cast<uint32_t>(CodePoints(b));
     out.stats.sentences += static_cast<uint32_t>(text::SplitSentences(b).size());
   }
   out.stats.blocks = static_cast<uint32_t>(canonical.size());
-  out.content_hash = fingerprint::HashContent(key);
 
   // Boilerplate: learn from this page, then fingerprint without it.
   {
@@ -389,6 +392,40 @@ bool Detector::Commit(const std::map<std::string, std::string>& metadata, std::s
   if (!store_->Commit(metadata, error)) return false;
   undo_.clear();
   return true;
+}
+
+bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool replace_same_version,
+                              const std::map<std::string, std::string>& metadata, size_t* applied,
+                              std::string* error) {
+  if (!undo_.empty()) {
+    if (error != nullptr) *error = "ApplyCommitted called while a batch is staged";
+    return false;
+  }
+  size_t n = 0;
+  for (const auto& s : states) {
+    if (auto id = doc_ids_.find(s.canonical_url); id != doc_ids_.end()) {
+      if (auto v = current_version_.find(id->second); v != current_version_.end()) {
+        // Versions of a URL only grow, so an older record (a late fingerprint,
+        // or this instance's own write read back) never replaces a newer one.
+        if (v->second > s.version) continue;
+        if (v->second == s.version &&
+            (!replace_same_version || current_hash_[id->second] == s.content_hash)) {
+          continue;
+        }
+      }
+    }
+    std::optional<state::UrlState> previous = store_->Get(s.canonical_url);
+    DocId doc = DocIdFor(s.canonical_url);
+    if (previous && current_version_.count(doc) != 0) IndexRemove(doc, *previous);
+    IndexInsert(doc, s);
+    ObserveStored(s);
+    store_->Put(s);
+    ++n;
+  }
+  if (applied != nullptr) *applied = n;
+  // Nothing else is staged (checked above), so the store's batch holds
+  // exactly these states and the offsets they were read up to.
+  return store_->Commit(metadata, error);
 }
 
 void Detector::Rollback() {

@@ -33,9 +33,12 @@ const std::vector<Setting>& Table() {
       {"topics.events", Type::kString, "page-events", "PageEvent output topic"},
       {"topics.diffs", Type::kString, "page-diffs", "PageDiff output topic"},
       {"topics.dlq", Type::kString, "pages-dlq", "DeadLetter output topic"},
-      {"topics.state", Type::kString, "dedupd-state", "Compacted per-URL state changelog"},
+      {"topics.state", Type::kString, "dedupd-state",
+       "Compacted per-URL state changelog, partitioned like the input; when not set anywhere: "
+       "<kafka.group_id>-state"},
       {"topics.fingerprints", Type::kString, "dedupd-fingerprints",
-       "Compacted fingerprints topic feeding every instance's global index"},
+       "Compacted fingerprints topic feeding every instance's global index; when not set "
+       "anywhere: <kafka.group_id>-fingerprints"},
       {"processing.mode", Type::kEnum, "exactly_once",
        "exactly_once (Kafka transactions) or at_least_once (commit after delivery)", 0, 0,
        "exactly_once|at_least_once"},
@@ -73,6 +76,10 @@ const std::vector<Setting>& Table() {
       {"detect.boilerplate_max_lines_per_site", Type::kInt, "8192",
        "Boilerplate table bound per site (counts halve when full)", 16, 100000000},
       {"state.dir", Type::kString, "./dedupd-state", "Directory of the embedded state store"},
+      {"state.restore_timeout_ms", Type::kInt, "120000",
+       "A state restore waits this long for a changelog partition without open transactions "
+       "(and for progress) before the instance exits to be restarted",
+       1000, 3600000},
       {"output.format", Type::kEnum, "protobuf", "Encoding of every output", 0, 0, "protobuf|json"},
       {"dlq.max_original_bytes", Type::kInt, "65536",
        "Bytes of the original message kept in a dead letter", 0, 1073741824},
@@ -109,7 +116,10 @@ std::string Expected(const Setting& s) {
   switch (s.type) {
     case Type::kString: out << "a string"; break;
     case Type::kBool: out << "true or false"; break;
-    case Type::kInt: out << "an integer from " << s.min << " to " << s.max; break;
+    case Type::kInt:
+      out << "an integer from " << static_cast<long long>(s.min) << " to "
+          << static_cast<long long>(s.max);
+      break;
     case Type::kDouble: out << "a number from " << s.min << " to " << s.max; break;
     case Type::kEnum: out << "one of " << s.allowed; break;
   }
@@ -344,7 +354,12 @@ std::string DescribeSettings() {
       case Type::kBool: type = "bool"; break;
       case Type::kEnum: type = "enum"; break;
     }
-    out << "| `" << s.key << "` | " << type << " | `" << s.default_value << "` | " << Expected(s)
+    std::string expected = Expected(s);
+    for (size_t pos = expected.find('|'); pos != std::string::npos;
+         pos = expected.find('|', pos + 2)) {
+      expected.replace(pos, 1, "\\|");  // a bar inside a Markdown table cell
+    }
+    out << "| `" << s.key << "` | " << type << " | `" << s.default_value << "` | " << expected
         << " | " << s.description << " |\n";
   }
   out << "| `kafka.consumer.*`, `kafka.producer.*`, `kafka.common.*` | string | | any librdkafka "
