@@ -252,8 +252,14 @@ struct Ops {  // SSE2 is part of x86-64: always available
 #include "fingerprint/simhash_kernel.inc"
 }  // namespace sse2_kernel
 
+// Everything defined until the matching pop is compiled for AVX2 (GCC and
+// clang spell it differently; clang builds the fuzzers).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2")
+#endif
 namespace avx2_kernel {
 struct Ops {
   using V = __m256i;
@@ -274,7 +280,11 @@ uint64_t Run(const uint64_t* features, size_t n) {
   return SimHashKernel<Ops>(features, n);
 }
 }  // namespace avx2_kernel
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 SimHash64 SimHashScalar(std::span<const uint64_t> features) {
   return {scalar_kernel::SimHashKernel<scalar_kernel::Ops>(features.data(), features.size())};
@@ -310,7 +320,9 @@ struct ShingleScratch {
   size_t capacity = 0;               // input bytes the buffers can take
 };
 
-constexpr size_t kKeepScratchBytes = size_t{1} << 20;
+// Inputs up to this size keep their scratch (~10 bytes per input byte) for the
+// next call; a bigger page's scratch is released after use.
+constexpr size_t kKeepScratchBytes = size_t{256} << 10;
 
 // Writes the tokens of `text` into buf as "tok tok tok " and their start
 // offsets into starts (plus the end offset); returns the number of tokens.
@@ -428,7 +440,7 @@ void Shingles(std::string_view normalized, const ShingleOptions& options,
     HashShingles(s.buf.get(), s.starts.get(), count, span, out->data() + base);
   }
   internal::SortUnique(out);
-  if (s.capacity > kKeepScratchBytes) {  // do not keep ~10x a huge page per thread
+  if (s.capacity > kKeepScratchBytes) {
     s.buf.reset();
     s.starts.reset();
     s.capacity = 0;

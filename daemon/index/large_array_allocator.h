@@ -42,12 +42,13 @@ class LargeArrayAllocator {
     void* raw =
         mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) throw std::bad_alloc();  // as std::allocator would
-    const auto base = reinterpret_cast<uintptr_t>(raw);
-    const uintptr_t aligned = (base + kHugePage - 1) & ~(kHugePage - 1);
-    if (aligned > base) munmap(raw, aligned - base);
-    const uintptr_t tail = base + size + kHugePage - (aligned + size);
-    if (tail > 0) munmap(reinterpret_cast<void*>(aligned + size), tail);
-    madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);  // advice: failure is harmless
+    char* const base = static_cast<char*>(raw);
+    const size_t misalign = reinterpret_cast<uintptr_t>(raw) & (kHugePage - 1);
+    const size_t head = misalign == 0 ? 0 : kHugePage - misalign;
+    char* const aligned = base + head;
+    if (head > 0) munmap(base, head);
+    if (kHugePage - head > 0) munmap(aligned + size, kHugePage - head);
+    madvise(aligned, size, MADV_HUGEPAGE);  // advice: failure is harmless
     return reinterpret_cast<T*>(aligned);
   }
 

@@ -226,7 +226,7 @@ void SimHashIndex::Insert(DocId doc, SimHash64 hash) {
 }
 
 void SimHashIndex::InsertBatch(std::span<const std::pair<DocId, SimHash64>> entries) {
-  if (entries.size() < 1024 && entries.size() * 16 < size_) {  // small: the ordinary path
+  if (entries.size() * 8 < size_) {  // small next to the index: a rebuild would cost more
     for (const auto& [doc, hash] : entries) Insert(doc, hash);
     return;
   }

@@ -42,8 +42,9 @@ class SimHashIndex {
   // Adds (doc, hash). No duplicate check: inserting the same pair twice keeps
   // two entries (Query still reports the doc once), and each needs a Remove.
   void Insert(DocId doc, SimHash64 hash);
-  // Adds many entries at once (loading the index at start-up): one counting-sort
-  // rebuild per table instead of a random write per entry and table.
+  // Adds many entries at once (loading the index at start-up): one radix sort
+  // and rebuild per table instead of a random write per entry and table. A
+  // batch smaller than 1/8 of the index is inserted entry by entry.
   void InsertBatch(std::span<const std::pair<DocId, SimHash64>> entries);
   // Removes one (doc, hash) entry; false if there is none. A revised page is
   // re-filed with Remove(doc, old) + Insert(doc, new).
@@ -56,7 +57,8 @@ class SimHashIndex {
   size_t size() const { return size_; }
   int max_distance() const { return max_distance_; }
   int table_count() const { return static_cast<int>(tables_.size()); }
-  // Heap bytes held, from the containers' capacities (not counting allocator overhead).
+  // Bytes held, from the containers' capacities (huge-page rounding included,
+  // malloc overhead not).
   size_t MemoryBytes() const;
   // Makes room for `docs` documents in total, so that loading them moves no data.
   void Reserve(size_t docs);

@@ -373,8 +373,8 @@ TEST(SimHash, SmallEditGivesSmallDistance) {
   // Long English-like texts (~3000 words) with one sentence replaced.
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     FakeEnglish gen(seed);
-    std::vector<std::string> sentences;
-    for (int i = 0; i < 180; ++i) sentences.push_back(gen.Sentence());
+    std::vector<std::string> sentences(180);
+    for (std::string& sentence : sentences) sentence = gen.Sentence();
     std::string original, edited;
     for (size_t i = 0; i < sentences.size(); ++i) {
       original += sentences[i] + " ";

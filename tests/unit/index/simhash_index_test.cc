@@ -261,10 +261,12 @@ TEST(SimHashIndex, InsertBatchEqualsInserts) {
           i % 5 == 0 && i > 0 ? FlipBits(rng, entries[rng() % i].second.bits, 2) : rng();
       entries.emplace_back(static_cast<DocId>(i), SimHash64{h});
     }
-    // Half first (a batch into an empty index), then the rest (into a filled one).
-    const size_t half = n / 2;
+    // Half first (a batch into an empty index), then most of the rest (large
+    // next to the index: rebuilt), then the last few (small: inserted one by one).
+    const size_t half = n / 2, few = n / 100 + 1;
     batched.InsertBatch(std::span(entries).first(half));
-    batched.InsertBatch(std::span(entries).subspan(half));
+    batched.InsertBatch(std::span(entries).subspan(half, n - half - few));
+    batched.InsertBatch(std::span(entries).last(few));
     for (const auto& [d, h] : entries) one_by_one.Insert(d, h);
     ASSERT_EQ(batched.size(), n);
     std::vector<Neighbor> a, b;
