@@ -336,6 +336,11 @@ bool LoadConfig(const std::string& yaml_path, char** environ_vars,
   if (out->values_["kafka.bootstrap_servers"].empty()) {
     errors->push_back("kafka.bootstrap_servers = '': expected host:port[,host:port]");
   }
+  if (out->values_["alertmanager.enabled"] == "true" &&
+      !out->values_["alertmanager.url"].starts_with("http://")) {
+    errors->push_back("alertmanager.url = '" + out->values_["alertmanager.url"] +
+                      "': expected an http:// URL (use a local TLS proxy for https)");
+  }
   if (out->values_["state.dir"].empty()) {
     errors->push_back("state.dir = '': expected a directory path");
   }

@@ -127,6 +127,12 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
     flags_.Add({{"flag", flag}});
   }
   for (auto result : {"committed", "aborted"}) transactions_.Add({{"result", result}});
+  for (auto result : {"ok", "error", "dropped"}) alertmanager_posts_.Add({{"result", result}});
+  for (auto cls : {"3xx", "4xx", "5xx", "other"}) skipped_.Add({{"status_class", cls}});
+  for (auto kind : {"admin", "commit", "consume", "delivery", "fatal", "init_transactions",
+                    "produce", "transport"}) {
+    kafka_errors_.Add({{"kind", kind}});
+  }
 }
 
 std::string Metrics::SiteLabel(std::string_view site) {

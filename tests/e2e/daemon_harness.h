@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,6 +75,7 @@ class DaemonProcess {
     args.push_back("--metrics.bind=127.0.0.1");
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a killed test
       FILE* f = std::freopen(log.c_str(), "a", stderr);
       (void)f;
       std::vector<char*> argv;
