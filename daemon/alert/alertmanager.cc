@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/json.h"
 #include "common/log.h"
 
 namespace dedupd::alert {
@@ -39,23 +40,7 @@ std::string_view SeverityLabel(v1::Severity s) {
 
 void JsonString(std::string* out, std::string_view s) {
   out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
+  AppendJsonEscaped(out, s);
   out->push_back('"');
 }
 

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <utility>
 
+#include "common/json.h"
+
 namespace dedupd::log {
 
 enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
@@ -54,26 +56,6 @@ inline bool ParseLevel(std::string_view s, Level* out) {
 
 using Fields = std::initializer_list<std::pair<std::string_view, std::string>>;
 
-inline void JsonEscape(std::string* out, std::string_view s) {
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-}
-
 inline void Write(Level level, std::string_view message, Fields fields) {
   if (level < Global().level) return;
   static constexpr std::string_view kNames[] = {"debug", "info", "warn", "error"};
@@ -94,11 +76,11 @@ inline void Write(Level level, std::string_view message, Fields fields) {
         .append("\",\"level\":\"")
         .append(name)
         .append("\",\"msg\":\"");
-    JsonEscape(&line, message);
+    AppendJsonEscaped(&line, message);
     line.append("\"");
     for (const auto& [k, v] : fields) {
       line.append(",\"").append(k).append("\":\"");
-      JsonEscape(&line, v);
+      AppendJsonEscaped(&line, v);
       line.append("\"");
     }
     line.append("}\n");
