@@ -100,6 +100,22 @@ class Detector {
   bool Commit(const std::map<std::string, std::string>& metadata, std::string* error);
   void Rollback();
 
+  // Applies states that are already committed in Kafka (read back from the
+  // state changelog or the fingerprints topic) to the store and the indexes,
+  // and commits the store together with `metadata` (the offsets they were read
+  // up to) in one write. A state is skipped when the detector already holds a
+  // newer version of its URL, or the same version with the same content; the
+  // same version with other content replaces it only if
+  // `replace_same_version` (the changelog is authoritative for its partition).
+  // Precondition: nothing staged (call between batches, never inside one).
+  // Returns false with *error on a store failure or a broken precondition;
+  // *applied counts the states written.
+  bool ApplyCommitted(const std::vector<state::UrlState>& states, bool replace_same_version,
+                      const std::map<std::string, std::string>& metadata, size_t* applied,
+                      std::string* error);
+  // True while Process() has staged changes that Commit()/Rollback() settle.
+  bool HasStaged() const { return !undo_.empty(); }
+
   size_t IndexedDocuments() const { return simhash_index_.size(); }
   const DetectOptions& options() const { return options_; }
 
@@ -112,6 +128,7 @@ class Detector {
   DocId DocIdFor(const std::string& url);
   void IndexInsert(DocId doc, const state::UrlState& s);
   void IndexRemove(DocId doc, const state::UrlState& s);
+  void ObserveStored(const state::UrlState& s);
   std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
   DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
@@ -132,6 +149,8 @@ class Detector {
   // Content hash (low 64 bits suffice as a key; full hash compared) -> docs, oldest first.
   std::unordered_map<uint64_t, std::vector<DocId>> by_content_;
   std::unordered_map<DocId, ContentHash128> current_hash_;
+  std::unordered_map<DocId, uint32_t>
+      current_version_;  // lets ApplyCommitted skip without a store read
   std::vector<Undo> undo_;
 };
 
