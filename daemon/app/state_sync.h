@@ -1,0 +1,123 @@
+// StateSync: keeps the local state store, a cache, in step with the two
+// compacted topics that hold dedupd's state in Kafka (docs/delivery.md):
+//  - the state changelog (topics.state): partition p holds the UrlState of
+//    every URL of input partition p, written in the same transaction as the
+//    outputs. RestorePartitions() replays it, from the offset the store
+//    reflects to the partition's stable end, before a newly assigned input
+//    partition is processed.
+//  - the fingerprints topic (topics.fingerprints): every URL's state, read in
+//    full by every instance (manual assignment, no group, read_committed) so
+//    that the global near-duplicate index sees other instances' pages.
+//    Bootstrap() reads it at start; Tail() applies what arrived since,
+//    between transactions.
+// Each read is applied through Detector::ApplyCommitted, which writes the
+// states and the offsets they were read up to in one store commit, so the
+// store can be behind Kafka after a crash but never inconsistent with itself.
+//
+//   StateSync sync(options, &detector, store.get(), &metrics);
+//   if (!sync.Bootstrap(&error)) return 1;             // before processing starts
+//   if (!sync.RestorePartitions({0, 3}, &error)) ...   // on assignment
+//   sync.Tail(5000, &error);                           // when no batch is staged
+//
+// Thread-safety: not thread-safe; one StateSync, used from the daemon's loop
+// thread (the rebalance callback runs there too).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "classify/detector.h"
+#include "kafka/config.h"
+#include "kafka/handles.h"
+#include "metrics/metrics.h"
+#include "state/store.h"
+
+namespace dedupd::app {
+
+struct StateSyncOptions {
+  kafka::Props props;        // the readers' properties: connection, security, consumer settings
+  kafka::Props admin_props;  // connection properties only, for metadata and watermark queries
+  RdKafka::EventCb* events = nullptr;  // receives the readers' errors and logs
+  std::string changelog_topic;
+  std::string fingerprints_topic;
+  // group.id of the readers. They only assign() partitions: they never join
+  // the group and never commit offsets (librdkafka needs a group for assign()).
+  std::string reader_group;
+  // How long a restore waits for a changelog partition to become stable (no
+  // open transaction of a previous owner left on it), and how long a read may
+  // make no progress, before it gives up (the daemon then exits and restarts).
+  std::chrono::milliseconds stable_timeout{120000};
+  size_t chunk_records = 2000;      // records applied per store commit ...
+  size_t chunk_bytes = 32u << 20;   // ... or this many value bytes
+  std::function<bool()> cancelled;  // e.g. a shutdown signal arrived
+};
+
+// What one Bootstrap/RestorePartitions call did (also logged).
+struct SyncStats {
+  size_t records = 0;  // records read
+  size_t applied = 0;  // states written to the store (the rest were known already)
+  size_t corrupt = 0;  // values that did not decode (skipped, counted)
+  double seconds = 0;
+};
+
+class StateSync {
+ public:
+  StateSync(StateSyncOptions options, classify::Detector* detector, state::StateStore* store,
+            metrics::Metrics* metrics);
+  ~StateSync();
+  StateSync(const StateSync&) = delete;
+  StateSync& operator=(const StateSync&) = delete;
+
+  // Reads the fingerprints topic from the offsets the store reflects up to its
+  // last stable offset, and keeps the reader for Tail(). Records committed
+  // while it reads arrive through Tail().
+  bool Bootstrap(std::string* error);
+
+  // Replays the changelog partitions from the offsets the store reflects to
+  // their end: it first waits until no transaction is open on them (last
+  // stable offset == high watermark), because commit_transaction() returns
+  // before the markers reach the partitions and a read_committed reader's
+  // first EOF can come before records that are already committed.
+  bool RestorePartitions(const std::vector<int32_t>& partitions, std::string* error);
+
+  // Applies up to `max_records` fingerprint records that have arrived (does
+  // not wait). Precondition: the detector has nothing staged.
+  bool Tail(size_t max_records, std::string* error);
+
+  const SyncStats& last() const { return last_; }
+
+  // Store metadata keys: the next offset of `topic` partition `p` that the
+  // store reflects.
+  static std::string ChangelogKey(const std::string& topic, int32_t partition);
+  static std::string FingerprintsKey(const std::string& topic, int32_t partition);
+
+ private:
+  kafka::KafkaConsumerPtr MakeReader(std::string* error) const;
+  std::map<int32_t, int64_t> StoredOffsets(const std::vector<int32_t>& partitions,
+                                           bool changelog) const;
+  // Consumes until every partition's next offset reaches its target.
+  bool ReadUntil(RdKafka::KafkaConsumer* reader, const std::string& topic, bool changelog,
+                 std::map<int32_t, int64_t>* next, const std::map<int32_t, int64_t>& target,
+                 std::string* error);
+  bool Apply(bool changelog, const std::string& topic, const std::map<int32_t, int64_t>& next,
+             SyncStats* stats, std::string* error);
+  void Decode(const RdKafka::Message& message, SyncStats* stats);
+
+  StateSyncOptions options_;
+  classify::Detector* detector_;
+  state::StateStore* store_;
+  metrics::Metrics* metrics_;
+  kafka::KafkaConsumerPtr tail_;
+  std::map<int32_t, int64_t> tail_next_;  // fingerprints: next offset per partition
+  std::vector<state::UrlState> pending_;  // decoded, not yet applied
+  size_t pending_bytes_ = 0;
+  SyncStats last_;
+  SyncStats tailed_;  // Tail() since start (not reported by last())
+};
+
+}  // namespace dedupd::app
