@@ -347,7 +347,10 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     // DUPLICATE: another URL's current version has this exact content.
     if (auto it = by_content_.find(out.content_hash.low); it != by_content_.end()) {
       for (DocId other : it->second) {
-        if (other == doc || current_hash_[other] != out.content_hash) continue;
+        auto current = current_hash_.find(other);
+        if (other == doc || current == current_hash_.end() || current->second != out.content_hash) {
+          continue;
+        }
         auto stored = store_->Get(doc_urls_[other]);
         if (!stored) continue;
         out.verdict = Verdict::kDuplicate;
