@@ -51,6 +51,30 @@ struct Detector::Fingerprint {
   bool boilerplate_only = false;
 };
 
+// Each block's matching form and its hash (0 for a block that normalises to
+// nothing), computed once per page and shared by boilerplate learning and the
+// fingerprinter.
+struct Detector::NormalizedBlocks {
+  std::vector<std::string> forms;
+  std::vector<uint64_t> line_hash;
+
+  explicit NormalizedBlocks(const std::vector<std::string>& blocks)
+      : forms(blocks.size()), line_hash(blocks.size(), 0) {
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      text::NormalizeForMatch(blocks[i], &forms[i]);
+      if (!forms[i].empty()) line_hash[i] = fingerprint::Hash64(forms[i]);
+    }
+  }
+  std::vector<uint64_t> NonEmptyHashes() const {
+    std::vector<uint64_t> out;
+    out.reserve(line_hash.size());
+    for (size_t i = 0; i < forms.size(); ++i) {
+      if (!forms[i].empty()) out.push_back(line_hash[i]);
+    }
+    return out;
+  }
+};
+
 struct Detector::Candidate {
   DocId doc;
   state::UrlState state;
@@ -66,16 +90,17 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
       simhash_index_(options.simhash_distance) {}
 
 Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& blocks,
+                                              const NormalizedBlocks& normalized_blocks,
                                               std::string_view site) const {
   Fingerprint fp;
-  std::string normalized;
   std::string passage;
   std::string joined;
   size_t all_tokens = 0;
-  for (const auto& block : blocks) {
-    text::NormalizeForMatch(block, &normalized);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const std::string& block = blocks[i];
+    const std::string& normalized = normalized_blocks.forms[i];
     if (normalized.empty()) continue;
-    uint64_t line_hash = fingerprint::Hash64(normalized);
+    uint64_t line_hash = normalized_blocks.line_hash[i];
     if (boilerplate_.IsBoilerplate(site, line_hash)) {
       ++fp.boilerplate_blocks;
       all_tokens += fingerprint::CountTokens(normalized);
@@ -141,13 +166,8 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
 
 void Detector::ObserveStored(const state::UrlState& s) {
   // Re-learn the site's boilerplate from the stored canonical text.
-  std::vector<uint64_t> line_hashes;
-  std::string normalized;
-  for (const auto& block : SplitLines(s.text)) {
-    text::NormalizeForMatch(block, &normalized);
-    if (!normalized.empty()) line_hashes.push_back(fingerprint::Hash64(normalized));
-  }
-  boilerplate_.Observe(s.site, fingerprint::Hash64(s.canonical_url), line_hashes);
+  NormalizedBlocks normalized(SplitLines(s.text));
+  boilerplate_.Observe(s.site, fingerprint::Hash64(s.canonical_url), normalized.NonEmptyHashes());
 }
 
 size_t Detector::LoadFromStore(const std::function<void(size_t)>& progress, size_t every) {
@@ -189,7 +209,8 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     if (!stored) continue;
     // Re-fingerprint the candidate with today's boilerplate model, so both
     // sides leave out the same site chrome.
-    Fingerprint other = Fingerprinter(SplitLines(stored->text), stored->site);
+    std::vector<std::string> other_blocks = SplitLines(stored->text);
+    Fingerprint other = Fingerprinter(other_blocks, NormalizedBlocks(other_blocks), stored->site);
     if (other.shingles.empty()) continue;
     Candidate c;
     c.doc = doc;
@@ -281,16 +302,10 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   out.stats.blocks = static_cast<uint32_t>(canonical.size());
 
   // Boilerplate: learn from this page, then fingerprint without it.
-  {
-    std::vector<uint64_t> line_hashes;
-    std::string normalized;
-    for (const auto& b : canonical) {
-      text::NormalizeForMatch(b, &normalized);
-      if (!normalized.empty()) line_hashes.push_back(fingerprint::Hash64(normalized));
-    }
-    boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url), line_hashes);
-  }
-  Fingerprint fp = Fingerprinter(canonical, page.site);
+  NormalizedBlocks normalized(canonical);
+  boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url),
+                       normalized.NonEmptyHashes());
+  Fingerprint fp = Fingerprinter(canonical, normalized, page.site);
   out.simhash = fp.simhash;
   out.stats.shingles = static_cast<uint32_t>(fp.shingles.size());
   out.stats.boilerplate_blocks += fp.boilerplate_blocks;

@@ -124,7 +124,9 @@ class Detector {
   struct Candidate;
   using DocId = index::DocId;
 
-  Fingerprint Fingerprinter(const std::vector<std::string>& blocks, std::string_view site) const;
+  struct NormalizedBlocks;
+  Fingerprint Fingerprinter(const std::vector<std::string>& blocks,
+                            const NormalizedBlocks& normalized, std::string_view site) const;
   DocId DocIdFor(const std::string& url);
   void IndexInsert(DocId doc, const state::UrlState& s);
   void IndexRemove(DocId doc, const state::UrlState& s);
