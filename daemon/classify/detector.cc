@@ -11,12 +11,6 @@
 namespace dedupd::classify {
 namespace {
 
-size_t CodePoints(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
 std::vector<std::string> SplitLines(std::string_view text) {
   std::vector<std::string> out;
   while (!text.empty()) {
@@ -110,7 +104,7 @@ Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& bl
     // the original punctuation), then normalised one by one.
     for (std::string_view sentence : text::SplitSentences(block)) {
       text::NormalizeForMatch(sentence, &passage);
-      if (CodePoints(passage) >= options_.passage_min_chars) {
+      if (text::CountCodePoints(passage) >= options_.passage_min_chars) {
         fp.paragraph_hashes.push_back(fingerprint::Hash64(passage));
       }
     }
@@ -296,7 +290,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   // kept blocks, which FindRepeats has already built.
   out.content_hash = fingerprint::HashContent(repeats.content_key);
   for (const auto& b : canonical) {
-    out.stats.characters += static_cast<uint32_t>(CodePoints(b));
+    out.stats.characters += static_cast<uint32_t>(text::CountCodePoints(b));
     out.stats.sentences += static_cast<uint32_t>(text::SplitSentences(b).size());
   }
   out.stats.blocks = static_cast<uint32_t>(canonical.size());

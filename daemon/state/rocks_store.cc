@@ -40,8 +40,6 @@ class RocksStore final : public StateStore {
       if (error != nullptr) *error = status.ToString();
       return false;
     }
-    count_ += new_keys_;
-    new_keys_ = 0;
     staged_.clear();
     return true;
   }
@@ -81,8 +79,6 @@ class RocksStore final : public StateStore {
  private:
   std::unique_ptr<rocksdb::DB> db_;
   std::unordered_map<std::string, UrlState> staged_;
-  size_t count_ = 0;
-  size_t new_keys_ = 0;
 };
 
 }  // namespace
