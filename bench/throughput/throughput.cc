@@ -82,7 +82,7 @@ void StageCore(const std::vector<Page>& pages) {
       joined.append(normalized);
     }
     shingles.clear();
-    dedupd::fingerprint::Shingles(joined, {}, &shingles);
+    dedupd::fingerprint::ShingleSet(joined, {}, &shingles);
     g_sink += dedupd::fingerprint::ComputeSimHash(shingles).bits;
   }
 }
@@ -120,7 +120,7 @@ void StageFull(const std::vector<Page>& pages) {
     }
     g_sink += dedupd::fingerprint::HashContent(key).low;
     shingles.clear();
-    dedupd::fingerprint::Shingles(joined, {}, &shingles);
+    dedupd::fingerprint::ShingleSet(joined, {}, &shingles);
     g_sink += dedupd::fingerprint::ComputeSimHash(shingles).bits + lines.size() + passages.size();
   }
 }

@@ -42,6 +42,14 @@ struct ShingleOptions {
 void Shingles(std::string_view normalized, const ShingleOptions& options,
               std::vector<uint64_t>* out);
 
+// The same shingle hashes as a set in no particular order (first occurrence
+// first): *out is replaced by the distinct hashes. Returns the number of
+// tokens in the text (CountTokens). Cheaper than Shingles() (no sort): the
+// hot path, for SimHash, which ignores order; sort the result (std::sort) before
+// the set algebra below, which needs sorted sets.
+size_t ShingleSet(std::string_view normalized, const ShingleOptions& options,
+                  std::vector<uint64_t>* out);
+
 // Number of tokens Shingles() sees in the text.
 size_t CountTokens(std::string_view normalized);
 

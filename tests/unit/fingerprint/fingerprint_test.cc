@@ -236,7 +236,12 @@ TEST(Shingles, MatchesForEachTokenOnRandomMixedText) {
                                            "ｶ",
                                            "ḁ",
                                            "ⴰ",
-                                           "x"};
+                                           "x",
+                                           "一",             // U+4E00, first of the Han fast path
+                                           "\xE9\xBF\xBF",   // U+9FFF, its last
+                                           "\xE4\xB7\xBF",   // U+4DFF, a hexagram: separator
+                                           "\xE4\xB8\x41",   // Han lead, bad third byte
+                                           "\xEA\x80\x80"};  // U+A000, Yi
   std::mt19937_64 rng(77);
   for (int round = 0; round < 300; ++round) {
     std::string text;
@@ -253,6 +258,13 @@ TEST(Shingles, MatchesForEachTokenOnRandomMixedText) {
         ref.insert(Xxh(joined));
       }
       ASSERT_EQ(ShinglesOf(text, k), std::vector<uint64_t>(ref.begin(), ref.end()))
+          << "round " << round << " k=" << k;
+      // The unordered set: the same hashes, each once, and the token count.
+      std::vector<uint64_t> set = {42};  // replaced, not appended to
+      ASSERT_EQ(ShingleSet(text, ShingleOptions{k}, &set), toks.size());
+      ASSERT_EQ(std::set<uint64_t>(set.begin(), set.end()).size(), set.size()) << "round " << round;
+      std::sort(set.begin(), set.end());
+      ASSERT_EQ(set, std::vector<uint64_t>(ref.begin(), ref.end()))
           << "round " << round << " k=" << k;
     }
   }
