@@ -113,13 +113,14 @@ Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& bl
   }
   fingerprint::ShingleOptions shingle_options;
   shingle_options.k = options_.shingle_k;
-  size_t kept_tokens = fingerprint::CountTokens(joined);
+  // The shingle set in no order (SimHash needs none; candidates sort it).
+  const size_t kept_tokens = fingerprint::ShingleSet(joined, shingle_options, &fp.shingles);
   if (kept_tokens < options_.min_fingerprint_tokens && all_tokens > 0) {
     fp.boilerplate_only = true;
+    fp.shingles.clear();
     fp.paragraph_hashes.clear();
     return fp;  // nothing of the page's own to fingerprint: no near-duplicate search
   }
-  fingerprint::Shingles(joined, shingle_options, &fp.shingles);
   fp.simhash = fingerprint::ComputeSimHash(fp.shingles);
   std::sort(fp.paragraph_hashes.begin(), fp.paragraph_hashes.end());
   fp.paragraph_hashes.erase(std::unique(fp.paragraph_hashes.begin(), fp.paragraph_hashes.end()),
@@ -159,21 +160,29 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
 }
 
 void Detector::ObserveStored(const state::UrlState& s) {
-  // Re-learn the site's boilerplate from the stored canonical text.
+  // Re-learn the site's boilerplate from the stored page's line hashes, or,
+  // for a record written before they were stored, from its canonical text.
+  const uint64_t url_hash = fingerprint::Hash64(s.canonical_url);
+  if (s.line_hashes_known) {
+    boilerplate_.Observe(s.site, url_hash, s.line_hashes);
+    return;
+  }
   NormalizedBlocks normalized(SplitLines(s.text));
-  boilerplate_.Observe(s.site, fingerprint::Hash64(s.canonical_url), normalized.NonEmptyHashes());
+  boilerplate_.Observe(s.site, url_hash, normalized.NonEmptyHashes());
 }
 
 size_t Detector::LoadFromStore(const std::function<void(size_t)>& progress, size_t every) {
   size_t loaded = 0;
-  store_->ForEach([&](const state::UrlState& s) {
-    DocId doc = DocIdFor(s.canonical_url);
-    IndexInsert(doc, s);
-    ObserveStored(s);
-    ++loaded;
-    if (progress && every > 0 && loaded % every == 0) progress(loaded);
-    return true;
-  });
+  store_->ForEach(
+      [&](const state::UrlState& s) {
+        DocId doc = DocIdFor(s.canonical_url);
+        IndexInsert(doc, s);
+        ObserveStored(s);
+        ++loaded;
+        if (progress && every > 0 && loaded % every == 0) progress(loaded);
+        return true;
+      },
+      state::TextPart::kSkipIfIndexed);  // the indexes and the model need no text
   return loaded;
 }
 
@@ -196,6 +205,7 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   if (docs.size() > options_.max_candidates) docs.resize(options_.max_candidates);
 
   std::optional<Candidate> best;
+  std::vector<uint64_t> sorted;  // fp.shingles sorted, for the set algebra
   for (DocId doc : docs) {
     const std::string& url = doc_urls_[doc];
     if (url == self_url) continue;
@@ -206,11 +216,16 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     std::vector<std::string> other_blocks = SplitLines(stored->text);
     Fingerprint other = Fingerprinter(other_blocks, NormalizedBlocks(other_blocks), stored->site);
     if (other.shingles.empty()) continue;
+    if (sorted.empty()) {
+      sorted = fp.shingles;
+      std::sort(sorted.begin(), sorted.end());
+    }
+    std::sort(other.shingles.begin(), other.shingles.end());
     Candidate c;
     c.doc = doc;
     c.distance = HammingDistance(fp.simhash, stored->simhash);
-    c.containment = fingerprint::Containment(fp.shingles, other.shingles);
-    c.jaccard = fingerprint::Jaccard(fp.shingles, other.shingles);
+    c.containment = fingerprint::Containment(sorted, other.shingles);
+    c.jaccard = fingerprint::Jaccard(sorted, other.shingles);
     log::Debug("near-duplicate candidate", {{"url", self_url},
                                             {"candidate", url},
                                             {"distance", std::to_string(c.distance)},
@@ -297,8 +312,8 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
 
   // Boilerplate: learn from this page, then fingerprint without it.
   NormalizedBlocks normalized(canonical);
-  boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url),
-                       normalized.NonEmptyHashes());
+  std::vector<uint64_t> line_hashes = normalized.NonEmptyHashes();
+  boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url), line_hashes);
   Fingerprint fp = Fingerprinter(canonical, normalized, page.site);
   out.simhash = fp.simhash;
   out.stats.shingles = static_cast<uint32_t>(fp.shingles.size());
@@ -312,6 +327,8 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   next.simhash = fp.simhash;
   next.fetched_at_ms = fetched_at_ms;
   next.paragraph_hashes = fp.paragraph_hashes;
+  next.line_hashes = std::move(line_hashes);
+  next.line_hashes_known = true;
   next.title = page.title;
 
   std::optional<state::UrlState> previous = store_->Get(page.canonical_url);

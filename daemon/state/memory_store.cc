@@ -26,7 +26,7 @@ class MemoryStore final : public StateStore {
     if (it == metadata_.end()) return std::nullopt;
     return it->second;
   }
-  void ForEach(const std::function<bool(const UrlState&)>& visit) override {
+  void ForEach(const std::function<bool(const UrlState&)>& visit, TextPart) override {
     for (const auto& [k, v] : committed_) {
       if (!visit(v)) return;
     }

@@ -52,12 +52,15 @@ class RocksStore final : public StateStore {
     }
     return value;
   }
-  void ForEach(const std::function<bool(const UrlState&)>& visit) override {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  void ForEach(const std::function<bool(const UrlState&)>& visit, TextPart text) override {
+    rocksdb::ReadOptions options;
+    options.fill_cache = false;  // one sequential pass: keep the block cache for lookups
+    options.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
     for (it->Seek(std::string(kUrlPrefix)); it->Valid() && it->key().starts_with(kUrlPrefix.data());
          it->Next()) {
       UrlState s;
-      if (DecodeUrlState(std::string_view(it->value().data(), it->value().size()), &s) &&
+      if (DecodeUrlState(std::string_view(it->value().data(), it->value().size()), &s, text) &&
           !visit(s)) {
         return;
       }

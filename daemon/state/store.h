@@ -36,8 +36,11 @@ class StateStore {
   virtual void Rollback() = 0;
   virtual std::optional<std::string> GetMetadata(std::string_view key) = 0;
   // Visits every committed state (for rebuilding indexes at start). Stops
-  // when the visitor returns false.
-  virtual void ForEach(const std::function<bool(const UrlState&)>& visit) = 0;
+  // when the visitor returns false. With TextPart::kSkipIfIndexed a store
+  // that keeps states serialised may leave `text` empty where the state
+  // carries its line hashes (line_hashes_known): a start-up that only rebuilds
+  // the indexes and the boilerplate model needs no text.
+  virtual void ForEach(const std::function<bool(const UrlState&)>& visit, TextPart text) = 0;
   virtual size_t ApproximateBytes() = 0;
   virtual size_t Count() = 0;
 };

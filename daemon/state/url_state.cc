@@ -7,7 +7,8 @@
 namespace dedupd::state {
 namespace {
 
-constexpr uint8_t kFormatVersion = 1;
+// 1: session-1 format. 2: adds the line hashes after the paragraph hashes.
+constexpr uint8_t kFormatVersion = 2;
 
 void PutU32(std::string* out, uint32_t v) {
   out->append(reinterpret_cast<const char*>(&v), 4);
@@ -51,7 +52,9 @@ struct Reader {
 std::string EncodeUrlState(const UrlState& s) {
   std::string out;
   out.reserve(128 + s.canonical_url.size() + s.text.size() / 2);
-  out.push_back(static_cast<char>(kFormatVersion));
+  // A state whose line hashes are not known (read from a format-1 record) is
+  // written as format 1 again, so that a later load still computes them.
+  out.push_back(static_cast<char>(s.line_hashes_known ? kFormatVersion : 1));
   PutStr(&out, s.canonical_url);
   PutStr(&out, s.site);
   PutU32(&out, s.version);
@@ -66,6 +69,10 @@ std::string EncodeUrlState(const UrlState& s) {
   }
   PutU32(&out, static_cast<uint32_t>(s.paragraph_hashes.size()));
   for (uint64_t h : s.paragraph_hashes) PutU64(&out, h);
+  if (s.line_hashes_known) {
+    PutU32(&out, static_cast<uint32_t>(s.line_hashes.size()));
+    for (uint64_t h : s.line_hashes) PutU64(&out, h);
+  }
   PutStr(&out, s.title);
   std::string compressed(ZSTD_compressBound(s.text.size()), '\0');
   size_t n = ZSTD_compress(compressed.data(), compressed.size(), s.text.data(), s.text.size(), 3);
@@ -76,9 +83,10 @@ std::string EncodeUrlState(const UrlState& s) {
   return out;
 }
 
-bool DecodeUrlState(std::string_view bytes, UrlState* s) {
+bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
   Reader r{bytes};
-  if (r.Get<uint8_t>() != kFormatVersion || !r.ok) return false;
+  const auto format = r.Get<uint8_t>();
+  if (!r.ok || format < 1 || format > kFormatVersion) return false;
   s->canonical_url = r.Str();
   s->site = r.Str();
   s->version = r.Get<uint32_t>();
@@ -97,10 +105,22 @@ bool DecodeUrlState(std::string_view bytes, UrlState* s) {
   if (!r.ok || np > (1u << 20)) return false;
   s->paragraph_hashes.resize(np);
   for (auto& h : s->paragraph_hashes) h = r.Get<uint64_t>();
+  s->line_hashes.clear();
+  s->line_hashes_known = format >= 2;
+  if (s->line_hashes_known) {
+    const uint32_t nl = r.Get<uint32_t>();
+    if (!r.ok || nl > (1u << 24) || r.in.size() / 8 < nl) return false;
+    s->line_hashes.resize(nl);
+    for (auto& h : s->line_hashes) h = r.Get<uint64_t>();
+  }
   s->title = r.Str();
   uint32_t text_size = r.Get<uint32_t>();
   std::string_view compressed = r.Str();
   if (!r.ok || text_size > (256u << 20)) return false;
+  if (text == TextPart::kSkipIfIndexed && s->line_hashes_known) {
+    s->text.clear();
+    return r.in.empty();
+  }
   s->text.resize(text_size);
   if (text_size > 0) {
     size_t n = ZSTD_decompress(s->text.data(), text_size, compressed.data(), compressed.size());

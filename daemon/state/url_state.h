@@ -27,13 +27,25 @@ struct UrlState {
   int64_t fetched_at_ms = 0;
   std::vector<ContentHash128> history;     // earlier versions' hashes, newest first (REVERTED)
   std::vector<uint64_t> paragraph_hashes;  // long fingerprinted blocks, for the paragraph index
-  std::string text;                        // canonical text: kept blocks joined by '\n'
+  // XXH3-64 of the matching form of every non-empty canonical block, in order:
+  // what the site's boilerplate model learns from the page. Stored so that a
+  // restart re-learns the model without decompressing and re-normalising
+  // every text. Records written before format 2 lack them (line_hashes_known
+  // false): the loader then computes them from `text`.
+  std::vector<uint64_t> line_hashes;
+  bool line_hashes_known = false;
+  std::string text;  // canonical text: kept blocks joined by '\n'
   std::string title;
 };
 
 // Serialised form: a small versioned binary header, then the text compressed
-// with zstd. Decode returns false on any corruption (never crashes).
+// with zstd. Encode writes format 2 (with line hashes); Decode reads formats
+// 1 and 2 and returns false on any corruption (never crashes).
 std::string EncodeUrlState(const UrlState& state);
-bool DecodeUrlState(std::string_view bytes, UrlState* state);
+enum class TextPart {
+  kDecode,         // always decompress the text
+  kSkipIfIndexed,  // leave `text` empty when the record carries its line hashes
+};
+bool DecodeUrlState(std::string_view bytes, UrlState* state, TextPart text = TextPart::kDecode);
 
 }  // namespace dedupd::state

@@ -18,6 +18,8 @@ UrlState Sample(std::string url, uint32_t version) {
   s.fetched_at_ms = 1700000000000;
   s.history = {{3, 4}, {5, 6}};
   s.paragraph_hashes = {7, 8, 9};
+  s.line_hashes = {11, 12};
+  s.line_hashes_known = true;
   s.text = "第一段。\nSecond block, with text.";
   s.title = "标题";
   return s;
@@ -30,6 +32,8 @@ void ExpectSame(const UrlState& a, const UrlState& b) {
   EXPECT_EQ(a.simhash, b.simhash);
   EXPECT_EQ(a.history, b.history);
   EXPECT_EQ(a.paragraph_hashes, b.paragraph_hashes);
+  EXPECT_EQ(a.line_hashes, b.line_hashes);
+  EXPECT_EQ(a.line_hashes_known, b.line_hashes_known);
   EXPECT_EQ(a.text, b.text);
   EXPECT_EQ(a.title, b.title);
 }
@@ -41,11 +45,46 @@ TEST(UrlState, EncodeDecodeRoundTrip) {
   ExpectSame(s, back);
 }
 
+TEST(UrlState, LineHashesLetTheLoaderSkipTheText) {
+  UrlState s = Sample("https://a.example/x", 3);
+  s.line_hashes = {7, 8, 9};
+  s.line_hashes_known = true;
+  const std::string bytes = EncodeUrlState(s);
+  EXPECT_EQ(bytes[0], 2);
+  UrlState back;
+  ASSERT_TRUE(DecodeUrlState(bytes, &back));
+  ExpectSame(s, back);
+  UrlState indexed;
+  ASSERT_TRUE(DecodeUrlState(bytes, &indexed, TextPart::kSkipIfIndexed));
+  EXPECT_TRUE(indexed.text.empty());
+  EXPECT_EQ(indexed.line_hashes, s.line_hashes);
+  EXPECT_EQ(indexed.simhash, s.simhash);
+  EXPECT_EQ(indexed.paragraph_hashes, s.paragraph_hashes);
+  EXPECT_EQ(indexed.title, s.title);
+}
+
+// A state without line hashes (as read from a format-1 record) is written as
+// format 1, and its text is always decoded: the loader needs it.
+TEST(UrlState, FormatOneRecordsKeepTheirText) {
+  UrlState s = Sample("https://a.example/x", 3);
+  s.line_hashes.clear();
+  s.line_hashes_known = false;
+  const std::string bytes = EncodeUrlState(s);
+  EXPECT_EQ(bytes[0], 1);
+  UrlState back;
+  ASSERT_TRUE(DecodeUrlState(bytes, &back, TextPart::kSkipIfIndexed));
+  EXPECT_FALSE(back.line_hashes_known);
+  ExpectSame(s, back);
+}
+
 TEST(UrlState, CorruptBytesAreRejectedNotCrashed) {
   std::string bytes = EncodeUrlState(Sample("https://a.example/x", 1));
   UrlState back;
   for (size_t cut = 0; cut < bytes.size(); ++cut) {
     EXPECT_FALSE(DecodeUrlState(std::string_view(bytes).substr(0, cut), &back)) << cut;
+    EXPECT_FALSE(
+        DecodeUrlState(std::string_view(bytes).substr(0, cut), &back, TextPart::kSkipIfIndexed))
+        << cut;
   }
   bytes[0] = 99;
   EXPECT_FALSE(DecodeUrlState(bytes, &back));
@@ -90,7 +129,7 @@ TEST_P(StoreTest, CommitIsDurableWithMetadata) {
   ExpectSame(*s, Sample("https://a.example/2", 2));
   EXPECT_EQ(store_->GetMetadata("offset/pages/0").value_or(""), "42");
   size_t n = 0;
-  store_->ForEach([&](const UrlState&) { return ++n < 100; });
+  store_->ForEach([&](const UrlState&) { return ++n < 100; }, TextPart::kDecode);
   EXPECT_EQ(n, 2u);
 }
 
