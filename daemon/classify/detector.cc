@@ -132,9 +132,12 @@ Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& bl
 }
 
 Detector::DocId Detector::DocIdFor(const std::string& url) {
-  auto [it, inserted] = doc_ids_.try_emplace(url, static_cast<DocId>(doc_urls_.size()));
-  if (inserted) doc_urls_.push_back(url);
-  return it->second;
+  if (auto it = doc_ids_.find(std::string_view(url)); it != doc_ids_.end()) return it->second;
+  const auto id = static_cast<DocId>(doc_urls_.size());
+  doc_urls_.push_back(url);
+  doc_ids_.emplace(std::string_view(doc_urls_.back()), id);
+  current_.emplace_back();
+  return id;
 }
 
 void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
@@ -143,8 +146,7 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   }
   paragraph_index_.Insert(doc, s.paragraph_hashes);
   by_content_[s.content_hash.low].push_back(doc);
-  current_hash_[doc] = s.content_hash;
-  current_version_[doc] = s.version;
+  current_[doc] = {s.content_hash, s.version};
 }
 
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
@@ -155,8 +157,7 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
     docs.erase(std::remove(docs.begin(), docs.end(), doc), docs.end());
     if (docs.empty()) by_content_.erase(it);
   }
-  current_hash_.erase(doc);
-  current_version_.erase(doc);
+  current_[doc].version = 0;
 }
 
 void Detector::ObserveStored(const state::UrlState& s) {
@@ -373,10 +374,8 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     // DUPLICATE: another URL's current version has this exact content.
     if (auto it = by_content_.find(out.content_hash.low); it != by_content_.end()) {
       for (DocId other : it->second) {
-        auto current = current_hash_.find(other);
-        if (other == doc || current == current_hash_.end() || current->second != out.content_hash) {
-          continue;
-        }
+        const Current& current = current_[other];
+        if (other == doc || current.version == 0 || current.hash != out.content_hash) continue;
         auto stored = store_->Get(doc_urls_[other]);
         if (!stored) continue;
         out.verdict = Verdict::kDuplicate;
@@ -432,20 +431,20 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
   }
   size_t n = 0;
   for (const auto& s : states) {
-    if (auto id = doc_ids_.find(s.canonical_url); id != doc_ids_.end()) {
-      if (auto v = current_version_.find(id->second); v != current_version_.end()) {
+    if (auto id = doc_ids_.find(std::string_view(s.canonical_url)); id != doc_ids_.end()) {
+      if (const Current& current = current_[id->second]; current.version != 0) {
         // Versions of a URL only grow, so an older record (a late fingerprint,
         // or this instance's own write read back) never replaces a newer one.
-        if (v->second > s.version) continue;
-        if (v->second == s.version &&
-            (!replace_same_version || current_hash_[id->second] == s.content_hash)) {
+        if (current.version > s.version) continue;
+        if (current.version == s.version &&
+            (!replace_same_version || current.hash == s.content_hash)) {
           continue;
         }
       }
     }
     std::optional<state::UrlState> previous = store_->Get(s.canonical_url);
     DocId doc = DocIdFor(s.canonical_url);
-    if (previous && current_version_.count(doc) != 0) IndexRemove(doc, *previous);
+    if (previous && current_[doc].version != 0) IndexRemove(doc, *previous);
     IndexInsert(doc, s);
     ObserveStored(s);
     store_->Put(s);

@@ -13,9 +13,11 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -146,13 +148,18 @@ class Detector {
   BoilerplateModel boilerplate_;
   index::SimHashIndex simhash_index_;
   index::ParagraphIndex paragraph_index_;
-  std::vector<std::string> doc_urls_;
-  std::unordered_map<std::string, DocId> doc_ids_;
+  // DocIds are dense, in order of first sight: the URL of each (a deque, so
+  // that the strings never move and doc_ids_ can key on views of them) and
+  // its indexed version. Each URL is held once.
+  std::deque<std::string> doc_urls_;
+  std::unordered_map<std::string_view, DocId> doc_ids_;
+  struct Current {
+    ContentHash128 hash;
+    uint32_t version = 0;  // 0: not in the indexes (stored versions start at 1)
+  };
+  std::vector<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
   // Content hash (low 64 bits suffice as a key; full hash compared) -> docs, oldest first.
   std::unordered_map<uint64_t, std::vector<DocId>> by_content_;
-  std::unordered_map<DocId, ContentHash128> current_hash_;
-  std::unordered_map<DocId, uint32_t>
-      current_version_;  // lets ApplyCommitted skip without a store read
   std::vector<Undo> undo_;
 };
 

@@ -460,30 +460,33 @@ struct DistinctSet {
   std::vector<uint8_t> fresh;     // per input value: 1 if seen for the first time
 };
 
-// Keeps the first occurrence of every distinct value of v[0..n) in place, in
-// order; returns how many. Two passes: the first looks every value up and
-// inserts it, with no dependency from one value to the next except through
-// the table (so the table loads, often L2 hits, overlap); the second compacts.
-// The table is at least 8x the values (at most 2^16 slots, 512 KiB), so a
-// value's home slot is nearly always free or its own: that case is
-// branch-free (a repeat rewrites its own slot), only a collision loops. The
-// value 0 is tracked apart. About 3x faster than sorting (docs/fingerprint.md).
-size_t KeepDistinct(uint64_t* v, size_t n, DistinctSet* set) {
-  const int bits = std::clamp(static_cast<int>(std::bit_width(n)) + 3, 6, 16);
+// Writes the shingle hashes (as HashShingles) into v[0..count) and keeps the
+// first occurrence of every distinct one, in order; returns how many. Two
+// passes: the first hashes each shingle, looks it up and inserts it, with no
+// dependency from one shingle to the next except through the table (so the
+// table loads, often L2 hits, overlap); the second compacts. The table is at
+// least 8x the values (at most 2^16 slots, 512 KiB), so a value's home slot
+// is nearly always free or its own: that case is branch-free (a repeat
+// rewrites its own slot), only a collision loops. The value 0 is tracked
+// apart. About 3x faster than sorting (docs/fingerprint.md).
+__attribute__((flatten)) size_t HashDistinct(const char* buf, const size_t* starts, size_t count,
+                                             size_t k, uint64_t* v, DistinctSet* set) {
+  const int bits = std::clamp(static_cast<int>(std::bit_width(count)) + 3, 6, 16);
   const size_t size = size_t{1} << bits;
   const size_t mask = size - 1;
   const int shift = 64 - bits;
   if (set->slots.size() < size) set->slots.assign(size, 0);
-  if (set->slot_of.size() < n) {
-    set->slot_of.resize(n);
-    set->fresh.resize(n);
+  if (set->slot_of.size() < count) {
+    set->slot_of.resize(count);
+    set->fresh.resize(count);
   }
   uint64_t* const slots = set->slots.data();
   uint32_t* const slot_of = set->slot_of.data();
   uint8_t* const fresh = set->fresh.data();
   bool zero_seen = false;
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t h = v[i];
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t h = XXH3_64bits(buf + starts[i], starts[i + k] - starts[i] - 1);
+    v[i] = h;
     size_t at = static_cast<size_t>(h >> shift);
     uint64_t held = slots[at];
     while (held != 0 && held != h) {  // a collision: rare at <= 1/8 load
@@ -499,12 +502,12 @@ size_t KeepDistinct(uint64_t* v, size_t n, DistinctSet* set) {
     }
   }
   size_t w = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < count; ++i) {
     slots[slot_of[i]] = 0;
     v[w] = v[i];
     w += fresh[i];
   }
-  if (n > (size_t{1} << 17)) {  // a huge page's scratch is not kept
+  if (count > (size_t{1} << 17)) {  // a huge page's scratch is not kept
     set->slot_of = {};
     set->fresh = {};
   }
@@ -564,9 +567,8 @@ size_t ShingleSet(std::string_view normalized, const ShingleOptions& options,
   const Tokenized t = Tokenize(normalized, options, &s);
   out->resize(t.count);
   if (t.count > 0) {
-    HashShingles(s.buf.get(), s.starts.get(), t.count, t.span, out->data());
     thread_local DistinctSet set;
-    out->resize(KeepDistinct(out->data(), t.count, &set));
+    out->resize(HashDistinct(s.buf.get(), s.starts.get(), t.count, t.span, out->data(), &set));
   }
   ReleaseBigScratch(&s);
   return t.tokens;
