@@ -208,7 +208,7 @@ RepeatResult FindRepeats(const std::vector<std::string_view>& blocks,
                          const RepeatOptions& options) {
   const size_t n = blocks.size();
   RepeatResult result;
-  result.keep.assign(n, true);
+  result.keep = std::vector<bool>(n, true);
   if (n == 0) return result;
 
   std::vector<uint64_t> hash(n);
