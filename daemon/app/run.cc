@@ -11,6 +11,14 @@
 //    supervisor to restart.
 //  - at_least_once: flush the producer, require every delivery report to be
 //    a success, then commit the consumer offsets and the state.
+// A record Kafka refuses for good (too large for the producer's
+// message.max.bytes, checked before producing; or refused by the broker in a
+// delivery report: kafka::IsRecordRejection) aborts its batch like any failed
+// delivery, but its input message is remembered by (partition, offset), and
+// the retry dead-letters it (reason output_rejected) instead of processing it
+// again: none of its outputs and none of its state is written, and the
+// partition moves on. Records of several inputs that the broker refused
+// together are retried one input per commit to find the culprit.
 // On assignment, the changelog partitions of the assigned input partitions
 // are restored (StateSync) before any of their messages is processed; the
 // fingerprints topic is read at start and tailed between transactions.
@@ -20,18 +28,24 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "alert/alertmanager.h"
 #include "app/pipeline.h"
 #include "app/settings.h"
 #include "app/state_sync.h"
 #include "common/log.h"
+#include "emit/records.h"
 #include "kafka/admin.h"
 #include "kafka/config.h"
 #include "kafka/handles.h"
@@ -65,37 +79,113 @@ std::string InternalTopic(const config::Config& cfg, const std::string& key,
   return cfg.Get(key);
 }
 
-// Counts delivery reports, and remembers how far this batch's changelog
-// records reached in each partition: the store commit after the Kafka commit
-// records it, so that a later restore starts after this instance's own writes.
-// Changelog records carry the batch's tag as msg_opaque; reports of an older
-// (aborted) batch are ignored.
+// What an output record is, for logs and dead-letter reasons.
+enum class RecordKind : uint8_t { kEvent, kDiff, kDeadLetter, kChangelog, kFingerprint };
+
+std::string KindName(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::kEvent: return "event";
+    case RecordKind::kDiff: return "diff";
+    case RecordKind::kDeadLetter: return "dead-letter";
+    case RecordKind::kChangelog: return "state changelog";
+    case RecordKind::kFingerprint: return "fingerprint";
+  }
+  return "output";
+}
+
+RecordKind KindOf(OutputTopic topic) {
+  switch (topic) {
+    case OutputTopic::kEvents: return RecordKind::kEvent;
+    case OutputTopic::kDiffs: return RecordKind::kDiff;
+    case OutputTopic::kDlq: return RecordKind::kDeadLetter;
+  }
+  return RecordKind::kEvent;
+}
+
+// Every record's msg_opaque says which batch (bits 32..63: the batch's tag),
+// which input message of that batch (bits 4..31: its index in the batch) and
+// which kind of record (bits 0..3) it is, so that a delivery report can be
+// traced back to the input message that made the record.
+static_assert(sizeof(uintptr_t) >= 8, "record tags need 64-bit pointers");
+constexpr uint32_t kMaxTaggedInputs = (1u << 28) - 1;
+
+void* RecordTag(uint32_t batch, uint32_t input, RecordKind kind) {
+  const uintptr_t tag = (static_cast<uintptr_t>(batch) << 32) |
+                        (static_cast<uintptr_t>(std::min(input, kMaxTaggedInputs)) << 4) |
+                        static_cast<uintptr_t>(kind);
+  return reinterpret_cast<void*>(tag);
+}
+
+struct RecordTagParts {
+  uint32_t batch;
+  uint32_t input;
+  RecordKind kind;
+};
+
+RecordTagParts SplitTag(void* opaque) {
+  const auto tag = reinterpret_cast<uintptr_t>(opaque);
+  return {static_cast<uint32_t>(tag >> 32), static_cast<uint32_t>((tag >> 4) & kMaxTaggedInputs),
+          static_cast<RecordKind>(tag & 0xf)};
+}
+
+// librdkafka refuses a record in produce() when key + value + its record
+// framing (at most 36 bytes for message format v2) exceed message.max.bytes;
+// dedupd checks with a little more, so that produce() never refuses a record
+// the check let through.
+constexpr size_t kRecordOverhead = 64;
+
+// A record of the open batch that Kafka refused for good (kafka::IsRecordRejection).
+struct RecordRejection {
+  uint32_t input = 0;  // index of its input message in the batch
+  RecordKind kind = RecordKind::kEvent;
+  std::string topic;
+  size_t bytes = 0;  // key + value
+  RdKafka::ErrorCode code = RdKafka::ERR_NO_ERROR;
+  std::string error;  // librdkafka's text
+};
+
+// Counts delivery reports, remembers the records of the open batch that Kafka
+// refused for good, and how far this batch's changelog records reached in
+// each partition: the store commit after the Kafka commit records it, so that
+// a later restore starts after this instance's own writes. Reports of an
+// older (aborted) batch carry another tag and are ignored. librdkafka calls
+// dr_cb from poll()/flush() on the daemon's thread.
 class DeliveryTracker : public RdKafka::DeliveryReportCb {
  public:
   explicit DeliveryTracker(metrics::Metrics* m) : metrics_(m) {}
   void dr_cb(RdKafka::Message& message) override {
+    const RecordTagParts tag = SplitTag(message.msg_opaque());
     if (message.err() != RdKafka::ERR_NO_ERROR) {
       failed_.fetch_add(1);
       metrics_->CountKafkaError("delivery");
       std::lock_guard lock(mu_);
       last_error_ = message.errstr();
+      if (tag.batch == batch_ && kafka::IsRecordRejection(message.err()) &&
+          rejections_.size() < kMaxTaggedInputs) {
+        rejections_.push_back({tag.input, tag.kind, message.topic_name(),
+                               message.len() + message.key_len(), message.err(), message.errstr()});
+      }
       return;
     }
-    auto tag = reinterpret_cast<uintptr_t>(message.msg_opaque());
-    if (tag == 0) return;
+    if (tag.kind != RecordKind::kChangelog) return;
     std::lock_guard lock(mu_);
-    if (tag != batch_) return;
+    if (tag.batch != batch_) return;
     int64_t& reached = reached_[message.partition()];
     reached = std::max(reached, message.offset() + 1);
   }
-  void StartBatch(uintptr_t tag) {
+  void StartBatch(uint32_t tag) {
     std::lock_guard lock(mu_);
     batch_ = tag;
     reached_.clear();
+    rejections_.clear();
   }
   std::map<int32_t, int64_t> Reached() {
     std::lock_guard lock(mu_);
     return reached_;
+  }
+  std::vector<RecordRejection> TakeRejections() {
+    std::lock_guard lock(mu_);
+    return std::exchange(rejections_, {});
   }
   uint64_t failed() const { return failed_.load(); }
   std::string last_error() {
@@ -108,8 +198,9 @@ class DeliveryTracker : public RdKafka::DeliveryReportCb {
   std::atomic<uint64_t> failed_{0};
   std::mutex mu_;
   std::string last_error_;
-  uintptr_t batch_ = 0;
+  uint32_t batch_ = 0;
   std::map<int32_t, int64_t> reached_;
+  std::vector<RecordRejection> rejections_;
 };
 
 class EventHandler : public RdKafka::EventCb {
@@ -178,13 +269,7 @@ class Daemon {
         metrics_(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")), DEDUPD_VERSION),
         delivery_(&metrics_),
         events_(&metrics_, cfg.Get("topics.input")),
-        rebalancer_(this),
-        unkeyed_(prometheus::BuildCounter()
-                     .Name("dedupd_unkeyed_input_total")
-                     .Help("Input messages whose key is not their canonical URL (scale-out "
-                           "needs the pages topic keyed by URL: docs/delivery.md)")
-                     .Register(*metrics_.registry())
-                     .Add({})) {}
+        rebalancer_(this) {}
 
   int Run();
   void OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -193,10 +278,37 @@ class Daemon {
  private:
   enum class CommitResult { kCommitted, kAborted, kFatal };
 
+  // One record an input message produces.
+  struct Outgoing {
+    const std::string* topic;
+    int32_t partition;
+    const std::string* key;
+    const std::string* value;
+    RecordKind kind;
+  };
+  // An input message one of whose records Kafka refused for good.
+  struct Rejection {
+    std::string detail;  // which record, its size, Kafka's error
+    // True when this input's own record was refused: the retry dead-letters
+    // it. False when the broker refused records of several inputs together
+    // (one batch of records can hold several inputs' records): the retry
+    // processes it in a transaction of its own to find out.
+    bool certain = false;
+    int dead_letter_refusals = 0;  // its output_rejected dead letter was refused too
+    std::string dead_letter_error;
+  };
+
   bool Setup();
   bool PrepareTopics(const kafka::Props& common, bool* permanent, std::string* error);
-  bool Produce(const std::string& topic, int32_t partition, const std::string& key,
-               const std::string& value, uintptr_t tag);
+  RdKafka::ErrorCode Produce(const std::string& topic, int32_t partition, const std::string& key,
+                             const std::string& value, void* tag);
+  std::optional<std::string> Oversized(const std::vector<Outgoing>& records) const;
+  void Reject(int32_t partition, int64_t offset, const std::string& detail, bool certain,
+              bool announce = true);
+  void NoteRejections();
+  void ForgetRejections(const std::function<bool(int32_t partition, int64_t offset)>& done);
+  bool DeadLetterRejected(Rejection& rejection, std::string_view value, std::string_view key,
+                          const SourceCoordinates& source, uint32_t input);
   CommitResult CommitBatch();
   CommitResult AbortBatch(const std::string& why, bool rewind);
   bool Rewind();
@@ -217,7 +329,6 @@ class Daemon {
   DeliveryTracker delivery_;
   EventHandler events_;
   Rebalancer rebalancer_;
-  prometheus::Counter& unkeyed_;
   state::StateStorePtr store_;
   std::unique_ptr<classify::Detector> detector_;
   std::unique_ptr<Pipeline> pipeline_;
@@ -237,7 +348,24 @@ class Daemon {
   size_t uncommitted_ = 0;
   // The batch's first offset per input partition: where an abort rewinds to.
   std::map<int32_t, int64_t> batch_first_offset_;
-  uintptr_t batch_tag_ = 0;
+  // The batch's input messages in order (partition, offset); a record's tag
+  // carries its input's index here.
+  std::vector<std::pair<int32_t, int64_t>> batch_inputs_;
+  uint32_t batch_tag_ = 0;
+  // Input messages whose outputs Kafka refused for good, by (partition,
+  // offset): remembered across the abort and rewind so that the retry
+  // dead-letters them. An entry goes once the commit passed its offset, or
+  // when its partition is no longer assigned; at most kMaxRejected entries
+  // (a batch holds at most processing.commit_messages inputs, and entries
+  // only live until the batch's retry commits).
+  static constexpr size_t kMaxRejected = 100000;
+  std::map<std::pair<int32_t, int64_t>, Rejection> rejected_;
+  size_t suspects_ = 0;  // entries of rejected_ that are not certain
+  uint64_t rejected_overflow_ = 0;
+  // The producer's message.max.bytes: what produce() refuses at once.
+  size_t max_record_bytes_ = 1000000;
+  emit::OutputFormat format_ = emit::OutputFormat::kProtobuf;
+  size_t dlq_max_original_bytes_ = 65536;
   // When the open batch took its first message: it commits at most
   // processing.commit_interval_ms later, so that a trickle of input is
   // batched too instead of costing a transaction per message.
@@ -295,6 +423,11 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
       return;
     }
     metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
+    // Rejected inputs of partitions that went elsewhere are their new
+    // owner's to find again.
+    ForgetRejections([&ids](int32_t partition, int64_t) {
+      return std::find(ids.begin(), ids.end(), partition) == ids.end();
+    });
     // 3. Consume from the offsets fetched in 1.
     consumer->assign(partitions);
     restoring_ = false;
@@ -444,7 +577,10 @@ bool Daemon::Setup() {
       {{"urls", std::to_string(loaded)},
        {"seconds", std::to_string(std::chrono::duration<double>(Clock::now() - started).count())}});
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
-  pipeline_ = std::make_unique<Pipeline>(PipelineOptionsFrom(cfg_), detector_.get(), &metrics_);
+  const PipelineOptions pipeline_options = PipelineOptionsFrom(cfg_);
+  format_ = pipeline_options.format;
+  dlq_max_original_bytes_ = pipeline_options.dlq_max_original_bytes;
+  pipeline_ = std::make_unique<Pipeline>(pipeline_options, detector_.get(), &metrics_);
   if (cfg_.GetBool("alertmanager.enabled")) {
     alert::AlertmanagerOptions a;
     a.url = cfg_.Get("alertmanager.url");
@@ -476,6 +612,12 @@ bool Daemon::Setup() {
   if (!pconf) {
     log::Error("invalid producer configuration", {{"error", error}});
     return false;
+  }
+  // The effective message.max.bytes (librdkafka's default unless
+  // kafka.producer.message.max.bytes sets it): larger records are refused by
+  // produce() and are dead-lettered without being produced.
+  if (std::string value; pconf->get("message.max.bytes", value) == RdKafka::Conf::CONF_OK) {
+    max_record_bytes_ = static_cast<size_t>(std::stoull(value));
   }
   pconf->set("dr_cb", &delivery_, error);
   pconf->set("event_cb", &events_, error);
@@ -566,6 +708,7 @@ bool Daemon::ProducerFatal() {
 
 bool Daemon::BeginBatch() {
   batch_started_ = Clock::now();
+  batch_inputs_.clear();
   // A new tag: delivery reports of an earlier, aborted batch no longer count.
   delivery_.StartBatch(++batch_tag_);
   if (!exactly_once_ || in_transaction_) return true;
@@ -579,21 +722,184 @@ bool Daemon::BeginBatch() {
   return true;
 }
 
-bool Daemon::Produce(const std::string& topic, int32_t partition, const std::string& key,
-                     const std::string& value, uintptr_t tag) {
+RdKafka::ErrorCode Daemon::Produce(const std::string& topic, int32_t partition,
+                                   const std::string& key, const std::string& value, void* tag) {
+  RdKafka::ErrorCode err = RdKafka::ERR__QUEUE_FULL;
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    auto err = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
-                                  const_cast<char*>(value.data()), value.size(), key.data(),
-                                  key.size(), 0, reinterpret_cast<void*>(tag));
-    if (err == RdKafka::ERR_NO_ERROR) return true;
-    if (err != RdKafka::ERR__QUEUE_FULL) {
-      metrics_.CountKafkaError("produce");
-      log::Error("produce failed", {{"topic", topic}, {"error", kafka::DescribeError(err)}});
-      return false;
-    }
+    err = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                             const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
+                             0, tag);
+    if (err == RdKafka::ERR_NO_ERROR) return err;
+    if (err != RdKafka::ERR__QUEUE_FULL) break;
     producer_->poll(50);  // the local queue is full: serve delivery reports, then retry
   }
-  return false;
+  metrics_.CountKafkaError("produce");
+  log::Error("produce failed", {{"topic", topic}, {"error", kafka::DescribeError(err)}});
+  return err;
+}
+
+// The first of an input's records that produce() would refuse for its size
+// (MSG_SIZE_TOO_LARGE), described for the dead letter; nullopt if all fit.
+std::optional<std::string> Daemon::Oversized(const std::vector<Outgoing>& records) const {
+  for (const auto& r : records) {
+    const size_t bytes = r.key->size() + r.value->size();
+    if (bytes + kRecordOverhead <= max_record_bytes_) continue;
+    return "the " + KindName(r.kind) + " record for topic '" + *r.topic + "' is " +
+           std::to_string(bytes) + " bytes, over the producer's message.max.bytes (" +
+           std::to_string(max_record_bytes_) + " including " + std::to_string(kRecordOverhead) +
+           " bytes of framing): librdkafka refuses it (MSG_SIZE_TOO_LARGE)";
+  }
+  return std::nullopt;
+}
+
+// Remembers that Kafka refused a record of the input message at (partition,
+// offset), for the retry after the abort.
+void Daemon::Reject(int32_t partition, int64_t offset, const std::string& detail, bool certain,
+                    bool announce) {
+  const std::pair<int32_t, int64_t> at{partition, offset};
+  auto it = rejected_.find(at);
+  if (it == rejected_.end()) {
+    if (rejected_.size() >= kMaxRejected) {
+      if (rejected_overflow_++ % 1000 == 0) {
+        log::Warn("too many rejected input messages remembered; the others are retried as usual",
+                  {{"partition", std::to_string(partition)},
+                   {"offset", std::to_string(offset)},
+                   {"limit", std::to_string(kMaxRejected)}});
+      }
+      return;
+    }
+    Rejection rejection;
+    rejection.detail = detail;
+    rejection.certain = certain;
+    it = rejected_.emplace(at, std::move(rejection)).first;
+    if (!certain) ++suspects_;
+  } else if (it->second.certain) {
+    // It was being dead-lettered: its dead letter was refused.
+    ++it->second.dead_letter_refusals;
+    it->second.dead_letter_error = detail;
+  } else {
+    it->second.detail = detail;
+    if (certain) {
+      it->second.certain = true;
+      --suspects_;
+    }
+  }
+  if (!announce) return;
+  log::Warn(certain ? "Kafka refused an output record for good: its input message is "
+                      "dead-lettered (output_rejected) when the batch is retried"
+                    : "Kafka refused output records of this input message together with "
+                      "other inputs' records: it is retried in a commit of its own",
+            {{"partition", std::to_string(partition)},
+             {"offset", std::to_string(offset)},
+             {"error", detail}});
+}
+
+// After an abort: the records of the aborted batch that Kafka refused for good
+// (from the delivery reports), traced back to their input messages. If they
+// all belong to one input, that input made them (each input has at most one
+// record per topic, and the broker refuses a whole batch of records of one
+// partition at once); if several inputs had records refused, any of them may
+// only have shared a refused batch with the culprit.
+void Daemon::NoteRejections() {
+  std::vector<RecordRejection> rejections = delivery_.TakeRejections();
+  std::map<uint32_t, const RecordRejection*> by_input;
+  for (const auto& r : rejections) {
+    if (r.input < batch_inputs_.size()) by_input.try_emplace(r.input, &r);
+  }
+  const bool alone = by_input.size() == 1;
+  std::string offsets;  // for one log line when several inputs are suspected
+  for (const auto& [input, r] : by_input) {
+    std::string detail = "the broker refused the " + KindName(r->kind) + " record for topic '" +
+                         r->topic + "' (" + std::to_string(r->bytes) +
+                         " bytes): " + kafka::DescribeError(r->code);
+    if (!r->error.empty() && r->error != RdKafka::err2str(r->code)) detail += " (" + r->error + ")";
+    const auto [partition, offset] = batch_inputs_[input];
+    Reject(partition, offset, detail, alone, alone);
+    if (!alone && offsets.size() < 200) {
+      offsets +=
+          (offsets.empty() ? "" : ",") + std::to_string(partition) + ":" + std::to_string(offset);
+    }
+  }
+  if (!alone && !by_input.empty()) {
+    log::Warn(
+        "Kafka refused output records of several input messages together (a batch of records "
+        "holds several inputs' records): each of them is retried in a commit of its own to find "
+        "the one that made a refused record",
+        {{"inputs", std::to_string(by_input.size())},
+         {"offsets", offsets},
+         {"error", kafka::DescribeError(by_input.begin()->second->code)}});
+  }
+}
+
+void Daemon::ForgetRejections(const std::function<bool(int32_t, int64_t)>& done) {
+  for (auto it = rejected_.begin(); it != rejected_.end();) {
+    if (!done(it->first.first, it->first.second)) {
+      ++it;
+      continue;
+    }
+    if (!it->second.certain) --suspects_;
+    it = rejected_.erase(it);
+  }
+}
+
+// Produces the output_rejected dead letter of an input message Kafka refused
+// an output of, instead of processing it: no event, no diff, no state.
+bool Daemon::DeadLetterRejected(Rejection& rejection, std::string_view value, std::string_view key,
+                                const SourceCoordinates& source, uint32_t input) {
+  metrics_.CountInput();
+  std::string detail = rejection.detail;
+  size_t max_original = dlq_max_original_bytes_;
+  if (rejection.dead_letter_refusals > 0) {
+    // Its dead letter was refused too: this one carries no original bytes.
+    detail += "; its first dead letter was refused as well (" + rejection.dead_letter_error + ")";
+    max_original = 0;
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  v1::DeadLetter letter = emit::MakeDeadLetter(v1::DeadLetter::OUTPUT_REJECTED, "output_rejected",
+                                               detail, value, key, source, max_original, now);
+  std::string record_key(key);
+  std::string bytes = emit::Encode(letter, format_);
+  // The dead letter itself must fit under message.max.bytes: shorten the copy
+  // of the original first, then the copy of the key, then the detail, then
+  // the record's key.
+  auto over = [&] {
+    const size_t size = record_key.size() + bytes.size() + kRecordOverhead;
+    return size > max_record_bytes_ ? size - max_record_bytes_ : 0;
+  };
+  for (int step = 0; over() > 0 && step < 64; ++step) {
+    if (!letter.original().empty()) {
+      const size_t have = letter.original().size();
+      letter.set_original(letter.original().substr(0, have > over() + 16 ? have - over() - 16 : 0));
+      letter.set_original_truncated(true);
+    } else if (!letter.original_key().empty()) {
+      letter.clear_original_key();
+    } else if (letter.detail().size() > 256) {
+      letter.set_detail(letter.detail().substr(0, 256));
+    } else if (record_key.size() > 128) {
+      record_key.resize(128);
+    } else {
+      break;
+    }
+    bytes = emit::Encode(letter, format_);
+  }
+  metrics_.CountDeadLetter("output_rejected");
+  log::Warn("input message dead-lettered: Kafka refused its outputs",
+            {{"reason", "output_rejected"},
+             {"partition", std::to_string(source.partition)},
+             {"offset", std::to_string(source.offset)},
+             {"detail", detail}});
+  const std::string& dlq = topics_[OutputTopic::kDlq];
+  auto err = Produce(dlq, RdKafka::Topic::PARTITION_UA, record_key, bytes,
+                     RecordTag(batch_tag_, input, RecordKind::kDeadLetter));
+  if (err == RdKafka::ERR_MSG_SIZE_TOO_LARGE) {
+    ++rejection.dead_letter_refusals;
+    rejection.dead_letter_error = "the dead-letter record for topic '" + dlq + "' (" +
+                                  std::to_string(record_key.size() + bytes.size()) +
+                                  " bytes): produce() refused it: " + kafka::DescribeError(err);
+  }
+  return err == RdKafka::ERR_NO_ERROR;
 }
 
 // Seeks every partition of the batch back to its first message of the batch
@@ -629,13 +935,36 @@ Daemon::CommitResult Daemon::AbortBatch(const std::string& why, bool rewind) {
     }
   }
   in_transaction_ = false;
+  // The aborted batch's last delivery reports, then which of its input
+  // messages made records Kafka refused for good: the retry dead-letters them.
+  // (A lost assignment is not retried here: the next owner finds them again.)
+  producer_->poll(0);
+  if (rewind) NoteRejections();
   delivery_.StartBatch(++batch_tag_);
   detector_->Rollback();
   pending_alerts_.clear();
   if (rewind && !Rewind()) return CommitResult::kFatal;
   batch_first_offset_.clear();
+  batch_inputs_.clear();
   uncommitted_ = 0;
   metrics_.CountTransaction("aborted");
+  // A dead letter refused twice (the second time without the original
+  // bytes): the dead-letter topic itself refuses it, and there is nowhere
+  // left to put the input. It is not dropped: its partition stays here and
+  // retries, slower each time, until the dead-letter topic takes it.
+  int refusals = 0;
+  for (const auto& [at, r] : rejected_) refusals = std::max(refusals, r.dead_letter_refusals);
+  if (refusals >= 2) {
+    log::Error(
+        "the dead-letter topic refuses the dead letter of an input message whose outputs were "
+        "refused; its partition cannot move past it until the dead-letter topic accepts it "
+        "(docs/runbook.md, DedupdTransactionsAborting)");
+    const auto until =
+        Clock::now() + std::chrono::seconds(std::min(30, 1 << std::min(refusals, 5)));
+    while (Clock::now() < until && g_signals.load() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   return CommitResult::kAborted;
 }
 
@@ -720,6 +1049,17 @@ Daemon::CommitResult Daemon::CommitBatch() {
   }
   pending_alerts_.clear();
   batch_first_offset_.clear();
+  batch_inputs_.clear();
+  // Rejected inputs the commit has passed are settled (dead-lettered, or,
+  // for one retried alone that went through, processed).
+  if (!rejected_.empty()) {
+    std::map<int32_t, int64_t> committed;
+    for (auto* tp : positions) committed[tp->partition()] = tp->offset();
+    ForgetRejections([&committed](int32_t partition, int64_t offset) {
+      auto it = committed.find(partition);
+      return it != committed.end() && offset < it->second;
+    });
+  }
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   metrics_.SetStateBytes(static_cast<double>(store_->ApproximateBytes()));
   uncommitted_ = 0;
@@ -749,6 +1089,8 @@ int Daemon::Run() {
 
   while (g_signals.load() == 0 && !fatal_ && !events_.fatal()) {
     bool failed = false;
+    std::string why = "produce failed";  // when failed
+    bool commit_now = false;
     for (size_t n = 0; n < batch_size && g_signals.load() == 0 && !fatal_; ++n) {
       kafka::MessagePtr msg(consumer_->consume(n == 0 ? 100 : 0));
       if (!msg) break;
@@ -763,57 +1105,101 @@ int Daemon::Run() {
         break;
       }
       const int32_t partition = msg->partition();
-      batch_first_offset_.try_emplace(partition, msg->offset());
-      records.clear();
-      SourceCoordinates source{input_topic_, partition, msg->offset(), msg->timestamp().timestamp};
+      const int64_t offset = msg->offset();
+      batch_first_offset_.try_emplace(partition, offset);
+      const auto input = static_cast<uint32_t>(batch_inputs_.size());
+      batch_inputs_.emplace_back(partition, offset);
+      SourceCoordinates source{input_topic_, partition, offset, msg->timestamp().timestamp};
+      const std::string_view value(static_cast<const char*>(msg->payload()), msg->len());
       std::string_view key =
           msg->key_pointer() != nullptr
               ? std::string_view(static_cast<const char*>(msg->key_pointer()), msg->key_len())
               : std::string_view{};
-      PipelineResult result = pipeline_->Process(
-          {std::string_view(static_cast<const char*>(msg->payload()), msg->len()), key, source},
-          &records);
       ++uncommitted_;
-      if (result.kind != PipelineResult::Kind::kDeadLetter && key != result.page.canonical_url) {
-        unkeyed_.Increment();
-        if (unkeyed_logged++ % 10000 == 0) {
-          log::Warn(
-              "input message not keyed by its canonical URL (counted in "
-              "dedupd_unkeyed_input_total; see docs/delivery.md)",
-              {{"key", std::string(key.substr(0, 200))},
-               {"canonical_url", result.page.canonical_url}});
-        }
-      }
-      if (notifier_ && result.kind == PipelineResult::Kind::kEvent && result.diff &&
-          result.outcome.verdict == Verdict::kRevised) {
-        pending_alerts_.emplace_back(std::move(result.event), std::move(*result.diff));
-      }
-      for (const auto& r : records) {
-        if (!Produce(topics_[r.topic], RdKafka::Topic::PARTITION_UA, r.key, r.value, 0)) {
+      if (auto rejected = rejected_.find({partition, offset});
+          rejected != rejected_.end() && rejected->second.certain) {
+        // Kafka refused one of its outputs before the abort: dead-letter it.
+        if (!DeadLetterRejected(rejected->second, value, key, source, input)) {
           failed = true;
           break;
         }
+      } else {
+        records.clear();
+        PipelineResult result = pipeline_->Process({value, key, source}, &records);
+        if (result.kind != PipelineResult::Kind::kDeadLetter && key != result.page.canonical_url) {
+          metrics_.CountUnkeyedInput();
+          if (unkeyed_logged++ % 10000 == 0) {
+            log::Warn(
+                "input message not keyed by its canonical URL (counted in "
+                "dedupd_unkeyed_input_total; see docs/delivery.md)",
+                {{"key", std::string(key.substr(0, 200))},
+                 {"canonical_url", result.page.canonical_url}});
+          }
+        }
+        // Everything this input writes: its output records, and the state it
+        // wrote, to the changelog partition of its input partition (the
+        // restore of partition p reads changelog partition p) and to the
+        // fingerprints topic every instance reads.
+        std::vector<Outgoing> out;
+        for (const auto& r : records) {
+          out.push_back(
+              {&topics_[r.topic], RdKafka::Topic::PARTITION_UA, &r.key, &r.value, KindOf(r.topic)});
+        }
+        std::string state_value;
+        if (result.outcome.stored) {
+          state_value = state::EncodeUrlState(*result.outcome.stored);
+          const std::string& url = result.outcome.stored->canonical_url;
+          out.push_back({&state_topic_, partition, &url, &state_value, RecordKind::kChangelog});
+          out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url, &state_value,
+                         RecordKind::kFingerprint});
+        }
+        // All of them or none: a record produce() would refuse is found before
+        // any of them is produced. The Detector has staged this page's state
+        // with the batch's, so the batch is aborted (which undoes it) and the
+        // retry dead-letters this input.
+        if (auto oversized = Oversized(out)) {
+          Reject(partition, offset, *oversized, true);
+          why = "an output record is over message.max.bytes";
+          failed = true;
+          break;
+        }
+        for (const auto& o : out) {
+          auto err = Produce(*o.topic, o.partition, *o.key, *o.value,
+                             RecordTag(batch_tag_, input, o.kind));
+          if (err == RdKafka::ERR_NO_ERROR) continue;
+          if (err == RdKafka::ERR_MSG_SIZE_TOO_LARGE) {
+            Reject(partition, offset,
+                   "the " + KindName(o.kind) + " record for topic '" + *o.topic + "' (" +
+                       std::to_string(o.key->size() + o.value->size()) +
+                       " bytes): produce() refused it: " + kafka::DescribeError(err),
+                   true);
+          }
+          failed = true;
+          break;
+        }
+        if (failed) break;
+        if (notifier_ && result.kind == PipelineResult::Kind::kEvent && result.diff &&
+            result.outcome.verdict == Verdict::kRevised) {
+          pending_alerts_.emplace_back(std::move(result.event), std::move(*result.diff));
+        }
       }
-      // The state this page wrote: to the changelog partition of its input
-      // partition (the restore of partition p reads changelog partition p)
-      // and to the fingerprints topic every instance reads.
-      if (!failed && result.outcome.stored) {
-        const std::string value = state::EncodeUrlState(*result.outcome.stored);
-        const std::string& url = result.outcome.stored->canonical_url;
-        failed = !Produce(state_topic_, partition, url, value, batch_tag_) ||
-                 !Produce(fingerprints_topic_, RdKafka::Topic::PARTITION_UA, url, value, 0);
+      // While some input messages are suspected of records the broker refused
+      // together with others' records, every input commits alone: a refusal
+      // then names its culprit.
+      if (suspects_ > 0) {
+        commit_now = true;
+        break;
       }
-      if (failed) break;
     }
     if (failed) {
       // A record that did not go out must not be committed without it.
-      if (AbortBatch("produce failed", true) == CommitResult::kFatal) fatal_ = true;
+      if (AbortBatch(why, true) == CommitResult::kFatal) fatal_ = true;
       continue;
     }
     producer_->poll(0);
     metrics_.SetReady(Ready());
-    if (uncommitted_ > 0 &&
-        (uncommitted_ >= commit_messages || Clock::now() - batch_started_ >= commit_interval)) {
+    if (uncommitted_ > 0 && (commit_now || uncommitted_ >= commit_messages ||
+                             Clock::now() - batch_started_ >= commit_interval)) {
       if (CommitBatch() == CommitResult::kFatal) fatal_ = true;
     }
     if (!fatal_) TailFingerprints();

@@ -171,10 +171,18 @@ std::optional<v1::PageDiff> MakeDiff(const parse::ParsedPage& page, const classi
 v1::DeadLetter MakeDeadLetter(const parse::ParseError& error, std::string_view original,
                               std::string_view key, const SourceCoordinates& source,
                               size_t max_original_bytes, int64_t now_ms) {
+  return MakeDeadLetter(ToProto(error.code), parse::ReasonCode(error.code), error.detail, original,
+                        key, source, max_original_bytes, now_ms);
+}
+
+v1::DeadLetter MakeDeadLetter(v1::DeadLetter::Reason reason, std::string_view reason_code,
+                              std::string_view detail, std::string_view original,
+                              std::string_view key, const SourceCoordinates& source,
+                              size_t max_original_bytes, int64_t now_ms) {
   v1::DeadLetter d;
-  d.set_reason(ToProto(error.code));
-  d.set_reason_code(std::string(parse::ReasonCode(error.code)));
-  d.set_detail(error.detail);
+  d.set_reason(reason);
+  d.set_reason_code(std::string(reason_code));
+  d.set_detail(std::string(detail));
   d.set_original(std::string(original.substr(0, max_original_bytes)));
   d.set_original_truncated(original.size() > max_original_bytes);
   d.set_original_size(original.size());

@@ -33,6 +33,12 @@ std::optional<v1::PageDiff> MakeDiff(const parse::ParsedPage& page,
 v1::DeadLetter MakeDeadLetter(const parse::ParseError& error, std::string_view original,
                               std::string_view key, const SourceCoordinates& source,
                               size_t max_original_bytes, int64_t now_ms);
+// A dead letter for a reason outside the input contract, e.g. OUTPUT_REJECTED
+// ("output_rejected": Kafka refused one of the records the input produced).
+v1::DeadLetter MakeDeadLetter(v1::DeadLetter::Reason reason, std::string_view reason_code,
+                              std::string_view detail, std::string_view original,
+                              std::string_view key, const SourceCoordinates& source,
+                              size_t max_original_bytes, int64_t now_ms);
 
 // Protobuf wire format, or one line of proto3 JSON (no trailing newline).
 std::string Encode(const google::protobuf::Message& message, OutputFormat format);

@@ -123,6 +123,20 @@ inline TxnErrorAction ClassifyTxnError(const RdKafka::Error& error) {
   return TxnErrorAction::kFatal;
 }
 
+// True when Kafka refused one record for good because of the record itself,
+// so producing it again can never succeed: too large for the producer's
+// message.max.bytes or the topic's max.message.bytes (MSG_SIZE_TOO_LARGE,
+// RECORD_LIST_TOO_LARGE), or invalid for the topic (INVALID_RECORD, e.g. no
+// key on a compacted topic). The daemon dead-letters the input that made it
+// (docs/delivery.md, "Records Kafka refuses"). Authorization and other
+// configuration errors are not on the list: they are not about one input,
+// and dead-lettering would divert the whole stream until an operator fixes
+// them; they abort and retry instead.
+inline bool IsRecordRejection(RdKafka::ErrorCode code) {
+  return code == RdKafka::ERR_MSG_SIZE_TOO_LARGE || code == RdKafka::ERR_RECORD_LIST_TOO_LARGE ||
+         code == RdKafka::ERR_INVALID_RECORD;
+}
+
 // "ERR_NAME: message [retriable|abortable|fatal]" for logs and error strings.
 inline std::string DescribeError(const RdKafka::Error& error) {
   std::string text = error.name() + ": " + error.str();

@@ -71,6 +71,12 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                           .Help("Input messages read, good or bad")
                           .Register(*registry_)
                           .Add({})),
+      unkeyed_input_(BuildCounter()
+                         .Name("dedupd_unkeyed_input_total")
+                         .Help("Input messages whose key is not their canonical URL (scale-out "
+                               "needs the pages topic keyed by URL: docs/delivery.md)")
+                         .Register(*registry_)
+                         .Add({})),
       processing_seconds_(BuildHistogram()
                               .Name("dedupd_processing_seconds")
                               .Help("Per-page processing time, parse to produce")
@@ -120,7 +126,7 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
     pages_.Add({{"verdict", std::string(VerdictName(v))}});
   }
   for (auto reason : {"invalid_json", "missing_field", "wrong_type", "invalid_utf8", "too_large",
-                      "empty_body", "invalid_url"}) {
+                      "empty_body", "invalid_url", "output_rejected"}) {
     dead_letters_.Add({{"reason", reason}});
   }
   for (auto flag : {"REPEATED_CONTENT", "REVERTED", "BOILERPLATE_ONLY"}) {

@@ -34,6 +34,8 @@ class Metrics {
   explicit Metrics(size_t site_label_limit = 50, std::string_view version = "0.0.0");
 
   void CountInput() { input_messages_.Increment(); }
+  // An input message whose key is not its canonical URL (docs/delivery.md, Scale-out).
+  void CountUnkeyedInput() { unkeyed_input_.Increment(); }
   void CountVerdict(Verdict v);
   void CountFlag(std::string_view flag);
   void CountRevision(std::string_view site, std::string_view severity);
@@ -74,6 +76,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& alertmanager_posts_;
   prometheus::Family<prometheus::Gauge>& consumer_lag_;
   prometheus::Counter& input_messages_;
+  prometheus::Counter& unkeyed_input_;
   prometheus::Histogram& processing_seconds_;
   prometheus::Histogram& event_lag_seconds_;
   prometheus::Histogram& simhash_distance_;

@@ -329,7 +329,7 @@ scrape_configs:
       << Describe(before);
   for (const auto& s : before.samples) EXPECT_EQ(s.value, 0) << s.labels.at("verdict");
   auto dl_before = PromQuery(prom_port, R"(dedupd_dead_letters_total{job="dedupd"})");
-  EXPECT_EQ(dl_before.samples.size(), 7u) << Describe(dl_before);
+  EXPECT_EQ(dl_before.samples.size(), 8u) << Describe(dl_before);
   for (const auto& s : dl_before.samples) EXPECT_EQ(s.value, 0) << s.labels.at("reason");
 
   // ---- the fixture stream
@@ -347,8 +347,8 @@ scrape_configs:
   std::map<std::string, double> want_verdicts = {
       {"NEW", 0}, {"UNCHANGED", 0}, {"REVISED", 0}, {"DUPLICATE", 0}, {"NEAR_DUPLICATE", 0}};
   std::map<std::string, double> want_reasons = {
-      {"invalid_json", 0}, {"missing_field", 0}, {"wrong_type", 0}, {"invalid_utf8", 0},
-      {"too_large", 0},    {"empty_body", 0},    {"invalid_url", 0}};
+      {"invalid_json", 0}, {"missing_field", 0}, {"wrong_type", 0},  {"invalid_utf8", 0},
+      {"too_large", 0},    {"empty_body", 0},    {"invalid_url", 0}, {"output_rejected", 0}};
   std::map<std::string, v1::PageEvent> edits;  // canonical URL -> REVISED event to be alerted
   v1::PageEvent revised;                       // fixture line 7
   for (const auto& r : event_records) {

@@ -179,8 +179,8 @@ TEST_P(RestartTest, BoilerplateModelSurvivesTheRestart) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, RestartTest, ::testing::Values(false, true),
-                         [](const auto& info) {
-                           return info.param ? "FromFormatOne" : "WithLineHashes";
+                         [](const auto& param_info) {
+                           return param_info.param ? "FromFormatOne" : "WithLineHashes";
                          });
 
 }  // namespace
