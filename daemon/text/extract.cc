@@ -706,8 +706,54 @@ BodyKind SniffBodyKind(std::string_view content_type, std::string_view body) {
   return BodyKind::kPlain;
 }
 
+namespace {
+
+// gumbo turns C0 controls (but tab, LF, FF, CR), DEL and C1 controls into
+// U+FFFD, as the HTML5 input stream rules allow, while the plain-text path
+// keeps them in the canonical text and drops them from the content key and
+// the matching form. So that a page served once as text/plain and once as
+// HTML has the same content key (no false REVISED), they are taken out of
+// the HTML before parsing: removed, except NEL (U+0085, a line break in
+// plain text), which becomes a space. Returns false (and leaves *out alone)
+// when there are none, the usual case.
+bool WithoutControls(std::string_view html, std::string* out) {
+  const auto* const p = reinterpret_cast<const unsigned char*>(html.data());
+  const size_t n = html.size();
+  auto is_control = [&](size_t i, size_t* len) {
+    const unsigned c = p[i];
+    if (c < 0x20) {
+      *len = 1;
+      return c != '\t' && c != '\n' && c != '\f' && c != '\r';
+    }
+    if (c == 0x7F) {
+      *len = 1;
+      return true;
+    }
+    *len = 2;
+    return c == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F;
+  };
+  size_t i = 0, len = 0;
+  while (i < n && !is_control(i, &len)) ++i;
+  if (i == n) return false;
+  out->assign(html.substr(0, i));
+  while (i < n) {
+    if (is_control(i, &len)) {
+      if (len == 2 && p[i + 1] == 0x85) out->push_back(' ');
+      i += len;
+      continue;
+    }
+    out->push_back(static_cast<char>(p[i]));
+    ++i;
+  }
+  return true;
+}
+
+}  // namespace
+
 ExtractedText ExtractHtml(std::string_view html) {
   ExtractedText result;
+  std::string cleaned;
+  if (WithoutControls(html, &cleaned)) html = cleaned;
   std::string rewritten;
   {
     NestingLimiter limiter(html);

@@ -34,6 +34,25 @@ bool AllValidUtf8(const ExtractedText& t) {
 
 // --- HTML ----------------------------------------------------------------
 
+// gumbo turns control characters into U+FFFD; the plain path keeps them in
+// the text and drops them from the content key. The same words served as
+// text/plain and as HTML must have one content key (else: a false REVISED).
+TEST(ExtractHtml, ControlCharactersGiveThePlainTextContentKey) {
+  using namespace std::string_literals;
+  const std::string words =
+      "He said \xC2\x93hello\xC2\x94 to\x01 the\x7F re\x00porters\xC2\x85today, "
+      "\xE4\xB8\xAD\xC2\x80\xE6\x96\x87 tab\there."s;
+  ASSERT_NE(words.find('\0'), std::string::npos);  // the NUL is in
+  const ExtractedText plain = SplitPlainText(words);
+  const ExtractedText html = ExtractHtml("<html><body><p>" + words + "</p></body></html>");
+  EXPECT_EQ(ContentKeyOf(html), ContentKeyOf(plain));
+  for (const Block& b : html.blocks) {
+    EXPECT_EQ(b.text.find("\xEF\xBF\xBD"), std::string::npos) << b.text;  // no U+FFFD
+  }
+  // Without controls nothing is rewritten: entities and markup as before.
+  EXPECT_THAT(Texts(ExtractHtml("<p>a &amp; b\tc</p>")), ElementsAre("a & b c"));
+}
+
 TEST(ExtractHtml, DecodesEntities) {
   const ExtractedText t = ExtractHtml(
       "<p>A &amp; B &lt;C&gt; &quot;q&quot; &#20013;&#x6587; &copy;&nbsp;x &bogus;</p>");
