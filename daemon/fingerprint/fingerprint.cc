@@ -450,12 +450,14 @@ __attribute__((flatten)) void HashShingles(const char* buf, const size_t* starts
   }
 }
 
-// The hash set behind ShingleSet: open addressing, indexed by a value's top
-// bits (shingle hashes are uniform), 0 marks an empty slot. All slots are 0
-// between calls: a call clears the slots it filled (cheaper than clearing the
-// table, which has 8 slots per value).
+// The hash set behind ShingleSet: open addressing, indexed by a hash's top
+// bits (shingle hashes are uniform). A slot holds 1 + the position of the
+// hash in the output array (0: empty), 4 bytes, so that the table stays in
+// L1 for pages of up to ~500 shingles; the hash itself is only read back on
+// the rare occupied slot. All slots are 0 between calls: a call clears the
+// slots it filled (cheaper than clearing the table, 8 slots per value).
 struct DistinctSet {
-  std::vector<uint64_t> slots;
+  std::vector<uint32_t> slots;
   std::vector<uint32_t> slot_of;  // per input value: the slot it was found in
   std::vector<uint8_t> fresh;     // per input value: 1 if seen for the first time
 };
@@ -463,12 +465,10 @@ struct DistinctSet {
 // Writes the shingle hashes (as HashShingles) into v[0..count) and keeps the
 // first occurrence of every distinct one, in order; returns how many. Two
 // passes: the first hashes each shingle, looks it up and inserts it, with no
-// dependency from one shingle to the next except through the table (so the
-// table loads, often L2 hits, overlap); the second compacts. The table is at
-// least 8x the values (at most 2^16 slots, 512 KiB), so a value's home slot
-// is nearly always free or its own: that case is branch-free (a repeat
-// rewrites its own slot), only a collision loops. The value 0 is tracked
-// apart. About 3x faster than sorting (docs/fingerprint.md).
+// dependency from one shingle to the next except through the table; the
+// second compacts. The table has at least 8 slots per value (at most 2^16),
+// so a value's home slot is nearly always empty or its own: the empty case
+// needs no read of any hash, and only a collision loops.
 __attribute__((flatten)) size_t HashDistinct(const char* buf, const size_t* starts, size_t count,
                                              size_t k, uint64_t* v, DistinctSet* set) {
   const int bits = std::clamp(static_cast<int>(std::bit_width(count)) + 3, 6, 16);
@@ -480,26 +480,21 @@ __attribute__((flatten)) size_t HashDistinct(const char* buf, const size_t* star
     set->slot_of.resize(count);
     set->fresh.resize(count);
   }
-  uint64_t* const slots = set->slots.data();
+  uint32_t* const slots = set->slots.data();
   uint32_t* const slot_of = set->slot_of.data();
   uint8_t* const fresh = set->fresh.data();
-  bool zero_seen = false;
   for (size_t i = 0; i < count; ++i) {
     const uint64_t h = XXH3_64bits(buf + starts[i], starts[i + k] - starts[i] - 1);
     v[i] = h;
     size_t at = static_cast<size_t>(h >> shift);
-    uint64_t held = slots[at];
-    while (held != 0 && held != h) {  // a collision: rare at <= 1/8 load
+    uint32_t held = slots[at];
+    while (held != 0 && v[held - 1] != h) {  // a collision: rare at <= 1/8 load
       at = (at + 1) & mask;
       held = slots[at];
     }
-    slots[at] = h;
+    slots[at] = static_cast<uint32_t>(i + 1);  // a repeat may point here as well
     slot_of[i] = static_cast<uint32_t>(at);
     fresh[i] = held == 0;
-    if (h == 0) [[unlikely]] {  // never in the table (its slot stays 0)
-      fresh[i] = !zero_seen;
-      zero_seen = true;
-    }
   }
   size_t w = 0;
   for (size_t i = 0; i < count; ++i) {
