@@ -4,7 +4,6 @@
 
 #include <emmintrin.h>
 #include <gumbo.h>
-#include <simdjson.h>
 
 #include <algorithm>
 #include <array>
@@ -802,9 +801,9 @@ size_t NextBreakCandidate(const unsigned char* p, size_t i, size_t n) {
 }  // namespace
 
 ExtractedText SplitPlainText(std::string_view text) {
-  // Validate once (simdjson's SIMD validator, chosen at run time); ill-formed
-  // input is repaired first, so that the line scan below can trust the bytes.
-  if (!simdjson::validate_utf8(text.data(), text.size())) return SplitPlainText(RepairUtf8(text));
+  // Validate once (IsValidUtf8: SIMD); ill-formed input is repaired first, so
+  // that the line scan below can trust the bytes.
+  if (!IsValidUtf8(text)) return SplitPlainText(RepairUtf8(text));
   ExtractedText result;
   const auto* const bytes = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();

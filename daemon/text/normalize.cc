@@ -2,6 +2,7 @@
 // only for the code points that need it. See docs/text.md ("Normalisation").
 #include "text/normalize.h"
 
+#include <simdjson.h>
 #include <utf8proc.h>
 
 #include <algorithm>
@@ -623,34 +624,11 @@ void NormalizeImpl(std::string_view in, std::string* out) {
 
 }  // namespace
 
+// simdjson's validator: SIMD, its kernel chosen at run time (haswell/AVX2,
+// westmere/SSE4.2 or scalar), the same rules as DecodeUtf8 (no overlongs,
+// surrogates or code points past U+10FFFF).
 bool IsValidUtf8(std::string_view in) {
-  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
-  const auto* const end = p + in.size();
-  while (p < end) {
-    const unsigned c = *p;
-    if (c < 0x80) {
-      ++p;
-      // In ASCII text, skip eight bytes at a time.
-      while (end - p >= 8) {
-        uint64_t w;
-        std::memcpy(&w, p, 8);
-        if (w & 0x8080808080808080ull) break;
-        p += 8;
-      }
-      continue;
-    }
-    // The common 3-byte case (every CJK character) without the special
-    // second-byte ranges of E0 (overlongs) and ED (surrogates).
-    if ((c - 0xE1u < 0x0Cu || c - 0xEEu < 2u) && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
-        (p[2] & 0xC0) == 0x80) {
-      p += 3;
-      continue;
-    }
-    const Decoded d = internal::DecodeUtf8(p, end);
-    if (!d.valid) return false;
-    p += d.len;
-  }
-  return true;
+  return simdjson::validate_utf8(in.data(), in.size());
 }
 
 std::string RepairUtf8(std::string_view in, size_t* replaced) {

@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 #include <utf8proc.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 
+#include "text/internal/utf8.h"
 #include "unit/text/text_test_util.h"
 
 namespace dedupd::text {
@@ -332,6 +335,37 @@ TEST(RepairUtf8, RejectsOverlongsSurrogatesAndOutOfRange) {
   EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));
   EXPECT_TRUE(IsValidUtf8("\xF4\x8F\xBF\xBF"));
   EXPECT_TRUE(IsValidUtf8(Fixture("sc-gov-release.txt")));
+}
+
+// IsValidUtf8 (simdjson's validator) and the decoder behind RepairUtf8 and
+// the normaliser (internal::DecodeUtf8) apply the same rules.
+bool DecoderSaysValid(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* const end = p + text.size();
+  while (p < end) {
+    const internal::Decoded d = internal::DecodeUtf8(p, end);
+    if (!d.valid) return false;
+    p += d.len;
+  }
+  return true;
+}
+
+TEST(IsValidUtf8, AgreesWithTheDecoderOnRandomBytes) {
+  const std::string pieces[] = {"a",    "\x80",     "\xBF", "\xC0", "\xC2", "\xDF",
+                                "\xE0", "\xE4\xB8", "\xED", "\xEF", "\xF0", "\xF4",
+                                "\xF5", "\xFF",     "\xA0", "\x90", "中",   "\xF0\x9F\x98\x80"};
+  uint64_t x = 88172645463325252ull;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const size_t n = round % 40;
+    for (size_t i = 0; i < n; ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      text += pieces[x % std::size(pieces)];
+    }
+    ASSERT_EQ(IsValidUtf8(text), DecoderSaysValid(text)) << "round " << round;
+  }
 }
 
 TEST(RepairUtf8, OutputIsValid) {
