@@ -441,15 +441,6 @@ size_t JoinTokens(std::string_view text, char* buf, size_t* starts) {
   return tokens;
 }
 
-// Shingle i is tokens i..i+k-1: the bytes from starts[i] to the space before
-// starts[i+k]. `flatten` inlines XXH3's short-input paths into the loop.
-__attribute__((flatten)) void HashShingles(const char* buf, const size_t* starts, size_t count,
-                                           size_t k, uint64_t* dst) {
-  for (size_t i = 0; i < count; ++i) {
-    dst[i] = XXH3_64bits(buf + starts[i], starts[i + k] - starts[i] - 1);
-  }
-}
-
 // The hash set behind ShingleSet: open addressing, indexed by a hash's top
 // bits (shingle hashes are uniform). A slot holds 1 + the position of the
 // hash in the output array (0: empty), 4 bytes, so that the table stays in
@@ -462,8 +453,10 @@ struct DistinctSet {
   std::vector<uint8_t> fresh;     // per input value: 1 if seen for the first time
 };
 
-// Writes the shingle hashes (as HashShingles) into v[0..count) and keeps the
-// first occurrence of every distinct one, in order; returns how many. Two
+// Writes the shingle hashes into v[0..count) (shingle i is tokens i..i+k-1:
+// the bytes from starts[i] to the space before starts[i+k]; `flatten` inlines
+// XXH3's short-input paths into the loop) and keeps the first occurrence of
+// every distinct one, in order; returns how many. Two
 // passes: the first hashes each shingle, looks it up and inserts it, with no
 // dependency from one shingle to the next except through the table; the
 // second compacts. The table has at least 8 slots per value (at most 2^16),
@@ -545,15 +538,10 @@ void ReleaseBigScratch(ShingleScratch* s) {
 
 void Shingles(std::string_view normalized, const ShingleOptions& options,
               std::vector<uint64_t>* out) {
-  thread_local ShingleScratch s;
-  const Tokenized t = Tokenize(normalized, options, &s);
-  if (t.count > 0) {
-    const size_t base = out->size();
-    out->resize(base + t.count);
-    HashShingles(s.buf.get(), s.starts.get(), t.count, t.span, out->data() + base);
-  }
+  std::vector<uint64_t> set;  // not the hot path (the detector uses ShingleSet)
+  ShingleSet(normalized, options, &set);
+  out->insert(out->end(), set.begin(), set.end());
   internal::SortUnique(out);
-  ReleaseBigScratch(&s);
 }
 
 size_t ShingleSet(std::string_view normalized, const ShingleOptions& options,
