@@ -17,6 +17,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -173,5 +177,57 @@ inline std::vector<kafka::testing::Record> ReadAll(const std::string& bootstrap,
   }
   return out;
 }
+
+// The producer of `pages` keys by URL (docs/delivery.md): the "url" of a JSON
+// line; malformed lines without one get an empty key.
+inline std::string KeyOf(const std::string& line) {
+  std::smatch m;
+  static const std::regex url(R"re("url"\s*:\s*"([^"]*)")re");
+  return std::regex_search(line, m, url) ? m[1].str() : std::string();
+}
+
+// One daemon under test: a unique id (consumer group, transactional id and
+// prefix of its topics), its state directory and its log file, which is kept
+// when the test fails or DEDUPD_E2E_KEEP_LOGS is set.
+class DaemonFixture : public kafka::testing::KafkaTest {
+ protected:
+  explicit DaemonFixture(std::string prefix) : prefix_(std::move(prefix)) {}
+  void SetUp() override {
+    KafkaTest::SetUp();
+    id_ = Unique(prefix_);
+    state_dir_ = std::filesystem::temp_directory_path() / id_;
+    log_ = (std::filesystem::temp_directory_path() / (id_ + ".log")).string();
+  }
+  void TearDown() override {
+    std::filesystem::remove_all(state_dir_);
+    if (!HasFailure() && std::getenv("DEDUPD_E2E_KEEP_LOGS") == nullptr) {
+      std::filesystem::remove(log_);
+    } else {
+      std::cerr << "daemon log kept: " << log_ << "\n";
+    }
+  }
+  std::string Topic(const std::string& name) const { return id_ + "-" + name; }
+  // `dedupd run` flags for this daemon: its topics, group and state.
+  std::vector<std::string> Args(int partitions, const std::string& mode = "exactly_once") const {
+    return {"--kafka.bootstrap_servers=" + bootstrap_,
+            "--kafka.group_id=" + id_,
+            "--kafka.transactional_id=" + id_,
+            "--kafka.partitions=" + std::to_string(partitions),
+            "--kafka.statistics_interval_ms=1000",
+            "--topics.input=" + Topic("pages"),
+            "--topics.events=" + Topic("events"),
+            "--topics.diffs=" + Topic("diffs"),
+            "--topics.dlq=" + Topic("dlq"),
+            "--state.dir=" + state_dir_.string(),
+            "--processing.mode=" + mode,
+            "--processing.commit_interval_ms=200",
+            "--shutdown.grace_period_ms=20000"};
+  }
+
+  std::string prefix_;
+  std::string id_;
+  std::filesystem::path state_dir_;
+  std::string log_;
+};
 
 }  // namespace dedupd::e2e

@@ -16,7 +16,6 @@
 namespace dedupd::e2e {
 namespace {
 
-using kafka::testing::KafkaTest;
 using std::chrono::seconds;
 
 std::vector<std::string> FixtureLines() {
@@ -53,45 +52,9 @@ std::vector<Expected> ExpectedLines() {
   return out;
 }
 
-// The producer of `pages` keys by URL (docs/delivery.md); malformed lines
-// without a URL get an empty key.
-std::string KeyOf(const std::string& line) {
-  std::smatch m;
-  static const std::regex url(R"re("url"\s*:\s*"([^"]*)")re");
-  return std::regex_search(line, m, url) ? m[1].str() : std::string();
-}
-
-class DaemonTest : public KafkaTest {
+class DaemonTest : public DaemonFixture {
  protected:
-  void SetUp() override {
-    KafkaTest::SetUp();
-    id_ = Unique("d");
-    state_dir_ = std::filesystem::temp_directory_path() / id_;
-    log_ = (std::filesystem::temp_directory_path() / (id_ + ".log")).string();
-  }
-  void TearDown() override {
-    std::filesystem::remove_all(state_dir_);
-    if (!HasFailure())
-      std::filesystem::remove(log_);
-    else
-      std::cerr << "daemon log kept: " << log_ << "\n";
-  }
-  std::string Topic(const std::string& name) const { return id_ + "-" + name; }
-  std::vector<std::string> Args(int partitions, const std::string& mode = "exactly_once") const {
-    return {"--kafka.bootstrap_servers=" + bootstrap_,
-            "--kafka.group_id=" + id_,
-            "--kafka.transactional_id=" + id_,
-            "--kafka.partitions=" + std::to_string(partitions),
-            "--kafka.statistics_interval_ms=1000",
-            "--topics.input=" + Topic("pages"),
-            "--topics.events=" + Topic("events"),
-            "--topics.diffs=" + Topic("diffs"),
-            "--topics.dlq=" + Topic("dlq"),
-            "--state.dir=" + state_dir_.string(),
-            "--processing.mode=" + mode,
-            "--processing.commit_interval_ms=200",
-            "--shutdown.grace_period_ms=20000"};
-  }
+  DaemonTest() : DaemonFixture("d") {}
   void ProduceLines(const std::vector<std::string>& lines, size_t from, size_t to) {
     kafka::testing::DeliveryLog log;
     auto producer = MakeProducer(With(Base(), {{"enable.idempotence", "true"}}), &log);
@@ -138,10 +101,6 @@ class DaemonTest : public KafkaTest {
           << "line " << i + 1 << ": got " << got.find(static_cast<int64_t>(i))->second;
     }
   }
-
-  std::string id_;
-  std::filesystem::path state_dir_;
-  std::string log_;
 };
 
 const std::string kDedupd = DEDUPD_BINARY;

@@ -91,12 +91,6 @@ std::vector<std::set<std::string>> ExpectedOutcomes() {
   return out;
 }
 
-std::string KeyOf(const std::string& line) {
-  std::smatch m;
-  static const std::regex url(R"re("url"\s*:\s*"([^"]*)")re");
-  return std::regex_search(line, m, url) ? m[1].str() : std::string();
-}
-
 // One alert of an Alertmanager webhook notification.
 struct WebhookAlert {
   std::string receiver;

@@ -21,7 +21,6 @@
 namespace dedupd::e2e {
 namespace {
 
-using kafka::testing::KafkaTest;
 using std::chrono::seconds;
 
 const std::string kDedupd = DEDUPD_BINARY;
@@ -53,12 +52,6 @@ std::string GoodBody(int i, const std::string& extra = "") {
          std::to_string(i + 2) + " hours. " + RandomWords(300, 1000 + i) + extra;
 }
 
-std::string KeyOf(const std::string& line) {
-  std::smatch m;
-  static const std::regex url(R"re("url"\s*:\s*"([^"]*)")re");
-  return std::regex_search(line, m, url) ? m[1].str() : std::string();
-}
-
 // The value of one series in a /metrics text, -1 when absent.
 double MetricValue(const std::string& metrics, const std::string& series) {
   const size_t at = metrics.find("\n" + series + " ");
@@ -76,37 +69,9 @@ struct Case {
   std::string mode;
 };
 
-class RejectedOutputTest : public KafkaTest, public ::testing::WithParamInterface<Case> {
+class RejectedOutputTest : public DaemonFixture, public ::testing::WithParamInterface<Case> {
  protected:
-  void SetUp() override {
-    KafkaTest::SetUp();
-    id_ = Unique("r");
-    state_dir_ = std::filesystem::temp_directory_path() / id_;
-    log_ = (std::filesystem::temp_directory_path() / (id_ + ".log")).string();
-  }
-  void TearDown() override {
-    std::filesystem::remove_all(state_dir_);
-    if (!HasFailure() && std::getenv("DEDUPD_E2E_KEEP_LOGS") == nullptr)
-      std::filesystem::remove(log_);
-    else
-      std::cerr << "daemon log kept: " << log_ << "\n";
-  }
-  std::string Topic(const std::string& name) const { return id_ + "-" + name; }
-  std::vector<std::string> Args(const std::string& mode) const {
-    return {"--kafka.bootstrap_servers=" + bootstrap_,
-            "--kafka.group_id=" + id_,
-            "--kafka.transactional_id=" + id_,
-            "--kafka.partitions=1",
-            "--kafka.statistics_interval_ms=1000",
-            "--topics.input=" + Topic("pages"),
-            "--topics.events=" + Topic("events"),
-            "--topics.diffs=" + Topic("diffs"),
-            "--topics.dlq=" + Topic("dlq"),
-            "--state.dir=" + state_dir_.string(),
-            "--processing.mode=" + mode,
-            "--processing.commit_interval_ms=200",
-            "--shutdown.grace_period_ms=20000"};
-  }
+  RejectedOutputTest() : DaemonFixture("r") {}
   void ProduceLines(const std::vector<std::string>& lines) {
     kafka::testing::DeliveryLog log;
     auto producer = MakeProducer(With(Base(), {{"enable.idempotence", "true"}}), &log);
@@ -119,10 +84,6 @@ class RejectedOutputTest : public KafkaTest, public ::testing::WithParamInterfac
     ASSERT_EQ(log.errors, 0) << log.first_error;
     ASSERT_EQ(log.acked, static_cast<int64_t>(lines.size()));
   }
-
-  std::string id_;
-  std::filesystem::path state_dir_;
-  std::string log_;
 };
 
 TEST_P(RejectedOutputTest, AnOversizedOutputDeadLettersItsInputAndThePartitionMovesOn) {
@@ -169,7 +130,7 @@ TEST_P(RejectedOutputTest, AnOversizedOutputDeadLettersItsInputAndThePartitionMo
   want[13] = "NEW";
 
   CreateTopic(Topic("pages"), 1);
-  auto args = Args(c.mode);
+  auto args = Args(1, c.mode);
   if (c.refuser == Refuser::kProducer) {
     args.push_back("--kafka.producer.message.max.bytes=20000");
   } else {
