@@ -1,5 +1,9 @@
 #include "app/pipeline.h"
 
+#include <chrono>
+
+#include "common/log.h"
+
 namespace dedupd::app {
 
 Pipeline::Pipeline(PipelineOptions options, classify::Detector* detector, metrics::Metrics* metrics)
@@ -66,6 +70,22 @@ PipelineResult Pipeline::Process(const InputMessage& message, std::vector<Output
   metrics_->ObserveProcessing(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return r;
+}
+
+size_t LoadState(classify::Detector* detector, bool log_empty) {
+  const auto started = std::chrono::steady_clock::now();
+  const size_t loaded = detector->LoadFromStore(
+      [](size_t n) {
+        log::Info("loading state", {{"urls", std::to_string(n)}});
+      },
+      100000);
+  if (loaded > 0 || log_empty) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    log::Info("state loaded",
+              {{"urls", std::to_string(loaded)}, {"seconds", std::to_string(seconds)}});
+  }
+  return loaded;
 }
 
 }  // namespace dedupd::app

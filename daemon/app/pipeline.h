@@ -70,4 +70,10 @@ class Pipeline {
   parse::PageParser parser_;
 };
 
+// Rebuilds the detector's indexes from its store (Detector::LoadFromStore),
+// logging "loading state" every 100,000 URLs and then "state loaded" with the
+// count and the seconds it took (not for an empty store unless `log_empty`).
+// Returns the number of URLs loaded. Used at start by `run` and `scan`.
+size_t LoadState(classify::Detector* detector, bool log_empty);
+
 }  // namespace dedupd::app

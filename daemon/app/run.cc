@@ -566,16 +566,7 @@ bool Daemon::Setup() {
     return false;
   }
   detector_ = std::make_unique<classify::Detector>(DetectOptionsFrom(cfg_), store_.get());
-  auto started = Clock::now();
-  size_t loaded = detector_->LoadFromStore(
-      [](size_t n) {
-        log::Info("loading state", {{"urls", std::to_string(n)}});
-      },
-      100000);
-  log::Info(
-      "state loaded",
-      {{"urls", std::to_string(loaded)},
-       {"seconds", std::to_string(std::chrono::duration<double>(Clock::now() - started).count())}});
+  LoadState(detector_.get(), /*log_empty=*/true);
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   const PipelineOptions pipeline_options = PipelineOptionsFrom(cfg_);
   format_ = pipeline_options.format;

@@ -86,18 +86,7 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
     }
   }
   classify::Detector detector(DetectOptionsFrom(cfg), store.get());
-  const auto load_started = std::chrono::steady_clock::now();
-  const size_t loaded = detector.LoadFromStore(
-      [](size_t n) {
-        log::Info("loading state", {{"urls", std::to_string(n)}});
-      },
-      100000);
-  if (loaded > 0) {
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - load_started).count();
-    log::Info("state loaded",
-              {{"urls", std::to_string(loaded)}, {"seconds", std::to_string(seconds)}});
-  }
+  LoadState(&detector, /*log_empty=*/false);
 
   metrics::Metrics metrics(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")),
                            DEDUPD_VERSION);
