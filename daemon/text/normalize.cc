@@ -624,11 +624,36 @@ void NormalizeImpl(std::string_view in, std::string* out) {
 
 }  // namespace
 
-// simdjson's validator: SIMD, its kernel chosen at run time (haswell/AVX2,
-// westmere/SSE4.2 or scalar), the same rules as DecodeUtf8 (no overlongs,
-// surrogates or code points past U+10FFFF).
+namespace {
+
+// The kernel is picked here, not by simdjson's own dispatch, from the ones
+// the tests check against DecodeUtf8 on every machine we build on: haswell
+// (AVX2), westmere (SSE4.2), fallback (scalar). simdjson would pick its
+// AVX-512 "icelake" kernel on CPUs with VBMI2, which no development or test
+// machine of ours has; a validator that says "valid" here and "invalid" on
+// a substring of the same bytes breaks every check that relies on it (block
+// repair, the fuzzers). docs/text.md, "UTF-8".
+const simdjson::implementation& Utf8Kernel() {
+  static const simdjson::implementation* const kernel = [] {
+    for (const std::string_view name : {"haswell", "westmere", "fallback"}) {
+      const simdjson::implementation* impl = simdjson::get_available_implementations()[name];
+      if (impl != nullptr && impl->supported_by_runtime_system()) return impl;
+    }
+    return simdjson::get_available_implementations()["fallback"];
+  }();
+  return *kernel;
+}
+
+}  // namespace
+
+// The same rules as DecodeUtf8 (no overlongs, surrogates or code points past
+// U+10FFFF), with SIMD when the CPU has it.
 bool IsValidUtf8(std::string_view in) {
-  return simdjson::validate_utf8(in.data(), in.size());
+  return Utf8Kernel().validate_utf8(in.data(), in.size());
+}
+
+std::string_view Utf8ValidatorName() {
+  return Utf8Kernel().name();
 }
 
 std::string RepairUtf8(std::string_view in, size_t* replaced) {

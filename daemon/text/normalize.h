@@ -20,7 +20,11 @@ namespace dedupd::text {
 // when it is not null. Valid input is returned unchanged.
 std::string RepairUtf8(std::string_view in, size_t* replaced = nullptr);
 
+// True iff `in` is well-formed UTF-8 (the rules of RepairUtf8). SIMD: one of
+// simdjson's haswell / westmere / fallback kernels, picked once per process.
 bool IsValidUtf8(std::string_view in);
+// The kernel IsValidUtf8 runs ("haswell", "westmere" or "fallback").
+std::string_view Utf8ValidatorName();
 
 // Matching form, for fingerprints: NFKC + case fold (utf8proc_NFKC_Casefold
 // semantics: full-width -> half-width, U+3000 -> space), CJK and Latin

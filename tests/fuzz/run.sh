@@ -46,14 +46,31 @@ for target in "${targets[@]}"; do
     dict=(-dict="$src/tests/fuzz/$target.dict")
   fi
   echo "=== $target: ${seconds}s"
+  log="$build/fuzz-artifacts/$target.log"
   if ! "$build/tests/fuzz/$target" "$work" "$src/tests/fuzz/corpus/$target" \
       -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2560 -max_len=65536 \
-      -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$target-" "${dict[@]}"; then
+      -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$target-" "${dict[@]}" \
+      2>&1 | tee "$log"; then
     failed+=("$target")
   fi
 done
 
+# A CI log may keep only its tail: repeat, last, why each target failed and
+# the input that made it fail (hex, when small enough to paste into a test).
 if [[ ${#failed[@]} -gt 0 ]]; then
+  for target in "${failed[@]}"; do
+    echo "--- $target: what it reported" >&2
+    grep -aE 'ERROR|SUMMARY|FUZZ_CHECK|runtime error|ALARM|timeout|out-of-memory|leak|Test unit written|deadly' \
+      "$build/fuzz-artifacts/$target.log" | head -n 20 >&2 || true
+    for artifact in "$build/fuzz-artifacts/$target"-*; do
+      [[ -f $artifact ]] || continue
+      echo "--- $artifact ($(stat -c %s "$artifact") bytes), hex:" >&2
+      if [[ $(stat -c %s "$artifact") -le 8192 ]]; then
+        od -An -v -tx1 "$artifact" | tr -d ' \n' | fold -w 128 >&2
+        echo >&2
+      fi
+    done
+  done
   echo "FAILED: ${failed[*]} (inputs in $build/fuzz-artifacts/)" >&2
   exit 1
 fi

@@ -2,12 +2,15 @@
 #include "text/normalize.h"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "text/internal/utf8.h"
 #include "unit/text/text_test_util.h"
@@ -366,6 +369,54 @@ TEST(IsValidUtf8, AgreesWithTheDecoderOnRandomBytes) {
     }
     ASSERT_EQ(IsValidUtf8(text), DecoderSaysValid(text)) << "round " << round;
   }
+}
+
+// Every kernel IsValidUtf8 may run (haswell, westmere, fallback: whichever
+// this CPU supports) against the decoder, on long well-formed texts with one
+// byte changed, the change and the text's end placed around the kernels'
+// 16/32/64-byte blocks. The random-bytes test above rarely gets past the
+// first block.
+TEST(IsValidUtf8, EveryKernelAgreesWithTheDecoderAcrossBlockBoundaries) {
+  const std::string_view pieces[] = {
+      "a", " ", "é", "中", "。", "\xF0\x9F\x98\x80", "\xF4\x8F\xBF\xBF"};
+  const uint8_t mutations[] = {0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xE0, 0xED, 0xEF,
+                               0xF0, 0xF4, 0xF5, 0xFF, 0x00, 0x7F, 0xA0, 0x8F};
+  std::vector<const simdjson::implementation*> kernels;
+  for (const std::string_view name : {"haswell", "westmere", "fallback"}) {
+    const simdjson::implementation* impl = simdjson::get_available_implementations()[name];
+    if (impl != nullptr && impl->supported_by_runtime_system()) kernels.push_back(impl);
+  }
+  ASSERT_FALSE(kernels.empty());
+  EXPECT_TRUE(Utf8ValidatorName() == kernels.front()->name()) << Utf8ValidatorName();
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  const auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  size_t invalid = 0;
+  for (int round = 0; round < 6000; ++round) {
+    std::string text;
+    const size_t target = 1 + next() % 300;
+    while (text.size() < target) text += pieces[next() % std::size(pieces)];
+    if (round % 3 != 0) {  // one byte changed near a block boundary or anywhere
+      const size_t boundary = size_t{16} << (next() % 3);
+      size_t at = (next() % 5 + 1) * boundary + next() % 7 - 3;
+      if (round % 3 == 2) at = next() % text.size();
+      at = std::min(at, text.size() - 1);
+      text[at] = static_cast<char>(mutations[next() % std::size(mutations)]);
+    }
+    const bool want = DecoderSaysValid(text);
+    invalid += want ? 0 : 1;
+    ASSERT_EQ(IsValidUtf8(text), want) << "round " << round;
+    for (const simdjson::implementation* k : kernels) {
+      ASSERT_EQ(k->validate_utf8(text.data(), text.size()), want)
+          << k->name() << ", round " << round << ", " << text.size() << " bytes";
+    }
+  }
+  EXPECT_GT(invalid, 1000u);  // both answers were exercised
+  EXPECT_LT(invalid, 5000u);
 }
 
 TEST(RepairUtf8, OutputIsValid) {
