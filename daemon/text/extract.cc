@@ -236,6 +236,19 @@ size_t FindTagEnd(std::string_view html, size_t i) {
   return std::string_view::npos;
 }
 
+// The pre-pass before gumbo, a tokenizer's view of the document (tags,
+// comments, raw text skipped) that rewrites it only where gumbo would go
+// wrong:
+//  * start tags past kMaxHtmlDepth open elements or kMaxOpenFormatting open
+//    formatting elements of one name are dropped (with their end tags), so
+//    that hostile nesting cannot make the tree walk or gumbo's adoption
+//    agency quadratic;
+//  * a <!DOCTYPE ...> that is not the document's first markup is dropped.
+//    HTML ignores such a doctype in every insertion mode, but gumbo 0.10.1
+//    forgets to free the ignored token in the "in head noscript" mode
+//    ("<noscript><!DOCTYPE html>" leaks its name and identifiers), which a
+//    long-running daemon cannot afford on hostile pages. Dropping it changes
+//    nothing gumbo builds.
 class NestingLimiter {
  public:
   explicit NestingLimiter(std::string_view html) : html_(html) {}
@@ -244,27 +257,38 @@ class NestingLimiter {
   bool Run() {
     const size_t n = html_.size();
     size_t i = 0;
+    bool doctype_allowed = true;  // only comments and whitespace so far
     while (i < n) {
       const void* hit = std::memchr(html_.data() + i, '<', n - i);
       if (hit == nullptr) break;
       const size_t lt = static_cast<size_t>(static_cast<const char*>(hit) - html_.data());
+      if (doctype_allowed && !IsBlank(html_.substr(i, lt - i))) doctype_allowed = false;
       i = lt + 1;
       if (i >= n) break;
       const char c = html_[i];
       if (c == '!') {
         i = SkipMarkupDeclaration(lt);
+        if (StartsWithIgnoreCase(html_.substr(lt), "<!doctype")) {
+          if (!doctype_allowed) Replace(lt, i, false);
+          doctype_allowed = false;
+        }
         continue;
       }
-      if (c == '?') {
+      if (c == '?') {  // a bogus comment
         i = SkipToGt(i);
         continue;
       }
       const bool end_tag = c == '/';
       const size_t name_begin = lt + 1 + (end_tag ? 1 : 0);
       if (name_begin >= n || !IsAsciiAlpha(html_[name_begin])) {
-        if (end_tag) i = SkipToGt(i);  // "</ x>" is a bogus comment
+        if (end_tag) {
+          i = SkipToGt(i);  // "</ x>" is a bogus comment
+        } else {
+          doctype_allowed = false;  // "<" is text
+        }
         continue;
       }
+      doctype_allowed = false;
       size_t name_end = name_begin;
       while (name_end < n && !IsAsciiSpace(html_[name_end]) && html_[name_end] != '/' &&
              html_[name_end] != '>') {
@@ -296,6 +320,15 @@ class NestingLimiter {
   };
 
   static bool IsAsciiAlpha(char c) { return static_cast<unsigned>((c | 0x20) - 'a') < 26u; }
+
+  // Only the characters the initial insertion mode skips (and a BOM).
+  static bool IsBlank(std::string_view s) {
+    if (s.starts_with("\xEF\xBB\xBF")) s.remove_prefix(3);
+    for (const char c : s) {
+      if (!IsAsciiSpace(c)) return false;
+    }
+    return true;
+  }
 
   size_t SkipToGt(size_t i) const {
     const size_t gt = html_.find('>', i);
