@@ -18,6 +18,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "common/han_run.h"
+
 namespace dedupd::fingerprint {
 namespace internal {
 namespace {
@@ -314,11 +316,16 @@ SimHash64 SimHashAvx2(std::span<const uint64_t> features) {
 namespace {
 
 // Joined tokens of the text being shingled ("tok tok tok "), reused per thread.
+// Token offsets are 4 bytes (half the stores of the tokenizer's hot loop)
+// unless the joined buffer could pass 4 GiB: the matching form of a body can
+// be longer than the body (NFKC expands some characters), so the limit is on
+// the form's own size.
 struct ShingleScratch {
-  std::unique_ptr<char[]> buf;       // 2 * capacity + 1 bytes
-  std::unique_ptr<size_t[]> starts;  // capacity + 1 offsets
-  size_t capacity = 0;               // input bytes the buffers can take
+  std::unique_ptr<char[]> buf;         // 2 * capacity + 1 bytes
+  std::unique_ptr<uint32_t[]> starts;  // capacity + 1 offsets
+  size_t capacity = 0;                 // input bytes the buffers can take
 };
+constexpr size_t kMaxNarrowOffsetInput = (size_t{1} << 31) - 1;
 
 // Inputs up to this size keep their scratch (~10 bytes per input byte) for the
 // next call; a bigger page's scratch is released after use.
@@ -329,7 +336,8 @@ constexpr size_t kKeepScratchBytes = size_t{256} << 10;
 // The same classes as ForEachToken, in one loop without callbacks: this is the
 // hot path. Raw arrays, not vectors: stores through char* may alias a vector's
 // end pointer, which would then be reloaded on every byte.
-size_t JoinTokens(std::string_view text, char* buf, size_t* starts) {
+template <typename Offset>
+size_t JoinTokens(std::string_view text, char* buf, Offset* starts) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* const end = p + text.size();
   size_t w = 0;
@@ -344,7 +352,7 @@ size_t JoinTokens(std::string_view text, char* buf, size_t* starts) {
       const size_t letter =
           internal::ClassifyAscii(static_cast<unsigned char>(c)) == internal::CharClass::kLetter;
       buf[w] = letter ? static_cast<char>(c) : ' ';
-      starts[tokens] = w;
+      starts[tokens] = static_cast<Offset>(w);
       tokens += letter & (in_run ^ 1);
       w += letter | in_run;
       in_run = letter;
@@ -357,24 +365,19 @@ size_t JoinTokens(std::string_view text, char* buf, size_t* starts) {
       // or E4 with a second byte >= B8; two continuation bytes.
       uint32_t x;
       std::memcpy(&x, p, 4);
-      const auto is_han = [](uint32_t v) {
-        const uint32_t lead = v & 0xFFu;
-        return (v & 0xC0C000u) == 0x808000u &&
-               (lead - 0xE5u < 5u || (lead == 0xE4u && ((v >> 8) & 0xFFu) >= 0xB8u));
-      };
-      if (is_han(x)) {
+      if (IsHanWord(x)) {
         buf[w] = ' ';
         w += in_run;  // the ideograph ends a letter run
         in_run = 0;
         do {
-          starts[tokens++] = w;
+          starts[tokens++] = static_cast<Offset>(w);
           const uint32_t token = (x & 0x00FFFFFFu) | 0x20000000u;  // bytes + ' '
           std::memcpy(buf + w, &token, 4);
           w += 4;
           p += 3;
           if (end - p < 4) break;
           std::memcpy(&x, p, 4);
-        } while (is_han(x));
+        } while (IsHanWord(x));
         continue;
       }
     }
@@ -396,7 +399,7 @@ size_t JoinTokens(std::string_view text, char* buf, size_t* starts) {
         const size_t letter = cls == static_cast<unsigned>(internal::CharClass::kLetter);
         buf[w] = ' ';
         w += in_run & (letter ^ 1);  // a CJK character or a separator ends a run
-        starts[tokens] = w;
+        starts[tokens] = static_cast<Offset>(w);
         tokens += cjk | (letter & (in_run ^ 1));
         buf[w] = static_cast<char>(c);
         buf[w + 1] = static_cast<char>(c1);
@@ -415,13 +418,13 @@ size_t JoinTokens(std::string_view text, char* buf, size_t* starts) {
         buf[w] = ' ';
         w += in_run;
         in_run = 0;
-        starts[tokens++] = w;
+        starts[tokens++] = static_cast<Offset>(w);
         for (size_t i = 0; i < len; ++i) buf[w + i] = static_cast<char>(p[i]);
         buf[w + len] = ' ';
         w += len + 1;
         break;
       case internal::CharClass::kLetter:
-        starts[tokens] = w;
+        starts[tokens] = static_cast<Offset>(w);
         tokens += in_run ^ 1;
         in_run = 1;
         for (size_t i = 0; i < len; ++i) buf[w + i] = static_cast<char>(p[i]);
@@ -437,7 +440,7 @@ size_t JoinTokens(std::string_view text, char* buf, size_t* starts) {
   }
   buf[w] = ' ';
   w += in_run;
-  starts[tokens] = w;
+  starts[tokens] = static_cast<Offset>(w);
   return tokens;
 }
 
@@ -445,60 +448,56 @@ size_t JoinTokens(std::string_view text, char* buf, size_t* starts) {
 // bits (shingle hashes are uniform). A slot holds 1 + the position of the
 // hash in the output array (0: empty), 4 bytes, so that the table stays in
 // L1 for pages of up to ~500 shingles; the hash itself is only read back on
-// the rare occupied slot. All slots are 0 between calls: a call clears the
-// slots it filled (cheaper than clearing the table, 8 slots per value).
+// the rare occupied slot. The table is cleared before use: a memset of the
+// part in use, at most 64 bytes per shingle, costs less than remembering and
+// clearing the slots one by one.
 struct DistinctSet {
   std::vector<uint32_t> slots;
-  std::vector<uint32_t> slot_of;  // per input value: the slot it was found in
-  std::vector<uint8_t> fresh;     // per input value: 1 if seen for the first time
 };
 
 // Writes the shingle hashes into v[0..count) (shingle i is tokens i..i+k-1:
 // the bytes from starts[i] to the space before starts[i+k]; `flatten` inlines
-// XXH3's short-input paths into the loop) and keeps the first occurrence of
-// every distinct one, in order; returns how many. Two
-// passes: the first hashes each shingle, looks it up and inserts it, with no
-// dependency from one shingle to the next except through the table; the
-// second compacts. The table has at least 8 slots per value (at most 2^16),
-// so a value's home slot is nearly always empty or its own: the empty case
-// needs no read of any hash, and only a collision loops.
-__attribute__((flatten)) size_t HashDistinct(const char* buf, const size_t* starts, size_t count,
+// XXH3's short-input paths into the loop), then keeps the first occurrence
+// of every distinct one, in order, compacting v in place; returns how many.
+// The hashing loop has no dependency from one shingle to the next. The table
+// has at least 8 slots per value while it fits in 2^16 slots (at least 2 on
+// longer pages), so a value's home slot is nearly always empty or its own:
+// the empty case needs no read of any hash, and only a collision loops. A
+// repeat is the rare case: a branch, which predicts better than a
+// branch-free update (measured slower: it puts the table's answer on the
+// path of every store).
+template <typename Offset>
+__attribute__((flatten)) size_t HashDistinct(const char* buf, const Offset* starts, size_t count,
                                              size_t k, uint64_t* v, DistinctSet* set) {
-  const int bits = std::clamp(static_cast<int>(std::bit_width(count)) + 3, 6, 16);
+  for (size_t i = 0; i < count; ++i) {
+    v[i] = XXH3_64bits(buf + starts[i], starts[i + k] - starts[i] - 1);
+  }
+  // 8 to 16 slots per value up to 2^16 slots (L1- and L2-sized tables), then
+  // 2 to 4: a long page's table must grow with it (a full table would never
+  // find an empty slot), but need not stay that sparse.
+  const int width = static_cast<int>(std::bit_width(count));
+  const int bits = std::max(6, width + 3 <= 16 ? width + 3 : std::max(16, width + 1));
   const size_t size = size_t{1} << bits;
   const size_t mask = size - 1;
   const int shift = 64 - bits;
-  if (set->slots.size() < size) set->slots.assign(size, 0);
-  if (set->slot_of.size() < count) {
-    set->slot_of.resize(count);
-    set->fresh.resize(count);
-  }
+  if (set->slots.size() < size) set->slots.resize(size);
   uint32_t* const slots = set->slots.data();
-  uint32_t* const slot_of = set->slot_of.data();
-  uint8_t* const fresh = set->fresh.data();
+  std::memset(slots, 0, size * sizeof(uint32_t));
+  size_t w = 0;
   for (size_t i = 0; i < count; ++i) {
-    const uint64_t h = XXH3_64bits(buf + starts[i], starts[i + k] - starts[i] - 1);
-    v[i] = h;
+    const uint64_t h = v[i];
     size_t at = static_cast<size_t>(h >> shift);
     uint32_t held = slots[at];
     while (held != 0 && v[held - 1] != h) {  // a collision: rare at <= 1/8 load
       at = (at + 1) & mask;
       held = slots[at];
     }
-    slots[at] = static_cast<uint32_t>(i + 1);  // a repeat may point here as well
-    slot_of[i] = static_cast<uint32_t>(at);
-    fresh[i] = held == 0;
+    if (held == 0) [[likely]] {  // a repeat (~1 in 10 on news text) is the branch's miss
+      v[w] = h;
+      slots[at] = static_cast<uint32_t>(++w);
+    }
   }
-  size_t w = 0;
-  for (size_t i = 0; i < count; ++i) {
-    slots[slot_of[i]] = 0;
-    v[w] = v[i];
-    w += fresh[i];
-  }
-  if (count > (size_t{1} << 17)) {  // a huge page's scratch is not kept
-    set->slot_of = {};
-    set->fresh = {};
-  }
+  if (size > (size_t{1} << 16)) set->slots = {};  // a long page's table is not kept
   return w;
 }
 
@@ -508,22 +507,10 @@ struct Tokenized {
   size_t span = 0;   // tokens per shingle
 };
 
-// JoinTokens into the thread's scratch, sized for `normalized`.
-Tokenized Tokenize(std::string_view normalized, const ShingleOptions& options, ShingleScratch* s) {
-  const size_t k = static_cast<size_t>(std::max(1, options.k));
-  // Worst case: every byte is a token followed by a space.
-  if (s->capacity < normalized.size() || !s->buf) {
-    s->capacity = std::max(normalized.size(), size_t{4096});
-    s->buf = std::make_unique_for_overwrite<char[]>(2 * s->capacity + 1);
-    s->starts = std::make_unique_for_overwrite<size_t[]>(s->capacity + 1);
-  }
-  Tokenized t;
-  t.tokens = JoinTokens(normalized, s->buf.get(), s->starts.get());
-  if (t.tokens > 0) {
-    t.count = t.tokens >= k ? t.tokens - k + 1 : 1;
-    t.span = t.tokens >= k ? k : t.tokens;  // fewer than k tokens: one shingle of all
-  }
-  return t;
+size_t ShingleCount(size_t tokens, size_t k, size_t* span) {
+  if (tokens == 0) return 0;
+  *span = tokens >= k ? k : tokens;  // fewer than k tokens: one shingle of all
+  return tokens >= k ? tokens - k + 1 : 1;
 }
 
 void ReleaseBigScratch(ShingleScratch* s) {
@@ -532,6 +519,21 @@ void ReleaseBigScratch(ShingleScratch* s) {
     s->starts.reset();
     s->capacity = 0;
   }
+}
+
+// ShingleSet for a matching form too long for 4-byte offsets (over 2 GiB):
+// the same loops on 8-byte offsets, with buffers of its own.
+size_t WideShingleSet(std::string_view normalized, size_t k, std::vector<uint64_t>* out) {
+  const auto buf = std::make_unique_for_overwrite<char[]>(2 * normalized.size() + 1);
+  const auto starts = std::make_unique_for_overwrite<size_t[]>(normalized.size() + 1);
+  const size_t tokens = JoinTokens(normalized, buf.get(), starts.get());
+  size_t span = 0;
+  out->resize(ShingleCount(tokens, k, &span));
+  if (!out->empty()) {
+    DistinctSet set;
+    out->resize(HashDistinct(buf.get(), starts.get(), out->size(), span, out->data(), &set));
+  }
+  return tokens;
 }
 
 }  // namespace
@@ -544,17 +546,33 @@ void Shingles(std::string_view normalized, const ShingleOptions& options,
   internal::SortUnique(out);
 }
 
+size_t internal::ShingleSetWideOffsets(std::string_view normalized, int k,
+                                       std::vector<uint64_t>* out) {
+  return WideShingleSet(normalized, static_cast<size_t>(std::max(1, k)), out);
+}
+
 size_t ShingleSet(std::string_view normalized, const ShingleOptions& options,
                   std::vector<uint64_t>* out) {
+  const size_t k = static_cast<size_t>(std::max(1, options.k));
+  if (normalized.size() > kMaxNarrowOffsetInput) [[unlikely]] {
+    return WideShingleSet(normalized, k, out);
+  }
   thread_local ShingleScratch s;
-  const Tokenized t = Tokenize(normalized, options, &s);
-  out->resize(t.count);
-  if (t.count > 0) {
+  // Worst case: every byte is a token followed by a space.
+  if (s.capacity < normalized.size() || !s.buf) {
+    s.capacity = std::max(normalized.size(), size_t{4096});
+    s.buf = std::make_unique_for_overwrite<char[]>(2 * s.capacity + 1);
+    s.starts = std::make_unique_for_overwrite<uint32_t[]>(s.capacity + 1);
+  }
+  const size_t tokens = JoinTokens(normalized, s.buf.get(), s.starts.get());
+  size_t span = 0;
+  out->resize(ShingleCount(tokens, k, &span));
+  if (!out->empty()) {
     thread_local DistinctSet set;
-    out->resize(HashDistinct(s.buf.get(), s.starts.get(), t.count, t.span, out->data(), &set));
+    out->resize(HashDistinct(s.buf.get(), s.starts.get(), out->size(), span, out->data(), &set));
   }
   ReleaseBigScratch(&s);
-  return t.tokens;
+  return tokens;
 }
 
 size_t CountTokens(std::string_view normalized) {

@@ -121,6 +121,10 @@ SimHash64 SimHashSse2(std::span<const uint64_t> features);    // x86-64 baseline
 bool CpuHasAvx2();
 SimHash64 SimHashAvx2(std::span<const uint64_t> features);  // only if CpuHasAvx2()
 
+// ShingleSet with 8-byte token offsets, the path it takes for a matching
+// form over 2 GiB; exposed so that tests can check it on ordinary inputs.
+size_t ShingleSetWideOffsets(std::string_view normalized, int k, std::vector<uint64_t>* out);
+
 // Sorts and deduplicates a vector of (uniformly distributed) hashes: one MSD
 // radix pass on the top bits, then small sorts per bucket.
 void SortUnique(std::vector<uint64_t>* v);

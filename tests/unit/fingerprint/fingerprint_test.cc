@@ -203,6 +203,34 @@ TEST(Shingles, MatchesReferenceOnLargeRandomText) {
   }
 }
 
+// Shingles and ShingleSet of `text` for k = 1, 2, 4, 5 against shingles
+// built from ForEachToken's tokens (the reference tokenizer).
+void ExpectShinglesOfForEachToken(const std::string& text) {
+  const std::vector<std::string> toks = Tokens(text);
+  ASSERT_EQ(CountTokens(text), toks.size());
+  for (const int k : {1, 2, 4, 5}) {
+    std::set<uint64_t> ref;
+    const size_t span = std::min<size_t>(k, toks.size());
+    for (size_t i = 0; span > 0 && i + span <= toks.size(); ++i) {
+      std::string joined = toks[i];
+      for (size_t j = 1; j < span; ++j) joined += " " + toks[i + j];
+      ref.insert(Xxh(joined));
+    }
+    ASSERT_EQ(ShinglesOf(text, k), std::vector<uint64_t>(ref.begin(), ref.end())) << "k=" << k;
+    // The unordered set: the same hashes, each once, and the token count.
+    std::vector<uint64_t> set = {42};  // replaced, not appended to
+    ASSERT_EQ(ShingleSet(text, ShingleOptions{k}, &set), toks.size());
+    ASSERT_EQ(std::set<uint64_t>(set.begin(), set.end()).size(), set.size());
+    std::sort(set.begin(), set.end());
+    ASSERT_EQ(set, std::vector<uint64_t>(ref.begin(), ref.end())) << "k=" << k;
+    // The 8-byte-offset path (matching forms over 2 GiB) gives the same set.
+    std::vector<uint64_t> wide;
+    ASSERT_EQ(internal::ShingleSetWideOffsets(text, k, &wide), toks.size());
+    std::sort(wide.begin(), wide.end());
+    ASSERT_EQ(wide, set) << "k=" << k;
+  }
+}
+
 // The shingler's own tokenizer loop (with its branch-free 3-byte path) against
 // ForEachToken on random mixtures of scripts, punctuation and broken UTF-8.
 TEST(Shingles, MatchesForEachTokenOnRandomMixedText) {
@@ -247,27 +275,66 @@ TEST(Shingles, MatchesForEachTokenOnRandomMixedText) {
     std::string text;
     const size_t n = rng() % 400;
     for (size_t i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
-    const std::vector<std::string> toks = Tokens(text);
-    ASSERT_EQ(CountTokens(text), toks.size());
-    for (const int k : {1, 2, 4, 5}) {
-      std::set<uint64_t> ref;
-      const size_t span = std::min<size_t>(k, toks.size());
-      for (size_t i = 0; span > 0 && i + span <= toks.size(); ++i) {
-        std::string joined = toks[i];
-        for (size_t j = 1; j < span; ++j) joined += " " + toks[i + j];
-        ref.insert(Xxh(joined));
-      }
-      ASSERT_EQ(ShinglesOf(text, k), std::vector<uint64_t>(ref.begin(), ref.end()))
-          << "round " << round << " k=" << k;
-      // The unordered set: the same hashes, each once, and the token count.
-      std::vector<uint64_t> set = {42};  // replaced, not appended to
-      ASSERT_EQ(ShingleSet(text, ShingleOptions{k}, &set), toks.size());
-      ASSERT_EQ(std::set<uint64_t>(set.begin(), set.end()).size(), set.size()) << "round " << round;
-      std::sort(set.begin(), set.end());
-      ASSERT_EQ(set, std::vector<uint64_t>(ref.begin(), ref.end()))
-          << "round " << round << " k=" << k;
-    }
+    ASSERT_NO_FATAL_FAILURE(ExpectShinglesOfForEachToken(text)) << "round " << round;
   }
+}
+
+// Long runs of ideographs (the tokenizer's 16-byte Han path, five per step)
+// broken at random places by what must end or interrupt a run: the first and
+// last ideograph of the fast range, its neighbours outside it, broken and
+// truncated sequences, letters, punctuation; runs end near the text's end too.
+TEST(Shingles, MatchesForEachTokenOnLongHanRuns) {
+  const std::vector<std::string> han = {"中", "文",           "一", "\xE9\xBF\xBF",
+                                        "丁", "\xE4\xB8\xBF", "鿏"};
+  const std::vector<std::string> breaks = {"\xE4\xB7\xBF",
+                                           "\xEA\x80\x80",
+                                           "\xE4\xB8",
+                                           "\xE5\x80",
+                                           "\xE4\xB8\x41",
+                                           "\xE9\xC0\x80",
+                                           "a",
+                                           "Z9",
+                                           " ",
+                                           "。",
+                                           "\xFF",
+                                           "𠀀",
+                                           "\xE3\x80\x80"};
+  std::mt19937_64 rng(1234);
+  for (int round = 0; round < 400; ++round) {
+    std::string text;
+    const size_t n = rng() % 300;
+    const unsigned break_per_mille = 10 + rng() % 200;
+    for (size_t i = 0; i < n; ++i) {
+      text +=
+          rng() % 1000 < break_per_mille ? breaks[rng() % breaks.size()] : han[rng() % han.size()];
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectShinglesOfForEachToken(text)) << "round " << round;
+  }
+}
+
+// A long page has more distinct shingles than the hash set's largest table
+// at 8 slots per value: the table grows past 2^16 slots instead (a full
+// table would never find an empty slot). 300,000 random ideographs (a 900 KB
+// Chinese page, well under the default 8 MiB body limit), every shingle
+// distinct but for chance.
+TEST(ShingleSet, PagesWithMoreThan65536DistinctShingles) {
+  std::mt19937_64 rng(5);
+  std::string text;
+  for (int i = 0; i < 300000; ++i) {
+    char buf[4];
+    const uint32_t cp = 0x4E00 + static_cast<uint32_t>(rng() % 0x5200);
+    buf[0] = static_cast<char>(0xE0 | (cp >> 12));
+    buf[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    buf[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    text.append(buf, 3);
+  }
+  std::vector<uint64_t> set;
+  ASSERT_EQ(ShingleSet(text, {}, &set), 300000u);
+  std::vector<uint64_t> sorted = set;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());
+  EXPECT_GT(set.size(), 299000u);
+  EXPECT_EQ(sorted, ShinglesOf(text));
 }
 
 TEST(SortUnique, RandomAndRepeatedValues) {

@@ -153,6 +153,62 @@ TEST(NormalizeForMatch, TreatsBadBytesExactlyLikeTheirRepair) {
   }
 }
 
+// Long runs of ideographs (the normaliser's 16-byte Han path) mixed with
+// letters, spaces and broken sequences, against the rules spelled out on
+// tokens: U+FFFD for a broken sequence, letters lower-cased, a space run kept
+// as one space only between two non-CJK characters, none at the ends.
+TEST(NormalizeForMatch, LongHanRunsFollowTheSpacingRules) {
+  struct Piece {
+    std::string in, out;  // out empty: a space
+    bool cjk;
+  };
+  const std::vector<Piece> han = {{"中", "中", true},
+                                  {"一", "一", true},
+                                  {"\xE9\xBF\xBF", "\xE9\xBF\xBF", true},
+                                  {"丁", "丁", true},
+                                  {"\xE4\xB8\xBF", "\xE4\xB8\xBF", true},
+                                  {"鿏", "鿏", true}};
+  const std::vector<Piece> other = {{"A", "a", false},
+                                    {"b", "b", false},
+                                    {" ", "", false},
+                                    {"\xE4\xB8", "\uFFFD", false},
+                                    {"\xE5", "\uFFFD", false},
+                                    {"\xFF", "\uFFFD", false},
+                                    {"7", "7", false},
+                                    // U+4DFF, a hexagram: just before the
+                                    // fast range, and not CJK for spacing
+                                    {"\xE4\xB7\xBF", "\xE4\xB7\xBF", false}};
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  const auto next = [&x] {
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return x * 0x2545F4914F6CDD1Dull;
+  };
+  std::string out;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text, want;
+    bool pending = false, last_cjk = false;
+    const size_t n = next() % 200;
+    const unsigned other_per_mille = 5 + next() % 300;
+    for (size_t i = 0; i < n; ++i) {
+      const Piece& p =
+          next() % 1000 < other_per_mille ? other[next() % other.size()] : han[next() % han.size()];
+      text += p.in;
+      if (p.out.empty()) {
+        pending = !want.empty();
+        continue;
+      }
+      if (pending && !p.cjk && !last_cjk) want += ' ';
+      pending = false;
+      last_cjk = p.cjk;
+      want += p.out;
+    }
+    NormalizeForMatch(text, &out);
+    ASSERT_EQ(out, want) << "round " << round;
+  }
+}
+
 TEST(NormalizeForMatch, ReusesOutputBuffer) {
   std::string out = "previous contents that are longer than the result";
   NormalizeForMatch("ABC", &out);
