@@ -3,8 +3,8 @@
 // The normaliser and the tokenizer copy such runs without looking at each
 // character (docs/fingerprint.md, "The whole fingerprint path").
 //
-//   const unsigned n = HanRun16(p);  // needs 16 readable bytes at p
-//   // bytes p[0 .. 3n) are n ideographs, n in 0..5
+//   const unsigned bytes = HanRunBytes16(p);  // needs 16 readable bytes at p
+//   // p[0 .. bytes) are bytes / 3 ideographs; bytes is 0, 3, ..., 15
 #pragma once
 
 #include <emmintrin.h>
@@ -22,10 +22,12 @@ inline bool IsHanWord(uint32_t x) {
   return ((x & 0xC0C000u) == 0x808000u) & (lead_second - 0xE4B8u <= 0xE9BFu - 0xE4B8u);
 }
 
-// How many of the five 3-byte slots at p, p+3, ..., p+12 hold, from the
-// first one on without a gap, a well-formed U+4E00..U+9FFF: lead byte E5..E9
-// or E4 followed by B8..BF, then two continuation bytes. Reads 16 bytes.
-inline unsigned HanRun16(const unsigned char* p) {
+// How many bytes of the five 3-byte slots at p, p+3, ..., p+12 hold, from
+// the first one on without a gap, a well-formed U+4E00..U+9FFF: lead byte
+// E5..E9 or E4 followed by B8..BF, then two continuation bytes. Reads 16
+// bytes. Bytes, not characters: a caller's next load waits on this answer,
+// and a division by 3 would sit on that path.
+inline unsigned HanRunBytes16(const unsigned char* p) {
   const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   // Unsigned ranges as signed compares: b in [lo, hi] iff (b ^ 0x80) as a
   // signed byte is in [lo - 0x80, hi - 0x80].
@@ -41,10 +43,10 @@ inline unsigned HanRun16(const unsigned char* p) {
   const auto b8 = static_cast<unsigned>(_mm_movemask_epi8(in(0xB8, 0xBF)));
   // Bit i: a Han ideograph starts at byte i.
   const unsigned start = (lead | (e4 & (b8 >> 1))) & (cont >> 1) & (cont >> 2);
-  // The first of the slots 0, 3, 6, 9, 12 that is not one; bit 15 stands for
-  // "all five are".
+  // The first of the slots 0, 3, 6, 9, 12 that is not one (its bit number is
+  // its byte offset); bit 15 stands for "all five are".
   const unsigned gap = (~start & 0x1249u) | 0x8000u;
-  return static_cast<unsigned>(__builtin_ctz(gap)) / 3;
+  return static_cast<unsigned>(__builtin_ctz(gap));
 }
 
 }  // namespace dedupd

@@ -471,14 +471,14 @@ void NormalizeImpl(std::string_view in, std::string* out) {
                      : end - p == 6 && IsHan3(p) && IsHan3(p + 3)) {
       DEDUPD_SPACE_BEFORE(true);
       // Five ideographs per step while 16 bytes remain: 16 bytes copied, the
-      // n that HanRun16 vouches for kept (w never runs ahead of p here, so
+      // ones HanRunBytes16 vouches for kept (w never runs ahead of p here, so
       // the store stays inside the input's size).
       while (end - p >= 16) {
-        const unsigned n = HanRun16(p);
+        const unsigned bytes = HanRunBytes16(p);
         std::memcpy(w, p, 16);
-        w += 3 * n;
-        p += 3 * n;
-        if (n < 5) break;
+        w += bytes;
+        p += bytes;
+        if (bytes < 15) break;
       }
       // Four bytes loaded and stored per ideograph (the fourth is overwritten
       // by the next write: the output has kSlack spare bytes), the test
