@@ -28,24 +28,24 @@ inline bool IsHanWord(uint32_t x) {
 // bytes. Bytes, not characters: a caller's next load waits on this answer,
 // and a division by 3 would sit on that path.
 inline unsigned HanRunBytes16(const unsigned char* p) {
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  // Unsigned ranges as signed compares: b in [lo, hi] iff (b ^ 0x80) as a
-  // signed byte is in [lo - 0x80, hi - 0x80].
-  const __m128i s = _mm_xor_si128(bytes, _mm_set1_epi8(static_cast<char>(0x80)));
-  const auto in = [&s](int lo, int hi) {  // lo, hi: unsigned byte values
-    return _mm_and_si128(_mm_cmpgt_epi8(s, _mm_set1_epi8(static_cast<char>(lo - 0x80 - 1))),
-                         _mm_cmplt_epi8(s, _mm_set1_epi8(static_cast<char>(hi - 0x80 + 1))));
-  };
-  const auto cont = static_cast<unsigned>(_mm_movemask_epi8(in(0x80, 0xBF)));
-  const auto lead = static_cast<unsigned>(_mm_movemask_epi8(in(0xE5, 0xE9)));
-  const auto e4 = static_cast<unsigned>(
-      _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(static_cast<char>(0xE4)))));
-  const auto b8 = static_cast<unsigned>(_mm_movemask_epi8(in(0xB8, 0xBF)));
-  // Bit i: a Han ideograph starts at byte i.
-  const unsigned start = (lead | (e4 & (b8 >> 1))) & (cont >> 1) & (cont >> 2);
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const auto byte = [](unsigned b) { return _mm_set1_epi8(static_cast<char>(b)); };
+  // Per byte, all ones where: a continuation byte (10xxxxxx); B8..BF; E4;
+  // E5..E9 (v - E5 wraps to 0..4, and min(x, 4) == x only for those).
+  const __m128i cont = _mm_cmpeq_epi8(_mm_and_si128(v, byte(0xC0)), byte(0x80));
+  const __m128i b8 = _mm_cmpeq_epi8(_mm_and_si128(v, byte(0xF8)), byte(0xB8));
+  const __m128i e4 = _mm_cmpeq_epi8(v, byte(0xE4));
+  const __m128i e5 = _mm_sub_epi8(v, byte(0xE5));
+  const __m128i lead = _mm_cmpeq_epi8(_mm_min_epu8(e5, byte(4)), e5);
+  // A Han ideograph starts at byte i: a lead there (E4 only before B8..BF),
+  // continuation bytes at i + 1 and i + 2. Byte shifts bring those over i.
+  const __m128i ok_lead = _mm_or_si128(lead, _mm_and_si128(e4, _mm_srli_si128(b8, 1)));
+  const __m128i start =
+      _mm_and_si128(ok_lead, _mm_and_si128(_mm_srli_si128(cont, 1), _mm_srli_si128(cont, 2)));
+  const auto starts = static_cast<unsigned>(_mm_movemask_epi8(start));
   // The first of the slots 0, 3, 6, 9, 12 that is not one (its bit number is
   // its byte offset); bit 15 stands for "all five are".
-  const unsigned gap = (~start & 0x1249u) | 0x8000u;
+  const unsigned gap = (~starts & 0x1249u) | 0x8000u;
   return static_cast<unsigned>(__builtin_ctz(gap));
 }
 

@@ -473,17 +473,21 @@ void NormalizeImpl(std::string_view in, std::string* out) {
       // Five ideographs per step while 16 bytes remain: 16 bytes copied, the
       // ones HanRunBytes16 vouches for kept (w never runs ahead of p here, so
       // the store stays inside the input's size).
+      bool ended = false;  // the 16-byte steps found the run's end
       while (end - p >= 16) {
         const unsigned bytes = HanRunBytes16(p);
         std::memcpy(w, p, 16);
         w += bytes;
         p += bytes;
-        if (bytes < 15) break;
+        if (bytes < 15) {
+          ended = true;
+          break;
+        }
       }
       // Four bytes loaded and stored per ideograph (the fourth is overwritten
       // by the next write: the output has kSlack spare bytes), the test
       // without branches: the loop's only branch is the run's end.
-      while (end - p >= 4) {
+      while (!ended && end - p >= 4) {
         uint32_t x;
         std::memcpy(&x, p, 4);
         if (!IsHanWord(x)) break;
@@ -491,7 +495,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
         w += 3;
         p += 3;
       }
-      if (end - p == 3 && IsHan3(p)) {
+      if (!ended && end - p == 3 && IsHan3(p)) {
         std::memcpy(w, p, 3);
         w += 3;
         p += 3;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/han_run.h"
 #include "text/internal/utf8.h"
 #include "unit/text/text_test_util.h"
 
@@ -206,6 +207,39 @@ TEST(NormalizeForMatch, LongHanRunsFollowTheSpacingRules) {
     }
     NormalizeForMatch(text, &out);
     ASSERT_EQ(out, want) << "round " << round;
+  }
+}
+
+// The SIMD run scanner against its definition, byte by byte, on windows
+// mixing ideographs at the edges of U+4E00..U+9FFF, their neighbours outside
+// it, continuation and lead bytes, ASCII, at every alignment.
+TEST(HanRunBytes16, MatchesTheScalarDefinition) {
+  const std::vector<std::string> pieces = {
+      "中",           "一",           "\xE9\xBF\xBF", "丁",   "\xE4\xB8\x80", "\xE4\xB7\xBF",
+      "\xEA\x80\x80", "\xE3\x80\x82", "\xB8",         "\xE4", "\xE9",         "a",
+      "\x80",         "\xFF",         "\xE5\xC0\x80"};
+  const auto is_han = [](const unsigned char* q) {
+    const unsigned lead_second = (q[0] << 8) | q[1];
+    return lead_second >= 0xE4B8 && lead_second <= 0xE9BF && (q[1] & 0xC0) == 0x80 &&
+           (q[2] & 0xC0) == 0x80;
+  };
+  uint64_t x = 12345;
+  const auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int round = 0; round < 20000; ++round) {
+    std::string s;
+    const bool mostly_han = round % 2 == 0;
+    while (s.size() < 24) {
+      s += mostly_han && next() % 4 != 0 ? pieces[next() % 4] : pieces[next() % pieces.size()];
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data()) + next() % 4;
+    unsigned want = 0;
+    while (want < 15 && is_han(p + want)) want += 3;
+    ASSERT_EQ(HanRunBytes16(p), want) << "round " << round;
   }
 }
 
