@@ -471,8 +471,8 @@ void NormalizeImpl(std::string_view in, std::string* out) {
                      : end - p == 6 && IsHan3(p) && IsHan3(p + 3)) {
       DEDUPD_SPACE_BEFORE(true);
       // Five ideographs per step while 16 bytes remain: 16 bytes copied, the
-      // ones HanRunBytes16 vouches for kept (w never runs ahead of p here, so
-      // the store stays inside the input's size).
+      // ones HanRunBytes16 vouches for kept. The store fits: the output always
+      // has room after w for the rest of the input (see Reserve).
       bool ended = false;  // the 16-byte steps found the run's end
       while (end - p >= 16) {
         const unsigned bytes = HanRunBytes16(p);
