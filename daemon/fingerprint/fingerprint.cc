@@ -374,7 +374,8 @@ size_t JoinTokens(std::string_view text, char* buf, Offset* starts) {
           // says how many of the next five are Han; all five tokens and
           // offsets are written, two per 8-byte store (the buffers have
           // room: w <= 2 * consumed, tokens <= consumed), and only those
-          // kept. Half of the runs on news text are 8 ideographs or longer.
+          // kept. On the corpus's Chinese pages 3/4 of the ideographs stand
+          // in runs of 8 or more.
           bool ended = false;
           while (end - p >= 16) {
             const unsigned bytes = HanRunBytes16(p);
