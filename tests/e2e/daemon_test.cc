@@ -56,17 +56,8 @@ class DaemonTest : public DaemonFixture {
  protected:
   DaemonTest() : DaemonFixture("d") {}
   void ProduceLines(const std::vector<std::string>& lines, size_t from, size_t to) {
-    kafka::testing::DeliveryLog log;
-    auto producer = MakeProducer(With(Base(), {{"enable.idempotence", "true"}}), &log);
-    ASSERT_TRUE(producer);
-    Deadline deadline(seconds(60));
-    for (size_t i = from; i < to; ++i) {
-      ASSERT_TRUE(Produce(*producer, Topic("pages"), RdKafka::Topic::PARTITION_UA, KeyOf(lines[i]),
-                          lines[i], i, deadline));
-    }
-    producer->flush(30000);
-    ASSERT_EQ(log.errors, 0) << log.first_error;
-    ASSERT_EQ(log.acked, static_cast<int64_t>(to - from));
+    ProduceAll(Topic("pages"), RdKafka::Topic::PARTITION_UA,
+               std::span(lines).subspan(from, to - from), KeyOf, from);
   }
   // offset in the input -> verdict name or DLQ:<reason>, from the committed outputs.
   std::multimap<int64_t, std::string> Outcomes(size_t expected) {

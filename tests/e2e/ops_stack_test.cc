@@ -195,17 +195,7 @@ class OpsStackTest : public KafkaTest {
   std::string Topic(const std::string& name) const { return id_ + "-" + name; }
 
   void Produce(const std::vector<std::string>& lines) {
-    kafka::testing::DeliveryLog log;
-    auto producer = MakeProducer(With(Base(), {{"enable.idempotence", "true"}}), &log);
-    ASSERT_TRUE(producer);
-    Deadline deadline(seconds(60));
-    for (size_t i = 0; i < lines.size(); ++i) {
-      ASSERT_TRUE(KafkaTest::Produce(*producer, Topic("pages"), RdKafka::Topic::PARTITION_UA,
-                                     KeyOf(lines[i]), lines[i], i, deadline));
-    }
-    producer->flush(30000);
-    ASSERT_EQ(log.errors, 0) << log.first_error;
-    ASSERT_EQ(log.acked, static_cast<int64_t>(lines.size()));
+    ProduceAll(Topic("pages"), RdKafka::Topic::PARTITION_UA, lines, KeyOf);
   }
 
   std::string id_;

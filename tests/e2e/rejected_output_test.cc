@@ -73,16 +73,7 @@ class RejectedOutputTest : public DaemonFixture, public ::testing::WithParamInte
  protected:
   RejectedOutputTest() : DaemonFixture("r") {}
   void ProduceLines(const std::vector<std::string>& lines) {
-    kafka::testing::DeliveryLog log;
-    auto producer = MakeProducer(With(Base(), {{"enable.idempotence", "true"}}), &log);
-    ASSERT_TRUE(producer);
-    Deadline deadline(seconds(60));
-    for (size_t i = 0; i < lines.size(); ++i) {
-      ASSERT_TRUE(Produce(*producer, Topic("pages"), 0, KeyOf(lines[i]), lines[i], i, deadline));
-    }
-    producer->flush(30000);
-    ASSERT_EQ(log.errors, 0) << log.first_error;
-    ASSERT_EQ(log.acked, static_cast<int64_t>(lines.size()));
+    ProduceAll(Topic("pages"), 0, lines, KeyOf);
   }
 };
 

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -204,6 +205,26 @@ class KafkaTest : public ::testing::Test {
       }
       producer.poll(deadline.slice_ms(100));
     }
+  }
+
+  // Produces every value to `topic` (a partition, or PARTITION_UA to let the
+  // key choose) under key_of(value) with an idempotent producer, as produce
+  // indexes first_index, first_index + 1, ...; fails the test unless every
+  // one is acknowledged.
+  void ProduceAll(const std::string& topic, int32_t partition, std::span<const std::string> values,
+                  const std::function<std::string(const std::string&)>& key_of,
+                  size_t first_index = 0) const {
+    DeliveryLog log;
+    auto producer = MakeProducer(With(Base(), {{"enable.idempotence", "true"}}), &log);
+    ASSERT_TRUE(producer);
+    Deadline deadline(seconds(60));
+    for (size_t i = 0; i < values.size(); ++i) {
+      ASSERT_TRUE(Produce(*producer, topic, partition, key_of(values[i]), values[i],
+                          first_index + i, deadline));
+    }
+    producer->flush(30000);
+    ASSERT_EQ(log.errors, 0) << log.first_error;
+    ASSERT_EQ(log.acked, static_cast<int64_t>(values.size()));
   }
 
   // Consumes until `done(consumed)` holds or the deadline passes; stops early
