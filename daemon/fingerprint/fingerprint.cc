@@ -549,10 +549,17 @@ struct Tokenized {
   size_t span = 0;   // tokens per shingle
 };
 
-size_t ShingleCount(size_t tokens, size_t k, size_t* span) {
-  if (tokens == 0) return 0;
-  *span = tokens >= k ? k : tokens;  // fewer than k tokens: one shingle of all
-  return tokens >= k ? tokens - k + 1 : 1;
+// The shingle set of `normalized` into *out, through the caller's buffers
+// (sized for it: 2 * size + 1 bytes, size + 1 offsets); returns the number of
+// tokens. A text of fewer than k tokens is one shingle of all of them.
+template <typename Offset>
+size_t ShingleSetInto(std::string_view normalized, size_t k, char* buf, Offset* starts,
+                      DistinctSet* set, std::vector<uint64_t>* out) {
+  const size_t tokens = JoinTokens(normalized, buf, starts);
+  const size_t span = std::min(tokens, k);
+  out->resize(tokens == 0 ? 0 : tokens - span + 1);
+  if (!out->empty()) out->resize(HashDistinct(buf, starts, out->size(), span, out->data(), set));
+  return tokens;
 }
 
 void ReleaseBigScratch(ShingleScratch* s) {
@@ -568,14 +575,8 @@ void ReleaseBigScratch(ShingleScratch* s) {
 size_t WideShingleSet(std::string_view normalized, size_t k, std::vector<uint64_t>* out) {
   const auto buf = std::make_unique_for_overwrite<char[]>(2 * normalized.size() + 1);
   const auto starts = std::make_unique_for_overwrite<size_t[]>(normalized.size() + 1);
-  const size_t tokens = JoinTokens(normalized, buf.get(), starts.get());
-  size_t span = 0;
-  out->resize(ShingleCount(tokens, k, &span));
-  if (!out->empty()) {
-    DistinctSet set;
-    out->resize(HashDistinct(buf.get(), starts.get(), out->size(), span, out->data(), &set));
-  }
-  return tokens;
+  DistinctSet set;
+  return ShingleSetInto(normalized, k, buf.get(), starts.get(), &set, out);
 }
 
 }  // namespace
@@ -606,13 +607,8 @@ size_t ShingleSet(std::string_view normalized, const ShingleOptions& options,
     s.buf = std::make_unique_for_overwrite<char[]>(2 * s.capacity + 1);
     s.starts = std::make_unique_for_overwrite<uint32_t[]>(s.capacity + 1);
   }
-  const size_t tokens = JoinTokens(normalized, s.buf.get(), s.starts.get());
-  size_t span = 0;
-  out->resize(ShingleCount(tokens, k, &span));
-  if (!out->empty()) {
-    thread_local DistinctSet set;
-    out->resize(HashDistinct(s.buf.get(), s.starts.get(), out->size(), span, out->data(), &set));
-  }
+  thread_local DistinctSet set;
+  const size_t tokens = ShingleSetInto(normalized, k, s.buf.get(), s.starts.get(), &set, out);
   ReleaseBigScratch(&s);
   return tokens;
 }
