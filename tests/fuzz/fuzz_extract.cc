@@ -17,22 +17,11 @@ using dedupd::text::ExtractedText;
 
 namespace {
 
-// Well-formed by the scalar decoder, independent of the SIMD validator that
-// IsValidUtf8 runs: the two must agree, and the output must pass both.
-bool DecoderSaysValid(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* const end = p + s.size();
-  while (p < end) {
-    const dedupd::text::internal::Decoded d = dedupd::text::internal::DecodeUtf8(p, end);
-    if (!d.valid) return false;
-    p += d.len;
-  }
-  return true;
-}
-
+// IsValidUtf8 (SIMD) and the scalar decoder must agree, and the output must
+// pass both.
 bool Valid(std::string_view s) {
   const bool simd = dedupd::text::IsValidUtf8(s);
-  FUZZ_CHECK(simd == DecoderSaysValid(s));
+  FUZZ_CHECK(simd == dedupd::text::internal::DecodesWithoutRepair(s));
   return simd;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace dedupd::text::internal {
 
@@ -57,6 +58,20 @@ struct Decoded {
             4, true};
   }
   return {kReplacement, 1, false};
+}
+
+// The scalar definition of well-formed UTF-8: every sequence decodes without
+// a repair. IsValidUtf8 (SIMD) must agree with it; the tests and fuzzers
+// check that it does.
+inline bool DecodesWithoutRepair(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* const end = p + s.size();
+  while (p < end) {
+    const Decoded d = DecodeUtf8(p, end);
+    if (!d.valid) return false;
+    p += d.len;
+  }
+  return true;
 }
 
 // Writes cp (a Unicode scalar value) as UTF-8; returns the byte count (1-4).
