@@ -136,14 +136,17 @@ int main(int argc, char** argv) {
                                                          : dedupd::log::Format::kText);
 
   if (args.command == "check-config") {
+    // Secrets (config::IsSecretKey) show as "(redacted)", or "(unset)".
+    using dedupd::config::ShowValue;
     for (const auto& [key, value] : cfg.Values()) {
-      std::cout << key << " = " << value << "    (" << cfg.Sources().at(key) << ")\n";
+      std::cout << key << " = " << ShowValue(key, value) << "    (" << cfg.Sources().at(key)
+                << ")\n";
     }
     for (const auto& [key, value] : cfg.KafkaProperties("consumer")) {
-      std::cout << "kafka consumer property " << key << " = " << value << "\n";
+      std::cout << "kafka consumer property " << key << " = " << ShowValue(key, value) << "\n";
     }
     for (const auto& [key, value] : cfg.KafkaProperties("producer")) {
-      std::cout << "kafka producer property " << key << " = " << value << "\n";
+      std::cout << "kafka producer property " << key << " = " << ShowValue(key, value) << "\n";
     }
     std::cout << "configuration is valid\n";
     return 0;

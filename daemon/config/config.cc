@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <sstream>
@@ -94,12 +95,34 @@ const std::vector<Setting>& Table() {
        "On SIGTERM: time to finish the batch and commit before exiting", 0, 600000},
       {"alertmanager.enabled", Type::kBool, "false",
        "Post each edited release to Alertmanager's /api/v2/alerts"},
-      {"alertmanager.url", Type::kString, "http://127.0.0.1:9093", "Alertmanager base URL"},
+      {"alertmanager.url", Type::kString, "http://127.0.0.1:9093",
+       "Alertmanager base URL, http:// or https://; several separated by commas (an HA "
+       "cluster): each gets every batch"},
       {"alertmanager.min_severity", Type::kEnum, "minor", "Lowest revision severity posted", 0, 0,
        "cosmetic|minor|major"},
       {"alertmanager.batch_size", Type::kInt, "50", "Alerts per POST", 1, 10000},
       {"alertmanager.timeout_ms", Type::kInt, "5000", "HTTP timeout per POST", 100, 600000},
       {"alertmanager.retries", Type::kInt, "3", "Retries per batch before it is dropped", 0, 100},
+      {"alertmanager.username", Type::kString, "",
+       "Basic auth user; its password from alertmanager.password_file or "
+       "DEDUPD_ALERTMANAGER_PASSWORD"},
+      {"alertmanager.password_file", Type::kString, "",
+       "File holding the basic auth password (read before each POST: a rotated Secret is "
+       "picked up)"},
+      {"alertmanager.password", Type::kSecret, "",
+       "Basic auth password, from the environment only (DEDUPD_ALERTMANAGER_PASSWORD)"},
+      {"alertmanager.bearer_token_file", Type::kString, "",
+       "File holding a bearer token sent as Authorization: Bearer (read before each POST)"},
+      {"alertmanager.bearer_token", Type::kSecret, "",
+       "Bearer token, from the environment only (DEDUPD_ALERTMANAGER_BEARER_TOKEN)"},
+      {"alertmanager.ca_file", Type::kString, "",
+       "PEM file of the CAs an https:// Alertmanager's certificate is verified against; empty: "
+       "the system CAs"},
+      {"alertmanager.tls_insecure_skip_verify", Type::kBool, "false",
+       "Accept any https:// certificate and host name (tests only; logged as a warning)"},
+      {"alertmanager.generator_url", Type::kString, "",
+       "generatorURL of each alert: {url} is replaced by the percent-encoded canonical URL, "
+       "{from} and {to} by the previous and the new version; empty: no generatorURL"},
   };
   return table;
 }
@@ -122,6 +145,7 @@ std::string Expected(const Setting& s) {
       break;
     case Type::kDouble: out << "a number from " << s.min << " to " << s.max; break;
     case Type::kEnum: out << "one of " << s.allowed; break;
+    case Type::kSecret: out << "a string, from the environment only"; break;
   }
   return out.str();
 }
@@ -129,7 +153,8 @@ std::string Expected(const Setting& s) {
 // Returns the canonical text of the value, or an empty optional-like flag.
 bool Check(const Setting& s, const std::string& value, std::string* canonical) {
   switch (s.type) {
-    case Type::kString: *canonical = value; return true;
+    case Type::kString:
+    case Type::kSecret: *canonical = value; return true;
     case Type::kBool: {
       std::string v = value;
       std::transform(v.begin(), v.end(), v.begin(),
@@ -212,7 +237,128 @@ void Flatten(const YAML::Node& node, const std::string& prefix,
   }
 }
 
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> items;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
+      item.remove_suffix(1);
+    }
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return items;
+}
+
+// An http:// or https:// URL with a host and no user:password@ (credentials
+// have their own settings, which are redacted; a URL is logged as it is).
+bool IsHttpUrl(std::string_view url, bool* has_userinfo) {
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  std::string_view scheme = url.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https") return false;
+  std::string_view authority = url.substr(scheme_end + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  *has_userinfo = authority.find('@') != std::string_view::npos;
+  std::string_view host = authority.substr(authority.rfind('@') + 1);
+  return !host.empty() && host.front() != ':';
+}
+
+// The URL with anything before '@' in its authority replaced by kRedacted.
+std::string RedactUserinfo(std::string_view url) {
+  size_t start = url.find("://");
+  start = start == std::string_view::npos ? 0 : start + 3;
+  size_t end = url.find_first_of("/?#", start);
+  size_t at = url.substr(0, end).rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  return std::string(url.substr(0, start)) + std::string(kRedacted) + std::string(url.substr(at));
+}
+
+// Cross-setting checks of alertmanager.* (only when it is enabled).
+void CheckAlertmanager(const std::map<std::string, std::string>& v,
+                       std::vector<std::string>* errors) {
+  const std::string& urls = v.at("alertmanager.url");
+  std::vector<std::string> list = SplitList(urls);
+  bool ok = !list.empty();
+  bool userinfo = false;
+  for (const auto& u : list) {
+    bool has = false;
+    if (!IsHttpUrl(u, &has)) ok = false;
+    userinfo = userinfo || has;
+  }
+  std::string shown;
+  for (const auto& u : list) shown += (shown.empty() ? "" : ",") + RedactUserinfo(u);
+  if (!ok) {
+    errors->push_back("alertmanager.url = '" + shown +
+                      "': expected http:// or https:// URLs separated by commas");
+  } else if (userinfo) {
+    errors->push_back("alertmanager.url = '" + shown +
+                      "': expected no user:password@ in the URL; use alertmanager.username and "
+                      "alertmanager.password_file (or DEDUPD_ALERTMANAGER_PASSWORD)");
+  }
+  auto set = [&](const char* key) { return !v.at(key).empty(); };
+  bool basic = set("alertmanager.username");
+  bool password = set("alertmanager.password") || set("alertmanager.password_file");
+  bool bearer = set("alertmanager.bearer_token") || set("alertmanager.bearer_token_file");
+  if (set("alertmanager.password") && set("alertmanager.password_file")) {
+    errors->push_back(
+        "alertmanager.password and alertmanager.password_file are both set: expected one");
+  }
+  if (set("alertmanager.bearer_token") && set("alertmanager.bearer_token_file")) {
+    errors->push_back(
+        "alertmanager.bearer_token and alertmanager.bearer_token_file are both set: expected one");
+  }
+  if (basic && bearer) {
+    errors->push_back(
+        "alertmanager.username and a bearer token are both set: expected basic auth or a bearer "
+        "token, not both");
+  }
+  if (basic != password) {
+    errors->push_back(std::string("alertmanager.username = '") + v.at("alertmanager.username") +
+                      "' with the password " + (password ? "set" : "unset") +
+                      ": expected both (basic auth) or neither");
+  }
+  const std::string& generator = v.at("alertmanager.generator_url");
+  if (!generator.empty()) {
+    bool has = false;
+    bool valid = IsHttpUrl(generator, &has) && !has;
+    for (size_t open = generator.find('{'); valid && open != std::string::npos;
+         open = generator.find('{', open + 1)) {
+      std::string_view rest = std::string_view(generator).substr(open);
+      valid = rest.starts_with("{url}") || rest.starts_with("{from}") || rest.starts_with("{to}");
+    }
+    if (!valid) {
+      errors->push_back("alertmanager.generator_url = '" + RedactUserinfo(generator) +
+                        "': expected an http:// or https:// URL template whose only "
+                        "placeholders are {url}, {from} and {to}");
+    }
+  }
+}
+
 }  // namespace
+
+bool IsSecretKey(std::string_view key) {
+  if (const Setting* s = Find(key); s != nullptr) return s->type == Type::kSecret;
+  for (std::string_view prefix : {"kafka.consumer.", "kafka.producer.", "kafka.common."}) {
+    if (key.starts_with(prefix)) {
+      key.remove_prefix(prefix.size());
+      break;
+    }
+  }
+  return key.find("password") != std::string_view::npos ||
+         key.find("secret") != std::string_view::npos || key.starts_with("sasl.oauthbearer.") ||
+         key.starts_with("ssl.key.");
+}
+
+std::string ShowValue(std::string_view key, std::string_view value) {
+  if (!IsSecretKey(key)) return std::string(value);
+  return std::string(value.empty() ? kUnset : kRedacted);
+}
 
 const std::vector<Setting>& AllSettings() {
   return Table();
@@ -232,6 +378,9 @@ double Config::GetDouble(std::string_view key) const {
 }
 bool Config::GetBool(std::string_view key) const {
   return Get(key) == "true";
+}
+std::vector<std::string> Config::GetList(std::string_view key) const {
+  return SplitList(Get(key));
 }
 
 std::map<std::string, std::string> Config::KafkaProperties(std::string_view role) const {
@@ -265,13 +414,25 @@ bool LoadConfig(const std::string& yaml_path, char** environ_vars,
     }
     const Setting* s = Find(key);
     if (s == nullptr) {
-      errors->push_back(source + ": unknown key '" + key + "' (value '" + value +
-                        "'); see config/dedupd.yaml for the keys");
+      // The value is not shown: a misspelt key may well be a secret's.
+      errors->push_back(source + ": unknown key '" + key +
+                        "'; see config/dedupd.yaml for the keys");
+      return;
+    }
+    if (s->type == Type::kSecret && !value.empty() && !source.starts_with("env ")) {
+      std::string env = "DEDUPD_" + std::string(key);
+      std::replace(env.begin(), env.end(), '.', '_');
+      std::transform(env.begin(), env.end(), env.begin(),
+                     [](unsigned char c) { return std::toupper(c); });
+      errors->push_back(source + ": " + key + " = " + std::string(kRedacted) +
+                        ": expected from the environment only (" + env +
+                        ") or from the file named by " + key + "_file; the value was not used");
       return;
     }
     std::string canonical;
     if (!Check(*s, value, &canonical)) {
-      errors->push_back(source + ": " + key + " = '" + value + "': expected " + Expected(*s));
+      std::string shown = IsSecretKey(key) ? ShowValue(key, value) : "'" + value + "'";
+      errors->push_back(source + ": " + key + " = " + shown + ": expected " + Expected(*s));
       return;
     }
     out->values_[key] = canonical;
@@ -327,7 +488,8 @@ bool LoadConfig(const std::string& yaml_path, char** environ_vars,
   for (const auto& o : overrides) {
     size_t eq = o.find('=');
     if (eq == std::string::npos) {
-      errors->push_back("flag: '" + o + "': expected key=value");
+      const std::string shown = IsSecretKey(o) ? std::string(kRedacted) : o;
+      errors->push_back("flag: '" + shown + "': expected key=value");
       continue;
     }
     apply(o.substr(0, eq), o.substr(eq + 1), "flag");
@@ -336,11 +498,7 @@ bool LoadConfig(const std::string& yaml_path, char** environ_vars,
   if (out->values_["kafka.bootstrap_servers"].empty()) {
     errors->push_back("kafka.bootstrap_servers = '': expected host:port[,host:port]");
   }
-  if (out->values_["alertmanager.enabled"] == "true" &&
-      !out->values_["alertmanager.url"].starts_with("http://")) {
-    errors->push_back("alertmanager.url = '" + out->values_["alertmanager.url"] +
-                      "': expected an http:// URL (use a local TLS proxy for https)");
-  }
+  if (out->values_["alertmanager.enabled"] == "true") CheckAlertmanager(out->values_, errors);
   if (out->values_["state.dir"].empty()) {
     errors->push_back("state.dir = '': expected a directory path");
   }
@@ -358,6 +516,7 @@ std::string DescribeSettings() {
       case Type::kDouble: type = "number"; break;
       case Type::kBool: type = "bool"; break;
       case Type::kEnum: type = "enum"; break;
+      case Type::kSecret: type = "secret"; break;
     }
     std::string expected = Expected(s);
     for (size_t pos = expected.find('|'); pos != std::string::npos;

@@ -12,6 +12,10 @@
 // Environment: DEDUPD_<KEY> with dots as underscores, upper case
 // (DEDUPD_KAFKA_BOOTSTRAP_SERVERS). Passthrough: DEDUPD_KAFKA_CONSUMER_<PROP>
 // with the property's dots as underscores (DEDUPD_KAFKA_PRODUCER_SASL_USERNAME).
+// Secrets: IsSecretKey() is the one definition of a setting or librdkafka
+// property whose value is never shown; every listing and error message goes
+// through ShowValue(). Settings of type kSecret (the Alertmanager password and
+// bearer token) come from the environment only, never from the file or a flag.
 // Thread-safety: immutable after loading.
 #pragma once
 
@@ -23,7 +27,9 @@
 
 namespace dedupd::config {
 
-enum class Type { kString, kInt, kDouble, kBool, kEnum };
+// kSecret: a string taken only from the environment (DEDUPD_<KEY>), never
+// from the YAML file or a flag (a file is kept in Git, a flag shows in `ps`).
+enum class Type { kString, kInt, kDouble, kBool, kEnum, kSecret };
 
 struct Setting {
   std::string_view key;
@@ -44,6 +50,8 @@ class Config {
   int64_t GetInt(std::string_view key) const;
   double GetDouble(std::string_view key) const;
   bool GetBool(std::string_view key) const;
+  // A comma-separated value split into its non-empty, trimmed items.
+  std::vector<std::string> GetList(std::string_view key) const;
   // librdkafka properties: common ones merged under consumer/producer ones.
   std::map<std::string, std::string> KafkaProperties(
       std::string_view role) const;  // "consumer" | "producer"
@@ -66,6 +74,21 @@ class Config {
 bool LoadConfig(const std::string& yaml_path, char** environ_vars,
                 const std::vector<std::string>& overrides, Config* out,
                 std::vector<std::string>* errors);
+
+// True for keys whose values must not appear in any output (check-config,
+// configuration errors, logs): declared settings of Type::kSecret, and
+// librdkafka properties, with or without their kafka.consumer. /
+// kafka.producer. / kafka.common. prefix, whose name contains "password" or
+// "secret", or starts with "sasl.oauthbearer." or "ssl.key.". Substrings rather
+// than a list: librdkafka adds properties over time, and a false positive only
+// costs a redacted value.
+bool IsSecretKey(std::string_view key);
+
+// How the value of `key` is shown: the value itself, or kRedacted for a
+// secret (kUnset for an empty one).
+inline constexpr std::string_view kRedacted = "(redacted)";
+inline constexpr std::string_view kUnset = "(unset)";
+std::string ShowValue(std::string_view key, std::string_view value);
 
 // Markdown table of every setting (docs/configuration.md is generated from it).
 std::string DescribeSettings();

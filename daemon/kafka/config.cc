@@ -2,15 +2,12 @@
 
 #include <string_view>
 
+#include "config/config.h"
+
 namespace dedupd::kafka {
 
 bool IsSecretProperty(const std::string& name) {
-  // Substrings rather than a list of names: librdkafka adds properties over
-  // time, and a false positive only costs a redacted value in an error text.
-  for (std::string_view marker : {"password", "secret", "key.pem", "oauthbearer.config"}) {
-    if (name.find(marker) != std::string::npos) return true;
-  }
-  return false;
+  return config::IsSecretKey(name);
 }
 
 ConfPtr MakeConf(const Props& props, std::string* error) {
@@ -19,7 +16,8 @@ ConfPtr MakeConf(const Props& props, std::string* error) {
     std::string errstr;
     if (conf->set(name, value, errstr) != RdKafka::Conf::CONF_OK) {
       if (error != nullptr) {
-        const std::string shown = IsSecretProperty(name) ? "(redacted)" : "'" + value + "'";
+        const std::string shown =
+            IsSecretProperty(name) ? config::ShowValue(name, value) : "'" + value + "'";
         std::string why = "kafka property '" + name + "'=";
         why += shown;
         why += ": ";

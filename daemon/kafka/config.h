@@ -28,7 +28,8 @@ using Props = std::map<std::string, std::string>;
 ConfPtr MakeConf(const Props& props, std::string* error);
 
 // True for properties whose values must not appear in logs or error text
-// (sasl.password, ssl.key.password, ssl.key.pem, sasl.oauthbearer.config, ...).
+// (sasl.password, ssl.key.password, ssl.key.pem, sasl.oauthbearer.config, ...):
+// config::IsSecretKey, the one definition shared with the configuration.
 bool IsSecretProperty(const std::string& name);
 
 }  // namespace dedupd::kafka

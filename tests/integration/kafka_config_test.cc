@@ -57,7 +57,9 @@ TEST(MakeConfTest, SecretValuesAreNotEchoed) {
   EXPECT_TRUE(IsSecretProperty("ssl.key.pem"));
   EXPECT_TRUE(IsSecretProperty("sasl.oauthbearer.client.secret"));
   EXPECT_FALSE(IsSecretProperty("bootstrap.servers"));
-  EXPECT_FALSE(IsSecretProperty("ssl.key.location"));
+  EXPECT_TRUE(IsSecretProperty("ssl.key.location"));  // issue #14: every ssl.key.*
+  EXPECT_TRUE(IsSecretProperty("ssl.keystore.password"));
+  EXPECT_TRUE(IsSecretProperty("sasl.oauthbearer.config"));
   // An unknown property that looks secret: its value must stay out of the text.
   std::string error;
   EXPECT_FALSE(MakeConf({{"sasl.passwordz", "hunter2"}}, &error));
