@@ -17,3 +17,5 @@ pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(GUMBO REQUIRED IMPORTED_TARGET gumbo)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(PSL REQUIRED IMPORTED_TARGET libpsl)
+# HTTP(S) client of the Alertmanager notifier (Debian libcurl4-openssl-dev).
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)

@@ -1,16 +1,15 @@
 #include "alert/alertmanager.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <curl/curl.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "common/json.h"
@@ -75,102 +74,192 @@ std::string DiffSummary(const v1::PageDiff& diff) {
   return out;
 }
 
-struct ParsedUrl {
-  std::string host;
-  std::string port = "80";
-  std::string path;
+// Percent-encodes everything but RFC 3986's unreserved characters, so the
+// canonical URL fits in a query parameter or a path segment alike.
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// The generatorURL template with {url}, {from} and {to} filled in, in one
+// pass (a canonical URL containing "{to}" is encoded, so it cannot be
+// replaced again).
+std::string GeneratorUrl(std::string_view tmpl, const v1::PageEvent& event,
+                         const v1::PageDiff& diff) {
+  uint32_t from =
+      diff.old_side().version() != 0 ? diff.old_side().version() : event.match().version();
+  std::string out;
+  while (!tmpl.empty()) {
+    if (tmpl.starts_with("{url}")) {
+      out += PercentEncode(event.canonical_url());
+      tmpl.remove_prefix(5);
+    } else if (tmpl.starts_with("{from}")) {
+      out += std::to_string(from);
+      tmpl.remove_prefix(6);
+    } else if (tmpl.starts_with("{to}")) {
+      out += std::to_string(event.version());
+      tmpl.remove_prefix(4);
+    } else {
+      out.push_back(tmpl.front());
+      tmpl.remove_prefix(1);
+    }
+  }
+  return out;
+}
+
+bool IsHttpUrl(std::string_view url) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (url.starts_with(scheme) && url.size() > scheme.size() && url[scheme.size()] != '/') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// <base>/api/v2/alerts, with the base's path prefix kept.
+std::string Endpoint(std::string base) {
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/api/v2/alerts";
+}
+
+// A credential file's content without surrounding white space (a Kubernetes
+// Secret written by hand often ends in a newline). The error names the file,
+// never the content.
+bool ReadCredential(const std::string& path, std::string* out, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  if (!in || !(text << in.rdbuf())) {
+    *error = "cannot read " + path;
+    return false;
+  }
+  std::string s = text.str();
+  size_t begin = s.find_first_not_of(" \t\r\n");
+  size_t end = s.find_last_not_of(" \t\r\n");
+  *out = begin == std::string::npos ? "" : s.substr(begin, end - begin + 1);
+  if (out->empty()) {
+    *error = path + " is empty";
+    return false;
+  }
+  return true;
+}
+
+struct Credentials {
+  enum class Kind : uint8_t { kNone, kBasic, kBearer };
+  Kind kind = Kind::kNone;
+  std::string secret;  // the password or the token
 };
 
-bool ParseHttpUrl(const std::string& url, ParsedUrl* out) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.rfind(kScheme, 0) != 0) return false;
-  std::string rest = url.substr(kScheme.size());
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  out->path = slash == std::string::npos ? "" : rest.substr(slash);
-  while (!out->path.empty() && out->path.back() == '/') out->path.pop_back();
-  out->path += "/api/v2/alerts";
-  // host, host:port, [v6], [v6]:port
-  size_t bracket = authority.rfind(']');
-  size_t colon = authority.rfind(':');
-  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
-    out->host = authority.substr(0, colon);
-    out->port = authority.substr(colon + 1);
-  } else {
-    out->host = authority;
+// The credentials as of now (files are read again for every batch).
+bool LoadCredentials(const AlertmanagerOptions& o, Credentials* out, std::string* error) {
+  out->secret.clear();
+  if (!o.username.empty()) {
+    out->kind = Credentials::Kind::kBasic;
+    if (!o.password.empty()) {
+      out->secret = o.password;
+      return true;
+    }
+    if (o.password_file.empty()) {
+      *error = "alertmanager.username is set without a password";
+      return false;
+    }
+    return ReadCredential(o.password_file, &out->secret, error);
   }
-  if (out->host.size() >= 2 && out->host.front() == '[' && out->host.back() == ']') {
-    out->host = out->host.substr(1, out->host.size() - 2);
+  if (!o.bearer_token.empty() || !o.bearer_token_file.empty()) {
+    out->kind = Credentials::Kind::kBearer;
+    if (!o.bearer_token.empty()) {
+      out->secret = o.bearer_token;
+      return true;
+    }
+    return ReadCredential(o.bearer_token_file, &out->secret, error);
   }
-  return !out->host.empty() && !out->port.empty();
+  out->kind = Credentials::Kind::kNone;
+  return true;
 }
 
-// One HTTP/1.1 POST; returns the status code, 0 on a transport error.
-int Post(const ParsedUrl& url, const std::string& body, int timeout_ms, std::string* error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &res); rc != 0) {
-    *error = std::string("resolve: ") + gai_strerror(rc);
-    return 0;
-  }
-  int fd = -1;
-  for (addrinfo* ai = res; ai != nullptr && fd < 0; ai = ai->ai_next) {
-    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  ::freeaddrinfo(res);
-  if (fd < 0) {
-    *error = "connect to " + url.host + ":" + url.port + " failed: " + std::strerror(errno);
-    return 0;
-  }
-  std::string request =
-      "POST " + url.path + " HTTP/1.1\r\nHost: " + url.host + ":" + url.port +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n\r\n" + body;
-  size_t sent = 0;
-  while (sent < request.size()) {
-    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) {
-      *error = std::string("send: ") + std::strerror(errno);
-      ::close(fd);
-      return 0;
-    }
-    sent += static_cast<size_t>(n);
-  }
-  std::string response;
-  char buf[2048];
-  while (response.find("\r\n") == std::string::npos) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    response.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  if (response.size() < 12 || response.rfind("HTTP/", 0) != 0) {
-    *error = "no HTTP response";
-    return 0;
-  }
-  return std::atoi(response.c_str() + 9);
+size_t DiscardBody(char*, size_t size, size_t n, void*) {
+  return size * n;
 }
 
-}  // namespace
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
 
-class AlertmanagerNotifier::Impl {
+// One POST through `curl` (reused, so a kept-alive connection is reused too);
+// returns the HTTP status, 0 on a transport or TLS error (in *error).
+int Post(CURL* curl, const std::string& endpoint, const std::string& body,
+         const AlertmanagerOptions& o, const Credentials& creds, std::string* error) {
+  curl_easy_reset(curl);
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  std::unique_ptr<curl_slist, SlistDeleter> headers(
+      curl_slist_append(nullptr, "Content-Type: application/json"));
+  // No "Expect: 100-continue" round trip for large batches.
+  headers.reset(curl_slist_append(headers.release(), "Expect:"));
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(curl, CURLOPT_URL, endpoint.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_PROXY, "");     // no proxy from http_proxy / https_proxy
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // several threads: no SIGALRM
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(o.timeout_ms));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.timeout_ms));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, DiscardBody);
+  if (!o.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, o.ca_file.c_str());
+  if (o.insecure_skip_verify) {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  switch (creds.kind) {
+    case Credentials::Kind::kNone: break;
+    case Credentials::Kind::kBasic:
+      curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+      curl_easy_setopt(curl, CURLOPT_USERNAME, o.username.c_str());
+      curl_easy_setopt(curl, CURLOPT_PASSWORD, creds.secret.c_str());
+      break;
+    case Credentials::Kind::kBearer:
+      curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+      curl_easy_setopt(curl, CURLOPT_XOAUTH2_BEARER, creds.secret.c_str());
+      break;
+  }
+  CURLcode rc = curl_easy_perform(curl);
+  if (rc != CURLE_OK) {
+    *error = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(rc);
+    return 0;
+  }
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  return static_cast<int>(status);
+}
+
+// One Alertmanager: its own queue, thread and retries, so that one that is
+// down holds up none of the others.
+class Sender {
  public:
-  Impl(AlertmanagerOptions options, metrics::Metrics* metrics)
-      : options_(std::move(options)), metrics_(metrics) {
-    valid_url_ = ParseHttpUrl(options_.url, &url_);
+  Sender(std::string url, const AlertmanagerOptions& options, metrics::Metrics* metrics)
+      : url_(std::move(url)),
+        endpoint_(Endpoint(url_)),
+        options_(options),
+        metrics_(metrics),
+        curl_(curl_easy_init()) {
+    valid_url_ = IsHttpUrl(url_);
     if (!valid_url_) {
-      log::Error("alertmanager.url must be an http:// URL; alerts will be dropped",
-                 {{"url", options_.url}});
+      log::Error("alertmanager.url must be an http:// or https:// URL; alerts will be dropped",
+                 {{"url", url_}});
     }
   }
 
@@ -178,66 +267,35 @@ class AlertmanagerNotifier::Impl {
     thread_ = std::thread([this] { Loop(); });
   }
 
-  // Stops taking new alerts and drains the queue: each batch gets one attempt
-  // (no retries while stopping) until timeout_ms after the call; what is left
-  // then is dropped and counted, so shutdown is bounded by about twice
-  // timeout_ms (the last attempt's own socket timeout).
-  void Stop() {
+  void BeginStop(std::chrono::steady_clock::time_point drain_deadline) {
     {
       std::lock_guard lock(mu_);
       if (!stopping_) {
         stopping_ = true;
-        drain_deadline_ =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+        drain_deadline_ = drain_deadline;
       }
     }
     cv_.notify_all();
+  }
+  void Join() {
     if (thread_.joinable()) thread_.join();
   }
 
-  void Enqueue(const v1::PageEvent& event, const v1::PageDiff& diff) {
-    if (event.verdict() != v1::REVISED) return;
-    for (int f : event.flags()) {
-      if (f == v1::REVERTED) return;  // a flip-flop: published as a diff, no alert
-    }
-    std::string_view severity = SeverityLabel(diff.significance().severity());
-    if (SeverityRank(severity) < SeverityRank(options_.min_severity)) return;
-    std::string alert;
-    alert += "{\"labels\":{\"alertname\":\"DedupdReleaseEdited\",\"url\":";
-    JsonString(&alert, event.canonical_url());
-    alert += ",\"site\":";
-    JsonString(&alert, event.site());
-    alert += ",\"edit_severity\":";
-    JsonString(&alert, severity);
-    alert += ",\"severity\":";
-    JsonString(&alert, severity == "major" ? "page" : "ticket");
-    alert += ",\"version\":";
-    JsonString(&alert, std::to_string(event.version()));
-    alert += "},\"annotations\":{\"summary\":";
-    JsonString(&alert,
-               "Release edited after publication: " +
-                   Clip(event.title().empty() ? event.canonical_url() : event.title(), 200));
-    alert += ",\"description\":";
-    JsonString(&alert, DiffSummary(diff));
-    alert += ",\"diff\":";
-    JsonString(&alert, Clip(diff.unified(), 4000));
-    alert += ",\"event_id\":";
-    JsonString(&alert, event.event_id());
-    alert += "}}";
+  void Enqueue(const std::shared_ptr<const std::string>& alert) {
     std::lock_guard lock(mu_);
     // After Stop() nothing would send it; overflow keeps memory bounded.
     if (stopping_ || queue_.size() >= options_.max_queue) {
       metrics_->CountAlertmanagerPost("dropped");
       return;
     }
-    queue_.push_back(std::move(alert));
+    queue_.push_back(alert);
     cv_.notify_one();
   }
 
  private:
   void Loop() {
     for (;;) {
-      std::vector<std::string> batch;
+      std::vector<std::shared_ptr<const std::string>> batch;
       bool drain_expired = false;
       {
         std::unique_lock lock(mu_);
@@ -252,23 +310,27 @@ class AlertmanagerNotifier::Impl {
       if (drain_expired) {
         metrics_->CountAlertmanagerPost("dropped");
         log::Warn("alerts dropped at shutdown: drain timeout reached",
-                  {{"alerts", std::to_string(batch.size())}});
+                  {{"url", url_}, {"alerts", std::to_string(batch.size())}});
         continue;
       }
       Send(batch);
     }
   }
 
-  void Send(const std::vector<std::string>& batch) {
+  void Send(const std::vector<std::shared_ptr<const std::string>>& batch) {
     std::string body = "[";
     for (size_t i = 0; i < batch.size(); ++i) {
       if (i > 0) body.push_back(',');
-      body += batch[i];
+      body += *batch[i];
     }
     body.push_back(']');
     std::string error = "invalid alertmanager.url";
-    for (int attempt = 0; valid_url_ && attempt <= options_.retries; ++attempt) {
-      int status = Post(url_, body, options_.timeout_ms, &error);
+    for (int attempt = 0; valid_url_ && curl_ && attempt <= options_.retries; ++attempt) {
+      Credentials creds;
+      int status = 0;
+      if (LoadCredentials(options_, &creds, &error)) {
+        status = Post(curl_.get(), endpoint_, body, options_, creds, &error);
+      }
       if (status >= 200 && status < 300) {
         metrics_->CountAlertmanagerPost("ok");
         return;
@@ -291,19 +353,143 @@ class AlertmanagerNotifier::Impl {
     }
     metrics_->CountAlertmanagerPost("dropped");
     log::Warn("alerts dropped after retries",
-              {{"alerts", std::to_string(batch.size())}, {"error", error}});
+              {{"url", url_}, {"alerts", std::to_string(batch.size())}, {"error", error}});
   }
 
-  AlertmanagerOptions options_;
+  const std::string url_;
+  const std::string endpoint_;
+  const AlertmanagerOptions& options_;  // owned by the Impl, which outlives this
   metrics::Metrics* metrics_;
-  ParsedUrl url_;
+  CurlPtr curl_;  // used by thread_ only, once started
   bool valid_url_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
-  std::thread thread_;
+  std::thread thread_;  // last: joined (by Stop) before the members above go
+};
+
+}  // namespace
+
+AlertmanagerOptions AlertmanagerOptionsFrom(const config::Config& cfg) {
+  AlertmanagerOptions a;
+  a.urls = cfg.GetList("alertmanager.url");
+  a.min_severity = cfg.Get("alertmanager.min_severity");
+  a.batch_size = static_cast<size_t>(cfg.GetInt("alertmanager.batch_size"));
+  a.timeout_ms = static_cast<int>(cfg.GetInt("alertmanager.timeout_ms"));
+  a.retries = static_cast<int>(cfg.GetInt("alertmanager.retries"));
+  a.username = cfg.Get("alertmanager.username");
+  a.password = cfg.Get("alertmanager.password");
+  a.password_file = cfg.Get("alertmanager.password_file");
+  a.bearer_token = cfg.Get("alertmanager.bearer_token");
+  a.bearer_token_file = cfg.Get("alertmanager.bearer_token_file");
+  a.ca_file = cfg.Get("alertmanager.ca_file");
+  a.insecure_skip_verify = cfg.GetBool("alertmanager.tls_insecure_skip_verify");
+  a.generator_url = cfg.Get("alertmanager.generator_url");
+  return a;
+}
+
+bool CheckAlertmanagerOptions(const AlertmanagerOptions& o, std::string* error) {
+  if (o.urls.empty()) {
+    *error = "no Alertmanager URL";
+    return false;
+  }
+  for (const auto& u : o.urls) {
+    if (!IsHttpUrl(u)) {
+      *error = "'" + u + "' is not an http:// or https:// URL";
+      return false;
+    }
+  }
+  if (!o.username.empty() && (!o.bearer_token.empty() || !o.bearer_token_file.empty())) {
+    *error = "basic auth and a bearer token are both set";
+    return false;
+  }
+  Credentials creds;
+  if (!LoadCredentials(o, &creds, error)) return false;
+  if (!o.ca_file.empty()) {
+    std::ifstream ca(o.ca_file);
+    if (!ca) {
+      *error = "cannot read alertmanager.ca_file " + o.ca_file;
+      return false;
+    }
+  }
+  return true;
+}
+
+class AlertmanagerNotifier::Impl {
+ public:
+  Impl(AlertmanagerOptions options, metrics::Metrics* metrics) : options_(std::move(options)) {
+    // Once per process, before any handle; never cleaned up (libcurl's
+    // global state lives as long as the process).
+    static std::once_flag curl_init;
+    std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    for (const auto& url : options_.urls) {
+      senders_.push_back(std::make_unique<Sender>(url, options_, metrics));
+    }
+    if (options_.insecure_skip_verify) {
+      log::Warn(
+          "alertmanager.tls_insecure_skip_verify is on: https certificates and host names are "
+          "NOT verified");
+    }
+  }
+
+  void Start() {
+    for (auto& s : senders_) s->Start();
+  }
+
+  // Stops taking new alerts and drains the queues: each batch gets one
+  // attempt (no retries while stopping) until timeout_ms after the call; what
+  // is left then is dropped and counted, so shutdown is bounded by about
+  // twice timeout_ms (the last attempt's own timeout), all senders at once.
+  void Stop() {
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+    for (auto& s : senders_) s->BeginStop(deadline);
+    for (auto& s : senders_) s->Join();
+  }
+
+  void Enqueue(const v1::PageEvent& event, const v1::PageDiff& diff) {
+    if (event.verdict() != v1::REVISED) return;
+    for (int f : event.flags()) {
+      if (f == v1::REVERTED) return;  // a flip-flop: published as a diff, no alert
+    }
+    std::string_view severity = SeverityLabel(diff.significance().severity());
+    if (SeverityRank(severity) < SeverityRank(options_.min_severity)) return;
+    auto alert = std::make_shared<std::string>();
+    *alert += "{\"labels\":{\"alertname\":\"DedupdReleaseEdited\",\"url\":";
+    JsonString(alert.get(), event.canonical_url());
+    *alert += ",\"site\":";
+    JsonString(alert.get(), event.site());
+    *alert += ",\"edit_severity\":";
+    JsonString(alert.get(), severity);
+    *alert += ",\"severity\":";
+    JsonString(alert.get(), severity == "major" ? "page" : "ticket");
+    *alert += ",\"version\":";
+    JsonString(alert.get(), std::to_string(event.version()));
+    *alert += "},\"annotations\":{\"summary\":";
+    JsonString(alert.get(),
+               "Release edited after publication: " +
+                   Clip(event.title().empty() ? event.canonical_url() : event.title(), 200));
+    *alert += ",\"description\":";
+    JsonString(alert.get(), DiffSummary(diff));
+    *alert += ",\"diff\":";
+    JsonString(alert.get(), Clip(diff.unified(), 4000));
+    *alert += ",\"event_id\":";
+    JsonString(alert.get(), event.event_id());
+    *alert += "}";
+    if (!options_.generator_url.empty()) {
+      *alert += ",\"generatorURL\":";
+      JsonString(alert.get(), GeneratorUrl(options_.generator_url, event, diff));
+    }
+    *alert += "}";
+    std::shared_ptr<const std::string> shared = std::move(alert);
+    for (auto& s : senders_) s->Enqueue(shared);
+  }
+
+ private:
+  AlertmanagerOptions options_;
+  std::vector<std::unique_ptr<Sender>> senders_;  // hold a reference to options_
 };
 
 AlertmanagerNotifier::AlertmanagerNotifier(AlertmanagerOptions options, metrics::Metrics* metrics)

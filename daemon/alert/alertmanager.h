@@ -1,34 +1,67 @@
 // Alertmanager notifier: posts each edited release (a committed REVISED event
-// of at least the configured severity, not REVERTED) straight to an
+// of at least the configured severity, not REVERTED) straight to
 // Alertmanager's /api/v2/alerts with the URL, site, severity and a short diff
 // summary, because metrics cannot carry URLs. Off by default.
 //
+//   AlertmanagerOptions options = AlertmanagerOptionsFrom(cfg);  // alertmanager.*
+//   std::string error;
+//   if (!CheckAlertmanagerOptions(options, &error)) return Fail(error);  // unreadable file
 //   AlertmanagerNotifier notifier(options, &metrics);
 //   notifier.Start();
 //   notifier.Enqueue(event, diff);   // after the Kafka transaction committed
 //   notifier.Stop();                 // drains what it can within the timeout
 //
-// Posting happens on a background thread in batches, with bounded retries and
-// a bounded queue (overflow is dropped and counted as result="dropped").
+// Every batch goes to each of `urls` (the members of an HA Alertmanager
+// cluster, as Prometheus does it): one sender thread and one bounded queue per
+// Alertmanager, so one that is down or slow delays none of the others. HTTP
+// and HTTPS through libcurl (certificates verified against the system CAs or
+// ca_file); basic auth or a bearer token, read from a file before each POST
+// (a rotated Secret is picked up) or given directly (from the environment).
+// Each sender posts in batches, with bounded retries; overflow is dropped and
+// counted as result="dropped". Credentials are never logged.
 // Thread-safety: Enqueue() is thread-safe.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "config/config.h"
 #include "dedupd/v1/dedupd.pb.h"
 #include "metrics/metrics.h"
 
 namespace dedupd::alert {
 
 struct AlertmanagerOptions {
-  std::string url = "http://127.0.0.1:9093";  // base URL; /api/v2/alerts is appended
-  std::string min_severity = "minor";         // cosmetic | minor | major
+  // Base URLs, http:// or https://; /api/v2/alerts is appended. Each gets every batch.
+  std::vector<std::string> urls = {"http://127.0.0.1:9093"};
+  std::string min_severity = "minor";  // cosmetic | minor | major
   size_t batch_size = 50;
   int timeout_ms = 5000;
   int retries = 3;
-  size_t max_queue = 10000;
+  size_t max_queue = 10000;  // per Alertmanager
+  // Basic auth when username is set: the password is `password`, or else the
+  // content of password_file. A bearer token likewise. Both: refused by
+  // CheckAlertmanagerOptions (the configuration refuses it first).
+  std::string username;
+  std::string password;
+  std::string password_file;
+  std::string bearer_token;
+  std::string bearer_token_file;
+  std::string ca_file;  // empty: the system CAs
+  bool insecure_skip_verify = false;
+  // generatorURL template: {url} = percent-encoded canonical URL, {from} /
+  // {to} = previous / new version. Empty: the field is left out.
+  std::string generator_url;
 };
+
+// The alertmanager.* settings (alertmanager.url split at commas).
+AlertmanagerOptions AlertmanagerOptionsFrom(const config::Config& cfg);
+
+// Start-up check: every URL is http(s), auth is consistent, and the
+// credential and CA files can be read now. Returns false with the reason
+// (file names, never their content).
+bool CheckAlertmanagerOptions(const AlertmanagerOptions& options, std::string* error);
 
 class AlertmanagerNotifier {
  public:

@@ -573,15 +573,21 @@ bool Daemon::Setup() {
   dlq_max_original_bytes_ = pipeline_options.dlq_max_original_bytes;
   pipeline_ = std::make_unique<Pipeline>(pipeline_options, detector_.get(), &metrics_);
   if (cfg_.GetBool("alertmanager.enabled")) {
-    alert::AlertmanagerOptions a;
-    a.url = cfg_.Get("alertmanager.url");
-    a.min_severity = cfg_.Get("alertmanager.min_severity");
-    a.batch_size = static_cast<size_t>(cfg_.GetInt("alertmanager.batch_size"));
-    a.timeout_ms = static_cast<int>(cfg_.GetInt("alertmanager.timeout_ms"));
-    a.retries = static_cast<int>(cfg_.GetInt("alertmanager.retries"));
+    alert::AlertmanagerOptions a = alert::AlertmanagerOptionsFrom(cfg_);
+    // A credential or CA file that cannot be read is a configuration error:
+    // fail at start rather than drop every alert later.
+    if (!alert::CheckAlertmanagerOptions(a, &error)) {
+      log::Error("invalid Alertmanager settings", {{"error", error}});
+      return false;
+    }
     notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &metrics_);
     notifier_->Start();
-    log::Info("posting edited releases to Alertmanager", {{"url", a.url}});
+    // The URLs carry no credentials (the configuration refuses user:password@).
+    log::Info("posting edited releases to Alertmanager",
+              {{"url", cfg_.Get("alertmanager.url")},
+               {"auth", !a.username.empty()                                       ? "basic"
+                        : !a.bearer_token.empty() || !a.bearer_token_file.empty() ? "bearer"
+                                                                                  : "none"}});
   }
 
   // Producer. init_transactions() comes before the state is read: it fences a

@@ -12,12 +12,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "config/config.h"
 #include "unit/alert/recording_http_server.h"
 
 namespace dedupd::alert {
@@ -131,7 +135,7 @@ std::vector<std::string> UrlsOf(const HttpRequest& request) {
 
 AlertmanagerOptions Options(const RecordingHttpServer& server) {
   AlertmanagerOptions o;
-  o.url = server.url();
+  o.urls = {server.url()};
   o.timeout_ms = 5000;
   return o;
 }
@@ -222,7 +226,7 @@ TEST(AlertmanagerNotifier, ABaseUrlWithAPathPrefixKeepsIt) {
   RecordingHttpServer server;
   metrics::Metrics m;
   AlertmanagerOptions o = Options(server);
-  o.url = server.url() + "/alertmanager/";
+  o.urls = {server.url() + "/alertmanager/"};
   AlertmanagerNotifier notifier(o, &m);
   Edit e = Revised(Url(1), v1::MINOR);
   notifier.Enqueue(e.event, e.diff);
@@ -420,7 +424,7 @@ TEST(AlertmanagerNotifier, AnUnreachableAlertmanagerCountsErrorsThenADrop) {
   }
   metrics::Metrics m;
   AlertmanagerOptions o;
-  o.url = "http://127.0.0.1:" + std::to_string(closed_port);
+  o.urls = {"http://127.0.0.1:" + std::to_string(closed_port)};
   o.retries = 1;
   AlertmanagerNotifier notifier(o, &m);
   Edit e = Revised(Url(1), v1::MAJOR);
@@ -435,7 +439,7 @@ TEST(AlertmanagerNotifier, AnUnreachableAlertmanagerCountsErrorsThenADrop) {
 TEST(AlertmanagerNotifier, ANonHttpUrlDropsWithoutTrying) {
   metrics::Metrics m;
   AlertmanagerOptions o;
-  o.url = "https://alertmanager.example:9093";  // TLS is not supported: refused, counted
+  o.urls = {"ftp://alertmanager.example:9093"};  // neither http nor https: refused, counted
   AlertmanagerNotifier notifier(o, &m);
   Edit e = Revised(Url(1), v1::MAJOR);
   notifier.Enqueue(e.event, e.diff);
@@ -533,7 +537,7 @@ TEST(AlertmanagerNotifier, StopGivesUpWhatItCannotSendWithinTheTimeout) {
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   metrics::Metrics m;
   AlertmanagerOptions o;
-  o.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  o.urls = {"http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port))};
   o.batch_size = 1;
   o.timeout_ms = 300;
   o.retries = 3;
@@ -550,6 +554,317 @@ TEST(AlertmanagerNotifier, StopGivesUpWhatItCannotSendWithinTheTimeout) {
   EXPECT_LE(Posts(m, "error"), 2);
   EXPECT_EQ(Posts(m, "dropped"), 5);
   EXPECT_EQ(Posts(m, "ok"), 0);
+}
+
+// --- HTTPS, authentication, several Alertmanagers, generatorURL (issue #14) --
+
+// An HTTPS front (tests/unit/alert/tls_front.py: Python's ssl module and a
+// certificate made by `openssl req` at start) for a RecordingHttpServer.
+// Stopped by closing its stdin (pclose), so it cannot outlive the test.
+class TlsFront {
+ public:
+  explicit TlsFront(const RecordingHttpServer& backend) {
+    char tmpl[] = "/tmp/dedupd-tls-front-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return;
+    dir_ = tmpl;
+    std::string command = "python3 '" DEDUPD_SOURCE_DIR
+                          "/tests/unit/alert/tls_front.py' "
+                          "--backend-port " +
+                          std::to_string(backend.port()) + " --dir '" + dir_ + "'";
+    pipe_ = popen(command.c_str(), "w");
+    auto end = std::chrono::steady_clock::now() + kWait;
+    while (pipe_ != nullptr && port_ == 0 && std::chrono::steady_clock::now() < end) {
+      std::ifstream in(dir_ + "/port");
+      if (!(in >> port_)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  ~TlsFront() {
+    if (pipe_ != nullptr) pclose(pipe_);
+    if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+  TlsFront(const TlsFront&) = delete;
+  TlsFront& operator=(const TlsFront&) = delete;
+
+  bool ready() const { return port_ != 0; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  std::string ca_file() const { return dir_ + "/cert.pem"; }  // self-signed: its own CA
+
+ private:
+  std::string dir_;
+  FILE* pipe_ = nullptr;
+  int port_ = 0;
+};
+
+std::string Base64(const std::string& in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) n |= static_cast<uint8_t>(in[i + 1]) << 8;
+    if (i + 2 < in.size()) n |= static_cast<uint8_t>(in[i + 2]);
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=');
+    out.push_back(i + 2 < in.size() ? kAlphabet[n & 63] : '=');
+  }
+  return out;
+}
+
+// A file in a fresh temporary directory, removed with it.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    char tmpl[] = "/tmp/dedupd-alert-secret-XXXXXX";
+    if (mkdtemp(tmpl) != nullptr) dir_ = tmpl;
+    Write(content);
+  }
+  ~TempFile() { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+  void Write(const std::string& content) const { std::ofstream(path()) << content; }
+  std::string path() const { return dir_ + "/secret"; }
+
+ private:
+  std::string dir_;
+};
+
+// Posts one alert to `o` and returns what `server` received (empty if nothing).
+std::vector<HttpRequest> PostOne(AlertmanagerOptions o, metrics::Metrics* m,
+                                 const RecordingHttpServer& server) {
+  AlertmanagerNotifier notifier(o, m);
+  Edit e = Revised(Url(1), v1::MAJOR);
+  notifier.Enqueue(e.event, e.diff);
+  notifier.Start();
+  server.WaitForRequests(1, kWait);
+  WaitForPosts(*m, "ok", 1);
+  notifier.Stop();
+  return server.Requests();
+}
+
+TEST(AlertmanagerHttps, TheCertificateIsVerifiedAgainstTheGivenCaFile) {
+  RecordingHttpServer server;
+  TlsFront front(server);
+  ASSERT_TRUE(front.ready()) << "tls_front.py did not start (python3, openssl)";
+  metrics::Metrics m;
+  AlertmanagerOptions o;
+  o.urls = {front.url()};
+  o.ca_file = front.ca_file();
+  auto requests = PostOne(o, &m, server);
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].path, "/api/v2/alerts");
+  EXPECT_EQ(UrlsOf(requests[0]), (std::vector<std::string>{Url(1)}));
+  EXPECT_EQ(requests[0].headers.count("authorization"), 0u) << "no credentials configured";
+  EXPECT_EQ(Posts(m, "ok"), 1);
+}
+
+TEST(AlertmanagerHttps, AnUntrustedCertificateIsRefusedAndCounted) {
+  RecordingHttpServer server;
+  TlsFront front(server);
+  RecordingHttpServer other_backend;
+  TlsFront other(other_backend);  // another self-signed certificate: the wrong CA
+  ASSERT_TRUE(front.ready() && other.ready());
+  for (const std::string& ca : {std::string(), other.ca_file()}) {  // system CAs, wrong CA
+    metrics::Metrics m;
+    AlertmanagerOptions o;
+    o.urls = {front.url()};
+    o.ca_file = ca;
+    o.retries = 0;
+    AlertmanagerNotifier notifier(o, &m);
+    Edit e = Revised(Url(1), v1::MAJOR);
+    notifier.Enqueue(e.event, e.diff);
+    notifier.Start();
+    ASSERT_TRUE(WaitForPosts(m, "dropped", 1)) << "ca_file '" << ca << "'";
+    notifier.Stop();
+    EXPECT_EQ(Posts(m, "error"), 1);
+    EXPECT_EQ(Posts(m, "ok"), 0);
+    EXPECT_EQ(server.Count(), 0u) << "nothing may be sent over an unverified connection";
+  }
+}
+
+TEST(AlertmanagerHttps, InsecureSkipVerifyAcceptsAnyCertificate) {
+  RecordingHttpServer server;
+  TlsFront front(server);
+  ASSERT_TRUE(front.ready());
+  metrics::Metrics m;
+  AlertmanagerOptions o;
+  o.urls = {front.url()};
+  o.insecure_skip_verify = true;
+  EXPECT_EQ(PostOne(o, &m, server).size(), 1u);
+}
+
+TEST(AlertmanagerAuth, BasicAuthWithThePasswordFromAFileOverHttps) {
+  RecordingHttpServer server;
+  TlsFront front(server);
+  ASSERT_TRUE(front.ready());
+  TempFile password("s3cret: pw\n");  // a Secret's trailing newline is not part of it
+  metrics::Metrics m;
+  AlertmanagerOptions o;
+  o.urls = {front.url()};
+  o.ca_file = front.ca_file();
+  o.username = "dedupd";
+  o.password_file = password.path();
+  auto requests = PostOne(o, &m, server);
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].headers["authorization"], "Basic " + Base64("dedupd:s3cret: pw"));
+}
+
+TEST(AlertmanagerAuth, BearerTokenFromAFileIsReadAgainForEachBatch) {
+  RecordingHttpServer server;
+  TempFile token("token-one\n");
+  metrics::Metrics m;
+  AlertmanagerOptions o;
+  o.urls = {server.url()};
+  o.bearer_token_file = token.path();
+  AlertmanagerNotifier notifier(o, &m);
+  notifier.Start();
+  Edit first = Revised(Url(1), v1::MAJOR);
+  notifier.Enqueue(first.event, first.diff);
+  ASSERT_TRUE(server.WaitForRequests(1, kWait));
+  token.Write("token-two");  // the Secret was rotated
+  Edit second = Revised(Url(2), v1::MAJOR);
+  notifier.Enqueue(second.event, second.diff);
+  ASSERT_TRUE(server.WaitForRequests(2, kWait));
+  notifier.Stop();
+  auto requests = server.Requests();
+  EXPECT_EQ(requests[0].headers["authorization"], "Bearer token-one");
+  EXPECT_EQ(requests[1].headers["authorization"], "Bearer token-two");
+}
+
+// The environment path end to end: DEDUPD_ALERTMANAGER_* -> configuration ->
+// options -> Authorization header.
+TEST(AlertmanagerAuth, CredentialsFromTheEnvironmentThroughTheConfiguration) {
+  RecordingHttpServer server;
+  char token[] = "DEDUPD_ALERTMANAGER_BEARER_TOKEN=env-token-3";
+  char password[] = "DEDUPD_ALERTMANAGER_PASSWORD=env-password-4";
+  char* bearer_env[] = {token, nullptr};
+  char* basic_env[] = {password, nullptr};
+  struct Case {
+    char** env;
+    std::vector<std::string> flags;
+    std::string header;
+  };
+  for (const Case& c :
+       {Case{bearer_env, {}, "Bearer env-token-3"},
+        Case{basic_env, {"alertmanager.username=am"}, "Basic " + Base64("am:env-password-4")}}) {
+    std::vector<std::string> flags = c.flags;
+    flags.push_back("alertmanager.enabled=true");
+    flags.push_back("alertmanager.url=" + server.url());
+    config::Config cfg;
+    std::vector<std::string> errors;
+    ASSERT_TRUE(config::LoadConfig("", c.env, flags, &cfg, &errors)) << errors.front();
+    AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg);
+    std::string error;
+    ASSERT_TRUE(CheckAlertmanagerOptions(o, &error)) << error;
+    metrics::Metrics m;
+    size_t before = server.Count();
+    AlertmanagerNotifier notifier(o, &m);
+    Edit e = Revised(Url(1), v1::MAJOR);
+    notifier.Enqueue(e.event, e.diff);
+    notifier.Start();
+    ASSERT_TRUE(server.WaitForRequests(before + 1, kWait));
+    notifier.Stop();
+    EXPECT_EQ(server.Requests()[before].headers["authorization"], c.header);
+  }
+}
+
+TEST(AlertmanagerAuth, AnUnreadableCredentialFileFailsTheStartCheckByName) {
+  AlertmanagerOptions o;
+  o.bearer_token_file = "/nonexistent/dedupd/token";
+  std::string error;
+  EXPECT_FALSE(CheckAlertmanagerOptions(o, &error));
+  EXPECT_NE(error.find("/nonexistent/dedupd/token"), std::string::npos) << error;
+  TempFile empty("\n");
+  o.bearer_token_file = empty.path();
+  EXPECT_FALSE(CheckAlertmanagerOptions(o, &error));
+  o.bearer_token_file.clear();
+  o.ca_file = "/nonexistent/ca.pem";
+  EXPECT_FALSE(CheckAlertmanagerOptions(o, &error));
+  EXPECT_NE(error.find("/nonexistent/ca.pem"), std::string::npos) << error;
+}
+
+TEST(AlertmanagerCluster, EveryAlertmanagerGetsEveryBatch) {
+  RecordingHttpServer a, b;
+  metrics::Metrics m;
+  AlertmanagerOptions o;
+  o.urls = {a.url(), b.url() + "/prefix"};
+  o.batch_size = 2;
+  AlertmanagerNotifier notifier(o, &m);
+  for (int i = 0; i < 3; ++i) {
+    Edit e = Revised(Url(i), v1::MAJOR);
+    notifier.Enqueue(e.event, e.diff);
+  }
+  notifier.Start();
+  ASSERT_TRUE(a.WaitForRequests(2, kWait));
+  ASSERT_TRUE(b.WaitForRequests(2, kWait));
+  notifier.Stop();
+  ASSERT_EQ(a.Count(), 2u);
+  ASSERT_EQ(b.Count(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(a.Requests()[i].body, b.Requests()[i].body);
+  }
+  EXPECT_EQ(b.Requests()[0].path, "/prefix/api/v2/alerts");
+  EXPECT_EQ(UrlsOf(a.Requests()[1]), (std::vector<std::string>{Url(2)}));
+  EXPECT_EQ(Posts(m, "ok"), 4) << "one result per POST, per Alertmanager";
+}
+
+TEST(AlertmanagerCluster, AHungAlertmanagerDoesNotHoldUpTheOthers) {
+  // Accepts connections into the kernel's backlog and never answers: each
+  // attempt to it lasts timeout_ms.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 64), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  RecordingHttpServer live;
+  metrics::Metrics m;
+  AlertmanagerOptions o;
+  o.urls = {"http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), live.url()};
+  o.batch_size = 1;
+  o.timeout_ms = 4000;
+  o.retries = 3;
+  AlertmanagerNotifier notifier(o, &m);
+  auto start = std::chrono::steady_clock::now();
+  notifier.Start();
+  for (int i = 0; i < 3; ++i) {
+    Edit e = Revised(Url(i), v1::MAJOR);
+    notifier.Enqueue(e.event, e.diff);
+  }
+  ASSERT_TRUE(live.WaitForRequests(3, kWait));
+  auto live_done = std::chrono::steady_clock::now() - start;
+  notifier.Stop();
+  ::close(fd);
+  // Behind the hung one, the first batch would reach the live Alertmanager
+  // only after timeout_ms (4 s), the third after 3 x 4 x 4 s.
+  EXPECT_LT(live_done, std::chrono::milliseconds(2000));
+  EXPECT_EQ(UrlsOf(live.Requests()[2]), (std::vector<std::string>{Url(2)}));
+  EXPECT_GE(Posts(m, "ok"), 3);
+}
+
+TEST(AlertmanagerGeneratorUrl, TheTemplateGetsTheEncodedUrlAndBothVersions) {
+  RecordingHttpServer server;
+  metrics::Metrics m;
+  AlertmanagerOptions o;
+  o.urls = {server.url()};
+  o.generator_url = "https://dedupd.example/diff?url={url}&from={from}&to={to}";
+  AlertmanagerNotifier notifier(o, &m);
+  Edit e = Revised("https://gov.example/news/a b?x=1&y=成#{to}", v1::MAJOR, 3);
+  e.diff.mutable_old_side()->set_version(2);
+  notifier.Enqueue(e.event, e.diff);
+  notifier.Start();
+  ASSERT_TRUE(server.WaitForRequests(1, kWait));
+  notifier.Stop();
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(server.Requests()[0].body).get(root), simdjson::SUCCESS);
+  std::string_view generator;
+  ASSERT_EQ(root.at(0)["generatorURL"].get(generator), simdjson::SUCCESS);
+  EXPECT_EQ(generator,
+            "https://dedupd.example/diff?url=https%3A%2F%2Fgov.example%2Fnews%2Fa%20b%3Fx%3D1%26y"
+            "%3D%E6%88%90%23%7Bto%7D&from=2&to=3");
+  auto alerts = ParseAlerts(server.Requests()[0].body);
+  EXPECT_EQ(alerts[0].keys, (std::vector<std::string>{"labels", "annotations", "generatorURL"}));
 }
 
 }  // namespace
