@@ -523,8 +523,11 @@ std::string DescribeSettings() {
          pos = expected.find('|', pos + 2)) {
       expected.replace(pos, 1, "\\|");  // a bar inside a Markdown table cell
     }
-    out << "| `" << s.key << "` | " << type << " | `" << s.default_value << "` | " << expected
-        << " | " << s.description << " |\n";
+    // An empty default is an empty cell: `` would not render as code.
+    std::string default_cell =
+        s.default_value.empty() ? "" : "`" + std::string(s.default_value) + "`";
+    out << "| `" << s.key << "` | " << type << " | " << default_cell << " | " << expected << " | "
+        << s.description << " |\n";
   }
   out << "| `kafka.consumer.*`, `kafka.producer.*`, `kafka.common.*` | string | | any librdkafka "
          "property | passed to librdkafka unchanged (SASL, TLS, timeouts) |\n";
