@@ -87,6 +87,10 @@ refuse "unknown output format" --set config.output.format=xml
 refuse "privileged metrics port" --set config.metrics.port=80
 refuse "relative state dir" --set config.state.dir=state
 refuse "alertmanager on without url" --set config.alertmanager.enabled=true,config.alertmanager.url=
+refuse "alertmanager url with user:password@" --set config.alertmanager.enabled=true,config.alertmanager.url=https://u:p@am:9093
+refuse "alertmanager password in the ConfigMap" --set config.alertmanager.password=hunter2
+refuse "alertmanager auth without secret or existingSecret" --set alertmanagerAuth.type=bearer
+refuse "alertmanager basic auth without a username" --set alertmanagerAuth.type=basic,alertmanagerAuth.existingSecret=s
 refuse "SASL without credentials or existingSecret" --set kafkaAuth.sasl.enabled=true
 refuse "TLS without CA or existingSecret" --set kafkaAuth.tls.enabled=true
 refuse "misspelt top-level value" --set replicas=3

@@ -35,6 +35,7 @@ few chart defaults listed in CHART_DEFAULTS).
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -269,10 +270,25 @@ def check_config_with_daemon(rel, text, sts, container, dedupd_bin):
     out = r.stdout
     if f"kafka.transactional_id = {pod}" not in out:
         bad(w, f"kafka.transactional_id is not the pod name {pod}")
+    # A user name may come from a Secret too and is shown; passwords and tokens never.
+    for secret in [v for k, v in env.items()
+                   if v.startswith("secret-") and re.search("PASSWORD|TOKEN|SECRET", k)]:
+        if secret in out or secret in r.stderr:
+            bad(w, f"printed a Secret's value ({secret}): secrets must show as (redacted)")
     if "DEDUPD_KAFKA_COMMON_SASL_PASSWORD" in env:
         for client in ("consumer", "producer"):
-            if f"kafka {client} property sasl.password = secret-" not in out:
+            if f"kafka {client} property sasl.password = (redacted)" not in out:
                 bad(w, f"the SASL password from the Secret does not reach the {client}")
+    am_env = [n for n in ("DEDUPD_ALERTMANAGER_PASSWORD", "DEDUPD_ALERTMANAGER_BEARER_TOKEN") if n in env]
+    for name in am_env:
+        key = name[len("DEDUPD_"):].lower().replace("alertmanager_", "alertmanager.", 1)
+        if f"{key} = (redacted)    (env {name})" not in out:
+            bad(w, f"the Alertmanager credential from the Secret ({name}) does not reach {key}")
+    for key in ("alertmanager.password_file", "alertmanager.bearer_token_file"):
+        m = re.search(rf"^{re.escape(key)} = (\S+)", out, re.M)
+        if m and m.group(1) != "(unset)" and not any(
+                m.group(1).startswith(vm["mountPath"] + "/") for vm in container.get("volumeMounts", [])):
+            bad(w, f"{key} = {m.group(1)} is not under a mounted volume")
 
 
 def config_keys(root):

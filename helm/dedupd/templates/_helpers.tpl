@@ -50,6 +50,13 @@ app.kubernetes.io/part-of: dedupd
 {{- default (printf "%s-kafka-tls" (include "dedupd.fullname" .)) .Values.kafkaAuth.tls.existingSecret -}}
 {{- end -}}
 
+{{- define "dedupd.alertmanagerSecretName" -}}
+{{- default (printf "%s-alertmanager" (include "dedupd.fullname" .)) .Values.alertmanagerAuth.existingSecret -}}
+{{- end -}}
+
+{{/* Where the Alertmanager credential is mounted (alertmanagerAuth.from=file). */}}
+{{- define "dedupd.alertmanagerDir" -}}/var/run/secrets/dedupd/alertmanager{{- end -}}
+
 {{/* Where the TLS Secret is mounted; librdkafka reads the files from there. */}}
 {{- define "dedupd.tlsDir" -}}/var/run/secrets/dedupd/kafka-tls{{- end -}}
 
@@ -93,5 +100,17 @@ the user has not set them (their own values win).
 {{- $_ := set $kafka "common" (merge (default dict $kafka.common) $sec) -}}
 {{- end -}}
 {{- $_ := set $cfg "kafka" $kafka -}}
+{{- $am := .Values.alertmanagerAuth -}}
+{{- if and $am (ne $am.type "none") -}}
+{{- $amCfg := default dict $cfg.alertmanager -}}
+{{- $file := printf "%s/%s" (include "dedupd.alertmanagerDir" .) $am.key -}}
+{{- if eq $am.type "basic" -}}
+{{- $_ := set $amCfg "username" $am.username -}}
+{{- if eq $am.from "file" -}}{{- $_ := set $amCfg "password_file" $file -}}{{- end -}}
+{{- else if eq $am.from "file" -}}
+{{- $_ := set $amCfg "bearer_token_file" $file -}}
+{{- end -}}
+{{- $_ := set $cfg "alertmanager" $amCfg -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
