@@ -324,7 +324,7 @@ class Sender {
       body += *batch[i];
     }
     body.push_back(']');
-    std::string error = "invalid alertmanager.url";
+    std::string error = !valid_url_ ? "invalid alertmanager.url" : "curl_easy_init failed";
     for (int attempt = 0; valid_url_ && curl_ && attempt <= options_.retries; ++attempt) {
       Credentials creds;
       int status = 0;
