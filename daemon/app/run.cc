@@ -518,6 +518,13 @@ bool Daemon::Setup() {
   kafka::Props common = cfg_.KafkaProperties("common");
   common["bootstrap.servers"] = cfg_.Get("kafka.bootstrap_servers");
   common["client.id"] = cfg_.Get("kafka.client_id");
+  // A credential or CA file that cannot be read is a configuration error:
+  // fail at once, before waiting for Kafka, rather than drop every alert later.
+  const alert::AlertmanagerOptions a = alert::AlertmanagerOptionsFrom(cfg_);
+  if (cfg_.GetBool("alertmanager.enabled") && !alert::CheckAlertmanagerOptions(a, &error)) {
+    log::Error("invalid Alertmanager settings", {{"error", error}});
+    return false;
+  }
 
   // Metrics and health first, so that a slow start is visible.
   int port = static_cast<int>(cfg_.GetInt("metrics.port"));
@@ -573,13 +580,6 @@ bool Daemon::Setup() {
   dlq_max_original_bytes_ = pipeline_options.dlq_max_original_bytes;
   pipeline_ = std::make_unique<Pipeline>(pipeline_options, detector_.get(), &metrics_);
   if (cfg_.GetBool("alertmanager.enabled")) {
-    alert::AlertmanagerOptions a = alert::AlertmanagerOptionsFrom(cfg_);
-    // A credential or CA file that cannot be read is a configuration error:
-    // fail at start rather than drop every alert later.
-    if (!alert::CheckAlertmanagerOptions(a, &error)) {
-      log::Error("invalid Alertmanager settings", {{"error", error}});
-      return false;
-    }
     notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &metrics_);
     notifier_->Start();
     // The URLs carry no credentials (the configuration refuses user:password@).
