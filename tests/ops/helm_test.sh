@@ -62,7 +62,7 @@ render default
 render full -f "$ops/testdata/values-full.yaml"
 render existing-secrets -f "$ops/testdata/values-existing-secrets.yaml"
 render other-release --set fullnameOverride=dedupd-eu,serviceMonitor.enabled=true,prometheusRule.enabled=true,config.metrics.port=9100,transactionalIdPrefix=prod-eu
-render test-broker -f "$chart/ci/test-values.yaml"
+render test-broker -f "$chart/ci/test-values.yaml" --set config.detect.near_dup_jaccard=0.35
 render podmonitor --set podMonitor.enabled=true,podMonitor.jobName=dedupd-pods,prometheusRule.enabled=true,prometheusRule.runbookBaseUrl=https://wiki.example.org/ops/dedupd
 # Two deployments on one cluster: the same release in two namespaces.
 NS=team-a render team-a
@@ -120,6 +120,8 @@ refuse "unknown config section" --set config.procesing.batch_size=10
 refuse "config key in the wrong section" --set config.kafka.batch_size=10
 refuse "config value of the wrong type" --set config.processing.batch_size=many
 refuse "config value out of the daemon's range" --set config.kafka.replication_factor=0
+refuse "config value out of the daemon's range" --set config.detect.simhash_distance=9
+refuse "config value out of the daemon's range" --set-json config.detect.near_dup_jaccard=1.5
 refuse "config value out of the daemon's range" --set config.detect.near_dup_jaccard=1.5
 refuse "config section that is not a map" --set config.log=debug
 refuse "ServiceMonitor and PodMonitor both on" --set serviceMonitor.enabled=true,podMonitor.enabled=true
