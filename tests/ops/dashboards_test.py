@@ -4,13 +4,14 @@ beyond the PromQL that promql_test.py checks:
 
 - valid JSON; uid stable (`dedupd-...`, equal to the file name), unique;
   top-level id null (provisioning assigns it); schemaVersion >= 38 (Grafana 10+)
-- variables: `datasource` of type datasource for prometheus; `job` and
-  `instance` query variables
+- variables: `datasource` of type datasource for prometheus; `namespace`,
+  `job` and `instance` query variables
 - every panel and target uses the data source `${datasource}` (no hard-coded
   data source uid); panel ids unique; grid positions inside 24 columns and not
   overlapping; every panel has a title and a description
-- every dedupd_* selector filters on job=~"$job" and instance=~"$instance"
-  (so the variables apply to every panel)
+- every dedupd_* and process_* selector filters on namespace=~"$namespace",
+  job=~"$job" and instance=~"$instance" (so the variables apply to every
+  panel, and two deployments of one job in two namespaces stay apart)
 - links to other dashboards name uids that exist
 
   tests/ops/dashboards_test.py [DASHBOARD.json ...]   # default: ROOT/dashboards/*.json
@@ -23,7 +24,8 @@ import re
 import sys
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
-SELECTOR_RE = re.compile(r"(dedupd_[A-Za-z0-9_]+)\s*(\{[^}]*\})?")
+SELECTOR_RE = re.compile(r"(?<![A-Za-z0-9_:])((?:dedupd|process)_[A-Za-z0-9_]+)\s*(\{[^}]*\})?")
+FILTERS = ('namespace=~"$namespace"', 'job=~"$job"', 'instance=~"$instance"')
 
 
 def walk(panels):
@@ -62,7 +64,7 @@ def check(path, uids, problems):
     dsv = variables.get("datasource")
     if not dsv or dsv.get("type") != "datasource" or dsv.get("query") != "prometheus":
         bad("no variable `datasource` of type datasource with query prometheus")
-    for name in ("job", "instance"):
+    for name in ("namespace", "job", "instance"):
         v = variables.get(name)
         if not v or v.get("type") != "query":
             bad(f"no query variable `{name}`")
@@ -105,8 +107,9 @@ def check(path, uids, problems):
             if t.get("datasource", DS) != DS:
                 bad(f"panel {title!r} target {t.get('refId')}: datasource is not ${{datasource}}")
             for name, sel in SELECTOR_RE.findall(t.get("expr", "")):
-                if 'job=~"$job"' not in sel or 'instance=~"$instance"' not in sel:
-                    bad(f"panel {title!r}: selector {name}{sel} lacks job=~\"$job\" / instance=~\"$instance\"")
+                missing = [f for f in FILTERS if f not in sel]
+                if missing:
+                    bad(f"panel {title!r}: selector {name}{sel} lacks {' / '.join(missing)}")
     return d
 
 

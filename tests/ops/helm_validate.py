@@ -14,8 +14,9 @@ Checks, per rendered file:
   - kinds without a bundled schema are only allowed if we check them here:
     PrometheusRule (its spec is written out as a rule file and checked with
     `promtool check rules`; its alerts must be those of
-    config/alerts/dedupd-rules.yaml) and ServiceMonitor (selects the metrics
-    Service, on a port that Service has);
+    config/alerts/dedupd-rules.yaml; its runbook_url annotations are absolute)
+    and ServiceMonitor / PodMonitor (selects the metrics Service / the pods,
+    on a port they have; never both);
   - the objects fit together: selectors match the pod labels, the StatefulSet's
     serviceName is a headless Service, every ConfigMap/Secret a pod mounts or
     reads is rendered (or named as an existingSecret), probes and Service
@@ -24,13 +25,21 @@ Checks, per rendered file:
     pod runs as non-root with a read-only root filesystem;
   - the dashboards ConfigMap carries grafana_dashboard and holds exactly
     dashboards/*.json.
+Transactional ids: the first pod's id is <namespace>.<release>.<pod name>
+(or <prefix>.<pod name> for a rendering given --txn-prefix FILE=PREFIX), at
+most 249 characters, and no two renderings in different namespaces give the
+same id (two releases on one Kafka cluster must not fence each other).
 With --dedupd-bin: the daemon itself accepts each rendered configuration
-(`dedupd check-config`, with the pod's environment), the transactional id is
-the pod name, and SASL credentials reach both Kafka clients.
+(`dedupd check-config`, with the pod's environment), its effective
+transactional id is the one above, and SASL credentials reach both Kafka
+clients.
 Once: the chart's values `config:` mirrors config/dedupd.yaml (the daemon's
 documented defaults): every section is there, every key exists in the daemon's
 file with the same default (besides the librdkafka passthrough maps and the
-few chart defaults listed in CHART_DEFAULTS).
+few chart defaults listed in CHART_DEFAULTS); and values.schema.json's closed
+`config` section allows exactly the daemon's settings (config/dedupd.yaml,
+and with --dedupd-bin the keys `dedupd check-config` prints), so the two
+cannot drift.
 """
 import argparse
 import json
@@ -44,9 +53,12 @@ import yaml
 from kubernetes_validate.version import __version__ as KV_VERSION
 from kubernetes_validate import utils as kv
 
-CHECKED_CRDS = {("monitoring.coreos.com/v1", "PrometheusRule"), ("monitoring.coreos.com/v1", "ServiceMonitor")}
+CHECKED_CRDS = {("monitoring.coreos.com/v1", "PrometheusRule"), ("monitoring.coreos.com/v1", "ServiceMonitor"),
+                ("monitoring.coreos.com/v1", "PodMonitor")}
 # Secrets the test values name as existing (created outside the chart).
 problems = []
+# rendered file -> (namespace, transactional id of its first pod)
+txn_ids = {}
 
 
 def bad(where, msg):
@@ -93,9 +105,14 @@ def check_prometheus_rule(doc, where, root, promtool):
     got = sorted(r["alert"] for g in groups for r in g.get("rules", []) if "alert" in r)
     if want != got:
         bad(where, f"alerts {got} differ from config/alerts/dedupd-rules.yaml {want}")
+    for g in groups:
+        for r in g.get("rules", []):
+            url = (r.get("annotations") or {}).get("runbook_url")
+            if "alert" in r and not re.match(r"^https?://[^/]+/.*docs/runbook\.md#[a-z0-9-]+$", url or ""):
+                bad(where, f"{r['alert']}: runbook_url {url!r} is not an absolute link to docs/runbook.md")
 
 
-def check_file(path, root, versions, promtool, dedupd_bin):
+def check_file(path, root, versions, promtool, dedupd_bin, txn_prefix):
     rel = os.path.basename(path)
     docs = [d for d in yaml.safe_load_all(open(path, encoding="utf-8")) if d]
     if not docs:
@@ -186,8 +203,7 @@ def check_file(path, root, versions, promtool, dedupd_bin):
             props = (cfg.get("kafka", {}) or {}).get(client) or {}
             if any(k in props for k in ("sasl.password", "sasl.username")):
                 bad(rel, f"SASL credentials in the ConfigMap (kafka.{client})")
-        if dedupd_bin:
-            check_config_with_daemon(rel, cms[0]["data"]["dedupd.yaml"], sts, c, dedupd_bin)
+        check_transactional_id(rel, cms[0]["data"]["dedupd.yaml"], sts, c, dedupd_bin, txn_prefix)
 
     # Services, PDB, ServiceMonitor select the pods / the Service
     metrics_svc = None
@@ -217,6 +233,18 @@ def check_file(path, root, versions, promtool, dedupd_bin):
         if metrics_svc["metadata"].get("namespace") not in sm["spec"].get("namespaceSelector", {}).get("matchNames", []):
             bad(w, "namespaceSelector does not include the Service's namespace")
 
+    for pm in by_kind.get("PodMonitor", []):
+        w = f"{rel}: PodMonitor/{pm['metadata']['name']}"
+        if by_kind.get("ServiceMonitor"):
+            bad(w, "rendered together with a ServiceMonitor: every pod would be scraped twice")
+        if not matches(pm["spec"]["selector"]["matchLabels"], pod_labels):
+            bad(w, "does not select the pods")
+        for ep in pm["spec"].get("podMetricsEndpoints", []):
+            if ep.get("port") not in ports:
+                bad(w, f"endpoint port {ep.get('port')} is no container port")
+        if pm["metadata"].get("namespace") not in pm["spec"].get("namespaceSelector", {}).get("matchNames", []):
+            bad(w, "namespaceSelector does not include the pods' namespace")
+
     # dashboards
     for cm in by_kind.get("ConfigMap", []):
         if not cm["metadata"]["name"].endswith("-dashboards"):
@@ -236,15 +264,18 @@ def check_file(path, root, versions, promtool, dedupd_bin):
 
 # Values whose chart default differs from the daemon's on purpose (values.yaml
 # says why at each).
-CHART_DEFAULTS = {"kafka.bootstrap_servers", "state.dir"}
+CHART_DEFAULTS = {"kafka.bootstrap_servers", "state.dir", "kafka.create_topics", "kafka.replication_factor"}
 PASSTHROUGH = {"kafka.common", "kafka.consumer", "kafka.producer"}
 
 
-def check_config_with_daemon(rel, text, sts, container, dedupd_bin):
-    """`dedupd check-config` on the rendered file, with the environment the
-    first pod would get (Secret values replaced by placeholders)."""
+def check_transactional_id(rel, text, sts, container, dedupd_bin, txn_prefix):
+    """The first pod's transactional id, from its environment and, with
+    dedupd_bin, as the daemon reads it (`dedupd check-config` on the rendered
+    file, Secret values replaced by placeholders)."""
     pod = sts["metadata"]["name"] + "-0"
-    field = {"metadata.name": pod, "metadata.namespace": sts["metadata"]["namespace"]}
+    ns = sts["metadata"]["namespace"]
+    release = sts["metadata"]["labels"]["app.kubernetes.io/instance"]
+    field = {"metadata.name": pod, "metadata.namespace": ns}
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     for e in container.get("env", []):
         if "value" in e:
@@ -256,6 +287,15 @@ def check_config_with_daemon(rel, text, sts, container, dedupd_bin):
             env[e["name"]] = field[e["valueFrom"]["fieldRef"]["fieldPath"]]
         elif "secretKeyRef" in e.get("valueFrom", {}):
             env[e["name"]] = "secret-" + e["valueFrom"]["secretKeyRef"]["key"]
+    want = f"{txn_prefix.get(rel) or f'{ns}.{release}'}.{pod}"
+    got = env.get("DEDUPD_KAFKA_TRANSACTIONAL_ID")
+    if got != want:
+        bad(rel, f"transactional id of {pod} is {got!r}, want {want!r} (unique per namespace and release)")
+    elif len(got) > 249:
+        bad(rel, f"transactional id {got!r} is longer than 249 characters")
+    txn_ids[rel] = (ns, got)
+    if not dedupd_bin:
+        return
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         f.write(text)
         name = f.name
@@ -268,8 +308,8 @@ def check_config_with_daemon(rel, text, sts, container, dedupd_bin):
         bad(w, f"refused the rendered configuration (exit {r.returncode}):\n{r.stderr.strip()}")
         return
     out = r.stdout
-    if f"kafka.transactional_id = {pod}" not in out:
-        bad(w, f"kafka.transactional_id is not the pod name {pod}")
+    if not re.search(rf"^kafka\.transactional_id = {re.escape(want)}\s", out, re.M):
+        bad(w, f"effective kafka.transactional_id is not {want}")
     # A user name may come from a Secret too and is shown; passwords and tokens never.
     for secret in [v for k, v in env.items()
                    if v.startswith("secret-") and re.search("PASSWORD|TOKEN|SECRET", k)]:
@@ -321,18 +361,86 @@ def config_keys(root):
             bad(where, f"config section {section} of config/dedupd.yaml is not mirrored")
 
 
+def distinct_ids_across_namespaces():
+    """Renderings in two namespaces (two releases on one Kafka cluster) must
+    give their pods different transactional ids, or each fences the other."""
+    seen = {}
+    for rel, (ns, tid) in sorted(txn_ids.items()):
+        other = seen.get(tid)
+        if other and other[0] != ns:
+            bad(rel, f"transactional id {tid} also used by {other[1]} in namespace {other[0]}: "
+                     "two releases on one Kafka cluster would fence each other")
+        seen.setdefault(tid, (ns, rel))
+
+
+def schema_keys(root, dedupd_bin):
+    """values.schema.json's `config` is closed: it must allow every setting
+    the daemon declares and nothing else (keys of config/dedupd.yaml, which a
+    unit test holds equal to daemon/config/config.cc, and the keys `dedupd
+    check-config` prints)."""
+    where = "helm/dedupd/values.schema.json"
+    schema = json.load(open(os.path.join(root, where), encoding="utf-8"))
+
+    def flat_schema(node, path, out):
+        if node.get("additionalProperties") is not False:
+            bad(where, f"config{'.' + path if path else ''} is open (additionalProperties is not false)")
+        for k, sub in (node.get("properties") or {}).items():
+            p = f"{path}.{k}" if path else k
+            if p in PASSTHROUGH:
+                continue
+            if sub.get("type") == "object":
+                flat_schema(sub, p, out)
+            else:
+                out.add(p)
+        return out
+
+    def flat_yaml(node, path, out):
+        for k, sub in node.items():
+            p = f"{path}.{k}" if path else k
+            if p in PASSTHROUGH:
+                continue
+            if isinstance(sub, dict):
+                flat_yaml(sub, p, out)
+            else:
+                out.add(p)
+        return out
+
+    allowed = flat_schema(schema["properties"]["config"], "", set())
+    daemon = {"config/dedupd.yaml": flat_yaml(
+        yaml.safe_load(open(os.path.join(root, "config", "dedupd.yaml"), encoding="utf-8")) or {}, "", set())}
+    if dedupd_bin:
+        r = subprocess.run([dedupd_bin, "check-config", os.path.join(root, "config", "dedupd.yaml")],
+                           capture_output=True, text=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        keys = {l.split(" = ", 1)[0] for l in r.stdout.splitlines()
+                if " = " in l and not l.startswith("kafka ") and "." in l.split(" = ", 1)[0]}
+        if r.returncode != 0 or not keys:
+            bad(where, f"dedupd check-config config/dedupd.yaml failed (exit {r.returncode}): {r.stderr.strip()}")
+        else:
+            daemon["dedupd check-config"] = keys
+    for source, keys in daemon.items():
+        for k in sorted(keys - allowed):
+            bad(where, f"config.{k} ({source}) is refused by the closed schema: add it to config.properties")
+        for k in sorted(allowed - keys):
+            bad(where, f"config.{k} is allowed by the schema but is no setting of the daemon ({source})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
     ap.add_argument("--promtool", default="promtool")
     ap.add_argument("--dedupd-bin", help="the daemon: run `dedupd check-config` on each rendered configuration")
     ap.add_argument("--kube-versions", required=True, help="comma-separated, e.g. 1.25.0,1.37.0")
+    ap.add_argument("--txn-prefix", action="append", default=[], metavar="FILE=PREFIX",
+                    help="the rendering FILE (base name) set transactionalIdPrefix=PREFIX")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
     versions = [v for v in a.kube_versions.split(",") if v]
+    txn_prefix = dict(x.split("=", 1) for x in a.txn_prefix)
     for f in a.files:
-        check_file(f, a.root, versions, a.promtool, a.dedupd_bin)
+        check_file(f, a.root, versions, a.promtool, a.dedupd_bin, txn_prefix)
+    distinct_ids_across_namespaces()
     config_keys(a.root)
+    schema_keys(a.root, a.dedupd_bin)
     for p in problems:
         print("FAIL " + p)
     print(f"helm_validate: {len(a.files)} renderings against Kubernetes {', '.join(versions)} "

@@ -43,13 +43,17 @@ BUILTIN_VARS = {
     "__range_s": "21600",
     "__range_ms": "21600000",
 }
-# Labels every scraped series carries, added by Prometheus.
-TARGET_LABELS = {"job", "instance"}
+# Labels every scraped series carries, added by Prometheus (job, instance)
+# and, in Kubernetes, by the Prometheus Operator's ServiceMonitor or PodMonitor
+# (namespace, pod: the rules keep them so two deployments stay apart).
+TARGET_LABELS = {"job", "instance", "namespace", "pod"}
 
 VAR_RE = re.compile(r"\$\{([A-Za-z0-9_]+)(?::[^}]*)?\}|\$([A-Za-z0-9_]+)|\[\[([A-Za-z0-9_]+)(?::[^\]]*)?\]\]")
 STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-NAME_RE = re.compile(r"(?<![A-Za-z0-9_:.])(dedupd_[A-Za-z0-9_]+)")
-SELECTOR_RE = re.compile(r"(?<![A-Za-z0-9_:])(dedupd_[A-Za-z0-9_]+)\s*\{([^}]*)\}")
+# dedupd's own metrics and the Prometheus client's process_* ones (both in
+# the contract).
+NAME_RE = re.compile(r"(?<![A-Za-z0-9_:.])((?:dedupd|process)_[A-Za-z0-9_]+)")
+SELECTOR_RE = re.compile(r"(?<![A-Za-z0-9_:])((?:dedupd|process)_[A-Za-z0-9_]+)\s*\{([^}]*)\}")
 MATCHER_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)\s*\"")
 GROUPING_RE = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
 LEGEND_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")

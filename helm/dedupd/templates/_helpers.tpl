@@ -114,3 +114,31 @@ the user has not set them (their own values win).
 {{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
+
+{{/*
+Prefix of the Kafka ids the chart derives from the pod name (transactional
+id): unique per namespace and release, so two releases on one Kafka cluster
+never fence each other's producers. transactionalIdPrefix overrides it.
+At most 63 (namespace) + 1 + 53 (release) characters by Kubernetes' own
+limits; the whole id stays below 249 characters (values.schema.json bounds
+the override).
+*/}}
+{{- define "dedupd.kafkaIdPrefix" -}}
+{{- default (printf "%s.%s" .Release.Namespace .Release.Name) .Values.transactionalIdPrefix -}}
+{{- end -}}
+
+{{/* The job label of the scraped series (ServiceMonitor or PodMonitor);
+     the PrometheusRule's DedupdDown selects up{job="<this>"}. */}}
+{{- define "dedupd.jobName" -}}
+{{- if .Values.podMonitor.enabled -}}
+{{- default .Values.serviceMonitor.jobName .Values.podMonitor.jobName -}}
+{{- else -}}
+{{- .Values.serviceMonitor.jobName -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Absolute base of the runbook_url annotations (prometheusRule.runbookBaseUrl),
+     with exactly one trailing slash; docs/runbook.md#<alert> is appended. */}}
+{{- define "dedupd.runbookBase" -}}
+{{- printf "%s/" (trimSuffix "/" .Values.prometheusRule.runbookBaseUrl) -}}
+{{- end -}}
