@@ -251,6 +251,7 @@ int64_t ReplayRun::StartOffset(int32_t partition, int64_t committed) {
     start = committed;
   }
   first_.try_emplace(partition, start);
+  paused_.erase(partition);  // a new assignment is not paused
   int64_t& next = next_[partition];
   next = std::max(next, start);
   return start;
@@ -262,9 +263,14 @@ ReplayRun::Progress ReplayRun::Observe(const std::map<int32_t, int64_t>& positio
     if (it != next_.end() && position > it->second) it->second = position;
   }
   bool done = true;
+  std::vector<int32_t> reached_end;
   for (const auto& [partition, range] : ranges_) {
     auto it = next_.find(partition);
-    if ((it == next_.end() ? range.start : it->second) < range.end) done = false;
+    if ((it == next_.end() ? range.start : it->second) < range.end) {
+      done = false;
+    } else if (positions.count(partition) > 0 && paused_.insert(partition).second) {
+      reached_end.push_back(partition);
+    }
   }
   finished_ = done;
   if (now_() - last_log_ >= log_interval_ || done) {
@@ -272,7 +278,12 @@ ReplayRun::Progress ReplayRun::Observe(const std::map<int32_t, int64_t>& positio
     log::Info(done ? "replay: every partition reached its end" : "replay progress",
               {{"progress", ProgressLine()}});
   }
-  return {done, Remaining()};
+  return {done, Remaining(), std::move(reached_end)};
+}
+
+bool ReplayRun::PastEnd(int32_t partition, int64_t offset) const {
+  auto it = ranges_.find(partition);
+  return it == ranges_.end() || offset >= it->second.end;
 }
 
 int64_t ReplayRun::Remaining() const {

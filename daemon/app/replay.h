@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -121,12 +122,21 @@ class ReplayRun {
   struct Progress {
     bool finished = false;
     int64_t remaining = 0;  // messages still to process, over all partitions
+    // Assigned partitions that reached their end since their assignment or
+    // the last Observe: the loop pauses them, so that a replay of a busy
+    // topic does not keep fetching what the live deployment is writing.
+    std::vector<int32_t> reached_end;
   };
   // Updates the positions (next offset to consume, per partition) and logs a
   // progress line when log_interval has passed since the last one.
   Progress Observe(const std::map<int32_t, int64_t>& positions);
 
   void Count(const PipelineResult& result);
+
+  // True for a message at or past its partition's end (or of a partition the
+  // replay did not plan): the loop skips it, so that a replay covers exactly
+  // its ranges even when messages were fetched before a pause took effect.
+  bool PastEnd(int32_t partition, int64_t offset) const;
 
   bool finished() const { return finished_; }
   bool resumed() const { return resumed_; }
@@ -142,6 +152,7 @@ class ReplayRun {
   std::map<int32_t, ReplayRange> ranges_;
   std::map<int32_t, int64_t> first_;  // where this process started each partition
   std::map<int32_t, int64_t> next_;   // next offset to process, per partition
+  std::set<int32_t> paused_;          // reported in reached_end since their assignment
   std::chrono::milliseconds log_interval_;
   std::function<Clock::time_point()> now_;
   Clock::time_point started_;

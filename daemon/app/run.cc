@@ -1084,6 +1084,11 @@ bool Daemon::ReplayFinished() {
   }
   const ReplayRun::Progress progress = replay_->Observe(positions);
   metrics_.SetReplayRemaining(static_cast<double>(progress.remaining));
+  if (!progress.finished && !progress.reached_end.empty()) {
+    kafka::TopicPartitionList done;
+    for (int32_t partition : progress.reached_end) done.Add(input_topic_, partition);
+    consumer_->pause(done.get());
+  }
   return progress.finished;
 }
 
@@ -1126,6 +1131,7 @@ int Daemon::Run() {
         log::Warn("consume error", {{"error", msg->errstr()}});
         break;
       }
+      if (replay_ != nullptr && replay_->PastEnd(msg->partition(), msg->offset())) continue;
       if (uncommitted_ == 0 && !BeginBatch()) {
         fatal_ = true;
         break;

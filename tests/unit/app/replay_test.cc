@@ -251,6 +251,14 @@ TEST(ReplayRun, FinishesWhenEveryPartitionReachedItsEnd) {
       << run.ProgressLine();
   EXPECT_NE(run.ProgressLine().find(" 0:6/10 1:3/3 2:0/0"), std::string::npos)
       << run.ProgressLine();
+  // Partition 1 reached its end: paused once, and its later messages skipped.
+  EXPECT_EQ(p.reached_end, std::vector<int32_t>{1});
+  EXPECT_TRUE(run.Observe({{0, 6}, {1, 8}}).reached_end.empty());
+  EXPECT_TRUE(run.PastEnd(1, 8));
+  EXPECT_FALSE(run.PastEnd(1, 7));
+  EXPECT_FALSE(run.PastEnd(0, 9));
+  EXPECT_TRUE(run.PastEnd(0, 10));
+  EXPECT_TRUE(run.PastEnd(9, 0));  // not planned
   p = run.Observe({{0, 10}});
   EXPECT_TRUE(p.finished);
   EXPECT_EQ(p.remaining, 0);
