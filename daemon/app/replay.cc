@@ -252,33 +252,62 @@ int64_t ReplayRun::StartOffset(int32_t partition, int64_t committed) {
   }
   first_.try_emplace(partition, start);
   paused_.erase(partition);  // a new assignment is not paused
-  int64_t& next = next_[partition];
-  next = std::max(next, start);
+  next_[partition] = start;
   return start;
 }
 
 ReplayRun::Progress ReplayRun::Observe(const std::map<int32_t, int64_t>& positions) {
+  // The current positions, not the highest seen: an abort rewinds them.
   for (const auto& [partition, position] : positions) {
-    auto it = next_.find(partition);
-    if (it != next_.end() && position > it->second) it->second = position;
+    if (auto it = next_.find(partition); it != next_.end()) it->second = position;
   }
-  bool done = true;
-  std::vector<int32_t> reached_end;
+  Progress progress;
+  progress.caught_up = true;
   for (const auto& [partition, range] : ranges_) {
     auto it = next_.find(partition);
     if ((it == next_.end() ? range.start : it->second) < range.end) {
-      done = false;
+      progress.caught_up = false;
     } else if (positions.count(partition) > 0 && paused_.insert(partition).second) {
-      reached_end.push_back(partition);
+      progress.reached_end.push_back(partition);
     }
   }
-  finished_ = done;
-  if (now_() - last_log_ >= log_interval_ || done) {
+  progress.remaining = Remaining();
+  if (now_() - last_log_ >= log_interval_) {
     last_log_ = now_();
-    log::Info(done ? "replay: every partition reached its end" : "replay progress",
+    log::Info("replay progress", {{"progress", ProgressLine()}});
+  }
+  progress.confirm = progress.caught_up && now_() - last_confirm_ >= kConfirmInterval;
+  return progress;
+}
+
+ReplayRun::Confirmation ReplayRun::Confirm(const std::map<int32_t, int64_t>& committed) {
+  last_confirm_ = now_();
+  Confirmation c;
+  c.finished = true;
+  for (const auto& [partition, range] : ranges_) {
+    // No committed offset: where this process started it (the plan's start
+    // before its assignment), so an empty range counts as done.
+    auto first = first_.find(partition);
+    int64_t at = first == first_.end() ? range.start : first->second;
+    if (auto it = committed.find(partition); it != committed.end() && it->second >= 0) {
+      at = it->second;
+    }
+    if (at >= range.end) continue;
+    c.finished = false;
+    if (paused_.erase(partition) > 0) c.behind.push_back(partition);
+  }
+  if (c.finished) {
+    finished_ = true;
+    log::Info("replay: every partition's committed offset reached its end",
               {{"progress", ProgressLine()}});
   }
-  return {done, Remaining(), std::move(reached_end)};
+  return c;
+}
+
+std::vector<int32_t> ReplayRun::Partitions() const {
+  std::vector<int32_t> out;
+  for (const auto& [partition, range] : ranges_) out.push_back(partition);
+  return out;
 }
 
 bool ReplayRun::PastEnd(int32_t partition, int64_t offset) const {

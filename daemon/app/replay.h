@@ -120,7 +120,13 @@ class ReplayRun {
   int64_t StartOffset(int32_t partition, int64_t committed);
 
   struct Progress {
-    bool finished = false;
+    // Every planned partition's position reached its end. Not yet the end of
+    // the replay: that is when the committed offsets have (Confirm), since an
+    // aborted batch rewinds the positions.
+    bool caught_up = false;
+    // Caught up with nothing uncommitted: ask the broker for the group's
+    // committed offsets and Confirm() (at most every 500 ms).
+    bool confirm = false;
     int64_t remaining = 0;  // messages still to process, over all partitions
     // Assigned partitions that reached their end since their assignment or
     // the last Observe: the loop pauses them, so that a replay of a busy
@@ -130,6 +136,16 @@ class ReplayRun {
   // Updates the positions (next offset to consume, per partition) and logs a
   // progress line when log_interval has passed since the last one.
   Progress Observe(const std::map<int32_t, int64_t>& positions);
+
+  struct Confirmation {
+    bool finished = false;
+    std::vector<int32_t> behind;  // paused partitions whose commit is short of the end: resume
+  };
+  // The replay group's committed offsets (partition -> offset; < 0 or
+  // missing: none): finished when each planned partition's reached its end.
+  Confirmation Confirm(const std::map<int32_t, int64_t>& committed);
+  // The planned partitions, ascending.
+  std::vector<int32_t> Partitions() const;
 
   void Count(const PipelineResult& result);
 
@@ -157,6 +173,8 @@ class ReplayRun {
   std::function<Clock::time_point()> now_;
   Clock::time_point started_;
   Clock::time_point last_log_;
+  static constexpr std::chrono::milliseconds kConfirmInterval{500};
+  Clock::time_point last_confirm_{};
   std::map<std::string, uint64_t> verdicts_;  // verdict name, "DEAD_LETTER", "SKIPPED"
   uint64_t messages_ = 0;
   bool finished_ = false;

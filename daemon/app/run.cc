@@ -1071,9 +1071,11 @@ void Daemon::ReplayStartOffsets(std::vector<RdKafka::TopicPartition*>& partition
 }
 
 // Once per loop turn: the replay's progress from the consumer's positions
-// (they step over transaction markers), its gauge, and whether every
-// partition reached the end taken at start. The loop then leaves as on a
-// signal: the open batch commits, the consumer closes.
+// (they step over transaction markers) and its gauge; a partition at its end
+// is paused. When every position is at its end and nothing is uncommitted,
+// the group's committed offsets decide (positions alone could be ahead of
+// what an aborted batch left committed): all at their ends, the loop leaves
+// as on a signal and the consumer closes.
 bool Daemon::ReplayFinished() {
   kafka::TopicPartitionList assigned;
   consumer_->assignment(assigned.out());
@@ -1084,12 +1086,28 @@ bool Daemon::ReplayFinished() {
   }
   const ReplayRun::Progress progress = replay_->Observe(positions);
   metrics_.SetReplayRemaining(static_cast<double>(progress.remaining));
-  if (!progress.finished && !progress.reached_end.empty()) {
+  if (!progress.reached_end.empty()) {
     kafka::TopicPartitionList done;
     for (int32_t partition : progress.reached_end) done.Add(input_topic_, partition);
     consumer_->pause(done.get());
   }
-  return progress.finished;
+  if (!progress.confirm || uncommitted_ > 0 || in_transaction_) return false;
+  kafka::TopicPartitionList committed;
+  for (int32_t partition : replay_->Partitions()) committed.Add(input_topic_, partition);
+  if (auto err = consumer_->committed(committed.get(), 10000); err != RdKafka::ERR_NO_ERROR) {
+    log::Warn("replay: cannot fetch its committed offsets; retrying",
+              {{"error", kafka::DescribeError(err)}});
+    return false;
+  }
+  std::map<int32_t, int64_t> offsets;
+  for (auto* tp : committed) offsets[tp->partition()] = tp->offset();
+  const ReplayRun::Confirmation confirmation = replay_->Confirm(offsets);
+  if (!confirmation.behind.empty()) {
+    kafka::TopicPartitionList behind;
+    for (int32_t partition : confirmation.behind) behind.Add(input_topic_, partition);
+    consumer_->resume(behind.get());
+  }
+  return confirmation.finished;
 }
 
 void Daemon::TailFingerprints() {

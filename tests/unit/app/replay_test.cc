@@ -230,13 +230,14 @@ TEST(PlanReplay, ExplicitOffsets) {
   EXPECT_NE(missing.error().find("has no partition 4"), std::string::npos) << missing.error();
 }
 
-TEST(ReplayRun, FinishesWhenEveryPartitionReachedItsEnd) {
+TEST(ReplayRun, FinishesWhenEveryPartitionsCommittedOffsetReachedItsEnd) {
   ReplayRun::Clock::time_point now{};
   ReplayNames names = DeriveReplay(Load({}), "r-", "").value();
   ReplayRun run(names, {{0, {0, 10}}, {1, {5, 8}}, {2, {3, 3}}}, std::chrono::seconds(5),
                 [&now] { return now; });
+  EXPECT_EQ(run.Partitions(), (std::vector<int32_t>{0, 1, 2}));
   auto p = run.Observe({});
-  EXPECT_FALSE(p.finished);
+  EXPECT_FALSE(p.caught_up);
   EXPECT_EQ(p.remaining, 13);
   EXPECT_EQ(run.StartOffset(0, -1001), 0);  // no committed offset: the plan's start
   EXPECT_EQ(run.StartOffset(1, -1001), 5);
@@ -244,7 +245,8 @@ TEST(ReplayRun, FinishesWhenEveryPartitionReachedItsEnd) {
   EXPECT_EQ(run.StartOffset(9, -1001), -1);  // not planned: its end
   now += std::chrono::seconds(2);
   p = run.Observe({{0, 6}, {1, 8}});
-  EXPECT_FALSE(p.finished);
+  EXPECT_FALSE(p.caught_up);
+  EXPECT_FALSE(p.confirm);
   EXPECT_EQ(p.remaining, 4);
   EXPECT_NE(run.ProgressLine().find("9/13 messages"), std::string::npos) << run.ProgressLine();
   EXPECT_NE(run.ProgressLine().find("4.5 msg/s, ETA 0.9 s"), std::string::npos)
@@ -259,9 +261,30 @@ TEST(ReplayRun, FinishesWhenEveryPartitionReachedItsEnd) {
   EXPECT_FALSE(run.PastEnd(0, 9));
   EXPECT_TRUE(run.PastEnd(0, 10));
   EXPECT_TRUE(run.PastEnd(9, 0));  // not planned
-  p = run.Observe({{0, 10}});
-  EXPECT_TRUE(p.finished);
+  p = run.Observe({{0, 10}, {1, 8}});
+  EXPECT_TRUE(p.caught_up);
+  EXPECT_TRUE(p.confirm);
   EXPECT_EQ(p.remaining, 0);
+  EXPECT_FALSE(run.finished()) << "positions alone do not finish a replay";
+
+  // An aborted batch left partition 1's commit short of its end (its
+  // position will be rewound): not finished, and the paused partition is
+  // named to be resumed. Partition 2 (empty range, nothing committed) is done.
+  auto c = run.Confirm({{0, 10}, {1, 6}, {2, -1001}});
+  EXPECT_FALSE(c.finished);
+  EXPECT_EQ(c.behind, std::vector<int32_t>{1});
+  p = run.Observe({{0, 10}, {1, 6}});  // rewound
+  EXPECT_FALSE(p.caught_up);
+  EXPECT_EQ(p.remaining, 2);
+  p = run.Observe({{0, 10}, {1, 8}});
+  EXPECT_EQ(p.reached_end, std::vector<int32_t>{1}) << "paused again";
+  EXPECT_TRUE(p.caught_up);
+  EXPECT_FALSE(p.confirm) << "at most every 500 ms";
+  now += std::chrono::seconds(1);
+  EXPECT_TRUE(run.Observe({{0, 10}, {1, 8}}).confirm);
+  c = run.Confirm({{0, 10}, {1, 8}});
+  EXPECT_TRUE(c.finished);
+  EXPECT_TRUE(c.behind.empty());
   EXPECT_TRUE(run.finished());
   EXPECT_FALSE(run.resumed());
 }
@@ -274,13 +297,24 @@ TEST(ReplayRun, ContinuesFromCommittedOffsets) {
   auto p = run.Observe({});
   EXPECT_EQ(p.remaining, 3);
   EXPECT_NE(run.ProgressLine().find("0/3 messages"), std::string::npos) << run.ProgressLine();
-  EXPECT_TRUE(run.Observe({{0, 10}}).finished);
+  EXPECT_TRUE(run.Observe({{0, 10}}).caught_up);
+  EXPECT_FALSE(run.Confirm({{0, 7}}).finished);
+  EXPECT_TRUE(run.Confirm({{0, 10}}).finished);
 }
 
 TEST(ReplayRun, EmptyRangesFinishAtOnce) {
   ReplayNames names = DeriveReplay(Load({}), "r-", "").value();
   ReplayRun run(names, {{0, {17, 17}}, {1, {0, 0}}});
-  EXPECT_TRUE(run.Observe({}).finished);
+  EXPECT_TRUE(run.Observe({}).caught_up);
+  EXPECT_TRUE(run.Confirm({}).finished);
+}
+
+TEST(ReplayRun, NothingCommittedIsNotFinished) {
+  ReplayNames names = DeriveReplay(Load({}), "r-", "").value();
+  ReplayRun run(names, {{0, {0, 5}}});
+  run.StartOffset(0, -1001);
+  EXPECT_FALSE(run.Confirm({{0, -1001}}).finished);
+  EXPECT_FALSE(run.Confirm({}).finished);
 }
 
 TEST(ReplayRun, SummaryNamesCountsAndTopics) {
@@ -295,6 +329,8 @@ TEST(ReplayRun, SummaryNamesCountsAndTopics) {
   dead.kind = PipelineResult::Kind::kDeadLetter;
   run.Count(dead);
   run.Observe({{0, 3}});
+  EXPECT_NE(run.Summary().find("replay interrupted"), std::string::npos);
+  run.Confirm({{0, 3}});
   const std::string s = run.Summary();
   EXPECT_NE(s.find("replay finished"), std::string::npos) << s;
   EXPECT_NE(s.find("messages: 3 processed"), std::string::npos) << s;
