@@ -110,6 +110,26 @@ std::string Rfc3339(int64_t epoch_ms) {
   return std::string(buf) + ms + "Z";
 }
 
+// Text that does not compress much: words of pseudo-random letters.
+std::string RandomWords(size_t bytes, uint64_t seed) {
+  std::string out;
+  uint64_t x = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+  while (out.size() < bytes) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const size_t len = 3 + (x >> 60) % 7;
+    for (size_t i = 0; i < len; ++i) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      out.push_back(static_cast<char>('a' + (x >> 33) % 26));
+    }
+    out += (x >> 20) % 9 == 0 ? ". " : " ";
+  }
+  return out;
+}
+
+std::string Page(const std::string& url, const std::string& body) {
+  return R"({"url":")" + url + R"(","content_type":"text/plain","body":")" + body + R"("})";
+}
+
 class ReplayTest : public DaemonFixture {
  protected:
   ReplayTest() : DaemonFixture("rp") {}
@@ -297,6 +317,42 @@ TEST_F(ReplayTest, ReplayWithAChangedThresholdGivesScansVerdictsAndLeavesTheLive
   for (int64_t offset = 10; offset < 17; ++offset) EXPECT_EQ(covered.count(offset), 1u) << offset;
   EXPECT_EQ(Committed(id_), committed_before);
   EXPECT_EQ(LiveEnds(), ends_before);
+}
+
+// The last input message makes a state record over the producer's
+// message.max.bytes: its batch, which reached the end of the partition, is
+// aborted and rewound, and the retry dead-letters it (docs/delivery.md,
+// "Records Kafka refuses"). The consumer's position had reached the end
+// before the abort; the replay must still end only once the retry has
+// committed, with every input exactly once.
+TEST_F(ReplayTest, EndsOnlyOnceEveryInputIsCommittedAfterAnAbortAtTheEnd) {
+  std::vector<std::string> pages;
+  for (int i = 0; i < 30; ++i) {
+    pages.push_back(Page("https://city.example.gov/r/" + std::to_string(i),
+                         "Release " + std::to_string(i) + ". " + RandomWords(300, 100 + i)));
+  }
+  pages.push_back(Page("https://city.example.gov/huge", RandomWords(80000, 7)));
+  CreateTopic(Topic("pages"), 1);
+  ProduceAll(Topic("pages"), 0, pages, KeyOf, 0);
+
+  std::vector<std::string> args = {"replay", "--to-prefix", "again-"};
+  for (const auto& a : Args(1)) args.push_back(a);
+  args.push_back("--metrics.port=0");
+  args.push_back("--kafka.producer.message.max.bytes=20000");
+  args.push_back("--processing.commit_messages=1000");
+  args.push_back("--processing.commit_interval_ms=5000");
+  auto replay = RunToEnd(args, log_, seconds(180));
+  ASSERT_EQ(replay.code, 0) << replay.out << "log " << log_;
+  EXPECT_NE(replay.out.find("replay finished"), std::string::npos) << replay.out;
+  const auto got = Outcomes("again-" + Topic("events"), "again-" + Topic("dlq"), 31);
+  ASSERT_EQ(got.size(), 31u) << "every input exactly once";
+  for (int64_t offset = 0; offset < 31; ++offset) EXPECT_EQ(got.count(offset), 1u) << offset;
+  EXPECT_EQ(got.find(30)->second, "DLQ:output_rejected");
+  EXPECT_EQ(Committed("again-" + id_).at(0), 31);
+  std::ifstream in(log_);
+  std::stringstream log;
+  log << in.rdbuf();
+  EXPECT_NE(log.str().find("aborting the batch"), std::string::npos) << "no abort happened";
 }
 
 TEST_F(ReplayTest, RefusesAnEmptyPrefixAndAPrefixThatHitsALiveTopic) {
