@@ -319,26 +319,32 @@ TEST_F(ReplayTest, ReplayWithAChangedThresholdGivesScansVerdictsAndLeavesTheLive
   EXPECT_EQ(LiveEnds(), ends_before);
 }
 
-// The last input message makes a state record over the producer's
-// message.max.bytes: its batch, which reached the end of the partition, is
-// aborted and rewound, and the retry dead-letters it (docs/delivery.md,
-// "Records Kafka refuses"). The consumer's position had reached the end
-// before the abort; the replay must still end only once the retry has
-// committed, with every input exactly once.
+// The last input message makes an event the replay's events topic refuses
+// (its max.message.bytes): the commit of the last batch, whose positions had
+// already reached the end of the partition, fails, the batch is aborted and
+// rewound, and the retry dead-letters that input (docs/delivery.md, "Records
+// Kafka refuses"). The replay must not stop on those positions: it ends, with
+// 0, only once the retry has committed every input exactly once.
 TEST_F(ReplayTest, EndsOnlyOnceEveryInputIsCommittedAfterAnAbortAtTheEnd) {
   std::vector<std::string> pages;
   for (int i = 0; i < 30; ++i) {
     pages.push_back(Page("https://city.example.gov/r/" + std::to_string(i),
                          "Release " + std::to_string(i) + ". " + RandomWords(300, 100 + i)));
   }
-  pages.push_back(Page("https://city.example.gov/huge", RandomWords(80000, 7)));
+  pages.push_back(R"({"url":"https://city.example.gov/huge","title":")" + RandomWords(6000, 7) +
+                  R"(","content_type":"text/plain","body":"The last release. )" +
+                  RandomWords(300, 99) + R"("})");
   CreateTopic(Topic("pages"), 1);
+  std::string error;
+  ASSERT_TRUE(kafka::EnsureTopics(
+      Base(), {{"again-" + Topic("events"), 1, 1, {{"max.message.bytes", "4000"}}}}, seconds(60),
+      &error))
+      << error;
   ProduceAll(Topic("pages"), 0, pages, KeyOf, 0);
 
   std::vector<std::string> args = {"replay", "--to-prefix", "again-"};
   for (const auto& a : Args(1)) args.push_back(a);
   args.push_back("--metrics.port=0");
-  args.push_back("--kafka.producer.message.max.bytes=20000");
   args.push_back("--processing.commit_messages=1000");
   args.push_back("--processing.commit_interval_ms=5000");
   auto replay = RunToEnd(args, log_, seconds(180));
