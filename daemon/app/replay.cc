@@ -78,8 +78,10 @@ kafka::Result<ReplayFrom> ParseReplayFrom(std::string_view text) {
         "PARTITION:OFFSET,..."};
   }
   if (text == "earliest") return ReplayFrom{};
-  const bool offsets_chars = text.find_first_not_of("0123456789:,") == std::string_view::npos;
-  if (offsets_chars && text.find(':') != std::string_view::npos) return ParseOffsets(text);
+  // An RFC 3339 time always has a '-' in its date; offsets never do.
+  if (text.find(':') != std::string_view::npos && text.find('-') == std::string_view::npos) {
+    return ParseOffsets(text);
+  }
   if (text.find_first_not_of("0123456789") == std::string_view::npos) {
     ReplayFrom from;
     from.kind = ReplayFrom::Kind::kTimestamp;
@@ -117,7 +119,8 @@ kafka::Result<ReplayNames> DeriveReplay(const config::Config& live, std::string_
                                         std::string_view state_dir) {
   if (prefix.empty()) {
     return kafka::Failure{
-        "--to-prefix must not be empty: the replay would write into the live topics"};
+        "--to-prefix must not be empty (it is required): the replay would write into the live "
+        "topics"};
   }
   if (!std::all_of(prefix.begin(), prefix.end(), TopicChar)) {
     return kafka::Failure{"--to-prefix '" + std::string(prefix) +

@@ -68,6 +68,8 @@ TEST(ParseReplayFrom, BadInputsSayWhatIsExpected) {
            {":5", "':5' is not PARTITION:OFFSET"},
            {"0:1:2", "'0:1:2' is not PARTITION:OFFSET"},
            {"0:1,0:2", "partition 0 is given twice"},
+           {"0:1,x", "'x' is not PARTITION:OFFSET"},
+           {"0:1,1:x", "'1:x' is not PARTITION:OFFSET"},
            {"0:99999999999999999999", "is not PARTITION:OFFSET"},
            {"99999999999999999999", "not a number of milliseconds"},
        }) {
