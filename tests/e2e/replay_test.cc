@@ -12,7 +12,9 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "dedupd/v1/dedupd.pb.h"
@@ -43,8 +45,10 @@ struct Finished {
 };
 
 // Runs `dedupd <args>` to its end: stdout captured, stderr appended to `log`.
+// `while_running` is called every 50 ms until it ends.
 Finished RunToEnd(std::vector<std::string> args, const std::string& log,
-                  std::chrono::milliseconds timeout) {
+                  std::chrono::milliseconds timeout,
+                  const std::function<void()>& while_running = {}) {
   const std::string out_path = log + ".stdout";
   args.insert(args.begin(), kDedupd);
   const pid_t pid = ::fork();
@@ -71,6 +75,7 @@ Finished RunToEnd(std::vector<std::string> args, const std::string& log,
       ::waitpid(pid, nullptr, 0);
       break;
     }
+    if (while_running) while_running();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   std::ifstream in(out_path);
@@ -344,12 +349,24 @@ TEST_F(ReplayTest, EndsOnlyOnceEveryInputIsCommittedAfterAnAbortAtTheEnd) {
 
   std::vector<std::string> args = {"replay", "--to-prefix", "again-"};
   for (const auto& a : Args(1)) args.push_back(a);
-  args.push_back("--metrics.port=0");
+  const int port = FreePort();
+  args.push_back("--metrics.port=" + std::to_string(port));
+  args.push_back("--metrics.bind=127.0.0.1");
   args.push_back("--processing.commit_messages=1000");
   args.push_back("--processing.commit_interval_ms=5000");
-  auto replay = RunToEnd(args, log_, seconds(180));
+  // The progress gauge, as Prometheus would scrape it while the replay runs.
+  std::set<std::string> remaining;
+  auto replay = RunToEnd(args, log_, seconds(180), [&] {
+    std::string body;
+    if (HttpGet(port, "/metrics", &body) != 200) return;
+    const size_t at = body.find("\ndedupd_replay_remaining_messages ");
+    if (at == std::string::npos) return;
+    const size_t from = at + std::string("\ndedupd_replay_remaining_messages ").size();
+    remaining.insert(body.substr(from, body.find('\n', from) - from));
+  });
   ASSERT_EQ(replay.code, 0) << replay.out << "log " << log_;
   EXPECT_NE(replay.out.find("replay finished"), std::string::npos) << replay.out;
+  EXPECT_EQ(remaining.count("0"), 1u) << "the gauge reaches 0 before the replay ends";
   const auto got = Outcomes("again-" + Topic("events"), "again-" + Topic("dlq"), 31);
   ASSERT_EQ(got.size(), 31u) << "every input exactly once";
   for (int64_t offset = 0; offset < 31; ++offset) EXPECT_EQ(got.count(offset), 1u) << offset;
