@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/replay.h"
 #include "app/run.h"
 #include "app/scan.h"
 #include "common/log.h"
@@ -22,6 +23,15 @@ constexpr const char* kUsage =
 Usage:
   dedupd run   [--config FILE] [--set KEY=VALUE]... [--KEY=VALUE]...
         Consume pages from Kafka, publish events, diffs and dead letters.
+  dedupd replay --to-prefix P [--from earliest|TIME|EPOCH_MS|P:OFF,...] [--state-dir DIR]
+               [--config FILE] [--set KEY=VALUE]...
+        Re-run detection over the input topic's history with the current
+        configuration into P + each output topic name, with its own group
+        (P + kafka.group_id), transactional id and state (default
+        <state.dir>/replay-P); the live group's offsets and state are never
+        touched and nothing is posted to Alertmanager. Stops by itself at the
+        end offsets taken at start and prints a summary. TIME is RFC 3339.
+        docs/runbook.md, "Replaying after a rule change".
   dedupd scan  [FILE|-] [--state-dir DIR] [--format json|text] [--metrics-port P]
                [--hold SECONDS] [--config FILE] [--set KEY=VALUE]...
         Run the same pipeline on JSON lines (file or stdin) without Kafka;
@@ -46,6 +56,7 @@ struct Args {
   std::vector<std::string> overrides;
   std::vector<std::string> positional;
   dedupd::app::ScanArgs scan;
+  dedupd::app::ReplayArgs replay;
 };
 
 bool ParseArgs(int argc, char** argv, Args* a, std::string* error) {
@@ -70,6 +81,14 @@ bool ParseArgs(int argc, char** argv, Args* a, std::string* error) {
     } else if (arg == "--set") {
       if (!value(&v)) return false;
       a->overrides.push_back(v);
+    } else if (arg == "--from") {
+      if (!value(&a->replay.from)) return false;
+    } else if (arg.starts_with("--from=")) {
+      a->replay.from = arg.substr(7);
+    } else if (arg == "--to-prefix") {
+      if (!value(&a->replay.prefix)) return false;
+    } else if (arg.starts_with("--to-prefix=")) {
+      a->replay.prefix = arg.substr(12);
     } else if (arg == "--state-dir") {
       if (!value(&a->scan.state_dir)) return false;
     } else if (arg == "--format") {
@@ -154,6 +173,10 @@ int main(int argc, char** argv) {
   if (args.command == "scan") {
     if (!args.positional.empty()) args.scan.input = args.positional[0];
     return dedupd::app::RunScan(cfg, args.scan);
+  }
+  if (args.command == "replay") {
+    args.replay.state_dir = args.scan.state_dir;
+    return dedupd::app::RunReplay(args.config_file, environ, args.overrides, args.replay);
   }
   if (args.command == "run") {
     return dedupd::app::RunDaemon(cfg);

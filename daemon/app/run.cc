@@ -42,6 +42,7 @@
 
 #include "alert/alertmanager.h"
 #include "app/pipeline.h"
+#include "app/replay.h"
 #include "app/settings.h"
 #include "app/state_sync.h"
 #include "common/log.h"
@@ -260,8 +261,9 @@ class Rebalancer : public RdKafka::RebalanceCb {
 
 class Daemon {
  public:
-  explicit Daemon(const config::Config& cfg)
+  Daemon(const config::Config& cfg, ReplayRun* replay)
       : cfg_(cfg),
+        replay_(replay),
         exactly_once_(cfg.Get("processing.mode") == "exactly_once"),
         input_topic_(cfg.Get("topics.input")),
         state_topic_(InternalTopic(cfg, "topics.state", "-state")),
@@ -318,8 +320,12 @@ class Daemon {
   bool Ready() const {
     return loaded_ && producer_ready_ && joined_ && !restoring_ && events_.brokers_up() != 0;
   }
+  // `dedupd replay` hooks (app/replay.h); unused when replay_ is null.
+  void ReplayStartOffsets(std::vector<RdKafka::TopicPartition*>& partitions);
+  bool ReplayFinished();
 
   const config::Config& cfg_;
+  ReplayRun* replay_;  // null in `dedupd run`
   bool exactly_once_;
   std::string input_topic_;
   std::string state_topic_;
@@ -413,6 +419,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
       log::Warn("fetching committed offsets: retrying", {{"error", kafka::DescribeError(e)}});
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
+    if (replay_ != nullptr) ReplayStartOffsets(partitions);
     // 2. The partitions' state, from the changelog, before any message.
     std::string error;
     if (!sync_->RestorePartitions(ids, &error)) {
@@ -1063,6 +1070,52 @@ Daemon::CommitResult Daemon::CommitBatch() {
   return CommitResult::kCommitted;
 }
 
+// Partitions the replay's group has no committed offset for start where the
+// replay planned; committed ones continue (an interrupted replay resumes).
+void Daemon::ReplayStartOffsets(std::vector<RdKafka::TopicPartition*>& partitions) {
+  for (auto* tp : partitions) tp->set_offset(replay_->StartOffset(tp->partition(), tp->offset()));
+}
+
+// Once per loop turn: the replay's progress from the consumer's positions
+// (they step over transaction markers) and its gauge; a partition at its end
+// is paused. When every position is at its end and nothing is uncommitted,
+// the group's committed offsets decide (positions alone could be ahead of
+// what an aborted batch left committed): all at their ends, the loop leaves
+// as on a signal and the consumer closes.
+bool Daemon::ReplayFinished() {
+  kafka::TopicPartitionList assigned;
+  consumer_->assignment(assigned.out());
+  consumer_->position(assigned.get());
+  std::map<int32_t, int64_t> positions;
+  for (auto* tp : assigned) {
+    if (tp->offset() >= 0) positions[tp->partition()] = tp->offset();
+  }
+  const ReplayRun::Progress progress = replay_->Observe(positions);
+  metrics_.SetReplayRemaining(static_cast<double>(progress.remaining));
+  if (!progress.reached_end.empty()) {
+    kafka::TopicPartitionList done;
+    for (int32_t partition : progress.reached_end) done.Add(input_topic_, partition);
+    consumer_->pause(done.get());
+  }
+  if (!progress.confirm || uncommitted_ > 0 || in_transaction_) return false;
+  kafka::TopicPartitionList committed;
+  for (int32_t partition : replay_->Partitions()) committed.Add(input_topic_, partition);
+  if (auto err = consumer_->committed(committed.get(), 10000); err != RdKafka::ERR_NO_ERROR) {
+    log::Warn("replay: cannot fetch its committed offsets; retrying",
+              {{"error", kafka::DescribeError(err)}});
+    return false;
+  }
+  std::map<int32_t, int64_t> offsets;
+  for (auto* tp : committed) offsets[tp->partition()] = tp->offset();
+  const ReplayRun::Confirmation confirmation = replay_->Confirm(offsets);
+  if (!confirmation.behind.empty()) {
+    kafka::TopicPartitionList behind;
+    for (int32_t partition : confirmation.behind) behind.Add(input_topic_, partition);
+    consumer_->resume(behind.get());
+  }
+  return confirmation.finished;
+}
+
 void Daemon::TailFingerprints() {
   if (uncommitted_ > 0 || in_transaction_ || detector_->HasStaged()) return;
   if (Clock::now() - last_tail_ < std::chrono::milliseconds(100)) return;
@@ -1084,7 +1137,12 @@ int Daemon::Run() {
   std::vector<OutputRecord> records;
   uint64_t unkeyed_logged = 0;
 
+  if (replay_ != nullptr && notifier_) {  // a replay never pages anyone
+    notifier_->Stop();
+    notifier_.reset();
+  }
   while (g_signals.load() == 0 && !fatal_ && !events_.fatal()) {
+    if (replay_ != nullptr && ReplayFinished()) break;
     bool failed = false;
     std::string why = "produce failed";  // when failed
     bool commit_now = false;
@@ -1097,6 +1155,7 @@ int Daemon::Run() {
         log::Warn("consume error", {{"error", msg->errstr()}});
         break;
       }
+      if (replay_ != nullptr && replay_->PastEnd(msg->partition(), msg->offset())) continue;
       if (uncommitted_ == 0 && !BeginBatch()) {
         fatal_ = true;
         break;
@@ -1123,6 +1182,7 @@ int Daemon::Run() {
       } else {
         records.clear();
         PipelineResult result = pipeline_->Process({value, key, source}, &records);
+        if (replay_ != nullptr) replay_->Count(result);
         if (result.kind != PipelineResult::Kind::kDeadLetter && key != result.page.canonical_url) {
           metrics_.CountUnkeyedInput();
           if (unkeyed_logged++ % 10000 == 0) {
@@ -1221,7 +1281,7 @@ int Daemon::Run() {
 
 }  // namespace
 
-int RunDaemon(const config::Config& cfg) {
+int RunDaemon(const config::Config& cfg, ReplayRun* replay) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   const int grace_ms = static_cast<int>(cfg.GetInt("shutdown.grace_period_ms"));
@@ -1233,7 +1293,7 @@ int RunDaemon(const config::Config& cfg) {
     log::Error("shutdown grace period exceeded; exiting");
     _exit(1);
   }).detach();
-  Daemon daemon(cfg);
+  Daemon daemon(cfg, replay);
   return daemon.Run();
 }
 

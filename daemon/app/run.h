@@ -6,6 +6,11 @@
 
 namespace dedupd::app {
 
-int RunDaemon(const config::Config& cfg);
+class ReplayRun;
+
+// `replay` non-null: `dedupd replay` (app/replay.h) through the same loop; it
+// decides where partitions without a committed offset start, and the loop
+// stops once every partition reached the end the replay planned.
+int RunDaemon(const config::Config& cfg, ReplayRun* replay = nullptr);
 
 }  // namespace dedupd::app

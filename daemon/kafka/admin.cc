@@ -361,4 +361,38 @@ Result<std::vector<Watermarks>> HighWatermarks(const Props& props, const std::st
   return marks;
 }
 
+Result<std::map<int32_t, int64_t>> OffsetsForTime(const Props& props, const std::string& topic,
+                                                  int64_t timestamp_ms,
+                                                  std::chrono::milliseconds timeout) {
+  const Deadline deadline(timeout);
+  std::string error;
+  ConfPtr conf = MakeConf(HelperProps(props), &error);
+  if (!conf) return Failure{error};
+  std::string errstr;
+  SimpleConsumerPtr consumer(RdKafka::Consumer::create(conf.get(), errstr));
+  if (!consumer) return Failure{"cannot create kafka client: " + errstr};
+
+  const TopicState state = DescribeTopicUntil(*consumer, topic, deadline);
+  if (state.first_error() != RdKafka::ERR_NO_ERROR) return Failure{state.Describe(topic)};
+  while (true) {
+    TopicPartitionList query;
+    for (const PartitionState& p : state.partitions) query.Add(topic, p.id, timestamp_ms);
+    std::vector<RdKafka::TopicPartition*>& list = query.get();
+    RdKafka::ErrorCode err = consumer->offsetsForTimes(list, deadline.remaining_ms());
+    for (const auto* tp : list) {
+      if (err == RdKafka::ERR_NO_ERROR && tp->err() != RdKafka::ERR_NO_ERROR) err = tp->err();
+    }
+    if (err == RdKafka::ERR_NO_ERROR) {
+      std::map<int32_t, int64_t> offsets;
+      for (const auto* tp : list) offsets[tp->partition()] = tp->offset() < 0 ? -1 : tp->offset();
+      return offsets;
+    }
+    if (!IsTransient(err) || deadline.expired()) {
+      return Failure{"offsets for time " + std::to_string(timestamp_ms) + " of '" + topic +
+                     "': " + DescribeError(err)};
+    }
+    Backoff(deadline);
+  }
+}
+
 }  // namespace dedupd::kafka

@@ -63,4 +63,11 @@ struct Watermarks {
 Result<std::vector<Watermarks>> HighWatermarks(const Props& props, const std::string& topic,
                                                std::chrono::milliseconds timeout);
 
+// For every partition of `topic`: the offset of its first message whose
+// timestamp is at or after `timestamp_ms` (ListOffsets by time), or -1 when
+// it has none (every message is older). Ascending by partition.
+Result<std::map<int32_t, int64_t>> OffsetsForTime(const Props& props, const std::string& topic,
+                                                  int64_t timestamp_ms,
+                                                  std::chrono::milliseconds timeout);
+
 }  // namespace dedupd::kafka

@@ -112,7 +112,13 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                  .Name("dedupd_ready")
                  .Help("1 when /readyz answers ready")
                  .Register(*registry_)
-                 .Add({})) {
+                 .Add({})),
+      replay_remaining_(BuildGauge()
+                            .Name("dedupd_replay_remaining_messages")
+                            .Help("Input messages a `dedupd replay` still has to process before "
+                                  "the end offsets taken at its start (0 outside a replay)")
+                            .Register(*registry_)
+                            .Add({})) {
   BuildGauge()
       .Name("dedupd_build_info")
       .Help("Build information")

@@ -53,6 +53,7 @@ class Metrics {
   void SetConsumerLag(std::string_view topic, int32_t partition, double lag);
   void SetRestoreRemaining(double n) { restore_remaining_.Set(n); }
   void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
+  void SetReplayRemaining(double n) { replay_remaining_.Set(n); }
 
   std::string Render() const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -84,6 +85,7 @@ class Metrics {
   prometheus::Gauge& state_bytes_;
   prometheus::Gauge& restore_remaining_;
   prometheus::Gauge& ready_;
+  prometheus::Gauge& replay_remaining_;  // `dedupd replay` only; 0 in `run`
 };
 
 }  // namespace dedupd::metrics
