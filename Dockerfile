@@ -24,17 +24,14 @@ COPY scripts/setup /src/scripts/setup
 RUN /src/scripts/setup --build-only --quiet && rm -rf /var/lib/apt/lists/*
 
 # Only what the build reads, so unrelated changes keep the layer cache.
-# (tests/ because CMake configures the test targets; only dedupd is built.)
 COPY CMakeLists.txt /src/
 COPY cmake/ /src/cmake/
 COPY proto/ /src/proto/
 COPY daemon/ /src/daemon/
-COPY tests/ /src/tests/
-COPY config/ /src/config/
 # Parallel jobs; empty = every CPU the build sees.
 ARG JOBS=
 RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DDEDUPD_BUILD_BENCH=OFF -DDEDUPD_WERROR=OFF > /build.cmake.log \
+      -DDEDUPD_BUILD_TESTS=OFF -DDEDUPD_BUILD_BENCH=OFF -DDEDUPD_WERROR=OFF > /build.cmake.log \
  && ninja -C /build -j "${JOBS:-$(nproc)}" dedupd \
  && cmake --install /build --prefix /usr/local --strip \
  && /usr/local/bin/dedupd --version
