@@ -53,6 +53,11 @@ class Metrics {
   void SetConsumerLag(std::string_view topic, int32_t partition, double lag);
   void SetRestoreRemaining(double n) { restore_remaining_.Set(n); }
   void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
+  // The state store: 0 while it takes no writes (free space under
+  // state.min_free_bytes, or a failed write), and its failures by kind
+  // (no_space | io). docs/delivery.md, "Full disk".
+  void SetStateStoreWritable(bool writable) { state_store_writable_.Set(writable ? 1 : 0); }
+  void CountStateStoreError(std::string_view kind);
 
   std::string Render() const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -84,6 +89,8 @@ class Metrics {
   prometheus::Gauge& state_bytes_;
   prometheus::Gauge& restore_remaining_;
   prometheus::Gauge& ready_;
+  prometheus::Family<prometheus::Counter>& state_store_errors_;
+  prometheus::Gauge& state_store_writable_;
 };
 
 }  // namespace dedupd::metrics
