@@ -11,9 +11,8 @@
 // A full volume is an error value, never an abort: the RocksDB store refuses
 // a write while the free space of its volume is under a bound (so RocksDB is
 // not driven into its out-of-space path), reports RocksDB's own ENOSPC as
-// StoreErrorKind::kNoSpace, keeps the staged batch for a retry, and resumes
-// (DB::Resume(), else a reopen) once space is back (docs/delivery.md, "Full
-// disk"):
+// StoreErrorKind::kNoSpace, keeps the staged batch for a retry, and reopens
+// RocksDB once space is back (docs/delivery.md, "Full disk"):
 //
 //   if (auto full = store->CheckWritable()) Wait(full->message);  // before a batch
 //   if (!store->Commit(meta, &error) && store->LastError()) ...   // kept staged
@@ -60,7 +59,7 @@ class StateStore {
   virtual bool Commit(const std::map<std::string, std::string>& metadata, std::string* error) = 0;
   // nullopt when a Commit() can go ahead now: the volume has the free space
   // the store requires and no failed write left it read-only. A store that a
-  // failed write left read-only is resumed here once the space is back.
+  // failed write left read-only is reopened here once the space is back.
   virtual std::optional<StoreError> CheckWritable() { return std::nullopt; }
   // Why the last Commit() failed; nullopt after one that succeeded.
   virtual std::optional<StoreError> LastError() const { return std::nullopt; }

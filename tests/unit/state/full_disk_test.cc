@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <random>
-#include <thread>
 
 #include "common/tmpfs.h"
 #include "state/store.h"
@@ -61,18 +60,20 @@ TEST(FullDisk, RocksDbOutOfSpaceIsAnErrorThenResumesWithNothingLost) {
   EXPECT_EQ(why->kind, StoreErrorKind::kNoSpace) << why->message;
   EXPECT_NE(why->message.find(dir), std::string::npos) << why->message;
   EXPECT_NE(error.find("full"), std::string::npos) << error;
-  // Still full: not writable, and a retry fails cleanly again.
-  EXPECT_TRUE(store->CheckWritable().has_value());
-  EXPECT_FALSE(store->Commit({{"last", std::to_string(committed)}}, &error));
+  // Still full: checks and retries fail cleanly, however often. (A check can
+  // reopen RocksDB and call it writable while the volume is still full, as
+  // the bound is off: the next write then fails again. With DB::Resume()
+  // instead of a reopen, that next write aborted the process.)
+  for (int retry = 0; retry < 3; ++retry) {
+    store->CheckWritable();
+    EXPECT_FALSE(store->Commit({{"last", std::to_string(committed)}}, &error));
+    ASSERT_TRUE(store->LastError().has_value());
+    EXPECT_EQ(store->LastError()->kind, StoreErrorKind::kNoSpace) << store->LastError()->message;
+  }
 
   // Space back: the store resumes, and the kept batch commits on the retry.
   std::filesystem::remove(ballast);
-  std::optional<StoreError> still;
-  for (int attempt = 0; attempt < 50; ++attempt) {  // RocksDB's own recovery may be busy
-    still = store->CheckWritable();
-    if (!still) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto still = store->CheckWritable();
   ASSERT_FALSE(still.has_value()) << still->message;
   ASSERT_TRUE(store->Commit({{"last", std::to_string(committed)}}, &error)) << error;
   EXPECT_FALSE(store->LastError().has_value());
