@@ -1115,7 +1115,7 @@ void Daemon::TailFingerprints() {
   std::string error;
   if (!sync_->Tail(20000, &error)) {
     if (auto why = store_->LastError()) {
-      // The chunk stays staged; its records are read again after a restart.
+      // The chunk stays staged and is written first (StoreReady).
       unstored_.emplace();
       NoteStore(why, true);
       return;
@@ -1125,7 +1125,7 @@ void Daemon::TailFingerprints() {
   }
 }
 
-// Whether the store can take the next batch: RocksDB resumed if a write
+// Whether the store can take the next batch: RocksDB reopened if a write
 // failed, the free space over state.min_free_bytes, and a write kept from a
 // failed commit written first.
 bool Daemon::StoreReady() {
