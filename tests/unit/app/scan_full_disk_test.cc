@@ -69,6 +69,10 @@ TEST_P(ScanFullDisk, StopsWithAClearErrorAndResumesWithTheSameVerdicts) {
   char tmpl[] = "/tmp/dedupd-scan-full-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string work = tmpl;
+  struct RemoveWork {
+    std::string dir;
+    ~RemoveWork() { std::filesystem::remove_all(dir); }
+  } remove_work{work};
   const ScanRun whole = Scan("cat " + kCorpus, "", work);  // in memory: the reference
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
   ASSERT_GT(whole.verdicts.size(), 1500u);
@@ -103,7 +107,6 @@ TEST_P(ScanFullDisk, StopsWithAClearErrorAndResumesWithTheSameVerdicts) {
   for (size_t i = 0; i < joined.size(); ++i) {
     ASSERT_EQ(joined[i], whole.verdicts[i]) << "output line " << i + 1;
   }
-  std::filesystem::remove_all(work);
 }
 
 // 1 MiB: the bound stops the scan; 0: RocksDB's own ENOSPC does.
