@@ -317,8 +317,18 @@ class Daemon {
   bool BeginBatch();
   bool ProducerFatal();
   void TailFingerprints();
+  // The state store on a full volume (docs/delivery.md, "Full disk").
+  bool StoreReady();
+  void NoteStore(const std::optional<state::StoreError>& error, bool failed_write);
+  bool WaitForStore(Clock::time_point deadline);
+  void HoldInput();
+  std::string StoreWhy() const {
+    std::lock_guard lock(store_why_mu_);
+    return store_why_;
+  }
   bool Ready() const {
-    return loaded_ && producer_ready_ && joined_ && !restoring_ && events_.brokers_up() != 0;
+    return loaded_ && producer_ready_ && joined_ && !restoring_ && events_.brokers_up() != 0 &&
+           store_writable_;
   }
   // `dedupd replay` hooks (app/replay.h); unused when replay_ is null.
   void ReplayStartOffsets(std::vector<RdKafka::TopicPartition*>& partitions);
@@ -379,6 +389,16 @@ class Daemon {
   Clock::time_point last_tail_ = Clock::now();
   std::chrono::milliseconds restore_timeout_{120000};
   bool fatal_ = false;
+  // Full disk (docs/delivery.md): whether the store takes writes (read by
+  // /readyz), why not, and a store write that failed after its Kafka commit
+  // (the batch's metadata; empty for a restore or tail chunk), kept staged and
+  // retried before any other write and before any new batch.
+  std::atomic<bool> store_writable_{true};
+  mutable std::mutex store_why_mu_;
+  std::string store_why_;
+  std::optional<std::map<std::string, std::string>> unstored_;
+  Clock::time_point store_blocked_since_{};
+  Clock::time_point store_logged_{};
 };
 
 void Rebalancer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -420,10 +440,18 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     if (replay_ != nullptr) ReplayStartOffsets(partitions);
-    // 2. The partitions' state, from the changelog, before any message.
+    // 2. The partitions' state, from the changelog, before any message. It
+    //    writes to the store: on a full volume it waits for space, up to the
+    //    restore timeout.
     std::string error;
-    if (!sync_->RestorePartitions(ids, &error)) {
+    while (!WaitForStore(deadline) || !sync_->RestorePartitions(ids, &error)) {
       if (g_signals.load() > 0) return;  // shutting down: nothing to process
+      if (auto why = store_->LastError(); why && Clock::now() < deadline) {
+        if (!unstored_) unstored_.emplace();  // the chunk stays staged: written first
+        NoteStore(why, true);
+        continue;
+      }
+      if (!store_writable_) error = "the state store takes no writes: " + StoreWhy();
       log::Error("state restore failed; exiting for the supervisor to restart",
                  {{"partitions", list}, {"error", error}});
       fatal_ = true;
@@ -547,7 +575,9 @@ bool Daemon::Setup() {
           std::string(ready ? "ready" : "not ready") + "\nstate_loaded=" + (loaded_ ? "1" : "0") +
           "\nproducer_ready=" + (producer_ready_ ? "1" : "0") +
           "\ngroup_joined=" + (joined_ ? "1" : "0") + "\nrestoring=" + (restoring_ ? "1" : "0") +
-          "\nbrokers_up=" + std::to_string(events_.brokers_up()) + "\n";
+          "\nbrokers_up=" + std::to_string(events_.brokers_up()) +
+          "\nstate_store_writable=" + (store_writable_ ? "1" : "0") + "\n";
+      if (!store_writable_) body += "state_store=" + StoreWhy() + "\n";
       return metrics::HttpResponse{ready ? 200 : 503, "text/plain", body};
     });
     if (!http_.Start(cfg_.Get("metrics.bind"), port, &error)) {
@@ -574,7 +604,9 @@ bool Daemon::Setup() {
         std::chrono::milliseconds(std::min(500 << std::min(attempt, 4), 8000)));
   }
 
-  store_ = state::OpenRocksStore(cfg_.Get("state.dir"), &error);
+  state::RocksStoreOptions store_options;
+  store_options.min_free_bytes = static_cast<uint64_t>(cfg_.GetInt("state.min_free_bytes"));
+  store_ = state::OpenRocksStore(cfg_.Get("state.dir"), store_options, &error);
   if (!store_) {
     log::Error("cannot open the state store", {{"error", error}});
     return false;
@@ -659,7 +691,14 @@ bool Daemon::Setup() {
   so.stable_timeout = restore_timeout_;
   so.cancelled = [] { return g_signals.load() > 0; };
   sync_ = std::make_unique<StateSync>(so, detector_.get(), store_.get(), &metrics_);
-  if (!sync_->Bootstrap(&error)) {
+  // It writes to the store: on a full volume, not ready until there is space.
+  while (!WaitForStore(Clock::time_point::max()) || !sync_->Bootstrap(&error)) {
+    if (g_signals.load() > 0) return false;
+    if (auto why = store_->LastError()) {
+      if (!unstored_) unstored_.emplace();
+      NoteStore(why, true);
+      continue;
+    }
     log::Error("cannot read the fingerprints topic", {{"error", error}});
     return false;
   }
@@ -983,6 +1022,12 @@ Daemon::CommitResult Daemon::CommitBatch() {
 
   if (exactly_once_) {
     if (!in_transaction_) return CommitResult::kCommitted;
+    // A batch the store could not take is not committed to Kafka either: its
+    // offsets would pass what the store holds (docs/delivery.md, "Full disk").
+    if (auto full = store_->CheckWritable()) {
+      NoteStore(full, false);
+      return AbortBatch("the state store takes no writes: " + full->message, true);
+    }
     if (ProducerFatal()) return CommitResult::kFatal;
     kafka::ConsumerGroupMetadataPtr meta(consumer_->groupMetadata());
     for (int attempt = 0;; ++attempt) {
@@ -1044,8 +1089,13 @@ Daemon::CommitResult Daemon::CommitBatch() {
   }
   std::string error;
   if (!detector_->Commit(meta, &error)) {
-    log::Error("state store commit failed after the Kafka commit", {{"error", error}});
-    return CommitResult::kFatal;
+    // Kafka has the batch, the changelog included; the store is its cache.
+    // The write stays staged and is retried before anything else is written
+    // and before any new batch (docs/delivery.md, "Full disk"). A crash
+    // meanwhile loses nothing: the restore replays the changelog.
+    unstored_ = meta;
+    auto why = store_->LastError();
+    NoteStore(why ? why : state::StoreError{state::StoreErrorKind::kIo, error}, true);
   }
   metrics_.CountTransaction("committed");
   if (notifier_) {
@@ -1118,12 +1168,111 @@ bool Daemon::ReplayFinished() {
 
 void Daemon::TailFingerprints() {
   if (uncommitted_ > 0 || in_transaction_ || detector_->HasStaged()) return;
+  if (unstored_ || !store_writable_) return;  // the store first (StoreReady)
   if (Clock::now() - last_tail_ < std::chrono::milliseconds(100)) return;
   last_tail_ = Clock::now();
   std::string error;
   if (!sync_->Tail(20000, &error)) {
+    if (auto why = store_->LastError()) {
+      // The chunk stays staged and is written first (StoreReady).
+      unstored_.emplace();
+      NoteStore(why, true);
+      return;
+    }
     log::Error("applying fingerprint records failed", {{"error", error}});
     fatal_ = true;
+  }
+}
+
+// Whether the store can take the next batch: RocksDB reopened if a write
+// failed, the free space over state.min_free_bytes, and a write kept from a
+// failed commit written first.
+bool Daemon::StoreReady() {
+  auto error = store_->CheckWritable();
+  bool failed_write = false;
+  if (!error && unstored_) {
+    std::string why;
+    if (detector_->Commit(*unstored_, &why)) {
+      unstored_.reset();
+    } else {
+      error = store_->LastError();
+      if (!error) error = state::StoreError{state::StoreErrorKind::kIo, why};
+      failed_write = true;
+    }
+  }
+  NoteStore(error, failed_write);
+  return !error;
+}
+
+// Readiness, metrics and the log follow the store's state. Counted: each
+// failed write, and each time the store is found unwritable after being
+// writable (not every retry). Logged: the change, then every 30 s.
+void Daemon::NoteStore(const std::optional<state::StoreError>& error, bool failed_write) {
+  const bool was_writable = store_writable_.load();
+  const auto now = Clock::now();
+  if (!error) {
+    if (was_writable) return;
+    store_writable_ = true;
+    metrics_.SetStateStoreWritable(true);
+    metrics_.SetReady(Ready());
+    log::Info("state store writable again; taking input",
+              {{"waited_seconds", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                     now - store_blocked_since_)
+                                                     .count())}});
+    return;
+  }
+  if (failed_write || was_writable) {
+    metrics_.CountStateStoreError(state::StoreErrorKindName(error->kind));
+  }
+  {
+    std::lock_guard lock(store_why_mu_);
+    store_why_ = error->message;
+  }
+  if (was_writable) store_blocked_since_ = now;
+  store_writable_ = false;
+  metrics_.SetStateStoreWritable(false);
+  metrics_.SetReady(false);
+  if (was_writable || now - store_logged_ >= std::chrono::seconds(30)) {
+    store_logged_ = now;
+    log::Error(
+        "the state store takes no writes: not ready, no new input until it does; retrying "
+        "every second (free space on the state volume: docs/runbook.md, "
+        "DedupdStateStoreNotWritable)",
+        {{"kind", std::string(state::StoreErrorKindName(error->kind))},
+         {"error", error->message},
+         {"waiting_seconds", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                now - store_blocked_since_)
+                                                .count())}});
+  }
+}
+
+// Waits until the store takes writes; false on a signal or past `deadline`.
+bool Daemon::WaitForStore(Clock::time_point deadline) {
+  while (!StoreReady()) {
+    if (g_signals.load() > 0 || Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  return true;
+}
+
+// While the store takes no writes: no new batch, but the consumer is still
+// served (rebalances, max.poll.interval.ms). A message that arrives is put
+// back (seek to it), to be consumed again once the store takes writes.
+void Daemon::HoldInput() {
+  kafka::MessagePtr msg(consumer_->consume(1000));
+  if (!msg || msg->err() != RdKafka::ERR_NO_ERROR) return;
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(input_topic_, msg->partition(), msg->offset()));
+  if (auto err = consumer_->seek(*tp, 10000); err != RdKafka::ERR_NO_ERROR) {
+    log::Error("cannot put a message back while the state store takes no writes",
+               {{"partition", std::to_string(msg->partition())},
+                {"offset", std::to_string(msg->offset())},
+                {"error", kafka::DescribeError(err)}});
+    fatal_ = true;
+    return;
+  }
+  for (int i = 0; i < 10 && g_signals.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
@@ -1143,6 +1292,11 @@ int Daemon::Run() {
   }
   while (g_signals.load() == 0 && !fatal_ && !events_.fatal()) {
     if (replay_ != nullptr && ReplayFinished()) break;
+    // A store that takes no writes: no new batch (docs/delivery.md, "Full disk").
+    if (uncommitted_ == 0 && !StoreReady()) {
+      HoldInput();
+      continue;
+    }
     bool failed = false;
     std::string why = "produce failed";  // when failed
     bool commit_now = false;
@@ -1269,6 +1423,10 @@ int Daemon::Run() {
     code = 1;
   } else if (uncommitted_ > 0 && CommitBatch() != CommitResult::kCommitted) {
     code = 1;
+  }
+  if (unstored_ && !StoreReady()) {
+    log::Warn("exiting with the state store behind Kafka: the next start's restore replays it",
+              {{"error", StoreWhy()}});
   }
   log::Info("shutting down");
   consumer_.reset();  // close: leaves the group (rebalance callback commits nothing now)

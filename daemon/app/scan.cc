@@ -79,7 +79,9 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
   if (args.state_dir.empty()) {
     store = state::NewMemoryStore();
   } else {
-    store = state::OpenRocksStore(args.state_dir, &error);
+    state::RocksStoreOptions options;
+    options.min_free_bytes = static_cast<uint64_t>(cfg.GetInt("state.min_free_bytes"));
+    store = state::OpenRocksStore(args.state_dir, options, &error);
     if (!store) {
       log::Error("cannot open the state store", {{"error", error}});
       return 1;
@@ -130,6 +132,35 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
     SourceCoordinates source{topic, 0, static_cast<int64_t>(line_no - 1), 0};
     records.clear();
     PipelineResult r = pipeline.Process({line, {}, source}, &records);
+    // Each line is its own commit in file mode: state is durable per line,
+    // and committed before its verdict is printed, so that every verdict
+    // printed is one the store holds, whatever stops the scan.
+    if (!detector.Commit({{"scan.last_line", std::to_string(line_no)}}, &error)) {
+      out.flush();
+      const auto why = store->LastError();
+      const auto kind = why ? why->kind : state::StoreErrorKind::kIo;
+      metrics.SetStateStoreWritable(false);
+      metrics.CountStateStoreError(state::StoreErrorKindName(kind));
+      switch (kind) {
+        case state::StoreErrorKind::kNoSpace:
+          log::Error(
+              "state store full: the scan stopped; the verdicts printed before line " +
+                  std::to_string(line_no) +
+                  " are stored, that line and the rest were not processed. Free space on the "
+                  "state volume (or lower state.min_free_bytes), then scan the rest with the same "
+                  "--state-dir: tail -n +" +
+                  std::to_string(line_no) + " " + (args.input == "-" ? "FILE" : args.input) +
+                  " | dedupd scan - --state-dir " + args.state_dir,
+              {{"state_dir", args.state_dir}, {"line", std::to_string(line_no)}, {"error", error}});
+          return kExitStateFull;
+        case state::StoreErrorKind::kIo:
+          log::Error(
+              "state commit failed: the scan stopped; the verdicts printed before line " +
+                  std::to_string(line_no) + " are stored",
+              {{"state_dir", args.state_dir}, {"line", std::to_string(line_no)}, {"error", error}});
+          return 1;
+      }
+    }
     if (args.format == "text") {
       PrintText(line_no, r, out);
     } else {
@@ -146,11 +177,6 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
               << "\",\"status\":" << r.page.status << ",\"line\":" << line_no << "}}\n";
           break;
       }
-    }
-    // Each line is its own commit in file mode: state is durable per line.
-    if (!detector.Commit({{"scan.last_line", std::to_string(line_no)}}, &error)) {
-      log::Error("state commit failed", {{"error", error}});
-      return 1;
     }
   }
   out.flush();

@@ -5,7 +5,10 @@
 //   {"skipped":{...}}
 //   --format text: a readable console view with word-level diffs.
 // State: in memory (a fresh, reproducible run) unless --state-dir DIR keeps it
-// in a RocksDB store across runs.
+// in a RocksDB store across runs. Each line's state is committed before its
+// verdict is printed; a state volume that fills up stops the scan with an
+// error naming the line to resume from and exit code kExitStateFull, and the
+// verdicts printed before it are stored (docs/delivery.md, "Full disk").
 #pragma once
 
 #include <string>
@@ -22,6 +25,9 @@ struct ScanArgs {
   int metrics_port = -1;        // >= 0: serve /metrics while scanning (0: any free port)
   int hold_seconds = 0;         // keep serving metrics this long after the scan
 };
+
+// Exit code of a scan stopped by a full state volume (1: other errors, 2: usage).
+inline constexpr int kExitStateFull = 3;
 
 int RunScan(const config::Config& cfg, const ScanArgs& args);
 

@@ -81,6 +81,11 @@ const std::vector<Setting>& Table() {
        "A state restore waits this long for a changelog partition without open transactions "
        "(and for progress) before the instance exits to be restarted",
        1000, 3600000},
+      {"state.min_free_bytes", Type::kInt, "268435456",
+       "The state store takes no write while its volume has less free space than this: scan "
+       "stops with an error, run goes not-ready and waits (docs/delivery.md, Full disk); 0: only "
+       "a failed write stops it",
+       0, 1099511627776},
       {"output.format", Type::kEnum, "protobuf", "Encoding of every output", 0, 0, "protobuf|json"},
       {"dlq.max_original_bytes", Type::kInt, "65536",
        "Bytes of the original message kept in a dead letter", 0, 1073741824},

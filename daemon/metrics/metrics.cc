@@ -118,7 +118,19 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                             .Help("Input messages a `dedupd replay` still has to process before "
                                   "the end offsets taken at its start (0 outside a replay)")
                             .Register(*registry_)
-                            .Add({})) {
+                            .Add({})),
+      state_store_errors_(BuildCounter()
+                              .Name("dedupd_state_store_errors_total")
+                              .Help("State store writes that failed or were refused, and volumes "
+                                    "found under state.min_free_bytes, by kind (no_space, io)")
+                              .Register(*registry_)),
+      state_store_writable_(BuildGauge()
+                                .Name("dedupd_state_store_writable")
+                                .Help("1 while the state store takes writes; 0 while its volume is "
+                                      "under state.min_free_bytes or its writes fail")
+                                .Register(*registry_)
+                                .Add({})) {
+  state_store_writable_.Set(1);
   BuildGauge()
       .Name("dedupd_build_info")
       .Help("Build information")
@@ -139,6 +151,7 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
     flags_.Add({{"flag", flag}});
   }
   for (auto result : {"committed", "aborted"}) transactions_.Add({{"result", result}});
+  for (auto kind : {"no_space", "io"}) state_store_errors_.Add({{"kind", kind}});
   for (auto result : {"ok", "error", "dropped"}) alertmanager_posts_.Add({{"result", result}});
   for (auto cls : {"3xx", "4xx", "5xx", "other"}) skipped_.Add({{"status_class", cls}});
   for (auto kind : {"admin", "commit", "consume", "delivery", "fatal", "init_transactions",
@@ -181,6 +194,9 @@ void Metrics::CountKafkaError(std::string_view kind) {
 }
 void Metrics::CountTransaction(std::string_view result) {
   transactions_.Add({{"result", std::string(result)}}).Increment();
+}
+void Metrics::CountStateStoreError(std::string_view kind) {
+  state_store_errors_.Add({{"kind", std::string(kind)}}).Increment();
 }
 void Metrics::CountAlertmanagerPost(std::string_view result) {
   alertmanager_posts_.Add({{"result", std::string(result)}}).Increment();

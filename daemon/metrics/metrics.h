@@ -54,6 +54,11 @@ class Metrics {
   void SetRestoreRemaining(double n) { restore_remaining_.Set(n); }
   void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
   void SetReplayRemaining(double n) { replay_remaining_.Set(n); }
+  // The state store: 0 while it takes no writes (free space under
+  // state.min_free_bytes, or a failed write), and its failures by kind
+  // (no_space | io). docs/delivery.md, "Full disk".
+  void SetStateStoreWritable(bool writable) { state_store_writable_.Set(writable ? 1 : 0); }
+  void CountStateStoreError(std::string_view kind);
 
   std::string Render() const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -86,6 +91,8 @@ class Metrics {
   prometheus::Gauge& restore_remaining_;
   prometheus::Gauge& ready_;
   prometheus::Gauge& replay_remaining_;  // `dedupd replay` only; 0 in `run`
+  prometheus::Family<prometheus::Counter>& state_store_errors_;
+  prometheus::Gauge& state_store_writable_;
 };
 
 }  // namespace dedupd::metrics

@@ -8,9 +8,19 @@
 //   store->Put(state);            // staged
 //   store->Commit(meta);          // durable, atomically with the metadata
 //
+// A full volume is an error value, never an abort: the RocksDB store refuses
+// a write while the free space of its volume is under a bound (so RocksDB is
+// not driven into its out-of-space path), reports RocksDB's own ENOSPC as
+// StoreErrorKind::kNoSpace, keeps the staged batch for a retry, and reopens
+// RocksDB once space is back (docs/delivery.md, "Full disk"):
+//
+//   if (auto full = store->CheckWritable()) Wait(full->message);  // before a batch
+//   if (!store->Commit(meta, &error) && store->LastError()) ...   // kept staged
+//
 // Thread-safety: not thread-safe; one store per pipeline.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +32,19 @@
 
 namespace dedupd::state {
 
+// Why the store cannot take a write.
+enum class StoreErrorKind {
+  kNoSpace,  // the volume's free space is under the bound, or a write hit ENOSPC
+  kIo,       // any other write failure
+};
+
+struct StoreError {
+  StoreErrorKind kind;
+  std::string message;  // names the directory, the free space and what to do
+};
+
+std::string_view StoreErrorKindName(StoreErrorKind kind);  // "no_space" | "io"
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -30,8 +53,16 @@ class StateStore {
   virtual std::optional<UrlState> Get(std::string_view canonical_url) = 0;
   virtual void Put(const UrlState& state) = 0;
   // Applies staged writes together with metadata entries (e.g. changelog
-  // offsets). Returns false with *error on an I/O failure.
+  // offsets). Returns false with *error on an I/O failure or when the store
+  // refuses the write for lack of space (LastError() says which); the staged
+  // writes are then kept, for a retry or a Rollback().
   virtual bool Commit(const std::map<std::string, std::string>& metadata, std::string* error) = 0;
+  // nullopt when a Commit() can go ahead now: the volume has the free space
+  // the store requires and no failed write left it read-only. A store that a
+  // failed write left read-only is reopened here once the space is back.
+  virtual std::optional<StoreError> CheckWritable() { return std::nullopt; }
+  // Why the last Commit() failed; nullopt after one that succeeded.
+  virtual std::optional<StoreError> LastError() const { return std::nullopt; }
   // Drops staged writes.
   virtual void Rollback() = 0;
   virtual std::optional<std::string> GetMetadata(std::string_view key) = 0;
@@ -48,7 +79,16 @@ class StateStore {
 using StateStorePtr = std::unique_ptr<StateStore>;
 
 StateStorePtr NewMemoryStore();
+struct RocksStoreOptions {
+  // A write is refused (kNoSpace) while the free space of the store's volume
+  // is under this many bytes (the setting state.min_free_bytes); 0: only
+  // RocksDB's own ENOSPC stops writes.
+  uint64_t min_free_bytes = 0;
+};
+
 // Opens (creating if needed) a RocksDB store in `dir`; nullptr with *error.
+StateStorePtr OpenRocksStore(const std::string& dir, const RocksStoreOptions& options,
+                             std::string* error);
 StateStorePtr OpenRocksStore(const std::string& dir, std::string* error);
 
 }  // namespace dedupd::state
