@@ -22,6 +22,9 @@ const std::vector<Setting>& Table() {
       {"kafka.client_id", Type::kString, "dedupd", "client.id reported to the brokers"},
       {"kafka.transactional_id", Type::kString, "dedupd-0",
        "Transactional id of this instance slot (stable across restarts; one per instance)"},
+      {"kafka.group_instance_id", Type::kString, "",
+       "Static group membership (group.instance.id), stable across restarts and unique in the "
+       "group, e.g. the pod name; empty: dynamic membership (docs/kafka.md, rolling restarts)"},
       {"kafka.create_topics", Type::kBool, "true",
        "Create missing topics at start (input with kafka.partitions partitions, outputs alike)"},
       {"kafka.partitions", Type::kInt, "6", "Partitions of topics created at start", 1, 10000},
