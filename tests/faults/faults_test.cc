@@ -159,6 +159,9 @@ struct Topics {
         fingerprints(id + "-fingerprints") {}
 };
 
+// Static membership (a group instance id per slot), as the Helm chart runs
+// the daemon: a restarted slot rejoins under its own id (docs/kafka.md,
+// "Rolling restarts").
 std::vector<std::string> DaemonArgs(const std::string& bootstrap, const std::string& group,
                                     const Topics& t, int slot, const fs::path& state_dir,
                                     long partitions, const std::string& mode) {
@@ -170,6 +173,7 @@ std::vector<std::string> DaemonArgs(const std::string& bootstrap, const std::str
           "--kafka.statistics_interval_ms=1000",
           "--kafka.consumer.session.timeout.ms=6000",
           "--kafka.consumer.heartbeat.interval.ms=1000",
+          "--kafka.group_instance_id=" + group + "-" + std::to_string(slot),
           "--topics.input=" + t.pages,
           "--topics.events=" + t.events,
           "--topics.diffs=" + t.diffs,
