@@ -423,12 +423,14 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     log::Info("partitions assigned",
               {{"partitions", list}, {"protocol", consumer->rebalance_protocol()}});
-    metrics_.CountRebalance("assigned");
+    // A cooperative rebalance ends with an assignment callback for every
+    // member, most of them empty: only real assignments count.
+    if (!partitions.empty()) metrics_.CountRebalance("assigned");
     if (fatal_) return;
     // The open batch (cooperative: of the partitions this instance keeps)
     // commits before the restore writes the new partitions' state into the
     // store, as it does before a fingerprints tail (TailFingerprints).
-    if (uncommitted_ > 0 || in_transaction_) {
+    if (!partitions.empty() && (uncommitted_ > 0 || in_transaction_)) {
       if (CommitBatch() == CommitResult::kFatal) {
         fatal_ = true;
         return;
@@ -504,7 +506,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
             {{"count", std::to_string(partitions.size())},
              {"partitions", list},
              {"protocol", consumer->rebalance_protocol()}});
-  metrics_.CountRebalance(lost ? "lost" : "revoked");
+  if (!partitions.empty() || !cooperative) metrics_.CountRebalance(lost ? "lost" : "revoked");
   if (!fatal_ && (uncommitted_ > 0 || in_transaction_)) {
     if (lost) {
       // Another member may own them already: nothing of this batch may commit.
