@@ -1303,7 +1303,9 @@ int Daemon::Run() {
     code = 1;
   }
   log::Info("shutting down");
-  consumer_.reset();  // close: leaves the group (rebalance callback commits nothing now)
+  // close: leaves the group, unless it is a static member (its partitions
+  // wait for it); the rebalance callback commits nothing now.
+  consumer_.reset();
   sync_.reset();
   producer_->flush(5000);
   if (notifier_) notifier_->Stop();

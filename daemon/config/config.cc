@@ -347,6 +347,14 @@ bool LoadConfig(const std::string& yaml_path, char** environ_vars,
   if (out->values_["state.dir"].empty()) {
     errors->push_back("state.dir = '': expected a directory path");
   }
+  // The broker refuses other group instance ids at every JoinGroup, which
+  // would leave the instance out of the group for good: refuse at start.
+  if (const std::string& id = out->values_["kafka.group_instance_id"];
+      id.size() > 249 || id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789._-") != std::string::npos) {
+    errors->push_back("kafka.group_instance_id = '" + id +
+                      "': expected at most 249 of a-z A-Z 0-9 . _ - (empty: dynamic membership)");
+  }
   return errors->size() == errors_before;
 }
 

@@ -138,7 +138,8 @@ class RollingRestartTest : public DaemonFixture {
         for (int p : lag) ++exporters[p];
       }
       for (const auto& [p, n] : exporters) {
-        if (n > 1) why += "partition " + std::to_string(p) + " exported by " + std::to_string(n);
+        if (n > 1)
+          why += "partition " + std::to_string(p) + " exported by " + std::to_string(n) + "; ";
       }
       if (exporters.size() != kPartitions) why += " (not every partition has a lag series yet)";
       good_rounds = why.empty() ? good_rounds + 1 : 0;
