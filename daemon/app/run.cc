@@ -216,10 +216,9 @@ class EventHandler : public RdKafka::EventCb {
         brokers_up_ = stats.value().brokers_up;
         for (const auto& p : stats.value().partitions) {
           if (p.topic != input_topic_ || p.partition < 0 || !p.desired) continue;
-          // Only partitions this instance owns now: librdkafka keeps listing
-          // a revoked partition, and statistics taken before a revoke can
-          // arrive after it; either would bring back the series the revoke
-          // removed, frozen at its last value.
+          // Only partitions this instance owns now: statistics built before
+          // a revoke and served after it would bring back the series the
+          // revoke removed, frozen at its last value (docs/kafka.md).
           if (!Owns(p.partition)) continue;
           if (auto lag = kafka::ExportedLag(p, kafka::Isolation::kReadCommitted)) {
             metrics_->SetConsumerLag(p.topic, p.partition, static_cast<double>(*lag));
