@@ -36,6 +36,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -216,6 +217,10 @@ class EventHandler : public RdKafka::EventCb {
         brokers_up_ = stats.value().brokers_up;
         for (const auto& p : stats.value().partitions) {
           if (p.topic != input_topic_ || p.partition < 0 || !p.desired) continue;
+          // Only partitions this instance owns now: statistics built before
+          // a revoke and served after it would bring back the series the
+          // revoke removed, frozen at its last value (docs/kafka.md).
+          if (!Owns(p.partition)) continue;
           if (auto lag = kafka::ExportedLag(p, kafka::Isolation::kReadCommitted)) {
             metrics_->SetConsumerLag(p.topic, p.partition, static_cast<double>(*lag));
           }
@@ -238,10 +243,31 @@ class EventHandler : public RdKafka::EventCb {
   }
   int brokers_up() const { return brokers_up_.load(); }
   bool fatal() const { return fatal_.load(); }
+  // The input partitions whose lag this instance exports (its assignment),
+  // kept by the rebalance callback.
+  void SetOwned(int32_t partition, bool owned) {
+    std::lock_guard lock(owned_mu_);
+    if (owned) {
+      owned_.insert(partition);
+    } else {
+      owned_.erase(partition);
+    }
+  }
+  std::set<int32_t> owned() {
+    std::lock_guard lock(owned_mu_);
+    return owned_;
+  }
 
  private:
+  bool Owns(int32_t partition) {
+    std::lock_guard lock(owned_mu_);
+    return owned_.count(partition) > 0;
+  }
+
   metrics::Metrics* metrics_;
   std::string input_topic_;
+  std::mutex owned_mu_;
+  std::set<int32_t> owned_;
   kafka::StatsParser parser_;
   std::atomic<int> brokers_up_{-1};  // -1: no statistics yet
   std::atomic<bool> fatal_{false};
@@ -408,15 +434,33 @@ void Rebalancer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCo
 
 void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                          std::vector<RdKafka::TopicPartition*>& partitions) {
+  // COOPERATIVE (cooperative-sticky, the default): each callback names only
+  // the partitions that move, and every other partition keeps being consumed
+  // through the rebalance. EAGER (range, roundrobin): a rebalance revokes
+  // everything, then assigns the whole new assignment.
+  const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  std::vector<int32_t> ids;
+  std::string list;
+  for (auto* tp : partitions) {
+    ids.push_back(tp->partition());
+    list += (list.empty() ? "" : ",") + std::to_string(tp->partition());
+  }
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-    std::vector<int32_t> ids;
-    std::string list;
-    for (auto* tp : partitions) {
-      ids.push_back(tp->partition());
-      list += (list.empty() ? "" : ",") + std::to_string(tp->partition());
-    }
-    log::Info("partitions assigned", {{"partitions", list}});
+    log::Info("partitions assigned",
+              {{"partitions", list}, {"protocol", consumer->rebalance_protocol()}});
+    // A cooperative rebalance ends with an assignment callback for every
+    // member, most of them empty: only real assignments count.
+    if (!partitions.empty()) metrics_.CountRebalance("assigned");
     if (fatal_) return;
+    // The open batch (cooperative: of the partitions this instance keeps)
+    // commits before the restore writes the new partitions' state into the
+    // store, as it does before a fingerprints tail (TailFingerprints).
+    if (!partitions.empty() && (uncommitted_ > 0 || in_transaction_)) {
+      if (CommitBatch() == CommitResult::kFatal) {
+        fatal_ = true;
+        return;
+      }
+    }
     restoring_ = true;
     metrics_.SetReady(false);
     // 1. The committed offsets, stable: a read_committed consumer's
@@ -458,27 +502,47 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
       return;
     }
     metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
-    // Rejected inputs of partitions that went elsewhere are their new
-    // owner's to find again.
-    ForgetRejections([&ids](int32_t partition, int64_t) {
-      return std::find(ids.begin(), ids.end(), partition) == ids.end();
-    });
+    if (!cooperative) {
+      // Rejected inputs of partitions that went elsewhere are their new
+      // owner's to find again (cooperative: forgotten at their revoke).
+      ForgetRejections([&ids](int32_t partition, int64_t) {
+        return std::find(ids.begin(), ids.end(), partition) == ids.end();
+      });
+    }
     // 3. Consume from the offsets fetched in 1.
-    consumer->assign(partitions);
+    if (cooperative) {
+      kafka::ErrorPtr e(consumer->incremental_assign(partitions));
+      if (e) {
+        log::Error("incremental_assign failed", {{"error", kafka::DescribeError(*e)}});
+        fatal_ = true;
+        return;
+      }
+    } else {
+      consumer->assign(partitions);
+    }
+    for (int32_t id : ids) events_.SetOwned(id, true);
+    metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
     restoring_ = false;
     joined_ = true;
     metrics_.SetReady(Ready());
     return;
   }
   // Revoked (or lost): finish what was processed for these partitions first,
-  // so that their next owner starts exactly where this instance stopped. The
-  // state of the revoked partitions stays in the store and the global index:
-  // it is every instance's near-duplicate reference, kept current by the
-  // fingerprints topic, and the changelog offsets stored with it let a later
-  // restore of the same partitions read only what changed since.
-  log::Info("partitions revoked", {{"count", std::to_string(partitions.size())}});
+  // so that their next owner starts exactly where this instance stopped
+  // (cooperative: the open transaction covers the partitions kept too; it
+  // commits whole). The state of the revoked partitions stays in the store
+  // and the global index: it is every instance's near-duplicate reference,
+  // kept current by the fingerprints topic, and the changelog offsets stored
+  // with it let a later restore of the same partitions read only what changed
+  // since.
+  const bool lost = consumer->assignment_lost();
+  log::Info(lost ? "partitions lost" : "partitions revoked",
+            {{"count", std::to_string(partitions.size())},
+             {"partitions", list},
+             {"protocol", consumer->rebalance_protocol()}});
+  if (!partitions.empty() || !cooperative) metrics_.CountRebalance(lost ? "lost" : "revoked");
   if (!fatal_ && (uncommitted_ > 0 || in_transaction_)) {
-    if (consumer->assignment_lost()) {
+    if (lost) {
       // Another member may own them already: nothing of this batch may commit.
       if (AbortBatch("assignment lost", false) == CommitResult::kFatal) fatal_ = true;
     } else if (CommitBatch() == CommitResult::kFatal) {
@@ -486,7 +550,29 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     }
   }
   batch_first_offset_.clear();
-  consumer->unassign();
+  // What this instance gives up: the revoked partitions (cooperative), or
+  // everything (eager, or a rebalance error: unassign() clears it all).
+  const bool incremental = cooperative && err == RdKafka::ERR__REVOKE_PARTITIONS;
+  std::set<int32_t> given_up(ids.begin(), ids.end());
+  if (!incremental) given_up.merge(events_.owned());
+  if (incremental) {
+    // (Eager: the next assignment forgets those that went elsewhere.)
+    ForgetRejections(
+        [&given_up](int32_t partition, int64_t) { return given_up.count(partition) > 0; });
+    kafka::ErrorPtr e(consumer->incremental_unassign(partitions));
+    if (e) {
+      log::Error("incremental_unassign failed", {{"error", kafka::DescribeError(*e)}});
+      fatal_ = true;
+    }
+  } else {
+    consumer->unassign();
+  }
+  // Their lag is their next owner's to report.
+  for (int32_t id : given_up) {
+    events_.SetOwned(id, false);
+    metrics_.RemoveConsumerLag(input_topic_, id);
+  }
+  metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
 }
 
 bool Daemon::PrepareTopics(const kafka::Props& common, bool* permanent, std::string* error) {
@@ -712,7 +798,18 @@ bool Daemon::Setup() {
   cprops["enable.auto.offset.store"] = "false";
   cprops.try_emplace("isolation.level", "read_committed");
   cprops.try_emplace("auto.offset.reset", "earliest");
-  cprops.try_emplace("partition.assignment.strategy", "range");
+  // Rolling restarts without stopping the world (docs/kafka.md, "Rolling
+  // restarts"): cooperative rebalancing moves only the partitions that
+  // change owner while the others keep being consumed, and a static member
+  // (kafka.group_instance_id) that comes back within session.timeout.ms gets
+  // its partitions back without any rebalance. A static member does not
+  // leave the group when it closes, so its session timeout is how long its
+  // partitions wait for it: longer than a restart, by default.
+  cprops.try_emplace("partition.assignment.strategy", "cooperative-sticky");
+  if (const std::string instance = cfg_.Get("kafka.group_instance_id"); !instance.empty()) {
+    cprops["group.instance.id"] = instance;
+    cprops.try_emplace("session.timeout.ms", "120000");
+  }
   cprops["statistics.interval.ms"] = cfg_.Get("kafka.statistics_interval_ms");
   kafka::ConfPtr cconf = kafka::MakeConf(cprops, &error);
   if (!cconf) {
@@ -1429,7 +1526,9 @@ int Daemon::Run() {
               {{"error", StoreWhy()}});
   }
   log::Info("shutting down");
-  consumer_.reset();  // close: leaves the group (rebalance callback commits nothing now)
+  // close: leaves the group, unless it is a static member (its partitions
+  // wait for it); the rebalance callback commits nothing now.
+  consumer_.reset();
   sync_.reset();
   producer_->flush(5000);
   if (notifier_) notifier_->Stop();

@@ -23,6 +23,9 @@ const std::vector<Setting>& Table() {
       {"kafka.client_id", Type::kString, "dedupd", "client.id reported to the brokers"},
       {"kafka.transactional_id", Type::kString, "dedupd-0",
        "Transactional id of this instance slot (stable across restarts; one per instance)"},
+      {"kafka.group_instance_id", Type::kString, "",
+       "Static group membership (group.instance.id), stable across restarts and unique in the "
+       "group, e.g. the pod name; empty: dynamic membership (docs/kafka.md, rolling restarts)"},
       {"kafka.create_topics", Type::kBool, "true",
        "Create missing topics at start (input with kafka.partitions partitions, outputs alike)"},
       {"kafka.partitions", Type::kInt, "6", "Partitions of topics created at start", 1, 10000},
@@ -506,6 +509,14 @@ bool LoadConfig(const std::string& yaml_path, char** environ_vars,
   if (out->values_["alertmanager.enabled"] == "true") CheckAlertmanager(out->values_, errors);
   if (out->values_["state.dir"].empty()) {
     errors->push_back("state.dir = '': expected a directory path");
+  }
+  // The broker refuses other group instance ids at every JoinGroup, which
+  // would leave the instance out of the group for good: refuse at start.
+  if (const std::string& id = out->values_["kafka.group_instance_id"];
+      id.size() > 249 || id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789._-") != std::string::npos) {
+    errors->push_back("kafka.group_instance_id = '" + id +
+                      "': expected at most 249 of a-z A-Z 0-9 . _ - (empty: dynamic membership)");
   }
   return errors->size() == errors_before;
 }

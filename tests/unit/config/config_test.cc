@@ -267,5 +267,25 @@ TEST(AlertmanagerConfig, GeneratorUrlIsAnHttpTemplateWithKnownPlaceholders) {
   EXPECT_EQ(AlertmanagerErrors({"alertmanager.generator_url=/relative/{url}"}).size(), 1u);
 }
 
+// kafka.group_instance_id: empty (dynamic membership) or an id the broker
+// accepts (Kafka's rule for group.instance.id); the Helm chart's
+// <namespace>.<release>.<pod name> fits.
+TEST(Config, GroupInstanceIdIsEmptyOrAValidKafkaId) {
+  for (const std::string ok : {"", "dedupd.dedupd-0", "ns_1.release-dedupd-12"}) {
+    Config cfg;
+    std::vector<std::string> errors;
+    EXPECT_TRUE(LoadConfig("", nullptr, {"kafka.group_instance_id=" + ok}, &cfg, &errors)) << ok;
+    EXPECT_EQ(cfg.Get("kafka.group_instance_id"), ok);
+  }
+  for (const std::string& bad :
+       {std::string("dedupd/0"), std::string("pod 0"), std::string(250, 'a')}) {
+    Config cfg;
+    std::vector<std::string> errors;
+    EXPECT_FALSE(LoadConfig("", nullptr, {"kafka.group_instance_id=" + bad}, &cfg, &errors)) << bad;
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].find("kafka.group_instance_id"), std::string::npos) << errors[0];
+  }
+}
+
 }  // namespace
 }  // namespace dedupd::config
