@@ -112,7 +112,25 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                  .Name("dedupd_ready")
                  .Help("1 when /readyz answers ready")
                  .Register(*registry_)
-                 .Add({})) {
+                 .Add({})),
+      loop_last_progress_(BuildGauge()
+                              .Name("dedupd_loop_last_progress_timestamp_seconds")
+                              .Help("Unix time of the processing loop's last sign of progress "
+                                    "(/healthz fails after health.liveness_timeout_ms without)")
+                              .Register(*registry_)
+                              .Add({})),
+      brokers_up_(BuildGauge()
+                      .Name("dedupd_brokers_up")
+                      .Help("Brokers librdkafka reports UP (-1 before the first statistics)")
+                      .Register(*registry_)
+                      .Add({})),
+      broker_unavailable_seconds_(
+          BuildGauge()
+              .Name("dedupd_broker_unavailable_seconds")
+              .Help("Seconds since the last moment any broker was up; 0 while one is")
+              .Register(*registry_)
+              .Add({})) {
+  brokers_up_.Set(-1);
   BuildGauge()
       .Name("dedupd_build_info")
       .Help("Build information")
@@ -186,7 +204,9 @@ void Metrics::SetConsumerLag(std::string_view topic, int32_t partition, double l
 
 std::string Metrics::Render() const {
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  auto families = registry_->Collect();
+  for (auto& f : process_.Collect()) families.push_back(std::move(f));
+  prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }
 

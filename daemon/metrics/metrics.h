@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "common/types.h"
+#include "metrics/process_metrics.h"
 
 namespace dedupd::metrics {
 
@@ -53,6 +54,12 @@ class Metrics {
   void SetConsumerLag(std::string_view topic, int32_t partition, double lag);
   void SetRestoreRemaining(double n) { restore_remaining_.Set(n); }
   void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
+  // Set just before each scrape (the values change with time, not events).
+  void SetLoopLastProgress(double unix_seconds) { loop_last_progress_.Set(unix_seconds); }
+  void SetBrokers(int up, double unavailable_seconds) {
+    brokers_up_.Set(up);
+    broker_unavailable_seconds_.Set(unavailable_seconds);
+  }
 
   std::string Render() const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -84,6 +91,10 @@ class Metrics {
   prometheus::Gauge& state_bytes_;
   prometheus::Gauge& restore_remaining_;
   prometheus::Gauge& ready_;
+  prometheus::Gauge& loop_last_progress_;
+  prometheus::Gauge& brokers_up_;
+  prometheus::Gauge& broker_unavailable_seconds_;
+  ProcessCollector process_;  // process_*, read from /proc at each Render()
 };
 
 }  // namespace dedupd::metrics
