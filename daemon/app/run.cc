@@ -634,7 +634,7 @@ bool Daemon::Setup() {
     return false;
   }
   detector_ = std::make_unique<classify::Detector>(DetectOptionsFrom(cfg_), store_.get());
-  LoadState(detector_.get(), /*log_empty=*/true);
+  LoadState(detector_.get(), /*log_empty=*/true, [this] { liveness_.Beat("loading state"); });
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   const PipelineOptions pipeline_options = PipelineOptionsFrom(cfg_);
   format_ = pipeline_options.format;

@@ -549,6 +549,12 @@ TEST(Faults, KillsFreezesLostVolumesAndBrokerRestartsLoseAndDuplicateNothing) {
         const auto since = [](Clock::time_point t) {
           return std::chrono::duration<double>(Clock::now() - t).count();
         };
+        // From a steady state (no instance restoring after an earlier
+        // fault), so that "not ready" is the outage's doing.
+        for (Deadline settle{seconds(60)}; !settle.expired() && ready_count() < instances;) {
+          supervise();
+          std::this_thread::sleep_for(milliseconds(200));
+        }
         broker.Stop();
         const auto stopped_at = Clock::now();
         while (since(stopped_at) < static_cast<double>(outage_s) && !deadline.expired()) {
