@@ -797,7 +797,7 @@ bool Daemon::RecoverProducer() {
   if (fatal_ ? !producer_lost_ : !producer_fatal) return false;
   if (events_.fatal() && !producer_fatal) return false;  // another client's fatal error
   log::Warn("re-creating the producer (same transactional.id) instead of exiting",
-            {{"detail", reason}});
+            {{"detail", reason.empty() ? "a transactional call failed (logged above)" : reason}});
   liveness_.Beat("re-creating the producer");
   producer_ready_ = false;
   metrics_.SetReady(false);
