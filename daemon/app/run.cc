@@ -805,6 +805,7 @@ bool Daemon::RecoverProducer() {
                    RdKafka::Producer::PURGE_NON_BLOCKING);
   producer_->poll(0);
   producer_.reset();
+  const bool had_batch = in_transaction_ || uncommitted_ > 0;
   in_transaction_ = false;
   const std::map<int32_t, int64_t> batch_first = batch_first_offset_;
   delivery_.StartBatch(++batch_tag_);
@@ -813,7 +814,7 @@ bool Daemon::RecoverProducer() {
   batch_first_offset_.clear();
   batch_inputs_.clear();
   uncommitted_ = 0;
-  metrics_.CountTransaction("aborted");
+  if (had_batch) metrics_.CountTransaction("aborted");
   std::string error;
   producer_.reset(RdKafka::Producer::create(pconf_.get(), error));
   if (!producer_) {
@@ -865,11 +866,20 @@ bool Daemon::Resync(const std::map<int32_t, int64_t>& batch_first) {
       if (first == batch_first.end()) continue;
       tp->set_offset(first->second);
     }
-    if (auto err = consumer_->seek(*tp, kKafkaCallTimeoutMs); err != RdKafka::ERR_NO_ERROR) {
-      log::Error(
-          "cannot seek to the committed offset",
-          {{"partition", std::to_string(tp->partition())}, {"error", kafka::DescribeError(err)}});
-      return false;
+    // A seek can fail while the partition's fetcher is still starting:
+    // retried a few times; a partition left at a wrong position would break
+    // exactly-once, so after that the process exits.
+    for (int attempt = 0;; ++attempt) {
+      const auto err = consumer_->seek(*tp, kKafkaCallTimeoutMs);
+      if (err == RdKafka::ERR_NO_ERROR) break;
+      if (attempt >= 5 || g_signals.load() > 0) {
+        log::Error(
+            "cannot seek to the committed offset",
+            {{"partition", std::to_string(tp->partition())}, {"error", kafka::DescribeError(err)}});
+        return false;
+      }
+      liveness_.Beat("seeking to the committed offsets (retry)");
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
   }
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
