@@ -560,9 +560,17 @@ TEST(Faults, KillsFreezesLostVolumesAndBrokerRestartsLoseAndDuplicateNothing) {
         // Timed from the stop command: the broker's controlled shutdown
         // (scripts/kafka stop returns once the process is gone) is part of it.
         const auto stopped_at = Clock::now();
-        broker.Stop();
+        std::atomic<bool> stopped{false};
+        std::thread stopper([&broker, &stopped] {
+          broker.Stop();
+          stopped = true;
+        });
+        while (!stopped) {
+          if (f.not_ready_after < 0 && ready_count() == 0) f.not_ready_after = since(stopped_at);
+          std::this_thread::sleep_for(milliseconds(100));
+        }
+        stopper.join();
         const double stop_took = since(stopped_at);
-        if (f.not_ready_after < 0 && ready_count() == 0) f.not_ready_after = since(stopped_at);
         while (since(stopped_at) < static_cast<double>(outage_s) && !deadline.expired()) {
           supervise();
           if (f.not_ready_after < 0 && ready_count() == 0) f.not_ready_after = since(stopped_at);
