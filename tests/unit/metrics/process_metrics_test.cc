@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -53,10 +54,20 @@ TEST(ProcessMetrics, StartTimeIsNearNowAndCpuTimeGrows) {
   const ProcessSample s = Sample();
   EXPECT_LE(s.start_time_seconds, now + 1);
   EXPECT_GE(s.start_time_seconds, now - 120) << "the test process started minutes ago?";
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  // Burn 0.3 s of CPU as the kernel counts it (on a loaded machine the wall
+  // clock says little), bounded by 20 s of wall time.
+  const auto cpu = [] {
+    timespec t{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+  };
+  const double cpu_start = cpu();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   volatile uint64_t spin = 0;
-  while (std::chrono::steady_clock::now() < until) spin = spin + 1;
-  EXPECT_GE(Sample().cpu_seconds - s.cpu_seconds, 0.1);
+  while (cpu() - cpu_start < 0.3 && std::chrono::steady_clock::now() < until) spin = spin + 1;
+  ASSERT_GE(cpu() - cpu_start, 0.3);
+  // /proc counts in clock ticks (10 ms): 0.3 s shows as at least 0.25.
+  EXPECT_GE(Sample().cpu_seconds - s.cpu_seconds, 0.25);
 }
 
 TEST(ProcessMetrics, UnreadableProcIsAnError) {
