@@ -73,6 +73,8 @@ using Clock = std::chrono::steady_clock;
 // of progress between attempts, so health.liveness_timeout_ms (at least 3
 // times this) never fails a loop that is only waiting for a broker.
 constexpr int kKafkaCallTimeoutMs = 10000;
+// A loop that has shown no progress for this long is not ready (Stalled()).
+constexpr int kStallMs = 5000;
 
 // Fault injection for the liveness e2e test (tests/e2e/liveness_test.cc):
 // while the file named by DEDUPD_FAULT_FREEZE_LOOP_FILE exists, the loop
@@ -344,12 +346,17 @@ class Daemon {
   bool Rewind();
   bool BeginBatch();
   bool ProducerFatal();
+  // No sign of progress for kStallMs: the loop is inside a blocking call (a
+  // commit waiting for a broker that just went, before librdkafka's events
+  // reach the loop). Not ready then, without waiting for those events.
+  bool Stalled() const { return liveness_.Check().since > std::chrono::milliseconds(kStallMs); }
   bool InitTransactions();
   bool RecoverProducer();
   bool Resync(const std::map<int32_t, int64_t>& batch_first);
   void TailFingerprints();
   bool Ready() const {
-    return loaded_ && producer_ready_ && joined_ && !restoring_ && !events_.brokers().Unavailable();
+    return loaded_ && producer_ready_ && joined_ && !restoring_ &&
+           !events_.brokers().Unavailable() && !Stalled();
   }
 
   const config::Config& cfg_;
@@ -600,7 +607,8 @@ bool Daemon::Setup() {
           "\nproducer_ready=" + (producer_ready_ ? "1" : "0") +
           "\ngroup_joined=" + (joined_ ? "1" : "0") + "\nrestoring=" + (restoring_ ? "1" : "0") +
           "\nbrokers_up=" + std::to_string(events_.brokers_up()) + "\nbroker_unavailable_seconds=" +
-          std::to_string(static_cast<int64_t>(events_.brokers().UnavailableSeconds())) + "\n";
+          std::to_string(static_cast<int64_t>(events_.brokers().UnavailableSeconds())) +
+          "\nloop_stalled=" + (Stalled() ? "1" : "0") + "\n";
       return metrics::HttpResponse{ready ? 200 : 503, "text/plain", body};
     });
     if (!http_.Start(cfg_.Get("metrics.bind"), port, &error)) {
