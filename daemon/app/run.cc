@@ -1177,6 +1177,10 @@ Daemon::CommitResult Daemon::CommitBatch() {
     if (!in_transaction_) return CommitResult::kCommitted;
     if (ProducerFatal()) return CommitResult::kFatal;
     kafka::ConsumerGroupMetadataPtr meta(consumer_->groupMetadata());
+    // Where the loop is, for /healthz: librdkafka 2.0.2's
+    // send_offsets_to_transaction() can ignore its timeout while the group
+    // coordinator is down (librdkafka issue #5456) and block until it is back.
+    liveness_.Beat("send_offsets_to_transaction");
     for (int attempt = 0;; ++attempt) {
       kafka::ErrorPtr e(
           producer_->send_offsets_to_transaction(positions.get(), meta.get(), kKafkaCallTimeoutMs));
@@ -1201,6 +1205,7 @@ Daemon::CommitResult Daemon::CommitBatch() {
       }
     }
     if (ProducerFatal()) return CommitResult::kFatal;
+    liveness_.Beat("commit_transaction");
     for (int attempt = 0;; ++attempt) {
       kafka::ErrorPtr e(producer_->commit_transaction(kKafkaCallTimeoutMs));
       if (!e) break;
