@@ -203,8 +203,9 @@ struct InputProducer {
                                  {"acks", "all"},
                                  {"linger.ms", "5"},
                                  {"log_level", "2"},  // quiet while the broker restarts
-                                 // survives a broker restart: retried, never dropped
-                                 {"message.timeout.ms", "600000"}},
+                                 // survives a broker restart and a 10-minute outage
+                                 // (FAULTS_OUTAGE_S=600): retried, never dropped
+                                 {"message.timeout.ms", "1800000"}},
                                 &err);
     std::string errstr;
     if (!conf || conf->set("dr_cb", &log, errstr) != RdKafka::Conf::CONF_OK) {
