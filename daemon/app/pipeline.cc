@@ -72,11 +72,13 @@ PipelineResult Pipeline::Process(const InputMessage& message, std::vector<Output
   return r;
 }
 
-size_t LoadState(classify::Detector* detector, bool log_empty) {
+size_t LoadState(classify::Detector* detector, bool log_empty,
+                 const std::function<void()>& progress) {
   const auto started = std::chrono::steady_clock::now();
   const size_t loaded = detector->LoadFromStore(
-      [](size_t n) {
+      [&progress](size_t n) {
         log::Info("loading state", {{"urls", std::to_string(n)}});
+        if (progress) progress();
       },
       100000);
   if (loaded > 0 || log_empty) {

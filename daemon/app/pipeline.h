@@ -74,6 +74,9 @@ class Pipeline {
 // logging "loading state" every 100,000 URLs and then "state loaded" with the
 // count and the seconds it took (not for an empty store unless `log_empty`).
 // Returns the number of URLs loaded. Used at start by `run` and `scan`.
-size_t LoadState(classify::Detector* detector, bool log_empty);
+// `progress` (optional) is called every 100000 URLs: `dedupd run` shows its
+// liveness with it during a long load.
+size_t LoadState(classify::Detector* detector, bool log_empty,
+                 const std::function<void()>& progress = nullptr);
 
 }  // namespace dedupd::app

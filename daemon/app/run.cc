@@ -32,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -52,7 +53,9 @@
 #include "kafka/config.h"
 #include "kafka/handles.h"
 #include "kafka/stats.h"
+#include "metrics/broker_watch.h"
 #include "metrics/http_server.h"
+#include "metrics/liveness.h"
 #include "state/store.h"
 #include "state/url_state.h"
 
@@ -66,6 +69,29 @@ void OnSignal(int) {
 }
 
 using Clock = std::chrono::steady_clock;
+
+// The longest a single blocking Kafka call of the loop may take (the
+// transactional calls, seek, committed): each retries on its own, with a sign
+// of progress between attempts, so health.liveness_timeout_ms (at least 3
+// times this) never fails a loop that is only waiting for a broker.
+constexpr int kKafkaCallTimeoutMs = 10000;
+// A loop that has shown no progress for this long is not ready (Stalled()).
+constexpr int kStallMs = 5000;
+
+// Fault injection for the liveness e2e test (tests/e2e/liveness_test.cc):
+// while the file named by DEDUPD_FAULT_FREEZE_LOOP_FILE exists, the loop
+// blocks here without any sign of progress, as a loop hung inside a call
+// would. Unset (production) it is never armed.
+void FreezeWhileFileExists(const std::string& path) {
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::exists(path, ec)) return;
+  log::Warn("fault injection: the processing loop is frozen while the file exists",
+            {{"file", path}});
+  while (std::filesystem::exists(path, ec) && g_signals.load() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  log::Warn("fault injection: the processing loop goes on", {{"file", path}});
+}
 
 // The internal topics belong to one consumer group: when they are not
 // configured anywhere they are named after it (as Kafka Streams names its
@@ -214,7 +240,7 @@ class EventHandler : public RdKafka::EventCb {
       case RdKafka::Event::EVENT_STATS: {
         auto stats = parser_.Parse(event.str());
         if (!stats.ok()) return;
-        brokers_up_ = stats.value().brokers_up;
+        brokers_.OnStats(stats.value().brokers_up);
         for (const auto& p : stats.value().partitions) {
           if (p.topic != input_topic_ || p.partition < 0 || !p.desired) continue;
           // Only partitions this instance owns now: statistics built before
@@ -229,6 +255,8 @@ class EventHandler : public RdKafka::EventCb {
       }
       case RdKafka::Event::EVENT_ERROR:
         metrics_->CountKafkaError(event.fatal() ? "fatal" : "transport");
+        // Sent as the last connection goes: not ready now, not at the next statistics.
+        if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) brokers_.OnAllBrokersDown();
         if (event.fatal()) fatal_ = true;
         log::Warn("kafka error",
                   {{"error", RdKafka::err2str(event.err())}, {"detail", event.str()}});
@@ -241,7 +269,8 @@ class EventHandler : public RdKafka::EventCb {
       case RdKafka::Event::EVENT_THROTTLE: return;
     }
   }
-  int brokers_up() const { return brokers_up_.load(); }
+  int brokers_up() const { return brokers_.BrokersUp(); }
+  const metrics::BrokerWatch& brokers() const { return brokers_; }
   bool fatal() const { return fatal_.load(); }
   // The input partitions whose lag this instance exports (its assignment),
   // kept by the rebalance callback.
@@ -257,6 +286,8 @@ class EventHandler : public RdKafka::EventCb {
     std::lock_guard lock(owned_mu_);
     return owned_;
   }
+  // After the producer was re-created (Daemon::RecoverProducer).
+  void ClearFatal() { fatal_ = false; }
 
  private:
   bool Owns(int32_t partition) {
@@ -269,7 +300,7 @@ class EventHandler : public RdKafka::EventCb {
   std::mutex owned_mu_;
   std::set<int32_t> owned_;
   kafka::StatsParser parser_;
-  std::atomic<int> brokers_up_{-1};  // -1: no statistics yet
+  metrics::BrokerWatch brokers_;
   std::atomic<bool> fatal_{false};
 };
 
@@ -297,7 +328,8 @@ class Daemon {
         metrics_(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")), DEDUPD_VERSION),
         delivery_(&metrics_),
         events_(&metrics_, cfg.Get("topics.input")),
-        rebalancer_(this) {}
+        rebalancer_(this),
+        liveness_(std::chrono::milliseconds(cfg.GetInt("health.liveness_timeout_ms"))) {}
 
   int Run();
   void OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -342,6 +374,13 @@ class Daemon {
   bool Rewind();
   bool BeginBatch();
   bool ProducerFatal();
+  // No sign of progress for kStallMs: the loop is inside a blocking call (a
+  // commit waiting for a broker that just went, before librdkafka's events
+  // reach the loop). Not ready then, without waiting for those events.
+  bool Stalled() const { return liveness_.Check().since > std::chrono::milliseconds(kStallMs); }
+  bool InitTransactions();
+  bool RecoverProducer();
+  bool Resync(const std::map<int32_t, int64_t>& batch_first);
   void TailFingerprints();
   // The state store on a full volume (docs/delivery.md, "Full disk").
   bool StoreReady();
@@ -353,8 +392,8 @@ class Daemon {
     return store_why_;
   }
   bool Ready() const {
-    return loaded_ && producer_ready_ && joined_ && !restoring_ && events_.brokers_up() != 0 &&
-           store_writable_;
+    return loaded_ && producer_ready_ && joined_ && !restoring_ &&
+           !events_.brokers().Unavailable() && !Stalled() && store_writable_;
   }
   // `dedupd replay` hooks (app/replay.h); unused when replay_ is null.
   void ReplayStartOffsets(std::vector<RdKafka::TopicPartition*>& partitions);
@@ -371,6 +410,14 @@ class Daemon {
   DeliveryTracker delivery_;
   EventHandler events_;
   Rebalancer rebalancer_;
+  metrics::Liveness liveness_;  // /healthz: the loop's last sign of progress
+  // DEDUPD_FAULT_FREEZE_LOOP_FILE (tests only): FreezeWhileFileExists().
+  std::string freeze_file_;
+  // The producer's configuration, kept to re-create it (RecoverProducer).
+  kafka::ConfPtr pconf_;
+  // The producer failed for good (fatal error, fenced, or a transactional
+  // call that stayed ambiguous): re-created in-process, not by an exit.
+  bool producer_lost_ = false;
   state::StateStorePtr store_;
   std::unique_ptr<classify::Detector> detector_;
   std::unique_ptr<Pipeline> pipeline_;
@@ -451,6 +498,9 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     // A cooperative rebalance ends with an assignment callback for every
     // member, most of them empty: only real assignments count.
     if (!partitions.empty()) metrics_.CountRebalance("assigned");
+    // A producer lost during the revocation is re-created before the new
+    // partitions are taken (nothing is assigned now, so nothing to rewind).
+    if ((fatal_ || events_.fatal()) && !RecoverProducer()) return;
     if (fatal_) return;
     // The open batch (cooperative: of the partitions this instance keeps)
     // commits before the restore writes the new partitions' state into the
@@ -474,13 +524,15 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
       if (e == RdKafka::ERR_NO_ERROR) break;
       metrics_.CountKafkaError("offset_fetch");
       if (g_signals.load() > 0) return;
-      if (Clock::now() >= deadline) {
+      // While no broker is up this is an outage, not a fault: keep waiting.
+      if (Clock::now() >= deadline && !events_.brokers().Unavailable()) {
         log::Error("cannot fetch the committed offsets of the assigned partitions",
                    {{"error", kafka::DescribeError(e)}});
         fatal_ = true;
         return;
       }
       log::Warn("fetching committed offsets: retrying", {{"error", kafka::DescribeError(e)}});
+      liveness_.Beat("fetching committed offsets (retry)");
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     if (replay_ != nullptr) ReplayStartOffsets(partitions);
@@ -495,7 +547,16 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
         NoteStore(why, true);
         continue;
       }
-      if (!store_writable_) error = "the state store takes no writes: " + StoreWhy();
+      if (!store_writable_) {
+        error = "the state store takes no writes: " + StoreWhy();
+      } else if (events_.brokers().Unavailable()) {
+        // No broker is up: an outage, which the restore outlasts by retrying.
+        log::Warn("state restore failed while no broker is up; retrying",
+                  {{"partitions", list}, {"error", error}});
+        liveness_.Beat("state restore (retry: no broker up)");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+        continue;
+      }
       log::Error("state restore failed; exiting for the supervisor to restart",
                  {{"partitions", list}, {"error", error}});
       fatal_ = true;
@@ -646,22 +707,37 @@ bool Daemon::Setup() {
     log::Error("invalid Alertmanager settings", {{"error", error}});
     return false;
   }
+  // librdkafka 2.0.2 backs reconnects off up to 10 s: after an outage the
+  // first connection could wait that long. 1 s keeps the resume within
+  // seconds of the broker's return (docs/delivery.md, "Broker outages").
+  common.try_emplace("reconnect.backoff.max.ms", "1000");
+  if (const char* freeze = std::getenv("DEDUPD_FAULT_FREEZE_LOOP_FILE")) freeze_file_ = freeze;
 
   // Metrics and health first, so that a slow start is visible.
   int port = static_cast<int>(cfg_.GetInt("metrics.port"));
   if (port > 0) {
     http_.Handle("/metrics", [this] {
+      metrics_.SetLoopLastProgress(liveness_.LastProgressUnixSeconds());
+      metrics_.SetBrokers(events_.brokers().BrokersUp(), events_.brokers().UnavailableSeconds());
       return metrics::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                                    metrics_.Render()};
     });
-    http_.Handle("/healthz", [] { return metrics::HttpResponse{200, "text/plain", "ok\n"}; });
+    // Liveness is the loop's progress (metrics/liveness.h): 503 once it has
+    // shown none for health.liveness_timeout_ms.
+    http_.Handle("/healthz", [this] {
+      const metrics::Liveness::Status status = liveness_.Check(events_.brokers());
+      return metrics::HttpResponse{status.alive ? 200 : 503, "text/plain",
+                                   liveness_.Describe(status)};
+    });
     http_.Handle("/readyz", [this] {
       bool ready = Ready();
       std::string body =
           std::string(ready ? "ready" : "not ready") + "\nstate_loaded=" + (loaded_ ? "1" : "0") +
           "\nproducer_ready=" + (producer_ready_ ? "1" : "0") +
           "\ngroup_joined=" + (joined_ ? "1" : "0") + "\nrestoring=" + (restoring_ ? "1" : "0") +
-          "\nbrokers_up=" + std::to_string(events_.brokers_up()) +
+          "\nbrokers_up=" + std::to_string(events_.brokers_up()) + "\nbroker_unavailable_seconds=" +
+          std::to_string(static_cast<int64_t>(events_.brokers().UnavailableSeconds())) +
+          "\nloop_stalled=" + (Stalled() ? "1" : "0") +
           "\nstate_store_writable=" + (store_writable_ ? "1" : "0") + "\n";
       if (!store_writable_) body += "state_store=" + StoreWhy() + "\n";
       return metrics::HttpResponse{ready ? 200 : 503, "text/plain", body};
@@ -685,6 +761,7 @@ bool Daemon::Setup() {
     }
     metrics_.CountKafkaError("admin");
     log::Warn("topics not ready yet; retrying", {{"error", error}});
+    liveness_.Beat("waiting for the topics");
     if (g_signals.load() > 0) return false;
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::min(500 << std::min(attempt, 4), 8000)));
@@ -698,7 +775,7 @@ bool Daemon::Setup() {
     return false;
   }
   detector_ = std::make_unique<classify::Detector>(DetectOptionsFrom(cfg_), store_.get());
-  LoadState(detector_.get(), /*log_empty=*/true);
+  LoadState(detector_.get(), /*log_empty=*/true, [this] { liveness_.Beat("loading state"); });
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   const PipelineOptions pipeline_options = PipelineOptionsFrom(cfg_);
   format_ = pipeline_options.format;
@@ -730,7 +807,8 @@ bool Daemon::Setup() {
     pprops.try_emplace("transaction.timeout.ms", "10000");
     pprops.try_emplace("message.timeout.ms", "10000");
   }
-  kafka::ConfPtr pconf = kafka::MakeConf(pprops, &error);
+  pconf_ = kafka::MakeConf(pprops, &error);
+  kafka::ConfPtr& pconf = pconf_;
   if (!pconf) {
     log::Error("invalid producer configuration", {{"error", error}});
     return false;
@@ -748,20 +826,7 @@ bool Daemon::Setup() {
     log::Error("cannot create the producer", {{"error", error}});
     return false;
   }
-  if (exactly_once_) {
-    for (int attempt = 0;; ++attempt) {
-      kafka::ErrorPtr e(producer_->init_transactions(30000));
-      if (!e) break;
-      metrics_.CountKafkaError("init_transactions");
-      if (e->is_fatal() || g_signals.load() > 0) {
-        log::Error("init_transactions failed", {{"error", kafka::DescribeError(*e)}});
-        return false;
-      }
-      log::Warn("init_transactions: retrying", {{"error", kafka::DescribeError(*e)}});
-      std::this_thread::sleep_for(
-          std::chrono::milliseconds(std::min(500 << std::min(attempt, 4), 8000)));
-    }
-  }
+  if (exactly_once_ && !InitTransactions()) return false;
   producer_ready_ = true;
 
   // The global index: every instance's fingerprints, read before processing.
@@ -775,7 +840,11 @@ bool Daemon::Setup() {
   so.fingerprints_topic = fingerprints_topic_;
   so.reader_group = cfg_.Get("kafka.group_id") + ".state-reader";
   so.stable_timeout = restore_timeout_;
-  so.cancelled = [] { return g_signals.load() > 0; };
+  // Called between the restore's reads and waits: a sign of progress.
+  so.cancelled = [this] {
+    liveness_.Beat("state restore");
+    return g_signals.load() > 0;
+  };
   sync_ = std::make_unique<StateSync>(so, detector_.get(), store_.get(), &metrics_);
   // It writes to the store: on a full volume, not ready until there is space.
   while (!WaitForStore(Clock::time_point::max()) || !sync_->Bootstrap(&error)) {
@@ -843,6 +912,136 @@ bool Daemon::ProducerFatal() {
   if (code == RdKafka::ERR_NO_ERROR) return false;
   log::Error("the producer raised a fatal error",
              {{"error", kafka::DescribeError(code)}, {"detail", reason}});
+  producer_lost_ = true;
+  return true;
+}
+
+// init_transactions(), retried until it succeeds: at start, and after the
+// producer was re-created. Each call waits up to kKafkaCallTimeoutMs for the
+// broker, so a broker outage is waited out here (alive, not ready).
+bool Daemon::InitTransactions() {
+  for (int attempt = 0;; ++attempt) {
+    kafka::ErrorPtr e(producer_->init_transactions(kKafkaCallTimeoutMs));
+    if (!e) return true;
+    metrics_.CountKafkaError("init_transactions");
+    if (e->is_fatal() || g_signals.load() > 0) {
+      log::Error("init_transactions failed", {{"error", kafka::DescribeError(*e)}});
+      return false;
+    }
+    if (attempt % 6 == 0) {
+      log::Warn("init_transactions: retrying", {{"error", kafka::DescribeError(*e)}});
+    }
+    liveness_.Beat("init_transactions (retry)");
+    producer_->poll(0);  // error events: ERR__ALL_BROKERS_DOWN makes the instance not ready
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::min(250 << std::min(attempt, 2), 1000)));
+  }
+}
+
+// After the producer failed for good (producer_lost_, or a fatal error event
+// from it): instead of exiting, which under Kubernetes ends in
+// CrashLoopBackOff after a long broker outage, do in-process what a restart
+// would do: drop the open batch (detector rolled back, its records purged), a
+// new producer with the same transactional.id, init_transactions() (which
+// aborts or completes the old transaction at the coordinator), then every
+// assigned partition's state restored from the changelog and its position
+// set to its committed offset. The committed offsets decide, not this
+// instance's view: a commit that went through before the error is kept, one
+// that did not is processed again. False when the failure is not the
+// producer's (the caller exits) or on a signal.
+bool Daemon::RecoverProducer() {
+  std::string reason;
+  const bool producer_fatal = producer_->fatal_error(reason) != RdKafka::ERR_NO_ERROR;
+  if (fatal_ ? !producer_lost_ : !producer_fatal) return false;
+  if (events_.fatal() && !producer_fatal) return false;  // another client's fatal error
+  log::Warn("re-creating the producer (same transactional.id) instead of exiting",
+            {{"detail", reason.empty() ? "a transactional call failed (logged above)" : reason}});
+  liveness_.Beat("re-creating the producer");
+  producer_ready_ = false;
+  metrics_.SetReady(false);
+  producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT |
+                   RdKafka::Producer::PURGE_NON_BLOCKING);
+  producer_->poll(0);
+  producer_.reset();
+  const bool had_batch = in_transaction_ || uncommitted_ > 0;
+  in_transaction_ = false;
+  const std::map<int32_t, int64_t> batch_first = batch_first_offset_;
+  delivery_.StartBatch(++batch_tag_);
+  detector_->Rollback();
+  pending_alerts_.clear();
+  batch_first_offset_.clear();
+  batch_inputs_.clear();
+  uncommitted_ = 0;
+  if (had_batch) metrics_.CountTransaction("aborted");
+  std::string error;
+  producer_.reset(RdKafka::Producer::create(pconf_.get(), error));
+  if (!producer_) {
+    log::Error("cannot re-create the producer", {{"error", error}});
+    return false;
+  }
+  if (exactly_once_ && !InitTransactions()) return false;
+  producer_ready_ = true;
+  if (!Resync(batch_first)) return false;
+  producer_lost_ = false;
+  fatal_ = false;
+  events_.ClearFatal();
+  log::Info("producer re-created; processing resumes from the committed offsets");
+  metrics_.SetReady(Ready());
+  return true;
+}
+
+// Every assigned partition: its state restored from the changelog (a batch
+// whose commit went through before the producer failed is in it) and its
+// position set to the committed offset; a partition with none goes back to
+// its first message of the dropped batch.
+bool Daemon::Resync(const std::map<int32_t, int64_t>& batch_first) {
+  kafka::TopicPartitionList assigned;
+  if (consumer_->assignment(assigned.out()) != RdKafka::ERR_NO_ERROR) return false;
+  if (assigned.get().empty()) return true;
+  std::vector<int32_t> ids;
+  for (auto* tp : assigned.get()) ids.push_back(tp->partition());
+  restoring_ = true;
+  for (int attempt = 0;; ++attempt) {
+    auto e = consumer_->committed(assigned.get(), kKafkaCallTimeoutMs);
+    if (e == RdKafka::ERR_NO_ERROR) break;
+    if (g_signals.load() > 0) return false;
+    if (attempt % 6 == 0) {
+      log::Warn("fetching committed offsets: retrying", {{"error", kafka::DescribeError(e)}});
+    }
+    liveness_.Beat("fetching committed offsets (retry)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  std::string error;
+  while (!sync_->RestorePartitions(ids, &error)) {
+    if (g_signals.load() > 0) return false;
+    log::Warn("state restore failed; retrying", {{"error", error}});
+    liveness_.Beat("state restore (retry)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  }
+  for (auto* tp : assigned.get()) {
+    if (tp->offset() < 0) {
+      auto first = batch_first.find(tp->partition());
+      if (first == batch_first.end()) continue;
+      tp->set_offset(first->second);
+    }
+    // A seek can fail while the partition's fetcher is still starting:
+    // retried a few times; a partition left at a wrong position would break
+    // exactly-once, so after that the process exits.
+    for (int attempt = 0;; ++attempt) {
+      const auto err = consumer_->seek(*tp, kKafkaCallTimeoutMs);
+      if (err == RdKafka::ERR_NO_ERROR) break;
+      if (attempt >= 5 || g_signals.load() > 0) {
+        log::Error(
+            "cannot seek to the committed offset",
+            {{"partition", std::to_string(tp->partition())}, {"error", kafka::DescribeError(err)}});
+        return false;
+      }
+      liveness_.Beat("seeking to the committed offsets (retry)");
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+  metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
+  restoring_ = false;
   return true;
 }
 
@@ -856,6 +1055,7 @@ bool Daemon::BeginBatch() {
   kafka::ErrorPtr e(producer_->begin_transaction());
   if (e) {
     log::Error("begin_transaction failed", {{"error", kafka::DescribeError(*e)}});
+    producer_lost_ = true;
     return false;
   }
   in_transaction_ = true;
@@ -872,6 +1072,7 @@ RdKafka::ErrorCode Daemon::Produce(const std::string& topic, int32_t partition,
     if (err == RdKafka::ERR_NO_ERROR) return err;
     if (err != RdKafka::ERR__QUEUE_FULL) break;
     producer_->poll(50);  // the local queue is full: serve delivery reports, then retry
+    liveness_.Beat("produce (local queue full)");
   }
   metrics_.CountKafkaError("produce");
   log::Error("produce failed", {{"topic", topic}, {"error", kafka::DescribeError(err)}});
@@ -1065,13 +1266,17 @@ Daemon::CommitResult Daemon::AbortBatch(const std::string& why, bool rewind) {
   if (exactly_once_ && in_transaction_) {
     if (ProducerFatal()) return CommitResult::kFatal;
     for (int attempt = 0;; ++attempt) {
-      kafka::ErrorPtr e(producer_->abort_transaction(30000));
+      kafka::ErrorPtr e(producer_->abort_transaction(kKafkaCallTimeoutMs));
       if (!e) break;
       if (e->is_fatal() || attempt >= 10) {
+        // Ambiguous or fatal: the producer is re-created (RecoverProducer).
         log::Error("abort_transaction failed", {{"error", kafka::DescribeError(*e)}});
+        producer_lost_ = true;
         return CommitResult::kFatal;
       }
       log::Warn("abort_transaction: retrying", {{"error", kafka::DescribeError(*e)}});
+      liveness_.Beat("abort_transaction (retry)");
+      producer_->poll(0);  // error events: ERR__ALL_BROKERS_DOWN makes the instance not ready
     }
   }
   in_transaction_ = false;
@@ -1102,6 +1307,7 @@ Daemon::CommitResult Daemon::AbortBatch(const std::string& why, bool rewind) {
     const auto until =
         Clock::now() + std::chrono::seconds(std::min(30, 1 << std::min(refusals, 5)));
     while (Clock::now() < until && g_signals.load() == 0) {
+      liveness_.Beat("dead-letter retry back-off");
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
@@ -1127,41 +1333,67 @@ Daemon::CommitResult Daemon::CommitBatch() {
     }
     if (ProducerFatal()) return CommitResult::kFatal;
     kafka::ConsumerGroupMetadataPtr meta(consumer_->groupMetadata());
+    // Where the loop is, for /healthz: librdkafka 2.0.2's
+    // send_offsets_to_transaction() can ignore its timeout while the group
+    // coordinator is down (librdkafka issue #5456) and block until it is back.
+    liveness_.Beat("send_offsets_to_transaction");
     for (int attempt = 0;; ++attempt) {
-      kafka::ErrorPtr e(producer_->send_offsets_to_transaction(positions.get(), meta.get(), 30000));
+      kafka::ErrorPtr e(
+          producer_->send_offsets_to_transaction(positions.get(), meta.get(), kKafkaCallTimeoutMs));
       if (!e) break;
       switch (kafka::ClassifyTxnError(*e)) {
         case kafka::TxnErrorAction::kRetry:
-          if (attempt < 10) continue;
-          log::Error("send_offsets_to_transaction keeps failing; restarting",
+          if (attempt < 10) {
+            liveness_.Beat("send_offsets_to_transaction (retry)");
+            producer_->poll(0);  // error events: ERR__ALL_BROKERS_DOWN makes it not ready
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+          }
+          log::Error("send_offsets_to_transaction keeps failing; re-creating the producer",
                      {{"error", kafka::DescribeError(*e)}});
+          producer_lost_ = true;
           return CommitResult::kFatal;
         case kafka::TxnErrorAction::kAbort: return AbortBatch(kafka::DescribeError(*e), true);
         case kafka::TxnErrorAction::kFatal:
           log::Error("send_offsets_to_transaction: fatal", {{"error", kafka::DescribeError(*e)}});
+          producer_lost_ = true;
           return CommitResult::kFatal;
       }
     }
     if (ProducerFatal()) return CommitResult::kFatal;
+    liveness_.Beat("commit_transaction");
     for (int attempt = 0;; ++attempt) {
-      kafka::ErrorPtr e(producer_->commit_transaction(30000));
+      kafka::ErrorPtr e(producer_->commit_transaction(kKafkaCallTimeoutMs));
       if (!e) break;
       switch (kafka::ClassifyTxnError(*e)) {
         case kafka::TxnErrorAction::kRetry:
-          if (attempt < 10) continue;
-          log::Error("commit_transaction stays ambiguous; restarting",
+          if (attempt < 10) {
+            liveness_.Beat("commit_transaction (retry)");
+            producer_->poll(0);  // error events: ERR__ALL_BROKERS_DOWN makes it not ready
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+          }
+          // Ambiguous: the new producer's init_transactions() settles it, and
+          // the committed offsets say which way (RecoverProducer).
+          log::Error("commit_transaction stays ambiguous; re-creating the producer",
                      {{"error", kafka::DescribeError(*e)}});
+          producer_lost_ = true;
           return CommitResult::kFatal;
         case kafka::TxnErrorAction::kAbort: return AbortBatch(kafka::DescribeError(*e), true);
         case kafka::TxnErrorAction::kFatal:
           log::Error("commit_transaction: fatal", {{"error", kafka::DescribeError(*e)}});
+          producer_lost_ = true;
           return CommitResult::kFatal;
       }
     }
     in_transaction_ = false;
   } else {
     uint64_t failed_before = delivery_.failed();
-    producer_->flush(60000);
+    // Up to 60 s, in steps that show progress (liveness).
+    for (int i = 0; i < 60 && producer_->outq_len() > 0; ++i) {
+      producer_->flush(1000);
+      liveness_.Beat("flush");
+    }
     if (producer_->outq_len() > 0 || delivery_.failed() != failed_before) {
       return AbortBatch("delivery failed: " + delivery_.last_error(), true);
     }
@@ -1347,6 +1579,7 @@ void Daemon::NoteStore(const std::optional<state::StoreError>& error, bool faile
 bool Daemon::WaitForStore(Clock::time_point deadline) {
   while (!StoreReady()) {
     if (g_signals.load() > 0 || Clock::now() >= deadline) return false;
+    liveness_.Beat("waiting for space on the state volume");
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   return true;
@@ -1356,6 +1589,7 @@ bool Daemon::WaitForStore(Clock::time_point deadline) {
 // served (rebalances, max.poll.interval.ms). A message that arrives is put
 // back (seek to it), to be consumed again once the store takes writes.
 void Daemon::HoldInput() {
+  liveness_.Beat("holding input: the state store takes no writes");
   kafka::MessagePtr msg(consumer_->consume(1000));
   if (!msg || msg->err() != RdKafka::ERR_NO_ERROR) return;
   std::unique_ptr<RdKafka::TopicPartition> tp(
@@ -1387,7 +1621,11 @@ int Daemon::Run() {
     notifier_->Stop();
     notifier_.reset();
   }
-  while (g_signals.load() == 0 && !fatal_ && !events_.fatal()) {
+  while (g_signals.load() == 0) {
+    // A lost producer is re-created in-process; any other fatal error exits.
+    if ((fatal_ || events_.fatal()) && !RecoverProducer()) break;
+    FreezeWhileFileExists(freeze_file_);
+    liveness_.Beat("consume");
     if (replay_ != nullptr && ReplayFinished()) break;
     // A store that takes no writes: no new batch (docs/delivery.md, "Full disk").
     if (uncommitted_ == 0 && !StoreReady()) {

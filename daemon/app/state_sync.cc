@@ -261,10 +261,11 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
       *error = "interrupted";
       return false;
     }
-    auto lso =
-        kafka::HighWatermarks(committed, topic, std::chrono::milliseconds(RemainingMs(deadline)));
-    auto hw =
-        kafka::HighWatermarks(uncommitted, topic, std::chrono::milliseconds(RemainingMs(deadline)));
+    // Each query waits at most 10 s (the loop retries until the deadline):
+    // between two, cancelled() is a sign of liveness while the broker is away.
+    const auto query_timeout = std::chrono::milliseconds(std::min(RemainingMs(deadline), 10000));
+    auto lso = kafka::HighWatermarks(committed, topic, query_timeout);
+    auto hw = kafka::HighWatermarks(uncommitted, topic, query_timeout);
     std::string open;
     if (lso.ok() && hw.ok()) {
       target.clear();

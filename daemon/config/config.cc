@@ -95,6 +95,11 @@ const std::vector<Setting>& Table() {
       {"metrics.port", Type::kInt, "9464", "Port of /metrics, /healthz and /readyz; 0 disables", 0,
        65535},
       {"metrics.bind", Type::kString, "0.0.0.0", "Address the metrics server binds"},
+      {"health.liveness_timeout_ms", Type::kInt, "60000",
+       "/healthz answers 503 once the processing loop has shown no progress for this long "
+       "(waiting for a broker counts as progress); at least 3 times the loop's longest blocking "
+       "Kafka call (10000 ms)",
+       30000, 3600000},
       {"metrics.site_label_limit", Type::kInt, "50",
        "Distinct site label values before the rest count as \"other\"", 1, 10000},
       {"log.level", Type::kEnum, "info", "Lowest level logged", 0, 0, "debug|info|warn|error"},

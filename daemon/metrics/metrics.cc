@@ -139,8 +139,26 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                                 .Help("1 while the state store takes writes; 0 while its volume is "
                                       "under state.min_free_bytes or its writes fail")
                                 .Register(*registry_)
-                                .Add({})) {
+                                .Add({})),
+      loop_last_progress_(BuildGauge()
+                              .Name("dedupd_loop_last_progress_timestamp_seconds")
+                              .Help("Unix time of the processing loop's last sign of progress "
+                                    "(/healthz fails after health.liveness_timeout_ms without)")
+                              .Register(*registry_)
+                              .Add({})),
+      brokers_up_(BuildGauge()
+                      .Name("dedupd_brokers_up")
+                      .Help("Brokers librdkafka reports UP (-1 before the first statistics)")
+                      .Register(*registry_)
+                      .Add({})),
+      broker_unavailable_seconds_(
+          BuildGauge()
+              .Name("dedupd_broker_unavailable_seconds")
+              .Help("Seconds since the last moment any broker was up; 0 while one is")
+              .Register(*registry_)
+              .Add({})) {
   state_store_writable_.Set(1);
+  brokers_up_.Set(-1);
   BuildGauge()
       .Name("dedupd_build_info")
       .Help("Build information")
@@ -229,7 +247,9 @@ void Metrics::CountRebalance(std::string_view kind) {
 
 std::string Metrics::Render() const {
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  auto families = registry_->Collect();
+  for (auto& f : process_.Collect()) families.push_back(std::move(f));
+  prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }
 

@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "common/types.h"
+#include "metrics/process_metrics.h"
 
 namespace dedupd::metrics {
 
@@ -66,6 +67,12 @@ class Metrics {
   // (no_space | io). docs/delivery.md, "Full disk".
   void SetStateStoreWritable(bool writable) { state_store_writable_.Set(writable ? 1 : 0); }
   void CountStateStoreError(std::string_view kind);
+  // Set just before each scrape (the values change with time, not events).
+  void SetLoopLastProgress(double unix_seconds) { loop_last_progress_.Set(unix_seconds); }
+  void SetBrokers(int up, double unavailable_seconds) {
+    brokers_up_.Set(up);
+    broker_unavailable_seconds_.Set(unavailable_seconds);
+  }
 
   std::string Render() const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -103,6 +110,10 @@ class Metrics {
   prometheus::Gauge& replay_remaining_;  // `dedupd replay` only; 0 in `run`
   prometheus::Family<prometheus::Counter>& state_store_errors_;
   prometheus::Gauge& state_store_writable_;
+  prometheus::Gauge& loop_last_progress_;
+  prometheus::Gauge& brokers_up_;
+  prometheus::Gauge& broker_unavailable_seconds_;
+  ProcessCollector process_;  // process_*, read from /proc at each Render()
 };
 
 }  // namespace dedupd::metrics

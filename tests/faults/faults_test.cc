@@ -24,6 +24,10 @@
 // (1), FAULTS_INTERVAL_MS (4000, between faults), FAULTS_RATE (input pages/s;
 // default: spread over the fault schedule), FAULTS_PARTITIONS (6),
 // FAULTS_SEED (42), FAULTS_DEADLINE_S (780), FAULTS_KEEP (keep the data),
+// FAULTS_OUTAGES (1) broker outages of FAULTS_OUTAGE_S seconds each (45; 180
+// when FAULTS_PAGES is above the CI run's 20000, i.e. in the long run) (the
+// broker stopped that long; every instance must stay up, turn not ready, and
+// process again soon after the broker's return; the long run uses 180),
 // FAULTS_MODE (exactly_once; at_least_once demonstrates a failing run);
 // FAULTS_THROUGHPUT_PAGES (4000) for the throughput comparison.
 // Every loop is bounded by a count and by the deadline; only 127.0.0.1.
@@ -203,8 +207,9 @@ struct InputProducer {
                                  {"acks", "all"},
                                  {"linger.ms", "5"},
                                  {"log_level", "2"},  // quiet while the broker restarts
-                                 // survives a broker restart: retried, never dropped
-                                 {"message.timeout.ms", "600000"}},
+                                 // survives a broker restart and a 10-minute outage
+                                 // (FAULTS_OUTAGE_S=600): retried, never dropped
+                                 {"message.timeout.ms", "1800000"}},
                                 &err);
     std::string errstr;
     if (!conf || conf->set("dr_cb", &log, errstr) != RdKafka::Conf::CONF_OK) {
@@ -353,6 +358,11 @@ TEST(Faults, KillsFreezesLostVolumesAndBrokerRestartsLoseAndDuplicateNothing) {
   const long stops = EnvLong("FAULTS_STOPS", 1);
   const long wipes = EnvLong("FAULTS_WIPES", 1);
   const long broker_restarts = EnvLong("FAULTS_BROKER_RESTARTS", 1);
+  // An outage longer than transaction.timeout.ms (10 s) and the old exit
+  // paths (commit retries, fenced producers): docs/delivery.md, "Broker outages".
+  const long outages = EnvLong("FAULTS_OUTAGES", 1);
+  // The long run (more pages than the CI run's 20000) waits out 3 minutes.
+  const long outage_s = EnvLong("FAULTS_OUTAGE_S", pages_wanted > 20000 ? 180 : 45);
   const long interval_ms = EnvLong("FAULTS_INTERVAL_MS", 4000);
   const long partitions = EnvLong("FAULTS_PARTITIONS", 6);
   const auto seed = static_cast<uint64_t>(EnvLong("FAULTS_SEED", 42));
@@ -368,9 +378,10 @@ TEST(Faults, KillsFreezesLostVolumesAndBrokerRestartsLoseAndDuplicateNothing) {
   const size_t pages = inputs.size();
   // Spread the input over the fault schedule, so that faults hit while pages
   // are being processed; the daemons may fall behind, which is fine too.
-  const long faults_planned = kills + stops + wipes + broker_restarts;
+  const long faults_planned = kills + stops + wipes + broker_restarts + outages;
   const double schedule_s =
-      std::max(20.0, static_cast<double>(faults_planned) * (interval_ms + 3000) / 1000.0);
+      std::max(20.0, static_cast<double>(faults_planned) * (interval_ms + 3000) / 1000.0 +
+                         static_cast<double>(outages * outage_s));
   const double rate = EnvLong("FAULTS_RATE", 0) > 0 ? static_cast<double>(EnvLong("FAULTS_RATE", 0))
                                                     : static_cast<double>(pages) / schedule_s;
 
@@ -407,8 +418,9 @@ TEST(Faults, KillsFreezesLostVolumesAndBrokerRestartsLoseAndDuplicateNothing) {
   }
   std::cout << "faults: " << mode << ", " << pages << " pages (" << urls << " URLs), " << instances
             << " instances, " << kills << " kills, " << stops << " stops, " << wipes
-            << " lost volumes, " << broker_restarts << " broker restarts, input at " << rate
-            << " pages/s, broker " << bootstrap << ", data " << root << std::endl;
+            << " lost volumes, " << broker_restarts << " broker restarts, " << outages
+            << " broker outages of " << outage_s << " s, input at " << rate << " pages/s, broker "
+            << bootstrap << ", data " << root << std::endl;
 
   // Instances, with a supervisor that restarts any that exits.
   std::vector<std::unique_ptr<Instance>> slots;
@@ -468,6 +480,7 @@ TEST(Faults, KillsFreezesLostVolumesAndBrokerRestartsLoseAndDuplicateNothing) {
   schedule.insert(schedule.end(), kills, 'K');
   schedule.insert(schedule.end(), stops, 'S');
   schedule.insert(schedule.end(), broker_restarts, 'B');
+  schedule.insert(schedule.end(), outages, 'O');
   std::mt19937_64 rng(seed);
   std::shuffle(schedule.begin(), schedule.end(), rng);
   for (long w = 0; w < wipes; ++w) {
@@ -476,6 +489,32 @@ TEST(Faults, KillsFreezesLostVolumesAndBrokerRestartsLoseAndDuplicateNothing) {
         schedule.begin() + static_cast<long>(half + rng() % (schedule.size() - half + 1)), 'W');
   }
   std::map<char, int> done;
+  // Per outage: seconds from the broker's stop until no instance was ready,
+  // and from its return until every instance was ready again and until the
+  // instances had committed a transaction again (from their metrics, not
+  // from the reader, whose own reconnect would be counted too).
+  struct OutageFigures {
+    double not_ready_after = -1;
+    double ready_again_after = -1;
+    double resumed_after = -1;
+    size_t exits = 0;
+  };
+  std::vector<OutageFigures> outage_figures;
+  auto committed_transactions = [&] {
+    double sum = 0;
+    static const std::regex re(R"(dedupd_transactions_total\{result="committed"\} ([0-9.e+]+))");
+    for (long k = 0; k < instances; ++k) {
+      std::smatch m;
+      const std::string text = slots[k]->Metrics();
+      if (std::regex_search(text, m, re)) sum += std::stod(m[1].str());
+    }
+    return sum;
+  };
+  auto ready_count = [&] {
+    long n = 0;
+    for (long k = 0; k < instances; ++k) n += slots[k]->Ready() ? 1 : 0;
+    return n;
+  };
   std::vector<std::pair<long, std::streamoff>> wiped;  // slot, log offset at the wipe
   for (char fault : schedule) {
     if (deadline.expired()) break;
@@ -511,6 +550,63 @@ TEST(Faults, KillsFreezesLostVolumesAndBrokerRestartsLoseAndDuplicateNothing) {
           break;
         }
         break;
+      case 'O': {
+        OutageFigures f;
+        const size_t exits_before = unexpected_exits.size();
+        const auto since = [](Clock::time_point t) {
+          return std::chrono::duration<double>(Clock::now() - t).count();
+        };
+        // From a steady state (no instance restoring after an earlier
+        // fault), so that "not ready" is the outage's doing.
+        for (Deadline settle{seconds(60)}; !settle.expired() && ready_count() < instances;) {
+          supervise();
+          std::this_thread::sleep_for(milliseconds(200));
+        }
+        // Timed from the stop command: the broker's controlled shutdown
+        // (scripts/kafka stop returns once the process is gone) is part of it.
+        const auto stopped_at = Clock::now();
+        std::atomic<bool> stopped{false};
+        std::thread stopper([&broker, &stopped] {
+          broker.Stop();
+          stopped = true;
+        });
+        while (!stopped) {
+          if (f.not_ready_after < 0 && ready_count() == 0) f.not_ready_after = since(stopped_at);
+          std::this_thread::sleep_for(milliseconds(100));
+        }
+        stopper.join();
+        const double stop_took = since(stopped_at);
+        while (since(stopped_at) < static_cast<double>(outage_s) && !deadline.expired()) {
+          supervise();
+          if (f.not_ready_after < 0 && ready_count() == 0) f.not_ready_after = since(stopped_at);
+          std::this_thread::sleep_for(milliseconds(200));
+        }
+        if (!broker.Restart()) {
+          ADD_FAILURE() << broker.error();
+          break;
+        }
+        const double committed_before = committed_transactions();
+        const auto back_at = Clock::now();
+        while (since(back_at) < 120 && !deadline.expired() &&
+               (f.ready_again_after < 0 || f.resumed_after < 0)) {
+          supervise();
+          if (f.ready_again_after < 0 && ready_count() == instances) {
+            f.ready_again_after = since(back_at);
+          }
+          if (f.resumed_after < 0 && committed_transactions() > committed_before) {
+            f.resumed_after = since(back_at);
+          }
+          std::this_thread::sleep_for(milliseconds(100));
+        }
+        f.exits = unexpected_exits.size() - exits_before;
+        std::cout << "faults: broker outage of " << outage_s << " s (stopping took " << stop_took
+                  << " s): no instance ready after " << f.not_ready_after
+                  << " s; after the return all ready after " << f.ready_again_after
+                  << " s, a transaction committed after " << f.resumed_after
+                  << " s; instance exits " << f.exits << std::endl;
+        outage_figures.push_back(f);
+        break;
+      }
     }
     ++done[fault];
   }
@@ -675,8 +771,9 @@ TEST(Faults, KillsFreezesLostVolumesAndBrokerRestartsLoseAndDuplicateNothing) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - test_started).count();
   std::cout << "FAULTS SUMMARY pages=" << pages << " instances=" << instances
             << " kills=" << done['K'] << " stops=" << done['S'] << " lost_volumes=" << done['W']
-            << " broker_restarts=" << done['B'] << " unexpected_exits=" << unexpected_exits.size()
-            << " events=" << events.size() << " lost=" << lost << " duplicated=" << duplicated
+            << " broker_restarts=" << done['B'] << " outages=" << done['O']
+            << " unexpected_exits=" << unexpected_exits.size() << " events=" << events.size()
+            << " lost=" << lost << " duplicated=" << duplicated
             << " unexpected_events=" << unexpected << " diffs=" << diffs.size()
             << " diff_duplicates=" << diff_duplicates << " dead_letters=" << dlq.size()
             << " concurrent_reader_distinct=" << reader.distinct
@@ -691,6 +788,23 @@ TEST(Faults, KillsFreezesLostVolumesAndBrokerRestartsLoseAndDuplicateNothing) {
   EXPECT_EQ(done['S'], stops);
   EXPECT_EQ(done['W'], wipes);
   EXPECT_EQ(done['B'], broker_restarts);
+  EXPECT_EQ(done['O'], outages);
+  // An outage is waited out in-process: no exit, not ready within seconds
+  // (statistics every 1 s here, or librdkafka's ERR__ALL_BROKERS_DOWN), ready
+  // and committing again soon after the broker's return.
+  for (const auto& f : outage_figures) {
+    EXPECT_EQ(f.exits, 0u) << "an instance exited during or right after a broker outage";
+    EXPECT_GE(f.not_ready_after, 0) << "an instance stayed ready through a broker outage";
+    EXPECT_LE(f.not_ready_after, 15) << "not ready only long after the broker went";
+    EXPECT_GE(f.ready_again_after, 0) << "not ready again after the broker's return";
+    EXPECT_GE(f.resumed_after, 0) << "no transaction committed after the broker's return";
+    EXPECT_LE(f.resumed_after, 30) << "slow to process again after the broker's return";
+  }
+  // A producer fenced after a broker restart is re-created in-process now:
+  // no instance exits by itself at all.
+  EXPECT_TRUE(unexpected_exits.empty())
+      << unexpected_exits.size()
+      << " exits, first: " << (unexpected_exits.empty() ? "" : unexpected_exits.front());
   EXPECT_EQ(lost, 0u) << "inputs without an event";
   EXPECT_EQ(duplicated, 0u) << "events committed more than once";
   EXPECT_EQ(unexpected, 0u) << "events of no input";

@@ -287,5 +287,21 @@ TEST(Config, GroupInstanceIdIsEmptyOrAValidKafkaId) {
   }
 }
 
+// The liveness bound must stay well above the loop's longest blocking Kafka
+// call (10 s, retried with signs of progress in between): a smaller one would
+// restart instances that only wait for a broker.
+TEST(Config, LivenessTimeoutBelowThreeKafkaCallTimeoutsIsRefused) {
+  Config cfg;
+  std::vector<std::string> errors;
+  EXPECT_FALSE(LoadConfig("", nullptr, {"health.liveness_timeout_ms=10000"}, &cfg, &errors));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("health.liveness_timeout_ms = '10000': expected an integer from 30000"),
+            std::string::npos)
+      << errors[0];
+  errors.clear();
+  ASSERT_TRUE(LoadConfig("", nullptr, {}, &cfg, &errors));
+  EXPECT_EQ(cfg.GetInt("health.liveness_timeout_ms"), 60000);
+}
+
 }  // namespace
 }  // namespace dedupd::config
