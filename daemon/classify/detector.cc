@@ -39,6 +39,7 @@ std::string JoinLines(const std::vector<std::string>& blocks) {
 
 struct Detector::Fingerprint {
   std::vector<uint64_t> shingles;
+  std::vector<uint32_t> sketch;  // BottomK32(shingles)
   SimHash64 simhash;
   std::vector<uint64_t> paragraph_hashes;
   uint32_t boilerplate_blocks = 0;
@@ -122,6 +123,7 @@ Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& bl
     return fp;  // nothing of the page's own to fingerprint: no near-duplicate search
   }
   fp.simhash = fingerprint::ComputeSimHash(fp.shingles);
+  fingerprint::BottomK32(fp.shingles, options_.confirm_sketch_size, &fp.sketch);
   std::sort(fp.paragraph_hashes.begin(), fp.paragraph_hashes.end());
   fp.paragraph_hashes.erase(std::unique(fp.paragraph_hashes.begin(), fp.paragraph_hashes.end()),
                             fp.paragraph_hashes.end());
@@ -137,7 +139,39 @@ Detector::DocId Detector::DocIdFor(const std::string& url) {
   doc_urls_.push_back(url);
   doc_ids_.emplace(std::string_view(doc_urls_.back()), id);
   current_.emplace_back();
+  sketch_slot_.emplace_back();
+  sketch_values_.resize(sketch_values_.size() + options_.confirm_sketch_size);
   return id;
+}
+
+void Detector::SetSketch(DocId doc, const state::UrlState& s) {
+  SketchSlot& slot = sketch_slot_[doc];
+  slot.known = s.sketch_known;
+  if (!slot.known) return;
+  const size_t n = std::min(s.sketch.size(), options_.confirm_sketch_size);
+  // A record from an instance with a larger sketch size: its smallest values
+  // are this size's sketch (with the whole-set test kept exact by the count).
+  std::copy_n(s.sketch.begin(), n, sketch_values_.begin() + doc * options_.confirm_sketch_size);
+  slot.size = static_cast<uint32_t>(n);
+  slot.shingle_count = s.shingle_count;
+}
+
+std::span<const uint32_t> Detector::SketchOf(DocId doc) const {
+  return {sketch_values_.data() + doc * options_.confirm_sketch_size, sketch_slot_[doc].size};
+}
+
+bool Detector::DeriveSketch(DocId doc) {
+  // A page indexed from a record written before format 3: fingerprint its
+  // stored text once, with today's boilerplate model, and keep the sketch.
+  auto stored = store_->Get(doc_urls_[doc]);
+  if (!stored) return false;
+  std::vector<std::string> blocks = SplitLines(stored->text);
+  Fingerprint fp = Fingerprinter(blocks, NormalizedBlocks(blocks), stored->site);
+  stored->sketch = std::move(fp.sketch);
+  stored->shingle_count = static_cast<uint32_t>(fp.shingles.size());
+  stored->sketch_known = true;
+  SetSketch(doc, *stored);
+  return true;
 }
 
 void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
@@ -146,7 +180,8 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   }
   paragraph_index_.Insert(doc, s.paragraph_hashes);
   by_content_[s.content_hash.low].push_back(doc);
-  current_[doc] = {s.content_hash, s.version};
+  current_[doc] = {s.content_hash, s.simhash, s.version};
+  SetSketch(doc, s);
 }
 
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
@@ -158,6 +193,7 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
     if (docs.empty()) by_content_.erase(it);
   }
   current_[doc].version = 0;
+  sketch_slot_[doc].known = false;
 }
 
 void Detector::ObserveStored(const state::UrlState& s) {
@@ -206,32 +242,44 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   if (docs.size() > options_.max_candidates) docs.resize(options_.max_candidates);
 
   std::optional<Candidate> best;
-  std::vector<uint64_t> sorted;  // fp.shingles sorted, for the set algebra
+  std::vector<uint64_t> sorted;  // fp.shingles sorted, for the reference mode's set algebra
   for (DocId doc : docs) {
     const std::string& url = doc_urls_[doc];
     if (url == self_url) continue;
-    auto stored = store_->Get(url);
-    if (!stored) continue;
-    // Re-fingerprint the candidate with today's boilerplate model, so both
-    // sides leave out the same site chrome.
-    std::vector<std::string> other_blocks = SplitLines(stored->text);
-    Fingerprint other = Fingerprinter(other_blocks, NormalizedBlocks(other_blocks), stored->site);
-    if (other.shingles.empty()) continue;
-    if (sorted.empty()) {
-      sorted = fp.shingles;
-      std::sort(sorted.begin(), sorted.end());
-    }
-    std::sort(other.shingles.begin(), other.shingles.end());
     Candidate c;
     c.doc = doc;
-    c.distance = HammingDistance(fp.simhash, stored->simhash);
-    c.containment = fingerprint::Containment(sorted, other.shingles);
-    c.jaccard = fingerprint::Jaccard(sorted, other.shingles);
-    log::Debug("near-duplicate candidate", {{"url", self_url},
-                                            {"candidate", url},
-                                            {"distance", std::to_string(c.distance)},
-                                            {"containment", std::to_string(c.containment)},
-                                            {"jaccard", std::to_string(c.jaccard)}});
+    if (options_.confirm_from_text) {
+      auto stored = store_->Get(url);
+      if (!stored) continue;
+      std::vector<std::string> other_blocks = SplitLines(stored->text);
+      Fingerprint other = Fingerprinter(other_blocks, NormalizedBlocks(other_blocks), stored->site);
+      if (other.shingles.empty()) continue;
+      if (sorted.empty()) {
+        sorted = fp.shingles;
+        std::sort(sorted.begin(), sorted.end());
+      }
+      std::sort(other.shingles.begin(), other.shingles.end());
+      c.containment = fingerprint::Containment(sorted, other.shingles);
+      c.jaccard = fingerprint::Jaccard(sorted, other.shingles);
+    } else {
+      // The sketch stored when the candidate was indexed (its boilerplate
+      // left out as the model stood then).
+      if (!sketch_slot_[doc].known && !DeriveSketch(doc)) continue;
+      const SketchSlot& slot = sketch_slot_[doc];
+      if (slot.shingle_count == 0) continue;
+      const fingerprint::SketchEstimate e = fingerprint::CompareSketches(
+          fp.sketch, fp.shingles.size(), SketchOf(doc), slot.shingle_count);
+      c.containment = e.containment;
+      c.jaccard = e.jaccard;
+    }
+    c.distance = HammingDistance(fp.simhash, current_[doc].simhash);
+    if (log::Global().level <= log::Level::kDebug) {  // no strings built otherwise
+      log::Debug("near-duplicate candidate", {{"url", self_url},
+                                              {"candidate", url},
+                                              {"distance", std::to_string(c.distance)},
+                                              {"containment", std::to_string(c.containment)},
+                                              {"jaccard", std::to_string(c.jaccard)}});
+    }
     if (c.containment < options_.near_dup_containment || c.jaccard < options_.near_dup_jaccard) {
       continue;
     }
@@ -239,9 +287,14 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     // (the article's first URL).
     if (!best || c.jaccard > best->jaccard + 1e-9 ||
         (c.jaccard > best->jaccard - 1e-9 && c.doc < best->doc)) {
-      c.state = std::move(*stored);
       best = std::move(c);
     }
+  }
+  if (best) {
+    // Only the winner's state is read (its text is diffed against the page).
+    auto stored = store_->Get(doc_urls_[best->doc]);
+    if (!stored) return std::nullopt;
+    best->state = std::move(*stored);
   }
   return best;
 }
@@ -330,6 +383,9 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   next.paragraph_hashes = fp.paragraph_hashes;
   next.line_hashes = std::move(line_hashes);
   next.line_hashes_known = true;
+  next.sketch = fp.sketch;
+  next.shingle_count = static_cast<uint32_t>(fp.shingles.size());
+  next.sketch_known = true;
   next.title = page.title;
 
   std::optional<state::UrlState> previous = store_->Get(page.canonical_url);
