@@ -47,25 +47,43 @@ struct Detector::Fingerprint {
 };
 
 // Each block's matching form and its hash (0 for a block that normalises to
-// nothing), computed once per page and shared by boilerplate learning and the
-// fingerprinter.
+// nothing) and its sentences (views into the block), computed once per page
+// and shared by the page statistics, boilerplate learning and the
+// fingerprinter. Process() reuses one instance for every page, so the forms'
+// strings and the vectors keep their capacity (no allocation per page once
+// they have grown).
 struct Detector::NormalizedBlocks {
-  std::vector<std::string> forms;
+  std::vector<std::string> forms;  // [0, count) are this page's
   std::vector<uint64_t> line_hash;
+  std::vector<std::string_view> sentences;  // every block's, in order
+  std::vector<uint32_t> first_sentence;     // block i: [first_sentence[i], first_sentence[i + 1])
+  size_t count = 0;
 
-  explicit NormalizedBlocks(const std::vector<std::string>& blocks)
-      : forms(blocks.size()), line_hash(blocks.size(), 0) {
-    for (size_t i = 0; i < blocks.size(); ++i) {
+  NormalizedBlocks() = default;
+  explicit NormalizedBlocks(const std::vector<std::string>& blocks) { Assign(blocks); }
+  void Assign(const std::vector<std::string>& blocks) {
+    count = blocks.size();
+    if (forms.size() < count) forms.resize(count);
+    line_hash.assign(count, 0);
+    sentences.clear();
+    first_sentence.clear();
+    for (size_t i = 0; i < count; ++i) {
       text::NormalizeForMatch(blocks[i], &forms[i]);
       if (!forms[i].empty()) line_hash[i] = fingerprint::Hash64(forms[i]);
+      first_sentence.push_back(static_cast<uint32_t>(sentences.size()));
+      text::SplitSentencesInto(blocks[i], &sentences);
+    }
+    first_sentence.push_back(static_cast<uint32_t>(sentences.size()));
+  }
+  void NonEmptyHashes(std::vector<uint64_t>* out) const {
+    out->clear();
+    for (size_t i = 0; i < count; ++i) {
+      if (!forms[i].empty()) out->push_back(line_hash[i]);
     }
   }
   std::vector<uint64_t> NonEmptyHashes() const {
     std::vector<uint64_t> out;
-    out.reserve(line_hash.size());
-    for (size_t i = 0; i < forms.size(); ++i) {
-      if (!forms[i].empty()) out.push_back(line_hash[i]);
-    }
+    NonEmptyHashes(&out);
     return out;
   }
 };
@@ -82,7 +100,10 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
     : options_(options),
       store_(store),
       boilerplate_(options.boilerplate),
-      simhash_index_(options.simhash_distance) {}
+      simhash_index_(options.simhash_distance),
+      page_blocks_(std::make_unique<NormalizedBlocks>()) {}
+
+Detector::~Detector() = default;
 
 Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& blocks,
                                               const NormalizedBlocks& normalized_blocks,
@@ -92,7 +113,6 @@ Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& bl
   std::string joined;
   size_t all_tokens = 0;
   for (size_t i = 0; i < blocks.size(); ++i) {
-    const std::string& block = blocks[i];
     const std::string& normalized = normalized_blocks.forms[i];
     if (normalized.empty()) continue;
     uint64_t line_hash = normalized_blocks.line_hash[i];
@@ -103,8 +123,9 @@ Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& bl
     }
     // Sentences are split on the original text (the splitter needs case and
     // the original punctuation), then normalised one by one.
-    for (std::string_view sentence : text::SplitSentences(block)) {
-      text::NormalizeForMatch(sentence, &passage);
+    for (uint32_t k = normalized_blocks.first_sentence[i];
+         k < normalized_blocks.first_sentence[i + 1]; ++k) {
+      text::NormalizeForMatch(normalized_blocks.sentences[k], &passage);
       if (text::CountCodePoints(passage) >= options_.passage_min_chars) {
         fp.paragraph_hashes.push_back(fingerprint::Hash64(passage));
       }
@@ -358,14 +379,15 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   // Exact-content hash over the content key (whitespace-insensitive) of the
   // kept blocks, which FindRepeats has already built.
   out.content_hash = fingerprint::HashContent(repeats.content_key);
+  NormalizedBlocks& normalized = *page_blocks_;
+  normalized.Assign(canonical);
   for (const auto& b : canonical) {
     out.stats.characters += static_cast<uint32_t>(text::CountCodePoints(b));
-    out.stats.sentences += static_cast<uint32_t>(text::SplitSentences(b).size());
   }
+  out.stats.sentences = static_cast<uint32_t>(normalized.sentences.size());
   out.stats.blocks = static_cast<uint32_t>(canonical.size());
 
   // Boilerplate: learn from this page, then fingerprint without it.
-  NormalizedBlocks normalized(canonical);
   std::vector<uint64_t> line_hashes = normalized.NonEmptyHashes();
   boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url), line_hashes);
   Fingerprint fp = Fingerprinter(canonical, normalized, page.site);

@@ -100,6 +100,7 @@ struct Outcome {
 class Detector {
  public:
   Detector(DetectOptions options, state::StateStore* store);
+  ~Detector();
 
   // Rebuilds the in-memory indexes from the committed store; returns the
   // number of URLs loaded. `progress` is called every `every` URLs.
@@ -186,6 +187,7 @@ class Detector {
   // Content hash (low 64 bits suffice as a key; full hash compared) -> docs, oldest first.
   std::unordered_map<uint64_t, std::vector<DocId>> by_content_;
   std::vector<Undo> undo_;
+  std::unique_ptr<NormalizedBlocks> page_blocks_;  // Process()'s, reused page after page
 };
 
 }  // namespace dedupd::classify
