@@ -35,6 +35,21 @@ std::string JoinLines(const std::vector<std::string>& blocks) {
   return out;
 }
 
+// What IndexRemove() needs to undo an insert: the indexed fields, without
+// the text, line hashes, title and history (Rollback() never reads them), so
+// the undo log does not copy every page's text.
+state::UrlState IndexedPart(const state::UrlState& s) {
+  state::UrlState p;
+  p.content_hash = s.content_hash;
+  p.simhash = s.simhash;
+  p.version = s.version;
+  p.paragraph_hashes = s.paragraph_hashes;
+  p.sketch = s.sketch;
+  p.shingle_count = s.shingle_count;
+  p.sketch_known = s.sketch_known;
+  return p;
+}
+
 }  // namespace
 
 struct Detector::Fingerprint {
@@ -489,8 +504,8 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
 
   store_->Put(next);
   IndexInsert(doc, next);
-  out.stored = next;
-  undo_.push_back({Undo::Kind::kInserted, doc, std::move(next)});
+  undo_.push_back({Undo::Kind::kInserted, doc, IndexedPart(next)});
+  out.stored = std::move(next);
   return out;
 }
 

@@ -153,7 +153,7 @@ class Detector {
   struct Undo {
     enum class Kind { kInserted, kRemoved } kind;
     DocId doc;
-    state::UrlState state;  // what was inserted or removed
+    state::UrlState state;  // what was removed, or the indexed fields of what was inserted
   };
 
   DetectOptions options_;
