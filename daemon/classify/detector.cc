@@ -116,16 +116,26 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
       store_(store),
       boilerplate_(options.boilerplate),
       simhash_index_(options.simhash_distance),
-      page_blocks_(std::make_unique<NormalizedBlocks>()) {}
+      page_blocks_(std::make_unique<NormalizedBlocks>()),
+      page_fp_(std::make_unique<Fingerprint>()) {}
 
 Detector::~Detector() = default;
 
-Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& blocks,
-                                              const NormalizedBlocks& normalized_blocks,
-                                              std::string_view site) const {
-  Fingerprint fp;
-  std::string passage;
-  std::string joined;
+void Detector::Fingerprinter(const std::vector<std::string>& blocks,
+                             const NormalizedBlocks& normalized_blocks, std::string_view site,
+                             Fingerprint* out) const {
+  // *out is reused page after page (Process), so every field is reset here
+  // and the vectors keep their capacity; so do the two scratch strings.
+  Fingerprint& fp = *out;
+  fp.shingles.clear();
+  fp.sketch.clear();
+  fp.simhash = {};
+  fp.paragraph_hashes.clear();
+  fp.boilerplate_blocks = 0;
+  fp.boilerplate_only = false;
+  thread_local std::string passage;
+  thread_local std::string joined;
+  joined.clear();
   size_t all_tokens = 0;
   for (size_t i = 0; i < blocks.size(); ++i) {
     const std::string& normalized = normalized_blocks.forms[i];
@@ -156,7 +166,7 @@ Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& bl
     fp.boilerplate_only = true;
     fp.shingles.clear();
     fp.paragraph_hashes.clear();
-    return fp;  // nothing of the page's own to fingerprint: no near-duplicate search
+    return;  // nothing of the page's own to fingerprint: no near-duplicate search
   }
   fp.simhash = fingerprint::ComputeSimHash(fp.shingles);
   fingerprint::BottomK32(fp.shingles, options_.confirm_sketch_size, &fp.sketch);
@@ -166,7 +176,6 @@ Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& bl
   if (fp.paragraph_hashes.size() > options_.passage_sample) {
     fp.paragraph_hashes.resize(options_.passage_sample);  // bottom-k: the smallest hashes
   }
-  return fp;
 }
 
 Detector::DocId Detector::DocIdFor(const std::string& url) {
@@ -202,7 +211,8 @@ bool Detector::DeriveSketch(DocId doc) {
   auto stored = store_->Get(doc_urls_[doc]);
   if (!stored) return false;
   std::vector<std::string> blocks = SplitLines(stored->text);
-  Fingerprint fp = Fingerprinter(blocks, NormalizedBlocks(blocks), stored->site);
+  Fingerprint fp;
+  Fingerprinter(blocks, NormalizedBlocks(blocks), stored->site, &fp);
   stored->sketch = std::move(fp.sketch);
   stored->shingle_count = static_cast<uint32_t>(fp.shingles.size());
   stored->sketch_known = true;
@@ -288,7 +298,8 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
       auto stored = store_->Get(url);
       if (!stored) continue;
       std::vector<std::string> other_blocks = SplitLines(stored->text);
-      Fingerprint other = Fingerprinter(other_blocks, NormalizedBlocks(other_blocks), stored->site);
+      Fingerprint other;
+      Fingerprinter(other_blocks, NormalizedBlocks(other_blocks), stored->site, &other);
       if (other.shingles.empty()) continue;
       if (sorted.empty()) {
         sorted = fp.shingles;
@@ -405,7 +416,8 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   // Boilerplate: learn from this page, then fingerprint without it.
   std::vector<uint64_t> line_hashes = normalized.NonEmptyHashes();
   boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url), line_hashes);
-  Fingerprint fp = Fingerprinter(canonical, normalized, page.site);
+  Fingerprint& fp = *page_fp_;
+  Fingerprinter(canonical, normalized, page.site, &fp);
   out.simhash = fp.simhash;
   out.stats.shingles = static_cast<uint32_t>(fp.shingles.size());
   out.stats.boilerplate_blocks += fp.boilerplate_blocks;

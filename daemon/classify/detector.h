@@ -137,8 +137,8 @@ class Detector {
   using DocId = index::DocId;
 
   struct NormalizedBlocks;
-  Fingerprint Fingerprinter(const std::vector<std::string>& blocks,
-                            const NormalizedBlocks& normalized, std::string_view site) const;
+  void Fingerprinter(const std::vector<std::string>& blocks, const NormalizedBlocks& normalized,
+                     std::string_view site, Fingerprint* out) const;
   DocId DocIdFor(const std::string& url);
   void IndexInsert(DocId doc, const state::UrlState& s);
   void IndexRemove(DocId doc, const state::UrlState& s);
@@ -188,6 +188,7 @@ class Detector {
   std::unordered_map<uint64_t, std::vector<DocId>> by_content_;
   std::vector<Undo> undo_;
   std::unique_ptr<NormalizedBlocks> page_blocks_;  // Process()'s, reused page after page
+  std::unique_ptr<Fingerprint> page_fp_;           // likewise
 };
 
 }  // namespace dedupd::classify
