@@ -11,6 +11,8 @@ classify::DetectOptions DetectOptionsFrom(const config::Config& cfg) {
   o.passage_min_chars = static_cast<size_t>(cfg.GetInt("detect.passage_min_chars"));
   o.passage_sample = static_cast<size_t>(cfg.GetInt("detect.passage_sample"));
   o.max_candidates = static_cast<size_t>(cfg.GetInt("detect.max_candidates"));
+  o.confirm_sketch_size = static_cast<size_t>(cfg.GetInt("detect.confirm_sketch_size"));
+  o.confirm_from_text = o.confirm_sketch_size == 0;
   o.revert_history = static_cast<size_t>(cfg.GetInt("detect.revert_history"));
   o.repeats.min_run_blocks = static_cast<size_t>(cfg.GetInt("detect.repeat_min_blocks"));
   o.repeats.min_run_chars = static_cast<size_t>(cfg.GetInt("detect.repeat_min_chars"));

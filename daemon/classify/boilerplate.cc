@@ -9,15 +9,15 @@ constexpr std::string_view kOverflowSite = "\x01other";
 BoilerplateModel::BoilerplateModel(BoilerplateOptions options) : options_(options) {}
 
 BoilerplateModel::Table* BoilerplateModel::TableFor(std::string_view site) {
-  auto it = sites_.find(std::string(site));
+  auto it = sites_.find(site);
   if (it != sites_.end()) return &it->second;
   if (sites_.size() >= options_.max_sites) return &sites_[std::string(kOverflowSite)];
   return &sites_[std::string(site)];
 }
 
 const BoilerplateModel::Table* BoilerplateModel::FindTable(std::string_view site) const {
-  auto it = sites_.find(std::string(site));
-  if (it == sites_.end()) it = sites_.find(std::string(kOverflowSite));
+  auto it = sites_.find(site);
+  if (it == sites_.end()) it = sites_.find(kOverflowSite);
   return it == sites_.end() ? nullptr : &it->second;
 }
 

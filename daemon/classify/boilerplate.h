@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,8 +50,16 @@ class BoilerplateModel {
   const Table* FindTable(std::string_view site) const;
   void Decay(Table* table);
 
+  // Looked up by string_view (C++20 heterogeneous lookup): a page's site is
+  // looked up once per block, and a key string built for each lookup
+  // allocated whenever the site name is longer than the small-string buffer.
+  struct SiteHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   BoilerplateOptions options_;
-  std::unordered_map<std::string, Table> sites_;
+  std::unordered_map<std::string, Table, SiteHash, std::equal_to<>> sites_;
 };
 
 }  // namespace dedupd::classify

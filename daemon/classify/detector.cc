@@ -35,10 +35,26 @@ std::string JoinLines(const std::vector<std::string>& blocks) {
   return out;
 }
 
+// What IndexRemove() needs to undo an insert: the indexed fields, without
+// the text, line hashes, title and history (Rollback() never reads them), so
+// the undo log does not copy every page's text.
+state::UrlState IndexedPart(const state::UrlState& s) {
+  state::UrlState p;
+  p.content_hash = s.content_hash;
+  p.simhash = s.simhash;
+  p.version = s.version;
+  p.paragraph_hashes = s.paragraph_hashes;
+  p.sketch = s.sketch;
+  p.shingle_count = s.shingle_count;
+  p.sketch_known = s.sketch_known;
+  return p;
+}
+
 }  // namespace
 
 struct Detector::Fingerprint {
   std::vector<uint64_t> shingles;
+  std::vector<uint32_t> sketch;  // BottomK32(shingles)
   SimHash64 simhash;
   std::vector<uint64_t> paragraph_hashes;
   uint32_t boilerplate_blocks = 0;
@@ -46,25 +62,43 @@ struct Detector::Fingerprint {
 };
 
 // Each block's matching form and its hash (0 for a block that normalises to
-// nothing), computed once per page and shared by boilerplate learning and the
-// fingerprinter.
+// nothing) and its sentences (views into the block), computed once per page
+// and shared by the page statistics, boilerplate learning and the
+// fingerprinter. Process() reuses one instance for every page, so the forms'
+// strings and the vectors keep their capacity (no allocation per page once
+// they have grown).
 struct Detector::NormalizedBlocks {
-  std::vector<std::string> forms;
+  std::vector<std::string> forms;  // [0, count) are this page's
   std::vector<uint64_t> line_hash;
+  std::vector<std::string_view> sentences;  // every block's, in order
+  std::vector<uint32_t> first_sentence;     // block i: [first_sentence[i], first_sentence[i + 1])
+  size_t count = 0;
 
-  explicit NormalizedBlocks(const std::vector<std::string>& blocks)
-      : forms(blocks.size()), line_hash(blocks.size(), 0) {
-    for (size_t i = 0; i < blocks.size(); ++i) {
+  NormalizedBlocks() = default;
+  explicit NormalizedBlocks(const std::vector<std::string>& blocks) { Assign(blocks); }
+  void Assign(const std::vector<std::string>& blocks) {
+    count = blocks.size();
+    if (forms.size() < count) forms.resize(count);
+    line_hash.assign(count, 0);
+    sentences.clear();
+    first_sentence.clear();
+    for (size_t i = 0; i < count; ++i) {
       text::NormalizeForMatch(blocks[i], &forms[i]);
       if (!forms[i].empty()) line_hash[i] = fingerprint::Hash64(forms[i]);
+      first_sentence.push_back(static_cast<uint32_t>(sentences.size()));
+      text::SplitSentencesInto(blocks[i], &sentences);
+    }
+    first_sentence.push_back(static_cast<uint32_t>(sentences.size()));
+  }
+  void NonEmptyHashes(std::vector<uint64_t>* out) const {
+    out->clear();
+    for (size_t i = 0; i < count; ++i) {
+      if (!forms[i].empty()) out->push_back(line_hash[i]);
     }
   }
   std::vector<uint64_t> NonEmptyHashes() const {
     std::vector<uint64_t> out;
-    out.reserve(line_hash.size());
-    for (size_t i = 0; i < forms.size(); ++i) {
-      if (!forms[i].empty()) out.push_back(line_hash[i]);
-    }
+    NonEmptyHashes(&out);
     return out;
   }
 };
@@ -81,17 +115,29 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
     : options_(options),
       store_(store),
       boilerplate_(options.boilerplate),
-      simhash_index_(options.simhash_distance) {}
+      simhash_index_(options.simhash_distance),
+      page_blocks_(std::make_unique<NormalizedBlocks>()),
+      page_fp_(std::make_unique<Fingerprint>()) {}
 
-Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& blocks,
-                                              const NormalizedBlocks& normalized_blocks,
-                                              std::string_view site) const {
-  Fingerprint fp;
-  std::string passage;
-  std::string joined;
+Detector::~Detector() = default;
+
+void Detector::Fingerprinter(const std::vector<std::string>& blocks,
+                             const NormalizedBlocks& normalized_blocks, std::string_view site,
+                             Fingerprint* out) const {
+  // *out is reused page after page (Process), so every field is reset here
+  // and the vectors keep their capacity; so do the two scratch strings.
+  Fingerprint& fp = *out;
+  fp.shingles.clear();
+  fp.sketch.clear();
+  fp.simhash = {};
+  fp.paragraph_hashes.clear();
+  fp.boilerplate_blocks = 0;
+  fp.boilerplate_only = false;
+  thread_local std::string passage;
+  thread_local std::string joined;
+  joined.clear();
   size_t all_tokens = 0;
   for (size_t i = 0; i < blocks.size(); ++i) {
-    const std::string& block = blocks[i];
     const std::string& normalized = normalized_blocks.forms[i];
     if (normalized.empty()) continue;
     uint64_t line_hash = normalized_blocks.line_hash[i];
@@ -102,8 +148,9 @@ Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& bl
     }
     // Sentences are split on the original text (the splitter needs case and
     // the original punctuation), then normalised one by one.
-    for (std::string_view sentence : text::SplitSentences(block)) {
-      text::NormalizeForMatch(sentence, &passage);
+    for (uint32_t k = normalized_blocks.first_sentence[i];
+         k < normalized_blocks.first_sentence[i + 1]; ++k) {
+      text::NormalizeForMatch(normalized_blocks.sentences[k], &passage);
       if (text::CountCodePoints(passage) >= options_.passage_min_chars) {
         fp.paragraph_hashes.push_back(fingerprint::Hash64(passage));
       }
@@ -119,16 +166,16 @@ Detector::Fingerprint Detector::Fingerprinter(const std::vector<std::string>& bl
     fp.boilerplate_only = true;
     fp.shingles.clear();
     fp.paragraph_hashes.clear();
-    return fp;  // nothing of the page's own to fingerprint: no near-duplicate search
+    return;  // nothing of the page's own to fingerprint: no near-duplicate search
   }
   fp.simhash = fingerprint::ComputeSimHash(fp.shingles);
+  fingerprint::BottomK32(fp.shingles, options_.confirm_sketch_size, &fp.sketch);
   std::sort(fp.paragraph_hashes.begin(), fp.paragraph_hashes.end());
   fp.paragraph_hashes.erase(std::unique(fp.paragraph_hashes.begin(), fp.paragraph_hashes.end()),
                             fp.paragraph_hashes.end());
   if (fp.paragraph_hashes.size() > options_.passage_sample) {
     fp.paragraph_hashes.resize(options_.passage_sample);  // bottom-k: the smallest hashes
   }
-  return fp;
 }
 
 Detector::DocId Detector::DocIdFor(const std::string& url) {
@@ -137,7 +184,40 @@ Detector::DocId Detector::DocIdFor(const std::string& url) {
   doc_urls_.push_back(url);
   doc_ids_.emplace(std::string_view(doc_urls_.back()), id);
   current_.emplace_back();
+  sketch_slot_.emplace_back();
+  sketch_values_.resize(sketch_values_.size() + options_.confirm_sketch_size);
   return id;
+}
+
+void Detector::SetSketch(DocId doc, const state::UrlState& s) {
+  SketchSlot& slot = sketch_slot_[doc];
+  slot.known = s.sketch_known;
+  if (!slot.known) return;
+  const size_t n = std::min(s.sketch.size(), options_.confirm_sketch_size);
+  // A record from an instance with a larger sketch size: its smallest values
+  // are this size's sketch (with the whole-set test kept exact by the count).
+  std::copy_n(s.sketch.begin(), n, sketch_values_.begin() + doc * options_.confirm_sketch_size);
+  slot.size = static_cast<uint32_t>(n);
+  slot.shingle_count = s.shingle_count;
+}
+
+std::span<const uint32_t> Detector::SketchOf(DocId doc) const {
+  return {sketch_values_.data() + doc * options_.confirm_sketch_size, sketch_slot_[doc].size};
+}
+
+bool Detector::DeriveSketch(DocId doc) {
+  // A page indexed from a record written before format 3: fingerprint its
+  // stored text once, with today's boilerplate model, and keep the sketch.
+  auto stored = store_->Get(doc_urls_[doc]);
+  if (!stored) return false;
+  std::vector<std::string> blocks = SplitLines(stored->text);
+  Fingerprint fp;
+  Fingerprinter(blocks, NormalizedBlocks(blocks), stored->site, &fp);
+  stored->sketch = std::move(fp.sketch);
+  stored->shingle_count = static_cast<uint32_t>(fp.shingles.size());
+  stored->sketch_known = true;
+  SetSketch(doc, *stored);
+  return true;
 }
 
 void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
@@ -146,7 +226,8 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   }
   paragraph_index_.Insert(doc, s.paragraph_hashes);
   by_content_[s.content_hash.low].push_back(doc);
-  current_[doc] = {s.content_hash, s.version};
+  current_[doc] = {s.content_hash, s.simhash, s.version};
+  SetSketch(doc, s);
 }
 
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
@@ -158,6 +239,7 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
     if (docs.empty()) by_content_.erase(it);
   }
   current_[doc].version = 0;
+  sketch_slot_[doc].known = false;
 }
 
 void Detector::ObserveStored(const state::UrlState& s) {
@@ -206,32 +288,45 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   if (docs.size() > options_.max_candidates) docs.resize(options_.max_candidates);
 
   std::optional<Candidate> best;
-  std::vector<uint64_t> sorted;  // fp.shingles sorted, for the set algebra
+  std::vector<uint64_t> sorted;  // fp.shingles sorted, for the reference mode's set algebra
   for (DocId doc : docs) {
     const std::string& url = doc_urls_[doc];
     if (url == self_url) continue;
-    auto stored = store_->Get(url);
-    if (!stored) continue;
-    // Re-fingerprint the candidate with today's boilerplate model, so both
-    // sides leave out the same site chrome.
-    std::vector<std::string> other_blocks = SplitLines(stored->text);
-    Fingerprint other = Fingerprinter(other_blocks, NormalizedBlocks(other_blocks), stored->site);
-    if (other.shingles.empty()) continue;
-    if (sorted.empty()) {
-      sorted = fp.shingles;
-      std::sort(sorted.begin(), sorted.end());
-    }
-    std::sort(other.shingles.begin(), other.shingles.end());
     Candidate c;
     c.doc = doc;
-    c.distance = HammingDistance(fp.simhash, stored->simhash);
-    c.containment = fingerprint::Containment(sorted, other.shingles);
-    c.jaccard = fingerprint::Jaccard(sorted, other.shingles);
-    log::Debug("near-duplicate candidate", {{"url", self_url},
-                                            {"candidate", url},
-                                            {"distance", std::to_string(c.distance)},
-                                            {"containment", std::to_string(c.containment)},
-                                            {"jaccard", std::to_string(c.jaccard)}});
+    if (options_.confirm_from_text) {
+      auto stored = store_->Get(url);
+      if (!stored) continue;
+      std::vector<std::string> other_blocks = SplitLines(stored->text);
+      Fingerprint other;
+      Fingerprinter(other_blocks, NormalizedBlocks(other_blocks), stored->site, &other);
+      if (other.shingles.empty()) continue;
+      if (sorted.empty()) {
+        sorted = fp.shingles;
+        std::sort(sorted.begin(), sorted.end());
+      }
+      std::sort(other.shingles.begin(), other.shingles.end());
+      c.containment = fingerprint::Containment(sorted, other.shingles);
+      c.jaccard = fingerprint::Jaccard(sorted, other.shingles);
+    } else {
+      // The sketch stored when the candidate was indexed (its boilerplate
+      // left out as the model stood then).
+      if (!sketch_slot_[doc].known && !DeriveSketch(doc)) continue;
+      const SketchSlot& slot = sketch_slot_[doc];
+      if (slot.shingle_count == 0) continue;
+      const fingerprint::SketchEstimate e = fingerprint::CompareSketches(
+          fp.sketch, fp.shingles.size(), SketchOf(doc), slot.shingle_count);
+      c.containment = e.containment;
+      c.jaccard = e.jaccard;
+    }
+    c.distance = HammingDistance(fp.simhash, current_[doc].simhash);
+    if (log::Global().level <= log::Level::kDebug) {  // no strings built otherwise
+      log::Debug("near-duplicate candidate", {{"url", self_url},
+                                              {"candidate", url},
+                                              {"distance", std::to_string(c.distance)},
+                                              {"containment", std::to_string(c.containment)},
+                                              {"jaccard", std::to_string(c.jaccard)}});
+    }
     if (c.containment < options_.near_dup_containment || c.jaccard < options_.near_dup_jaccard) {
       continue;
     }
@@ -239,9 +334,14 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     // (the article's first URL).
     if (!best || c.jaccard > best->jaccard + 1e-9 ||
         (c.jaccard > best->jaccard - 1e-9 && c.doc < best->doc)) {
-      c.state = std::move(*stored);
       best = std::move(c);
     }
+  }
+  if (best) {
+    // Only the winner's state is read (its text is diffed against the page).
+    auto stored = store_->Get(doc_urls_[best->doc]);
+    if (!stored) return std::nullopt;
+    best->state = std::move(*stored);
   }
   return best;
 }
@@ -305,17 +405,19 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   // Exact-content hash over the content key (whitespace-insensitive) of the
   // kept blocks, which FindRepeats has already built.
   out.content_hash = fingerprint::HashContent(repeats.content_key);
+  NormalizedBlocks& normalized = *page_blocks_;
+  normalized.Assign(canonical);
   for (const auto& b : canonical) {
     out.stats.characters += static_cast<uint32_t>(text::CountCodePoints(b));
-    out.stats.sentences += static_cast<uint32_t>(text::SplitSentences(b).size());
   }
+  out.stats.sentences = static_cast<uint32_t>(normalized.sentences.size());
   out.stats.blocks = static_cast<uint32_t>(canonical.size());
 
   // Boilerplate: learn from this page, then fingerprint without it.
-  NormalizedBlocks normalized(canonical);
   std::vector<uint64_t> line_hashes = normalized.NonEmptyHashes();
   boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url), line_hashes);
-  Fingerprint fp = Fingerprinter(canonical, normalized, page.site);
+  Fingerprint& fp = *page_fp_;
+  Fingerprinter(canonical, normalized, page.site, &fp);
   out.simhash = fp.simhash;
   out.stats.shingles = static_cast<uint32_t>(fp.shingles.size());
   out.stats.boilerplate_blocks += fp.boilerplate_blocks;
@@ -330,6 +432,9 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   next.paragraph_hashes = fp.paragraph_hashes;
   next.line_hashes = std::move(line_hashes);
   next.line_hashes_known = true;
+  next.sketch = fp.sketch;
+  next.shingle_count = static_cast<uint32_t>(fp.shingles.size());
+  next.sketch_known = true;
   next.title = page.title;
 
   std::optional<state::UrlState> previous = store_->Get(page.canonical_url);
@@ -411,8 +516,8 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
 
   store_->Put(next);
   IndexInsert(doc, next);
-  out.stored = next;
-  undo_.push_back({Undo::Kind::kInserted, doc, std::move(next)});
+  undo_.push_back({Undo::Kind::kInserted, doc, IndexedPart(next)});
+  out.stored = std::move(next);
   return out;
 }
 

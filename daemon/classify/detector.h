@@ -16,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -42,8 +43,16 @@ struct DetectOptions {
   // copies that share most sentences share most sampled ones).
   size_t passage_min_chars = 24;
   size_t passage_sample = 8;
-  size_t passage_min_shared = 1;      // candidates share at least this many sampled passages
-  size_t max_candidates = 16;         // candidates confirmed per page
+  size_t passage_min_shared = 1;  // candidates share at least this many sampled passages
+  size_t max_candidates = 16;     // candidates confirmed per page
+  // Candidates are confirmed from the sketch stored when they were indexed:
+  // the top 32 bits of their `confirm_sketch_size` smallest shingle hashes
+  // (fingerprint::BottomK32; docs/fingerprint.md "Confirmation sketch").
+  size_t confirm_sketch_size = 64;
+  // Reference mode, for tests and the quality sweep: re-fingerprint every
+  // candidate's stored text with today's boilerplate model and compare the
+  // exact shingle sets (what dedupd did before issue #11).
+  bool confirm_from_text = false;
   size_t revert_history = 8;          // REVERTED: versions remembered per URL
   size_t min_fingerprint_tokens = 8;  // fewer tokens left after boilerplate: BOILERPLATE_ONLY
   text::RepeatOptions repeats;
@@ -91,6 +100,7 @@ struct Outcome {
 class Detector {
  public:
   Detector(DetectOptions options, state::StateStore* store);
+  ~Detector();
 
   // Rebuilds the in-memory indexes from the committed store; returns the
   // number of URLs loaded. `progress` is called every `every` URLs.
@@ -127,20 +137,23 @@ class Detector {
   using DocId = index::DocId;
 
   struct NormalizedBlocks;
-  Fingerprint Fingerprinter(const std::vector<std::string>& blocks,
-                            const NormalizedBlocks& normalized, std::string_view site) const;
+  void Fingerprinter(const std::vector<std::string>& blocks, const NormalizedBlocks& normalized,
+                     std::string_view site, Fingerprint* out) const;
   DocId DocIdFor(const std::string& url);
   void IndexInsert(DocId doc, const state::UrlState& s);
   void IndexRemove(DocId doc, const state::UrlState& s);
   void ObserveStored(const state::UrlState& s);
   std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
+  void SetSketch(DocId doc, const state::UrlState& s);
+  bool DeriveSketch(DocId doc);
+  std::span<const uint32_t> SketchOf(DocId doc) const;
   DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
 
   struct Undo {
     enum class Kind { kInserted, kRemoved } kind;
     DocId doc;
-    state::UrlState state;  // what was inserted or removed
+    state::UrlState state;  // what was removed, or the indexed fields of what was inserted
   };
 
   DetectOptions options_;
@@ -155,12 +168,27 @@ class Detector {
   std::unordered_map<std::string_view, DocId> doc_ids_;
   struct Current {
     ContentHash128 hash;
+    SimHash64 simhash;
     uint32_t version = 0;  // 0: not in the indexes (stored versions start at 1)
   };
   std::vector<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
+  // Confirmation sketches by DocId: a fixed slot of confirm_sketch_size
+  // values per document in one flat array (no allocation per document), and
+  // each slot's length, the size of the shingle set it samples, and whether
+  // it is known (false for a page indexed from a record without a sketch
+  // until it is first a candidate: DeriveSketch).
+  struct SketchSlot {
+    uint32_t shingle_count = 0;
+    uint32_t size = 0;
+    bool known = false;
+  };
+  std::vector<SketchSlot> sketch_slot_;
+  std::vector<uint32_t> sketch_values_;
   // Content hash (low 64 bits suffice as a key; full hash compared) -> docs, oldest first.
   std::unordered_map<uint64_t, std::vector<DocId>> by_content_;
   std::vector<Undo> undo_;
+  std::unique_ptr<NormalizedBlocks> page_blocks_;  // Process()'s, reused page after page
+  std::unique_ptr<Fingerprint> page_fp_;           // likewise
 };
 
 }  // namespace dedupd::classify

@@ -69,6 +69,10 @@ const std::vector<Setting>& Table() {
        "Passage fingerprints kept per page (the smallest hashes) for the candidate index", 1, 1024},
       {"detect.max_candidates", Type::kInt, "16", "Near-duplicate candidates confirmed per page", 1,
        1000},
+      {"detect.confirm_sketch_size", Type::kInt, "64",
+       "Shingle hashes kept per page (the smallest, 32-bit) to confirm near-duplicate candidates; "
+       "0: re-fingerprint each candidate's stored text instead (slow; the reference)",
+       0, 4096},
       {"detect.revert_history", Type::kInt, "8",
        "Earlier versions remembered per URL for the REVERTED flag", 0, 1000},
       {"detect.repeat_min_blocks", Type::kInt, "3",

@@ -679,20 +679,21 @@ std::vector<uint64_t> BottomK(std::span<const uint64_t> sorted_set, size_t size)
   return {sorted_set.begin(), sorted_set.begin() + static_cast<std::ptrdiff_t>(n)};
 }
 
-double EstimateJaccard(std::span<const uint64_t> sketch_a, std::span<const uint64_t> sketch_b) {
-  const size_t k = std::min(sketch_a.size(), sketch_b.size());
+namespace {
+
+template <typename T>
+double EstimateJaccardT(std::span<const T> a, std::span<const T> b) {
+  const size_t k = std::min(a.size(), b.size());
   if (k == 0) return 0.0;
-  // Walk the merged sketches in order; the first k distinct values are the
-  // bottom-k of the union, and membership in each set is known for them.
   size_t i = 0, j = 0, taken = 0, both = 0;
   while (taken < k) {
-    const bool has_a = i < sketch_a.size();
-    const bool has_b = j < sketch_b.size();
-    if (has_a && has_b && sketch_a[i] == sketch_b[j]) {
+    const bool has_a = i < a.size();
+    const bool has_b = j < b.size();
+    if (has_a && has_b && a[i] == b[j]) {
       ++both;
       ++i;
       ++j;
-    } else if (has_a && (!has_b || sketch_a[i] < sketch_b[j])) {
+    } else if (has_a && (!has_b || a[i] < b[j])) {
       ++i;
     } else {
       ++j;
@@ -702,26 +703,112 @@ double EstimateJaccard(std::span<const uint64_t> sketch_a, std::span<const uint6
   return static_cast<double>(both) / static_cast<double>(k);
 }
 
-double EstimateContainment(std::span<const uint64_t> sketch_a, size_t set_size_a,
-                           std::span<const uint64_t> sketch_b, size_t set_size_b) {
-  if (set_size_a == 0 || set_size_b == 0 || sketch_a.empty() || sketch_b.empty()) return 0.0;
-  // Sample from the smaller set; the larger one answers membership up to its threshold.
-  std::span<const uint64_t> small = sketch_a, large = sketch_b;
-  size_t large_size = set_size_b;
-  if (set_size_b < set_size_a) {
+template <typename T>
+double EstimateContainmentT(std::span<const T> a, size_t size_a, std::span<const T> b,
+                            size_t size_b, size_t* samples = nullptr) {
+  if (samples != nullptr) *samples = 0;
+  if (size_a == 0 || size_b == 0 || a.empty() || b.empty()) return 0.0;
+  std::span<const T> small = a, large = b;
+  size_t large_size = size_b;
+  if (size_b < size_a) {
     std::swap(small, large);
-    large_size = set_size_a;
+    large_size = size_a;
   }
-  const uint64_t threshold =
-      large.size() >= large_size ? std::numeric_limits<uint64_t>::max() : large.back();
+  const T threshold = large.size() >= large_size ? std::numeric_limits<T>::max() : large.back();
   size_t sample = 0, i = 0, j = 0, both = 0;
   for (; i < small.size() && small[i] <= threshold; ++i) {
     ++sample;
     while (j < large.size() && large[j] < small[i]) ++j;
     both += j < large.size() && large[j] == small[i];
   }
+  if (samples != nullptr) *samples = sample;
   if (sample == 0) return 0.0;
   return static_cast<double>(both) / static_cast<double>(sample);
+}
+
+}  // namespace
+
+double EstimateJaccard(std::span<const uint64_t> sketch_a, std::span<const uint64_t> sketch_b) {
+  return EstimateJaccardT(sketch_a, sketch_b);
+}
+
+double EstimateContainment(std::span<const uint64_t> sketch_a, size_t set_size_a,
+                           std::span<const uint64_t> sketch_b, size_t set_size_b) {
+  return EstimateContainmentT(sketch_a, set_size_a, sketch_b, set_size_b);
+}
+
+void BottomK32(std::span<const uint64_t> set, size_t k, std::vector<uint32_t>* out) {
+  out->clear();
+  if (k == 0 || set.empty()) return;
+  if (set.size() <= k) {
+    out->resize(set.size());
+    for (size_t i = 0; i < set.size(); ++i) (*out)[i] = static_cast<uint32_t>(set[i] >> 32);
+  } else {
+    // The hashes are uniform, so the k-th smallest of n lies near k/n of the
+    // range: keep only the hashes under twice that (a branch-free filtering
+    // pass), then select among those few; widen the bound in the rare case
+    // it keeps fewer than k. Truncating to the top halves keeps the order of
+    // the 64-bit hashes (up to ties).
+    thread_local std::vector<uint32_t> scratch;
+    scratch.resize(set.size());
+    uint64_t bound = (~uint64_t{0} / set.size()) * std::min<uint64_t>(2 * k + 16, set.size());
+    size_t kept = 0;
+    for (;;) {
+      kept = 0;
+      for (uint64_t h : set) {
+        scratch[kept] = static_cast<uint32_t>(h >> 32);
+        kept += h <= bound;
+      }
+      if (kept >= k) break;
+      bound = bound > ~uint64_t{0} / 2 ? ~uint64_t{0} : bound * 2;
+    }
+    const auto first = scratch.begin();
+    std::nth_element(first, first + static_cast<std::ptrdiff_t>(k - 1),
+                     first + static_cast<std::ptrdiff_t>(kept));
+    out->assign(first, first + static_cast<std::ptrdiff_t>(k));
+  }
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
+}
+
+SketchEstimate CompareSketches(std::span<const uint32_t> a, size_t set_size_a,
+                               std::span<const uint32_t> b, size_t set_size_b) {
+  SketchEstimate e;
+  if (set_size_a == 0 || set_size_b == 0 || a.empty() || b.empty()) return e;
+  if (a.size() >= set_size_a && b.size() >= set_size_b) {
+    // Both sketches hold their whole sets: the exact set algebra.
+    size_t i = 0, j = 0, n = 0;
+    while (i < a.size() && j < b.size()) {
+      n += a[i] == b[j];
+      const uint32_t x = a[i], y = b[j];
+      i += x <= y;
+      j += y <= x;
+    }
+    e.containment = static_cast<double>(n) / static_cast<double>(std::min(a.size(), b.size()));
+    e.jaccard = static_cast<double>(n) / static_cast<double>(a.size() + b.size() - n);
+    return e;
+  }
+  // Two estimates of the containment, the one with the smaller variance
+  // wins (docs/fingerprint.md, "Confirmation sketch"): (1) the smaller set's
+  // sketch values under the larger sketch's largest value, tested for
+  // membership (a binomial sample of the containment); (2) from the Jaccard
+  // estimate (k samples of the union) and the exact set sizes, since
+  // |A∩B| = J(|A|+|B|)/(1+J). (2) has more samples but its slope grows as the
+  // sizes drift apart, so (1) wins for sets of very different sizes.
+  const double k = static_cast<double>(std::min(a.size(), b.size()));
+  const double j = EstimateJaccardT(a, b);
+  e.jaccard = j;
+  const auto small_size = static_cast<double>(std::min(set_size_a, set_size_b));
+  const auto sum = static_cast<double>(set_size_a + set_size_b);
+  const double via_j = std::min(1.0, j * sum / ((1.0 + j) * small_size));
+  const double slope = sum / (small_size * (1.0 + j) * (1.0 + j));
+  const double var_j = slope * slope * std::max(j * (1.0 - j), 1.0 / k) / k;
+  size_t samples = 0;
+  const double direct = EstimateContainmentT(a, set_size_a, b, set_size_b, &samples);
+  const double n = static_cast<double>(std::max<size_t>(samples, 1));
+  const double var_direct = std::max(direct * (1.0 - direct), 1.0 / n) / n;
+  e.containment = samples == 0 || var_j < var_direct ? via_j : direct;
+  return e;
 }
 
 }  // namespace dedupd::fingerprint

@@ -89,6 +89,26 @@ double EstimateJaccard(std::span<const uint64_t> sketch_a, std::span<const uint6
 double EstimateContainment(std::span<const uint64_t> sketch_a, size_t set_size_a,
                            std::span<const uint64_t> sketch_b, size_t set_size_b);
 
+// The confirmation sketch stored with every indexed page (docs/fingerprint.md,
+// "Confirmation sketch"): the top 32 bits of the `k` smallest hashes of a
+// shingle set (bottom-k), sorted and distinct, so 4 bytes per value. `set` is
+// the distinct shingle hashes in any order (ShingleSet's output); *out is
+// replaced. Allocates nothing once *out has grown to k (a thread_local scratch
+// holds the copy that nth_element reorders).
+void BottomK32(std::span<const uint64_t> set, size_t k, std::vector<uint32_t>* out);
+struct SketchEstimate {
+  double containment = 0;  // |A∩B| / min(|A|,|B|)
+  double jaccard = 0;      // |A∩B| / |A∪B|
+};
+// Containment and Jaccard of two shingle sets from their BottomK32 sketches
+// and the sets' sizes. Exact (up to 32-bit collisions) when both sketches hold
+// their whole sets; otherwise Jaccard is the bottom-k union estimate
+// (EstimateJaccard) and containment samples the smaller set's sketch below
+// the larger sketch's largest value (EstimateContainment). 0/0 if either set
+// is empty.
+SketchEstimate CompareSketches(std::span<const uint32_t> a, size_t set_size_a,
+                               std::span<const uint32_t> b, size_t set_size_b);
+
 // ---------------------------------------------------------------------------
 // Implementation details exposed for the tokenizer template, tests and benchmarks.
 namespace internal {

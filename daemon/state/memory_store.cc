@@ -1,3 +1,4 @@
+#include <functional>
 #include <unordered_map>
 
 #include "state/store.h"
@@ -8,9 +9,8 @@ namespace {
 class MemoryStore final : public StateStore {
  public:
   std::optional<UrlState> Get(std::string_view url) override {
-    std::string key(url);
-    if (auto it = staged_.find(key); it != staged_.end()) return it->second;
-    if (auto it = committed_.find(key); it != committed_.end()) return it->second;
+    if (auto it = staged_.find(url); it != staged_.end()) return it->second;
+    if (auto it = committed_.find(url); it != committed_.end()) return it->second;
     return std::nullopt;
   }
   void Put(const UrlState& s) override { staged_[s.canonical_url] = s; }
@@ -39,8 +39,15 @@ class MemoryStore final : public StateStore {
   size_t Count() override { return committed_.size(); }
 
  private:
-  std::unordered_map<std::string, UrlState> committed_;
-  std::unordered_map<std::string, UrlState> staged_;
+  // Looked up by string_view (C++20 heterogeneous lookup): no key string
+  // built per Get().
+  struct UrlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Map = std::unordered_map<std::string, UrlState, UrlHash, std::equal_to<>>;
+  Map committed_;
+  Map staged_;
   std::map<std::string, std::string> metadata_;
 };
 

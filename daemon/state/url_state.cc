@@ -8,7 +8,10 @@ namespace dedupd::state {
 namespace {
 
 // 1: session-1 format. 2: adds the line hashes after the paragraph hashes.
-constexpr uint8_t kFormatVersion = 2;
+// 3: adds the confirmation sketch after the line hashes (shingle count, then
+// the sketch's length and its 32-bit values).
+constexpr uint8_t kFormatVersion = 3;
+constexpr uint32_t kMaxSketch = 1u << 16;
 
 void PutU32(std::string* out, uint32_t v) {
   out->append(reinterpret_cast<const char*>(&v), 4);
@@ -54,7 +57,10 @@ std::string EncodeUrlState(const UrlState& s) {
   out.reserve(128 + s.canonical_url.size() + s.text.size() / 2);
   // A state whose line hashes are not known (read from a format-1 record) is
   // written as format 1 again, so that a later load still computes them.
-  out.push_back(static_cast<char>(s.line_hashes_known ? kFormatVersion : 1));
+  // A state without a sketch (read from a format-2 record) is written as
+  // format 2 again, for the same reason.
+  const uint8_t format = !s.line_hashes_known ? 1 : s.sketch_known ? kFormatVersion : 2;
+  out.push_back(static_cast<char>(format));
   PutStr(&out, s.canonical_url);
   PutStr(&out, s.site);
   PutU32(&out, s.version);
@@ -72,6 +78,11 @@ std::string EncodeUrlState(const UrlState& s) {
   if (s.line_hashes_known) {
     PutU32(&out, static_cast<uint32_t>(s.line_hashes.size()));
     for (uint64_t h : s.line_hashes) PutU64(&out, h);
+  }
+  if (format >= 3) {
+    PutU32(&out, s.shingle_count);
+    PutU32(&out, static_cast<uint32_t>(s.sketch.size()));
+    for (uint32_t v : s.sketch) PutU32(&out, v);
   }
   PutStr(&out, s.title);
   std::string compressed(ZSTD_compressBound(s.text.size()), '\0');
@@ -112,6 +123,16 @@ bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
     if (!r.ok || nl > (1u << 24) || r.in.size() / 8 < nl) return false;
     s->line_hashes.resize(nl);
     for (auto& h : s->line_hashes) h = r.Get<uint64_t>();
+  }
+  s->sketch.clear();
+  s->shingle_count = 0;
+  s->sketch_known = format >= 3;
+  if (s->sketch_known) {
+    s->shingle_count = r.Get<uint32_t>();
+    const uint32_t ns = r.Get<uint32_t>();
+    if (!r.ok || ns > kMaxSketch || r.in.size() / 4 < ns) return false;
+    s->sketch.resize(ns);
+    for (auto& v : s->sketch) v = r.Get<uint32_t>();
   }
   s->title = r.Str();
   uint32_t text_size = r.Get<uint32_t>();

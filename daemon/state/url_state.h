@@ -34,13 +34,24 @@ struct UrlState {
   // false): the loader then computes them from `text`.
   std::vector<uint64_t> line_hashes;
   bool line_hashes_known = false;
+  // The near-duplicate confirmation sketch (fingerprint::BottomK32 of the
+  // page's fingerprinted shingle set, as the boilerplate model stood when the
+  // page was indexed) and the size of that set. Stored so that a candidate is
+  // confirmed without reading, normalising and re-shingling its text.
+  // Records written before format 3 lack it (sketch_known false): the
+  // detector derives it from `text` the first time the page is a candidate.
+  std::vector<uint32_t> sketch;
+  uint32_t shingle_count = 0;
+  bool sketch_known = false;
   std::string text;  // canonical text: kept blocks joined by '\n'
   std::string title;
 };
 
 // Serialised form: a small versioned binary header, then the text compressed
-// with zstd. Encode writes format 2 (with line hashes); Decode reads formats
-// 1 and 2 and returns false on any corruption (never crashes).
+// with zstd. Encode writes format 3 (line hashes and sketch), or the older
+// format the state's known parts allow (2 without a sketch, 1 without line
+// hashes); Decode reads formats 1, 2 and 3 and returns false on any
+// corruption (never crashes).
 std::string EncodeUrlState(const UrlState& state);
 enum class TextPart {
   kDecode,         // always decompress the text

@@ -150,6 +150,11 @@ void Push(std::vector<std::string_view>* out, std::string_view block, size_t beg
 
 std::vector<std::string_view> SplitSentences(std::string_view block) {
   std::vector<std::string_view> out;
+  SplitSentencesInto(block, &out);
+  return out;
+}
+
+void SplitSentencesInto(std::string_view block, std::vector<std::string_view>* out) {
   const size_t n = block.size();
   size_t start = 0;
   size_t i = 0;
@@ -203,13 +208,12 @@ std::vector<std::string_view> SplitSentences(std::string_view block) {
       }
     }
     if (split) {
-      Push(&out, block, start, j);
+      Push(out, block, start, j);
       start = j;
     }
     i = j;
   }
-  Push(&out, block, start, n);
-  return out;
+  Push(out, block, start, n);
 }
 
 }  // namespace dedupd::text

@@ -25,5 +25,7 @@ namespace dedupd::text {
 // trimmed of whitespace and zero-width characters, and are never empty. Bytes
 // that are not valid UTF-8 are treated as ordinary text.
 std::vector<std::string_view> SplitSentences(std::string_view block);
+// The same sentences appended to *out (no allocation once *out has grown).
+void SplitSentencesInto(std::string_view block, std::vector<std::string_view>* out);
 
 }  // namespace dedupd::text

@@ -2,9 +2,11 @@
 // (tests/data/corpus/dev.jsonl) processed with a RocksDB store that is closed
 // and reopened half way, the second detector rebuilding its indexes and the
 // boilerplate model with LoadFromStore, gives the same verdicts, matches and
-// versions as one uninterrupted run. Once with the stored line hashes (the
-// fast load, no text decoded) and once from format-1 records (no line hashes:
-// the model is re-learned from the stored texts).
+// versions as one uninterrupted run. Once with format-3 records (line hashes
+// and confirmation sketches: the fast load, no text decoded), once from
+// format-2 records (no sketch: each is derived from the stored text the first
+// time its page is a candidate) and once from format-1 records (no line
+// hashes either: the model is re-learned from the stored texts).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -39,8 +41,9 @@ std::string Summary(const PipelineResult& r) {
 
 // Processes lines [begin, end) with a detector over `store`, loaded from it first.
 void ProcessLines(state::StateStore* store, const std::vector<std::string>& lines, size_t begin,
-                  size_t end, std::vector<std::string>* out) {
-  classify::Detector detector(classify::DetectOptions{}, store);
+                  size_t end, std::vector<std::string>* out,
+                  const classify::DetectOptions& detect = {}) {
+  classify::Detector detector(detect, store);
   detector.LoadFromStore();
   metrics::Metrics metrics;
   PipelineOptions options;
@@ -56,11 +59,11 @@ void ProcessLines(state::StateStore* store, const std::vector<std::string>& line
   }
 }
 
-class RestartTest : public ::testing::TestWithParam<bool> {
+class RestartTest : public ::testing::TestWithParam<int> {  // the stored format
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("dedupd-restart-" + std::to_string(getpid()) + (GetParam() ? "-v1" : "-v2"));
+           ("dedupd-restart-" + std::to_string(getpid()) + "-v" + std::to_string(GetParam()));
     std::filesystem::remove_all(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -70,8 +73,9 @@ class RestartTest : public ::testing::TestWithParam<bool> {
     EXPECT_NE(store, nullptr) << error;
     return store;
   }
-  // Rewrites every record as format 1 (no line hashes), as an older dedupd wrote them.
-  void DowngradeToFormatOne() {
+  // Rewrites every record as `format` (2: no sketch; 1: no line hashes
+  // either), as an older dedupd wrote them.
+  void Downgrade(int format) {
     auto store = Open();
     ASSERT_NE(store, nullptr);
     std::vector<state::UrlState> all;
@@ -84,8 +88,14 @@ class RestartTest : public ::testing::TestWithParam<bool> {
     ASSERT_FALSE(all.empty());
     for (auto& s : all) {
       ASSERT_TRUE(s.line_hashes_known);
-      s.line_hashes.clear();
-      s.line_hashes_known = false;
+      ASSERT_TRUE(s.sketch_known);
+      s.sketch.clear();
+      s.shingle_count = 0;
+      s.sketch_known = false;
+      if (format == 1) {
+        s.line_hashes.clear();
+        s.line_hashes_known = false;
+      }
       store->Put(s);
     }
     std::string error;
@@ -109,8 +119,8 @@ TEST_P(RestartTest, SameVerdictsAsAnUninterruptedRun) {
     ASSERT_NE(store, nullptr);
     ProcessLines(store.get(), lines, 0, half, &restarted);
   }
-  if (GetParam()) {
-    ASSERT_NO_FATAL_FAILURE(DowngradeToFormatOne());
+  if (GetParam() < 3) {
+    ASSERT_NO_FATAL_FAILURE(Downgrade(GetParam()));
   }
   {
     auto store = Open();
@@ -167,8 +177,8 @@ TEST_P(RestartTest, BoilerplateModelSurvivesTheRestart) {
     ASSERT_NE(store, nullptr);
     ProcessLines(store.get(), lines, 0, 4, &restarted);
   }
-  if (GetParam()) {
-    ASSERT_NO_FATAL_FAILURE(DowngradeToFormatOne());
+  if (GetParam() < 3) {
+    ASSERT_NO_FATAL_FAILURE(Downgrade(GetParam()));
   }
   {
     auto store = Open();
@@ -178,9 +188,37 @@ TEST_P(RestartTest, BoilerplateModelSurvivesTheRestart) {
   EXPECT_EQ(restarted, reference);
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, RestartTest, ::testing::Values(false, true),
+// Candidates confirmed from the sketches stored when they were indexed give
+// the same verdicts, matches and versions on the whole corpus as
+// re-fingerprinting every candidate's stored text with today's boilerplate
+// model and comparing the exact shingle sets (the reference; docs/quality.md
+// has the sweep of sketch sizes this default comes from).
+TEST(ConfirmationSketch, SameVerdictsAsReFingerprintingTheCandidates) {
+  const std::vector<std::string> lines = CorpusLines();
+  ASSERT_GT(lines.size(), 1000u);
+  classify::DetectOptions reference_options;
+  reference_options.confirm_from_text = true;
+  std::vector<std::string> reference, sketched;
+  {
+    auto memory = state::NewMemoryStore();
+    ProcessLines(memory.get(), lines, 0, lines.size(), &reference, reference_options);
+  }
+  {
+    auto memory = state::NewMemoryStore();
+    ProcessLines(memory.get(), lines, 0, lines.size(), &sketched);
+  }
+  ASSERT_EQ(sketched.size(), reference.size());
+  size_t near_duplicates = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    EXPECT_EQ(sketched[i], reference[i]) << "line " << i;
+    near_duplicates += reference[i].rfind("0 4 ", 0) == 0;
+  }
+  EXPECT_GT(near_duplicates, 50u);  // the comparison covers many confirmed candidates
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, RestartTest, ::testing::Values(3, 2, 1),
                          [](const auto& param_info) {
-                           return param_info.param ? "FromFormatOne" : "WithLineHashes";
+                           return "FromFormat" + std::to_string(param_info.param);
                          });
 
 }  // namespace

@@ -34,6 +34,9 @@ void ExpectSame(const UrlState& a, const UrlState& b) {
   EXPECT_EQ(a.paragraph_hashes, b.paragraph_hashes);
   EXPECT_EQ(a.line_hashes, b.line_hashes);
   EXPECT_EQ(a.line_hashes_known, b.line_hashes_known);
+  EXPECT_EQ(a.sketch, b.sketch);
+  EXPECT_EQ(a.shingle_count, b.shingle_count);
+  EXPECT_EQ(a.sketch_known, b.sketch_known);
   EXPECT_EQ(a.text, b.text);
   EXPECT_EQ(a.title, b.title);
 }
@@ -77,8 +80,55 @@ TEST(UrlState, FormatOneRecordsKeepTheirText) {
   ExpectSame(s, back);
 }
 
+UrlState WithSketch(UrlState s) {
+  s.sketch = {3, 17, 4000000000u};
+  s.shingle_count = 3;
+  s.sketch_known = true;
+  return s;
+}
+
+// Format 3 carries the confirmation sketch; the loader reads it without the text.
+TEST(UrlState, FormatThreeCarriesTheSketch) {
+  const UrlState s = WithSketch(Sample("https://a.example/x", 3));
+  const std::string bytes = EncodeUrlState(s);
+  EXPECT_EQ(bytes[0], 3);
+  UrlState back;
+  ASSERT_TRUE(DecodeUrlState(bytes, &back));
+  ExpectSame(s, back);
+  UrlState indexed;
+  ASSERT_TRUE(DecodeUrlState(bytes, &indexed, TextPart::kSkipIfIndexed));
+  EXPECT_TRUE(indexed.text.empty());
+  EXPECT_TRUE(indexed.sketch_known);
+  EXPECT_EQ(indexed.sketch, s.sketch);
+  EXPECT_EQ(indexed.shingle_count, 3u);
+}
+
+// Records of formats 1 and 2 (as older dedupd wrote them: the same layout
+// without the sketch) still read, without a sketch, and a state without a
+// sketch is written as format 2 again, so that the detector derives it.
+TEST(UrlState, FormatsOneAndTwoStillReadWithoutASketch) {
+  UrlState s = Sample("https://a.example/x", 3);
+  std::string v2 = EncodeUrlState(s);
+  ASSERT_EQ(v2[0], 2);
+  UrlState back = WithSketch(Sample("https://b.example/y", 1));  // decoding clears it
+  ASSERT_TRUE(DecodeUrlState(v2, &back));
+  EXPECT_FALSE(back.sketch_known);
+  EXPECT_TRUE(back.sketch.empty());
+  ExpectSame(s, back);
+  EXPECT_EQ(EncodeUrlState(back), v2);
+  s.line_hashes.clear();
+  s.line_hashes_known = false;
+  const std::string v1 = EncodeUrlState(WithSketch(s));  // no line hashes: format 1
+  ASSERT_EQ(v1[0], 1);
+  ASSERT_TRUE(DecodeUrlState(v1, &back));
+  EXPECT_FALSE(back.sketch_known);
+  EXPECT_FALSE(back.line_hashes_known);
+  ExpectSame(s, back);
+}
+
 TEST(UrlState, CorruptBytesAreRejectedNotCrashed) {
-  std::string bytes = EncodeUrlState(Sample("https://a.example/x", 1));
+  std::string bytes = EncodeUrlState(WithSketch(Sample("https://a.example/x", 1)));
+  ASSERT_EQ(bytes[0], 3);
   UrlState back;
   for (size_t cut = 0; cut < bytes.size(); ++cut) {
     EXPECT_FALSE(DecodeUrlState(std::string_view(bytes).substr(0, cut), &back)) << cut;

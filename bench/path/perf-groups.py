@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Groups a perf profile's self time by stage, the way docs/benchmarks.md
+("Detection cost, issue #11") reports it.
+
+   perf record -e cpu-clock -g -o scan.data dedupd scan stream.jsonl > /dev/null
+   bench/path/perf-groups.py scan.data
+
+Symbols are matched in order against the patterns below; the first match
+names the group."""
+import re
+import subprocess
+import sys
+
+GROUPS = [
+    ("malloc/free/memmove", r"_int_malloc|^malloc|_int_free|cfree|^free$|malloc_consolidate|"
+     r"unlink_chunk|operator new|operator delete|__memmove|_M_mutate|_M_create|realloc|tcache"),
+    ("memset", r"__memset"),
+    ("normalisation", r"NormalizeImpl|NormalizeForMatch|ContentKey"),
+    ("HTML extraction", r"gumbo|ExtractHtml|NestingLimiter|utf8iterator|ExtractText|extract"),
+    ("sketch (BottomK32, CompareSketches)", r"BottomK32|CompareSketches|EstimateJaccard|EstimateContainment"),
+    ("sorting 64-bit hashes", r"introsort|__sort|insertion_sort|SortUnique|nth_element|__adjust_heap"),
+    ("tokenise/shingle/hash/SimHash", r"ShingleSet|XXH3|XXH_|Hash64|CountTokens|SimHash|HashContent"),
+    ("sentence splitting", r"SplitSentences|TerminatorOf|text::\(anonymous namespace\)::Push|DecodeAt|EndsAbbreviation"),
+    ("boilerplate model", r"BoilerplateModel|Entry>"),
+    ("repeats (FindRepeats)", r"FindRepeats|repeats"),
+    ("diff (REVISED/NEAR_DUPLICATE)", r"diff::|Myers|Differ"),
+    ("output JSON (protobuf)", r"protobuf"),
+    ("input JSON (simdjson) and page parsing", r"simdjson|PageParser|parse::|Registrable"),
+    ("set algebra (exact)", r"Containment|Jaccard|IntersectionSize"),
+    ("code point counting", r"CountCodePoints"),
+    ("plain-text blocks", r"SplitPlainText|SplitLines|JoinLines"),
+    ("kernel", r"^\[k\]"),
+    ("other libc", r"libc\.so"),
+]
+
+
+def main():
+    out = subprocess.run(["perf", "report", "-i", sys.argv[1], "--no-children", "--sort", "dso,symbol",
+                          "--stdio", "-g", "none"], capture_output=True, text=True, check=True).stdout
+    totals = {}
+    for line in out.splitlines():
+        m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(\[.\])\s+(.*?)\s*(-\s+-\s*)?$", line)
+        if not m:
+            continue
+        pct, dso, kind, sym = float(m.group(1)), m.group(2), m.group(3), m.group(4)
+        name = "other"
+        for group, pattern in GROUPS:
+            # Symbols a library does not resolve are grouped by the library.
+            if re.search(pattern, kind + " " + dso + " " + sym):
+                name = group
+                break
+        totals[name] = totals.get(name, 0) + pct
+    for name, pct in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"| {name} | {pct:.1f}% |")
+
+
+if __name__ == "__main__":
+    main()
