@@ -16,16 +16,19 @@
 #include <utility>
 #include <vector>
 
+#include "text/internal/html_actions.h"
+#include "text/internal/html_stream.h"
 #include "text/internal/utf8.h"
 #include "text/normalize.h"
 
 namespace dedupd::text {
 namespace {
 
+using internal::Action;
 using internal::Decoded;
 using internal::DecodeUtf8;
 using internal::IsWhiteSpace;
-using internal::IsZeroWidth;
+using internal::kActions;
 
 char AsciiLower(char c) {
   return static_cast<unsigned>(c - 'A') < 26u ? static_cast<char>(c + 32) : c;
@@ -53,29 +56,6 @@ size_t FindIgnoreCase(std::string_view s, std::string_view needle, size_t from =
 
 bool IsAsciiSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
-bool IsTrimmed(char32_t cp) {
-  return IsWhiteSpace(cp) || IsZeroWidth(cp);
-}
-
-// Trims whitespace and zero-width characters from both ends.
-std::string_view TrimText(std::string_view s) {
-  const auto* b = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* e = b + s.size();
-  while (b < e) {
-    const Decoded d = DecodeUtf8(b, e);
-    if (!d.valid || !IsTrimmed(d.cp)) break;
-    b += d.len;
-  }
-  while (e > b) {
-    const unsigned char* start = e - 1;
-    while (start > b && e - start < 4 && (*start & 0xC0) == 0x80) --start;
-    const Decoded d = DecodeUtf8(start, e);
-    if (!d.valid || start + d.len != e || !IsTrimmed(d.cp)) break;
-    e = start;
-  }
-  return {reinterpret_cast<const char*>(b), static_cast<size_t>(e - b)};
 }
 
 // ---------------------------------------------------------------------------
@@ -448,56 +428,6 @@ class NestingLimiter {
 // ---------------------------------------------------------------------------
 // Tree walk.
 
-enum class Action : uint8_t {
-  kInline,  // text joins the current block
-  kBlock,   // ends the current block on entry and exit
-  kChrome,  // a block whose contents are page chrome
-  kPre,     // a block whose lines are blocks and whose spacing is kept
-  kBreak,   // <br>, <hr>: ends the current block
-  kDrop,    // the subtree is not visible text
-  kTitle,   // <title> outside <head>: not rendered, may supply the title
-};
-
-constexpr std::array<Action, GUMBO_TAG_LAST + 1> MakeActions() {
-  std::array<Action, GUMBO_TAG_LAST + 1> a{};
-  for (auto& x : a) x = Action::kInline;
-  for (GumboTag t :
-       {GUMBO_TAG_HTML,     GUMBO_TAG_BODY,       GUMBO_TAG_ARTICLE,  GUMBO_TAG_SECTION,
-        GUMBO_TAG_H1,       GUMBO_TAG_H2,         GUMBO_TAG_H3,       GUMBO_TAG_H4,
-        GUMBO_TAG_H5,       GUMBO_TAG_H6,         GUMBO_TAG_HGROUP,   GUMBO_TAG_ADDRESS,
-        GUMBO_TAG_P,        GUMBO_TAG_BLOCKQUOTE, GUMBO_TAG_OL,       GUMBO_TAG_UL,
-        GUMBO_TAG_LI,       GUMBO_TAG_DL,         GUMBO_TAG_DT,       GUMBO_TAG_DD,
-        GUMBO_TAG_FIGURE,   GUMBO_TAG_FIGCAPTION, GUMBO_TAG_MAIN,     GUMBO_TAG_DIV,
-        GUMBO_TAG_TABLE,    GUMBO_TAG_CAPTION,    GUMBO_TAG_TBODY,    GUMBO_TAG_THEAD,
-        GUMBO_TAG_TFOOT,    GUMBO_TAG_TR,         GUMBO_TAG_TD,       GUMBO_TAG_TH,
-        GUMBO_TAG_FORM,     GUMBO_TAG_FIELDSET,   GUMBO_TAG_LEGEND,   GUMBO_TAG_DETAILS,
-        GUMBO_TAG_SUMMARY,  GUMBO_TAG_MENU,       GUMBO_TAG_DIR,      GUMBO_TAG_CENTER,
-        GUMBO_TAG_OPTION,   GUMBO_TAG_SELECT,     GUMBO_TAG_DATALIST, GUMBO_TAG_OPTGROUP,
-        GUMBO_TAG_TEXTAREA, GUMBO_TAG_FRAMESET,   GUMBO_TAG_MULTICOL, GUMBO_TAG_VIDEO,
-        GUMBO_TAG_AUDIO,    GUMBO_TAG_CANVAS,     GUMBO_TAG_OBJECT,   GUMBO_TAG_APPLET,
-        GUMBO_TAG_MARQUEE}) {
-    a[t] = Action::kBlock;
-  }
-  for (GumboTag t : {GUMBO_TAG_NAV, GUMBO_TAG_HEADER, GUMBO_TAG_FOOTER, GUMBO_TAG_ASIDE}) {
-    a[t] = Action::kChrome;
-  }
-  for (GumboTag t : {GUMBO_TAG_PRE, GUMBO_TAG_LISTING, GUMBO_TAG_XMP, GUMBO_TAG_PLAINTEXT}) {
-    a[t] = Action::kPre;
-  }
-  a[GUMBO_TAG_BR] = Action::kBreak;
-  a[GUMBO_TAG_HR] = Action::kBreak;
-  for (GumboTag t :
-       {GUMBO_TAG_HEAD, GUMBO_TAG_SCRIPT, GUMBO_TAG_STYLE, GUMBO_TAG_NOSCRIPT, GUMBO_TAG_TEMPLATE,
-        GUMBO_TAG_SVG, GUMBO_TAG_IFRAME, GUMBO_TAG_NOEMBED, GUMBO_TAG_NOFRAMES, GUMBO_TAG_FRAME,
-        GUMBO_TAG_BASE, GUMBO_TAG_LINK, GUMBO_TAG_META}) {
-    a[t] = Action::kDrop;
-  }
-  a[GUMBO_TAG_TITLE] = Action::kTitle;
-  return a;
-}
-
-constexpr std::array<Action, GUMBO_TAG_LAST + 1> kActions = MakeActions();
-
 Action ActionOf(const GumboElement& e) {
   if (e.tag == GUMBO_TAG_SVG) return Action::kDrop;
   // Only HTML elements have meaning here; an element in SVG or MathML named
@@ -532,7 +462,7 @@ class BlockBuilder {
   void EndBlock() {
     pending_space_ = false;
     if (current_.empty()) return;
-    const std::string_view trimmed = TrimText(current_);
+    const std::string_view trimmed = internal::TrimBlockText(current_);
     if (!trimmed.empty()) {
       Block b;
       b.text = IsValidUtf8(trimmed) ? std::string(trimmed) : RepairUtf8(trimmed);
@@ -592,7 +522,7 @@ std::string CollapsedText(const GumboNode* element) {
     }
     p += d.len;
   }
-  const std::string_view t = TrimText(out);
+  const std::string_view t = internal::TrimBlockText(out);
   return IsValidUtf8(t) ? std::string(t) : RepairUtf8(t);
 }
 
@@ -738,8 +668,6 @@ BodyKind SniffBodyKind(std::string_view content_type, std::string_view body) {
   return BodyKind::kPlain;
 }
 
-namespace {
-
 // gumbo turns C0 controls (but tab, LF, FF, CR), DEL and C1 controls into
 // U+FFFD, as the HTML5 input stream rules allow, while the plain-text path
 // keeps them in the canonical text and drops them from the content key and
@@ -748,7 +676,7 @@ namespace {
 // the HTML before parsing: removed, except NEL (U+0085, a line break in
 // plain text), which becomes a space. Returns false (and leaves *out alone)
 // when there are none, the usual case.
-bool WithoutControls(std::string_view html, std::string* out) {
+bool internal::WithoutControls(std::string_view html, std::string* out) {
   const auto* const p = reinterpret_cast<const unsigned char*>(html.data());
   const size_t n = html.size();
   auto is_control = [&](size_t i, size_t* len) {
@@ -780,12 +708,11 @@ bool WithoutControls(std::string_view html, std::string* out) {
   return true;
 }
 
-}  // namespace
+namespace {
 
-ExtractedText ExtractHtml(std::string_view html) {
+// The reference path on a page whose controls are already removed.
+ExtractedText GumboExtract(std::string_view html) {
   ExtractedText result;
-  std::string cleaned;
-  if (WithoutControls(html, &cleaned)) html = cleaned;
   std::string rewritten;
   {
     NestingLimiter limiter(html);
@@ -803,6 +730,36 @@ ExtractedText ExtractHtml(std::string_view html) {
   }
   Walk(output->document, &result);
   gumbo_destroy_output(&options, output);
+  return result;
+}
+
+// Pages up to this size keep their cleaned copy's buffer for the next page.
+constexpr size_t kMaxKeptCleaned = 1 << 20;
+
+}  // namespace
+
+ExtractedText internal::ExtractHtmlReference(std::string_view html) {
+  std::string cleaned;
+  if (WithoutControls(html, &cleaned)) html = cleaned;
+  return GumboExtract(html);
+}
+
+bool internal::ExtractHtmlStreaming(std::string_view html, ExtractedText* out) {
+  std::string cleaned;
+  if (WithoutControls(html, &cleaned)) html = cleaned;
+  return StreamExtractCleaned(html, out);
+}
+
+void ExtractHtml(std::string_view html, ExtractedText* out) {
+  thread_local std::string cleaned;
+  if (internal::WithoutControls(html, &cleaned)) html = cleaned;
+  if (!internal::StreamExtractCleaned(html, out)) *out = GumboExtract(html);
+  if (cleaned.capacity() > kMaxKeptCleaned) std::string().swap(cleaned);
+}
+
+ExtractedText ExtractHtml(std::string_view html) {
+  ExtractedText result;
+  ExtractHtml(html, &result);
   return result;
 }
 
@@ -846,7 +803,7 @@ ExtractedText SplitPlainText(std::string_view text) {
   size_t begin = 0;
   size_t i = 0;
   auto push_line = [&](size_t line_end) {
-    const std::string_view line = TrimText(text.substr(begin, line_end - begin));
+    const std::string_view line = internal::TrimBlockText(text.substr(begin, line_end - begin));
     if (!line.empty()) result.blocks.push_back(Block{std::string(line), false});
   };
   while ((i = NextBreakCandidate(bytes, i, n)) < n) {
