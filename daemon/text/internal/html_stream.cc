@@ -659,7 +659,7 @@ class StreamExtractor {
       }
       if (i >= n) break;
       if (!Markup(&i)) return false;
-      if (plaintext_) return EmitSource(i, n);
+      if (plaintext_) return !HasDoctypeText(i, n) && EmitSource(i, n);
     }
     return true;
   }
@@ -979,6 +979,7 @@ class StreamExtractor {
     const size_t end = RawTextEnd("title", *pos);
     const bool wanted = drop_depth_ == 0 && (in_head ? !head_title_seen_ : out_->title.empty());
     if (in_head) head_title_seen_ = true;
+    if (HasDoctypeText(*pos, end)) return false;
     if (wanted) {
       const auto* p = reinterpret_cast<const unsigned char*>(s_.data());
       if (HasNoncharacter(p + *pos, end - *pos)) return false;
@@ -1035,6 +1036,19 @@ class StreamExtractor {
     }
   }
 
+  // The reference's nesting limiter drops every "<!DOCTYPE" after the first
+  // markup, and where it miscounts foreign content (a self-closing <svg/>
+  // stays open for it) it also does so inside textarea, xmp, plaintext or
+  // title text, which the tree would show. Pages with such text take the
+  // reference path, so that both paths stay identical (see docs/text.md).
+  bool HasDoctypeText(size_t begin, size_t end) const {
+    for (size_t at = FindByte(s_.substr(0, end), '<', begin); at < end;
+         at = FindByte(s_.substr(0, end), '<', at + 1)) {
+      if (MatchesIgnoreCase(s_, at, "<!doctype")) return true;
+    }
+    return false;
+  }
+
   // ---- tree construction, as far as extraction needs it ----
 
   bool StartTag(const TagName& name, bool self_closing, size_t* pos) {
@@ -1081,6 +1095,20 @@ class StreamExtractor {
       }
       t = name.tag;
     }
+    if (template_depth_ > 0) {
+      switch (static_cast<int>(t)) {  // GumboTag has ~150 values: int, not -Wswitch-enum
+        case GUMBO_TAG_CAPTION:
+        case GUMBO_TAG_COL:
+        case GUMBO_TAG_COLGROUP:
+        case GUMBO_TAG_TBODY:
+        case GUMBO_TAG_TD:
+        case GUMBO_TAG_TFOOT:
+        case GUMBO_TAG_TH:
+        case GUMBO_TAG_THEAD:
+        case GUMBO_TAG_TR: return false;  // template contents in table modes: not modelled
+        default: break;
+      }
+    }
     switch (static_cast<int>(t)) {  // GumboTag has ~150 values: int, not -Wswitch-enum
       case GUMBO_TAG_HTML:
       case GUMBO_TAG_BODY:
@@ -1125,7 +1153,7 @@ class StreamExtractor {
         ClosePInButtonScope();
         if (!Push(t, 0, false)) return false;
         const size_t end = RawTextEnd("xmp", *pos);
-        if (!EmitSource(*pos, end)) return false;
+        if (HasDoctypeText(*pos, end) || !EmitSource(*pos, end)) return false;
         if (end < s_.size()) Pop();
         *pos = SkipEndTag(end, 3);
         return true;
@@ -1133,6 +1161,7 @@ class StreamExtractor {
       case GUMBO_TAG_TEXTAREA: {
         if (!Push(t, 0, false)) return false;
         const size_t end = RawTextEnd("textarea", *pos);
+        if (HasDoctypeText(*pos, end)) return false;
         ignore_lf_ = true;
         if (!EmitRcdata(*pos, end)) return false;
         if (end < s_.size()) Pop();
@@ -1388,10 +1417,20 @@ class StreamExtractor {
       case GUMBO_TAG_UL:
       case GUMBO_TAG_DD:
       case GUMBO_TAG_DT:
+        if (const size_t k = InScope(t)) PopTo(k);
+        return true;
       case GUMBO_TAG_APPLET:
       case GUMBO_TAG_MARQUEE:
       case GUMBO_TAG_OBJECT:
-        if (const size_t k = InScope(t)) PopTo(k);
+        // gumbo looks for these in table scope (html, table, template).
+        for (size_t k = stack_.size(); k-- > 1;) {
+          const GumboTag s = stack_[k].tag;
+          if (s == t) {
+            PopTo(k);
+            break;
+          }
+          if (s == GUMBO_TAG_TABLE || s == GUMBO_TAG_TEMPLATE) break;
+        }
         return true;
       case GUMBO_TAG_A:
       case GUMBO_TAG_NOBR:

@@ -256,6 +256,16 @@ TEST(HtmlStream, TrickyMarkupMatchesTheReference) {
       "<p>1<p>2</p>3</p>4",
       "<address>a<p>b</address>c",
       "<details><summary>s</summary>d</details>",
+      // Found by a larger run of generated markup (see docs/text.md):
+      "<svg/><plaintext><!DOCTYPE html>text",
+      "<svg/><textarea>a<!DOCTYPE html>b</textarea>",
+      "<object><footer>a<marquee>b</object>c",
+      "<marquee><nav>a<object>b</marquee>c",
+      "<template><col><textarea><p>x</template><footer>y</footer>",
+      "<form>a</form>b",
+      "<form>a<!--c--></form>b",
+      "<form>a</aside></form>b",
+      "<x-a>a<video>v</x-b>w",
   };
   for (const char* html : cases) ExpectSame(html);
 }
