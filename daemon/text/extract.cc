@@ -676,6 +676,41 @@ BodyKind SniffBodyKind(std::string_view content_type, std::string_view body) {
 // the HTML before parsing: removed, except NEL (U+0085, a line break in
 // plain text), which becomes a space. Returns false (and leaves *out alone)
 // when there are none, the usual case.
+namespace {
+
+// Offset of the first byte at or after i that may start a control: C0 but
+// tab, LF, FF, CR; DEL; C2 (the lead byte of C1 controls, also of NBSP and
+// other Latin-1 characters the caller then skips). Sixteen bytes at a time
+// with SSE2: most pages have none, and this scan covers every byte of them.
+size_t NextControlCandidate(const unsigned char* p, size_t i, size_t n) {
+  const __m128i c1f = _mm_set1_epi8(0x1F);
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i lf = _mm_set1_epi8('\n');
+  const __m128i ff = _mm_set1_epi8('\f');
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i del = _mm_set1_epi8(0x7F);
+  const __m128i c2 = _mm_set1_epi8(static_cast<char>(0xC2));
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i c0 = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);  // v <= 0x1F
+    const __m128i space = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf)),
+                                       _mm_or_si128(_mm_cmpeq_epi8(v, ff), _mm_cmpeq_epi8(v, cr)));
+    const __m128i hit = _mm_or_si128(_mm_andnot_si128(space, c0),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, c2)));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return i + static_cast<size_t>(std::countr_zero(mask));
+  }
+  for (; i < n; ++i) {
+    const unsigned c = p[i];
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r') || c == 0x7F || c == 0xC2) {
+      return i;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
 bool internal::WithoutControls(std::string_view html, std::string* out) {
   const auto* const p = reinterpret_cast<const unsigned char*>(html.data());
   const size_t n = html.size();
@@ -693,8 +728,11 @@ bool internal::WithoutControls(std::string_view html, std::string* out) {
     return c == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F;
   };
   size_t i = 0, len = 0;
-  while (i < n && !is_control(i, &len)) ++i;
-  if (i == n) return false;
+  for (;; ++i) {
+    i = NextControlCandidate(p, i, n);
+    if (i >= n) return false;
+    if (is_control(i, &len)) break;
+  }
   out->assign(html.substr(0, i));
   while (i < n) {
     if (is_control(i, &len)) {

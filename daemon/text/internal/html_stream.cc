@@ -367,7 +367,7 @@ class StreamExtractor {
     Reset(html, out);
     // gumbo replaces ill-formed sequences itself; the reference path takes
     // those (rare) pages.
-    const bool ok = IsValidUtf8(html) && Parse();
+    const bool ok = IsValidUtf8(html) && !HasLaterDoctype() && Parse();
     if (ok) {
       while (stack_.size() > 2) Pop();
       EndBlock();
@@ -659,7 +659,7 @@ class StreamExtractor {
       }
       if (i >= n) break;
       if (!Markup(&i)) return false;
-      if (plaintext_) return !HasDoctypeText(i, n) && EmitSource(i, n);
+      if (plaintext_) return EmitSource(i, n);
     }
     return true;
   }
@@ -979,7 +979,6 @@ class StreamExtractor {
     const size_t end = RawTextEnd("title", *pos);
     const bool wanted = drop_depth_ == 0 && (in_head ? !head_title_seen_ : out_->title.empty());
     if (in_head) head_title_seen_ = true;
-    if (HasDoctypeText(*pos, end)) return false;
     if (wanted) {
       const auto* p = reinterpret_cast<const unsigned char*>(s_.data());
       if (HasNoncharacter(p + *pos, end - *pos)) return false;
@@ -1036,15 +1035,21 @@ class StreamExtractor {
     }
   }
 
-  // The reference's nesting limiter drops every "<!DOCTYPE" after the first
-  // markup, and where it miscounts foreign content (a self-closing <svg/>
-  // stays open for it) it also does so inside textarea, xmp, plaintext or
-  // title text, which the tree would show. Pages with such text take the
-  // reference path, so that both paths stay identical (see docs/text.md).
-  bool HasDoctypeText(size_t begin, size_t end) const {
-    for (size_t at = FindByte(s_.substr(0, end), '<', begin); at < end;
-         at = FindByte(s_.substr(0, end), '<', at + 1)) {
-      if (MatchesIgnoreCase(s_, at, "<!doctype")) return true;
+  // True when the page has a "<!DOCTYPE" (case-insensitive, anywhere, even
+  // in text or scripts) other than one at the very start (after whitespace
+  // and a BOM). The reference's nesting limiter removes such doctypes before
+  // gumbo sees the page, which can join what surrounds them into new markup
+  // ("<<!DOCTYPE html>p>" becomes "<p>"); those pages take the reference
+  // path. Real pages have at most the first one.
+  bool HasLaterDoctype() const {
+    size_t start = 0;
+    if (s_.starts_with("\xEF\xBB\xBF")) start = 3;
+    while (start < s_.size() && IsHtmlSpace(s_[start])) ++start;
+    for (size_t at = FindByte(s_, '<', 0); at < s_.size(); at = FindByte(s_, '<', at + 1)) {
+      if (at + 1 < s_.size() && s_[at + 1] == '!' && at != start &&
+          MatchesIgnoreCase(s_, at, "<!doctype")) {
+        return true;
+      }
     }
     return false;
   }
@@ -1153,7 +1158,7 @@ class StreamExtractor {
         ClosePInButtonScope();
         if (!Push(t, 0, false)) return false;
         const size_t end = RawTextEnd("xmp", *pos);
-        if (HasDoctypeText(*pos, end) || !EmitSource(*pos, end)) return false;
+        if (!EmitSource(*pos, end)) return false;
         if (end < s_.size()) Pop();
         *pos = SkipEndTag(end, 3);
         return true;
@@ -1161,7 +1166,6 @@ class StreamExtractor {
       case GUMBO_TAG_TEXTAREA: {
         if (!Push(t, 0, false)) return false;
         const size_t end = RawTextEnd("textarea", *pos);
-        if (HasDoctypeText(*pos, end)) return false;
         ignore_lf_ = true;
         if (!EmitRcdata(*pos, end)) return false;
         if (end < s_.size()) Pop();
