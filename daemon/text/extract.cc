@@ -322,12 +322,7 @@ class NestingLimiter {
     const size_t body = lt + 4;
     if (html_.compare(body, 1, ">") == 0) return body + 1;
     if (html_.compare(body, 2, "->") == 0) return body + 2;
-    size_t end = html_.size();
-    const size_t a = html_.find("-->", body);
-    if (a != std::string_view::npos) end = a + 3;
-    const size_t b = html_.find("--!>", body);
-    if (b != std::string_view::npos && b + 4 < end) end = b + 4;
-    return end;
+    return internal::CommentEndAfter(html_, body);
   }
 
   void Replace(size_t begin, size_t end, bool block) {

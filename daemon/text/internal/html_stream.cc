@@ -870,12 +870,7 @@ class StreamExtractor {
     const size_t body = lt + 4;
     if (s_.compare(body, 1, ">") == 0) return body + 1;
     if (s_.compare(body, 2, "->") == 0) return body + 2;
-    size_t end = s_.size();
-    const size_t a = s_.find("-->", body);
-    if (a != std::string_view::npos) end = a + 3;
-    const size_t b = s_.find("--!>", body);
-    if (b != std::string_view::npos && b + 4 < end) end = b + 4;
-    return end;
+    return CommentEndAfter(s_, body);
   }
 
   // Where raw text (RAWTEXT / RCDATA) of element `lower` ends: at "</lower"
@@ -1516,6 +1511,14 @@ class StreamExtractor {
 bool StreamExtractCleaned(std::string_view cleaned, ExtractedText* out) {
   thread_local StreamExtractor extractor;
   return extractor.Run(cleaned, out);
+}
+
+size_t CommentEndAfter(std::string_view s, size_t from) {
+  for (size_t at = s.find("--", from); at != std::string_view::npos; at = s.find("--", at + 1)) {
+    if (s.compare(at + 2, 1, ">") == 0) return at + 3;
+    if (s.compare(at + 2, 2, "!>") == 0) return at + 4;
+  }
+  return s.size();
 }
 
 std::string_view TrimBlockText(std::string_view s) {

@@ -41,6 +41,12 @@ ExtractedText ExtractHtmlReference(std::string_view html);
 // are already removed.
 bool StreamExtractCleaned(std::string_view cleaned, ExtractedText* out);
 
+// Position just after the first "-->" or "--!>" at or after `from` (a
+// comment's end), or s.size(). Linear: one pass over the "--" pairs (two
+// separate find()s would each run to the end of the page for every comment
+// when one of the forms never occurs).
+size_t CommentEndAfter(std::string_view s, size_t from);
+
 // Trims whitespace and zero-width characters from both ends (the rule every
 // block and title follows).
 std::string_view TrimBlockText(std::string_view s);
