@@ -386,6 +386,15 @@ class StreamExtractor {
     Action action;
     bool foreign;  // an SVG element (the <svg> itself included)
     uint64_t hash;
+    uint32_t uid;  // identifies the element for the list of active formatting elements
+  };
+
+  // An entry of HTML5's list of active formatting elements: a formatting
+  // element (uid of its open element, 0 once it was closed implicitly and
+  // waits to be re-created), or a marker (tag GUMBO_TAG_LAST).
+  struct Formatting {
+    GumboTag tag;
+    uint32_t uid;
   };
 
   struct LimiterOpen {
@@ -403,8 +412,9 @@ class StreamExtractor {
     pending_space_ = false;
     chrome_ = false;
     stack_.clear();
-    stack_.push_back({GUMBO_TAG_HTML, Action::kBlock, false, 0});
-    stack_.push_back({GUMBO_TAG_BODY, Action::kBlock, false, 0});
+    stack_.push_back({GUMBO_TAG_HTML, Action::kBlock, false, 0, 0});
+    stack_.push_back({GUMBO_TAG_BODY, Action::kBlock, false, 0, 0});
+    afe_.clear();
     limiter_stack_.clear();
     limiter_foreign_ = 0;
     formatting_open_.fill(0);
@@ -522,7 +532,7 @@ class StreamExtractor {
   bool Push(GumboTag tag, uint64_t hash, bool foreign) {
     if (stack_.size() >= kMaxHtmlDepth) return false;
     const Action action = foreign && tag != GUMBO_TAG_SVG ? Action::kInline : kActions[tag];
-    stack_.push_back({tag, action, foreign, hash});
+    stack_.push_back({tag, action, foreign, hash, ++next_uid_});
     switch (action) {
       case Action::kBlock: Boundary(); break;
       case Action::kChrome:
@@ -552,6 +562,14 @@ class StreamExtractor {
     text_since_tag_ = false;  // popping flushes gumbo's text buffer
     const Open e = stack_.back();
     stack_.pop_back();
+    if (IsFormattingTag(e.tag) && !e.foreign) {
+      for (size_t k = afe_.size(); k-- > 0;) {
+        if (afe_[k].uid == e.uid) {
+          afe_[k].uid = 0;  // closed implicitly: re-created by Reconstruct()
+          break;
+        }
+      }
+    }
     switch (e.action) {
       case Action::kBlock: Boundary(); break;
       case Action::kChrome:
@@ -577,6 +595,87 @@ class StreamExtractor {
   }
 
   GumboTag Top() const { return stack_.back().tag; }
+
+  // ---- the list of active formatting elements ----
+  // Modelled because HTML5 re-creates a formatting element that a block end
+  // closed implicitly (<p><b>x</p><option>y</b>z: the b is re-opened before
+  // the option, and </b> then closes the option too).
+
+  static bool IsFormattingTag(GumboTag t) {
+    return kLimiterClass[t] == LimiterClass::kFormatting || t == GUMBO_TAG_A || t == GUMBO_TAG_NOBR;
+  }
+
+  size_t LastMarker() const {
+    for (size_t k = afe_.size(); k-- > 0;) {
+      if (afe_[k].tag == GUMBO_TAG_LAST) return k + 1;
+    }
+    return 0;
+  }
+
+  // Pushes a formatting element and its entry. Returns false where the
+  // "Noah's Ark" clause would drop an older entry: it compares attributes,
+  // which this pass does not keep.
+  bool PushFormatting(GumboTag t) {
+    size_t same = 0;
+    for (size_t k = LastMarker(); k < afe_.size(); ++k) same += afe_[k].tag == t ? 1 : 0;
+    if (same >= 3 || afe_.size() >= kMaxFormattingEntries) return false;
+    if (!Push(t, 0, false)) return false;
+    afe_.push_back({t, stack_.back().uid});
+    return true;
+  }
+
+  void PushMarker() { afe_.push_back({GUMBO_TAG_LAST, 0}); }
+
+  void ClearToLastMarker() {
+    while (!afe_.empty()) {
+      const bool marker = afe_.back().tag == GUMBO_TAG_LAST;
+      afe_.pop_back();
+      if (marker) return;
+    }
+  }
+
+  // "Reconstruct the active formatting elements": re-opens, in order, the
+  // entries after the last marker or open one that were closed implicitly.
+  bool Reconstruct() {
+    if (afe_.empty() || afe_.back().tag == GUMBO_TAG_LAST || afe_.back().uid != 0) return true;
+    size_t k = afe_.size() - 1;
+    while (k > 0 && afe_[k - 1].tag != GUMBO_TAG_LAST && afe_[k - 1].uid == 0) --k;
+    for (; k < afe_.size(); ++k) {
+      if (!Push(afe_[k].tag, 0, false)) return false;
+      afe_[k].uid = stack_.back().uid;
+      text_since_tag_ = false;
+    }
+    return true;
+  }
+
+  // The adoption agency for end tag (or re-opened start tag) `t`, in the
+  // cases that move no block: the entry is closed already (dropped), or
+  // nothing special is above its element (popped with what is above).
+  // Returns false (give up) for the others; `*handled` false when no entry
+  // after the last marker has tag t ("any other end tag" then applies).
+  bool AdoptionAgency(GumboTag t, bool* handled) {
+    *handled = false;
+    size_t entry = afe_.size();
+    for (size_t k = afe_.size(); k-- > LastMarker();) {
+      if (afe_[k].tag == t) {
+        entry = k;
+        break;
+      }
+    }
+    if (entry == afe_.size()) return true;
+    *handled = true;
+    const uint32_t uid = afe_[entry].uid;
+    if (uid != 0) {
+      size_t k = stack_.size();
+      while (k-- > 1 && stack_[k].uid != uid) {
+        if (kSpecial[stack_[k].tag]) return false;  // a furthest block: not modelled
+      }
+      if (k == 0) return false;
+      PopTo(k);
+    }
+    afe_.erase(afe_.begin() + static_cast<std::ptrdiff_t>(entry));
+    return true;
+  }
 
   // Pops down to and including stack_[k].
   void PopTo(size_t k) {
@@ -665,17 +764,24 @@ class StreamExtractor {
   }
 
   // Text from the source (not a character reference).
-  bool EmitSource(size_t begin, size_t end) {
+  // `reconstruct`: false for RCDATA/RAWTEXT content (the "text" insertion
+  // mode inserts characters as they are).
+  bool EmitSource(size_t begin, size_t end, bool reconstruct = true) {
     if (begin >= end) return true;
     const auto* p = reinterpret_cast<const unsigned char*>(s_.data());
-    if (drop_depth_ > 0 || foreign_depth_ > 0) {
+    if (foreign_depth_ > 0) {
       ignore_lf_ = false;
       return true;
+    }
+    if (drop_depth_ > 0) {
+      ignore_lf_ = false;
+      return !reconstruct || Reconstruct();
     }
     if (!EnterBodyForText(begin, end)) {
       ignore_lf_ = false;
       return true;  // whitespace in <head>
     }
+    if (reconstruct && !Reconstruct()) return false;
     if (HasNoncharacter(p + begin, end - begin)) return false;
     if (ignore_lf_ && s_[begin] == '\n') {
       ++begin;
@@ -688,16 +794,21 @@ class StreamExtractor {
     return true;
   }
 
-  bool EmitDecoded(const char* p, size_t n) {
-    if (drop_depth_ > 0 || foreign_depth_ > 0) {
+  bool EmitDecoded(const char* p, size_t n, bool reconstruct = true) {
+    if (foreign_depth_ > 0) {
       ignore_lf_ = false;
       return true;
+    }
+    if (drop_depth_ > 0) {
+      ignore_lf_ = false;
+      return !reconstruct || Reconstruct();
     }
     if (mode_ != Mode::kBody && std::all_of(p, p + n, IsHtmlSpace)) {
       ignore_lf_ = false;
       return true;
     }
     mode_ = Mode::kBody;
+    if (reconstruct && !Reconstruct()) return false;
     if (ignore_lf_ && n == 1 && p[0] == '\n') {
       ignore_lf_ = false;
       return true;
@@ -858,8 +969,10 @@ class StreamExtractor {
   }
 
   bool EmitLiteral(size_t begin, size_t end) {
-    if (drop_depth_ > 0 || foreign_depth_ > 0) return true;
+    if (foreign_depth_ > 0) return true;
+    if (drop_depth_ > 0) return Reconstruct();
     mode_ = Mode::kBody;
+    if (!Reconstruct()) return false;
     Text(s_.data() + begin, end - begin, true);
     return true;
   }
@@ -1088,7 +1201,10 @@ class StreamExtractor {
         case GUMBO_TAG_NOFRAMES:
         case GUMBO_TAG_STYLE:
         case GUMBO_TAG_SCRIPT: SkipRaw(t, pos); return true;
-        case GUMBO_TAG_TEMPLATE: return Push(t, 0, false);
+        case GUMBO_TAG_TEMPLATE:
+          if (!Push(t, 0, false)) return false;
+          PushMarker();
+          return true;
         case GUMBO_TAG_BODY: mode_ = Mode::kBody; return true;
         case GUMBO_TAG_FRAMESET: return false;
         default: mode_ = Mode::kBody; break;  // the body starts; reprocess
@@ -1128,17 +1244,20 @@ class StreamExtractor {
       case GUMBO_TAG_TH:
       case GUMBO_TAG_THEAD:
       case GUMBO_TAG_TR:
+      case GUMBO_TAG_PARAM:
+      case GUMBO_TAG_SOURCE:
+      case GUMBO_TAG_TRACK: return true;
       case GUMBO_TAG_AREA:
       case GUMBO_TAG_EMBED:
       case GUMBO_TAG_IMG:
       case GUMBO_TAG_IMAGE:
       case GUMBO_TAG_KEYGEN:
       case GUMBO_TAG_WBR:
-      case GUMBO_TAG_INPUT:
-      case GUMBO_TAG_PARAM:
-      case GUMBO_TAG_SOURCE:
-      case GUMBO_TAG_TRACK: return true;
-      case GUMBO_TAG_BR: Boundary(); return true;
+      case GUMBO_TAG_INPUT: return Reconstruct();
+      case GUMBO_TAG_BR:
+        if (!Reconstruct()) return false;
+        Boundary();
+        return true;
       case GUMBO_TAG_HR:
         ClosePInButtonScope();
         Boundary();
@@ -1151,9 +1270,9 @@ class StreamExtractor {
       case GUMBO_TAG_TITLE: return ReadTitle(pos, false);
       case GUMBO_TAG_XMP: {
         ClosePInButtonScope();
-        if (!Push(t, 0, false)) return false;
+        if (!Reconstruct() || !Push(t, 0, false)) return false;
         const size_t end = RawTextEnd("xmp", *pos);
-        if (!EmitSource(*pos, end)) return false;
+        if (!EmitSource(*pos, end, false)) return false;
         if (end < s_.size()) Pop();
         *pos = SkipEndTag(end, 3);
         return true;
@@ -1225,16 +1344,47 @@ class StreamExtractor {
         return Push(t, 0, false);
       case GUMBO_TAG_BUTTON:
         if (const size_t k = InScope(GUMBO_TAG_BUTTON)) PopTo(k);
-        return Push(t, 0, false);
-      case GUMBO_TAG_A:
+        return Reconstruct() && Push(t, 0, false);
+      case GUMBO_TAG_A: {
+        bool handled = false;
+        if (!AdoptionAgency(t, &handled)) return false;
+        return Reconstruct() && PushFormatting(t);
+      }
       case GUMBO_TAG_NOBR:
-        if (!CloseFormattingForReopen(t)) return false;
-        return Push(t, 0, false);
+        if (!Reconstruct()) return false;
+        if (InScope(GUMBO_TAG_NOBR) != 0) {
+          bool handled = false;
+          if (!AdoptionAgency(t, &handled) || !Reconstruct()) return false;
+        }
+        return PushFormatting(t);
+      case GUMBO_TAG_B:
+      case GUMBO_TAG_BIG:
+      case GUMBO_TAG_CODE:
+      case GUMBO_TAG_EM:
+      case GUMBO_TAG_FONT:
+      case GUMBO_TAG_I:
+      case GUMBO_TAG_S:
+      case GUMBO_TAG_SMALL:
+      case GUMBO_TAG_STRIKE:
+      case GUMBO_TAG_STRONG:
+      case GUMBO_TAG_TT:
+      case GUMBO_TAG_U: return Reconstruct() && PushFormatting(t);
+      case GUMBO_TAG_APPLET:
+      case GUMBO_TAG_MARQUEE:
+      case GUMBO_TAG_OBJECT:
+        if (!Reconstruct() || !Push(t, 0, false)) return false;
+        PushMarker();
+        return true;
+      case GUMBO_TAG_TEMPLATE:
+        if (!Push(t, 0, false)) return false;
+        PushMarker();
+        return true;
       case GUMBO_TAG_OPTION:
       case GUMBO_TAG_OPTGROUP:
         if (Top() == GUMBO_TAG_OPTION) Pop();
-        return Push(t, 0, false);
+        return Reconstruct() && Push(t, 0, false);
       case GUMBO_TAG_SVG:
+        if (!Reconstruct()) return false;
         if (self_closing) return true;
         return Push(t, name.hash, true);
       case GUMBO_TAG_TABLE:
@@ -1247,7 +1397,7 @@ class StreamExtractor {
       case GUMBO_TAG_RP:
       case GUMBO_TAG_RT:
       case GUMBO_TAG_RTC: return false;  // not modelled: the reference path
-      default: return Push(t, name.hash, false);
+      default: return Reconstruct() && Push(t, name.hash, false);
     }
   }
 
@@ -1255,12 +1405,12 @@ class StreamExtractor {
     size_t i = begin;
     while (i < end) {
       const size_t amp = FindByte(s_.substr(0, end), '&', i);
-      if (amp > i && !EmitSource(i, amp)) return false;
+      if (amp > i && !EmitSource(i, amp, false)) return false;
       if (amp >= end) break;
       char buf[8];
       size_t len = 0;
       i = DecodeCharRef(s_.substr(0, end), amp, buf, &len);
-      if (!EmitDecoded(buf, len)) return false;
+      if (!EmitDecoded(buf, len, false)) return false;
     }
     ignore_lf_ = false;
     return true;
@@ -1279,24 +1429,6 @@ class StreamExtractor {
       }
       if (kSpecial[s] && s != GUMBO_TAG_ADDRESS && s != GUMBO_TAG_DIV && s != GUMBO_TAG_P) return;
     }
-  }
-
-  // A new <a> (or <nobr>) first closes an open one. When only inline
-  // elements are above it that is a plain pop; a block in between would
-  // need the adoption agency: not modelled.
-  bool CloseFormattingForReopen(GumboTag t) {
-    bool special_above = false;
-    for (size_t k = stack_.size(); k-- > 1;) {
-      const GumboTag s = stack_[k].tag;
-      if (s == t) {
-        if (special_above) return false;
-        PopTo(k);
-        return true;
-      }
-      if (IsScopeBoundary(s)) return true;
-      if (kSpecial[s]) special_above = true;
-    }
-    return true;
   }
 
   bool EndTag(const TagName& name) {
@@ -1332,6 +1464,7 @@ class StreamExtractor {
       case GUMBO_TAG_BODY:
       case GUMBO_TAG_HTML: return true;
       case GUMBO_TAG_BR:
+        if (!Reconstruct()) return false;
         text_since_tag_ = false;
         Boundary();
         return true;
@@ -1385,6 +1518,7 @@ class StreamExtractor {
         for (size_t k = stack_.size(); k-- > 1;) {
           if (stack_[k].tag == GUMBO_TAG_TEMPLATE) {
             PopTo(k);
+            ClearToLastMarker();
             break;
           }
         }
@@ -1426,6 +1560,7 @@ class StreamExtractor {
           const GumboTag s = stack_[k].tag;
           if (s == t) {
             PopTo(k);
+            ClearToLastMarker();
             break;
           }
           if (s == GUMBO_TAG_TABLE || s == GUMBO_TAG_TEMPLATE) break;
@@ -1445,19 +1580,10 @@ class StreamExtractor {
       case GUMBO_TAG_STRONG:
       case GUMBO_TAG_TT:
       case GUMBO_TAG_U: {
-        // Adoption agency, simple case only: the element is open with no
-        // special element above it (then it and what is above are popped).
-        bool special_above = false;
-        for (size_t k = stack_.size(); k-- > 1;) {
-          const GumboTag s = stack_[k].tag;
-          if (s == t) {
-            if (special_above) return false;
-            PopTo(k);
-            return true;
-          }
-          if (kSpecial[s]) special_above = true;
-        }
-        return true;  // not open: ignored
+        bool handled = false;
+        if (!AdoptionAgency(t, &handled)) return false;
+        if (handled) return true;
+        [[fallthrough]];  // no entry: "any other end tag"
       }
       default:
         // Any other end tag: pop to the nearest element of that name unless
@@ -1475,6 +1601,7 @@ class StreamExtractor {
     }
   }
 
+  static constexpr size_t kMaxFormattingEntries = 64;
   static constexpr size_t kMaxSpareBlocks = 4096;
   static constexpr size_t kMaxSpareBytes = 64 * 1024;
   static constexpr size_t kMaxKeptBuffer = 1 << 20;
@@ -1504,6 +1631,8 @@ class StreamExtractor {
   bool ignore_lf_ = false;
   bool plaintext_ = false;
   bool text_since_tag_ = false;  // visible text since the last tag token
+  std::vector<Formatting> afe_;  // the list of active formatting elements
+  uint32_t next_uid_ = 0;
 };
 
 }  // namespace

@@ -269,6 +269,15 @@ TEST(HtmlStream, TrickyMarkupMatchesTheReference) {
       // Found by fuzz_extract: the reference's limiter removes the second
       // doctype, and "<" + "le>" becomes a tag.
       "<head><noscript><!DOCTYPE html><html a=b><<!DOCTYPE html>le>x</style></noscript>",
+      // The list of active formatting elements: a b closed by </p> is
+      // re-opened before the next element, and </b> then closes that too.
+      "<p><b></p><optgroup>a</b>c",
+      "<h3><nobr></h1><optgroup>a</nobr>b",
+      "<p><i>x</p>y<video>z</i>w",
+      "<p><b>x</p><object><b>y</object>z</b>",
+      "<template><p><b>x</p></template>y</b>z",
+      "<b><b><b><b>x</p>y",
+      "<a>1<a>2</p>3</a>4",
   };
   for (const char* html : cases) ExpectSame(html);
 }
