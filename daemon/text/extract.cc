@@ -783,8 +783,16 @@ bool internal::ExtractHtmlStreaming(std::string_view html, ExtractedText* out) {
   return StreamExtractCleaned(html, out);
 }
 
+namespace {
+thread_local std::string tls_cleaned;
+}  // namespace
+
+void internal::ReleaseCleanedScratch() {
+  std::string().swap(tls_cleaned);
+}
+
 void ExtractHtml(std::string_view html, ExtractedText* out) {
-  thread_local std::string cleaned;
+  std::string& cleaned = tls_cleaned;
   if (internal::WithoutControls(html, &cleaned)) html = cleaned;
   if (!internal::StreamExtractCleaned(html, out)) *out = GumboExtract(html);
   if (cleaned.capacity() > kMaxKeptCleaned) std::string().swap(cleaned);

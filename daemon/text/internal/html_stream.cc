@@ -1637,9 +1637,17 @@ class StreamExtractor {
 
 }  // namespace
 
+namespace {
+thread_local StreamExtractor tls_extractor;
+}  // namespace
+
 bool StreamExtractCleaned(std::string_view cleaned, ExtractedText* out) {
-  thread_local StreamExtractor extractor;
-  return extractor.Run(cleaned, out);
+  return tls_extractor.Run(cleaned, out);
+}
+
+void ReleaseScratch() {
+  tls_extractor = StreamExtractor();
+  ReleaseCleanedScratch();
 }
 
 size_t CommentEndAfter(std::string_view s, size_t from) {

@@ -47,6 +47,12 @@ bool StreamExtractCleaned(std::string_view cleaned, ExtractedText* out);
 // when one of the forms never occurs).
 size_t CommentEndAfter(std::string_view s, size_t from);
 
+// Frees this thread's scratch buffers (the streaming extractor's and the
+// cleaned copy's). For the fuzzer, whose leak check wants every input to free
+// what it allocated; the daemon keeps them.
+void ReleaseScratch();
+void ReleaseCleanedScratch();  // extract.cc's part of it
+
 // Trims whitespace and zero-width characters from both ends (the rule every
 // block and title follows).
 std::string_view TrimBlockText(std::string_view s);
