@@ -459,6 +459,7 @@ class StreamExtractor {
   // Inside <pre>: each line a block, spacing kept. The source's CR and CRLF
   // are LF (HTML input preprocessing); a CR from &#13; is kept.
   void TextPre(const char* p, size_t n, bool chrome, bool convert_cr) {
+    if (n > 0) text_since_tag_ = true;  // in <pre> even whitespace shows
     if (pending_space_ && !current_.empty()) current_.push_back(' ');
     pending_space_ = false;
     chrome_ = chrome;
