@@ -3,6 +3,7 @@
 // repeated), with XXH3-64 over the same bytes as the reference. Results and
 // the command line are in docs/text.md.
 #include <benchmark/benchmark.h>
+#include <simdjson.h>
 #include <xxhash.h>
 
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "text/extract.h"
+#include "text/internal/html_stream.h"
 #include "text/normalize.h"
 #include "text/repeats.h"
 #include "text/segment.h"
@@ -141,6 +143,55 @@ void BM_ExtractHtml(benchmark::State& state, Lang lang) {
   state.counters["page_bytes"] = static_cast<double>(html.size());
 }
 
+// The corpus's HTML pages (tests/data/corpus/dev.jsonl, content_type
+// text/html): all 159, or only the 16 real cctv article pages (those with
+// their #content_area), each page extracted once per iteration.
+enum class HtmlSet { kCorpus, kCctv };
+enum class HtmlPath { kReference, kStreaming, kPublic };
+
+const std::vector<std::string>& CorpusHtml(HtmlSet set) {
+  static const auto pages = [] {
+    std::vector<std::string> all, cctv;
+    std::ifstream in(std::string(DEDUPD_TEST_DATA_DIR) + "/corpus/dev.jsonl", std::ios::binary);
+    std::string line;
+    simdjson::dom::parser parser;
+    while (std::getline(in, line)) {
+      simdjson::dom::element e;
+      std::string_view type, body;
+      if (parser.parse(line).get(e) != simdjson::SUCCESS ||
+          e["content_type"].get(type) != simdjson::SUCCESS ||
+          e["body"].get(body) != simdjson::SUCCESS || type.find("html") == std::string_view::npos) {
+        continue;
+      }
+      all.emplace_back(body);
+      if (body.find("content_area") != std::string_view::npos) cctv.emplace_back(body);
+    }
+    return std::pair{all, cctv};
+  }();
+  return set == HtmlSet::kCorpus ? pages.first : pages.second;
+}
+
+void BM_HtmlPages(benchmark::State& state, HtmlSet set, HtmlPath path) {
+  const std::vector<std::string>& pages = CorpusHtml(set);
+  size_t bytes = 0;
+  for (const std::string& p : pages) bytes += p.size();
+  ExtractedText out;
+  for (auto _ : state) {
+    for (const std::string& p : pages) {
+      switch (path) {
+        case HtmlPath::kReference: out = internal::ExtractHtmlReference(p); break;
+        case HtmlPath::kStreaming:
+          if (!internal::ExtractHtmlStreaming(p, &out)) state.SkipWithError("gave up");
+          break;
+        case HtmlPath::kPublic: ExtractHtml(p, &out); break;
+      }
+      benchmark::DoNotOptimize(out);
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+  state.counters["pages"] = static_cast<double>(pages.size());
+}
+
 // The per-page hot path for a plain-text page: blocks, repeats (which also
 // yields the canonical content key), and each kept block's matching form for
 // the shingles. Every page takes this path.
@@ -196,6 +247,12 @@ BENCHMARK_CAPTURE(BM_FindRepeats, cjk_repeated, Lang::kCjk, false);
 BENCHMARK_CAPTURE(BM_FindRepeats, en_unique, Lang::kEnglish, true);
 BENCHMARK_CAPTURE(BM_ExtractHtml, cjk, Lang::kCjk);
 BENCHMARK_CAPTURE(BM_ExtractHtml, en, Lang::kEnglish);
+BENCHMARK_CAPTURE(BM_HtmlPages, corpus_reference, HtmlSet::kCorpus, HtmlPath::kReference);
+BENCHMARK_CAPTURE(BM_HtmlPages, corpus_streaming, HtmlSet::kCorpus, HtmlPath::kStreaming);
+BENCHMARK_CAPTURE(BM_HtmlPages, corpus_public, HtmlSet::kCorpus, HtmlPath::kPublic);
+BENCHMARK_CAPTURE(BM_HtmlPages, cctv_reference, HtmlSet::kCctv, HtmlPath::kReference);
+BENCHMARK_CAPTURE(BM_HtmlPages, cctv_streaming, HtmlSet::kCctv, HtmlPath::kStreaming);
+BENCHMARK_CAPTURE(BM_HtmlPages, cctv_public, HtmlSet::kCctv, HtmlPath::kPublic);
 BENCHMARK_CAPTURE(BM_TextStagePlain, cjk, Lang::kCjk);
 BENCHMARK_CAPTURE(BM_TextStagePlain, en, Lang::kEnglish);
 BENCHMARK_CAPTURE(BM_TextStagePlainWithSentences, cjk, Lang::kCjk);

@@ -16,16 +16,19 @@
 #include <utility>
 #include <vector>
 
+#include "text/internal/html_actions.h"
+#include "text/internal/html_stream.h"
 #include "text/internal/utf8.h"
 #include "text/normalize.h"
 
 namespace dedupd::text {
 namespace {
 
+using internal::Action;
 using internal::Decoded;
 using internal::DecodeUtf8;
 using internal::IsWhiteSpace;
-using internal::IsZeroWidth;
+using internal::kActions;
 
 char AsciiLower(char c) {
   return static_cast<unsigned>(c - 'A') < 26u ? static_cast<char>(c + 32) : c;
@@ -53,29 +56,6 @@ size_t FindIgnoreCase(std::string_view s, std::string_view needle, size_t from =
 
 bool IsAsciiSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
-bool IsTrimmed(char32_t cp) {
-  return IsWhiteSpace(cp) || IsZeroWidth(cp);
-}
-
-// Trims whitespace and zero-width characters from both ends.
-std::string_view TrimText(std::string_view s) {
-  const auto* b = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* e = b + s.size();
-  while (b < e) {
-    const Decoded d = DecodeUtf8(b, e);
-    if (!d.valid || !IsTrimmed(d.cp)) break;
-    b += d.len;
-  }
-  while (e > b) {
-    const unsigned char* start = e - 1;
-    while (start > b && e - start < 4 && (*start & 0xC0) == 0x80) --start;
-    const Decoded d = DecodeUtf8(start, e);
-    if (!d.valid || start + d.len != e || !IsTrimmed(d.cp)) break;
-    e = start;
-  }
-  return {reinterpret_cast<const char*>(b), static_cast<size_t>(e - b)};
 }
 
 // ---------------------------------------------------------------------------
@@ -342,12 +322,7 @@ class NestingLimiter {
     const size_t body = lt + 4;
     if (html_.compare(body, 1, ">") == 0) return body + 1;
     if (html_.compare(body, 2, "->") == 0) return body + 2;
-    size_t end = html_.size();
-    const size_t a = html_.find("-->", body);
-    if (a != std::string_view::npos) end = a + 3;
-    const size_t b = html_.find("--!>", body);
-    if (b != std::string_view::npos && b + 4 < end) end = b + 4;
-    return end;
+    return internal::CommentEndAfter(html_, body);
   }
 
   void Replace(size_t begin, size_t end, bool block) {
@@ -448,56 +423,6 @@ class NestingLimiter {
 // ---------------------------------------------------------------------------
 // Tree walk.
 
-enum class Action : uint8_t {
-  kInline,  // text joins the current block
-  kBlock,   // ends the current block on entry and exit
-  kChrome,  // a block whose contents are page chrome
-  kPre,     // a block whose lines are blocks and whose spacing is kept
-  kBreak,   // <br>, <hr>: ends the current block
-  kDrop,    // the subtree is not visible text
-  kTitle,   // <title> outside <head>: not rendered, may supply the title
-};
-
-constexpr std::array<Action, GUMBO_TAG_LAST + 1> MakeActions() {
-  std::array<Action, GUMBO_TAG_LAST + 1> a{};
-  for (auto& x : a) x = Action::kInline;
-  for (GumboTag t :
-       {GUMBO_TAG_HTML,     GUMBO_TAG_BODY,       GUMBO_TAG_ARTICLE,  GUMBO_TAG_SECTION,
-        GUMBO_TAG_H1,       GUMBO_TAG_H2,         GUMBO_TAG_H3,       GUMBO_TAG_H4,
-        GUMBO_TAG_H5,       GUMBO_TAG_H6,         GUMBO_TAG_HGROUP,   GUMBO_TAG_ADDRESS,
-        GUMBO_TAG_P,        GUMBO_TAG_BLOCKQUOTE, GUMBO_TAG_OL,       GUMBO_TAG_UL,
-        GUMBO_TAG_LI,       GUMBO_TAG_DL,         GUMBO_TAG_DT,       GUMBO_TAG_DD,
-        GUMBO_TAG_FIGURE,   GUMBO_TAG_FIGCAPTION, GUMBO_TAG_MAIN,     GUMBO_TAG_DIV,
-        GUMBO_TAG_TABLE,    GUMBO_TAG_CAPTION,    GUMBO_TAG_TBODY,    GUMBO_TAG_THEAD,
-        GUMBO_TAG_TFOOT,    GUMBO_TAG_TR,         GUMBO_TAG_TD,       GUMBO_TAG_TH,
-        GUMBO_TAG_FORM,     GUMBO_TAG_FIELDSET,   GUMBO_TAG_LEGEND,   GUMBO_TAG_DETAILS,
-        GUMBO_TAG_SUMMARY,  GUMBO_TAG_MENU,       GUMBO_TAG_DIR,      GUMBO_TAG_CENTER,
-        GUMBO_TAG_OPTION,   GUMBO_TAG_SELECT,     GUMBO_TAG_DATALIST, GUMBO_TAG_OPTGROUP,
-        GUMBO_TAG_TEXTAREA, GUMBO_TAG_FRAMESET,   GUMBO_TAG_MULTICOL, GUMBO_TAG_VIDEO,
-        GUMBO_TAG_AUDIO,    GUMBO_TAG_CANVAS,     GUMBO_TAG_OBJECT,   GUMBO_TAG_APPLET,
-        GUMBO_TAG_MARQUEE}) {
-    a[t] = Action::kBlock;
-  }
-  for (GumboTag t : {GUMBO_TAG_NAV, GUMBO_TAG_HEADER, GUMBO_TAG_FOOTER, GUMBO_TAG_ASIDE}) {
-    a[t] = Action::kChrome;
-  }
-  for (GumboTag t : {GUMBO_TAG_PRE, GUMBO_TAG_LISTING, GUMBO_TAG_XMP, GUMBO_TAG_PLAINTEXT}) {
-    a[t] = Action::kPre;
-  }
-  a[GUMBO_TAG_BR] = Action::kBreak;
-  a[GUMBO_TAG_HR] = Action::kBreak;
-  for (GumboTag t :
-       {GUMBO_TAG_HEAD, GUMBO_TAG_SCRIPT, GUMBO_TAG_STYLE, GUMBO_TAG_NOSCRIPT, GUMBO_TAG_TEMPLATE,
-        GUMBO_TAG_SVG, GUMBO_TAG_IFRAME, GUMBO_TAG_NOEMBED, GUMBO_TAG_NOFRAMES, GUMBO_TAG_FRAME,
-        GUMBO_TAG_BASE, GUMBO_TAG_LINK, GUMBO_TAG_META}) {
-    a[t] = Action::kDrop;
-  }
-  a[GUMBO_TAG_TITLE] = Action::kTitle;
-  return a;
-}
-
-constexpr std::array<Action, GUMBO_TAG_LAST + 1> kActions = MakeActions();
-
 Action ActionOf(const GumboElement& e) {
   if (e.tag == GUMBO_TAG_SVG) return Action::kDrop;
   // Only HTML elements have meaning here; an element in SVG or MathML named
@@ -532,7 +457,7 @@ class BlockBuilder {
   void EndBlock() {
     pending_space_ = false;
     if (current_.empty()) return;
-    const std::string_view trimmed = TrimText(current_);
+    const std::string_view trimmed = internal::TrimBlockText(current_);
     if (!trimmed.empty()) {
       Block b;
       b.text = IsValidUtf8(trimmed) ? std::string(trimmed) : RepairUtf8(trimmed);
@@ -592,7 +517,7 @@ std::string CollapsedText(const GumboNode* element) {
     }
     p += d.len;
   }
-  const std::string_view t = TrimText(out);
+  const std::string_view t = internal::TrimBlockText(out);
   return IsValidUtf8(t) ? std::string(t) : RepairUtf8(t);
 }
 
@@ -738,8 +663,6 @@ BodyKind SniffBodyKind(std::string_view content_type, std::string_view body) {
   return BodyKind::kPlain;
 }
 
-namespace {
-
 // gumbo turns C0 controls (but tab, LF, FF, CR), DEL and C1 controls into
 // U+FFFD, as the HTML5 input stream rules allow, while the plain-text path
 // keeps them in the canonical text and drops them from the content key and
@@ -748,7 +671,42 @@ namespace {
 // the HTML before parsing: removed, except NEL (U+0085, a line break in
 // plain text), which becomes a space. Returns false (and leaves *out alone)
 // when there are none, the usual case.
-bool WithoutControls(std::string_view html, std::string* out) {
+namespace {
+
+// Offset of the first byte at or after i that may start a control: C0 but
+// tab, LF, FF, CR; DEL; C2 (the lead byte of C1 controls, also of NBSP and
+// other Latin-1 characters the caller then skips). Sixteen bytes at a time
+// with SSE2: most pages have none, and this scan covers every byte of them.
+size_t NextControlCandidate(const unsigned char* p, size_t i, size_t n) {
+  const __m128i c1f = _mm_set1_epi8(0x1F);
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i lf = _mm_set1_epi8('\n');
+  const __m128i ff = _mm_set1_epi8('\f');
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i del = _mm_set1_epi8(0x7F);
+  const __m128i c2 = _mm_set1_epi8(static_cast<char>(0xC2));
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i c0 = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);  // v <= 0x1F
+    const __m128i space = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf)),
+                                       _mm_or_si128(_mm_cmpeq_epi8(v, ff), _mm_cmpeq_epi8(v, cr)));
+    const __m128i hit = _mm_or_si128(_mm_andnot_si128(space, c0),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, c2)));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return i + static_cast<size_t>(std::countr_zero(mask));
+  }
+  for (; i < n; ++i) {
+    const unsigned c = p[i];
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r') || c == 0x7F || c == 0xC2) {
+      return i;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+bool internal::WithoutControls(std::string_view html, std::string* out) {
   const auto* const p = reinterpret_cast<const unsigned char*>(html.data());
   const size_t n = html.size();
   auto is_control = [&](size_t i, size_t* len) {
@@ -765,8 +723,11 @@ bool WithoutControls(std::string_view html, std::string* out) {
     return c == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F;
   };
   size_t i = 0, len = 0;
-  while (i < n && !is_control(i, &len)) ++i;
-  if (i == n) return false;
+  for (;; ++i) {
+    i = NextControlCandidate(p, i, n);
+    if (i >= n) return false;
+    if (is_control(i, &len)) break;
+  }
   out->assign(html.substr(0, i));
   while (i < n) {
     if (is_control(i, &len)) {
@@ -780,12 +741,11 @@ bool WithoutControls(std::string_view html, std::string* out) {
   return true;
 }
 
-}  // namespace
+namespace {
 
-ExtractedText ExtractHtml(std::string_view html) {
+// The reference path on a page whose controls are already removed.
+ExtractedText GumboExtract(std::string_view html) {
   ExtractedText result;
-  std::string cleaned;
-  if (WithoutControls(html, &cleaned)) html = cleaned;
   std::string rewritten;
   {
     NestingLimiter limiter(html);
@@ -803,6 +763,44 @@ ExtractedText ExtractHtml(std::string_view html) {
   }
   Walk(output->document, &result);
   gumbo_destroy_output(&options, output);
+  return result;
+}
+
+// Pages up to this size keep their cleaned copy's buffer for the next page.
+constexpr size_t kMaxKeptCleaned = 1 << 20;
+
+}  // namespace
+
+ExtractedText internal::ExtractHtmlReference(std::string_view html) {
+  std::string cleaned;
+  if (WithoutControls(html, &cleaned)) html = cleaned;
+  return GumboExtract(html);
+}
+
+bool internal::ExtractHtmlStreaming(std::string_view html, ExtractedText* out) {
+  std::string cleaned;
+  if (WithoutControls(html, &cleaned)) html = cleaned;
+  return StreamExtractCleaned(html, out);
+}
+
+namespace {
+thread_local std::string tls_cleaned;
+}  // namespace
+
+void internal::ReleaseCleanedScratch() {
+  std::string().swap(tls_cleaned);
+}
+
+void ExtractHtml(std::string_view html, ExtractedText* out) {
+  std::string& cleaned = tls_cleaned;
+  if (internal::WithoutControls(html, &cleaned)) html = cleaned;
+  if (!internal::StreamExtractCleaned(html, out)) *out = GumboExtract(html);
+  if (cleaned.capacity() > kMaxKeptCleaned) std::string().swap(cleaned);
+}
+
+ExtractedText ExtractHtml(std::string_view html) {
+  ExtractedText result;
+  ExtractHtml(html, &result);
   return result;
 }
 
@@ -846,7 +844,7 @@ ExtractedText SplitPlainText(std::string_view text) {
   size_t begin = 0;
   size_t i = 0;
   auto push_line = [&](size_t line_end) {
-    const std::string_view line = TrimText(text.substr(begin, line_end - begin));
+    const std::string_view line = internal::TrimBlockText(text.substr(begin, line_end - begin));
     if (!line.empty()) result.blocks.push_back(Block{std::string(line), false});
   };
   while ((i = NextBreakCandidate(bytes, i, n)) < n) {

@@ -1,12 +1,16 @@
-// Visible text of a page, with its block structure: HTML through gumbo (an
-// HTML5-conformant parser that never fails), plain text split into lines.
+// Visible text of a page, with its block structure: HTML through a streaming
+// extractor that follows the HTML5 parsing rules where they matter for text
+// (gumbo, an HTML5-conformant parser that never fails, is the reference and
+// takes the pages the streaming pass does not model), plain text split into
+// lines.
 // The blocks feed sentence segmentation, repeat detection, boilerplate
 // learning and the diffs; the canonical text is the non-chrome blocks.
 //
 //   ExtractedText t = ExtractHtml("<title>T</title><nav>Home</nav><p>Hello&nbsp;world</p>");
 //   // t.title == "T"; t.blocks == {{"Home", chrome}, {"Hello\u00A0world"}}
 //
-// Thread-safety: pure functions; gumbo keeps no global state.
+// Thread-safety: pure functions (per-thread scratch buffers; gumbo keeps no
+// global state).
 #pragma once
 
 #include <string>
@@ -49,6 +53,9 @@ BodyKind SniffBodyKind(std::string_view content_type, std::string_view body);
 // nesting deeper than kMaxHtmlDepth is flattened before parsing (see
 // docs/text.md) so that deep or hostile pages cost linear time.
 ExtractedText ExtractHtml(std::string_view html);
+// The same into *out, reusing its blocks' buffers: in steady state (pages no
+// bigger than earlier ones) it allocates nothing.
+void ExtractHtml(std::string_view html, ExtractedText* out);
 
 // Element nesting beyond this depth is flattened (Blink caps its DOM at 512).
 inline constexpr size_t kMaxHtmlDepth = 512;
