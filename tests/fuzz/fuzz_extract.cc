@@ -29,6 +29,42 @@ bool Valid(std::string_view s) {
   return simd;
 }
 
+// The two differences from gumbo 0.10.1 that docs/text.md ("Streaming
+// extractor") documents and accepts: a numeric character reference above
+// 2^32 (gumbo's int overflows; here U+FFFD), and unknown element names over
+// 32 bytes that share their first 32 (the limiter mirror compares 32 bytes).
+// An input that may hold either is checked for everything but equality with
+// the reference; conservatively, any run of 10+ digits after "&#" (9+ after
+// "&#x") and any tag name of 33+ bytes counts.
+bool MayHoldAcceptedDifference(std::string_view s) {
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    if (s[i] == '&' && s[i + 1] == '#') {
+      size_t j = i + 2;
+      const bool hex = j < s.size() && (s[j] == 'x' || s[j] == 'X');
+      if (hex) ++j;
+      size_t digits = 0;
+      for (; j < s.size(); ++j, ++digits) {
+        const char c = s[j];
+        const bool digit =
+            (c >= '0' && c <= '9') || (hex && ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'));
+        if (!digit) break;
+      }
+      if (digits >= (hex ? 9u : 10u)) return true;
+    } else if (s[i] == '<') {
+      size_t j = i + 1;
+      if (j < s.size() && s[j] == '/') ++j;
+      size_t name = 0;
+      for (; j < s.size(); ++j, ++name) {
+        const char c = s[j];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == '/' || c == '>')
+          break;
+      }
+      if (name >= 33) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -48,15 +84,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const ExtractedText t = dedupd::text::ExtractHtml(input);
   const ExtractedText ref = dedupd::text::internal::ExtractHtmlReference(input);
-  FUZZ_CHECK(t.blocks == ref.blocks);
-  FUZZ_CHECK(t.title == ref.title);
+  const bool compare = !MayHoldAcceptedDifference(input);
+  if (compare) {
+    FUZZ_CHECK(t.blocks == ref.blocks);
+    FUZZ_CHECK(t.title == ref.title);
+  }
   {
-    // The reusing form, on a result that still holds another page's blocks.
+    // The reusing form, on a result that still holds another page's blocks,
+    // equals the returning form (and so the reference where that is checked).
     ExtractedText reused;
     dedupd::text::ExtractHtml("<title>old</title><p>one</p><p>two</p><nav>three</nav>", &reused);
     dedupd::text::ExtractHtml(input, &reused);
-    FUZZ_CHECK(reused.blocks == ref.blocks);
-    FUZZ_CHECK(reused.title == ref.title);
+    FUZZ_CHECK(reused.blocks == t.blocks);
+    FUZZ_CHECK(reused.title == t.title);
   }
   // The daemon keeps its per-thread buffers; here every input frees what it
   // allocated, so that libFuzzer's per-input leak check stays quiet (else it
