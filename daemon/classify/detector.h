@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,9 +43,13 @@ struct DetectOptions {
   // copies that share most sentences share most sampled ones).
   size_t passage_min_chars = 24;
   size_t passage_sample = 8;
-  size_t passage_min_shared = 1;      // candidates share at least this many sampled passages
-  size_t max_candidates = 16;         // candidates confirmed per page
-  size_t revert_history = 8;          // REVERTED: versions remembered per URL
+  size_t passage_min_shared = 1;  // candidates share at least this many sampled passages
+  size_t max_candidates = 16;     // candidates confirmed per page
+  size_t revert_history = 8;      // REVERTED: versions remembered per URL
+  // state.history_versions: versions (with text) kept per URL for the API,
+  // the current one included; 0 keeps none, 1 only the current version's
+  // verdict and explanation (docs/api.md).
+  size_t history_versions = 10;
   size_t min_fingerprint_tokens = 8;  // fewer tokens left after boilerplate: BOILERPLATE_ONLY
   text::RepeatOptions repeats;
   BoilerplateOptions boilerplate;
@@ -63,7 +68,16 @@ struct MatchInfo {
   double similarity = 0;  // containment of the shingle sets
   int64_t fetched_at_ms = 0;
   ContentHash128 content_hash;
+  // NEAR_DUPLICATE: how the match was found and confirmed (the explanation
+  // the API and the PageEvent give).
+  double containment = 0;
+  double jaccard = 0;
+  uint8_t found_by = 0;                   // kFoundBySimHash | kFoundByPassages
+  uint32_t boilerplate_blocks = 0;        // the page's blocks left out as site boilerplate
+  uint32_t other_boilerplate_blocks = 0;  // the matched page's blocks left out
 };
+inline constexpr uint8_t kFoundBySimHash = 1;   // a SimHash neighbour within the distance
+inline constexpr uint8_t kFoundByPassages = 2;  // shares sampled passages (paragraph index)
 
 struct DiffOutcome {
   diff::DiffResult result;
@@ -115,6 +129,12 @@ class Detector {
   bool ApplyCommitted(const std::vector<state::UrlState>& states, bool replace_same_version,
                       const std::map<std::string, std::string>& metadata, size_t* applied,
                       std::string* error);
+  // Called on the detector's thread with every state that is loaded,
+  // applied from Kafka or committed by Process(): feeds the API's index of
+  // copies (api::CopyIndex).
+  void SetStateObserver(std::function<void(const state::UrlState&)> observer) {
+    observer_ = std::move(observer);
+  }
   // True while Process() has staged changes that Commit()/Rollback() settle.
   bool HasStaged() const { return !undo_.empty(); }
 
@@ -134,6 +154,8 @@ class Detector {
   void IndexRemove(DocId doc, const state::UrlState& s);
   void ObserveStored(const state::UrlState& s);
   std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
+  void AppendVersion(const Outcome& out, const std::optional<state::UrlState>& previous,
+                     state::UrlState* next) const;
   DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
 
@@ -161,6 +183,7 @@ class Detector {
   // Content hash (low 64 bits suffice as a key; full hash compared) -> docs, oldest first.
   std::unordered_map<uint64_t, std::vector<DocId>> by_content_;
   std::vector<Undo> undo_;
+  std::function<void(const state::UrlState&)> observer_;
 };
 
 }  // namespace dedupd::classify
