@@ -567,10 +567,10 @@ void AppendDiffTable(const state::UrlState& s, const VersionRef& from, const Ver
   *out += "</tbody></table></section>";
 }
 
-void AppendText(const state::UrlState& s, std::string* out) {
-  *out += "<section id=\"text\"><h2>Text of v" + std::to_string(s.version) +
-          "</h2><div class=\"t\"" + LangAttr(s.text) + ">";
-  for (std::string_view line : Lines(s.text)) *out += "<p dir=\"auto\">" + Html(line) + "</p>";
+void AppendText(const VersionRef& v, std::string* out) {
+  *out += "<section id=\"text\"><h2>Text of v" + std::to_string(v.meta.version) +
+          "</h2><div class=\"t\"" + LangAttr(*v.text) + ">";
+  for (std::string_view line : Lines(*v.text)) *out += "<p dir=\"auto\">" + Html(line) + "</p>";
   *out += "</div></section>";
 }
 
@@ -816,7 +816,7 @@ HttpResponse Api::Page(const HttpRequest& request) const {
     AppendDiffTable(*s, *from_ref, *to_ref,
                     DiffTexts(*from_ref->text, *to_ref->text, options_.diff), &out);
   } else {
-    AppendText(*s, &out);
+    AppendText(*to_ref, &out);
   }
 
   out += "<section id=\"copies\"><h2>Copies</h2>";

@@ -148,7 +148,7 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   }
   paragraph_index_.Insert(doc, s.paragraph_hashes);
   by_content_[s.content_hash.low].push_back(doc);
-  current_[doc] = {s.content_hash, s.version};
+  current_[doc] = {s.content_hash, s.version, s.history_full};
 }
 
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
@@ -507,8 +507,12 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
         // Versions of a URL only grow, so an older record (a late fingerprint,
         // or this instance's own write read back) never replaces a newer one.
         if (current.version > s.version) continue;
+        // The changelog's full record (with the history) replaces the same
+        // version known only from the fingerprints topic (a partition that
+        // moved here).
+        const bool gains_history = replace_same_version && s.history_full && !current.history_full;
         if (current.version == s.version &&
-            (!replace_same_version || current.hash == s.content_hash)) {
+            (!replace_same_version || current.hash == s.content_hash) && !gains_history) {
           continue;
         }
       }

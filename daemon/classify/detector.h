@@ -177,7 +177,8 @@ class Detector {
   std::unordered_map<std::string_view, DocId> doc_ids_;
   struct Current {
     ContentHash128 hash;
-    uint32_t version = 0;  // 0: not in the indexes (stored versions start at 1)
+    uint32_t version = 0;      // 0: not in the indexes (stored versions start at 1)
+    bool history_full = true;  // false: known from another instance's fingerprint record
   };
   std::vector<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
   // Content hash (low 64 bits suffice as a key; full hash compared) -> docs, oldest first.

@@ -62,7 +62,8 @@ std::string Compress(std::string_view text) {
 
 }  // namespace
 
-void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part, std::string* out) {
+void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
+                   std::string_view dictionary, std::string* out) {
   const size_t n = part == HistoryPart::kLatest ? std::min<size_t>(versions.size(), 1)
                                                 : std::min<size_t>(versions.size(), kMaxVersions);
   out->push_back(static_cast<char>(part == HistoryPart::kLatest ? 1 : 0));
@@ -90,11 +91,21 @@ void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
     if (with_text) texts.append(v.text);
   }
   PutU32(out, static_cast<uint32_t>(texts.size()));
-  PutStr(out, texts.empty() ? std::string() : Compress(texts));
+  std::string compressed;
+  if (!texts.empty()) {
+    // The current text as a raw-content dictionary: an earlier version costs
+    // about what differs from the current one, not a whole text.
+    thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    compressed.resize(ZSTD_compressBound(texts.size()));
+    size_t size = ZSTD_compress_usingDict(cctx, compressed.data(), compressed.size(), texts.data(),
+                                          texts.size(), dictionary.data(), dictionary.size(), 3);
+    compressed.resize(ZSTD_isError(size) ? 0 : size);
+  }
+  PutStr(out, compressed);
 }
 
 bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, bool with_text,
-                   bool* full) {
+                   std::string_view dictionary, bool* full) {
   Reader r{*in};
   const auto part = r.Get<uint8_t>();
   if (part > 1) return false;
@@ -128,7 +139,9 @@ bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, b
   if (!r.ok || texts_size != total || texts_size > (256u << 20)) return false;
   if (with_text && texts_size > 0) {
     std::string texts(texts_size, '\0');
-    size_t got = ZSTD_decompress(texts.data(), texts.size(), compressed.data(), compressed.size());
+    thread_local ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    size_t got = ZSTD_decompress_usingDict(dctx, texts.data(), texts.size(), compressed.data(),
+                                           compressed.size(), dictionary.data(), dictionary.size());
     if (ZSTD_isError(got) || got != texts_size) return false;
     size_t off = 0;
     for (uint32_t i = 0; i < n; ++i) {
@@ -168,7 +181,7 @@ std::string EncodeUrlState(const UrlState& s, HistoryPart history) {
   PutStr(&out, s.title);
   PutU32(&out, static_cast<uint32_t>(s.text.size()));
   PutStr(&out, Compress(s.text));
-  if (s.line_hashes_known) EncodeHistory(s.versions, history, &out);
+  if (s.line_hashes_known) EncodeHistory(s.versions, history, s.text, &out);
   return out;
 }
 
@@ -209,16 +222,19 @@ bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
   s->versions.clear();
   s->history_full = true;
   const bool skip_text = text == TextPart::kSkipIfIndexed && s->line_hashes_known;
-  if (format >= kFormatHistory && !DecodeHistory(&r.in, &s->versions, !skip_text, &s->history_full))
-    return false;
   if (skip_text) {
     s->text.clear();
-    return r.in.empty();
+  } else {
+    s->text.resize(text_size);
+    if (text_size > 0) {
+      size_t n = ZSTD_decompress(s->text.data(), text_size, compressed.data(), compressed.size());
+      if (ZSTD_isError(n) || n != text_size) return false;
+    }
   }
-  s->text.resize(text_size);
-  if (text_size > 0) {
-    size_t n = ZSTD_decompress(s->text.data(), text_size, compressed.data(), compressed.size());
-    if (ZSTD_isError(n) || n != text_size) return false;
+  // The history's texts are compressed against the current text.
+  if (format >= kFormatHistory &&
+      !DecodeHistory(&r.in, &s->versions, !skip_text, s->text, &s->history_full)) {
+    return false;
   }
   return r.in.empty();
 }

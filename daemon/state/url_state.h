@@ -85,11 +85,13 @@ enum class TextPart {
 bool DecodeUrlState(std::string_view bytes, UrlState* state, TextPart text = TextPart::kDecode);
 
 // The history block on its own (format 4's tail), for tests and the encoder:
-// a count, the entries' fields, then all earlier versions' texts compressed
-// together in one zstd frame (revisions share most text, so the frame costs
-// little more than the changed sentences).
-void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part, std::string* out);
+// which part (full or latest), a count, the entries' fields, then all earlier
+// versions' texts compressed together in one zstd frame with `dictionary` (the
+// current text) as its raw-content dictionary: revisions share most text, so
+// the frame costs little more than what they changed.
+void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
+                   std::string_view dictionary, std::string* out);
 bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, bool with_text,
-                   bool* full = nullptr);
+                   std::string_view dictionary, bool* full = nullptr);
 
 }  // namespace dedupd::state

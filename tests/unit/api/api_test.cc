@@ -190,6 +190,36 @@ TEST_F(ApiTest, CopiesAndTheMatchExplanation) {
   EXPECT_TRUE(unrelated["recorded"].is_null());
 }
 
+// A partition that moves here: its URLs were known from the fingerprints
+// topic (slim records), and the changelog restore brings the full ones.
+TEST_F(ApiTest, ChangelogRestoreReplacesASlimRecordOfTheSameVersion) {
+  Init(10);
+  Feed(kUrl, Release(1), 1700000000000);
+  Feed(kUrl, Release(2), 1700000001000);
+  state::UrlState full = *store_->GetCommitted(kUrl);
+  ASSERT_EQ(full.versions.size(), 2u);
+  state::UrlState slim;
+  ASSERT_TRUE(
+      state::DecodeUrlState(state::EncodeUrlState(full, state::HistoryPart::kLatest), &slim));
+  // Re-encode the full one, as the changelog holds it (versions[0] without text).
+  state::UrlState restored;
+  ASSERT_TRUE(state::DecodeUrlState(state::EncodeUrlState(full), &restored));
+
+  Init(10);
+  std::string error;
+  size_t applied = 0;
+  ASSERT_TRUE(detector_->ApplyCommitted({slim}, false, {}, &applied, &error)) << error;
+  EXPECT_EQ(applied, 1u);
+  EXPECT_FALSE(api_->OwnsUrl(kUrl));
+  ASSERT_TRUE(detector_->ApplyCommitted({slim}, false, {}, &applied, &error)) << error;
+  EXPECT_EQ(applied, 0u);  // the same record again: skipped
+  ASSERT_TRUE(detector_->ApplyCommitted({restored}, true, {}, &applied, &error)) << error;
+  EXPECT_EQ(applied, 1u);
+  EXPECT_TRUE(api_->OwnsUrl(kUrl));
+  EXPECT_EQ(store_->GetCommitted(kUrl)->versions.size(), 2u);
+  EXPECT_EQ(store_->GetCommitted(kUrl)->versions[1].text, Release(1));
+}
+
 TEST(Html, EscapesEveryMarkupCharacterAndBidiControl) {
   EXPECT_EQ(Html("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
   EXPECT_EQ(Html("\"><img src=x onerror='alert(1)'>"),
@@ -247,6 +277,9 @@ TEST_F(ApiTest, HostilePageTextIsInertInThePage) {
   const std::string before = text.body.substr(reversed >= 8 ? reversed - 8 : 0, 8);
   EXPECT_TRUE(before == "[U+202E]" || before.find('>') != std::string::npos) << before;
   EXPECT_NE(text.body.find("<p dir=\"auto\">"), std::string::npos);  // each line isolated
+  EXPECT_NE(text.body.find("Text of v1"), std::string::npos);
+  EXPECT_EQ(text.body.find("one</b>"), std::string::npos);  // v2's line is not v1's text
+  EXPECT_EQ(text.body.find("And &lt;b&gt;one"), std::string::npos);
   const std::string csp = Header(r, "Content-Security-Policy");
   EXPECT_NE(csp.find("script-src 'none'"), std::string::npos);
   EXPECT_NE(csp.find("default-src 'none'"), std::string::npos);
