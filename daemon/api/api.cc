@@ -834,12 +834,17 @@ HttpResponse Api::Page(const HttpRequest& request) const {
     out += "<p class=\"muted\">No copies of this page are known.</p>";
   } else {
     out += "<ul class=\"copies\">";
+    // Each explanation diffs two texts: the first kMaxExplained copies get one.
+    constexpr size_t kMaxExplained = 20;
+    size_t explained = 0;
     for (const CopyEdge& e : copies) {
       out += "<li class=\"copy\"><a href=\"/ui/page?url=" + Html(UrlEncode(e.copy)) + "\"><bdi>" +
              Html(e.copy) + "</bdi></a> <span class=\"verdict\">" + Html(VerdictText(e.verdict)) +
              "</span> · <a href=\"/v1/match?url=" + Html(UrlEncode(e.copy)) +
              "&amp;of=" + Html(UrlEncode(s->canonical_url)) + "\">JSON</a>";
-      if (auto copy = store_->GetCommitted(e.copy)) {
+      auto copy = explained < kMaxExplained ? store_->GetCommitted(e.copy) : std::nullopt;
+      if (copy) {
+        ++explained;
         out += "<div class=\"why t\" dir=\"auto\">" +
                Html(ExplainMatch(*copy, *s, options_.shingle_k).summary) + "</div>";
       }

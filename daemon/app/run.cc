@@ -273,6 +273,9 @@ class Daemon {
         delivery_(&metrics_),
         events_(&metrics_, cfg.Get("topics.input")),
         rebalancer_(this) {}
+  // The HTTP threads read the store through api_: stopped before any member
+  // they use is destroyed, whichever way Run() returned.
+  ~Daemon() { http_.Stop(); }
 
   int Run();
   void OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,

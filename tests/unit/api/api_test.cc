@@ -286,6 +286,21 @@ TEST_F(ApiTest, HostilePageTextIsInertInThePage) {
   EXPECT_EQ(Header(r, "X-Content-Type-Options"), "nosniff");
 }
 
+TEST(Query, ParsesAndPercentDecodes) {
+  auto q =
+      metrics::ParseQuery("url=https%3A%2F%2Fa.example%2F%E4%B8%AD&from=1&x=a+b&flag&bad=%zz%4");
+  ASSERT_EQ(q.count("url"), 1u);
+  EXPECT_EQ(q.find("url")->second, "https://a.example/中");
+  EXPECT_EQ(q.find("from")->second, "1");
+  EXPECT_EQ(q.find("x")->second, "a b");
+  EXPECT_EQ(q.find("flag")->second, "");
+  EXPECT_EQ(q.find("bad")->second, "%zz%4");  // invalid escapes kept as they are
+  HttpRequest r;
+  r.params = q;
+  EXPECT_EQ(*r.Param("from"), "1");
+  EXPECT_EQ(r.Param("to"), nullptr);
+}
+
 TEST(CopyIndex, IsBounded) {
   CopyIndex index(3);
   for (int i = 0; i < 5; ++i) {
