@@ -36,7 +36,9 @@ Usage:
                [--hold SECONDS] [--config FILE] [--set KEY=VALUE]...
         Run the same pipeline on JSON lines (file or stdin) without Kafka;
         one output record per input line on stdout. State is in memory
-        unless --state-dir keeps it.
+        unless --state-dir keeps it. --hold keeps serving /metrics, the API
+        and /ui/page (docs/api.md) that long after the input ends (port P,
+        or any free port without --metrics-port; the log says which).
   dedupd check-config [FILE] [--set KEY=VALUE]...
         Validate a configuration and print every effective value and its source.
   dedupd config-docs

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "alert/alertmanager.h"
+#include "api/api.h"
 #include "app/pipeline.h"
 #include "app/replay.h"
 #include "app/settings.h"
@@ -330,6 +331,9 @@ class Daemon {
         events_(&metrics_, cfg.Get("topics.input")),
         rebalancer_(this),
         liveness_(std::chrono::milliseconds(cfg.GetInt("health.liveness_timeout_ms"))) {}
+  // The HTTP threads read the store through api_: stopped before any member
+  // they use is destroyed, whichever way Run() returned.
+  ~Daemon() { http_.Stop(); }
 
   int Run();
   void OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -420,6 +424,9 @@ class Daemon {
   bool producer_lost_ = false;
   state::StateStorePtr store_;
   std::unique_ptr<classify::Detector> detector_;
+  api::CopyIndex copies_{api::kCopyIndexEdges};  // reverse copy edges for the API
+  std::unique_ptr<api::Api> api_;                // read-only; HTTP threads use it
+  std::atomic<const api::Api*> api_ready_{nullptr};
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<StateSync> sync_;
   kafka::ProducerPtr producer_;
@@ -742,6 +749,7 @@ bool Daemon::Setup() {
       if (!store_writable_) body += "state_store=" + StoreWhy() + "\n";
       return metrics::HttpResponse{ready ? 200 : 503, "text/plain", body};
     });
+    api::Api::RegisterDeferred(&http_, &api_ready_);  // the API and /ui/page (docs/api.md)
     if (!http_.Start(cfg_.Get("metrics.bind"), port, &error)) {
       log::Error("cannot start the metrics server", {{"error", error}});
       return false;
@@ -775,7 +783,10 @@ bool Daemon::Setup() {
     return false;
   }
   detector_ = std::make_unique<classify::Detector>(DetectOptionsFrom(cfg_), store_.get());
+  detector_->SetStateObserver([this](const state::UrlState& s) { copies_.Observe(s); });
   LoadState(detector_.get(), /*log_empty=*/true, [this] { liveness_.Beat("loading state"); });
+  api_ = std::make_unique<api::Api>(store_.get(), &copies_, ApiOptionsFrom(cfg_));
+  api_ready_.store(api_.get(), std::memory_order_release);
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   const PipelineOptions pipeline_options = PipelineOptionsFrom(cfg_);
   format_ = pipeline_options.format;
@@ -1691,13 +1702,16 @@ int Daemon::Run() {
           out.push_back(
               {&topics_[r.topic], RdKafka::Topic::PARTITION_UA, &r.key, &r.value, KindOf(r.topic)});
         }
-        std::string state_value;
+        std::string state_value, fingerprint_value;
         if (result.outcome.stored) {
           state_value = state::EncodeUrlState(*result.outcome.stored);
+          // Without the history's texts: every instance stores this record.
+          fingerprint_value =
+              state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest);
           const std::string& url = result.outcome.stored->canonical_url;
           out.push_back({&state_topic_, partition, &url, &state_value, RecordKind::kChangelog});
-          out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url, &state_value,
-                         RecordKind::kFingerprint});
+          out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url,
+                         &fingerprint_value, RecordKind::kFingerprint});
         }
         // All of them or none: a record produce() would refuse is found before
         // any of them is produced. The Detector has staged this page's state

@@ -2,11 +2,13 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "api/api.h"
 #include "app/pipeline.h"
 #include "app/settings.h"
 #include "common/log.h"
@@ -88,19 +90,23 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
     }
   }
   classify::Detector detector(DetectOptionsFrom(cfg), store.get());
+  api::CopyIndex copies(api::kCopyIndexEdges);
+  detector.SetStateObserver([&](const state::UrlState& s) { copies.Observe(s); });
   LoadState(&detector, /*log_empty=*/false);
+  const api::Api page_api(store.get(), &copies, ApiOptionsFrom(cfg));
 
   metrics::Metrics metrics(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")),
                            DEDUPD_VERSION);
   metrics::HttpServer server;
-  if (args.metrics_port >= 0) {
+  if (args.metrics_port >= 0 || args.hold_seconds > 0) {
+    page_api.Register(&server);  // the API and /ui/page: browse the scanned stream
     server.Handle("/metrics", [&] {
       return metrics::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                                    metrics.Render()};
     });
     server.Handle("/healthz", [] { return metrics::HttpResponse{200, "text/plain", "ok\n"}; });
     server.Handle("/readyz", [] { return metrics::HttpResponse{200, "text/plain", "ready\n"}; });
-    if (!server.Start(cfg.Get("metrics.bind"), args.metrics_port, &error)) {
+    if (!server.Start(cfg.Get("metrics.bind"), std::max(args.metrics_port, 0), &error)) {
       log::Error("cannot start the metrics server", {{"error", error}});
       return 1;
     }
@@ -182,8 +188,11 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
   out.flush();
   metrics.SetIndexDocuments(static_cast<double>(detector.IndexedDocuments()));
   metrics.SetStateBytes(static_cast<double>(store->ApproximateBytes()));
-  if (args.metrics_port >= 0 && args.hold_seconds > 0) {
-    log::Info("scan done; serving metrics", {{"seconds", std::to_string(args.hold_seconds)}});
+  if (args.hold_seconds > 0) {
+    log::Info(
+        "scan done; serving metrics and the API",
+        {{"seconds", std::to_string(args.hold_seconds)},
+         {"pages", "http://127.0.0.1:" + std::to_string(server.port()) + "/ui/page?url=..."}});
     std::this_thread::sleep_for(std::chrono::seconds(args.hold_seconds));
   }
   return 0;

@@ -14,6 +14,7 @@ classify::DetectOptions DetectOptionsFrom(const config::Config& cfg) {
   o.confirm_sketch_size = static_cast<size_t>(cfg.GetInt("detect.confirm_sketch_size"));
   o.confirm_from_text = o.confirm_sketch_size == 0;
   o.revert_history = static_cast<size_t>(cfg.GetInt("detect.revert_history"));
+  o.history_versions = static_cast<size_t>(cfg.GetInt("state.history_versions"));
   o.repeats.min_run_blocks = static_cast<size_t>(cfg.GetInt("detect.repeat_min_blocks"));
   o.repeats.min_run_chars = static_cast<size_t>(cfg.GetInt("detect.repeat_min_chars"));
   o.boilerplate.min_pages = static_cast<uint32_t>(cfg.GetInt("detect.boilerplate_min_pages"));
@@ -29,6 +30,15 @@ PipelineOptions PipelineOptionsFrom(const config::Config& cfg) {
   o.parse.max_message_bytes = static_cast<size_t>(cfg.GetInt("processing.max_message_bytes"));
   o.parse.max_body_bytes = static_cast<size_t>(cfg.GetInt("processing.max_body_bytes"));
   o.dlq_max_original_bytes = static_cast<size_t>(cfg.GetInt("dlq.max_original_bytes"));
+  return o;
+}
+
+api::ApiOptions ApiOptionsFrom(const config::Config& cfg) {
+  const classify::DetectOptions detect = DetectOptionsFrom(cfg);
+  api::ApiOptions o;
+  o.shingle_k = detect.shingle_k;
+  o.diff = detect.diff;
+  o.history_versions = detect.history_versions;
   return o;
 }
 

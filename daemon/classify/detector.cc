@@ -47,6 +47,11 @@ state::UrlState IndexedPart(const state::UrlState& s) {
   p.sketch = s.sketch;
   p.shingle_count = s.shingle_count;
   p.sketch_known = s.sketch_known;
+  // What the state observer (Commit: the API's copy map) reads: the URL and
+  // its current version's record, which holds no text.
+  p.canonical_url = s.canonical_url;
+  if (!s.versions.empty()) p.versions.push_back(s.versions.front());
+  p.history_full = s.history_full;
   return p;
 }
 
@@ -109,6 +114,8 @@ struct Detector::Candidate {
   int distance = 0;
   double containment = 0;
   double jaccard = 0;
+  uint8_t found_by = 0;
+  uint32_t boilerplate_blocks = 0;
 };
 
 Detector::Detector(DetectOptions options, state::StateStore* store)
@@ -226,7 +233,7 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   }
   paragraph_index_.Insert(doc, s.paragraph_hashes);
   by_content_[s.content_hash.low].push_back(doc);
-  current_[doc] = {s.content_hash, s.simhash, s.version};
+  current_[doc] = {s.content_hash, s.simhash, s.version, s.history_full};
   SetSketch(doc, s);
 }
 
@@ -243,6 +250,7 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
 }
 
 void Detector::ObserveStored(const state::UrlState& s) {
+  if (observer_) observer_(s);
   // Re-learn the site's boilerplate from the stored page's line hashes, or,
   // for a record written before they were stored, from its canonical text.
   const uint64_t url_hash = fingerprint::Hash64(s.canonical_url);
@@ -276,20 +284,31 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   // documents sharing sampled passages (most shared first). Only the first
   // max_candidates are confirmed, so the order matters.
   std::vector<DocId> docs;
+  std::vector<uint8_t> found_by;  // per entry of docs: which index paths found it
   std::vector<index::Neighbor> neighbors;
   simhash_index_.Query(fp.simhash, options_.simhash_distance, &neighbors);
-  for (const auto& n : neighbors) docs.push_back(n.doc);
+  for (const auto& n : neighbors) {
+    docs.push_back(n.doc);
+    found_by.push_back(kFoundBySimHash);
+  }
   std::vector<std::pair<DocId, uint32_t>> shared;
   paragraph_index_.Query(fp.paragraph_hashes, options_.passage_min_shared, options_.max_candidates,
                          &shared);
   for (const auto& [doc, count] : shared) {
-    if (std::find(docs.begin(), docs.end(), doc) == docs.end()) docs.push_back(doc);
+    auto it = std::find(docs.begin(), docs.end(), doc);
+    if (it == docs.end()) {
+      docs.push_back(doc);
+      found_by.push_back(kFoundByPassages);
+    } else {
+      found_by[static_cast<size_t>(it - docs.begin())] |= kFoundByPassages;
+    }
   }
   if (docs.size() > options_.max_candidates) docs.resize(options_.max_candidates);
 
   std::optional<Candidate> best;
   std::vector<uint64_t> sorted;  // fp.shingles sorted, for the reference mode's set algebra
-  for (DocId doc : docs) {
+  for (size_t d = 0; d < docs.size(); ++d) {
+    const DocId doc = docs[d];
     const std::string& url = doc_urls_[doc];
     if (url == self_url) continue;
     Candidate c;
@@ -308,6 +327,7 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
       std::sort(other.shingles.begin(), other.shingles.end());
       c.containment = fingerprint::Containment(sorted, other.shingles);
       c.jaccard = fingerprint::Jaccard(sorted, other.shingles);
+      c.boilerplate_blocks = other.boilerplate_blocks;
     } else {
       // The sketch stored when the candidate was indexed (its boilerplate
       // left out as the model stood then).
@@ -320,6 +340,7 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
       c.jaccard = e.jaccard;
     }
     c.distance = HammingDistance(fp.simhash, current_[doc].simhash);
+    c.found_by = found_by[d];
     if (log::Global().level <= log::Level::kDebug) {  // no strings built otherwise
       log::Debug("near-duplicate candidate", {{"url", self_url},
                                               {"candidate", url},
@@ -342,6 +363,11 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     auto stored = store_->Get(doc_urls_[best->doc]);
     if (!stored) return std::nullopt;
     best->state = std::move(*stored);
+    // The blocks its own boilerplate model left out when it was indexed, as
+    // its history recorded them (the sketch path does not re-fingerprint it).
+    if (!options_.confirm_from_text && !best->state.versions.empty()) {
+      best->boilerplate_blocks = best->state.versions[0].boilerplate_blocks;
+    }
   }
   return best;
 }
@@ -439,6 +465,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
 
   std::optional<state::UrlState> previous = store_->Get(page.canonical_url);
   DocId doc = DocIdFor(page.canonical_url);
+  std::optional<state::UrlState> previous_for_history;  // REVISED: the version replaced
 
   if (previous) {
     MatchInfo self;
@@ -471,6 +498,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     next.history.insert(next.history.begin(), previous->content_hash);
     if (next.history.size() > options_.revert_history) next.history.resize(options_.revert_history);
     next.text = JoinLines(canonical);
+    previous_for_history = previous;
     IndexRemove(doc, *previous);
     undo_.push_back({Undo::Kind::kRemoved, doc, std::move(*previous)});
   } else {
@@ -505,6 +533,11 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
         m.similarity = best->containment;
         m.fetched_at_ms = best->state.fetched_at_ms;
         m.content_hash = best->state.content_hash;
+        m.containment = best->containment;
+        m.jaccard = best->jaccard;
+        m.found_by = best->found_by;
+        m.boilerplate_blocks = out.stats.boilerplate_blocks;
+        m.other_boilerplate_blocks = best->boilerplate_blocks;
         out.diff = MakeDiff(best->state.text, canonical,
                             best->state.canonical_url + " v" + std::to_string(best->state.version),
                             page.canonical_url + " v1");
@@ -514,6 +547,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     next.text = JoinLines(canonical);
   }
 
+  AppendVersion(out, previous_for_history, &next);
   store_->Put(next);
   IndexInsert(doc, next);
   undo_.push_back({Undo::Kind::kInserted, doc, IndexedPart(next)});
@@ -521,8 +555,55 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   return out;
 }
 
+void Detector::AppendVersion(const Outcome& out, const std::optional<state::UrlState>& previous,
+                             state::UrlState* next) const {
+  const size_t keep = options_.history_versions;
+  if (keep == 0) return;
+  state::VersionRecord v;
+  v.version = out.version;
+  v.fetched_at_ms = next->fetched_at_ms;
+  v.content_hash = out.content_hash;
+  v.verdict = static_cast<uint8_t>(out.verdict);
+  v.severity = out.severity ? static_cast<int8_t>(*out.severity) : int8_t{-1};
+  v.flags = out.flags.bits;
+  if (out.match && (out.verdict == Verdict::kDuplicate || out.verdict == Verdict::kNearDuplicate)) {
+    v.copy_of = out.match->url;
+    v.copy_of_version = out.match->version;
+    v.containment =
+        static_cast<float>(out.verdict == Verdict::kDuplicate ? 1.0 : out.match->containment);
+    v.jaccard = static_cast<float>(out.verdict == Verdict::kDuplicate ? 1.0 : out.match->jaccard);
+    v.distance = static_cast<uint8_t>(out.match->distance);
+    v.found_by = out.match->found_by;
+  }
+  v.boilerplate_blocks = out.stats.boilerplate_blocks;
+  next->versions.clear();
+  next->versions.push_back(std::move(v));
+  if (previous && keep > 1) {
+    if (previous->versions.empty()) {
+      // A record from before the history (format < 4): its one version, with
+      // what it still tells (no verdict was kept: shown as NEW).
+      state::VersionRecord old;
+      old.version = previous->version;
+      old.fetched_at_ms = previous->fetched_at_ms;
+      old.content_hash = previous->content_hash;
+      old.text = previous->text;
+      next->versions.push_back(std::move(old));
+    } else {
+      for (size_t i = 0; i < previous->versions.size() && next->versions.size() < keep; ++i) {
+        next->versions.push_back(previous->versions[i]);
+        if (i == 0) next->versions.back().text = previous->text;  // versions[0] holds none
+      }
+    }
+  }
+}
+
 bool Detector::Commit(const std::map<std::string, std::string>& metadata, std::string* error) {
   if (!store_->Commit(metadata, error)) return false;
+  if (observer_) {
+    for (const Undo& u : undo_) {
+      if (u.kind == Undo::Kind::kInserted) observer_(u.state);
+    }
+  }
   undo_.clear();
   return true;
 }
@@ -541,8 +622,12 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
         // Versions of a URL only grow, so an older record (a late fingerprint,
         // or this instance's own write read back) never replaces a newer one.
         if (current.version > s.version) continue;
+        // The changelog's full record (with the history) replaces the same
+        // version known only from the fingerprints topic (a partition that
+        // moved here).
+        const bool gains_history = replace_same_version && s.history_full && !current.history_full;
         if (current.version == s.version &&
-            (!replace_same_version || current.hash == s.content_hash)) {
+            (!replace_same_version || current.hash == s.content_hash) && !gains_history) {
           continue;
         }
       }

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -53,7 +54,11 @@ struct DetectOptions {
   // candidate's stored text with today's boilerplate model and compare the
   // exact shingle sets (what dedupd did before issue #11).
   bool confirm_from_text = false;
-  size_t revert_history = 8;          // REVERTED: versions remembered per URL
+  size_t revert_history = 8;  // REVERTED: versions remembered per URL
+  // state.history_versions: versions (with text) kept per URL for the API,
+  // the current one included; 0 keeps none, 1 only the current version's
+  // verdict and explanation (docs/api.md).
+  size_t history_versions = 10;
   size_t min_fingerprint_tokens = 8;  // fewer tokens left after boilerplate: BOILERPLATE_ONLY
   text::RepeatOptions repeats;
   BoilerplateOptions boilerplate;
@@ -72,7 +77,16 @@ struct MatchInfo {
   double similarity = 0;  // containment of the shingle sets
   int64_t fetched_at_ms = 0;
   ContentHash128 content_hash;
+  // NEAR_DUPLICATE: how the match was found and confirmed (the explanation
+  // the API and the PageEvent give).
+  double containment = 0;
+  double jaccard = 0;
+  uint8_t found_by = 0;                   // kFoundBySimHash | kFoundByPassages
+  uint32_t boilerplate_blocks = 0;        // the page's blocks left out as site boilerplate
+  uint32_t other_boilerplate_blocks = 0;  // the matched page's blocks left out
 };
+inline constexpr uint8_t kFoundBySimHash = 1;   // a SimHash neighbour within the distance
+inline constexpr uint8_t kFoundByPassages = 2;  // shares sampled passages (paragraph index)
 
 struct DiffOutcome {
   diff::DiffResult result;
@@ -125,6 +139,12 @@ class Detector {
   bool ApplyCommitted(const std::vector<state::UrlState>& states, bool replace_same_version,
                       const std::map<std::string, std::string>& metadata, size_t* applied,
                       std::string* error);
+  // Called on the detector's thread with every state that is loaded,
+  // applied from Kafka or committed by Process(): feeds the API's index of
+  // copies (api::CopyIndex).
+  void SetStateObserver(std::function<void(const state::UrlState&)> observer) {
+    observer_ = std::move(observer);
+  }
   // True while Process() has staged changes that Commit()/Rollback() settle.
   bool HasStaged() const { return !undo_.empty(); }
 
@@ -147,6 +167,8 @@ class Detector {
   void SetSketch(DocId doc, const state::UrlState& s);
   bool DeriveSketch(DocId doc);
   std::span<const uint32_t> SketchOf(DocId doc) const;
+  void AppendVersion(const Outcome& out, const std::optional<state::UrlState>& previous,
+                     state::UrlState* next) const;
   DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
 
@@ -169,7 +191,8 @@ class Detector {
   struct Current {
     ContentHash128 hash;
     SimHash64 simhash;
-    uint32_t version = 0;  // 0: not in the indexes (stored versions start at 1)
+    uint32_t version = 0;      // 0: not in the indexes (stored versions start at 1)
+    bool history_full = true;  // false: known from another instance's fingerprint record
   };
   std::vector<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
   // Confirmation sketches by DocId: a fixed slot of confirm_sketch_size
@@ -189,6 +212,7 @@ class Detector {
   std::vector<Undo> undo_;
   std::unique_ptr<NormalizedBlocks> page_blocks_;  // Process()'s, reused page after page
   std::unique_ptr<Fingerprint> page_fp_;           // likewise
+  std::function<void(const state::UrlState&)> observer_;
 };
 
 }  // namespace dedupd::classify

@@ -93,6 +93,10 @@ const std::vector<Setting>& Table() {
        "stops with an error, run goes not-ready and waits (docs/delivery.md, Full disk); 0: only "
        "a failed write stops it",
        0, 1099511627776},
+      {"state.history_versions", Type::kInt, "10",
+       "Versions (with their text) kept per URL for the API and the page, the current one "
+       "included; 1: only the current version's verdict and match; 0: no history (docs/api.md)",
+       0, 1000},
       {"output.format", Type::kEnum, "protobuf", "Encoding of every output", 0, 0, "protobuf|json"},
       {"dlq.max_original_bytes", Type::kInt, "65536",
        "Bytes of the original message kept in a dead letter", 0, 1073741824},

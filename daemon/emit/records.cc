@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace dedupd::emit {
@@ -83,6 +84,20 @@ v1::PageEvent MakeEvent(const parse::ParsedPage& page, const classify::Outcome& 
     m->set_distance(static_cast<uint32_t>(o.match->distance));
     m->set_similarity(o.match->similarity);
     m->set_version(o.match->version);
+    if (o.verdict == Verdict::kNearDuplicate) {
+      m->set_jaccard(o.match->jaccard);
+      if (o.match->found_by & classify::kFoundBySimHash) m->add_found_by("simhash");
+      if (o.match->found_by & classify::kFoundByPassages) m->add_found_by("passages");
+      if (o.diff) {
+        // Sentences outside every hunk's new range are the match's, in order.
+        uint32_t changed = 0;
+        for (const auto& h : o.diff->result.hunks) changed += h.new_end - h.new_begin;
+        const auto n = static_cast<uint32_t>(o.diff->new_sentences.size());
+        m->set_sentences(n);
+        m->set_shared_sentences(n - std::min(n, changed));
+      }
+      m->set_boilerplate_blocks(o.match->boilerplate_blocks);
+    }
   }
   e.set_repeated_fraction(o.repeated_fraction);
   auto* t = e.mutable_text();

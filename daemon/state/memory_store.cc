@@ -1,4 +1,5 @@
 #include <functional>
+#include <mutex>
 #include <unordered_map>
 
 #include "state/store.h"
@@ -13,8 +14,14 @@ class MemoryStore final : public StateStore {
     if (auto it = committed_.find(url); it != committed_.end()) return it->second;
     return std::nullopt;
   }
+  std::optional<UrlState> GetCommitted(std::string_view url) override {
+    std::lock_guard lock(committed_mutex_);
+    if (auto it = committed_.find(std::string(url)); it != committed_.end()) return it->second;
+    return std::nullopt;
+  }
   void Put(const UrlState& s) override { staged_[s.canonical_url] = s; }
   bool Commit(const std::map<std::string, std::string>& metadata, std::string*) override {
+    std::lock_guard lock(committed_mutex_);  // the owner's reads need none: it is the writer
     for (auto& [k, v] : staged_) committed_[k] = std::move(v);
     staged_.clear();
     for (const auto& [k, v] : metadata) metadata_[k] = v;
@@ -46,6 +53,7 @@ class MemoryStore final : public StateStore {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using Map = std::unordered_map<std::string, UrlState, UrlHash, std::equal_to<>>;
+  std::mutex committed_mutex_;  // committed_ written (Commit) vs GetCommitted()
   Map committed_;
   Map staged_;
   std::map<std::string, std::string> metadata_;

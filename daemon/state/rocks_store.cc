@@ -8,6 +8,8 @@
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "common/log.h"
@@ -91,6 +93,17 @@ class RocksStore final : public StateStore {
     if (!DecodeUrlState(value, &s)) return std::nullopt;  // corrupt entry: treated as unseen
     return s;
   }
+  std::optional<UrlState> GetCommitted(std::string_view url) override {
+    std::shared_lock lock(db_mutex_);  // against a reopen; RocksDB's Get is thread-safe
+    if (!db_) return std::nullopt;
+    std::string value;
+    auto status =
+        db_->Get(rocksdb::ReadOptions(), std::string(kUrlPrefix) + std::string(url), &value);
+    if (!status.ok()) return std::nullopt;
+    UrlState s;
+    if (!DecodeUrlState(value, &s)) return std::nullopt;
+    return s;
+  }
   void Put(const UrlState& s) override { staged_[s.canonical_url] = s; }
   bool Commit(const std::map<std::string, std::string>& metadata, std::string* error) override {
     // Under the bound, RocksDB is not even asked: its out-of-space path
@@ -126,6 +139,7 @@ class RocksStore final : public StateStore {
     // the same assertion as the LOG file did (seen in full_disk_e2e_test).
     // Open replays the WAL, drops a record torn by the failed write (never
     // acknowledged: point-in-time recovery) and starts a new WAL.
+    std::unique_lock lock(db_mutex_);  // GetCommitted() readers wait for the reopen
     if (db_) {
       db_->Close();  // avoid_flush_during_shutdown: writes nothing
       db_.reset();
@@ -213,6 +227,7 @@ class RocksStore final : public StateStore {
   rocksdb::Options options_;
   RocksStoreOptions store_options_;
   std::unique_ptr<rocksdb::DB> db_;  // null only after a reopen that failed
+  std::shared_mutex db_mutex_;       // db_ replaced (unique) vs GetCommitted() (shared)
   std::unordered_map<std::string, UrlState> staged_;
   std::optional<StoreError> last_error_;
   bool needs_reopen_ = false;  // a write failed: RocksDB refuses writes until reopened

@@ -17,7 +17,8 @@
 //   if (auto full = store->CheckWritable()) Wait(full->message);  // before a batch
 //   if (!store->Commit(meta, &error) && store->LastError()) ...   // kept staged
 //
-// Thread-safety: not thread-safe; one store per pipeline.
+// Thread-safety: not thread-safe; one store per pipeline, except
+// GetCommitted(), which any thread may call at any time.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +52,10 @@ class StateStore {
 
   // Reads see staged writes.
   virtual std::optional<UrlState> Get(std::string_view canonical_url) = 0;
+  // The committed state of a URL (staged writes not seen). The one method
+  // that is thread-safe: the HTTP API's threads call it while the owner
+  // writes (docs/api.md).
+  virtual std::optional<UrlState> GetCommitted(std::string_view canonical_url) = 0;
   virtual void Put(const UrlState& state) = 0;
   // Applies staged writes together with metadata entries (e.g. changelog
   // offsets). Returns false with *error on an I/O failure or when the store

@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace dedupd::state {
@@ -10,8 +11,15 @@ namespace {
 // 1: session-1 format. 2: adds the line hashes after the paragraph hashes.
 // 3: adds the confirmation sketch after the line hashes (shingle count, then
 // the sketch's length and its 32-bit values).
-constexpr uint8_t kFormatVersion = 3;
+// 4: format 3, with a shingle count of kSketchUnknown for a state whose sketch
+// is not known (read from a format-2 record: the detector derives it the first
+// time the page is a candidate), and the version history after the text
+// (EncodeHistory).
+constexpr uint8_t kFormatVersion = 4;
+constexpr uint8_t kFormatHistory = 4;
 constexpr uint32_t kMaxSketch = 1u << 16;
+constexpr uint32_t kSketchUnknown = 0xFFFFFFFFu;
+constexpr uint32_t kMaxVersions = 1024;
 
 void PutU32(std::string* out, uint32_t v) {
   out->append(reinterpret_cast<const char*>(&v), 4);
@@ -50,16 +58,116 @@ struct Reader {
   }
 };
 
+std::string Compress(std::string_view text) {
+  std::string compressed(ZSTD_compressBound(text.size()), '\0');
+  size_t n = ZSTD_compress(compressed.data(), compressed.size(), text.data(), text.size(), 3);
+  if (ZSTD_isError(n)) n = 0;
+  compressed.resize(n);
+  return compressed;
+}
+
 }  // namespace
 
-std::string EncodeUrlState(const UrlState& s) {
+void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
+                   std::string_view dictionary, std::string* out) {
+  const size_t n = part == HistoryPart::kLatest ? std::min<size_t>(versions.size(), 1)
+                                                : std::min<size_t>(versions.size(), kMaxVersions);
+  out->push_back(static_cast<char>(part == HistoryPart::kLatest ? 1 : 0));
+  PutU32(out, static_cast<uint32_t>(n));
+  std::string texts;  // earlier versions' texts, one after another
+  for (size_t i = 0; i < n; ++i) {
+    const VersionRecord& v = versions[i];
+    PutU32(out, v.version);
+    PutU64(out, static_cast<uint64_t>(v.fetched_at_ms));
+    PutU64(out, v.content_hash.low);
+    PutU64(out, v.content_hash.high);
+    out->push_back(static_cast<char>(v.verdict));
+    out->push_back(static_cast<char>(v.severity));
+    PutU32(out, v.flags);
+    PutStr(out, v.copy_of);
+    PutU32(out, v.copy_of_version);
+    out->append(reinterpret_cast<const char*>(&v.containment), 4);
+    out->append(reinterpret_cast<const char*>(&v.jaccard), 4);
+    out->push_back(static_cast<char>(v.distance));
+    out->push_back(static_cast<char>(v.found_by));
+    PutU32(out, v.boilerplate_blocks);
+    // versions[0]'s text is the state's own; kLatest carries no text at all.
+    const bool with_text = part == HistoryPart::kFull && i > 0;
+    PutU32(out, with_text ? static_cast<uint32_t>(v.text.size()) : 0);
+    if (with_text) texts.append(v.text);
+  }
+  PutU32(out, static_cast<uint32_t>(texts.size()));
+  std::string compressed;
+  if (!texts.empty()) {
+    // The current text as a raw-content dictionary: an earlier version costs
+    // about what differs from the current one, not a whole text.
+    thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    compressed.resize(ZSTD_compressBound(texts.size()));
+    size_t size = ZSTD_compress_usingDict(cctx, compressed.data(), compressed.size(), texts.data(),
+                                          texts.size(), dictionary.data(), dictionary.size(), 3);
+    compressed.resize(ZSTD_isError(size) ? 0 : size);
+  }
+  PutStr(out, compressed);
+}
+
+bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, bool with_text,
+                   std::string_view dictionary, bool* full) {
+  Reader r{*in};
+  const auto part = r.Get<uint8_t>();
+  if (part > 1) return false;
+  if (full != nullptr) *full = part == 0;
+  const uint32_t n = r.Get<uint32_t>();
+  if (!r.ok || n > kMaxVersions) return false;
+  versions->assign(n, VersionRecord{});
+  std::vector<uint32_t> sizes(n);
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    VersionRecord& v = (*versions)[i];
+    v.version = r.Get<uint32_t>();
+    v.fetched_at_ms = static_cast<int64_t>(r.Get<uint64_t>());
+    v.content_hash.low = r.Get<uint64_t>();
+    v.content_hash.high = r.Get<uint64_t>();
+    v.verdict = r.Get<uint8_t>();
+    v.severity = r.Get<int8_t>();
+    v.flags = r.Get<uint32_t>();
+    v.copy_of = r.Str();
+    v.copy_of_version = r.Get<uint32_t>();
+    v.containment = r.Get<float>();
+    v.jaccard = r.Get<float>();
+    v.distance = r.Get<uint8_t>();
+    v.found_by = r.Get<uint8_t>();
+    v.boilerplate_blocks = r.Get<uint32_t>();
+    sizes[i] = r.Get<uint32_t>();
+    total += sizes[i];
+  }
+  const uint32_t texts_size = r.Get<uint32_t>();
+  std::string_view compressed = r.Str();
+  if (!r.ok || texts_size != total || texts_size > (256u << 20)) return false;
+  if (with_text && texts_size > 0) {
+    std::string texts(texts_size, '\0');
+    thread_local ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    size_t got = ZSTD_decompress_usingDict(dctx, texts.data(), texts.size(), compressed.data(),
+                                           compressed.size(), dictionary.data(), dictionary.size());
+    if (ZSTD_isError(got) || got != texts_size) return false;
+    size_t off = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      (*versions)[i].text = texts.substr(off, sizes[i]);
+      off += sizes[i];
+    }
+  }
+  *in = r.in;
+  return true;
+}
+
+std::string EncodeUrlState(const UrlState& s, HistoryPart history) {
   std::string out;
   out.reserve(128 + s.canonical_url.size() + s.text.size() / 2);
   // A state whose line hashes are not known (read from a format-1 record) is
-  // written as format 1 again, so that a later load still computes them.
-  // A state without a sketch (read from a format-2 record) is written as
-  // format 2 again, for the same reason.
-  const uint8_t format = !s.line_hashes_known ? 1 : s.sketch_known ? kFormatVersion : 2;
+  // written as format 1 again, so that a later load still computes them (and
+  // without history, which such a record never had). Every other state is
+  // format 4; one without a sketch says so (kSketchUnknown), for the same
+  // reason.
+  const uint8_t format = s.line_hashes_known ? kFormatVersion : 1;
   out.push_back(static_cast<char>(format));
   PutStr(&out, s.canonical_url);
   PutStr(&out, s.site);
@@ -80,17 +188,16 @@ std::string EncodeUrlState(const UrlState& s) {
     for (uint64_t h : s.line_hashes) PutU64(&out, h);
   }
   if (format >= 3) {
-    PutU32(&out, s.shingle_count);
-    PutU32(&out, static_cast<uint32_t>(s.sketch.size()));
-    for (uint32_t v : s.sketch) PutU32(&out, v);
+    PutU32(&out, s.sketch_known ? s.shingle_count : kSketchUnknown);
+    PutU32(&out, s.sketch_known ? static_cast<uint32_t>(s.sketch.size()) : 0);
+    if (s.sketch_known) {
+      for (uint32_t v : s.sketch) PutU32(&out, v);
+    }
   }
   PutStr(&out, s.title);
-  std::string compressed(ZSTD_compressBound(s.text.size()), '\0');
-  size_t n = ZSTD_compress(compressed.data(), compressed.size(), s.text.data(), s.text.size(), 3);
-  if (ZSTD_isError(n)) n = 0;
-  compressed.resize(n);
   PutU32(&out, static_cast<uint32_t>(s.text.size()));
-  PutStr(&out, compressed);
+  PutStr(&out, Compress(s.text));
+  if (s.line_hashes_known) EncodeHistory(s.versions, history, s.text, &out);
   return out;
 }
 
@@ -133,19 +240,32 @@ bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
     if (!r.ok || ns > kMaxSketch || r.in.size() / 4 < ns) return false;
     s->sketch.resize(ns);
     for (auto& v : s->sketch) v = r.Get<uint32_t>();
+    if (format >= 4 && s->shingle_count == kSketchUnknown) {
+      if (ns != 0) return false;
+      s->shingle_count = 0;
+      s->sketch_known = false;
+    }
   }
   s->title = r.Str();
   uint32_t text_size = r.Get<uint32_t>();
   std::string_view compressed = r.Str();
   if (!r.ok || text_size > (256u << 20)) return false;
-  if (text == TextPart::kSkipIfIndexed && s->line_hashes_known) {
+  s->versions.clear();
+  s->history_full = true;
+  const bool skip_text = text == TextPart::kSkipIfIndexed && s->line_hashes_known;
+  if (skip_text) {
     s->text.clear();
-    return r.in.empty();
+  } else {
+    s->text.resize(text_size);
+    if (text_size > 0) {
+      size_t n = ZSTD_decompress(s->text.data(), text_size, compressed.data(), compressed.size());
+      if (ZSTD_isError(n) || n != text_size) return false;
+    }
   }
-  s->text.resize(text_size);
-  if (text_size > 0) {
-    size_t n = ZSTD_decompress(s->text.data(), text_size, compressed.data(), compressed.size());
-    if (ZSTD_isError(n) || n != text_size) return false;
+  // The history's texts are compressed against the current text.
+  if (format >= kFormatHistory &&
+      !DecodeHistory(&r.in, &s->versions, !skip_text, s->text, &s->history_full)) {
+    return false;
   }
   return r.in.empty();
 }

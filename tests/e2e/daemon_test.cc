@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <thread>
 
 #include "dedupd/v1/dedupd.pb.h"
 #include "e2e/daemon_harness.h"
@@ -146,6 +147,32 @@ TEST_F(DaemonTest, FixtureStreamThroughKafkaGivesTheExpectedOutputsAndMetrics) {
   }
   EXPECT_NE(metrics.find("dedupd_input_messages_total 17"), std::string::npos);
   EXPECT_NE(metrics.find("dedupd_revisions_total{"), std::string::npos);
+
+  // The API on the same port (docs/api.md): the edited release's two
+  // versions and its copies. The store commits just after the transaction
+  // whose outputs were read above: polled, bounded.
+  const std::string release =
+      "https%3A%2F%2Fwww.sc.gov.cn%2F10462%2F10464%2F10797%2F2023%2F4%2F27%2F10fd6e7c2a3e4b1f."
+      "shtml";
+  std::string pages;
+  for (int i = 0; i < 50; ++i) {
+    if (HttpGet(daemon.metrics_port(), "/v1/pages?url=" + release, &pages) == 200 &&
+        pages.find("\"copies\":[{") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(pages).get(doc), simdjson::SUCCESS) << pages;
+  EXPECT_EQ(doc["versions"].get_array().size(), 2u) << pages;
+  EXPECT_TRUE(bool(doc["owner"])) << pages;
+  EXPECT_EQ(doc["copies"].get_array().size(), 2u) << pages;  // the mirror and the syndicated copy
+  std::string diff;
+  EXPECT_EQ(HttpGet(daemon.metrics_port(), "/v1/diff?url=" + release + "&from=1&to=2", &diff), 200);
+  EXPECT_NE(diff.find("\"sentences_changed\":4"), std::string::npos) << diff;
+  EXPECT_EQ(HttpGet(daemon.metrics_port(), "/v1/pages?url=https%3A%2F%2Fnone.example%2F", nullptr),
+            404);
   daemon.Signal(SIGTERM);
   EXPECT_EQ(daemon.Wait(), 0);
 }

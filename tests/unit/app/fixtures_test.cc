@@ -150,6 +150,26 @@ TEST(Fixtures, RevisedReleaseDiffMarksExactlyTheEdits) {
   EXPECT_LT(added.size(), std::string("全体|坚持全省一盘棋,|三|王成栋)|").size() + 12) << added;
 }
 
+// The NEAR_DUPLICATE PageEvent explains its match compactly (docs/api.md):
+// the syndicated copy (line 5) of the Sichuan release.
+TEST(Fixtures, NearDuplicateEventExplainsTheMatch) {
+  const PipelineResult& r = Fixtures().results[4];  // line 5
+  ASSERT_EQ(r.outcome.verdict, Verdict::kNearDuplicate);
+  const v1::Match& m = r.event.match();
+  EXPECT_GT(m.jaccard(), 0.3);
+  EXPECT_LE(m.jaccard(), m.similarity());  // Jaccard never exceeds containment
+  ASSERT_GT(m.found_by_size(), 0);
+  for (const auto& path : m.found_by())
+    EXPECT_TRUE(path == "simhash" || path == "passages") << path;
+  EXPECT_GT(m.sentences(), 0u);
+  EXPECT_GT(m.shared_sentences(), m.sentences() / 2);
+  EXPECT_LE(m.shared_sentences(), m.sentences());
+  // Other verdicts keep the match as before, without the explanation.
+  const PipelineResult& revised = Fixtures().results[6];
+  EXPECT_EQ(revised.event.match().found_by_size(), 0);
+  EXPECT_EQ(revised.event.match().sentences(), 0u);
+}
+
 TEST(Fixtures, DeadLettersCarryCoordinatesAndTheOriginal) {
   const PipelineResult& r = Fixtures().results[11];  // line 12
   ASSERT_EQ(r.kind, PipelineResult::Kind::kDeadLetter);

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 namespace dedupd::state {
 namespace {
@@ -22,6 +25,25 @@ UrlState Sample(std::string url, uint32_t version) {
   s.line_hashes_known = true;
   s.text = "第一段。\nSecond block, with text.";
   s.title = "标题";
+  VersionRecord current;
+  current.version = version;
+  current.fetched_at_ms = s.fetched_at_ms;
+  current.content_hash = s.content_hash;
+  current.verdict = 4;
+  current.copy_of = "https://b.example/original";
+  current.copy_of_version = 2;
+  current.containment = 0.9f;
+  current.jaccard = 0.7f;
+  current.distance = 3;
+  current.found_by = 3;
+  current.boilerplate_blocks = 5;
+  VersionRecord earlier;
+  earlier.version = version - 1;
+  earlier.verdict = 2;
+  earlier.severity = 2;
+  earlier.flags = 2;
+  earlier.text = "第一段。\nSecond block, earlier text.";
+  s.versions = {current, earlier};
   return s;
 }
 
@@ -39,6 +61,25 @@ void ExpectSame(const UrlState& a, const UrlState& b) {
   EXPECT_EQ(a.sketch_known, b.sketch_known);
   EXPECT_EQ(a.text, b.text);
   EXPECT_EQ(a.title, b.title);
+  ASSERT_EQ(a.versions.size(), b.versions.size());
+  for (size_t i = 0; i < a.versions.size(); ++i) {
+    const VersionRecord &x = a.versions[i], &y = b.versions[i];
+    EXPECT_EQ(x.version, y.version) << i;
+    EXPECT_EQ(x.fetched_at_ms, y.fetched_at_ms) << i;
+    EXPECT_EQ(x.content_hash, y.content_hash) << i;
+    EXPECT_EQ(x.verdict, y.verdict) << i;
+    EXPECT_EQ(x.severity, y.severity) << i;
+    EXPECT_EQ(x.flags, y.flags) << i;
+    EXPECT_EQ(x.copy_of, y.copy_of) << i;
+    EXPECT_EQ(x.copy_of_version, y.copy_of_version) << i;
+    EXPECT_EQ(x.containment, y.containment) << i;
+    EXPECT_EQ(x.jaccard, y.jaccard) << i;
+    EXPECT_EQ(x.distance, y.distance) << i;
+    EXPECT_EQ(x.found_by, y.found_by) << i;
+    EXPECT_EQ(x.boilerplate_blocks, y.boilerplate_blocks) << i;
+    // versions[0]'s text is the state's own and is not stored twice.
+    EXPECT_EQ(i == 0 ? std::string() : x.text, y.text) << i;
+  }
 }
 
 TEST(UrlState, EncodeDecodeRoundTrip) {
@@ -53,7 +94,7 @@ TEST(UrlState, LineHashesLetTheLoaderSkipTheText) {
   s.line_hashes = {7, 8, 9};
   s.line_hashes_known = true;
   const std::string bytes = EncodeUrlState(s);
-  EXPECT_EQ(bytes[0], 2);
+  EXPECT_EQ(bytes[0], 4);
   UrlState back;
   ASSERT_TRUE(DecodeUrlState(bytes, &back));
   ExpectSame(s, back);
@@ -72,6 +113,7 @@ TEST(UrlState, FormatOneRecordsKeepTheirText) {
   UrlState s = Sample("https://a.example/x", 3);
   s.line_hashes.clear();
   s.line_hashes_known = false;
+  s.versions.clear();  // such a record never had a history either
   const std::string bytes = EncodeUrlState(s);
   EXPECT_EQ(bytes[0], 1);
   UrlState back;
@@ -87,11 +129,11 @@ UrlState WithSketch(UrlState s) {
   return s;
 }
 
-// Format 3 carries the confirmation sketch; the loader reads it without the text.
-TEST(UrlState, FormatThreeCarriesTheSketch) {
+// Format 4 carries the confirmation sketch; the loader reads it without the text.
+TEST(UrlState, FormatFourCarriesTheSketch) {
   const UrlState s = WithSketch(Sample("https://a.example/x", 3));
   const std::string bytes = EncodeUrlState(s);
-  EXPECT_EQ(bytes[0], 3);
+  EXPECT_EQ(bytes[0], 4);
   UrlState back;
   ASSERT_TRUE(DecodeUrlState(bytes, &back));
   ExpectSame(s, back);
@@ -103,19 +145,52 @@ TEST(UrlState, FormatThreeCarriesTheSketch) {
   EXPECT_EQ(indexed.shingle_count, 3u);
 }
 
+// The history block of a state without versions: part, count, texts size,
+// empty compressed texts.
+constexpr size_t kEmptyHistoryBytes = 13;
+// The sketch fields of a state whose sketch is not known (format 4).
+const std::string kUnknownSketch("\xff\xff\xff\xff\0\0\0\0", 8);
+
+// Records of format 3 (issue #11's first form: the sketch, no history) still
+// read, with no versions and as the owner's.
+TEST(UrlState, FormatThreeRecordsAreStillRead) {
+  UrlState s = WithSketch(Sample("https://a.example/x", 3));
+  s.versions.clear();
+  std::string bytes = EncodeUrlState(s);
+  ASSERT_EQ(bytes[0], 4);
+  bytes.resize(bytes.size() - kEmptyHistoryBytes);
+  bytes[0] = 3;
+  UrlState back;
+  back.versions.resize(3);  // stale content must be cleared
+  ASSERT_TRUE(DecodeUrlState(bytes, &back));
+  ExpectSame(s, back);
+  EXPECT_TRUE(back.versions.empty());
+  EXPECT_TRUE(back.history_full);
+}
+
 // Records of formats 1 and 2 (as older dedupd wrote them: the same layout
-// without the sketch) still read, without a sketch, and a state without a
-// sketch is written as format 2 again, so that the detector derives it.
+// without the sketch and the history) still read, without a sketch; a state
+// without a sketch says so in format 4, so that the detector derives it.
 TEST(UrlState, FormatsOneAndTwoStillReadWithoutASketch) {
   UrlState s = Sample("https://a.example/x", 3);
-  std::string v2 = EncodeUrlState(s);
-  ASSERT_EQ(v2[0], 2);
+  s.versions.clear();
+  const std::string v4 = EncodeUrlState(s);
+  ASSERT_EQ(v4[0], 4);
+  // Format 2: no sketch fields, no history block.
+  std::string v2 = v4.substr(0, v4.size() - kEmptyHistoryBytes);
+  const size_t sketch_at = v2.rfind(kUnknownSketch);
+  ASSERT_NE(sketch_at, std::string::npos);
+  v2.erase(sketch_at, kUnknownSketch.size());
+  v2[0] = 2;
   UrlState back = WithSketch(Sample("https://b.example/y", 1));  // decoding clears it
   ASSERT_TRUE(DecodeUrlState(v2, &back));
   EXPECT_FALSE(back.sketch_known);
   EXPECT_TRUE(back.sketch.empty());
   ExpectSame(s, back);
-  EXPECT_EQ(EncodeUrlState(back), v2);
+  EXPECT_EQ(EncodeUrlState(back), v4);  // written again without a sketch
+  UrlState again;
+  ASSERT_TRUE(DecodeUrlState(v4, &again));
+  EXPECT_FALSE(again.sketch_known);
   s.line_hashes.clear();
   s.line_hashes_known = false;
   const std::string v1 = EncodeUrlState(WithSketch(s));  // no line hashes: format 1
@@ -126,9 +201,46 @@ TEST(UrlState, FormatsOneAndTwoStillReadWithoutASketch) {
   ExpectSame(s, back);
 }
 
+TEST(UrlState, HistoryRoundTripKeepsEveryVersionsText) {
+  UrlState s = WithSketch(Sample("https://a.example/x", 12));
+  s.versions.resize(1);
+  for (uint32_t v = 11; v >= 3; --v) {
+    VersionRecord r;
+    r.version = v;
+    r.text = "第" + std::to_string(v) + "版。\nSame second block.";
+    s.versions.push_back(r);
+  }
+  const std::string bytes = EncodeUrlState(s);
+  UrlState back;
+  ASSERT_TRUE(DecodeUrlState(bytes, &back));
+  ExpectSame(s, back);
+  EXPECT_TRUE(back.history_full);
+  // The loader skips the texts, history included, and keeps the rest.
+  UrlState indexed;
+  ASSERT_TRUE(DecodeUrlState(bytes, &indexed, TextPart::kSkipIfIndexed));
+  ASSERT_EQ(indexed.versions.size(), 10u);
+  EXPECT_TRUE(indexed.versions[5].text.empty());
+  EXPECT_EQ(indexed.versions[0].copy_of, "https://b.example/original");
+  EXPECT_EQ(indexed.sketch, s.sketch);
+}
+
+// The fingerprints topic's record: the current version's edge, no texts.
+TEST(UrlState, LatestPartCarriesOnlyTheCurrentVersionWithoutText) {
+  UrlState s = Sample("https://a.example/x", 3);
+  const std::string full = EncodeUrlState(s);
+  const std::string slim = EncodeUrlState(s, HistoryPart::kLatest);
+  EXPECT_LT(slim.size(), full.size());
+  UrlState back;
+  ASSERT_TRUE(DecodeUrlState(slim, &back));
+  EXPECT_FALSE(back.history_full);
+  ASSERT_EQ(back.versions.size(), 1u);
+  EXPECT_EQ(back.versions[0].copy_of, "https://b.example/original");
+  EXPECT_EQ(back.text, s.text);  // the current text: candidates are confirmed on it
+}
+
 TEST(UrlState, CorruptBytesAreRejectedNotCrashed) {
   std::string bytes = EncodeUrlState(WithSketch(Sample("https://a.example/x", 1)));
-  ASSERT_EQ(bytes[0], 3);
+  ASSERT_EQ(bytes[0], 4);
   UrlState back;
   for (size_t cut = 0; cut < bytes.size(); ++cut) {
     EXPECT_FALSE(DecodeUrlState(std::string_view(bytes).substr(0, cut), &back)) << cut;
@@ -181,6 +293,34 @@ TEST_P(StoreTest, CommitIsDurableWithMetadata) {
   size_t n = 0;
   store_->ForEach([&](const UrlState&) { return ++n < 100; }, TextPart::kDecode);
   EXPECT_EQ(n, 2u);
+}
+
+// The API's read: committed states only, from any thread while the owner
+// writes (run under TSan in CI's sanitizer job).
+TEST_P(StoreTest, GetCommittedSeesOnlyCommittedStatesFromAnyThread) {
+  store_->Put(Sample("https://a.example/1", 1));
+  EXPECT_FALSE(store_->GetCommitted("https://a.example/1"));
+  std::string error;
+  ASSERT_TRUE(store_->Commit({}, &error)) << error;
+  ASSERT_TRUE(store_->GetCommitted("https://a.example/1"));
+  std::atomic<bool> stop{false};
+  std::atomic<int> seen{0};
+  std::thread reader([&] {
+    while (!stop) {
+      if (auto s = store_->GetCommitted("https://a.example/1")) seen += s->version > 0;
+    }
+  });
+  for (uint32_t v = 2; v < 200; ++v) {
+    store_->Put(Sample("https://a.example/1", v));
+    ASSERT_TRUE(store_->Commit({}, &error)) << error;
+  }
+  for (int i = 0; i < 200 && seen.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the reader may start late
+  }
+  stop = true;
+  reader.join();
+  EXPECT_GT(seen.load(), 0);
+  EXPECT_EQ(store_->GetCommitted("https://a.example/1")->version, 199u);
 }
 
 INSTANTIATE_TEST_SUITE_P(MemoryAndRocks, StoreTest, ::testing::Values(false, true),
