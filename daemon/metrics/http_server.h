@@ -43,6 +43,15 @@ struct mg_connection;
 namespace dedupd::metrics {
 
 struct HttpResponse {
+  HttpResponse() = default;
+  // HttpResponse{200, "text/plain", "ok\n"} and with headers as a 4th field.
+  HttpResponse(int status_code, std::string type, std::string text,
+               std::vector<std::pair<std::string, std::string>> extra_headers = {})
+      : status(status_code),
+        content_type(std::move(type)),
+        body(std::move(text)),
+        headers(std::move(extra_headers)) {}
+
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
