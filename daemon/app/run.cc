@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "alert/alertmanager.h"
+#include "app/ownership.h"
 #include "app/pipeline.h"
 #include "app/replay.h"
 #include "app/settings.h"
@@ -52,6 +53,7 @@
 #include "kafka/handles.h"
 #include "kafka/stats.h"
 #include "metrics/http_server.h"
+#include "metrics/owner_routing.h"
 #include "state/store.h"
 #include "state/url_state.h"
 
@@ -269,6 +271,7 @@ class Daemon {
         state_topic_(InternalTopic(cfg, "topics.state", "-state")),
         fingerprints_topic_(InternalTopic(cfg, "topics.fingerprints", "-fingerprints")),
         metrics_(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")), DEDUPD_VERSION),
+        http_(HttpServerOptionsFrom(cfg)),
         delivery_(&metrics_),
         events_(&metrics_, cfg.Get("topics.input")),
         rebalancer_(this) {}
@@ -342,6 +345,8 @@ class Daemon {
   std::string fingerprints_topic_;
   metrics::Metrics metrics_;
   metrics::HttpServer http_;
+  OwnershipIndex ownership_;  // read by the HTTP server's threads
+  std::unique_ptr<metrics::OwnerRouter> router_;
   DeliveryTracker delivery_;
   EventHandler events_;
   Rebalancer rebalancer_;
@@ -465,6 +470,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     });
     // 3. Consume from the offsets fetched in 1.
     consumer->assign(partitions);
+    ownership_.Assign(ids);
     restoring_ = false;
     joined_ = true;
     metrics_.SetReady(Ready());
@@ -486,6 +492,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     }
   }
   batch_first_offset_.clear();
+  ownership_.RevokeAll();
   consumer->unassign();
 }
 
@@ -580,6 +587,12 @@ bool Daemon::Setup() {
       if (!store_writable_) body += "state_store=" + StoreWhy() + "\n";
       return metrics::HttpResponse{ready ? 200 : 503, "text/plain", body};
     });
+    // Several instances: /v1/owner answers for the URLs this instance owns;
+    // the API's handlers are registered through router_->RouteToOwner().
+    router_ = std::make_unique<metrics::OwnerRouter>(
+        OwnerRoutingOptionsFrom(cfg_, port),
+        [this](const std::string& url) { return ownership_.Owns(url); });
+    router_->Register(&http_);
     if (!http_.Start(cfg_.Get("metrics.bind"), port, &error)) {
       log::Error("cannot start the metrics server", {{"error", error}});
       return false;
@@ -690,6 +703,7 @@ bool Daemon::Setup() {
   so.reader_group = cfg_.Get("kafka.group_id") + ".state-reader";
   so.stable_timeout = restore_timeout_;
   so.cancelled = [] { return g_signals.load() > 0; };
+  so.on_changelog_record = [this](std::string_view url, int32_t p) { ownership_.Record(url, p); };
   sync_ = std::make_unique<StateSync>(so, detector_.get(), store_.get(), &metrics_);
   // It writes to the store: on a full volume, not ready until there is space.
   while (!WaitForStore(Clock::time_point::max()) || !sync_->Bootstrap(&error)) {
@@ -1360,6 +1374,7 @@ int Daemon::Run() {
         if (result.outcome.stored) {
           state_value = state::EncodeUrlState(*result.outcome.stored);
           const std::string& url = result.outcome.stored->canonical_url;
+          ownership_.Record(url, partition);
           out.push_back({&state_topic_, partition, &url, &state_value, RecordKind::kChangelog});
           out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url, &state_value,
                          RecordKind::kFingerprint});

@@ -92,7 +92,7 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
 
   metrics::Metrics metrics(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")),
                            DEDUPD_VERSION);
-  metrics::HttpServer server;
+  metrics::HttpServer server(HttpServerOptionsFrom(cfg));
   if (args.metrics_port >= 0) {
     server.Handle("/metrics", [&] {
       return metrics::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
