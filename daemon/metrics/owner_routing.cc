@@ -61,6 +61,21 @@ HttpResponse OwnerRouter::OwnerEndpoint(const HttpRequest& request) const {
 
 void OwnerRouter::Register(HttpServer* server) const {
   server->Handle("/v1/owner", [this](const HttpRequest& r) { return OwnerEndpoint(r); });
+  server->Handle("/v1/locate", RouteToOwner([this](const HttpRequest& r) {
+                   const std::string* url = r.Param("url");
+                   if (url == nullptr || url->empty()) {
+                     return JsonError(400, "missing parameter: url");
+                   }
+                   if (!owns_ || !owns_(*url)) {
+                     return JsonError(404, "no instance owns this URL: " + *url);
+                   }
+                   std::string body = "{\"url\":\"";
+                   AppendJsonEscaped(&body, *url);
+                   body += "\",\"instance\":\"";
+                   AppendJsonEscaped(&body, options_.self_url);
+                   body += "\",\"owned\":true}\n";
+                   return HttpResponse{200, "application/json", std::move(body)};
+                 }));
 }
 
 HttpServer::Handler OwnerRouter::RouteToOwner(HttpServer::Handler handler) const {

@@ -47,7 +47,10 @@ class OwnerRouter {
   // GET /v1/owner?url=U: 200 {"url": U, "owner": self_url} when this instance
   // owns U, 404 JSON otherwise, 400 JSON without url. Never asks the peers.
   HttpResponse OwnerEndpoint(const HttpRequest& request) const;
-  // Registers OwnerEndpoint as /v1/owner.
+  // Registers OwnerEndpoint as /v1/owner, and /v1/locate, routed through
+  // RouteToOwner: 200 {"url", "instance": the base URL of the instance that
+  // answered, "owned": true} on the owner (a request elsewhere is redirected
+  // there); 404 JSON when no instance owns the URL.
   void Register(HttpServer* server) const;
 
   // Wraps a handler of requests that carry ?url=: the handler runs here when
