@@ -344,9 +344,11 @@ class Daemon {
   std::string state_topic_;
   std::string fingerprints_topic_;
   metrics::Metrics metrics_;
-  metrics::HttpServer http_;
-  OwnershipIndex ownership_;  // read by the HTTP server's threads
+  // Used by the HTTP server's threads: declared before http_ so that they
+  // outlive it (members are destroyed in reverse order).
+  OwnershipIndex ownership_;
   std::unique_ptr<metrics::OwnerRouter> router_;
+  metrics::HttpServer http_;
   DeliveryTracker delivery_;
   EventHandler events_;
   Rebalancer rebalancer_;
