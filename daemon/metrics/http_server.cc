@@ -232,8 +232,6 @@ bool HttpServer::Start(const std::string& bind, int port, std::string* error) {
                         backlog.c_str(),
                         "enable_keep_alive",
                         "no",
-                        "linger_timeout_ms",
-                        "0",
                         nullptr};
   mg_callbacks callbacks{};
   callbacks.http_error = &OnHttpError;

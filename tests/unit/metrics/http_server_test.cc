@@ -176,6 +176,21 @@ TEST_F(HttpServerTest, HandlersRunConcurrently) {
   EXPECT_GE(peak.load(), 2);
 }
 
+TEST(HttpServerBody, ALargeBodyArrivesWhole) {
+  // /metrics of a big deployment is megabytes: the close after it must not
+  // cut it (no abortive close).
+  HttpServer server;
+  std::string big(4 << 20, 'm');
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = '\n';
+  server.Handle("/metrics", [&] { return HttpResponse{200, "text/plain", big}; });
+  std::string error;
+  ASSERT_TRUE(server.Start("127.0.0.1", 0, &error)) << error;
+  auto r = HttpGet(server.port(), "/metrics", kDeadline);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), big.size());
+  EXPECT_TRUE(r.body == big);
+}
+
 TEST(HttpServerStart, RejectsNonIpv4Bind) {
   HttpServer server;
   std::string error;
