@@ -4,6 +4,9 @@ find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(simdjson CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
+# The HTTP server (Debian libcivetweb-dev; prometheus-cpp-pull links it too):
+# docs/api.md "Server" says why this library.
+find_package(civetweb CONFIG REQUIRED)
 find_package(RocksDB CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
 if(DEDUPD_BUILD_TESTS)

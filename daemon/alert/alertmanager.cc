@@ -387,6 +387,12 @@ AlertmanagerOptions AlertmanagerOptionsFrom(const config::Config& cfg) {
   a.ca_file = cfg.Get("alertmanager.ca_file");
   a.insecure_skip_verify = cfg.GetBool("alertmanager.tls_insecure_skip_verify");
   a.generator_url = cfg.Get("alertmanager.generator_url");
+  std::string base = cfg.Get("http.external_url");
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (!base.empty()) {
+    a.page_url = base + "/ui/page?url={url}&from={from}&to={to}";
+    if (a.generator_url.empty()) a.generator_url = a.page_url;
+  }
   return a;
 }
 
@@ -477,6 +483,10 @@ class AlertmanagerNotifier::Impl {
     JsonString(alert.get(), Clip(diff.unified(), 4000));
     *alert += ",\"event_id\":";
     JsonString(alert.get(), event.event_id());
+    if (!options_.page_url.empty()) {
+      *alert += ",\"page_url\":";
+      JsonString(alert.get(), GeneratorUrl(options_.page_url, event, diff));
+    }
     *alert += "}";
     if (!options_.generator_url.empty()) {
       *alert += ",\"generatorURL\":";

@@ -53,6 +53,12 @@ struct AlertmanagerOptions {
   // generatorURL template: {url} = percent-encoded canonical URL, {from} /
   // {to} = previous / new version. Empty: the field is left out.
   std::string generator_url;
+  // The same kind of template for the `page_url` annotation: the daemon's
+  // page of the URL with both versions preselected. AlertmanagerOptionsFrom
+  // sets it to <http.external_url>/ui/page?url={url}&from={from}&to={to}
+  // when http.external_url is set, and generator_url to the same when
+  // alertmanager.generator_url is empty. Empty: no page_url annotation.
+  std::string page_url;
 };
 
 // The alertmanager.* settings (alertmanager.url split at commas).

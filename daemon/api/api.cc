@@ -873,16 +873,18 @@ void Api::Register(metrics::HttpServer* server) const {
   server->Handle("/ui/page", [this](const HttpRequest& r) { return Page(r); });
 }
 
-void Api::RegisterDeferred(metrics::HttpServer* server, const std::atomic<const Api*>* api) {
+void Api::RegisterDeferred(metrics::HttpServer* server, const std::atomic<const Api*>* api,
+                           const std::function<metrics::HttpHandler(metrics::HttpHandler)>& wrap) {
   using Method = HttpResponse (Api::*)(const HttpRequest&) const;
-  auto deferred = [api](Method method) {
-    return [api, method](const HttpRequest& r) {
+  auto deferred = [api, &wrap](Method method) {
+    metrics::HttpHandler handler = [api, method](const HttpRequest& r) {
       const Api* ready = api->load(std::memory_order_acquire);
       if (ready == nullptr) {
         return JsonError(503, "not_ready", "the state is still loading; try again shortly");
       }
       return (ready->*method)(r);
     };
+    return wrap ? wrap(std::move(handler)) : handler;
   };
   server->Handle("/v1/pages", deferred(&Api::Pages));
   server->Handle("/v1/diff", deferred(&Api::Diff));

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,7 +91,11 @@ class Api {
   void Register(metrics::HttpServer* server) const;
   // For a server started before the state is loaded: the handlers answer 503
   // (JSON) until *api is set, then forward to it.
-  static void RegisterDeferred(metrics::HttpServer* server, const std::atomic<const Api*>* api);
+  // `wrap` (optional) wraps each handler before it is registered: the
+  // several-instances router (metrics/owner_routing.h) in `dedupd run`.
+  static void RegisterDeferred(
+      metrics::HttpServer* server, const std::atomic<const Api*>* api,
+      const std::function<metrics::HttpHandler(metrics::HttpHandler)>& wrap = {});
 
  private:
   state::StateStore* store_;

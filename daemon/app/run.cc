@@ -44,6 +44,7 @@
 
 #include "alert/alertmanager.h"
 #include "api/api.h"
+#include "app/ownership.h"
 #include "app/pipeline.h"
 #include "app/replay.h"
 #include "app/settings.h"
@@ -57,6 +58,7 @@
 #include "metrics/broker_watch.h"
 #include "metrics/http_server.h"
 #include "metrics/liveness.h"
+#include "metrics/owner_routing.h"
 #include "state/store.h"
 #include "state/url_state.h"
 
@@ -327,6 +329,7 @@ class Daemon {
         state_topic_(InternalTopic(cfg, "topics.state", "-state")),
         fingerprints_topic_(InternalTopic(cfg, "topics.fingerprints", "-fingerprints")),
         metrics_(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")), DEDUPD_VERSION),
+        http_(HttpServerOptionsFrom(cfg)),
         delivery_(&metrics_),
         events_(&metrics_, cfg.Get("topics.input")),
         rebalancer_(this),
@@ -410,6 +413,10 @@ class Daemon {
   std::string state_topic_;
   std::string fingerprints_topic_;
   metrics::Metrics metrics_;
+  // Used by the HTTP server's threads: declared before http_ so that they
+  // outlive it (members are destroyed in reverse order).
+  OwnershipIndex ownership_;
+  std::unique_ptr<metrics::OwnerRouter> router_;
   metrics::HttpServer http_;
   DeliveryTracker delivery_;
   EventHandler events_;
@@ -589,6 +596,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
       consumer->assign(partitions);
     }
     for (int32_t id : ids) events_.SetOwned(id, true);
+    ownership_.Assign(ids);
     metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
     restoring_ = false;
     joined_ = true;
@@ -636,6 +644,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     consumer->unassign();
   }
   // Their lag is their next owner's to report.
+  ownership_.Revoke(std::vector<int32_t>(given_up.begin(), given_up.end()));
   for (int32_t id : given_up) {
     events_.SetOwned(id, false);
     metrics_.RemoveConsumerLag(input_topic_, id);
@@ -749,7 +758,16 @@ bool Daemon::Setup() {
       if (!store_writable_) body += "state_store=" + StoreWhy() + "\n";
       return metrics::HttpResponse{ready ? 200 : 503, "text/plain", body};
     });
-    api::Api::RegisterDeferred(&http_, &api_ready_);  // the API and /ui/page (docs/api.md)
+    // Several instances: /v1/owner answers for the URLs this instance owns;
+    // the API's handlers are registered through router_->RouteToOwner().
+    router_ = std::make_unique<metrics::OwnerRouter>(
+        OwnerRoutingOptionsFrom(cfg_, port),
+        [this](const std::string& url) { return ownership_.Owns(url); });
+    router_->Register(&http_);
+    // The API and /ui/page (docs/api.md), each request routed to the URL's owner.
+    api::Api::RegisterDeferred(&http_, &api_ready_, [this](metrics::HttpHandler handler) {
+      return router_->RouteToOwner(std::move(handler));
+    });
     if (!http_.Start(cfg_.Get("metrics.bind"), port, &error)) {
       log::Error("cannot start the metrics server", {{"error", error}});
       return false;
@@ -856,6 +874,7 @@ bool Daemon::Setup() {
     liveness_.Beat("state restore");
     return g_signals.load() > 0;
   };
+  so.on_changelog_record = [this](std::string_view url, int32_t p) { ownership_.Record(url, p); };
   sync_ = std::make_unique<StateSync>(so, detector_.get(), store_.get(), &metrics_);
   // It writes to the store: on a full volume, not ready until there is space.
   while (!WaitForStore(Clock::time_point::max()) || !sync_->Bootstrap(&error)) {
@@ -1709,6 +1728,7 @@ int Daemon::Run() {
           fingerprint_value =
               state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest);
           const std::string& url = result.outcome.stored->canonical_url;
+          ownership_.Record(url, partition);
           out.push_back({&state_topic_, partition, &url, &state_value, RecordKind::kChangelog});
           out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url,
                          &fingerprint_value, RecordKind::kFingerprint});

@@ -97,7 +97,7 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
 
   metrics::Metrics metrics(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")),
                            DEDUPD_VERSION);
-  metrics::HttpServer server;
+  metrics::HttpServer server(HttpServerOptionsFrom(cfg));
   if (args.metrics_port >= 0 || args.hold_seconds > 0) {
     page_api.Register(&server);  // the API and /ui/page: browse the scanned stream
     server.Handle("/metrics", [&] {

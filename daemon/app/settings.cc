@@ -1,5 +1,11 @@
 #include "app/settings.h"
 
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
 namespace dedupd::app {
 
 classify::DetectOptions DetectOptionsFrom(const config::Config& cfg) {
@@ -39,6 +45,49 @@ api::ApiOptions ApiOptionsFrom(const config::Config& cfg) {
   o.shingle_k = detect.shingle_k;
   o.diff = detect.diff;
   o.history_versions = detect.history_versions;
+  return o;
+}
+
+metrics::HttpServerOptions HttpServerOptionsFrom(const config::Config& cfg) {
+  metrics::HttpServerOptions o;
+  o.threads = static_cast<int>(cfg.GetInt("http.threads"));
+  o.request_timeout_ms = static_cast<int>(cfg.GetInt("http.request_timeout_ms"));
+  o.max_request_bytes = static_cast<int>(cfg.GetInt("http.max_request_bytes"));
+  o.max_query_bytes = static_cast<int>(cfg.GetInt("http.max_query_bytes"));
+  return o;
+}
+
+std::string ExternalUrl(const config::Config& cfg, int port) {
+  std::string url = cfg.Get("http.external_url");
+  if (url.empty()) {
+    char host[256] = {0};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+      std::snprintf(host, sizeof host, "localhost");
+    }
+    url = std::string("http://") + host + ":" + std::to_string(port);
+  }
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+metrics::OwnerRoutingOptions OwnerRoutingOptionsFrom(const config::Config& cfg, int port) {
+  metrics::OwnerRoutingOptions o;
+  o.self_url = ExternalUrl(cfg, port);
+  const std::string peers = cfg.Get("http.peers");
+  size_t start = 0;
+  while (start <= peers.size()) {
+    size_t comma = peers.find(',', start);
+    std::string peer =
+        peers.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!peer.empty() && (peer.front() == ' ' || peer.front() == '\t')) peer.erase(0, 1);
+    while (!peer.empty() && (peer.back() == ' ' || peer.back() == '\t' || peer.back() == '/')) {
+      peer.pop_back();
+    }
+    if (!peer.empty() && peer != o.self_url) o.peers.push_back(peer);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  o.peer_timeout = std::chrono::milliseconds(cfg.GetInt("http.peer_timeout_ms"));
   return o;
 }
 

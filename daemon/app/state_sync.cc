@@ -102,6 +102,9 @@ void StateSync::Decode(const RdKafka::Message& message, SyncStats* stats) {
     metrics_->CountKafkaError("state_record");
     return;
   }
+  if (options_.on_changelog_record && message.topic_name() == options_.changelog_topic) {
+    options_.on_changelog_record(s.canonical_url, message.partition());
+  }
   pending_bytes_ += message.len();
   pending_.push_back(std::move(s));
 }

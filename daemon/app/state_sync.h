@@ -55,6 +55,9 @@ struct StateSyncOptions {
   size_t chunk_records = 2000;      // records applied per store commit ...
   size_t chunk_bytes = 32u << 20;   // ... or this many value bytes
   std::function<bool()> cancelled;  // e.g. a shutdown signal arrived
+  // Called for every changelog record read (URL, partition): tells the HTTP
+  // routing which URLs belong to which partition (app/ownership.h).
+  std::function<void(std::string_view canonical_url, int32_t partition)> on_changelog_record;
 };
 
 // What one Bootstrap/RestorePartitions call did (also logged).

@@ -110,6 +110,27 @@ const std::vector<Setting>& Table() {
        30000, 3600000},
       {"metrics.site_label_limit", Type::kInt, "50",
        "Distinct site label values before the rest count as \"other\"", 1, 10000},
+      {"http.threads", Type::kInt, "256",
+       "HTTP worker threads: connections served at once (probes, /metrics, the API); more wait "
+       "in a queue (docs/api.md, Server)",
+       4, 4096},
+      {"http.request_timeout_ms", Type::kInt, "10000",
+       "HTTP: time to read a request head and to write a response before the connection is "
+       "dropped",
+       100, 600000},
+      {"http.max_request_bytes", Type::kInt, "16384",
+       "HTTP: largest request head (request line and headers); larger gets a 4xx JSON error", 1024,
+       1048576},
+      {"http.max_query_bytes", Type::kInt, "8192",
+       "HTTP: longest query string; longer gets 414 with a JSON error", 256, 1048576},
+      {"http.external_url", Type::kString, "",
+       "Base URL of this instance as users and other instances reach it (links in alerts and "
+       "dashboards, redirects to the owner); empty: http://HOSTNAME:metrics.port"},
+      {"http.peers", Type::kString, "",
+       "Base URLs of the other instances, comma-separated, asked who owns a URL (docs/api.md, "
+       "Several instances); empty: this instance answers alone"},
+      {"http.peer_timeout_ms", Type::kInt, "1000",
+       "Time to wait for the other instances' answer to who owns a URL", 50, 60000},
       {"log.level", Type::kEnum, "info", "Lowest level logged", 0, 0, "debug|info|warn|error"},
       {"log.format", Type::kEnum, "text", "Log line format", 0, 0, "text|json"},
       {"shutdown.grace_period_ms", Type::kInt, "10000",

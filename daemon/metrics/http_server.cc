@@ -1,14 +1,13 @@
 #include "metrics/http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <civetweb.h>
 
+#include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
+#include <cstdio>
+#include <mutex>
+
+#include "common/json.h"
 
 namespace dedupd::metrics {
 namespace {
@@ -16,25 +15,22 @@ namespace {
 std::string_view StatusText(int status) {
   switch (status) {
     case 200: return "OK";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 307: return "Temporary Redirect";
     case 400: return "Bad Request";
     case 404: return "Not Found";
-    case 410: return "Gone";
-    case 414: return "URI Too Long";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     default: return "Status";
-  }
-}
-
-void WriteAll(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) continue;
-      return;
-    }
-    off += static_cast<size_t>(n);
   }
 }
 
@@ -45,6 +41,37 @@ int HexValue(char c) {
   return -1;
 }
 
+void Send(mg_connection* conn, const HttpResponse& response, bool head_only) {
+  std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +
+                     std::string(StatusText(response.status)) +
+                     "\r\nContent-Type: " + response.content_type +
+                     "\r\nContent-Length: " + std::to_string(response.body.size());
+  for (const auto& [name, value] : response.headers) {
+    // A header value with a line break would split the response: drop it.
+    if (name.find_first_of("\r\n:") != std::string::npos ||
+        value.find_first_of("\r\n") != std::string::npos) {
+      continue;
+    }
+    head += "\r\n" + name + ": " + value;
+  }
+  head += "\r\nConnection: close\r\n\r\n";
+  mg_write(conn, head.data(), head.size());
+  if (!head_only && !response.body.empty()) {
+    mg_write(conn, response.body.data(), response.body.size());
+  }
+}
+
+// civetweb's own errors (request head too large, malformed request, timeout)
+// get the same JSON body as ours.
+int OnHttpError(mg_connection* conn, int status, const char* message) {
+  Send(conn, JsonError(status, message ? message : StatusText(status)), false);
+  return 0;
+}
+
+int OnLogMessage(const mg_connection*, const char*) {
+  return 1;  // civetweb's messages are about single bad requests: not logged
+}
+
 }  // namespace
 
 const std::string* HttpRequest::Param(std::string_view name) const {
@@ -52,36 +79,60 @@ const std::string* HttpRequest::Param(std::string_view name) const {
   return it == params.end() ? nullptr : &it->second;
 }
 
-std::string PercentDecode(std::string_view in) {
+HttpResponse JsonError(int status, std::string_view message) {
+  std::string body = "{\"error\":\"";
+  AppendJsonEscaped(&body, message);
+  body += "\",\"status\":" + std::to_string(status) + "}\n";
+  return HttpResponse{status, "application/json", std::move(body), {}};
+}
+
+// application/x-www-form-urlencoded decoding: %XX and '+' as a space; a
+// malformed escape is kept as written.
+std::string PercentDecode(std::string_view s) {
   std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
       out.push_back(' ');
-    } else if (in[i] == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 &&
-               HexValue(in[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
       i += 2;
     } else {
-      out.push_back(in[i]);
+      out.push_back(s[i]);
     }
   }
   return out;
 }
 
 std::multimap<std::string, std::string> ParseQuery(std::string_view query) {
-  std::multimap<std::string, std::string> out;
+  std::multimap<std::string, std::string> params;
   while (!query.empty()) {
     size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
-    if (!pair.empty()) {
-      size_t eq = pair.find('=');
-      out.emplace(PercentDecode(pair.substr(0, eq)), eq == std::string_view::npos
-                                                         ? std::string()
-                                                         : PercentDecode(pair.substr(eq + 1)));
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    params.emplace(PercentDecode(key), PercentDecode(value));
+  }
+  return params;
+}
+
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
     }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
   }
   return out;
 }
@@ -94,129 +145,126 @@ void HttpServer::Handle(const std::string& path, std::function<HttpResponse()> h
   handlers_[path] = [h = std::move(handler)](const HttpRequest&) { return h(); };
 }
 
-void HttpServer::Handle(const std::string& path, HttpHandler handler) {
+void HttpServer::Handle(const std::string& path, Handler handler) {
   handlers_[path] = std::move(handler);
 }
 
-void HttpServer::HandlePrefix(const std::string& prefix, HttpHandler handler) {
+void HttpServer::HandlePrefix(const std::string& prefix, Handler handler) {
   prefix_handlers_[prefix] = std::move(handler);
 }
 
+HttpResponse HttpServer::Dispatch(const HttpRequest& request) const {
+  if (request.method != "GET" && request.method != "HEAD") {
+    HttpResponse r = JsonError(405, "method not allowed: only GET and HEAD");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  if (request.query.size() > static_cast<size_t>(options_.max_query_bytes)) {
+    return JsonError(414,
+                     "query longer than " + std::to_string(options_.max_query_bytes) + " bytes");
+  }
+  if (auto it = handlers_.find(request.path); it != handlers_.end()) return it->second(request);
+  // The longest matching prefix: the last one not greater than the path.
+  const Handler* best = nullptr;
+  size_t best_len = 0;
+  for (const auto& [prefix, handler] : prefix_handlers_) {
+    if (request.path.compare(0, prefix.size(), prefix) == 0 && prefix.size() >= best_len) {
+      best = &handler;
+      best_len = prefix.size();
+    }
+  }
+  if (best) return (*best)(request);
+  return JsonError(404, "no such endpoint: " + request.path);
+}
+
+int HttpServer::OnRequest(mg_connection* conn, void* self) {
+  const auto* server = static_cast<const HttpServer*>(self);
+  const mg_request_info* info = mg_get_request_info(conn);
+  HttpRequest request;
+  request.method = info->request_method ? info->request_method : "";
+  request.path = info->local_uri ? info->local_uri : "";
+  request.query = info->query_string ? info->query_string : "";
+  if (request.query.size() <= static_cast<size_t>(server->options_.max_query_bytes)) {
+    request.params = ParseQuery(request.query);
+  }
+  for (int i = 0; i < info->num_headers; ++i) {
+    std::string name = info->http_headers[i].name ? info->http_headers[i].name : "";
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    request.headers.emplace(std::move(name),
+                            info->http_headers[i].value ? info->http_headers[i].value : "");
+  }
+  request.remote = std::string(info->remote_addr) + ":" + std::to_string(info->remote_port);
+  HttpResponse response = server->Dispatch(request);
+  Send(conn, response, request.method == "HEAD");
+  return response.status;
+}
+
 bool HttpServer::Start(const std::string& bind, int port, std::string* error) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) {
-    *error = std::string("socket: ") + std::strerror(errno);
-    return false;
-  }
-  int one = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::inet_pton(AF_INET, bind.c_str(), &addr.sin_addr) != 1) {
+  static std::once_flag init;
+  std::call_once(init, [] { mg_init_library(0); });
+  // civetweb reads IPv4 addresses as "a.b.c.d:port"; anything else would be
+  // taken for a host name or an IPv6 literal, so refuse it here.
+  unsigned a, b, c, d;
+  char extra;
+  if (std::sscanf(bind.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &extra) != 4 || a > 255 ||
+      b > 255 || c > 255 || d > 255) {
     *error = "metrics.bind = '" + bind + "': expected an IPv4 address";
-    ::close(listen_fd_);
-    listen_fd_ = -1;
     return false;
   }
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listen_fd_, 64) != 0) {
-    *error = "cannot listen on " + bind + ":" + std::to_string(port) + ": " + std::strerror(errno);
-    ::close(listen_fd_);
-    listen_fd_ = -1;
+  const std::string ports = bind + ":" + std::to_string(port);
+  const std::string threads = std::to_string(options_.threads);
+  const std::string max_request = std::to_string(options_.max_request_bytes);
+  const std::string timeout = std::to_string(options_.request_timeout_ms);
+  const std::string queue = std::to_string(options_.connection_queue);
+  const std::string backlog = std::to_string(options_.listen_backlog);
+  const char* opts[] = {"listening_ports",
+                        ports.c_str(),
+                        "num_threads",
+                        threads.c_str(),
+                        "max_request_size",
+                        max_request.c_str(),
+                        "request_timeout_ms",
+                        timeout.c_str(),
+                        "connection_queue",
+                        queue.c_str(),
+                        "listen_backlog",
+                        backlog.c_str(),
+                        "enable_keep_alive",
+                        "no",
+                        nullptr};
+  mg_callbacks callbacks{};
+  callbacks.http_error = &OnHttpError;
+  callbacks.log_message = &OnLogMessage;
+  mg_init_data init_data{};
+  init_data.callbacks = &callbacks;
+  init_data.user_data = this;
+  init_data.configuration_options = opts;
+  mg_error_data error_data{};
+  char error_text[256] = {0};
+  error_data.text = error_text;
+  error_data.text_buffer_size = sizeof error_text;
+  ctx_ = mg_start2(&init_data, &error_data);
+  if (!ctx_) {
+    *error = "cannot listen on " + ports + ": " + error_text;
     return false;
   }
-  socklen_t len = sizeof addr;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
-  stop_ = false;
-  thread_ = std::thread([this] { Serve(); });
+  mg_set_request_handler(ctx_, "/", &HttpServer::OnRequest, this);
+  mg_server_port server_ports[1]{};
+  if (mg_get_server_ports(ctx_, 1, server_ports) < 1) {
+    Stop();
+    *error = "cannot listen on " + ports + ": no listening port";
+    return false;
+  }
+  port_ = server_ports[0].port;
   return true;
 }
 
 void HttpServer::Stop() {
-  stop_ = true;
-  if (thread_.joinable()) thread_.join();
-  if (listen_fd_ >= 0) {
-    ::close(listen_fd_);
-    listen_fd_ = -1;
+  if (ctx_) {
+    mg_stop(ctx_);
+    ctx_ = nullptr;
   }
-}
-
-void HttpServer::Serve() {
-  while (!stop_) {
-    pollfd p{listen_fd_, POLLIN, 0};
-    int r = ::poll(&p, 1, 200);
-    if (r <= 0) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    ServeOne(fd);
-    ::close(fd);
-  }
-}
-
-void HttpServer::ServeOne(int fd) {
-  // One request per connection; read the request head with a short deadline.
-  std::string request;
-  char buf[2048];
-  while (request.find("\r\n\r\n") == std::string::npos && request.size() < 16384) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 2000) <= 0) return;
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return;
-    request.append(buf, static_cast<size_t>(n));
-  }
-  size_t sp1 = request.find(' ');
-  size_t sp2 = sp1 == std::string::npos ? std::string::npos : request.find(' ', sp1 + 1);
-  HttpResponse response{404, "text/plain; charset=utf-8", "not found\n"};
-  if (sp2 != std::string::npos) {
-    HttpRequest req;
-    req.method = request.substr(0, sp1);
-    req.path = request.substr(sp1 + 1, sp2 - sp1 - 1);
-    if (size_t q = req.path.find('?'); q != std::string::npos) {
-      req.query = req.path.substr(q + 1);
-      req.path.resize(q);
-    }
-    req.params = ParseQuery(req.query);
-    size_t line = request.find("\r\n");
-    while (line != std::string::npos) {
-      size_t next = request.find("\r\n", line + 2);
-      if (next == std::string::npos || next == line + 2) break;
-      std::string header = request.substr(line + 2, next - line - 2);
-      if (size_t colon = header.find(':'); colon != std::string::npos) {
-        std::string name = header.substr(0, colon);
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        size_t v = header.find_first_not_of(' ', colon + 1);
-        req.headers[name] = v == std::string::npos ? std::string() : header.substr(v);
-      }
-      line = next;
-    }
-    const HttpHandler* handler = nullptr;
-    if (auto it = handlers_.find(req.path); it != handlers_.end()) {
-      handler = &it->second;
-    } else {
-      size_t best = 0;
-      for (const auto& [prefix, h] : prefix_handlers_) {
-        if (req.path.compare(0, prefix.size(), prefix) == 0 && prefix.size() >= best) {
-          best = prefix.size();
-          handler = &h;
-        }
-      }
-    }
-    if (handler != nullptr) {
-      response = (req.method == "GET" || req.method == "HEAD")
-                     ? (*handler)(req)
-                     : HttpResponse{405, "text/plain; charset=utf-8", "method not allowed\n", {}};
-      if (req.method == "HEAD") response.body.clear();
-    }
-  }
-  std::string head =
-      "HTTP/1.1 " + std::to_string(response.status) + " " +
-      std::string(StatusText(response.status)) + "\r\nContent-Type: " + response.content_type +
-      "\r\nContent-Length: " + std::to_string(response.body.size()) + "\r\nConnection: close\r\n";
-  for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
-  head += "\r\n";
-  WriteAll(fd, head + response.body);
 }
 
 }  // namespace dedupd::metrics

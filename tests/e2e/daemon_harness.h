@@ -71,9 +71,11 @@ inline int HttpGet(int port, const std::string& path, std::string* body) {
 
 class DaemonProcess {
  public:
-  DaemonProcess(const std::string& binary, std::vector<std::string> args, const std::string& log)
+  // port: the metrics/HTTP port; 0: a free one.
+  DaemonProcess(const std::string& binary, std::vector<std::string> args, const std::string& log,
+                int port = 0)
       : log_(log) {
-    metrics_port_ = FreePort();
+    metrics_port_ = port > 0 ? port : FreePort();
     args.insert(args.begin(), {binary, "run"});
     args.push_back("--metrics.port=" + std::to_string(metrics_port_));
     args.push_back("--metrics.bind=127.0.0.1");

@@ -110,6 +110,20 @@ def check(path, uids, problems):
                 missing = [f for f in FILTERS if f not in sel]
                 if missing:
                     bad(f"panel {title!r}: selector {name}{sel} lacks {' / '.join(missing)}")
+        # Revision panels link to dedupd's page of edits (issue #13 item 5):
+        # a data link from ${dedupd_url}, the site of the series when the
+        # panel splits by site.
+        exprs = " ".join(t.get("expr", "") for t in targets)
+        if "dedupd_revisions_total" in exprs:
+            if "dedupd_url" not in variables or variables["dedupd_url"].get("type") != "textbox":
+                bad(f"panel {title!r} shows revisions but the dashboard has no textbox variable `dedupd_url`")
+            links = ((p.get("fieldConfig") or {}).get("defaults") or {}).get("links") or []
+            urls = [link.get("url", "") for link in links]
+            if not any(u.startswith("${dedupd_url}/ui/page?") for u in urls):
+                bad(f"panel {title!r}: no data link to ${{dedupd_url}}/ui/page?...")
+            if re.search(r"by \(([^)]*\b)?site\b", exprs) and not any(
+                    "${__field.labels.site}" in u for u in urls):
+                bad(f"panel {title!r}: splits by site but its data link does not carry ${{__field.labels.site}}")
     return d
 
 

@@ -867,5 +867,53 @@ TEST(AlertmanagerGeneratorUrl, TheTemplateGetsTheEncodedUrlAndBothVersions) {
   EXPECT_EQ(alerts[0].keys, (std::vector<std::string>{"labels", "annotations", "generatorURL"}));
 }
 
+// Issue #13 item 5: with http.external_url set, the alert links to the URL's
+// page with both versions preselected, as generatorURL (when
+// alertmanager.generator_url is empty) and as the page_url annotation.
+TEST(AlertmanagerGeneratorUrl, ExternalUrlGivesThePageLink) {
+  RecordingHttpServer server;
+  for (bool own_generator : {false, true}) {
+    std::vector<std::string> flags = {"alertmanager.enabled=true",
+                                      "alertmanager.url=" + server.url(),
+                                      "http.external_url=https://dedupd.example/base/"};
+    if (own_generator) flags.push_back("alertmanager.generator_url=https://grafana.example/{to}");
+    config::Config cfg;
+    std::vector<std::string> errors;
+    char* env[] = {nullptr};
+    ASSERT_TRUE(config::LoadConfig("", env, flags, &cfg, &errors)) << errors.front();
+    AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg);
+    metrics::Metrics m;
+    size_t before = server.Count();
+    AlertmanagerNotifier notifier(o, &m);
+    Edit e = Revised("https://gov.example/a?x=1&y=成", v1::MAJOR, 3);
+    e.diff.mutable_old_side()->set_version(2);
+    notifier.Enqueue(e.event, e.diff);
+    notifier.Start();
+    ASSERT_TRUE(server.WaitForRequests(before + 1, kWait));
+    notifier.Stop();
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(server.Requests()[before].body).get(root), simdjson::SUCCESS);
+    const std::string page =
+        "https://dedupd.example/base/ui/page?url=https%3A%2F%2Fgov.example%2Fa%3Fx%3D1%26y%3D"
+        "%E6%88%90&from=2&to=3";
+    std::string_view generator, page_url;
+    ASSERT_EQ(root.at(0)["generatorURL"].get(generator), simdjson::SUCCESS);
+    ASSERT_EQ(root.at(0)["annotations"]["page_url"].get(page_url), simdjson::SUCCESS);
+    EXPECT_EQ(page_url, page);
+    EXPECT_EQ(generator, own_generator ? "https://grafana.example/3" : page);
+  }
+}
+
+TEST(AlertmanagerGeneratorUrl, NoExternalUrlNoPageLink) {
+  config::Config cfg;
+  std::vector<std::string> errors;
+  char* env[] = {nullptr};
+  ASSERT_TRUE(config::LoadConfig("", env, {}, &cfg, &errors)) << errors.front();
+  AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg);
+  EXPECT_EQ(o.generator_url, "");
+  EXPECT_EQ(o.page_url, "");
+}
+
 }  // namespace
 }  // namespace dedupd::alert
