@@ -866,7 +866,64 @@ HttpResponse Api::Page(const HttpRequest& request) const {
   return r;
 }
 
+HttpResponse Api::Site(const HttpRequest& request) const {
+  auto text_error = [](HttpResponse r) {
+    r.content_type = "text/plain; charset=utf-8";
+    return r;
+  };
+  std::optional<HttpResponse> error = CheckQuery(request, options_.max_query_bytes);
+  if (error) return text_error(*error);
+  const std::string* site = Required(request, "site", &error);
+  if (!site) return text_error(*error);
+  const auto edits = copies_ ? copies_->RecentEdits(*site) : std::vector<SiteEdit>{};
+  std::string out;
+  out.reserve(4096 + edits.size() * 512);
+  out +=
+      "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+      "<title>dedupd · edits on ";
+  AppendHtml(&out, *site);
+  out += "</title><style>" + std::string(kStyle) + "</style></head><body>";
+  out += "<header><h1>Recent edits on <bdi>";
+  AppendHtml(&out, *site);
+  out += "</bdi></h1><p class=\"muted\">The last " + std::to_string(kRecentEditsPerSite) +
+         " revised pages of this site that this instance has seen since it started, newest "
+         "first.</p></header><section id=\"edits\">";
+  if (edits.empty()) {
+    out += "<p class=\"muted\">No edit of this site seen yet.</p>";
+  } else {
+    out +=
+        "<table class=\"edits\"><thead><tr><th>page</th><th>versions</th><th>severity</th>"
+        "<th>fetched</th></tr></thead><tbody>";
+    for (const SiteEdit& e : edits) {
+      const std::string link = "/ui/page?url=" + UrlEncode(e.url) +
+                               "&from=" + std::to_string(e.from_version) +
+                               "&to=" + std::to_string(e.version);
+      out += "<tr class=\"edit\"><td><a href=\"" + Html(link) + "\"><bdi>" + Html(e.url) +
+             "</bdi></a></td><td>v" + std::to_string(e.from_version) + " → v" +
+             std::to_string(e.version) + "</td><td>";
+      if (e.severity >= 0 && e.severity <= static_cast<int8_t>(diff::Severity::kMajor)) {
+        out += Html(diff::SeverityName(static_cast<diff::Severity>(e.severity)));
+      }
+      out += "</td><td>" + Html(IsoTime(e.fetched_at_ms)) + "</td></tr>";
+    }
+    out += "</tbody></table>";
+  }
+  out +=
+      "</section><p class=\"muted\">dedupd · page text is shown as scraped, escaped; "
+      "nothing on this page runs scripts.</p></body></html>\n";
+  HttpResponse r{200, "text/html; charset=utf-8", std::move(out), {}};
+  AddSecurityHeaders(&r);
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
+                         "script-src 'none'; base-uri 'none'; form-action 'self'; "
+                         "frame-ancestors 'none'");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  return r;
+}
+
 void Api::Register(metrics::HttpServer* server) const {
+  server->Handle("/ui/site", [this](const HttpRequest& r) { return Site(r); });
   server->Handle("/v1/pages", [this](const HttpRequest& r) { return Pages(r); });
   server->Handle("/v1/diff", [this](const HttpRequest& r) { return Diff(r); });
   server->Handle("/v1/match", [this](const HttpRequest& r) { return Match(r); });
@@ -890,6 +947,14 @@ void Api::RegisterDeferred(metrics::HttpServer* server, const std::atomic<const 
   server->Handle("/v1/diff", deferred(&Api::Diff));
   server->Handle("/v1/match", deferred(&Api::Match));
   server->Handle("/ui/page", deferred(&Api::Page));
+  // Per site, not per URL: any instance answers (not routed to an owner).
+  server->Handle("/ui/site", [api](const HttpRequest& r) {
+    const Api* ready = api->load(std::memory_order_acquire);
+    if (ready == nullptr) {
+      return JsonError(503, "not_ready", "the state is still loading; try again shortly");
+    }
+    return ready->Site(r);
+  });
 }
 
 }  // namespace dedupd::api

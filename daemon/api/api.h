@@ -86,13 +86,19 @@ class Api {
   metrics::HttpResponse Diff(const metrics::HttpRequest& request) const;   // GET /v1/diff
   metrics::HttpResponse Match(const metrics::HttpRequest& request) const;  // GET /v1/match
   metrics::HttpResponse Page(const metrics::HttpRequest& request) const;   // GET /ui/page
+  // GET /ui/site?site=S: the site's recent edits (CopyIndex::RecentEdits),
+  // each linked to its /ui/page with the two versions preselected; where the
+  // dashboards' revision panels link (their series carry a site, no URL).
+  // Answered by any instance: every instance sees every edit.
+  metrics::HttpResponse Site(const metrics::HttpRequest& request) const;
 
-  // Registers the four handlers on `server`.
+  // Registers the five handlers on `server`.
   void Register(metrics::HttpServer* server) const;
   // For a server started before the state is loaded: the handlers answer 503
   // (JSON) until *api is set, then forward to it.
-  // `wrap` (optional) wraps each handler before it is registered: the
-  // several-instances router (metrics/owner_routing.h) in `dedupd run`.
+  // `wrap` (optional) wraps each per-URL handler before it is registered:
+  // the several-instances router (metrics/owner_routing.h) in `dedupd run`
+  // (/ui/site needs no owner and is not wrapped).
   static void RegisterDeferred(
       metrics::HttpServer* server, const std::atomic<const Api*>* api,
       const std::function<metrics::HttpHandler(metrics::HttpHandler)>& wrap = {});

@@ -2,9 +2,38 @@
 
 #include <algorithm>
 
+#include "common/types.h"
+
 namespace dedupd::api {
 
 void CopyIndex::Observe(const state::UrlState& s) {
+  if (!s.versions.empty() && s.versions[0].verdict == static_cast<uint8_t>(Verdict::kRevised) &&
+      !s.site.empty()) {
+    SiteEdit edit;
+    edit.url = s.canonical_url;
+    edit.version = s.versions[0].version;
+    edit.from_version = s.versions.size() > 1 ? s.versions[1].version : edit.version - 1;
+    edit.severity = s.versions[0].severity;
+    edit.fetched_at_ms = s.versions[0].fetched_at_ms;
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = edits_by_site_.try_emplace(s.site);
+    if (inserted) {
+      site_order_.push_back(s.site);
+      if (site_order_.size() > kRecentEditSites) {
+        edits_by_site_.erase(site_order_.front());
+        site_order_.pop_front();
+        it = edits_by_site_.find(s.site);
+      }
+    }
+    auto& edits = it->second;
+    const bool seen = std::any_of(edits.begin(), edits.end(), [&](const SiteEdit& e) {
+      return e.url == edit.url && e.version == edit.version;  // read back, or restored again
+    });
+    if (!seen) {
+      edits.push_front(std::move(edit));
+      if (edits.size() > kRecentEditsPerSite) edits.pop_back();
+    }
+  }
   if (s.versions.empty() || s.versions[0].copy_of.empty() || max_edges_ == 0) return;
   const state::VersionRecord& v = s.versions[0];
   CopyEdge edge;
@@ -38,6 +67,13 @@ void CopyIndex::Observe(const state::UrlState& s) {
     }
     order_.pop_front();
   }
+}
+
+std::vector<SiteEdit> CopyIndex::RecentEdits(std::string_view site) const {
+  std::lock_guard lock(mutex_);
+  auto it = edits_by_site_.find(std::string(site));
+  if (it == edits_by_site_.end()) return {};
+  return {it->second.begin(), it->second.end()};
 }
 
 std::vector<CopyEdge> CopyIndex::CopiesOf(std::string_view original) const {

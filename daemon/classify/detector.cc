@@ -50,6 +50,7 @@ state::UrlState IndexedPart(const state::UrlState& s) {
   // What the state observer (Commit: the API's copy map) reads: the URL and
   // its current version's record, which holds no text.
   p.canonical_url = s.canonical_url;
+  p.site = s.site;
   if (!s.versions.empty()) p.versions.push_back(s.versions.front());
   p.history_full = s.history_full;
   return p;

@@ -119,8 +119,8 @@ def check(path, uids, problems):
                 bad(f"panel {title!r} shows revisions but the dashboard has no textbox variable `dedupd_url`")
             links = ((p.get("fieldConfig") or {}).get("defaults") or {}).get("links") or []
             urls = [link.get("url", "") for link in links]
-            if not any(u.startswith("${dedupd_url}/ui/page?") for u in urls):
-                bad(f"panel {title!r}: no data link to ${{dedupd_url}}/ui/page?...")
+            if not any(u.startswith("${dedupd_url}/ui/site?site=") for u in urls):
+                bad(f"panel {title!r}: no data link to ${{dedupd_url}}/ui/site?site=...")
             if re.search(r"by \(([^)]*\b)?site\b", exprs) and not any(
                     "${__field.labels.site}" in u for u in urls):
                 bad(f"panel {title!r}: splits by site but its data link does not carry ${{__field.labels.site}}")

@@ -111,6 +111,36 @@ TEST_F(ApiTest, HistoryKeepsTheLastNVersions) {
   Json(api_->Diff(Get("/v1/diff", "url=" + UrlEncode(kUrl) + "&from=x&to=12")), 400);
 }
 
+// /ui/site: where the dashboards' revision panels link (no metric carries a
+// URL): the site's edits, newest first, each linked to its page with the two
+// versions preselected; a site without edits and a missing parameter too.
+TEST_F(ApiTest, SitePageListsTheSitesRecentEditsWithLinks) {
+  Init(10);
+  for (int v = 1; v <= 3; ++v) Feed(kUrl, Release(v), 1700000000000 + v * 1000);
+  const std::string url(kUrl);
+  const std::string site = url.substr(8, url.find('/', 8) - 8);
+  const HttpResponse r = api_->Site(Get("/ui/site", "site=" + UrlEncode(site)));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(Header(r, "Content-Security-Policy").find("script-src 'none'"), std::string::npos);
+  const std::string newest = "/ui/page?url=" + UrlEncode(kUrl) + "&amp;from=2&amp;to=3";
+  const std::string older = "/ui/page?url=" + UrlEncode(kUrl) + "&amp;from=1&amp;to=2";
+  ASSERT_NE(r.body.find(newest), std::string::npos) << r.body;
+  ASSERT_NE(r.body.find(older), std::string::npos) << r.body;
+  EXPECT_LT(r.body.find(newest), r.body.find(older));
+  const auto edits = copies_.RecentEdits(site);
+  ASSERT_EQ(edits.size(), 2u);  // v1 was NEW
+  EXPECT_EQ(edits[0].version, 3u);
+  EXPECT_EQ(edits[0].from_version, 2u);
+
+  const HttpResponse none = api_->Site(Get("/ui/site", "site=%3Cscript%3Ex.example"));
+  EXPECT_EQ(none.status, 200);
+  EXPECT_NE(none.body.find("No edit of this site seen yet"), std::string::npos);
+  EXPECT_EQ(none.body.find("<script>"), std::string::npos);  // the site name is escaped
+  EXPECT_NE(none.body.find("&lt;script&gt;x.example"), std::string::npos);
+  EXPECT_EQ(api_->Site(Get("/ui/site", "")).status, 400);
+}
+
 TEST_F(ApiTest, HistoryOffOrCurrentOnly) {
   Init(0);
   Feed(kUrl, Release(1), 1700000000000);
