@@ -125,6 +125,22 @@ void AddSecurityHeaders(HttpResponse* r) {
   r->headers.emplace_back("Cache-Control", "no-store");
 }
 
+// The pages for people: scraped text escaped, and nothing may run anyway.
+HttpResponse HtmlResponse(std::string body) {
+  HttpResponse r{200, "text/html; charset=utf-8", std::move(body), {}};
+  AddSecurityHeaders(&r);
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
+                         "script-src 'none'; base-uri 'none'; form-action 'self'; "
+                         "frame-ancestors 'none'");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  return r;
+}
+
+constexpr std::string_view kFooter =
+    "</section><p class=\"muted\">dedupd · page text is shown as scraped, escaped; "
+    "nothing on this page runs scripts.</p></body></html>\n";
+
 HttpResponse JsonResponse(int status, std::string body) {
   HttpResponse r{status, "application/json; charset=utf-8", std::move(body) + "\n", {}};
   AddSecurityHeaders(&r);
@@ -852,18 +868,9 @@ HttpResponse Api::Page(const HttpRequest& request) const {
     }
     out += "</ul>";
   }
-  out +=
-      "</section><p class=\"muted\">dedupd · page text is shown as scraped, escaped; "
-      "nothing on this page runs scripts.</p></body></html>\n";
+  out += kFooter;
 
-  HttpResponse r{200, "text/html; charset=utf-8", std::move(out), {}};
-  AddSecurityHeaders(&r);
-  r.headers.emplace_back("Content-Security-Policy",
-                         "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
-                         "script-src 'none'; base-uri 'none'; form-action 'self'; "
-                         "frame-ancestors 'none'");
-  r.headers.emplace_back("Referrer-Policy", "no-referrer");
-  return r;
+  return HtmlResponse(std::move(out));
 }
 
 HttpResponse Api::Site(const HttpRequest& request) const {
@@ -909,17 +916,8 @@ HttpResponse Api::Site(const HttpRequest& request) const {
     }
     out += "</tbody></table>";
   }
-  out +=
-      "</section><p class=\"muted\">dedupd · page text is shown as scraped, escaped; "
-      "nothing on this page runs scripts.</p></body></html>\n";
-  HttpResponse r{200, "text/html; charset=utf-8", std::move(out), {}};
-  AddSecurityHeaders(&r);
-  r.headers.emplace_back("Content-Security-Policy",
-                         "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
-                         "script-src 'none'; base-uri 'none'; form-action 'self'; "
-                         "frame-ancestors 'none'");
-  r.headers.emplace_back("Referrer-Policy", "no-referrer");
-  return r;
+  out += kFooter;
+  return HtmlResponse(std::move(out));
 }
 
 void Api::Register(metrics::HttpServer* server) const {
