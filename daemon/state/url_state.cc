@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 namespace dedupd::state {
 namespace {
@@ -101,7 +102,10 @@ void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
   if (!texts.empty()) {
     // The current text as a raw-content dictionary: an earlier version costs
     // about what differs from the current one, not a whole text.
-    thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    // One context per thread, freed with it (the HTTP server's workers decode too).
+    thread_local const std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx_owner(
+        ZSTD_createCCtx(), &ZSTD_freeCCtx);
+    ZSTD_CCtx* cctx = cctx_owner.get();
     compressed.resize(ZSTD_compressBound(texts.size()));
     size_t size = ZSTD_compress_usingDict(cctx, compressed.data(), compressed.size(), texts.data(),
                                           texts.size(), dictionary.data(), dictionary.size(), 3);
@@ -145,7 +149,9 @@ bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, b
   if (!r.ok || texts_size != total || texts_size > (256u << 20)) return false;
   if (with_text && texts_size > 0) {
     std::string texts(texts_size, '\0');
-    thread_local ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    thread_local const std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx_owner(
+        ZSTD_createDCtx(), &ZSTD_freeDCtx);
+    ZSTD_DCtx* dctx = dctx_owner.get();
     size_t got = ZSTD_decompress_usingDict(dctx, texts.data(), texts.size(), compressed.data(),
                                            compressed.size(), dictionary.data(), dictionary.size());
     if (ZSTD_isError(got) || got != texts_size) return false;
