@@ -31,6 +31,24 @@ namespace dedupd::e2e {
 
 using kafka::testing::Deadline;
 
+// Text that does not compress much: words of pseudo-random letters, with a
+// full stop now and then (so that it splits into sentences), the same for the
+// same seed.
+inline std::string RandomWords(size_t bytes, uint64_t seed) {
+  std::string out;
+  uint64_t x = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+  while (out.size() < bytes) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const size_t len = 3 + (x >> 60) % 7;
+    for (size_t i = 0; i < len; ++i) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      out.push_back(static_cast<char>('a' + (x >> 33) % 26));
+    }
+    out += (x >> 20) % 9 == 0 ? ". " : " ";
+  }
+  return out;
+}
+
 inline int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -27,22 +27,6 @@ using std::chrono::seconds;
 
 const std::string kDedupd = DEDUPD_BINARY;
 
-// Text that does not compress much, so that the state fills the volume.
-std::string RandomWords(size_t bytes, uint64_t seed) {
-  std::string out;
-  uint64_t x = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-  while (out.size() < bytes) {
-    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-    const size_t len = 3 + (x >> 60) % 7;
-    for (size_t i = 0; i < len; ++i) {
-      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-      out.push_back(static_cast<char>('a' + (x >> 33) % 26));
-    }
-    out += (x >> 20) % 9 == 0 ? ". " : " ";
-  }
-  return out;
-}
-
 std::string Page(int i, const std::string& extra = "") {
   return R"({"url":"https://fill.example/release/)" + std::to_string(i) + R"(","title":"Release )" +
          std::to_string(i) + R"(","content_type":"text/plain","body":"Release )" +

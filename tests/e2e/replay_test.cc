@@ -118,22 +118,6 @@ std::string Rfc3339(int64_t epoch_ms) {
   return std::string(buf) + ms + "Z";
 }
 
-// Text that does not compress much: words of pseudo-random letters.
-std::string RandomWords(size_t bytes, uint64_t seed) {
-  std::string out;
-  uint64_t x = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-  while (out.size() < bytes) {
-    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-    const size_t len = 3 + (x >> 60) % 7;
-    for (size_t i = 0; i < len; ++i) {
-      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-      out.push_back(static_cast<char>('a' + (x >> 33) % 26));
-    }
-    out += (x >> 20) % 9 == 0 ? ". " : " ";
-  }
-  return out;
-}
-
 std::string Page(const std::string& url, const std::string& body) {
   return R"({"url":")" + url + R"(","content_type":"text/plain","body":")" + body + R"("})";
 }
