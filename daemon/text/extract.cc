@@ -25,9 +25,6 @@ namespace dedupd::text {
 namespace {
 
 using internal::Action;
-using internal::Decoded;
-using internal::DecodeUtf8;
-using internal::IsWhiteSpace;
 using internal::kActions;
 
 char AsciiLower(char c) {
@@ -503,20 +500,7 @@ std::string CollapsedText(const GumboNode* element) {
   // Any Unicode whitespace run -> one space.
   std::string out;
   out.reserve(raw.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
-  const auto* const end = p + raw.size();
-  bool space = false;
-  while (p < end) {
-    const Decoded d = DecodeUtf8(p, end);
-    if (IsWhiteSpace(d.cp)) {
-      space = true;
-    } else {
-      if (space && !out.empty()) out.push_back(' ');
-      space = false;
-      out.append(reinterpret_cast<const char*>(p), d.len);
-    }
-    p += d.len;
-  }
+  internal::CollapseWhiteSpace(raw, &out);
   const std::string_view t = internal::TrimBlockText(out);
   return IsValidUtf8(t) ? std::string(t) : RepairUtf8(t);
 }

@@ -1116,21 +1116,7 @@ class StreamExtractor {
   // CollapsedText).
   void CollapseTitle() {
     std::string& out = out_->title;
-    out.clear();
-    const auto* p = reinterpret_cast<const unsigned char*>(title_raw_.data());
-    const auto* const end = p + title_raw_.size();
-    bool space = false;
-    while (p < end) {
-      const Decoded d = DecodeUtf8(p, end);
-      if (IsWhiteSpace(d.cp)) {
-        space = true;
-      } else {
-        if (space && !out.empty()) out.push_back(' ');
-        space = false;
-        out.append(reinterpret_cast<const char*>(p), d.len);
-      }
-      p += d.len;
-    }
+    CollapseWhiteSpace(title_raw_, &out);
     const std::string_view t = TrimBlockText(out);
     if (!IsValidUtf8(t)) {
       out = RepairUtf8(t);

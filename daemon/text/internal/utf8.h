@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace dedupd::text::internal {
@@ -104,6 +105,27 @@ inline bool IsWhiteSpace(char32_t cp) {
   if (cp < 0x85) return false;
   return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
          cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+// `in` with every run of White_Space replaced by one space, leading and
+// trailing runs dropped, into `out` (cleared first; its capacity is reused).
+// Ill-formed bytes are kept as they are.
+inline void CollapseWhiteSpace(std::string_view in, std::string* out) {
+  out->clear();
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const auto* const end = p + in.size();
+  bool space = false;
+  while (p < end) {
+    const Decoded d = DecodeUtf8(p, end);
+    if (IsWhiteSpace(d.cp)) {
+      space = true;
+    } else {
+      if (space && !out->empty()) out->push_back(' ');
+      space = false;
+      out->append(reinterpret_cast<const char*>(p), d.len);
+    }
+    p += d.len;
+  }
 }
 
 // Characters that are invisible and carry no text: zero-width spaces and
