@@ -57,7 +57,9 @@ void CopyIndex::Observe(const state::UrlState& s) {
   edges.push_back(std::move(edge));
   order_.emplace_back(v.copy_of, s.canonical_url);
   while (order_.size() > max_edges_) {
-    const auto& [original, copy] = order_.front();
+    // Not a structured binding: clang 14 cannot capture one in the lambda.
+    const std::string& original = order_.front().first;
+    const std::string& copy = order_.front().second;
     if (auto it = by_original_.find(original); it != by_original_.end()) {
       auto& list = it->second;
       list.erase(std::remove_if(list.begin(), list.end(),
