@@ -218,6 +218,7 @@ struct Options {
   double probe_rate = 781;
   double seconds = 20;
   size_t saturated_ops = 200000;
+  bool check = false;  // compare probes with a brute-force scan; exit 1 on a difference
   std::string json;
 };
 
@@ -236,6 +237,8 @@ class Shard {
   // A value near `value` that a probe routed to this shard could carry.
   virtual uint64_t NearValue(uint64_t value, std::mt19937_64& rng) const = 0;
   virtual uint64_t RandomValue(std::mt19937_64& rng) const = 0;
+  // What Probe must find, by scanning every held document's indexed value.
+  virtual size_t BruteForce(uint64_t value) const = 0;
 };
 
 // Shared bookkeeping: URL key -> doc, idempotent by version, remove-then-insert.
@@ -296,6 +299,14 @@ class BandShard : public DocShard {
     for (int b = static_cast<int>(rng() % 4); b > 0; --b) value ^= uint64_t{1} << (rng() % 48);
     return value;
   }
+  size_t BruteForce(uint64_t value) const override {
+    size_t n = 0;
+    for (size_t d = 0; d < Entries(); ++d) {
+      const uint64_t v = ValueOf(d);
+      n += (v >> 48) == (value >> 48) && std::popcount(v ^ value) <= kMaxDistance;
+    }
+    return n;
+  }
   uint64_t RandomValue(std::mt19937_64& rng) const override {
     const uint64_t block = first_ + rng() % blocks_;
     return (block << 48) | (rng() & ((uint64_t{1} << 48) - 1));
@@ -321,6 +332,11 @@ class PassageShard : public DocShard {
   size_t IndexBytes() const override { return index_.MemoryBytes(); }
   uint64_t NearValue(uint64_t value, std::mt19937_64&) const override { return value; }
   uint64_t RandomValue(std::mt19937_64& rng) const override { return rng() | 1; }
+  size_t BruteForce(uint64_t value) const override {
+    size_t n = 0;
+    for (size_t d = 0; d < Entries(); ++d) n += ValueOf(d) == value;
+    return n > 64 ? 0 : std::min<size_t>(n, 16);  // boilerplate cut-off; max_results
+  }
 
  protected:
   void InsertEntry(DocId doc, uint64_t value) override {
@@ -445,6 +461,19 @@ int RunShard(const Options& o, std::string* json) {
   for (uint64_t v : values) shard->Apply(SplitMix(next_url++), 1, v);
   const double insert_sat = static_cast<double>(values.size()) * 1e6 / (ThreadCpuMicros() - t0);
 
+  // (4) Check: the shard's answers against a scan of everything it holds,
+  // after the revisions and re-deliveries above (a shard that lost or kept a
+  // stale entry would differ).
+  size_t mismatches = 0;
+  if (o.check) {
+    for (int q = 0; q < 2000; ++q) {
+      const uint64_t v = (q % 2) ? shard->NearValue(shard->ValueOf(rng() % shard->Entries()), rng)
+                                 : shard->RandomValue(rng);
+      if (shard->Probe(v) != shard->BruteForce(v)) ++mismatches;
+    }
+    std::fprintf(stderr, "check: %zu of 2000 probes differ from the brute-force scan\n",
+                 mismatches);
+  }
   const Percentiles is = Summarise(insert_us), ps = Summarise(probe_us);
   const Percentiles isj = Summarise(insert_sojourn_us), psj = Summarise(probe_sojourn_us);
   const Percentiles ic = Summarise(insert_cpu_us), pc = Summarise(probe_cpu_us);
@@ -477,7 +506,7 @@ int RunShard(const Options& o, std::string* json) {
       psj.p99, psj.p999, skipped, mean_candidates, answer_bytes, probe_sat, insert_sat,
       static_cast<double>(saturated_candidates) / static_cast<double>(values.size()));
   *json = buf;
-  return 0;
+  return mismatches == 0 ? 0 : 1;
 }
 
 // Today's single-stage index: every instance holds all four tables of every
@@ -571,6 +600,8 @@ int main(int argc, char** argv) {
       o.seconds = std::stod(v);
     } else if (a == "--saturated-ops") {
       o.saturated_ops = std::stoull(v);
+    } else if (a == "--check") {
+      o.check = v == "1";
     } else if (a == "--json") {
       o.json = v;
     } else {
@@ -584,7 +615,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: bench_scale_shard --kind band|passage|global [--corpus N] [--ranges R "
                  "(band: divides 65536)] [--docs N] [--passages P] [--insert-rate R/s] "
-                 "[--probe-rate R/s] [--seconds S] [--saturated-ops N] [--json OUT]\n");
+                 "[--probe-rate R/s] [--seconds S] [--saturated-ops N] [--check 1] [--json OUT]\n");
     return 2;
   }
   std::string json;
