@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +42,14 @@ struct Probe {  // the measured part of a probe record's value
   uint32_t seq;
   int32_t answer_partition;
 };
+
+// CPU time of this thread (the shard's loop: what its Kafka clients cost per
+// probe answered, librdkafka's own threads not included) and of the process.
+double CpuSeconds(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -135,6 +144,8 @@ int main(int argc, char** argv) {
   }
   const auto deadline = Clock::now() + std::chrono::seconds(deadline_s);
   std::atomic<bool> stop{false};
+  std::atomic<size_t> shard_answered{0};
+  double shard_cpu_s = 0;
 
   // The shard: answer every probe on the partition it names, unbatched by
   // anything but linger.ms.
@@ -149,7 +160,9 @@ int main(int argc, char** argv) {
       std::memcpy(&p, m->payload(), sizeof p);
       out->produce(answer_topic, p.answer_partition, RdKafka::Producer::RK_MSG_COPY, m->payload(),
                    m->len(), m->key_pointer(), m->key_len(), 0, nullptr);
+      shard_answered.fetch_add(1);
     }
+    shard_cpu_s = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
     out->flush(2000);
   });
 
@@ -176,6 +189,7 @@ int main(int argc, char** argv) {
   std::vector<double> rtt_ms;
   rtt_ms.reserve(probes);
   const auto start = Clock::now();
+  const double cpu_start = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID);
   size_t sent = 0;
   while (Clock::now() < deadline && rtt_ms.size() < probes) {
     const auto due = start + std::chrono::duration_cast<Clock::duration>(
@@ -199,14 +213,19 @@ int main(int argc, char** argv) {
     if (p.seq >= probes) continue;  // a warm-up probe
     rtt_ms.push_back(static_cast<double>(NowNs() - p.sent_ns) / 1e6);
   }
+  const double wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  const double process_cpu_s = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
   stop.store(true);
   shard.join();
   out->flush(2000);
   std::sort(rtt_ms.begin(), rtt_ms.end());
   std::printf(
       "{\"sent\":%zu,\"answered\":%zu,\"rate\":%.0f,\"linger_ms\":%s,\"partitions\":%d,"
-      "\"rtt_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f}}\n",
+      "\"rtt_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f},"
+      "\"shard_thread_cpu_us_per_answer\":%.1f,\"process_cpu_share\":%.3f}\n",
       sent, rtt_ms.size(), rate, linger.c_str(), partitions, At(rtt_ms, 0.5), At(rtt_ms, 0.9),
-      At(rtt_ms, 0.99), At(rtt_ms, 0.999), rtt_ms.empty() ? 0.0 : rtt_ms.back());
+      At(rtt_ms, 0.99), At(rtt_ms, 0.999), rtt_ms.empty() ? 0.0 : rtt_ms.back(),
+      shard_answered.load() ? shard_cpu_s * 1e6 / static_cast<double>(shard_answered.load()) : 0.0,
+      process_cpu_s / wall_s);
   return rtt_ms.size() == probes ? 0 : 1;
 }
