@@ -24,6 +24,7 @@ GROUPS = [
     ("boilerplate model", r"BoilerplateModel|Entry>"),
     ("repeats (FindRepeats)", r"FindRepeats|repeats"),
     ("diff (REVISED/NEAR_DUPLICATE)", r"diff::|Myers|Differ"),
+    ("output JSON (direct writer)", r"AppendJson|emit::\(anonymous namespace\)::|emit::Append"),
     ("output JSON (protobuf)", r"protobuf"),
     ("input JSON (simdjson) and page parsing", r"simdjson|PageParser|parse::|Registrable"),
     ("set algebra (exact)", r"Containment|Jaccard|IntersectionSize"),

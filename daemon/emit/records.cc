@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "emit/json.h"
+
 namespace dedupd::emit {
 namespace {
 
@@ -212,9 +214,16 @@ std::string Encode(const google::protobuf::Message& message, OutputFormat format
   switch (format) {
     case OutputFormat::kProtobuf: message.SerializeToString(&out); break;
     case OutputFormat::kJson: {
-      google::protobuf::util::JsonPrintOptions options;
-      options.preserve_proto_field_names = true;
-      (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+      // Events and diffs (one or two per page) through the direct writer:
+      // the same bytes (emit/json.h); dead letters through protobuf.
+      using google::protobuf::DynamicCastToGenerated;
+      if (const auto* event = DynamicCastToGenerated<v1::PageEvent>(&message)) {
+        AppendJson(*event, &out);
+      } else if (const auto* diff = DynamicCastToGenerated<v1::PageDiff>(&message)) {
+        AppendJson(*diff, &out);
+      } else {
+        AppendProtobufJson(message, &out);
+      }
       break;
     }
   }

@@ -145,6 +145,12 @@ SimHash64 SimHashAvx2(std::span<const uint64_t> features);  // only if CpuHasAvx
 // form over 2 GiB; exposed so that tests can check it on ordinary inputs.
 size_t ShingleSetWideOffsets(std::string_view normalized, int k, std::vector<uint64_t>* out);
 
+// ShingleSet's distinct-hash table is not cleared between pages: its slots
+// hold an offset that grows page after page, and the table is cleared when
+// it would wrap. This sets this thread's offset, so that tests can reach the
+// wrap without 4 billion shingles.
+void SetShingleTableBaseForTest(uint32_t base);
+
 // Sorts and deduplicates a vector of (uniformly distributed) hashes: one MSD
 // radix pass on the top bits, then small sorts per bucket.
 void SortUnique(std::vector<uint64_t>* v);

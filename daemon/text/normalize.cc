@@ -2,6 +2,7 @@
 // only for the code points that need it. See docs/text.md ("Normalisation").
 #include "text/normalize.h"
 
+#include <emmintrin.h>
 #include <simdjson.h>
 #include <utf8proc.h>
 
@@ -364,7 +365,31 @@ template <Form F>
   return q;
 }
 
-template <Form F>
+// How many of the 16 bytes at p the matching form (kMatch) or the content
+// key copies as they are, lower-cased for the matching form, from the first
+// on: printable ASCII, and for the matching form single spaces between two
+// printable characters (a space before anything else may be dropped, as
+// before a CJK character). Writes the 16 bytes, lower-cased, to w; the
+// caller keeps the first `return value` of them. SSE2 (baseline x86-64).
+template <bool kMatch>
+[[gnu::always_inline]] inline unsigned AsciiRunBytes16(const unsigned char* p, char* w) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const auto byte = [](int b) { return _mm_set1_epi8(static_cast<char>(b)); };
+  // Unsigned range tests as signed compares: x - lo + 0x80 < -128 + width.
+  const __m128i printable = _mm_cmplt_epi8(_mm_add_epi8(v, byte(0x80 - 0x21)), byte(-128 + 0x5E));
+  auto ok = static_cast<unsigned>(_mm_movemask_epi8(printable));
+  __m128i lower = v;
+  if constexpr (kMatch) {
+    const auto space = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, byte(' '))));
+    ok |= space & (ok >> 1);  // a space followed by a printable character
+    const __m128i upper = _mm_cmplt_epi8(_mm_add_epi8(v, byte(0x80 - 'A')), byte(-128 + 26));
+    lower = _mm_add_epi8(v, _mm_and_si128(upper, byte(0x20)));
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(w), lower);
+  return static_cast<unsigned>(__builtin_ctz(~ok | 0x10000u));
+}
+
+template <Form F, bool kSimd>
 void NormalizeImpl(std::string_view in, std::string* out) {
   constexpr bool kMatch = F == Form::kMatch;
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
@@ -447,14 +472,31 @@ void NormalizeImpl(std::string_view in, std::string* out) {
         DEDUPD_SPACE_BEFORE(false);
         *w++ = static_cast<char>(kMatch ? c0 + ((c0 - 'A' < 26u) << 5) : c0);
         ++p;
-        if (p < end && *p - 0x21u < 0x5Eu) {
-          do {
-            const unsigned ch = *p++;
-            *w++ = static_cast<char>(kMatch ? ch + ((ch - 'A' < 26u) << 5) : ch);
-          } while (p < end && *p - 0x21u < 0x5Eu);
-          undo_in = p - 1;  // only the run's last character can compose
-          undo_n = static_cast<size_t>(w - base) - 1;
-          undo_pending = false;
+        const unsigned char* const run = p;
+        if constexpr (kSimd) {
+          // 16 bytes per step while 16 remain: the prefix that the scalar
+          // loop below (and the single spaces between words, matching form)
+          // would copy byte for byte, lower-cased; one 16-byte store (the
+          // output has room for the rest of the input plus kSlack).
+          while (end - p >= 16) {
+            const unsigned take = AsciiRunBytes16<kMatch>(p, w);
+            w += take;
+            p += take;
+            if (take < 16) break;
+          }
+        }
+        while (p < end && *p - 0x21u < 0x5Eu) {
+          const unsigned ch = *p++;
+          *w++ = static_cast<char>(kMatch ? ch + ((ch - 'A' < 26u) << 5) : ch);
+        }
+        if (p != run) {
+          // Only the run's last character can compose with what follows; the
+          // state is the one the scalar loop leaves: after a single space
+          // (a one-letter last word) the space is undone with it.
+          const bool after_space = kMatch && p[-2] == ' ';
+          undo_in = p - 1;
+          undo_n = static_cast<size_t>(w - base) - 1 - after_space;
+          undo_pending = after_space;
           undo_last_cjk = false;
         }
         continue;
@@ -474,7 +516,21 @@ void NormalizeImpl(std::string_view in, std::string* out) {
       // ones HanRunBytes16 vouches for kept. The store fits: the output always
       // has room after w for the rest of the input (see Reserve).
       bool ended = false;  // the 16-byte steps found the run's end
-      while (end - p >= 16) {
+      // Ten per step while 32 bytes remain: the two tests do not wait on
+      // each other (the second counts only if the first found five).
+      while (end - p >= 32) {
+        const unsigned first = HanRunBytes16(p);
+        const unsigned second = HanRunBytes16(p + 15);
+        std::memcpy(w, p, 32);
+        const unsigned bytes = first + (first == 15 ? second : 0);
+        w += bytes;
+        p += bytes;
+        if (bytes < 30) {
+          ended = true;
+          break;
+        }
+      }
+      while (!ended && end - p >= 16) {
         const unsigned bytes = HanRunBytes16(p);
         std::memcpy(w, p, 16);
         w += bytes;
@@ -700,23 +756,31 @@ std::string RepairUtf8(std::string_view in, size_t* replaced) {
 }
 
 void NormalizeForMatch(std::string_view utf8, std::string* out) {
-  NormalizeImpl<Form::kMatch>(utf8, out);
+  NormalizeImpl<Form::kMatch, true>(utf8, out);
 }
 
 std::string NormalizeForMatch(std::string_view utf8) {
   std::string out;
-  NormalizeImpl<Form::kMatch>(utf8, &out);
+  NormalizeImpl<Form::kMatch, true>(utf8, &out);
   return out;
 }
 
 void ContentKey(std::string_view utf8, std::string* out) {
-  NormalizeImpl<Form::kKey>(utf8, out);
+  NormalizeImpl<Form::kKey, true>(utf8, out);
 }
 
 std::string ContentKey(std::string_view utf8) {
   std::string out;
-  NormalizeImpl<Form::kKey>(utf8, &out);
+  NormalizeImpl<Form::kKey, true>(utf8, &out);
   return out;
+}
+
+void internal::NormalizeForMatchScalar(std::string_view utf8, std::string* out) {
+  NormalizeImpl<Form::kMatch, false>(utf8, out);
+}
+
+void internal::ContentKeyScalar(std::string_view utf8, std::string* out) {
+  NormalizeImpl<Form::kKey, false>(utf8, out);
 }
 
 size_t CountCodePoints(std::string_view utf8) {

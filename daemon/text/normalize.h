@@ -51,4 +51,11 @@ void ContentKey(std::string_view utf8, std::string* out);
 // one each). Used for character-based thresholds and ratios.
 size_t CountCodePoints(std::string_view utf8);
 
+namespace internal {
+// The same forms without the 16-byte (SSE2) steps: the byte-at-a-time loops
+// the fast paths must agree with, byte for byte. For tests and benchmarks.
+void NormalizeForMatchScalar(std::string_view utf8, std::string* out);
+void ContentKeyScalar(std::string_view utf8, std::string* out);
+}  // namespace internal
+
 }  // namespace dedupd::text

@@ -3,6 +3,7 @@
 #include "fingerprint/fingerprint.h"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -13,6 +14,9 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "text/extract.h"
+#include "text/normalize.h"
 
 namespace dedupd::fingerprint {
 namespace {
@@ -309,6 +313,100 @@ TEST(Shingles, MatchesForEachTokenOnLongHanRuns) {
           rng() % 1000 < break_per_mille ? breaks[rng() % breaks.size()] : han[rng() % han.size()];
     }
     ASSERT_NO_FATAL_FAILURE(ExpectShinglesOfForEachToken(text)) << "round " << round;
+  }
+}
+
+// The tokenizer's 16-byte ASCII step (a prefix in which every separator
+// directly follows a letter is copied in one store) against ForEachToken:
+// ASCII-heavy text with words of every length, runs of separators, controls,
+// upper case and digits, and now and then a non-ASCII letter, ideograph,
+// CJK punctuation or broken byte inside or between the 16-byte steps.
+TEST(Shingles, AsciiStepsMatchForEachTokenOnRandomText) {
+  const std::vector<std::string> seps = {" ", " ",  " ",  " ",    "  ",   ", ", ".",   "-",
+                                         "'", "\t", "\n", "\x01", "\x7F", "!?", " - ", "/"};
+  const std::vector<std::string> rare = {"é",        "中", "文字", "。", "\xFF", "ж",
+                                         "\xE4\xB8", "𠀀", "\xC3", "ü",  "“",    "\x80"};
+  std::mt19937_64 rng(2026);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const size_t words = rng() % 120;
+    const unsigned rare_per_mille = round % 3 == 0 ? 0 : static_cast<unsigned>(rng() % 80);
+    for (size_t i = 0; i < words; ++i) {
+      const size_t len = 1 + rng() % (rng() % 4 == 0 ? 20 : 8);
+      for (size_t j = 0; j < len; ++j) {
+        const unsigned r = static_cast<unsigned>(rng() % 64);
+        text.push_back(r < 40   ? static_cast<char>('a' + r % 26)
+                       : r < 52 ? static_cast<char>('A' + r % 26)
+                                : static_cast<char>('0' + r % 10));
+      }
+      if (rng() % 1000 < rare_per_mille) text += rare[rng() % rare.size()];
+      text += rng() % 4 == 0 ? seps[rng() % seps.size()] : " ";
+    }
+    if (rng() % 2 == 0 && !text.empty()) text.pop_back();  // ends on a letter
+    ASSERT_NO_FATAL_FAILURE(ExpectShinglesOfForEachToken(text)) << "round " << round;
+  }
+}
+
+// Every text/plain and text/html body of the labelled corpus and every
+// fixture, raw and in its matching form (what the detector shingles):
+// ShingleSet against shingles built from ForEachToken's tokens.
+TEST(Shingles, MatchForEachTokenOnCorpusAndFixtures) {
+  std::vector<std::string> texts;
+  for (const char* name :
+       {"en-release.txt", "en-release-revised.txt", "en-release.html", "sc-gov-release.txt",
+        "sc-gov-release-revised.txt", "sc-gov-release-doubled.txt", "sc-gov-other-release.txt",
+        "sc-news-syndicated.txt"}) {
+    texts.push_back(ReadFixture(name));
+  }
+  std::ifstream in(std::string(DEDUPD_TEST_DATA_DIR) + "/corpus/dev.jsonl", std::ios::binary);
+  ASSERT_TRUE(in.good());
+  simdjson::dom::parser parser;
+  std::string line;
+  while (std::getline(in, line)) {
+    simdjson::dom::element e;
+    std::string_view body;
+    if (parser.parse(line).get(e) == simdjson::SUCCESS &&
+        e["body"].get(body) == simdjson::SUCCESS) {
+      texts.emplace_back(body);
+    }
+  }
+  ASSERT_GT(texts.size(), 1500u);
+  std::string form, joined;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_NO_FATAL_FAILURE(ExpectShinglesOfForEachToken(texts[i])) << "text " << i << " raw";
+    joined.clear();
+    for (const auto& b : text::SplitPlainText(texts[i]).blocks) {
+      text::NormalizeForMatch(b.text, &form);
+      if (form.empty()) continue;
+      if (!joined.empty()) joined.push_back('\n');
+      joined += form;
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectShinglesOfForEachToken(joined)) << "text " << i << " form";
+  }
+}
+
+// The distinct-hash table is not cleared between pages; it is when its
+// offset would wrap. Pages shingled across the wrap give their exact sets,
+// and so do pages after a wrap over a table full of stale slots.
+TEST(ShingleSet, TableOffsetWrapsAround) {
+  std::mt19937_64 rng(99);
+  std::vector<std::string> pages;
+  for (int i = 0; i < 12; ++i) {
+    std::string page;
+    const size_t words = 50 + rng() % 3000;
+    for (size_t j = 0; j < words; ++j) {
+      page += static_cast<char>('a' + rng() % 26);
+      page += static_cast<char>('a' + rng() % 4);
+      page += ' ';
+    }
+    pages.push_back(page);
+  }
+  for (const uint32_t base :
+       {0xFFFFFFFFu - 5000u, 0xFFFFFFFFu - 60u, 0xFFFFFFFFu - 1u, 0xFFFFFFFFu}) {
+    internal::SetShingleTableBaseForTest(base);
+    for (const std::string& page : pages) {
+      ASSERT_NO_FATAL_FAILURE(ExpectShinglesOfForEachToken(page)) << base;
+    }
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iterator>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -265,6 +266,82 @@ TEST(NormalizeForMatch, IsIdempotentOnSamples) {
   for (const std::string& s : samples) {
     const std::string once = NormalizeForMatch(s);
     EXPECT_EQ(NormalizeForMatch(once), once) << s;
+  }
+}
+
+// --- the 16-byte steps against the byte-at-a-time loops ------------------
+
+void ExpectSameAsScalar(const std::string& text) {
+  std::string fast, slow;
+  NormalizeForMatch(text, &fast);
+  internal::NormalizeForMatchScalar(text, &slow);
+  ASSERT_EQ(fast, slow) << "matching form of [" << text << "]";
+  ContentKey(text, &fast);
+  internal::ContentKeyScalar(text, &slow);
+  ASSERT_EQ(fast, slow) << "content key of [" << text << "]";
+}
+
+// Random text, mostly ASCII words and single spaces (what the 16-byte steps
+// copy) mixed with everything that must stop or follow them: whitespace
+// runs, controls, combining marks right after one-letter and longer words
+// (they compose with the run's last character, which the slow path redoes),
+// full-width forms, CJK, Hangul, expanding and case-folding characters,
+// zero-width and format characters, invalid and truncated UTF-8.
+TEST(NormalizeForMatch, SimdStepsAgreeWithScalarLoopsOnRandomText) {
+  const std::vector<std::string> pieces = {
+      " ",  " ",    " ",      "  ",       "\t",         "\n",     "\r\n",   "\x01",   "\x7F",
+      ",",  ". ",   "\u0301", "\u0338",   "\u0327",     "\u0345", "Ａ",     "１",     "，",
+      "中", "文字", "한국",   "é",        "Ǆ",          "ﬁ",      "\u200B", "\u00A0", "\u3000",
+      "…",  "“",    "\xFF",   "\xE4\xB8", "\xC3",       "\u00AD", "Ⅻ",      "ß",      "İ",
+      "Σ",  "ς",    "か",     "\u3099",   "\U00020000", "\u2028", "\u0085"};
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 5000; ++round) {
+    std::string text;
+    const size_t n = rng() % 80;
+    const unsigned other_per_mille = round % 4 == 0 ? 0 : static_cast<unsigned>(rng() % 400);
+    for (size_t i = 0; i < n; ++i) {
+      if (rng() % 1000 < other_per_mille) {
+        text += pieces[rng() % pieces.size()];
+        continue;
+      }
+      const size_t len = 1 + rng() % (rng() % 4 == 0 ? 24 : 7);
+      for (size_t j = 0; j < len; ++j) text.push_back(static_cast<char>(0x21 + rng() % 0x5E));
+      text += " ";
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectSameAsScalar(text)) << "round " << round;
+  }
+}
+
+// Every body of the labelled corpus (whole and block by block) and every
+// fixture.
+TEST(NormalizeForMatch, SimdStepsAgreeWithScalarLoopsOnCorpusAndFixtures) {
+  std::vector<std::string> texts;
+  for (const char* name :
+       {"en-release.txt", "en-release-revised.txt", "en-release.html", "sc-gov-release.txt",
+        "sc-gov-release-revised.txt", "sc-gov-release-doubled.txt", "sc-gov-other-release.txt",
+        "sc-news-syndicated.txt", "pages.jsonl"}) {
+    texts.push_back(Fixture(name));
+  }
+  const std::string corpus =
+      testing::ReadFile(std::string(DEDUPD_TEST_DATA_DIR) + "/corpus/dev.jsonl");
+  simdjson::dom::parser parser;
+  size_t begin = 0;
+  while (begin < corpus.size()) {
+    size_t end = corpus.find('\n', begin);
+    if (end == std::string::npos) end = corpus.size();
+    simdjson::dom::element e;
+    std::string_view body;
+    if (parser.parse(corpus.substr(begin, end - begin)).get(e) == simdjson::SUCCESS &&
+        e["body"].get(body) == simdjson::SUCCESS) {
+      texts.emplace_back(body);
+    }
+    begin = end + 1;
+  }
+  ASSERT_GT(texts.size(), 1500u);
+  for (const std::string& t : texts) {
+    ASSERT_NO_FATAL_FAILURE(ExpectSameAsScalar(t));
+    for (const Block& b : SplitPlainText(t).blocks)
+      ASSERT_NO_FATAL_FAILURE(ExpectSameAsScalar(b.text));
   }
 }
 
