@@ -647,6 +647,38 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
   return store_->Commit(metadata, error);
 }
 
+namespace {
+// What malloc hands out for a request of n bytes (glibc: 8 bytes of header,
+// 16-byte granules, 32 at least).
+size_t MallocBytes(size_t n) {
+  return std::max<size_t>(32, (n + 8 + 15) & ~size_t{15});
+}
+}  // namespace
+
+Detector::MemoryUsage Detector::Memory() const {
+  MemoryUsage m;
+  // std::deque<std::string>: the strings in 512-byte blocks, and each long
+  // one's heap buffer (capacity + 1; short ones live in the string).
+  m.urls = doc_urls_.size() * sizeof(std::string);
+  for (const std::string& url : doc_urls_) {
+    if (url.capacity() > 15) m.urls += MallocBytes(url.capacity() + 1);
+  }
+  // std::unordered_map nodes: next pointer, the pair, the cached hash.
+  const size_t id_node = sizeof(void*) + sizeof(std::pair<const std::string_view, DocId>) + 8;
+  m.url_ids = doc_ids_.size() * MallocBytes(id_node) + doc_ids_.bucket_count() * sizeof(void*);
+  m.current = current_.capacity() * sizeof(Current);
+  m.sketches =
+      sketch_slot_.capacity() * sizeof(SketchSlot) + sketch_values_.capacity() * sizeof(uint32_t);
+  const size_t content_node =
+      sizeof(void*) + sizeof(std::pair<const uint64_t, std::vector<DocId>>);  // hash not cached
+  m.by_content =
+      by_content_.size() * MallocBytes(content_node) + by_content_.bucket_count() * sizeof(void*);
+  for (const auto& [key, docs] : by_content_) m.by_content += MallocBytes(docs.capacity() * 4);
+  m.simhash_index = simhash_index_.MemoryBytes();
+  m.passage_index = paragraph_index_.MemoryBytes();
+  return m;
+}
+
 void Detector::Rollback() {
   store_->Rollback();
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {

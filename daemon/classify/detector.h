@@ -149,6 +149,23 @@ class Detector {
   bool HasStaged() const { return !undo_.empty(); }
 
   size_t IndexedDocuments() const { return simhash_index_.size(); }
+  // Bytes the in-memory state holds per structure, from the containers'
+  // sizes and capacities (node containers: their nodes and buckets as
+  // libstdc++ lays them out, malloc's rounding to 16 bytes included);
+  // bench/scaling/doc_memory.cc compares the total with the process's RSS.
+  struct MemoryUsage {
+    size_t urls = 0;           // the URL of each DocId
+    size_t url_ids = 0;        // URL -> DocId
+    size_t current = 0;        // per-DocId hash, SimHash, version
+    size_t sketches = 0;       // confirmation sketches and their slots
+    size_t by_content = 0;     // content hash -> DocIds
+    size_t simhash_index = 0;  // index::SimHashIndex
+    size_t passage_index = 0;  // index::ParagraphIndex
+    size_t Total() const {
+      return urls + url_ids + current + sketches + by_content + simhash_index + passage_index;
+    }
+  };
+  MemoryUsage Memory() const;
   const DetectOptions& options() const { return options_; }
 
  private:
