@@ -6,7 +6,7 @@
 
 namespace dedupd::index {
 
-SketchStore::SketchStore(size_t k) : k_(std::clamp<size_t>(k, 1, 255)) {}
+SketchStore::SketchStore(size_t k) : k_(std::clamp<size_t>(k, 1, 4096)) {}
 
 void SketchStore::Resize(size_t docs) {
   while (meta_.size() < docs) {
@@ -45,7 +45,7 @@ void SketchStore::Set(DocId doc, std::span<const uint32_t> sketch, uint32_t shin
   m.shingle_count = shingle_count;
   m.whole = n >= shingle_count;
   m.known = true;
-  m.size = static_cast<uint8_t>(n);
+  m.size = static_cast<uint16_t>(n);
   const size_t base = static_cast<size_t>(doc) * k_;
   uint32_t previous = 0;
   for (size_t i = 0; i < n; ++i) {

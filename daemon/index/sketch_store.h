@@ -34,6 +34,7 @@ namespace dedupd::index {
 
 class SketchStore {
  public:
+  // k: values kept per document, 1 to 4,096 (detect.confirm_sketch_size).
   explicit SketchStore(size_t k);
 
   // Makes room for DocIds < docs (new slots unknown).
@@ -55,10 +56,10 @@ class SketchStore {
  private:
   struct Meta {
     uint32_t shingle_count = 0;
+    uint16_t size = 0;  // values held
     uint8_t shift = 0;
-    uint8_t size = 0;    // values held (after the shift's duplicates)
-    bool known = false;  // false: indexed from a record without a sketch
-    bool whole = false;  // the sketch held the whole set (shingle_count <= k)
+    uint8_t known : 1 = 0;  // 0: indexed from a record without a sketch
+    uint8_t whole : 1 = 0;  // the sketch held the whole set (shingle_count <= k)
   };
   size_t k_;
   PagedArray<Meta> meta_;

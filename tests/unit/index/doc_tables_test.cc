@@ -179,6 +179,25 @@ TEST(SketchStore, QuantisedEstimatesStayWithinTheBound) {
   EXPECT_DOUBLE_EQ(self.jaccard, 1.0);
 }
 
+TEST(SketchStore, KeepsSketchesLongerThan255Values) {
+  // detect.confirm_sketch_size goes up to 4,096 (the sweeps used 96-4,096).
+  constexpr size_t k = 300;
+  SketchStore store(k);
+  store.Resize(2);
+  std::mt19937_64 rng(2);
+  std::vector<uint64_t> a, b;
+  for (size_t i = 0; i < 2000; ++i) a.push_back(rng());
+  for (size_t i = 0; i < 2000; ++i) b.push_back(i < 1500 ? a[i] : rng());
+  const auto sa = Sketch(a, k), sb = Sketch(b, k);
+  ASSERT_EQ(sb.size(), k);
+  store.Set(1, sb, 2000);
+  const auto exact = fingerprint::CompareSketches(sa, 2000, sb, 2000);
+  const auto quantised = store.Compare(1, sa, 2000);
+  EXPECT_NEAR(quantised.jaccard, exact.jaccard, 2.0 / k);
+  EXPECT_NEAR(quantised.containment, exact.containment, 2.0 / k);
+  EXPECT_GT(exact.jaccard, 0.4);
+}
+
 TEST(SketchStore, KnownForgetAndTheShift) {
   SketchStore store(64);
   store.Resize(3);
