@@ -56,6 +56,11 @@ state::UrlState IndexedPart(const state::UrlState& s) {
   return p;
 }
 
+// by_content_'s tag of a content hash.
+uint32_t ContentTag(const ContentHash128& h) {
+  return static_cast<uint32_t>(h.low >> 32);
+}
+
 }  // namespace
 
 struct Detector::Fingerprint {
@@ -124,6 +129,7 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
       store_(store),
       boilerplate_(options.boilerplate),
       simhash_index_(options.simhash_distance),
+      sketches_(options.confirm_sketch_size),
       page_blocks_(std::make_unique<NormalizedBlocks>()),
       page_fp_(std::make_unique<Fingerprint>()) {}
 
@@ -187,36 +193,26 @@ void Detector::Fingerprinter(const std::vector<std::string>& blocks,
 }
 
 Detector::DocId Detector::DocIdFor(const std::string& url) {
-  if (auto it = doc_ids_.find(std::string_view(url)); it != doc_ids_.end()) return it->second;
-  const auto id = static_cast<DocId>(doc_urls_.size());
-  doc_urls_.push_back(url);
-  doc_ids_.emplace(std::string_view(doc_urls_.back()), id);
-  current_.emplace_back();
-  sketch_slot_.emplace_back();
-  sketch_values_.resize(sketch_values_.size() + options_.confirm_sketch_size);
+  const DocId id = urls_.Add(url);
+  if (id == current_.size()) {  // first sight
+    current_.emplace_back();
+    sketches_.Resize(current_.size());
+  }
   return id;
 }
 
 void Detector::SetSketch(DocId doc, const state::UrlState& s) {
-  SketchSlot& slot = sketch_slot_[doc];
-  slot.known = s.sketch_known;
-  if (!slot.known) return;
-  const size_t n = std::min(s.sketch.size(), options_.confirm_sketch_size);
-  // A record from an instance with a larger sketch size: its smallest values
-  // are this size's sketch (with the whole-set test kept exact by the count).
-  std::copy_n(s.sketch.begin(), n, sketch_values_.begin() + doc * options_.confirm_sketch_size);
-  slot.size = static_cast<uint32_t>(n);
-  slot.shingle_count = s.shingle_count;
-}
-
-std::span<const uint32_t> Detector::SketchOf(DocId doc) const {
-  return {sketch_values_.data() + doc * options_.confirm_sketch_size, sketch_slot_[doc].size};
+  if (!s.sketch_known) {
+    sketches_.Forget(doc);
+    return;
+  }
+  sketches_.Set(doc, s.sketch, s.shingle_count);
 }
 
 bool Detector::DeriveSketch(DocId doc) {
   // A page indexed from a record written before format 3: fingerprint its
   // stored text once, with today's boilerplate model, and keep the sketch.
-  auto stored = store_->Get(doc_urls_[doc]);
+  auto stored = store_->Get(urls_.Url(doc));
   if (!stored) return false;
   std::vector<std::string> blocks = SplitLines(stored->text);
   Fingerprint fp;
@@ -233,7 +229,7 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
     simhash_index_.Insert(doc, s.simhash);
   }
   paragraph_index_.Insert(doc, s.paragraph_hashes);
-  by_content_[s.content_hash.low].push_back(doc);
+  by_content_.Insert(ContentTag(s.content_hash), doc);
   current_[doc] = {s.content_hash, s.simhash, s.version, s.history_full};
   SetSketch(doc, s);
 }
@@ -241,13 +237,10 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   simhash_index_.Remove(doc, s.simhash);
   paragraph_index_.Remove(doc, s.paragraph_hashes);
-  if (auto it = by_content_.find(s.content_hash.low); it != by_content_.end()) {
-    auto& docs = it->second;
-    docs.erase(std::remove(docs.begin(), docs.end(), doc), docs.end());
-    if (docs.empty()) by_content_.erase(it);
+  while (by_content_.Remove(ContentTag(s.content_hash), doc)) {
   }
   current_[doc].version = 0;
-  sketch_slot_[doc].known = false;
+  sketches_.Forget(doc);
 }
 
 void Detector::ObserveStored(const state::UrlState& s) {
@@ -310,7 +303,7 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   std::vector<uint64_t> sorted;  // fp.shingles sorted, for the reference mode's set algebra
   for (size_t d = 0; d < docs.size(); ++d) {
     const DocId doc = docs[d];
-    const std::string& url = doc_urls_[doc];
+    const std::string url = urls_.Url(doc);
     if (url == self_url) continue;
     Candidate c;
     c.doc = doc;
@@ -332,11 +325,9 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     } else {
       // The sketch stored when the candidate was indexed (its boilerplate
       // left out as the model stood then).
-      if (!sketch_slot_[doc].known && !DeriveSketch(doc)) continue;
-      const SketchSlot& slot = sketch_slot_[doc];
-      if (slot.shingle_count == 0) continue;
-      const fingerprint::SketchEstimate e = fingerprint::CompareSketches(
-          fp.sketch, fp.shingles.size(), SketchOf(doc), slot.shingle_count);
+      if (!sketches_.Known(doc) && !DeriveSketch(doc)) continue;
+      if (sketches_.ShingleCount(doc) == 0) continue;
+      const fingerprint::SketchEstimate e = sketches_.Compare(doc, fp.sketch, fp.shingles.size());
       c.containment = e.containment;
       c.jaccard = e.jaccard;
     }
@@ -361,7 +352,7 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   }
   if (best) {
     // Only the winner's state is read (its text is diffed against the page).
-    auto stored = store_->Get(doc_urls_[best->doc]);
+    auto stored = store_->Get(urls_.Url(best->doc));
     if (!stored) return std::nullopt;
     best->state = std::move(*stored);
     // The blocks its own boilerplate model left out when it was indexed, as
@@ -506,11 +497,16 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     next.version = 1;
     out.version = 1;
     // DUPLICATE: another URL's current version has this exact content.
-    if (auto it = by_content_.find(out.content_hash.low); it != by_content_.end()) {
-      for (DocId other : it->second) {
+    std::vector<DocId> same_content;  // oldest first
+    by_content_.ForEach(ContentTag(out.content_hash), [&](DocId d) {
+      same_content.push_back(d);
+      return true;
+    });
+    {
+      for (DocId other : same_content) {
         const Current& current = current_[other];
         if (other == doc || current.version == 0 || current.hash != out.content_hash) continue;
-        auto stored = store_->Get(doc_urls_[other]);
+        auto stored = store_->Get(urls_.Url(other));
         if (!stored) continue;
         out.verdict = Verdict::kDuplicate;
         MatchInfo m;
@@ -618,8 +614,8 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
   }
   size_t n = 0;
   for (const auto& s : states) {
-    if (auto id = doc_ids_.find(std::string_view(s.canonical_url)); id != doc_ids_.end()) {
-      if (const Current& current = current_[id->second]; current.version != 0) {
+    if (auto id = urls_.Find(s.canonical_url)) {
+      if (const Current& current = current_[*id]; current.version != 0) {
         // Versions of a URL only grow, so an older record (a late fingerprint,
         // or this instance's own write read back) never replaces a newer one.
         if (current.version > s.version) continue;
@@ -645,6 +641,18 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
   // Nothing else is staged (checked above), so the store's batch holds
   // exactly these states and the offsets they were read up to.
   return store_->Commit(metadata, error);
+}
+
+Detector::MemoryUsage Detector::Memory() const {
+  MemoryUsage m;
+  m.urls = urls_.ArenaBytes();
+  m.url_ids = urls_.IdBytes();
+  m.current = current_.MemoryBytes();
+  m.sketches = sketches_.MemoryBytes();
+  m.by_content = by_content_.MemoryBytes();
+  m.simhash_index = simhash_index_.MemoryBytes();
+  m.passage_index = paragraph_index_.MemoryBytes();
+  return m;
 }
 
 void Detector::Rollback() {

@@ -26,8 +26,12 @@
 #include "classify/boilerplate.h"
 #include "common/types.h"
 #include "diff/diff.h"
+#include "index/paged_array.h"
 #include "index/paragraph_index.h"
 #include "index/simhash_index.h"
+#include "index/sketch_store.h"
+#include "index/tag_table.h"
+#include "index/url_table.h"
 #include "parse/page_parser.h"
 #include "state/store.h"
 #include "text/repeats.h"
@@ -149,6 +153,23 @@ class Detector {
   bool HasStaged() const { return !undo_.empty(); }
 
   size_t IndexedDocuments() const { return simhash_index_.size(); }
+  // Bytes the in-memory state holds per structure, from the containers'
+  // sizes and capacities (node containers: their nodes and buckets as
+  // libstdc++ lays them out, malloc's rounding to 16 bytes included);
+  // bench/scaling/doc_memory.cc compares the total with the process's RSS.
+  struct MemoryUsage {
+    size_t urls = 0;           // the URL of each DocId
+    size_t url_ids = 0;        // URL -> DocId
+    size_t current = 0;        // per-DocId hash, SimHash, version
+    size_t sketches = 0;       // confirmation sketches and their slots
+    size_t by_content = 0;     // content hash -> DocIds
+    size_t simhash_index = 0;  // index::SimHashIndex
+    size_t passage_index = 0;  // index::ParagraphIndex
+    size_t Total() const {
+      return urls + url_ids + current + sketches + by_content + simhash_index + passage_index;
+    }
+  };
+  MemoryUsage Memory() const;
   const DetectOptions& options() const { return options_; }
 
  private:
@@ -166,7 +187,6 @@ class Detector {
   std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
   void SetSketch(DocId doc, const state::UrlState& s);
   bool DeriveSketch(DocId doc);
-  std::span<const uint32_t> SketchOf(DocId doc) const;
   void AppendVersion(const Outcome& out, const std::optional<state::UrlState>& previous,
                      state::UrlState* next) const;
   DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
@@ -183,32 +203,24 @@ class Detector {
   BoilerplateModel boilerplate_;
   index::SimHashIndex simhash_index_;
   index::ParagraphIndex paragraph_index_;
-  // DocIds are dense, in order of first sight: the URL of each (a deque, so
-  // that the strings never move and doc_ids_ can key on views of them) and
-  // its indexed version. Each URL is held once.
-  std::deque<std::string> doc_urls_;
-  std::unordered_map<std::string_view, DocId> doc_ids_;
+  // DocIds are dense, in order of first sight: the URL of each and its
+  // indexed version. Each URL is held once, in urls_'s arena
+  // (docs/design.md, "Memory per document").
+  index::UrlTable urls_;
   struct Current {
     ContentHash128 hash;
     SimHash64 simhash;
     uint32_t version = 0;      // 0: not in the indexes (stored versions start at 1)
     bool history_full = true;  // false: known from another instance's fingerprint record
   };
-  std::vector<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
-  // Confirmation sketches by DocId: a fixed slot of confirm_sketch_size
-  // values per document in one flat array (no allocation per document), and
-  // each slot's length, the size of the shingle set it samples, and whether
-  // it is known (false for a page indexed from a record without a sketch
-  // until it is first a candidate: DeriveSketch).
-  struct SketchSlot {
-    uint32_t shingle_count = 0;
-    uint32_t size = 0;
-    bool known = false;
-  };
-  std::vector<SketchSlot> sketch_slot_;
-  std::vector<uint32_t> sketch_values_;
-  // Content hash (low 64 bits suffice as a key; full hash compared) -> docs, oldest first.
-  std::unordered_map<uint64_t, std::vector<DocId>> by_content_;
+  index::PagedArray<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
+  // Confirmation sketches by DocId, 16 bits a value (index::SketchStore), and
+  // whether each is known (false for a page indexed from a record without a
+  // sketch until it is first a candidate: DeriveSketch).
+  index::SketchStore sketches_;
+  // Content hash (the top 32 bits of its low half as a tag; full hash
+  // compared in current_) -> docs, oldest first.
+  index::TagTable by_content_;
   std::vector<Undo> undo_;
   std::unique_ptr<NormalizedBlocks> page_blocks_;  // Process()'s, reused page after page
   std::unique_ptr<Fingerprint> page_fp_;           // likewise

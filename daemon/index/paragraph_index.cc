@@ -7,7 +7,7 @@
 namespace dedupd::index {
 namespace {
 
-constexpr int kMinBits = 4;
+constexpr size_t kMinSlots = 16;
 
 std::vector<uint64_t> Distinct(std::span<const uint64_t> hashes) {
   std::vector<uint64_t> v(hashes.begin(), hashes.end());
@@ -19,149 +19,114 @@ std::vector<uint64_t> Distinct(std::span<const uint64_t> hashes) {
 }  // namespace
 
 ParagraphIndex::ParagraphIndex(size_t max_postings)
-    : max_postings_(std::clamp<size_t>(max_postings, 1, kBoilerplate - 1)) {
-  Rehash(size_t{1} << kMinBits);
+    : max_postings_(std::clamp<size_t>(max_postings, 1, kBoilerplate - 2)) {
+  slots_.assign(kMinSlots, Slot{});
 }
 
 size_t ParagraphIndex::Home(uint64_t key) const {
   // Fibonacci hashing: callers' hashes are XXH3 already, but a cheap remix
-  // keeps clustering away if someone passes structured values.
-  return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - bits_));
+  // keeps clustering away if someone passes structured values; then
+  // Lemire's multiply-shift maps it onto any table size.
+  const uint64_t mixed = (key * 0x9E3779B97F4A7C15ull) >> 32;
+  return static_cast<size_t>((mixed * slots_.size()) >> 32);
 }
 
-const ParagraphIndex::Slot* ParagraphIndex::Find(uint64_t key) const {
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = Home(key);; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
-    if (s.count == 0) return nullptr;
-    if (s.key == key) return &s;
-  }
+void ParagraphIndex::Place(const Slot& s) {
+  size_t i = Home(s.key());
+  while (slots_[i].doc != kEmpty) i = Next(i);
+  slots_[i] = s;
 }
 
-ParagraphIndex::Slot* ParagraphIndex::Find(uint64_t key) {
-  return const_cast<Slot*>(static_cast<const ParagraphIndex*>(this)->Find(key));
-}
-
-void ParagraphIndex::Rehash(size_t capacity) {
+void ParagraphIndex::Resize(size_t capacity) {
   std::vector<Slot> old = std::move(slots_);
-  slots_.assign(capacity, Slot{});
-  bits_ = std::countr_zero(capacity);
-  const size_t mask = capacity - 1;
+  slots_.assign(std::max(capacity, kMinSlots), Slot{});
   for (const Slot& s : old) {
-    if (s.count == 0) continue;
-    size_t i = Home(s.key);
-    while (slots_[i].count != 0) i = (i + 1) & mask;
-    slots_[i] = s;
+    if (s.doc != kEmpty) Place(s);
   }
 }
 
 void ParagraphIndex::Erase(size_t hole) {
   // Backward-shift deletion: no tombstones, probe chains stay short.
-  const size_t mask = slots_.size() - 1;
-  for (size_t j = (hole + 1) & mask; slots_[j].count != 0; j = (j + 1) & mask) {
-    const size_t home = Home(slots_[j].key);
+  const size_t n = slots_.size();
+  for (size_t j = Next(hole); slots_[j].doc != kEmpty; j = Next(j)) {
+    const size_t home = Home(slots_[j].key());
     // Move slots_[j] into the hole unless its home lies cyclically in (hole, j].
-    if (((j - home) & mask) >= ((j - hole) & mask)) {
+    if ((j + n - home) % n >= (j + n - hole) % n) {
       slots_[hole] = slots_[j];
       hole = j;
     }
   }
   slots_[hole] = Slot{};
-  --keys_;
-}
-
-uint32_t ParagraphIndex::NewList() {
-  if (!free_lists_.empty()) {
-    const uint32_t id = free_lists_.back();
-    free_lists_.pop_back();
-    return id;
-  }
-  lists_.emplace_back();
-  return static_cast<uint32_t>(lists_.size() - 1);
-}
-
-void ParagraphIndex::FreeList(uint32_t list) {
-  lists_[list] = {};  // release the memory, keep the slot for reuse
-  free_lists_.push_back(list);
+  --used_;
 }
 
 void ParagraphIndex::Insert(DocId doc, std::span<const uint64_t> paragraph_hashes) {
   for (const uint64_t key : Distinct(paragraph_hashes)) {
-    if ((keys_ + 1) * 10 > slots_.size() * 7) Rehash(slots_.size() * 2);
-    Slot* s = Find(key);
-    if (s == nullptr) {
-      const size_t mask = slots_.size() - 1;
-      size_t i = Home(key);
-      while (slots_[i].count != 0) i = (i + 1) & mask;
-      slots_[i] = Slot{key, 1, doc};
-      ++keys_;
+    if ((used_ + 1) * 5 > slots_.size() * 4) Resize(slots_.size() + slots_.size() / 4);
+    const Slot entry{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), doc};
+    // The paragraph's run: its holders, or its boilerplate count.
+    size_t holders = 0, boilerplate = kEmpty;
+    bool held = false;
+    size_t i = Home(key);
+    for (; slots_[i].doc != kEmpty; i = Next(i)) {
+      const Slot& s = slots_[i];
+      if (s.key_hi != entry.key_hi || s.key_lo != entry.key_lo) continue;
+      if (s.doc & kBoilerplate) boilerplate = i;
+      ++holders;
+      held |= s.doc == doc;
+    }
+    if (boilerplate != kEmpty) {  // count only
+      ++slots_[boilerplate].doc;
       ++postings_;
       continue;
     }
-    if (s->count & kBoilerplate) {  // count only
-      ++s->count;
-      ++postings_;
-      continue;
-    }
-    if (s->count == 1) {
-      if (s->data == doc) continue;
-      if (max_postings_ < 2) {
-        s->count = kBoilerplate | 2;
-        ++postings_;
-        continue;
-      }
-      const DocId first = s->data;
-      const uint32_t list = NewList();  // may reallocate lists_, not slots_
-      lists_[list] = {first, doc};
-      s->data = list;
-      s->count = 2;
-      ++postings_;
-      continue;
-    }
-    std::vector<DocId>& docs = lists_[s->data];
-    if (std::find(docs.begin(), docs.end(), doc) != docs.end()) continue;
-    ++s->count;
+    if (held) continue;
     ++postings_;
-    if (s->count > max_postings_) {
-      FreeList(s->data);
-      s->count |= kBoilerplate;
-      s->data = 0;
-    } else {
-      docs.push_back(doc);
+    if (holders == 0) ++keys_;
+    if (holders + 1 > max_postings_) {
+      // Past the cut-off: the holders' slots give way to one count.
+      for (size_t gone = 0; gone < holders;) {
+        size_t j = Home(key);
+        while (slots_[j].key_hi != entry.key_hi || slots_[j].key_lo != entry.key_lo) j = Next(j);
+        Erase(j);
+        ++gone;
+      }
+      Place(Slot{entry.key_hi, entry.key_lo, kBoilerplate | static_cast<uint32_t>(holders + 1)});
+      ++used_;
+      continue;
     }
+    slots_[i] = entry;  // the first empty slot after the run
+    ++used_;
   }
 }
 
 void ParagraphIndex::Remove(DocId doc, std::span<const uint64_t> paragraph_hashes) {
   for (const uint64_t key : Distinct(paragraph_hashes)) {
-    Slot* s = Find(key);
-    if (s == nullptr) continue;
-    if (s->count & kBoilerplate) {
-      --s->count;  // the holders are not known: trust the caller
-      --postings_;
-      if (s->count == kBoilerplate) Erase(static_cast<size_t>(s - slots_.data()));
-      continue;
+    const auto hi = static_cast<uint32_t>(key >> 32), lo = static_cast<uint32_t>(key);
+    size_t mine = kEmpty, holders = 0;
+    for (size_t i = Home(key); slots_[i].doc != kEmpty; i = Next(i)) {
+      Slot& s = slots_[i];
+      if (s.key_hi != hi || s.key_lo != lo) continue;
+      if (s.doc & kBoilerplate) {
+        --s.doc;  // the holders are not known: trust the caller
+        --postings_;
+        if (s.doc == kBoilerplate) {
+          Erase(i);
+          --keys_;
+        }
+        mine = kEmpty;
+        holders = 0;
+        break;
+      }
+      ++holders;
+      if (s.doc == doc) mine = i;
     }
-    if (s->count == 1) {
-      if (s->data != doc) continue;
-      --postings_;
-      Erase(static_cast<size_t>(s - slots_.data()));
-      continue;
-    }
-    std::vector<DocId>& docs = lists_[s->data];
-    const auto it = std::find(docs.begin(), docs.end(), doc);
-    if (it == docs.end()) continue;
-    *it = docs.back();
-    docs.pop_back();
-    --s->count;
+    if (mine == kEmpty) continue;
+    Erase(mine);
     --postings_;
-    if (s->count == 1) {
-      const DocId last = docs.front();
-      FreeList(s->data);
-      s->data = last;
-    }
+    if (holders == 1) --keys_;
   }
-  if (slots_.size() > (size_t{1} << 10) && keys_ * 8 < slots_.size()) Rehash(slots_.size() / 2);
+  if (slots_.size() > (size_t{1} << 10) && used_ * 8 < slots_.size()) Resize(slots_.size() / 2);
 }
 
 void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t min_shared,
@@ -169,13 +134,16 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
   out->clear();
   std::vector<DocId> hits;
   for (const uint64_t key : Distinct(paragraph_hashes)) {
-    const Slot* s = Find(key);
-    if (s == nullptr || (s->count & kBoilerplate)) continue;
-    if (s->count == 1) {
-      hits.push_back(s->data);
-    } else {
-      const std::vector<DocId>& docs = lists_[s->data];
-      hits.insert(hits.end(), docs.begin(), docs.end());
+    const auto hi = static_cast<uint32_t>(key >> 32), lo = static_cast<uint32_t>(key);
+    const size_t first = hits.size();
+    for (size_t i = Home(key); slots_[i].doc != kEmpty; i = Next(i)) {
+      const Slot& s = slots_[i];
+      if (s.key_hi != hi || s.key_lo != lo) continue;
+      if (s.doc & kBoilerplate) {
+        hits.resize(first);
+        break;
+      }
+      hits.push_back(s.doc);
     }
   }
   std::sort(hits.begin(), hits.end());
@@ -193,10 +161,7 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
 }
 
 size_t ParagraphIndex::MemoryBytes() const {
-  size_t bytes = slots_.capacity() * sizeof(Slot) + lists_.capacity() * sizeof(std::vector<DocId>) +
-                 free_lists_.capacity() * sizeof(uint32_t);
-  for (const auto& l : lists_) bytes += l.capacity() * sizeof(DocId);
-  return bytes;
+  return slots_.capacity() * sizeof(Slot);
 }
 
 }  // namespace dedupd::index

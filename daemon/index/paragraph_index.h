@@ -44,33 +44,36 @@ class ParagraphIndex {
   size_t postings() const { return postings_; }  // (paragraph, doc) pairs, boilerplate included
   size_t MemoryBytes() const;                    // from the containers' capacities
 
- private:
-  // Open addressing with linear probing; count == 0 marks an empty slot.
-  // count == 1: `data` is the doc. 2..max_postings: `data` indexes lists_.
-  // kBoilerplate set: the paragraph went past max_postings; the low bits count
-  // its holders, `data` is unused.
+  // DocIds are below kBoilerplate (2^31).
   static constexpr uint32_t kBoilerplate = 1u << 31;
+
+ private:
+  // One (paragraph, doc) posting per 12-byte slot, in one open-addressing
+  // array with linear probing (a paragraph's postings share its home slot,
+  // so they lie in one probe run); `doc` == kEmpty marks an empty slot. A
+  // paragraph past max_postings holders keeps one slot instead, with `doc` =
+  // kBoilerplate | its holder count. The array grows by 1.25x at 80% load:
+  // 15-19 bytes per posting, where a slot per paragraph (16 B, at most 70%
+  // load, doubling) and a std::vector per shared one took ~35.
+  static constexpr uint32_t kEmpty = ~uint32_t{0};
   struct Slot {
-    uint64_t key = 0;
-    uint32_t count = 0;
-    uint32_t data = 0;
+    uint32_t key_hi = 0;
+    uint32_t key_lo = 0;
+    uint32_t doc = kEmpty;
+    uint64_t key() const { return uint64_t{key_hi} << 32 | key_lo; }
   };
 
   size_t Home(uint64_t key) const;
-  Slot* Find(uint64_t key);
-  const Slot* Find(uint64_t key) const;
+  size_t Next(size_t i) const { return i + 1 == slots_.size() ? 0 : i + 1; }
+  void Place(const Slot& s);
   void Erase(size_t slot);
-  void Rehash(size_t capacity);
-  uint32_t NewList();
-  void FreeList(uint32_t list);
+  void Resize(size_t capacity);
 
   size_t max_postings_;
   size_t keys_ = 0;
   size_t postings_ = 0;
-  int bits_ = 0;
+  size_t used_ = 0;  // slots holding a posting or a boilerplate count
   std::vector<Slot> slots_;
-  std::vector<std::vector<DocId>> lists_;
-  std::vector<uint32_t> free_lists_;
 };
 
 }  // namespace dedupd::index

@@ -1,0 +1,69 @@
+// SketchStore: the confirmation sketch of every DocId (fingerprint::BottomK32:
+// the top 32 bits of the k smallest shingle hashes) kept in 16 bits a value,
+// in a fixed slot per document, and compared with a page's exact sketch.
+//
+//   index::SketchStore sketches(64);
+//   sketches.Set(doc, sketch, shingle_count);
+//   fingerprint::SketchEstimate e = sketches.Compare(doc, page_sketch, page_shingles);
+//
+// Quantised: a document's values are shifted right by the same number of
+// bits, the least that fits every gap between consecutive shifted values in
+// 16 bits, and stored as those gaps (a bottom-k sketch of n > k shingles
+// spans ~k/n of the 32-bit range, its widest gap ~5/k of the span, so the
+// cells are ~2^-19.7 of the span: two of its 64 values share a cell in ~0.3%
+// of sketches). Compare() shifts the page's values by the document's shift
+// and compares the two quantised sketches with fingerprint::CompareSketches,
+// so that their order, the bottom-k union and the membership tests stay those
+// of the exact values except where two different values share a cell
+// (docs/fingerprint.md, "Confirmation sketch": the bound). A slot is 2k + 8
+// bytes: 136 B at k = 64, where 32-bit values took 268.
+// Thread-safety: const methods may run concurrently; the others need
+// exclusive access.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "fingerprint/fingerprint.h"
+#include "index/paged_array.h"
+#include "index/simhash_index.h"
+
+namespace dedupd::index {
+
+class SketchStore {
+ public:
+  // k: values kept per document, 1 to 4,096 (detect.confirm_sketch_size).
+  explicit SketchStore(size_t k);
+
+  // Makes room for DocIds < docs (new slots unknown).
+  void Resize(size_t docs);
+  // Stores doc's sketch (sorted, distinct; its first k values are kept) and
+  // the size of the set it samples; the slot becomes known.
+  void Set(DocId doc, std::span<const uint32_t> sketch, uint32_t shingle_count);
+  void Forget(DocId doc) { meta_[doc].known = false; }
+  bool Known(DocId doc) const { return meta_[doc].known; }
+  uint32_t ShingleCount(DocId doc) const { return meta_[doc].shingle_count; }
+  // The page's exact sketch against doc's stored one (doc known).
+  fingerprint::SketchEstimate Compare(DocId doc, std::span<const uint32_t> sketch,
+                                      size_t shingle_count) const;
+
+  // The shift and values Set() keeps for `sketch` (for the tests).
+  static int ShiftFor(std::span<const uint32_t> sketch);
+  size_t MemoryBytes() const { return meta_.MemoryBytes() + values_.MemoryBytes(); }
+
+ private:
+  struct Meta {
+    uint32_t shingle_count = 0;
+    uint16_t size = 0;  // values held
+    uint8_t shift = 0;
+    uint8_t known : 1 = 0;  // 0: indexed from a record without a sketch
+    uint8_t whole : 1 = 0;  // the sketch held the whole set (shingle_count <= k)
+  };
+  size_t k_;
+  PagedArray<Meta> meta_;
+  PagedArray<uint16_t, 16> values_;  // k per DocId: gaps between the shifted values
+};
+
+}  // namespace dedupd::index

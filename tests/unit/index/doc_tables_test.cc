@@ -1,0 +1,231 @@
+// The detector's per-document tables: TagTable (insertion order per tag,
+// removal, growth, against a model), UrlTable (every URL back, ids found,
+// prefixes shared and bounded) and SketchStore (16-bit sketches give the
+// exact sketches' estimates within the stated bound).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "index/paged_array.h"
+#include "index/sketch_store.h"
+#include "index/tag_table.h"
+#include "index/url_table.h"
+
+namespace dedupd::index {
+namespace {
+
+std::vector<DocId> Docs(const TagTable& t, uint32_t tag) {
+  std::vector<DocId> out;
+  t.ForEach(tag, [&](DocId d) {
+    out.push_back(d);
+    return true;
+  });
+  return out;
+}
+
+TEST(TagTable, KeepsInsertionOrderPerTagThroughRemovalAndGrowth) {
+  TagTable t;
+  t.Insert(5, 30);
+  t.Insert(5, 10);
+  t.Insert(7, 1);
+  t.Insert(5, 20);
+  EXPECT_EQ(Docs(t, 5), (std::vector<DocId>{30, 10, 20}));
+  EXPECT_TRUE(t.Remove(5, 10));
+  EXPECT_FALSE(t.Remove(5, 10));
+  EXPECT_EQ(Docs(t, 5), (std::vector<DocId>{30, 20}));
+  for (DocId d = 100; d < 5000; ++d) t.Insert(d % 97, d);  // grows many times
+  std::vector<DocId> five = Docs(t, 5);
+  ASSERT_GE(five.size(), 2u);
+  EXPECT_EQ(five[0], 30u);
+  EXPECT_EQ(five[1], 20u);
+  EXPECT_TRUE(std::is_sorted(five.begin() + 2, five.end()));
+  int stopped = 0;
+  t.ForEach(5, [&](DocId) { return ++stopped < 2; });
+  EXPECT_EQ(stopped, 2);
+  EXPECT_EQ(t.size(), 3u + 4900u);
+  // 8-byte slots at <= 80% load, grown by 1.25x: < 12.5 bytes per entry.
+  EXPECT_LT(t.MemoryBytes(), t.size() * 25 / 2 + 256);
+}
+
+TEST(TagTable, MatchesModelUnderRandomChurn) {
+  TagTable t;
+  std::map<uint32_t, std::vector<DocId>> model;
+  std::mt19937_64 rng(3);
+  for (int step = 0; step < 60000; ++step) {
+    const auto tag = static_cast<uint32_t>(rng() % 300) * 0x01010101u;  // clustered homes
+    auto& docs = model[tag];
+    if (!docs.empty() && rng() % 3 == 0) {
+      const size_t i = rng() % docs.size();
+      ASSERT_TRUE(t.Remove(tag, docs[i]));  // removes the oldest entry of that doc
+      docs.erase(std::find(docs.begin(), docs.end(), docs[i]));
+    } else {
+      const auto d = static_cast<DocId>(rng() % 100000);
+      t.Insert(tag, d);
+      docs.push_back(d);
+    }
+    if (step % 1000 == 0) {
+      for (const auto& [k, v] : model) ASSERT_EQ(Docs(t, k), v) << "step " << step;
+    }
+  }
+}
+
+TEST(UrlTable, GivesEveryUrlBackAndFindsItsId) {
+  UrlTable urls;
+  std::vector<std::string> all;
+  std::mt19937_64 rng(5);
+  for (size_t i = 0; i < 20000; ++i) {
+    std::string u;
+    switch (i % 4) {
+      case 0:
+        u = "https://www.site" + std::to_string(rng() % 50) + ".example/news/" + std::to_string(i) +
+            ".html";
+        break;
+      case 1:
+        u = "http://x.example";
+        u += std::to_string(i);
+        break;  // no path
+      case 2: u = "no-scheme/" + std::string(rng() % 300, 'a') + std::to_string(i); break;  // long
+      case 3: u = std::to_string(i); break;
+    }
+    EXPECT_EQ(urls.Add(u), static_cast<DocId>(i));
+    all.push_back(u);
+  }
+  EXPECT_EQ(urls.Add(all[123]), 123u);  // held once
+  EXPECT_EQ(urls.size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(urls.Url(static_cast<DocId>(i)), all[i]);
+    ASSERT_EQ(urls.Find(all[i]), std::optional<DocId>(static_cast<DocId>(i)));
+  }
+  EXPECT_EQ(urls.Find("https://www.site1.example/news/none.html"), std::nullopt);
+  EXPECT_EQ(urls.Find(""), std::nullopt);
+}
+
+TEST(UrlTable, SharesHostPrefixesAndBoundsTheirTable) {
+  UrlTable urls;
+  size_t bytes = 0;
+  for (size_t i = 0; i < 100000; ++i) {
+    const std::string u = "https://www.example-news-site.example/xxgk/2025-01/05/content_" +
+                          std::to_string(1000000 + i) + ".htm";
+    urls.Add(u);
+    bytes += u.size();
+  }
+  // The 37-byte host prefix is held once: each record is its 2-byte header
+  // and the path.
+  EXPECT_LT(urls.ArenaBytes(), bytes - 30 * 100000);
+  UrlTable many;
+  for (size_t i = 0; i < 70000; ++i) many.Add("https://h" + std::to_string(i) + ".example/p");
+  for (size_t i = 0; i < 70000; i += 999) {
+    EXPECT_EQ(many.Url(static_cast<DocId>(i)), "https://h" + std::to_string(i) + ".example/p");
+  }
+}
+
+// The page's bottom-k sketch of a random set of n shingles (as BottomK32).
+std::vector<uint32_t> Sketch(const std::vector<uint64_t>& set, size_t k) {
+  std::vector<uint32_t> out;
+  fingerprint::BottomK32(set, k, &out);
+  return out;
+}
+
+TEST(SketchStore, QuantisedEstimatesStayWithinTheBound) {
+  constexpr size_t k = 64;
+  std::mt19937_64 rng(11);
+  SketchStore store(k);
+  store.Resize(1);
+  double sum_dc = 0, sum_dj = 0, max_dc = 0, max_dj = 0;
+  size_t differ = 0;
+  const int pairs = 2000;
+  for (int p = 0; p < pairs; ++p) {
+    // Two sets sharing a fraction of their shingles, of sizes 20 to 3000.
+    // Sizes at most 3.3x apart: Jaccard >= 0.3 (the verdict's other test)
+    // is impossible beyond, so only these pairs can be decided differently.
+    const size_t na = 20 + rng() % 3000;
+    const size_t nb = std::max<size_t>(20, na * (30 + rng() % 300) / 100);
+    const double share = static_cast<double>(rng() % 1001) / 1000.0;
+    std::vector<uint64_t> a, b;
+    for (size_t i = 0; i < na; ++i) a.push_back(rng());
+    for (size_t i = 0; i < nb; ++i) {
+      b.push_back(i < na && static_cast<double>(rng() % 1000) < share * 1000 ? a[i] : rng());
+    }
+    const auto sa = Sketch(a, k), sb = Sketch(b, k);
+    const auto exact = fingerprint::CompareSketches(sa, a.size(), sb, b.size());
+    store.Set(0, sb, static_cast<uint32_t>(b.size()));
+    const auto quantised = store.Compare(0, sa, a.size());
+    const double dc = std::abs(quantised.containment - exact.containment);
+    const double dj = std::abs(quantised.jaccard - exact.jaccard);
+    sum_dc += dc;
+    sum_dj += dj;
+    max_dc = std::max(max_dc, dc);
+    max_dj = std::max(max_dj, dj);
+    differ += dc > 0 || dj > 0;
+  }
+  // docs/fingerprint.md: two values share a cell in few sketches (most
+  // pairs give the exact estimates: 9 of 2,000 differed when this was
+  // written), and then move an estimate by a sample or two.
+  EXPECT_LT(sum_dc / pairs, 0.0005);
+  EXPECT_LT(sum_dj / pairs, 0.0005);
+  EXPECT_LE(max_dc, 0.05);
+  EXPECT_LE(max_dj, 0.05);
+  EXPECT_LT(differ, static_cast<size_t>(pairs / 100));
+  // A sketch against itself is still a perfect match.
+  std::vector<uint64_t> s;
+  for (size_t i = 0; i < 1500; ++i) s.push_back(rng());
+  store.Set(0, Sketch(s, k), 1500);
+  const auto self = store.Compare(0, Sketch(s, k), 1500);
+  EXPECT_DOUBLE_EQ(self.containment, 1.0);
+  EXPECT_DOUBLE_EQ(self.jaccard, 1.0);
+}
+
+TEST(SketchStore, KeepsSketchesLongerThan255Values) {
+  // detect.confirm_sketch_size goes up to 4,096 (the sweeps used 96-4,096).
+  constexpr size_t k = 300;
+  SketchStore store(k);
+  store.Resize(2);
+  std::mt19937_64 rng(2);
+  std::vector<uint64_t> a, b;
+  for (size_t i = 0; i < 2000; ++i) a.push_back(rng());
+  for (size_t i = 0; i < 2000; ++i) b.push_back(i < 1500 ? a[i] : rng());
+  const auto sa = Sketch(a, k), sb = Sketch(b, k);
+  ASSERT_EQ(sb.size(), k);
+  store.Set(1, sb, 2000);
+  const auto exact = fingerprint::CompareSketches(sa, 2000, sb, 2000);
+  const auto quantised = store.Compare(1, sa, 2000);
+  EXPECT_NEAR(quantised.jaccard, exact.jaccard, 2.0 / k);
+  EXPECT_NEAR(quantised.containment, exact.containment, 2.0 / k);
+  EXPECT_GT(exact.jaccard, 0.4);
+}
+
+TEST(SketchStore, KnownForgetAndTheShift) {
+  SketchStore store(64);
+  store.Resize(3);
+  EXPECT_FALSE(store.Known(2));
+  const std::vector<uint32_t> small = {1, 5, 65535};
+  EXPECT_EQ(SketchStore::ShiftFor(small), 0);
+  EXPECT_EQ(SketchStore::ShiftFor(std::vector<uint32_t>{1, 1u << 20}), 5);
+  EXPECT_EQ(SketchStore::ShiftFor(std::vector<uint32_t>{~0u}), 16);
+  store.Set(2, small, 3);
+  EXPECT_TRUE(store.Known(2));
+  EXPECT_EQ(store.ShingleCount(2), 3u);
+  const auto e = store.Compare(2, small, 3);  // whole sets, shift 0: exact
+  EXPECT_DOUBLE_EQ(e.containment, 1.0);
+  store.Forget(2);
+  EXPECT_FALSE(store.Known(2));
+  EXPECT_LE(store.MemoryBytes(), 4096u * 8 + 65536u * 2 + 256);  // one page each
+}
+
+TEST(PagedArray, GrowsWithoutMovingElements) {
+  PagedArray<uint64_t, 4> a;
+  a.emplace_back() = 7;
+  const uint64_t* first = &a[0];
+  for (uint64_t i = 1; i < 1000; ++i) a.push_back(i);
+  EXPECT_EQ(first, &a[0]);
+  EXPECT_EQ(a[0], 7u);
+  EXPECT_EQ(a[999], 999u);
+  EXPECT_EQ(a.size(), 1000u);
+}
+
+}  // namespace
+}  // namespace dedupd::index
