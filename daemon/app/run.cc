@@ -387,6 +387,10 @@ class Daemon {
   bool Stalled() const { return liveness_.Check().since > std::chrono::milliseconds(kStallMs); }
   bool InitTransactions();
   bool RecoverProducer();
+  // The consumer raised a fatal error (a static member fenced by the group
+  // coordinator): re-created in-process, as a restart would (RecoverConsumer).
+  bool ConsumerFailed(std::string* reason) const;
+  bool RecoverConsumer(const std::string& reason);
   bool Resync(const std::map<int32_t, int64_t>& batch_first);
   void TailFingerprints();
   // The state store on a full volume (docs/delivery.md, "Full disk").
@@ -426,6 +430,10 @@ class Daemon {
   std::string freeze_file_;
   // The producer's configuration, kept to re-create it (RecoverProducer).
   kafka::ConfPtr pconf_;
+  // The consumer's configuration, kept to re-create it (RecoverConsumer), and
+  // whether that is under way (its close() revokes whatever it still holds).
+  kafka::ConfPtr cconf_;
+  bool recovering_consumer_ = false;
   // The producer failed for good (fatal error, fenced, or a transactional
   // call that stayed ambiguous): re-created in-process, not by an exit.
   bool producer_lost_ = false;
@@ -500,6 +508,17 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
   // through the rebalance. EAGER (range, roundrobin): a rebalance revokes
   // everything, then assigns the whole new assignment.
   const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  if (recovering_consumer_) {
+    // The failed consumer's close(): RecoverConsumer gave everything up already.
+    if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
+      if (cooperative) {
+        kafka::ErrorPtr ignored(consumer->incremental_unassign(partitions));
+      } else {
+        consumer->unassign();
+      }
+    }
+    return;
+  }
   std::vector<int32_t> ids;
   std::string list;
   for (auto* tp : partitions) {
@@ -917,7 +936,8 @@ bool Daemon::Setup() {
   }
   cconf->set("event_cb", &events_, error);
   cconf->set("rebalance_cb", &rebalancer_, error);
-  consumer_.reset(RdKafka::KafkaConsumer::create(cconf.get(), error));
+  cconf_ = std::move(cconf);
+  consumer_.reset(RdKafka::KafkaConsumer::create(cconf_.get(), error));
   if (!consumer_) {
     log::Error("cannot create the consumer", {{"error", error}});
     return false;
@@ -1017,6 +1037,67 @@ bool Daemon::RecoverProducer() {
   events_.ClearFatal();
   log::Info("producer re-created; processing resumes from the committed offsets");
   metrics_.SetReady(Ready());
+  return true;
+}
+
+bool Daemon::ConsumerFailed(std::string* reason) const {
+  return consumer_ && consumer_->fatal_error(*reason) != RdKafka::ERR_NO_ERROR;
+}
+
+// A consumer that raised a fatal error takes no part in the group any more,
+// and librdkafka 2.0.2 never recovers it: its consume() returns ERR__FATAL
+// for good, a silent stall of every partition it had. The usual cause is
+// static membership (kafka.group_instance_id) after a broker restart or a
+// coordinator move: the member rejoins under a new member id and the
+// coordinator fences the old one, this very process ("Static consumer fenced
+// by other consumer with same group.instance.id"). What a restart would do,
+// in-process: the open batch is aborted (another member may own its
+// partitions now), every partition is given up, and a new consumer with the
+// same configuration subscribes; the group gives the partitions back through
+// the rebalance callback, which restores them and resumes from the committed
+// offsets. False on a signal or when the new consumer cannot be made.
+bool Daemon::RecoverConsumer(const std::string& reason) {
+  log::Warn(
+      "the consumer failed for good: re-creating it (same group.instance.id) instead of "
+      "exiting",
+      {{"error", reason}});
+  liveness_.Beat("re-creating the consumer");
+  metrics_.CountRebalance("lost");
+  joined_ = false;
+  metrics_.SetReady(false);
+  if (!fatal_ && (uncommitted_ > 0 || in_transaction_) &&
+      AbortBatch("consumer failed", false) == CommitResult::kFatal) {
+    fatal_ = true;
+  }
+  batch_first_offset_.clear();
+  ForgetRejections([](int32_t, int64_t) { return true; });
+  const std::set<int32_t> owned = events_.owned();
+  ownership_.Revoke(std::vector<int32_t>(owned.begin(), owned.end()));
+  for (int32_t id : owned) {
+    events_.SetOwned(id, false);
+    metrics_.RemoveConsumerLag(input_topic_, id);
+  }
+  metrics_.SetAssignedPartitions(0);
+  recovering_consumer_ = true;
+  consumer_->close();
+  consumer_.reset();
+  recovering_consumer_ = false;
+  std::string producer_reason;
+  if (!producer_lost_ && producer_->fatal_error(producer_reason) == RdKafka::ERR_NO_ERROR) {
+    events_.ClearFatal();  // the consumer's fatal error event: dealt with here
+  }
+  if (g_signals.load() > 0) return false;
+  std::string error;
+  consumer_.reset(RdKafka::KafkaConsumer::create(cconf_.get(), error));
+  if (!consumer_) {
+    log::Error("cannot re-create the consumer", {{"error", error}});
+    return false;
+  }
+  if (auto err = consumer_->subscribe({input_topic_}); err != RdKafka::ERR_NO_ERROR) {
+    log::Error("cannot subscribe", {{"error", kafka::DescribeError(err)}});
+    return false;
+  }
+  log::Info("consumer re-created; partitions come back through the group");
   return true;
 }
 
@@ -1652,7 +1733,9 @@ int Daemon::Run() {
     notifier_.reset();
   }
   while (g_signals.load() == 0) {
-    // A lost producer is re-created in-process; any other fatal error exits.
+    // A fenced consumer and a lost producer are re-created in-process; any
+    // other fatal error exits.
+    if (std::string reason; ConsumerFailed(&reason) && !RecoverConsumer(reason)) break;
     if ((fatal_ || events_.fatal()) && !RecoverProducer()) break;
     FreezeWhileFileExists(freeze_file_);
     liveness_.Beat("consume");
@@ -1672,6 +1755,7 @@ int Daemon::Run() {
       if (msg->err() != RdKafka::ERR_NO_ERROR) {
         metrics_.CountKafkaError("consume");
         log::Warn("consume error", {{"error", msg->errstr()}});
+        // ERR__FATAL: the consumer is done for; the loop's top re-creates it.
         break;
       }
       if (replay_ != nullptr && replay_->PastEnd(msg->partition(), msg->offset())) continue;

@@ -216,6 +216,52 @@ TEST_F(RollingRestartTest, StaticCooperativeRestartRevokesNothingFromTheOthers) 
 
 // dedupd before issue 14: an eager rebalance takes every partition from the
 // other instance when one leaves and again when it comes back.
+// A static member fenced by the group coordinator (what a broker restart can
+// do to librdkafka 2.0.2's static members: the member rejoins under a new
+// member id and the coordinator fences the old one) gets ERR__FATAL from
+// consume() for good. Here another consumer joins under the daemon's group
+// instance id, which fences the daemon's consumer the same way: the daemon
+// must re-create its consumer in-process and go on, not stall (the old
+// behaviour: every later input waits forever) and not exit.
+TEST_F(RollingRestartTest, FencedStaticMemberIsRecreatedInProcess) {
+  DaemonProcess a(kDedupd, SlotArgs("a", true), log_);
+  ASSERT_TRUE(a.WaitReady(seconds(90))) << "log: " << log_;
+  ASSERT_TRUE(WaitAssigned({&a}, seconds(60)));
+  Produce(0, 60);
+  {
+    std::string error;
+    auto conf = kafka::MakeConf({{"bootstrap.servers", bootstrap_},
+                                 {"group.id", id_},
+                                 {"group.instance.id", id_ + "-a"},
+                                 {"session.timeout.ms", "30000"},
+                                 {"partition.assignment.strategy", "cooperative-sticky"},
+                                 {"enable.auto.commit", "false"},
+                                 {"log_level", "2"}},
+                                &error);
+    ASSERT_TRUE(conf) << error;
+    std::string errstr;
+    kafka::KafkaConsumerPtr usurper(RdKafka::KafkaConsumer::create(conf.get(), errstr));
+    ASSERT_TRUE(usurper) << errstr;
+    ASSERT_EQ(usurper->subscribe({Topic("pages")}), RdKafka::ERR_NO_ERROR);
+    Deadline joined(seconds(30));
+    bool has_partitions = false;
+    while (!joined.expired() && !has_partitions) {
+      kafka::MessagePtr m(usurper->consume(200));
+      kafka::TopicPartitionList assigned;
+      has_partitions =
+          usurper->assignment(assigned.out()) == RdKafka::ERR_NO_ERROR && !assigned.get().empty();
+    }
+    EXPECT_TRUE(has_partitions) << "the second consumer never joined under the instance id";
+    // Closed here: a static member does not leave the group.
+  }
+  Produce(60, 120);
+  ExpectEachInputOnce(120);
+  EXPECT_EQ(a.Wait(seconds(0)), -1) << "the daemon exited; log: " << log_;
+  EXPECT_GE(MetricValue(a.Metrics(), R"(dedupd_rebalances_total{kind="lost"})"), 1);
+  a.Signal(SIGTERM);
+  EXPECT_EQ(a.Wait(), 0);
+}
+
 TEST_F(RollingRestartTest, EagerDynamicRestartRevokesTheOthersPartitions) {
   DaemonProcess a(kDedupd, SlotArgs("a", false), log_);
   ASSERT_TRUE(a.WaitReady(seconds(90))) << "log: " << log_;
