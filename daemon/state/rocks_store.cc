@@ -84,7 +84,7 @@ class RocksStore final : public StateStore {
 
   std::optional<UrlState> Get(std::string_view url) override {
     std::string key(url);
-    if (auto it = staged_.find(key); it != staged_.end()) return it->second;
+    if (auto it = staged_.find(key); it != staged_.end()) return it->second.state;
     if (!db_) return std::nullopt;
     std::string value;
     auto status = db_->Get(rocksdb::ReadOptions(), std::string(kUrlPrefix) + key, &value);
@@ -104,7 +104,17 @@ class RocksStore final : public StateStore {
     if (!DecodeUrlState(value, &s)) return std::nullopt;
     return s;
   }
-  void Put(const UrlState& s) override { staged_[s.canonical_url] = s; }
+  // Encoded here, once: Commit() writes these bytes, and `dedupd run` sends
+  // the same bytes to the changelog (StagedRecord).
+  void Put(const UrlState& s) override {
+    Staged& staged = staged_[s.canonical_url];
+    staged.state = s;
+    staged.record = EncodeUrlState(s);
+  }
+  const std::string* StagedRecord(std::string_view url) const override {
+    auto it = staged_.find(std::string(url));
+    return it == staged_.end() ? nullptr : &it->second.record;
+  }
   bool Commit(const std::map<std::string, std::string>& metadata, std::string* error) override {
     // Under the bound, RocksDB is not even asked: its out-of-space path
     // (read-only until reopened) is kept for what the bound cannot foresee.
@@ -114,9 +124,22 @@ class RocksStore final : public StateStore {
       return false;
     }
     rocksdb::WriteBatch batch;
-    for (const auto& [k, v] : staged_) batch.Put(std::string(kUrlPrefix) + k, EncodeUrlState(v));
+    for (const auto& [k, v] : staged_) batch.Put(std::string(kUrlPrefix) + k, v.record);
     for (const auto& [k, v] : metadata) batch.Put(std::string(kMetaPrefix) + k, v);
-    auto status = db_->Write(rocksdb::WriteOptions(), &batch);
+    rocksdb::WriteOptions write_options;
+    write_options.disableWAL = store_options_.disable_wal;
+    auto status = db_->Write(write_options, &batch);
+    // Without the WAL nothing reaches the disk before a memtable flush: on a
+    // nearly full volume each commit is flushed, so that ENOSPC (or the
+    // bound) is met by the commit that fills it, as with the WAL, and not
+    // later by a flush holding many commits. A failed flush leaves the batch
+    // in the memtable and RocksDB in its error state; the batch stays staged
+    // and CheckWritable() resumes (flushes) once there is space.
+    if (status.ok() && store_options_.disable_wal && NearlyFull()) {
+      rocksdb::FlushOptions flush;
+      flush.allow_write_stall = true;
+      status = db_->Flush(flush);
+    }
     if (!status.ok()) {
       // RocksDB keeps refusing writes (its background error) until reopened:
       // CheckWritable() does that once the space is back.
@@ -133,6 +156,17 @@ class RocksStore final : public StateStore {
   std::optional<StoreError> CheckWritable() override {
     if (auto low = LowSpace()) return low;
     if (!needs_reopen_ && db_) return std::nullopt;
+    if (store_options_.disable_wal && db_) {
+      // Without the WAL a reopen would drop the memtables, i.e. commits that
+      // later commits' offsets assume are stored. Resume() flushes them and
+      // clears RocksDB's error (the WAL writer that made Resume() unsafe
+      // below is never written).
+      rocksdb::Status status = db_->Resume();
+      if (!status.ok()) return Failed(status);
+      needs_reopen_ = false;
+      log::Info("state store resumed after a failed write", {{"dir", dir_}});
+      return std::nullopt;
+    }
     // Closed and opened again, not DB::Resume(): after a failed WAL write,
     // RocksDB 7.8's Resume() can report success and keep the failed WAL
     // writer when it has no memtable to flush, and the next write then trips
@@ -212,6 +246,14 @@ class RocksStore final : public StateStore {
                                                     " free, under state.min_free_bytes (" +
                                                     Bytes(store_options_.min_free_bytes) + ")"};
   }
+  // Less free space than the bound plus what the memtables can hold: a
+  // background flush could meet a full volume.
+  bool NearlyFull() const {
+    auto free = FreeBytes();
+    const uint64_t memtables =
+        static_cast<uint64_t>(options_.write_buffer_size) * options_.max_write_buffer_number;
+    return free && *free < store_options_.min_free_bytes + memtables;
+  }
   StoreError Failed(const rocksdb::Status& status) const {
     auto free = FreeBytes();
     std::string where = "'" + dir_ + "'" + (free ? " (" + Bytes(*free) + " free)" : "");
@@ -228,7 +270,11 @@ class RocksStore final : public StateStore {
   RocksStoreOptions store_options_;
   std::unique_ptr<rocksdb::DB> db_;  // null only after a reopen that failed
   std::shared_mutex db_mutex_;       // db_ replaced (unique) vs GetCommitted() (shared)
-  std::unordered_map<std::string, UrlState> staged_;
+  struct Staged {
+    UrlState state;
+    std::string record;  // EncodeUrlState(state)
+  };
+  std::unordered_map<std::string, Staged> staged_;
   std::optional<StoreError> last_error_;
   bool needs_reopen_ = false;  // a write failed: RocksDB refuses writes until reopened
   StoreError reopen_failure_{StoreErrorKind::kIo, ""};  // why db_ is null
@@ -252,9 +298,17 @@ StateStorePtr OpenRocksStore(const std::string& dir, const RocksStoreOptions& st
   options.OptimizeLevelStyleCompaction(64 << 20);
   options.info_log = std::make_shared<ForwardingLogger>();
   options.listeners.push_back(std::make_shared<ManualRecovery>());
-  // The WAL holds everything written (the store is a cache: docs/delivery.md),
-  // so closing needs no write: a close on a full volume cannot fail half way.
-  options.avoid_flush_during_shutdown = true;
+  // With the WAL, it holds everything written (the store is a cache:
+  // docs/delivery.md), so closing needs no write: a close on a full volume
+  // cannot fail half way. Without it, closing flushes the memtables (a flush
+  // that fails leaves the store behind the changelog, which is allowed).
+  options.avoid_flush_during_shutdown = !store_options.disable_wal;
+  // The values are zstd-compressed already (EncodeUrlState): RocksDB's block
+  // compression (LZ4/Snappy from level 2 on, as OptimizeLevelStyleCompaction
+  // sets it) would cost CPU on every compaction and block read for almost
+  // no space (docs/benchmarks.md, "Loop overhead, issue #12").
+  options.compression = rocksdb::kNoCompression;
+  options.compression_per_level.clear();
   // Created first: RocksDB logs an error for a missing directory even when
   // it goes on to create it.
   std::error_code ignored;
