@@ -147,6 +147,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=1, help="alternating rounds of every (build, mode)")
     ap.add_argument("--perf", help="directory for perf record profiles of the processing window")
     ap.add_argument("--latency", default="", help="fractions of the measured rate, e.g. 0.5,1")
+    ap.add_argument("--latency-builds", default="", help="labels of the builds to measure latency of (all)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per dedupd run")
     ap.add_argument("--json", required=True)
     ap.add_argument("--progress", help="file to append progress lines to")
@@ -376,6 +377,8 @@ def main():
 
         for fraction in [float(f) for f in args.latency.split(",") if f]:
             for build in builds:
+                if args.latency_builds and build["label"] not in args.latency_builds.split(","):
+                    continue
                 for mode in modes:
                     rate = summary[build["label"]][mode]["pages_per_s"] * fraction
                     result["latency"].append(run_latency(build, mode, fraction, rate))

@@ -303,6 +303,10 @@ StateStorePtr OpenRocksStore(const std::string& dir, const RocksStoreOptions& st
   // cannot fail half way. Without it, closing flushes the memtables (a flush
   // that fails leaves the store behind the changelog, which is allowed).
   options.avoid_flush_during_shutdown = !store_options.disable_wal;
+  // RocksDB promises that a crash without the WAL recovers a prefix of the
+  // writes only with atomic flush (rocksdb issue #9338; its wiki, "Atomic
+  // flush": no flush in the middle of a write batch). One column family.
+  options.atomic_flush = store_options.disable_wal;
   // The values are zstd-compressed already (EncodeUrlState): RocksDB's block
   // compression (LZ4/Snappy from level 2 on, as OptimizeLevelStyleCompaction
   // sets it) would cost CPU on every compaction and block read for almost
