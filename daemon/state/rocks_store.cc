@@ -126,19 +126,25 @@ class RocksStore final : public StateStore {
     rocksdb::WriteBatch batch;
     for (const auto& [k, v] : staged_) batch.Put(std::string(kUrlPrefix) + k, v.record);
     for (const auto& [k, v] : metadata) batch.Put(std::string(kMetaPrefix) + k, v);
-    rocksdb::WriteOptions write_options;
-    write_options.disableWAL = store_options_.disable_wal;
-    auto status = db_->Write(write_options, &batch);
-    // Without the WAL nothing reaches the disk before a memtable flush: on a
-    // nearly full volume each commit is flushed, so that ENOSPC (or the
-    // bound) is met by the commit that fills it, as with the WAL, and not
-    // later by a flush holding many commits. A failed flush leaves the batch
-    // in the memtable and RocksDB in its error state; the batch stays staged
-    // and CheckWritable() resumes (flushes) once there is space.
-    if (status.ok() && store_options_.disable_wal && NearlyFull()) {
+    // Without the WAL unless the volume is nearly full: then the WAL is
+    // written as before, so that ENOSPC (or the bound) is met by the commit
+    // that fills the volume and the out-of-space path stays the one tested
+    // with the WAL. Before the first WAL write, the writes made without it
+    // are flushed: a crash must not replay later batches from the WAL over
+    // a hole where earlier ones were lost.
+    const bool wal = !store_options_.disable_wal || NearlyFull();
+    rocksdb::Status status;
+    if (wal && unflushed_without_wal_) {
       rocksdb::FlushOptions flush;
       flush.allow_write_stall = true;
       status = db_->Flush(flush);
+      if (status.ok()) unflushed_without_wal_ = false;
+    }
+    if (status.ok()) {
+      rocksdb::WriteOptions write_options;
+      write_options.disableWAL = !wal;
+      status = db_->Write(write_options, &batch);
+      if (status.ok() && !wal) unflushed_without_wal_ = true;
     }
     if (!status.ok()) {
       // RocksDB keeps refusing writes (its background error) until reopened:
@@ -156,13 +162,13 @@ class RocksStore final : public StateStore {
   std::optional<StoreError> CheckWritable() override {
     if (auto low = LowSpace()) return low;
     if (!needs_reopen_ && db_) return std::nullopt;
-    if (store_options_.disable_wal && db_) {
-      // Without the WAL a reopen would drop the memtables, i.e. commits that
-      // later commits' offsets assume are stored. Resume() flushes them and
-      // clears RocksDB's error (the WAL writer that made Resume() unsafe
-      // below is never written).
+    if (unflushed_without_wal_ && db_) {
+      // The memtables hold writes made without the WAL: a reopen would drop
+      // them, under later commits' offsets. Resume() flushes them first.
       rocksdb::Status status = db_->Resume();
+      if (status.ok()) status = db_->Flush(rocksdb::FlushOptions());
       if (!status.ok()) return Failed(status);
+      unflushed_without_wal_ = false;
       needs_reopen_ = false;
       log::Info("state store resumed after a failed write", {{"dir", dir_}});
       return std::nullopt;
@@ -247,7 +253,7 @@ class RocksStore final : public StateStore {
                                                     Bytes(store_options_.min_free_bytes) + ")"};
   }
   // Less free space than the bound plus what the memtables can hold: a
-  // background flush could meet a full volume.
+  // background flush of writes made without the WAL could meet a full volume.
   bool NearlyFull() const {
     auto free = FreeBytes();
     const uint64_t memtables =
@@ -276,7 +282,8 @@ class RocksStore final : public StateStore {
   };
   std::unordered_map<std::string, Staged> staged_;
   std::optional<StoreError> last_error_;
-  bool needs_reopen_ = false;  // a write failed: RocksDB refuses writes until reopened
+  bool needs_reopen_ = false;           // a write failed: RocksDB refuses writes until reopened
+  bool unflushed_without_wal_ = false;  // the memtables may hold writes made without the WAL
   StoreError reopen_failure_{StoreErrorKind::kIo, ""};  // why db_ is null
 };
 
@@ -303,10 +310,13 @@ StateStorePtr OpenRocksStore(const std::string& dir, const RocksStoreOptions& st
   // cannot fail half way. Without it, closing flushes the memtables (a flush
   // that fails leaves the store behind the changelog, which is allowed).
   options.avoid_flush_during_shutdown = !store_options.disable_wal;
-  // RocksDB promises that a crash without the WAL recovers a prefix of the
-  // writes only with atomic flush (rocksdb issue #9338; its wiki, "Atomic
-  // flush": no flush in the middle of a write batch). One column family.
-  options.atomic_flush = store_options.disable_wal;
+  // Without the WAL a crash loses the memtables not yet flushed. With one
+  // column family that is a suffix of whole write batches: a batch goes into
+  // one memtable (memtables switch between writes), and flushes are installed
+  // in the order the memtables were created. Not atomic_flush, which RocksDB
+  // documents for this (issue #9338) with several column families: with
+  // librocksdb 7.8.3 it hung flushes on a full volume and lost a commit
+  // after a resume (state_full_disk_test); docs/delivery.md.
   // The values are zstd-compressed already (EncodeUrlState): RocksDB's block
   // compression (LZ4/Snappy from level 2 on, as OptimizeLevelStyleCompaction
   // sets it) would cost CPU on every compaction and block read for almost

@@ -103,10 +103,11 @@ struct RocksStoreOptions {
   // Kafka changelog, and every write carries the offsets it reflects, so a
   // crash that loses the last writes leaves it behind, never inconsistent;
   // docs/delivery.md, "The store is a cache"). The memtables are flushed at
-  // close, and after every commit while the volume has less free space than
-  // min_free_bytes plus what the memtables can hold, so that a full volume
-  // still shows at the commit that meets it. Never for `dedupd scan
-  // --state-dir`, whose store is the only copy.
+  // close. While the volume has less free space than min_free_bytes plus
+  // what the memtables can hold, writes use the WAL again (after a flush of
+  // those made without it), so that a full volume shows at the commit that
+  // meets it. Never for `dedupd scan --state-dir`, whose store is the only
+  // copy.
   bool disable_wal = false;
 };
 
