@@ -16,12 +16,23 @@ dedupd and of the broker over the processing window come from /proc (and
 for kcat from its rusage), so that the CPU cost per page can be compared
 when the wall-clock rates are distorted by other load on the machine.
 Starts its own broker (scripts/kafka start --port 0 --dir WORK/kafka) and
-stops it at the end; stops only the processes it started, by pid."""
+stops it at the end; stops only the processes it started, by pid.
+
+Comparing builds or settings (issue #12): --dedupd may be given several
+times as LABEL=PATH [--flag=value ...] (flags added to that run's command
+line); with --rounds R every (build, mode) runs R times in alternation, so
+that all of them go through the same minutes of a shared machine. --perf DIR
+attaches `perf record -e cpu-clock -g` to each dedupd for its processing
+window (DIR/LABEL-MODE-ROUND.data). --latency 0.5,1 then runs each build
+that exports dedupd_event_latency_seconds again, on a fresh topic, fed at
+that fraction of its own median rate (kcat -P fed line by line at a steady
+pace), and reports p50/p99 of the histogram (interpolated within buckets)."""
 import argparse
 import json
 import os
 import re
 import resource
+import shlex
 import signal
 import socket
 import statistics
@@ -83,24 +94,72 @@ def kcat_count(bootstrap, topic, committed=True):
     return out.count(b"\n")
 
 
+def histogram(port, name):
+    """The cumulative buckets [(le, count)], the count and the sum of a histogram."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    buckets = []
+    for m in re.finditer(rf'^{name}_bucket{{[^}}]*le="([^"]+)"[^}}]*}} ([0-9.e+]+)$', text, re.M):
+        buckets.append((float(m.group(1)), float(m.group(2))))
+    if not buckets:
+        return None
+    count = float(re.search(rf"^{name}_count(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M).group(1))
+    total = float(re.search(rf"^{name}_sum(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M).group(1))
+    return sorted(buckets), count, total
+
+
+def quantile(buckets, q):
+    """Prometheus' histogram_quantile: linear within the bucket."""
+    total = buckets[-1][1]
+    if total == 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for le, count in buckets:
+        if count >= rank:
+            if le == float("inf"):
+                return lower
+            return lower + (le - lower) * (rank - below) / max(count - below, 1e-9)
+        lower, below = le, count
+    return lower
+
+
+def parse_builds(specs):
+    builds = []
+    for spec in specs:
+        words = shlex.split(spec)
+        label, _, path = words[0].rpartition("=")
+        builds.append({"label": label or f"b{len(builds)}", "path": path, "flags": words[1:]})
+    return builds
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dedupd", required=True)
+    ap.add_argument("--dedupd", required=True, action="append", help="[LABEL=]PATH [--flag=value ...]")
     ap.add_argument("--create-topic", required=True)
     ap.add_argument("--input", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--modes", default="at_least_once,exactly_once")
     ap.add_argument("--kcat-rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=1, help="alternating rounds of every (build, mode)")
+    ap.add_argument("--perf", help="directory for perf record profiles of the processing window")
+    ap.add_argument("--latency", default="", help="fractions of the measured rate, e.g. 0.5,1")
+    ap.add_argument("--latency-builds", default="", help="labels of the builds to measure latency of (all)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per dedupd run")
     ap.add_argument("--json", required=True)
     ap.add_argument("--progress", help="file to append progress lines to")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
+    builds = parse_builds(args.dedupd)
+    single = len(builds) == 1 and args.rounds == 1
 
     def progress(msg):
         if args.progress:
             with open(args.progress, "a") as f:
-                f.write(msg + "\n")
+                f.write(f"{time.strftime('%H:%M:%S')} {msg} (load {os.getloadavg()[0]:.2f})\n")
 
     # keyed by URL, as a scraper would produce them (the daemon does not trust keys anyway)
     keyed = os.path.join(args.work, "keyed.txt")
@@ -115,7 +174,7 @@ def main():
             dst.write(url + b"\x1f" + raw + b"\n")
             n += 1
             value_bytes += len(raw)
-    result = {"messages": n, "value_bytes": value_bytes, "modes": {}}
+    result = {"messages": n, "value_bytes": value_bytes, "modes": {}, "runs": [], "latency": []}
 
     kdir = os.path.join(args.work, "kafka")
     progress("starting the broker")
@@ -126,6 +185,143 @@ def main():
     bootstrap = re.search(r"bootstrap=(\S+)", out.stdout).group(1)
     with open(os.path.join(kdir, "kafka.pid")) as f:
         broker_pid = int(f.read().strip())
+
+    def start_dedupd(build, mode, tag, topic):
+        port = free_port()
+        log_path = os.path.join(args.work, f"dedupd-{tag}.log")
+        cmd = [build["path"], "run",  # built-in defaults: every key of config/dedupd.yaml
+               f"--kafka.bootstrap_servers={bootstrap}", "--kafka.partitions=1",
+               f"--kafka.group_id=bench-{tag}", f"--kafka.transactional_id=bench-{tag}",
+               f"--topics.input={topic}", f"--topics.events=bench-events-{tag}",
+               f"--topics.diffs=bench-diffs-{tag}", f"--topics.dlq=bench-dlq-{tag}",
+               f"--topics.state=bench-state-{tag}", f"--topics.fingerprints=bench-fingerprints-{tag}",
+               f"--state.dir={os.path.join(args.work, 'state-' + tag)}", f"--processing.mode={mode}",
+               f"--metrics.port={port}", "--metrics.bind=127.0.0.1", "--log.level=warn"] + build["flags"]
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        return proc, port, log_path
+
+    def stop_dedupd(proc):
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def committed_events(tag, want):
+        events = 0
+        for _ in range(100):
+            events = kcat_count(bootstrap, f"bench-events-{tag}")
+            if events >= want:
+                break
+            time.sleep(0.2)
+        return events
+
+    def run_once(build, mode, rnd, topic):
+        tag = f"{build['label']}-{mode.replace('_', '-')}-{rnd}" if not single else mode.replace("_", "-")
+        progress(f"dedupd run {tag}")
+        t_launch = time.perf_counter()
+        proc, port, log_path = start_dedupd(build, mode, tag, topic)
+        t_first = t_done = None
+        cpu_first = broker_first = None
+        perf = None
+        deadline = t_launch + args.timeout
+        last = 0
+        while time.perf_counter() < deadline:
+            if proc.poll() is not None:
+                sys.exit(f"e2e: dedupd exited with {proc.returncode} (log: {log_path})")
+            c = metric(port, "dedupd_input_messages_total")
+            now = time.perf_counter()
+            if c is not None and c > 0 and t_first is None:
+                t_first = now
+                cpu_first, broker_first = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
+                if args.perf:
+                    os.makedirs(args.perf, exist_ok=True)
+                    perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-g", "-p", str(proc.pid),
+                                             "-o", os.path.join(args.perf, f"{tag}.data")],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if c is not None and c >= n:
+                t_done = now
+                break
+            if c is not None and c - last >= n / 10:
+                progress(f"dedupd run {tag}: {int(c)}/{n}")
+                last = c
+            time.sleep(0.05)
+        if t_done is None:
+            proc.kill()
+            sys.exit(f"e2e: dedupd {tag} did not process {n} messages in {args.timeout} s")
+        cpu_done, broker_done = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
+        rss = rss_bytes(proc.pid)
+        # every input's event, committed: wait for the last commit
+        events = committed_events(tag, n)
+        stop_dedupd(proc)
+        secs = t_done - t_first
+        run = {"label": build["label"], "mode": mode, "round": rnd, "flags": build["flags"],
+               "startup_seconds": t_first - t_launch, "processing_seconds": secs,
+               "pages_per_s": n / secs, "mb_per_s": value_bytes / secs / 1e6,
+               "ratio_to_kcat": (n / secs) / result["kcat"]["pages_per_s"],
+               "dedupd_cpu_seconds": cpu_done - cpu_first, "broker_cpu_seconds": broker_done - broker_first,
+               "dedupd_cpu_ms_per_page": (cpu_done - cpu_first) * 1000 / n,
+               "broker_cpu_ms_per_page": (broker_done - broker_first) * 1000 / n,
+               "rss_bytes": rss, "events_committed": events, "exit_code": proc.returncode,
+               "load": os.getloadavg()[0]}
+        progress(f"  {tag}: {run['pages_per_s']:.0f} pages/s, dedupd {run['dedupd_cpu_ms_per_page']:.3f} "
+                 f"ms CPU/page, broker {run['broker_cpu_ms_per_page']:.3f}")
+        if events != n:
+            sys.exit(f"e2e: {events} committed events for {n} inputs in {tag} (log: {log_path})")
+        return run
+
+    def run_latency(build, mode, fraction, rate):
+        tag = f"lat-{build['label']}-{mode.replace('_', '-')}-{fraction}"
+        topic = f"bench-pages-{tag}"
+        subprocess.run([args.create_topic, bootstrap, topic, "1"], check=True)
+        progress(f"latency {tag}: {rate:.0f} pages/s")
+        proc, port, log_path = start_dedupd(build, mode, tag, topic)
+        for _ in range(600):  # until it is ready (assigned, restored)
+            if metric(port, "dedupd_ready") == 1 and metric(port, "dedupd_assigned_partitions") == 1:
+                break
+            if proc.poll() is not None:
+                sys.exit(f"e2e: dedupd exited with {proc.returncode} (log: {log_path})")
+            time.sleep(0.1)
+        cpu0, broker0 = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
+        feeder = subprocess.Popen(["kcat", "-P", "-b", bootstrap, "-t", topic, "-K", "\x1f",
+                                   "-X", "message.max.bytes=10485760", "-X", "linger.ms=1"],
+                                  stdin=subprocess.PIPE)
+        t0 = time.perf_counter()
+        with open(keyed, "rb") as src:
+            for i, line in enumerate(src):
+                due = t0 + i / rate
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    feeder.stdin.flush()
+                    time.sleep(wait)
+                feeder.stdin.write(line)
+        feeder.stdin.close()
+        feeder.wait()
+        fed = time.perf_counter() - t0
+        h = None
+        for _ in range(int(args.timeout * 10)):
+            h = histogram(port, "dedupd_event_latency_seconds")
+            if h is not None and h[1] >= n:
+                break
+            time.sleep(0.1)
+        cpu1, broker1 = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
+        events = committed_events(tag, n)
+        stop_dedupd(proc)
+        buckets, count, total = h
+        lat = {"label": build["label"], "mode": mode, "fraction": fraction, "rate": rate,
+               "fed_pages_per_s": n / fed, "count": count, "mean_s": total / max(count, 1),
+               "p50_s": quantile(buckets, 0.5), "p99_s": quantile(buckets, 0.99),
+               "dedupd_cpu_ms_per_page": (cpu1 - cpu0) * 1000 / n,
+               "broker_cpu_ms_per_page": (broker1 - broker0) * 1000 / n,
+               "events_committed": events, "load": os.getloadavg()[0]}
+        progress(f"  {tag}: p50 {lat['p50_s']:.3f} s, p99 {lat['p99_s']:.3f} s, fed at {lat['fed_pages_per_s']:.0f}/s")
+        return lat
+
     try:
         topic = "bench-pages"
         subprocess.run([args.create_topic, bootstrap, topic, "1"], check=True)
@@ -155,69 +351,37 @@ def main():
         result["kcat"] = {"seconds": rounds, "median": kc, "pages_per_s": n / kc, "mb_per_s": value_bytes / kc / 1e6,
                           "kcat_cpu_seconds": statistics.median(kcat_cpu),
                           "broker_cpu_seconds": statistics.median(broker_cpu)}
+        progress(f"kcat: {n / kc:.0f} pages/s")
 
-        for mode in [m for m in args.modes.split(",") if m]:
-            progress(f"dedupd run {mode}")
-            port = free_port()
-            tag = mode.replace("_", "-")
-            log_path = os.path.join(args.work, f"dedupd-{tag}.log")
-            cmd = [args.dedupd, "run",  # built-in defaults: every key of config/dedupd.yaml
-                   f"--kafka.bootstrap_servers={bootstrap}", "--kafka.partitions=1",
-                   f"--kafka.group_id=bench-{tag}", f"--kafka.transactional_id=bench-{tag}",
-                   f"--topics.input={topic}", f"--topics.events=bench-events-{tag}",
-                   f"--topics.diffs=bench-diffs-{tag}", f"--topics.dlq=bench-dlq-{tag}",
-                   f"--topics.state=bench-state-{tag}", f"--topics.fingerprints=bench-fingerprints-{tag}",
-                   f"--state.dir={os.path.join(args.work, 'state-' + tag)}", f"--processing.mode={mode}",
-                   f"--metrics.port={port}", "--metrics.bind=127.0.0.1", "--log.level=warn"]
-            with open(log_path, "wb") as log:
-                t_launch = time.perf_counter()
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-            t_first = t_done = None
-            cpu_first = broker_first = None
-            deadline = t_launch + args.timeout
-            last = 0
-            while time.perf_counter() < deadline:
-                if proc.poll() is not None:
-                    sys.exit(f"e2e: dedupd exited with {proc.returncode} (log: {log_path})")
-                c = metric(port, "dedupd_input_messages_total")
-                now = time.perf_counter()
-                if c is not None and c > 0 and t_first is None:
-                    t_first = now
-                    cpu_first, broker_first = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
-                if c is not None and c >= n:
-                    t_done = now
-                    break
-                if c is not None and c - last >= n / 10:
-                    progress(f"dedupd run {mode}: {int(c)}/{n}")
-                    last = c
-                time.sleep(0.05)
-            if t_done is None:
-                proc.kill()
-                sys.exit(f"e2e: dedupd {mode} did not process {n} messages in {args.timeout} s")
-            cpu_done, broker_done = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
-            rss = rss_bytes(proc.pid)
-            # every input's event, committed: wait for the last commit
-            events = 0
-            for _ in range(100):
-                events = kcat_count(bootstrap, f"bench-events-{tag}")
-                if events >= n:
-                    break
-                time.sleep(0.2)
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            secs = t_done - t_first
-            result["modes"][mode] = {
-                "startup_seconds": t_first - t_launch, "processing_seconds": secs,
-                "pages_per_s": n / secs, "mb_per_s": value_bytes / secs / 1e6,
-                "ratio_to_kcat": (n / secs) / result["kcat"]["pages_per_s"],
-                "dedupd_cpu_seconds": cpu_done - cpu_first, "broker_cpu_seconds": broker_done - broker_first,
-                "rss_bytes": rss, "events_committed": events, "exit_code": proc.returncode}
-            if events != n:
-                sys.exit(f"e2e: {events} committed events for {n} inputs in mode {mode} (log: {log_path})")
+        modes = [m for m in args.modes.split(",") if m]
+        for rnd in range(args.rounds):
+            for build in builds:
+                for mode in modes:
+                    result["runs"].append(run_once(build, mode, rnd, topic))
+        # medians per (build, mode); the single-build form keeps its old keys
+        summary = {}
+        for build in builds:
+            for mode in modes:
+                runs = [r for r in result["runs"] if r["label"] == build["label"] and r["mode"] == mode]
+                med = {k: statistics.median(r[k] for r in runs)
+                       for k in ("processing_seconds", "pages_per_s", "mb_per_s", "ratio_to_kcat",
+                                 "dedupd_cpu_seconds", "broker_cpu_seconds", "dedupd_cpu_ms_per_page",
+                                 "broker_cpu_ms_per_page", "startup_seconds", "rss_bytes")}
+                med.update({"events_committed": runs[-1]["events_committed"], "exit_code": runs[-1]["exit_code"],
+                            "runs": len(runs)})
+                summary.setdefault(build["label"], {})[mode] = med
+        if single:
+            result["modes"] = summary[builds[0]["label"]]
+        else:
+            result["modes"] = summary
+
+        for fraction in [float(f) for f in args.latency.split(",") if f]:
+            for build in builds:
+                if args.latency_builds and build["label"] not in args.latency_builds.split(","):
+                    continue
+                for mode in modes:
+                    rate = summary[build["label"]][mode]["pages_per_s"] * fraction
+                    result["latency"].append(run_latency(build, mode, fraction, rate))
     finally:
         subprocess.run([os.path.join(ROOT, "scripts", "kafka"), "stop", "--dir", kdir],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -12,6 +12,11 @@ import subprocess
 import sys
 
 GROUPS = [
+    # the loop's libraries (a profile of `dedupd run`, issue #12), by library
+    ("zstd", r"libzstd"),
+    ("RocksDB", r"librocksdb|rocksdb::"),
+    ("librdkafka", r"librdkafka"),
+    ("state record codec", r"EncodeUrlState|DecodeUrlState|EncodeHistory|DecodeHistory"),
     ("malloc/free/memmove", r"_int_malloc|^malloc|_int_free|cfree|^free$|malloc_consolidate|"
      r"unlink_chunk|operator new|operator delete|__memmove|_M_mutate|_M_create|realloc|tcache"),
     ("memset", r"__memset"),

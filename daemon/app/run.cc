@@ -377,6 +377,7 @@ class Daemon {
   bool DeadLetterRejected(Rejection& rejection, std::string_view value, std::string_view key,
                           const SourceCoordinates& source, uint32_t input);
   CommitResult CommitBatch();
+  void ObserveCommitLatency();
   CommitResult AbortBatch(const std::string& why, bool rewind);
   bool Rewind();
   bool BeginBatch();
@@ -462,6 +463,9 @@ class Daemon {
   // The batch's input messages in order (partition, offset); a record's tag
   // carries its input's index here.
   std::vector<std::pair<int32_t, int64_t>> batch_inputs_;
+  // The Kafka timestamp (ms) of each of the batch's inputs (0: none), for
+  // dedupd_event_latency_seconds when the batch commits.
+  std::vector<int64_t> batch_input_times_ms_;
   uint32_t batch_tag_ = 0;
   // Input messages whose outputs Kafka refused for good, by (partition,
   // offset): remembered across the abort and rewind so that the retry
@@ -814,6 +818,9 @@ bool Daemon::Setup() {
 
   state::RocksStoreOptions store_options;
   store_options.min_free_bytes = static_cast<uint64_t>(cfg_.GetInt("state.min_free_bytes"));
+  // The changelog and the offsets stored with every write make RocksDB's WAL
+  // redundant here (docs/delivery.md, "The store is a cache").
+  store_options.disable_wal = true;
   store_ = state::OpenRocksStore(cfg_.Get("state.dir"), store_options, &error);
   if (!store_) {
     log::Error("cannot open the state store", {{"error", error}});
@@ -848,7 +855,10 @@ bool Daemon::Setup() {
   for (const auto& [k, v] : cfg_.KafkaProperties("producer")) pprops[k] = v;
   pprops.try_emplace("acks", "all");
   pprops.try_emplace("enable.idempotence", "true");
-  pprops.try_emplace("linger.ms", "5");
+  // 50 ms, not 5: about 10x fewer, fuller record batches per topic at the
+  // same commit latency (a commit flushes what lingers), and less broker CPU
+  // (docs/benchmarks.md, "Loop overhead, issue #12").
+  pprops.try_emplace("linger.ms", "50");
   pprops.try_emplace("statistics.interval.ms", "0");
   if (exactly_once_) {
     pprops["transactional.id"] = cfg_.Get("kafka.transactional_id");
@@ -1021,6 +1031,7 @@ bool Daemon::RecoverProducer() {
   pending_alerts_.clear();
   batch_first_offset_.clear();
   batch_inputs_.clear();
+  batch_input_times_ms_.clear();
   uncommitted_ = 0;
   if (had_batch) metrics_.CountTransaction("aborted");
   std::string error;
@@ -1159,6 +1170,7 @@ bool Daemon::Resync(const std::map<int32_t, int64_t>& batch_first) {
 bool Daemon::BeginBatch() {
   batch_started_ = Clock::now();
   batch_inputs_.clear();
+  batch_input_times_ms_.clear();
   // A new tag: delivery reports of an earlier, aborted batch no longer count.
   delivery_.StartBatch(++batch_tag_);
   if (!exactly_once_ || in_transaction_) return true;
@@ -1402,6 +1414,7 @@ Daemon::CommitResult Daemon::AbortBatch(const std::string& why, bool rewind) {
   if (rewind && !Rewind()) return CommitResult::kFatal;
   batch_first_offset_.clear();
   batch_inputs_.clear();
+  batch_input_times_ms_.clear();
   uncommitted_ = 0;
   metrics_.CountTransaction("aborted");
   // A dead letter refused twice (the second time without the original
@@ -1516,6 +1529,7 @@ Daemon::CommitResult Daemon::CommitBatch() {
       }
     }
   }
+  ObserveCommitLatency();
   // The Kafka side is committed; now the cache. A crash before this line
   // leaves the store behind the changelog, which the next restore replays.
   producer_->poll(0);  // serve the last delivery reports (changelog offsets)
@@ -1544,6 +1558,7 @@ Daemon::CommitResult Daemon::CommitBatch() {
   pending_alerts_.clear();
   batch_first_offset_.clear();
   batch_inputs_.clear();
+  batch_input_times_ms_.clear();
   // Rejected inputs the commit has passed are settled (dead-lettered, or,
   // for one retried alone that went through, processed).
   if (!rejected_.empty()) {
@@ -1558,6 +1573,21 @@ Daemon::CommitResult Daemon::CommitBatch() {
   metrics_.SetStateBytes(static_cast<double>(store_->ApproximateBytes()));
   uncommitted_ = 0;
   return CommitResult::kCommitted;
+}
+
+// The batch's outputs are committed (exactly-once: commit_transaction()
+// returned; at-least-once: every delivery report in and the offsets
+// committed): each input's time from its Kafka timestamp to now. The
+// timestamp is the producer's clock (CreateTime) unless the topic sets
+// LogAppendTime (the broker's); a clock ahead of this host's counts as 0.
+void Daemon::ObserveCommitLatency() {
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  for (const int64_t at : batch_input_times_ms_) {
+    if (at <= 0) continue;
+    metrics_.ObserveEventLatency(static_cast<double>(std::max<int64_t>(now_ms - at, 0)) / 1000.0);
+  }
 }
 
 // Partitions the replay's group has no committed offset for start where the
@@ -1768,6 +1798,10 @@ int Daemon::Run() {
       batch_first_offset_.try_emplace(partition, offset);
       const auto input = static_cast<uint32_t>(batch_inputs_.size());
       batch_inputs_.emplace_back(partition, offset);
+      batch_input_times_ms_.push_back(msg->timestamp().type ==
+                                              RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
+                                          ? 0
+                                          : msg->timestamp().timestamp);
       SourceCoordinates source{input_topic_, partition, offset, msg->timestamp().timestamp};
       const std::string_view value(static_cast<const char*>(msg->payload()), msg->len());
       std::string_view key =
@@ -1806,14 +1840,21 @@ int Daemon::Run() {
               {&topics_[r.topic], RdKafka::Topic::PARTITION_UA, &r.key, &r.value, KindOf(r.topic)});
         }
         std::string state_value, fingerprint_value;
+        const std::string* state_record = &state_value;
         if (result.outcome.stored) {
-          state_value = state::EncodeUrlState(*result.outcome.stored);
+          // The bytes the store encoded when the Detector staged this state:
+          // the state is compressed once for the store and the changelog.
+          state_record = store_->StagedRecord(result.outcome.stored->canonical_url);
+          if (state_record == nullptr) {
+            state_value = state::EncodeUrlState(*result.outcome.stored);
+            state_record = &state_value;
+          }
           // Without the history's texts: every instance stores this record.
           fingerprint_value =
               state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest);
           const std::string& url = result.outcome.stored->canonical_url;
           ownership_.Record(url, partition);
-          out.push_back({&state_topic_, partition, &url, &state_value, RecordKind::kChangelog});
+          out.push_back({&state_topic_, partition, &url, state_record, RecordKind::kChangelog});
           out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url,
                          &fingerprint_value, RecordKind::kFingerprint});
         }

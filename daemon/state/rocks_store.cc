@@ -84,7 +84,7 @@ class RocksStore final : public StateStore {
 
   std::optional<UrlState> Get(std::string_view url) override {
     std::string key(url);
-    if (auto it = staged_.find(key); it != staged_.end()) return it->second;
+    if (auto it = staged_.find(key); it != staged_.end()) return it->second.state;
     if (!db_) return std::nullopt;
     std::string value;
     auto status = db_->Get(rocksdb::ReadOptions(), std::string(kUrlPrefix) + key, &value);
@@ -104,7 +104,17 @@ class RocksStore final : public StateStore {
     if (!DecodeUrlState(value, &s)) return std::nullopt;
     return s;
   }
-  void Put(const UrlState& s) override { staged_[s.canonical_url] = s; }
+  // Encoded here, once: Commit() writes these bytes, and `dedupd run` sends
+  // the same bytes to the changelog (StagedRecord).
+  void Put(const UrlState& s) override {
+    Staged& staged = staged_[s.canonical_url];
+    staged.state = s;
+    staged.record = EncodeUrlState(s);
+  }
+  const std::string* StagedRecord(std::string_view url) const override {
+    auto it = staged_.find(std::string(url));
+    return it == staged_.end() ? nullptr : &it->second.record;
+  }
   bool Commit(const std::map<std::string, std::string>& metadata, std::string* error) override {
     // Under the bound, RocksDB is not even asked: its out-of-space path
     // (read-only until reopened) is kept for what the bound cannot foresee.
@@ -114,9 +124,28 @@ class RocksStore final : public StateStore {
       return false;
     }
     rocksdb::WriteBatch batch;
-    for (const auto& [k, v] : staged_) batch.Put(std::string(kUrlPrefix) + k, EncodeUrlState(v));
+    for (const auto& [k, v] : staged_) batch.Put(std::string(kUrlPrefix) + k, v.record);
     for (const auto& [k, v] : metadata) batch.Put(std::string(kMetaPrefix) + k, v);
-    auto status = db_->Write(rocksdb::WriteOptions(), &batch);
+    // Without the WAL unless the volume is nearly full: then the WAL is
+    // written as before, so that ENOSPC (or the bound) is met by the commit
+    // that fills the volume and the out-of-space path stays the one tested
+    // with the WAL. Before the first WAL write, the writes made without it
+    // are flushed: a crash must not replay later batches from the WAL over
+    // a hole where earlier ones were lost.
+    const bool wal = !store_options_.disable_wal || NearlyFull();
+    rocksdb::Status status;
+    if (wal && unflushed_without_wal_) {
+      rocksdb::FlushOptions flush;
+      flush.allow_write_stall = true;
+      status = db_->Flush(flush);
+      if (status.ok()) unflushed_without_wal_ = false;
+    }
+    if (status.ok()) {
+      rocksdb::WriteOptions write_options;
+      write_options.disableWAL = !wal;
+      status = db_->Write(write_options, &batch);
+      if (status.ok() && !wal) unflushed_without_wal_ = true;
+    }
     if (!status.ok()) {
       // RocksDB keeps refusing writes (its background error) until reopened:
       // CheckWritable() does that once the space is back.
@@ -133,6 +162,17 @@ class RocksStore final : public StateStore {
   std::optional<StoreError> CheckWritable() override {
     if (auto low = LowSpace()) return low;
     if (!needs_reopen_ && db_) return std::nullopt;
+    if (unflushed_without_wal_ && db_) {
+      // The memtables hold writes made without the WAL: a reopen would drop
+      // them, under later commits' offsets. Resume() flushes them first.
+      rocksdb::Status status = db_->Resume();
+      if (status.ok()) status = db_->Flush(rocksdb::FlushOptions());
+      if (!status.ok()) return Failed(status);
+      unflushed_without_wal_ = false;
+      needs_reopen_ = false;
+      log::Info("state store resumed after a failed write", {{"dir", dir_}});
+      return std::nullopt;
+    }
     // Closed and opened again, not DB::Resume(): after a failed WAL write,
     // RocksDB 7.8's Resume() can report success and keep the failed WAL
     // writer when it has no memtable to flush, and the next write then trips
@@ -212,6 +252,14 @@ class RocksStore final : public StateStore {
                                                     " free, under state.min_free_bytes (" +
                                                     Bytes(store_options_.min_free_bytes) + ")"};
   }
+  // Less free space than the bound plus what the memtables can hold: a
+  // background flush of writes made without the WAL could meet a full volume.
+  bool NearlyFull() const {
+    auto free = FreeBytes();
+    const uint64_t memtables =
+        static_cast<uint64_t>(options_.write_buffer_size) * options_.max_write_buffer_number;
+    return free && *free < store_options_.min_free_bytes + memtables;
+  }
   StoreError Failed(const rocksdb::Status& status) const {
     auto free = FreeBytes();
     std::string where = "'" + dir_ + "'" + (free ? " (" + Bytes(*free) + " free)" : "");
@@ -228,9 +276,14 @@ class RocksStore final : public StateStore {
   RocksStoreOptions store_options_;
   std::unique_ptr<rocksdb::DB> db_;  // null only after a reopen that failed
   std::shared_mutex db_mutex_;       // db_ replaced (unique) vs GetCommitted() (shared)
-  std::unordered_map<std::string, UrlState> staged_;
+  struct Staged {
+    UrlState state;
+    std::string record;  // EncodeUrlState(state)
+  };
+  std::unordered_map<std::string, Staged> staged_;
   std::optional<StoreError> last_error_;
-  bool needs_reopen_ = false;  // a write failed: RocksDB refuses writes until reopened
+  bool needs_reopen_ = false;           // a write failed: RocksDB refuses writes until reopened
+  bool unflushed_without_wal_ = false;  // the memtables may hold writes made without the WAL
   StoreError reopen_failure_{StoreErrorKind::kIo, ""};  // why db_ is null
 };
 
@@ -252,9 +305,24 @@ StateStorePtr OpenRocksStore(const std::string& dir, const RocksStoreOptions& st
   options.OptimizeLevelStyleCompaction(64 << 20);
   options.info_log = std::make_shared<ForwardingLogger>();
   options.listeners.push_back(std::make_shared<ManualRecovery>());
-  // The WAL holds everything written (the store is a cache: docs/delivery.md),
-  // so closing needs no write: a close on a full volume cannot fail half way.
-  options.avoid_flush_during_shutdown = true;
+  // With the WAL, it holds everything written (the store is a cache:
+  // docs/delivery.md), so closing needs no write: a close on a full volume
+  // cannot fail half way. Without it, closing flushes the memtables (a flush
+  // that fails leaves the store behind the changelog, which is allowed).
+  options.avoid_flush_during_shutdown = !store_options.disable_wal;
+  // Without the WAL a crash loses the memtables not yet flushed. With one
+  // column family that is a suffix of whole write batches: a batch goes into
+  // one memtable (memtables switch between writes), and flushes are installed
+  // in the order the memtables were created. Not atomic_flush, which RocksDB
+  // documents for this (issue #9338) with several column families: with
+  // librocksdb 7.8.3 it hung flushes on a full volume and lost a commit
+  // after a resume (state_full_disk_test); docs/delivery.md.
+  // The values are zstd-compressed already (EncodeUrlState): RocksDB's block
+  // compression (LZ4/Snappy from level 2 on, as OptimizeLevelStyleCompaction
+  // sets it) would cost CPU on every compaction and block read for almost
+  // no space (docs/benchmarks.md, "Loop overhead, issue #12").
+  options.compression = rocksdb::kNoCompression;
+  options.compression_per_level.clear();
   // Created first: RocksDB logs an error for a missing directory even when
   // it goes on to create it.
   std::error_code ignored;

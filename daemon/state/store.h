@@ -57,6 +57,16 @@ class StateStore {
   // writes (docs/api.md).
   virtual std::optional<UrlState> GetCommitted(std::string_view canonical_url) = 0;
   virtual void Put(const UrlState& state) = 0;
+  // The serialised state (EncodeUrlState) staged for this URL by the last
+  // Put(), when the store keeps states serialised (RocksStore encodes at
+  // Put()); nullptr otherwise. `dedupd run` sends these bytes as the state
+  // changelog record, so that a state is encoded and compressed once for
+  // the store and the changelog (issue #12). Valid until the next Put() of
+  // the URL, Commit() or Rollback().
+  virtual const std::string* StagedRecord(std::string_view canonical_url) const {
+    (void)canonical_url;
+    return nullptr;
+  }
   // Applies staged writes together with metadata entries (e.g. changelog
   // offsets). Returns false with *error on an I/O failure or when the store
   // refuses the write for lack of space (LastError() says which); the staged
@@ -89,6 +99,16 @@ struct RocksStoreOptions {
   // is under this many bytes (the setting state.min_free_bytes); 0: only
   // RocksDB's own ENOSPC stops writes.
   uint64_t min_free_bytes = 0;
+  // No RocksDB write-ahead log (`dedupd run`: the store is a cache of the
+  // Kafka changelog, and every write carries the offsets it reflects, so a
+  // crash that loses the last writes leaves it behind, never inconsistent;
+  // docs/delivery.md, "The store is a cache"). The memtables are flushed at
+  // close. While the volume has less free space than min_free_bytes plus
+  // what the memtables can hold, writes use the WAL again (after a flush of
+  // those made without it), so that a full volume shows at the commit that
+  // meets it. Never for `dedupd scan --state-dir`, whose store is the only
+  // copy.
+  bool disable_wal = false;
 };
 
 // Opens (creating if needed) a RocksDB store in `dir`; nullptr with *error.
