@@ -87,12 +87,29 @@ std::map<int32_t, int64_t> StateSync::StoredOffsets(const std::vector<int32_t>& 
   return out;
 }
 
-void StateSync::Decode(const RdKafka::Message& message, SyncStats* stats) {
+void StateSync::Decode(const RdKafka::Message& message, bool changelog, SyncStats* stats) {
   ++stats->records;
   if (message.payload() == nullptr || message.len() == 0) return;  // a tombstone: nothing to apply
+  const std::string_view bytes(static_cast<const char*>(message.payload()), message.len());
   state::UrlState s;
-  if (!state::DecodeUrlState(
-          std::string_view(static_cast<const char*>(message.payload()), message.len()), &s)) {
+  bool ok = true;
+  if (!changelog) {
+    // A fingerprint record whose version the detector holds (this instance's
+    // own records above all) is skipped on its header alone.
+    std::string_view url;
+    uint32_t version = 0;
+    if (state::PeekUrlState(bytes, &url, &version) && detector_->HoldsVersion(url, version)) {
+      ++stats->skipped;
+      return;
+    }
+    // The indexes need no text (it is not kept), unless the record has no
+    // sketch yet (an old format): then it is derived from the text.
+    ok = state::DecodeUrlState(bytes, &s, state::TextPart::kSkipIfIndexed);
+    if (ok && !s.sketch_known && s.line_hashes_known) ok = state::DecodeUrlState(bytes, &s);
+  } else {
+    ok = state::DecodeUrlState(bytes, &s);
+  }
+  if (!ok) {
     if (stats->corrupt++ < 10) {
       log::Warn("undecodable state record skipped",
                 {{"topic", message.topic_name()},
@@ -113,12 +130,15 @@ bool StateSync::Apply(bool changelog, const std::string& topic,
                       const std::map<int32_t, int64_t>& next, SyncStats* stats,
                       std::string* error) {
   std::map<std::string, std::string> metadata;
-  for (const auto& [p, offset] : next) {
-    metadata[changelog ? ChangelogKey(topic, p) : FingerprintsKey(topic, p)] =
-        std::to_string(offset);
+  if (changelog) {
+    for (const auto& [p, offset] : next) metadata[ChangelogKey(topic, p)] = std::to_string(offset);
   }
   size_t applied = 0;
-  bool ok = detector_->ApplyCommitted(pending_, changelog, metadata, &applied, error);
+  // Fingerprint records go to memory only (the store keeps owned URLs): no
+  // store write, no offsets stored; the topic is read from its start at
+  // every start (Bootstrap).
+  bool ok = changelog ? detector_->ApplyCommitted(pending_, true, metadata, &applied, error)
+                      : detector_->ApplyFingerprints(&pending_, &applied, error);
   stats->applied += applied;
   pending_.clear();
   pending_bytes_ = 0;
@@ -145,7 +165,7 @@ bool StateSync::ReadUntil(RdKafka::KafkaConsumer* reader, const std::string& top
     const RdKafka::ErrorCode err = m->err();
     if (err == RdKafka::ERR_NO_ERROR) {
       int32_t p = m->partition();
-      Decode(*m, &last_);
+      Decode(*m, changelog, &last_);
       (*next)[p] = m->offset() + 1;
       if (target.count(p) != 0 && (*next)[p] >= target.at(p)) pending.erase(p);
       progress = Clock::now();
@@ -206,19 +226,13 @@ bool StateSync::Bootstrap(std::string* error) {
     *error = marks.error();
     return false;
   }
-  tail_next_ = StoredOffsets(parts.value(), false);
+  // From the start: other instances' documents are held in memory only, so
+  // each start rebuilds them from the whole (compacted) topic. A log start
+  // offset past 0 (compaction) makes the reader reset to the earliest.
+  tail_next_.clear();
+  for (int32_t p : parts.value()) tail_next_[p] = 0;
   std::map<int32_t, int64_t> target;
-  for (const auto& w : marks.value()) {
-    target[w.partition] = w.high;
-    if (tail_next_[w.partition] > w.high) {
-      // The store reflects offsets this topic never had: it was recreated.
-      log::Warn("stored fingerprints offset is past the topic's end; reading it from the start",
-                {{"partition", std::to_string(w.partition)},
-                 {"stored", std::to_string(tail_next_[w.partition])},
-                 {"end", std::to_string(w.high)}});
-      tail_next_[w.partition] = 0;
-    }
-  }
+  for (const auto& w : marks.value()) target[w.partition] = w.high;
   tail_ = MakeReader(error);
   if (!tail_) return false;
   kafka::TopicPartitionList tpl;
@@ -235,6 +249,7 @@ bool StateSync::Bootstrap(std::string* error) {
   log::Info("fingerprints read", {{"topic", topic},
                                   {"records", std::to_string(last_.records)},
                                   {"applied", std::to_string(last_.applied)},
+                                  {"skipped", std::to_string(last_.skipped)},
                                   {"corrupt", std::to_string(last_.corrupt)},
                                   {"seconds", std::to_string(last_.seconds)}});
   return true;
@@ -353,7 +368,7 @@ bool StateSync::Tail(size_t max_records, std::string* error) {
     kafka::MessagePtr m(tail_->consume(0));
     const RdKafka::ErrorCode err = m->err();
     if (err == RdKafka::ERR_NO_ERROR) {
-      Decode(*m, &tailed_);
+      Decode(*m, false, &tailed_);
       tail_next_[m->partition()] = m->offset() + 1;
       ++read;
       if (pending_.size() >= options_.chunk_records || pending_bytes_ >= options_.chunk_bytes) {

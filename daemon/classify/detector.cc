@@ -194,6 +194,8 @@ Detector::DocId Detector::DocIdFor(const std::string& url) {
   current_.emplace_back();
   sketch_slot_.emplace_back();
   sketch_values_.resize(sketch_values_.size() + options_.confirm_sketch_size);
+  remote_.emplace_back();
+  remote_passages_.resize(remote_passages_.size() + options_.passage_sample);
   return id;
 }
 
@@ -232,7 +234,13 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   if (s.simhash.bits != 0) {
     simhash_index_.Insert(doc, s.simhash);
   }
-  paragraph_index_.Insert(doc, s.paragraph_hashes);
+  std::span<const uint64_t> passages = s.paragraph_hashes;
+  if (!s.history_full) {
+    // Memory only: the passages filed are the ones kept to remove them again.
+    SetRemote(doc, s);
+    passages = passages.first(remote_[doc].passages);
+  }
+  paragraph_index_.Insert(doc, passages);
   by_content_[s.content_hash.low].push_back(doc);
   current_[doc] = {s.content_hash, s.simhash, s.version, s.history_full};
   SetSketch(doc, s);
@@ -240,7 +248,10 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
 
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   simhash_index_.Remove(doc, s.simhash);
-  paragraph_index_.Remove(doc, s.paragraph_hashes);
+  std::span<const uint64_t> passages = s.paragraph_hashes;
+  if (!s.history_full)
+    passages = passages.first(std::min(passages.size(), options_.passage_sample));
+  paragraph_index_.Remove(doc, passages);
   if (auto it = by_content_.find(s.content_hash.low); it != by_content_.end()) {
     auto& docs = it->second;
     docs.erase(std::remove(docs.begin(), docs.end(), doc), docs.end());
@@ -248,6 +259,48 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   }
   current_[doc].version = 0;
   sketch_slot_[doc].known = false;
+}
+
+void Detector::SetRemote(DocId doc, const state::UrlState& s) {
+  Remote& r = remote_[doc];
+  r.fetched_at_ms = s.fetched_at_ms;
+  r.boilerplate_blocks = s.versions.empty() ? 0 : s.versions.front().boilerplate_blocks;
+  r.passages = static_cast<uint32_t>(std::min(s.paragraph_hashes.size(), options_.passage_sample));
+  std::copy_n(s.paragraph_hashes.begin(), r.passages,
+              remote_passages_.begin() + doc * options_.passage_sample);
+}
+
+state::UrlState Detector::RemoteState(DocId doc) const {
+  const Current& c = current_[doc];
+  const Remote& r = remote_[doc];
+  state::UrlState s;
+  s.canonical_url = doc_urls_[doc];
+  s.version = c.version;
+  s.content_hash = c.hash;
+  s.simhash = c.simhash;
+  s.fetched_at_ms = r.fetched_at_ms;
+  const auto first = remote_passages_.begin() + doc * options_.passage_sample;
+  s.paragraph_hashes.assign(first, first + r.passages);
+  const SketchSlot& slot = sketch_slot_[doc];
+  s.sketch_known = slot.known;
+  if (slot.known) {
+    const std::span<const uint32_t> sketch = SketchOf(doc);
+    s.sketch.assign(sketch.begin(), sketch.end());
+    s.shingle_count = slot.shingle_count;
+  }
+  state::VersionRecord v;
+  v.version = c.version;
+  v.fetched_at_ms = r.fetched_at_ms;
+  v.content_hash = c.hash;
+  v.boilerplate_blocks = r.boilerplate_blocks;
+  s.versions.push_back(std::move(v));
+  s.history_full = false;
+  return s;
+}
+
+std::optional<state::UrlState> Detector::IndexedState(DocId doc) {
+  if (!current_[doc].history_full) return RemoteState(doc);
+  return store_->Get(doc_urls_[doc]);
 }
 
 void Detector::ObserveStored(const state::UrlState& s) {
@@ -360,8 +413,9 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     }
   }
   if (best) {
-    // Only the winner's state is read (its text is diffed against the page).
-    auto stored = store_->Get(doc_urls_[best->doc]);
+    // Only the winner's state is read (its text is diffed against the page;
+    // a document another instance owns has no text here).
+    auto stored = IndexedState(best->doc);
     if (!stored) return std::nullopt;
     best->state = std::move(*stored);
     // The blocks its own boilerplate model left out when it was indexed, as
@@ -466,6 +520,12 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
 
   std::optional<state::UrlState> previous = store_->Get(page.canonical_url);
   DocId doc = DocIdFor(page.canonical_url);
+  if (current_[doc].version != 0 && !current_[doc].history_full) {
+    // Known only from another instance's fingerprint record (input not keyed
+    // by canonical URL, so two instances see the URL): its version, without
+    // text, is what the indexes hold.
+    previous = RemoteState(doc);
+  }
   std::optional<state::UrlState> previous_for_history;  // REVISED: the version replaced
 
   if (previous) {
@@ -510,7 +570,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       for (DocId other : it->second) {
         const Current& current = current_[other];
         if (other == doc || current.version == 0 || current.hash != out.content_hash) continue;
-        auto stored = store_->Get(doc_urls_[other]);
+        auto stored = IndexedState(other);
         if (!stored) continue;
         out.verdict = Verdict::kDuplicate;
         MatchInfo m;
@@ -539,9 +599,14 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
         m.found_by = best->found_by;
         m.boilerplate_blocks = out.stats.boilerplate_blocks;
         m.other_boilerplate_blocks = best->boilerplate_blocks;
-        out.diff = MakeDiff(best->state.text, canonical,
-                            best->state.canonical_url + " v" + std::to_string(best->state.version),
-                            page.canonical_url + " v1");
+        // No PageDiff against a document another instance owns: its text is
+        // not on this instance (the event keeps the explanation).
+        if (best->state.history_full) {
+          out.diff =
+              MakeDiff(best->state.text, canonical,
+                       best->state.canonical_url + " v" + std::to_string(best->state.version),
+                       page.canonical_url + " v1");
+        }
         out.match = std::move(m);
       }
     }
@@ -633,9 +698,10 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
         }
       }
     }
-    std::optional<state::UrlState> previous = store_->Get(s.canonical_url);
     DocId doc = DocIdFor(s.canonical_url);
-    if (previous && current_[doc].version != 0) IndexRemove(doc, *previous);
+    if (current_[doc].version != 0) {
+      if (auto previous = IndexedState(doc)) IndexRemove(doc, *previous);
+    }
     IndexInsert(doc, s);
     ObserveStored(s);
     store_->Put(s);
@@ -645,6 +711,47 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
   // Nothing else is staged (checked above), so the store's batch holds
   // exactly these states and the offsets they were read up to.
   return store_->Commit(metadata, error);
+}
+
+bool Detector::HoldsVersion(std::string_view canonical_url, uint32_t version) const {
+  auto id = doc_ids_.find(canonical_url);
+  if (id == doc_ids_.end()) return false;
+  const Current& current = current_[id->second];
+  return current.version != 0 && current.version >= version;
+}
+
+bool Detector::ApplyFingerprints(std::vector<state::UrlState>* states, size_t* applied,
+                                 std::string* error) {
+  if (!undo_.empty()) {
+    if (error != nullptr) *error = "ApplyFingerprints called while a batch is staged";
+    return false;
+  }
+  size_t n = 0;
+  for (state::UrlState& s : *states) {
+    // Versions of a URL only grow; the same version is this instance's own
+    // record read back, or known already (a changelog restore replaces it).
+    if (HoldsVersion(s.canonical_url, s.version)) continue;
+    s.history_full = false;
+    DocId doc = DocIdFor(s.canonical_url);
+    if (current_[doc].version != 0) {
+      if (auto previous = IndexedState(doc)) IndexRemove(doc, *previous);
+    }
+    ObserveStored(s);
+    if (!s.sketch_known && !s.text.empty()) {
+      // A record without a sketch (written before format 3) still has its
+      // text: derive the sketch now, as DeriveSketch() does for a stored page.
+      std::vector<std::string> blocks = SplitLines(s.text);
+      Fingerprint fp;
+      Fingerprinter(blocks, NormalizedBlocks(blocks), s.site, &fp);
+      s.sketch = std::move(fp.sketch);
+      s.shingle_count = static_cast<uint32_t>(fp.shingles.size());
+      s.sketch_known = true;
+    }
+    IndexInsert(doc, s);
+    ++n;
+  }
+  if (applied != nullptr) *applied = n;
+  return true;
 }
 
 void Detector::Rollback() {
