@@ -86,7 +86,7 @@ def log_field(text, msg, field):
     return value
 
 
-def start_instance(binary, bootstrap, fingerprints, work, tag, partitions, timeout, create_topic):
+def start_instance(binary, bootstrap, fingerprints, work, tag, partitions, timeout, create_topic, perf=None):
     port = free_port()
     topic = f"in-{tag}"
     subprocess.run([create_topic, bootstrap, topic, str(partitions)], check=True)
@@ -103,6 +103,12 @@ def start_instance(binary, bootstrap, fingerprints, work, tag, partitions, timeo
     with open(log_path, "wb") as log:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    recorder = None
+    if perf:
+        os.makedirs(perf, exist_ok=True)
+        recorder = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "499", "-p", str(proc.pid),
+                                     "-o", os.path.join(perf, f"{tag}.data")],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t_ready = None
     deadline = t0 + timeout
     while time.perf_counter() < deadline:
@@ -113,6 +119,13 @@ def start_instance(binary, bootstrap, fingerprints, work, tag, partitions, timeo
             break
         time.sleep(0.1)
     cpu, rss = cpu_seconds(proc.pid), rss_bytes(proc.pid)
+    if recorder is not None:
+        recorder.send_signal(signal.SIGINT)
+        try:
+            recorder.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+            recorder.wait()
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=60)
@@ -144,6 +157,9 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--json", required=True)
     ap.add_argument("--bootstrap", help="use this broker instead of starting one")
+    ap.add_argument("--existing", help="measure this already filled fingerprints topic (its size: "
+                    "the one --sizes entry) instead of generating one")
+    ap.add_argument("--perf", help="record a cpu-clock profile of each start into this directory")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -164,14 +180,17 @@ def main():
         with open(os.path.join(kdir, "kafka.pid")) as f:
             broker_pid = int(f.read().strip())
     result = {"bootstrap": bootstrap, "sizes": {}}
-    fingerprints = "bench-fingerprints"
+    fingerprints = args.existing or "bench-fingerprints"
     have = 0
     try:
         for size in sizes:
             t0 = time.perf_counter()
-            out = subprocess.run([args.gen, bootstrap, fingerprints, str(args.partitions), str(size - have),
-                                  str(have), str(args.words)], stdout=subprocess.PIPE, text=True, check=True)
-            gen = dict(kv.split("=") for kv in out.stdout.split())
+            if args.existing:
+                gen = {"mean_value_bytes": "nan"}
+            else:
+                out = subprocess.run([args.gen, bootstrap, fingerprints, str(args.partitions), str(size - have),
+                                      str(have), str(args.words)], stdout=subprocess.PIPE, text=True, check=True)
+                gen = dict(kv.split("=") for kv in out.stdout.split())
             print(f"size {size}: produced {size - have} records in {time.perf_counter() - t0:.1f} s "
                   f"(mean value {gen['mean_value_bytes']} B)", flush=True)
             have = size
@@ -181,7 +200,7 @@ def main():
                 for name, binary in order:
                     tag = f"{name}-{size}-{r}"
                     m = start_instance(binary, bootstrap, fingerprints, args.work, tag, args.partitions,
-                                       args.timeout, args.create_topic)
+                                       args.timeout, args.create_topic, args.perf)
                     m["broker_cpu_seconds_total"] = cpu_seconds(broker_pid) if broker_pid else None
                     runs[name].append(m)
                     print(f"size {size} {name} round {r}: ready {m['ready_seconds']:.2f} s, bootstrap "
