@@ -188,6 +188,10 @@ void Detector::Fingerprinter(const std::vector<std::string>& blocks,
 
 Detector::DocId Detector::DocIdFor(const std::string& url) {
   if (auto it = doc_ids_.find(std::string_view(url)); it != doc_ids_.end()) return it->second;
+  return AddDoc(url);
+}
+
+Detector::DocId Detector::AddDoc(const std::string& url) {
   const auto id = static_cast<DocId>(doc_urls_.size());
   doc_urls_.push_back(url);
   doc_ids_.emplace(std::string_view(doc_urls_.back()), id);
@@ -713,6 +717,18 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
   return store_->Commit(metadata, error);
 }
 
+void Detector::Reserve(size_t docs) {
+  if (docs <= current_.size()) return;
+  doc_ids_.reserve(docs);
+  current_.reserve(docs);
+  sketch_slot_.reserve(docs);
+  sketch_values_.reserve(docs * options_.confirm_sketch_size);
+  remote_.reserve(docs);
+  remote_passages_.reserve(docs * options_.passage_sample);
+  by_content_.reserve(docs);
+  simhash_index_.Reserve(docs);
+}
+
 bool Detector::HoldsVersion(std::string_view canonical_url, uint32_t version) const {
   auto id = doc_ids_.find(canonical_url);
   if (id == doc_ids_.end()) return false;
@@ -730,12 +746,18 @@ bool Detector::ApplyFingerprints(std::vector<state::UrlState>* states, size_t* a
   for (state::UrlState& s : *states) {
     // Versions of a URL only grow; the same version is this instance's own
     // record read back, or known already (a changelog restore replaces it).
-    if (HoldsVersion(s.canonical_url, s.version)) continue;
-    s.history_full = false;
-    DocId doc = DocIdFor(s.canonical_url);
-    if (current_[doc].version != 0) {
-      if (auto previous = IndexedState(doc)) IndexRemove(doc, *previous);
+    DocId doc;
+    if (auto id = doc_ids_.find(std::string_view(s.canonical_url)); id != doc_ids_.end()) {
+      doc = id->second;
+      const uint32_t held = current_[doc].version;
+      if (held != 0 && held >= s.version) continue;
+      if (held != 0) {
+        if (auto previous = IndexedState(doc)) IndexRemove(doc, *previous);
+      }
+    } else {
+      doc = AddDoc(s.canonical_url);
     }
+    s.history_full = false;
     ObserveStored(s);
     if (!s.sketch_known && !s.text.empty()) {
       // A record without a sketch (written before format 3) still has its

@@ -151,6 +151,10 @@ class Detector {
   // Returns false with *error on a broken precondition; *applied counts the
   // states applied.
   bool ApplyFingerprints(std::vector<state::UrlState>* states, size_t* applied, std::string* error);
+  // Makes room for `docs` documents in total (a restore that knows about how
+  // many records it will read), so that applying them rehashes and moves no
+  // data.
+  void Reserve(size_t docs);
   // True when the detector holds `version` or a newer version of the URL: a
   // fingerprint record ApplyFingerprints() would skip (this instance's own
   // records above all), recognised before it is decoded.
@@ -176,6 +180,7 @@ class Detector {
   void Fingerprinter(const std::vector<std::string>& blocks, const NormalizedBlocks& normalized,
                      std::string_view site, Fingerprint* out) const;
   DocId DocIdFor(const std::string& url);
+  DocId AddDoc(const std::string& url);  // a URL not seen yet
   void IndexInsert(DocId doc, const state::UrlState& s);
   void IndexRemove(DocId doc, const state::UrlState& s);
   void ObserveStored(const state::UrlState& s);
