@@ -2,7 +2,7 @@
 // (issue #15: at most 250 B per such document, memory and disk together).
 // Such a page lives only in the Detector's memory (rebuilt from the
 // fingerprints topic), so this bench fills a Detector with N of them through
-// ApplyCommitted over a store that keeps nothing, and reports bytes per
+// ApplyFingerprints (memory only, as StateSync applies them), and reports bytes per
 // document per structure (Detector::Memory()) and the process's RSS growth.
 //
 //   bench_doc_memory --profile pages.jsonl --docs 1000000 --json out.json
@@ -202,8 +202,8 @@ int main(int argc, char** argv) {
     }
     size_t applied = 0;
     std::string error;
-    if (!detector.ApplyCommitted(batch, false, {}, &applied, &error)) {
-      std::fprintf(stderr, "ApplyCommitted: %s\n", error.c_str());
+    if (!detector.ApplyFingerprints(&batch, &applied, &error)) {
+      std::fprintf(stderr, "ApplyFingerprints: %s\n", error.c_str());
       return 1;
     }
   }
@@ -221,6 +221,7 @@ int main(int argc, char** argv) {
       {"by_content", m.by_content},
       {"simhash_index", m.simhash_index},
       {"passage_index", m.passage_index},
+      {"remote", m.remote},
       {"total", m.Total()},
   };
   std::printf("%zu documents (mean URL %.1f B, %.2f passages), indexed %zu\n", docs, url_bytes / n,

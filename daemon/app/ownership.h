@@ -15,8 +15,10 @@
 //
 // A URL not seen since this process started (a restart restores only the
 // changelog records past the store's offsets) is not known as owned: the
-// router then answers from the local store, which holds every URL
-// (fingerprints topic), so the answer is right, only possibly a little older.
+// router then answers from the local store, which holds the URLs this
+// instance owns or owned (not the other instances': docs/delivery.md, "What
+// is stored where"), so another instance answers 404 for it until its owner
+// has seen it again.
 //
 // Thread-safety: every method is thread-safe (the loop thread writes, the
 // HTTP server's worker threads read).

@@ -87,12 +87,29 @@ std::map<int32_t, int64_t> StateSync::StoredOffsets(const std::vector<int32_t>& 
   return out;
 }
 
-void StateSync::Decode(const RdKafka::Message& message, SyncStats* stats) {
+void StateSync::Decode(const RdKafka::Message& message, bool changelog, SyncStats* stats) {
   ++stats->records;
   if (message.payload() == nullptr || message.len() == 0) return;  // a tombstone: nothing to apply
+  const std::string_view bytes(static_cast<const char*>(message.payload()), message.len());
   state::UrlState s;
-  if (!state::DecodeUrlState(
-          std::string_view(static_cast<const char*>(message.payload()), message.len()), &s)) {
+  bool ok = true;
+  if (!changelog) {
+    // A fingerprint record whose version the detector holds (this instance's
+    // own records above all) is skipped on its header alone.
+    std::string_view url;
+    uint32_t version = 0;
+    if (state::PeekUrlState(bytes, &url, &version) && detector_->HoldsVersion(url, version)) {
+      ++stats->skipped;
+      return;
+    }
+    // The indexes need no text (it is not kept), unless the record has no
+    // sketch yet (an old format): then it is derived from the text.
+    ok = state::DecodeUrlState(bytes, &s, state::TextPart::kSkipIfIndexed);
+    if (ok && !s.sketch_known && s.line_hashes_known) ok = state::DecodeUrlState(bytes, &s);
+  } else {
+    ok = state::DecodeUrlState(bytes, &s);
+  }
+  if (!ok) {
     if (stats->corrupt++ < 10) {
       log::Warn("undecodable state record skipped",
                 {{"topic", message.topic_name()},
@@ -113,12 +130,15 @@ bool StateSync::Apply(bool changelog, const std::string& topic,
                       const std::map<int32_t, int64_t>& next, SyncStats* stats,
                       std::string* error) {
   std::map<std::string, std::string> metadata;
-  for (const auto& [p, offset] : next) {
-    metadata[changelog ? ChangelogKey(topic, p) : FingerprintsKey(topic, p)] =
-        std::to_string(offset);
+  if (changelog) {
+    for (const auto& [p, offset] : next) metadata[ChangelogKey(topic, p)] = std::to_string(offset);
   }
   size_t applied = 0;
-  bool ok = detector_->ApplyCommitted(pending_, changelog, metadata, &applied, error);
+  // Fingerprint records go to memory only (the store keeps owned URLs): no
+  // store write, no offsets stored; the topic is read from its start at
+  // every start (Bootstrap).
+  bool ok = changelog ? detector_->ApplyCommitted(pending_, true, metadata, &applied, error)
+                      : detector_->ApplyFingerprints(&pending_, &applied, error);
   stats->applied += applied;
   pending_.clear();
   pending_bytes_ = 0;
@@ -135,27 +155,29 @@ bool StateSync::ReadUntil(RdKafka::KafkaConsumer* reader, const std::string& top
   auto progress = Clock::now();
   auto last_log = Clock::now();
   size_t transport_errors = 0;
+  uint32_t since_tick = 0;
+  bool moved = false;  // a record or an end of partition since the last tick
   metrics_->SetRestoreRemaining(static_cast<double>(Remaining(*next, target)));
   while (!pending.empty()) {
-    if (options_.cancelled && options_.cancelled()) {
-      *error = "interrupted";
-      return false;
-    }
     kafka::MessagePtr m(reader->consume(200));
     const RdKafka::ErrorCode err = m->err();
+    // The clocks are read once per 256 records (they cost 2-3 % of a
+    // restore) or at anything but a record: a record is progress, and the
+    // checks below need no finer grain than that.
+    const bool tick = (++since_tick & 255u) == 0 || err != RdKafka::ERR_NO_ERROR;
     if (err == RdKafka::ERR_NO_ERROR) {
       int32_t p = m->partition();
-      Decode(*m, &last_);
+      Decode(*m, changelog, &last_);
       (*next)[p] = m->offset() + 1;
       if (target.count(p) != 0 && (*next)[p] >= target.at(p)) pending.erase(p);
-      progress = Clock::now();
+      moved = true;
     } else if (err == RdKafka::ERR__PARTITION_EOF) {
       // The EOF offset is the partition's end for a read_committed reader
       // (its last stable offset), past any trailing transaction marker.
       int32_t p = m->partition();
       (*next)[p] = std::max((*next)[p], m->offset());
       if (target.count(p) != 0 && (*next)[p] >= target.at(p)) pending.erase(p);
-      progress = Clock::now();
+      moved = true;
     } else if (err != RdKafka::ERR__TIMED_OUT) {
       metrics_->CountKafkaError("state_read");
       if (transport_errors++ < 5) {
@@ -166,6 +188,16 @@ bool StateSync::ReadUntil(RdKafka::KafkaConsumer* reader, const std::string& top
     if (pending_.size() >= options_.chunk_records || pending_bytes_ >= options_.chunk_bytes) {
       if (!Apply(changelog, topic, *next, &last_, error)) return false;
       metrics_->SetRestoreRemaining(static_cast<double>(Remaining(*next, target)));
+    }
+    if (!tick) continue;
+    // cancelled() is also the liveness beat (two clock reads): per tick too.
+    if (options_.cancelled && options_.cancelled()) {
+      *error = "interrupted";
+      return false;
+    }
+    if (moved) {
+      progress = Clock::now();
+      moved = false;
     }
     if (Clock::now() - progress > options_.stable_timeout) {
       *error = "reading '" + topic + "' made no progress for " +
@@ -206,19 +238,20 @@ bool StateSync::Bootstrap(std::string* error) {
     *error = marks.error();
     return false;
   }
-  tail_next_ = StoredOffsets(parts.value(), false);
+  // From the start: other instances' documents are held in memory only, so
+  // each start rebuilds them from the whole (compacted) topic. A log start
+  // offset past 0 (compaction) makes the reader reset to the earliest.
+  tail_next_.clear();
+  for (int32_t p : parts.value()) tail_next_[p] = 0;
   std::map<int32_t, int64_t> target;
+  int64_t in_log = 0;
   for (const auto& w : marks.value()) {
     target[w.partition] = w.high;
-    if (tail_next_[w.partition] > w.high) {
-      // The store reflects offsets this topic never had: it was recreated.
-      log::Warn("stored fingerprints offset is past the topic's end; reading it from the start",
-                {{"partition", std::to_string(w.partition)},
-                 {"stored", std::to_string(tail_next_[w.partition])},
-                 {"end", std::to_string(w.high)}});
-      tail_next_[w.partition] = 0;
-    }
+    in_log += std::max<int64_t>(0, w.high - w.low);
   }
+  // About as many documents as records in the log (fewer: compaction has not
+  // removed every superseded record yet, and transaction markers count).
+  detector_->Reserve(detector_->IndexedDocuments() + static_cast<size_t>(in_log));
   tail_ = MakeReader(error);
   if (!tail_) return false;
   kafka::TopicPartitionList tpl;
@@ -235,6 +268,7 @@ bool StateSync::Bootstrap(std::string* error) {
   log::Info("fingerprints read", {{"topic", topic},
                                   {"records", std::to_string(last_.records)},
                                   {"applied", std::to_string(last_.applied)},
+                                  {"skipped", std::to_string(last_.skipped)},
                                   {"corrupt", std::to_string(last_.corrupt)},
                                   {"seconds", std::to_string(last_.seconds)}});
   return true;
@@ -353,7 +387,7 @@ bool StateSync::Tail(size_t max_records, std::string* error) {
     kafka::MessagePtr m(tail_->consume(0));
     const RdKafka::ErrorCode err = m->err();
     if (err == RdKafka::ERR_NO_ERROR) {
-      Decode(*m, &tailed_);
+      Decode(*m, false, &tailed_);
       tail_next_[m->partition()] = m->offset() + 1;
       ++read;
       if (pending_.size() >= options_.chunk_records || pending_bytes_ >= options_.chunk_bytes) {

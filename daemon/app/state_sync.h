@@ -8,10 +8,13 @@
 //  - the fingerprints topic (topics.fingerprints): every URL's state, read in
 //    full by every instance (manual assignment, no group, read_committed) so
 //    that the global near-duplicate index sees other instances' pages.
-//    Bootstrap() reads it at start; Tail() applies what arrived since,
-//    between transactions.
-// Each read is applied through Detector::ApplyCommitted, which writes the
-// states and the offsets they were read up to in one store commit, so the
+//    Bootstrap() reads it from the start at every start; Tail() applies what
+//    arrived since, between transactions. These records go to memory only
+//    (Detector::ApplyFingerprints): the store keeps the URLs this instance
+//    owns. A record whose version the detector holds (this instance's own)
+//    is skipped on its header, without being decoded.
+// Changelog records are applied through Detector::ApplyCommitted, which writes
+// the states and the offsets they were read up to in one store commit, so the
 // store can be behind Kafka after a crash but never inconsistent with itself.
 //
 //   StateSync sync(options, &detector, store.get(), &metrics);
@@ -63,7 +66,8 @@ struct StateSyncOptions {
 // What one Bootstrap/RestorePartitions call did (also logged).
 struct SyncStats {
   size_t records = 0;  // records read
-  size_t applied = 0;  // states written to the store (the rest were known already)
+  size_t applied = 0;  // states applied (the rest were known already)
+  size_t skipped = 0;  // fingerprint records skipped on their header (version held already)
   size_t corrupt = 0;  // values that did not decode (skipped, counted)
   double seconds = 0;
 };
@@ -76,9 +80,9 @@ class StateSync {
   StateSync(const StateSync&) = delete;
   StateSync& operator=(const StateSync&) = delete;
 
-  // Reads the fingerprints topic from the offsets the store reflects up to its
-  // last stable offset, and keeps the reader for Tail(). Records committed
-  // while it reads arrive through Tail().
+  // Reads the fingerprints topic from its start up to its last stable offset
+  // into the detector's memory, and keeps the reader for Tail(). Records
+  // committed while it reads arrive through Tail().
   bool Bootstrap(std::string* error);
 
   // Replays the changelog partitions from the offsets the store reflects to
@@ -109,7 +113,7 @@ class StateSync {
                  std::string* error);
   bool Apply(bool changelog, const std::string& topic, const std::map<int32_t, int64_t>& next,
              SyncStats* stats, std::string* error);
-  void Decode(const RdKafka::Message& message, SyncStats* stats);
+  void Decode(const RdKafka::Message& message, bool changelog, SyncStats* stats);
 
   StateSyncOptions options_;
   classify::Detector* detector_;

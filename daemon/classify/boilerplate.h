@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace dedupd::classify {
 
@@ -41,11 +42,23 @@ class BoilerplateModel {
   size_t MemoryBytes() const;
 
  private:
+  // One site's lines: open addressing with linear probing over a power-of-two
+  // array, at most half full (a node-based map cost an allocation and a cache
+  // miss per line, most of a restore's CPU: docs/delivery.md). pages == 0
+  // marks an empty slot (a kept line has pages >= 1).
   struct Entry {
-    uint32_t pages = 0;
+    uint64_t line = 0;
     uint64_t last_url = 0;
+    uint32_t pages = 0;
   };
-  using Table = std::unordered_map<uint64_t, Entry>;
+  struct Table {
+    std::vector<Entry> slots;
+    size_t size = 0;
+    Entry* Find(uint64_t line);
+    const Entry* Find(uint64_t line) const;
+    Entry* Insert(uint64_t line);  // the line's entry, a new one with pages 0 if absent
+    void Rehash(size_t capacity);
+  };
   Table* TableFor(std::string_view site);
   const Table* FindTable(std::string_view site) const;
   void Decay(Table* table);

@@ -197,6 +197,8 @@ Detector::DocId Detector::DocIdFor(const std::string& url) {
   if (id == current_.size()) {  // first sight
     current_.emplace_back();
     sketches_.Resize(current_.size());
+    remote_.emplace_back();
+    for (size_t i = 0; i < options_.passage_sample; ++i) remote_passages_.emplace_back();
   }
   return id;
 }
@@ -228,7 +230,13 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   if (s.simhash.bits != 0) {
     simhash_index_.Insert(doc, s.simhash);
   }
-  paragraph_index_.Insert(doc, s.paragraph_hashes);
+  std::span<const uint64_t> passages = s.paragraph_hashes;
+  if (!s.history_full) {
+    // Memory only: the passages filed are the ones kept to remove them again.
+    SetRemote(doc, s);
+    passages = passages.first(remote_[doc].passages);
+  }
+  paragraph_index_.Insert(doc, passages);
   by_content_.Insert(ContentTag(s.content_hash), doc);
   current_[doc] = {s.content_hash, s.simhash, s.version, s.history_full};
   SetSketch(doc, s);
@@ -236,11 +244,56 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
 
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   simhash_index_.Remove(doc, s.simhash);
-  paragraph_index_.Remove(doc, s.paragraph_hashes);
+  std::span<const uint64_t> passages = s.paragraph_hashes;
+  if (!s.history_full)
+    passages = passages.first(std::min(passages.size(), options_.passage_sample));
+  paragraph_index_.Remove(doc, passages);
   while (by_content_.Remove(ContentTag(s.content_hash), doc)) {
   }
   current_[doc].version = 0;
   sketches_.Forget(doc);
+}
+
+void Detector::SetRemote(DocId doc, const state::UrlState& s) {
+  Remote& r = remote_[doc];
+  r.fetched_at_ms = s.fetched_at_ms;
+  r.boilerplate_blocks = s.versions.empty() ? 0 : s.versions.front().boilerplate_blocks;
+  r.passages = static_cast<uint32_t>(std::min(s.paragraph_hashes.size(), options_.passage_sample));
+  const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
+  for (size_t i = 0; i < r.passages; ++i) remote_passages_[base + i] = s.paragraph_hashes[i];
+}
+
+state::UrlState Detector::RemoteState(DocId doc) const {
+  const Current& c = current_[doc];
+  const Remote& r = remote_[doc];
+  state::UrlState s;
+  s.canonical_url = urls_.Url(doc);
+  s.version = c.version;
+  s.content_hash = c.hash;
+  s.simhash = c.simhash;
+  s.fetched_at_ms = r.fetched_at_ms;
+  const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
+  s.paragraph_hashes.resize(r.passages);
+  for (size_t i = 0; i < r.passages; ++i) s.paragraph_hashes[i] = remote_passages_[base + i];
+  // No sketch: memory holds it quantised (index::SketchStore), and nothing
+  // that reads this state needs its values (a match was confirmed already;
+  // IndexRemove does not use them). The one loss: a batch rolled back after
+  // this instance processed a URL another instance owns forgets that URL's
+  // sketch until its next fingerprint record (it is no candidate meanwhile).
+  s.sketch_known = false;
+  state::VersionRecord v;
+  v.version = c.version;
+  v.fetched_at_ms = r.fetched_at_ms;
+  v.content_hash = c.hash;
+  v.boilerplate_blocks = r.boilerplate_blocks;
+  s.versions.push_back(std::move(v));
+  s.history_full = false;
+  return s;
+}
+
+std::optional<state::UrlState> Detector::IndexedState(DocId doc) {
+  if (!current_[doc].history_full) return RemoteState(doc);
+  return store_->Get(urls_.Url(doc));
 }
 
 void Detector::ObserveStored(const state::UrlState& s) {
@@ -351,8 +404,9 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     }
   }
   if (best) {
-    // Only the winner's state is read (its text is diffed against the page).
-    auto stored = store_->Get(urls_.Url(best->doc));
+    // Only the winner's state is read (its text is diffed against the page;
+    // a document another instance owns has no text here).
+    auto stored = IndexedState(best->doc);
     if (!stored) return std::nullopt;
     best->state = std::move(*stored);
     // The blocks its own boilerplate model left out when it was indexed, as
@@ -457,6 +511,12 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
 
   std::optional<state::UrlState> previous = store_->Get(page.canonical_url);
   DocId doc = DocIdFor(page.canonical_url);
+  if (current_[doc].version != 0 && !current_[doc].history_full) {
+    // Known only from another instance's fingerprint record (input not keyed
+    // by canonical URL, so two instances see the URL): its version, without
+    // text, is what the indexes hold.
+    previous = RemoteState(doc);
+  }
   std::optional<state::UrlState> previous_for_history;  // REVISED: the version replaced
 
   if (previous) {
@@ -506,7 +566,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       for (DocId other : same_content) {
         const Current& current = current_[other];
         if (other == doc || current.version == 0 || current.hash != out.content_hash) continue;
-        auto stored = store_->Get(urls_.Url(other));
+        auto stored = IndexedState(other);
         if (!stored) continue;
         out.verdict = Verdict::kDuplicate;
         MatchInfo m;
@@ -535,9 +595,14 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
         m.found_by = best->found_by;
         m.boilerplate_blocks = out.stats.boilerplate_blocks;
         m.other_boilerplate_blocks = best->boilerplate_blocks;
-        out.diff = MakeDiff(best->state.text, canonical,
-                            best->state.canonical_url + " v" + std::to_string(best->state.version),
-                            page.canonical_url + " v1");
+        // No PageDiff against a document another instance owns: its text is
+        // not on this instance (the event keeps the explanation).
+        if (best->state.history_full) {
+          out.diff =
+              MakeDiff(best->state.text, canonical,
+                       best->state.canonical_url + " v" + std::to_string(best->state.version),
+                       page.canonical_url + " v1");
+        }
         out.match = std::move(m);
       }
     }
@@ -629,9 +694,10 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
         }
       }
     }
-    std::optional<state::UrlState> previous = store_->Get(s.canonical_url);
     DocId doc = DocIdFor(s.canonical_url);
-    if (previous && current_[doc].version != 0) IndexRemove(doc, *previous);
+    if (current_[doc].version != 0) {
+      if (auto previous = IndexedState(doc)) IndexRemove(doc, *previous);
+    }
     IndexInsert(doc, s);
     ObserveStored(s);
     store_->Put(s);
@@ -652,7 +718,60 @@ Detector::MemoryUsage Detector::Memory() const {
   m.by_content = by_content_.MemoryBytes();
   m.simhash_index = simhash_index_.MemoryBytes();
   m.passage_index = paragraph_index_.MemoryBytes();
+  m.remote = remote_.MemoryBytes() + remote_passages_.MemoryBytes();
   return m;
+}
+
+void Detector::Reserve(size_t docs) {
+  if (docs <= current_.size()) return;
+  simhash_index_.Reserve(docs);
+}
+
+bool Detector::HoldsVersion(std::string_view canonical_url, uint32_t version) const {
+  const auto id = urls_.Find(canonical_url);
+  if (!id) return false;
+  const Current& current = current_[*id];
+  return current.version != 0 && current.version >= version;
+}
+
+bool Detector::ApplyFingerprints(std::vector<state::UrlState>* states, size_t* applied,
+                                 std::string* error) {
+  if (!undo_.empty()) {
+    if (error != nullptr) *error = "ApplyFingerprints called while a batch is staged";
+    return false;
+  }
+  size_t n = 0;
+  for (state::UrlState& s : *states) {
+    // Versions of a URL only grow; the same version is this instance's own
+    // record read back, or known already (a changelog restore replaces it).
+    DocId doc;
+    if (auto id = urls_.Find(s.canonical_url)) {
+      doc = *id;
+      const uint32_t held = current_[doc].version;
+      if (held != 0 && held >= s.version) continue;
+      if (held != 0) {
+        if (auto previous = IndexedState(doc)) IndexRemove(doc, *previous);
+      }
+    } else {
+      doc = DocIdFor(s.canonical_url);
+    }
+    s.history_full = false;
+    ObserveStored(s);
+    if (!s.sketch_known && !s.text.empty()) {
+      // A record without a sketch (written before format 3) still has its
+      // text: derive the sketch now, as DeriveSketch() does for a stored page.
+      std::vector<std::string> blocks = SplitLines(s.text);
+      Fingerprint fp;
+      Fingerprinter(blocks, NormalizedBlocks(blocks), s.site, &fp);
+      s.sketch = std::move(fp.sketch);
+      s.shingle_count = static_cast<uint32_t>(fp.shingles.size());
+      s.sketch_known = true;
+    }
+    IndexInsert(doc, s);
+    ++n;
+  }
+  if (applied != nullptr) *applied = n;
+  return true;
 }
 
 void Detector::Rollback() {

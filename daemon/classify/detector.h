@@ -143,6 +143,26 @@ class Detector {
   bool ApplyCommitted(const std::vector<state::UrlState>& states, bool replace_same_version,
                       const std::map<std::string, std::string>& metadata, size_t* applied,
                       std::string* error);
+  // Applies fingerprint records (other instances' committed states, read from
+  // the fingerprints topic) to the in-memory indexes and per-document data
+  // only: the store is not written. A document another instance owns lives
+  // only in memory, rebuilt from the topic at each start (docs/delivery.md,
+  // "What is stored where"); its text is not kept. A record is skipped when
+  // the detector holds the same or a newer version of its URL (only the
+  // changelog replaces a same version). A record without a confirmation
+  // sketch (an old format, with text) gets one derived from its text here.
+  // Sets every state's history_full to false. Precondition: nothing staged.
+  // Returns false with *error on a broken precondition; *applied counts the
+  // states applied.
+  bool ApplyFingerprints(std::vector<state::UrlState>* states, size_t* applied, std::string* error);
+  // Makes room for `docs` documents in total (a restore that knows about how
+  // many records it will read), so that applying them rehashes and moves no
+  // data.
+  void Reserve(size_t docs);
+  // True when the detector holds `version` or a newer version of the URL: a
+  // fingerprint record ApplyFingerprints() would skip (this instance's own
+  // records above all), recognised before it is decoded.
+  bool HoldsVersion(std::string_view canonical_url, uint32_t version) const;
   // Called on the detector's thread with every state that is loaded,
   // applied from Kafka or committed by Process(): feeds the API's index of
   // copies (api::CopyIndex).
@@ -165,8 +185,10 @@ class Detector {
     size_t by_content = 0;     // content hash -> DocIds
     size_t simhash_index = 0;  // index::SimHashIndex
     size_t passage_index = 0;  // index::ParagraphIndex
+    size_t remote = 0;         // fetch time and filed passages of documents known from the topic
     size_t Total() const {
-      return urls + url_ids + current + sketches + by_content + simhash_index + passage_index;
+      return urls + url_ids + current + sketches + by_content + simhash_index + passage_index +
+             remote;
     }
   };
   MemoryUsage Memory() const;
@@ -184,6 +206,12 @@ class Detector {
   void IndexInsert(DocId doc, const state::UrlState& s);
   void IndexRemove(DocId doc, const state::UrlState& s);
   void ObserveStored(const state::UrlState& s);
+  // The state the indexes hold for `doc` (its version != 0): the store's copy,
+  // or for a document known only from the fingerprints topic the one rebuilt
+  // from memory (RemoteState: no text, no history).
+  std::optional<state::UrlState> IndexedState(DocId doc);
+  state::UrlState RemoteState(DocId doc) const;
+  void SetRemote(DocId doc, const state::UrlState& s);
   std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
   void SetSketch(DocId doc, const state::UrlState& s);
   bool DeriveSketch(DocId doc);
@@ -210,8 +238,9 @@ class Detector {
   struct Current {
     ContentHash128 hash;
     SimHash64 simhash;
-    uint32_t version = 0;      // 0: not in the indexes (stored versions start at 1)
-    bool history_full = true;  // false: known from another instance's fingerprint record
+    uint32_t version = 0;  // 0: not in the indexes (stored versions start at 1)
+    bool history_full =
+        true;  // false: known from another instance's fingerprint record (memory only)
   };
   index::PagedArray<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
   // Confirmation sketches by DocId, 16 bits a value (index::SketchStore), and
@@ -221,6 +250,16 @@ class Detector {
   // Content hash (the top 32 bits of its low half as a tag; full hash
   // compared in current_) -> docs, oldest first.
   index::TagTable by_content_;
+  // Documents known only from the fingerprints topic (Current::history_full
+  // false; not in the store): what IndexRemove() and a match would otherwise
+  // read from the store. By DocId; passage_sample passage hashes per doc.
+  struct Remote {
+    int64_t fetched_at_ms = 0;
+    uint32_t boilerplate_blocks = 0;  // its versions[0]'s
+    uint32_t passages = 0;
+  };
+  index::PagedArray<Remote> remote_;
+  index::PagedArray<uint64_t, 16> remote_passages_;
   std::vector<Undo> undo_;
   std::unique_ptr<NormalizedBlocks> page_blocks_;  // Process()'s, reused page after page
   std::unique_ptr<Fingerprint> page_fp_;           // likewise

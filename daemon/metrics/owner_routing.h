@@ -4,11 +4,10 @@
 // owner, which it finds by asking the other instances (http.peers) in
 // parallel: GET <peer>/v1/owner?url=U answers 200 {"owner": "<its base URL>"}
 // only on the owner. When no peer claims the URL (unknown URL, the owner down
-// or slow, or a rebalance in flight), this instance answers itself: every
-// instance's store also holds the other instances' URLs through the
-// fingerprints topic (docs/delivery.md), only possibly a few seconds behind,
-// and the handler answers 404 for a URL nobody has. docs/api.md, "Several
-// instances".
+// or slow, or a rebalance in flight), this instance answers itself, from its
+// store: the URLs it owns or owned (the other instances' are in memory only,
+// docs/delivery.md "What is stored where"); the handler answers 404 for a URL
+// it does not have. docs/api.md, "Several instances".
 //
 //   OwnerRouter router(OwnerRoutingOptionsFrom(cfg, port),
 //                      [&](const std::string& url) { return ownership.Owns(url); });

@@ -207,6 +207,16 @@ std::string EncodeUrlState(const UrlState& s, HistoryPart history) {
   return out;
 }
 
+bool PeekUrlState(std::string_view bytes, std::string_view* canonical_url, uint32_t* version) {
+  Reader r{bytes};
+  const auto format = r.Get<uint8_t>();
+  if (!r.ok || format < 1 || format > kFormatVersion) return false;
+  *canonical_url = r.Str();
+  r.Str();  // site
+  *version = r.Get<uint32_t>();
+  return r.ok;
+}
+
 bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
   Reader r{bytes};
   const auto format = r.Get<uint8_t>();

@@ -93,6 +93,12 @@ enum class TextPart {
 };
 bool DecodeUrlState(std::string_view bytes, UrlState* state, TextPart text = TextPart::kDecode);
 
+// Reads only a record's header: its canonical URL (a view into `bytes`) and
+// version, without decoding the rest (no allocation, no decompression), so a
+// reader skips a record it already holds (StateSync: this instance's own
+// fingerprint records). False when the header is malformed.
+bool PeekUrlState(std::string_view bytes, std::string_view* canonical_url, uint32_t* version);
+
 // The history block on its own (format 4's tail), for tests and the encoder:
 // which part (full or latest), a count, the entries' fields, then all earlier
 // versions' texts compressed together in one zstd frame with `dictionary` (the
