@@ -67,23 +67,26 @@ class ParagraphIndex {
   // candidate sharing nothing) or a false boilerplate skip
   // (docs/benchmarks.md, "Second pass").
   static constexpr uint32_t kEmpty = ~uint32_t{0};
+  static constexpr uint64_t kTagMask = (uint64_t{1} << 48) - 1;
   struct Slot {
-    uint16_t part[5] = {0xFFFF, 0xFFFF, 0, 0, 0};  // doc (32 bits), tag (48 bits)
+    // The tag (48 bits) first, so that one 8-byte load at the slot's start
+    // reads it; the doc id (32 bits) after it.
+    uint16_t part[5] = {0, 0, 0, 0xFFFF, 0xFFFF};
     uint32_t doc() const {
       uint32_t d;
-      std::memcpy(&d, part, sizeof d);
+      std::memcpy(&d, part + 3, sizeof d);
       return d;
     }
-    void set_doc(uint32_t d) { std::memcpy(part, &d, sizeof d); }
+    void set_doc(uint32_t d) { std::memcpy(part + 3, &d, sizeof d); }
     uint64_t tag() const {
-      uint64_t t = 0;
-      std::memcpy(&t, part + 2, 6);  // little-endian: the low 48 bits
-      return t;
+      uint64_t t;
+      std::memcpy(&t, part, sizeof t);  // little-endian: the tag, then half the doc id
+      return t & kTagMask;
     }
     static Slot Make(uint64_t tag, uint32_t doc) {
       Slot s;
+      std::memcpy(s.part, &tag, 6);
       s.set_doc(doc);
-      std::memcpy(s.part + 2, &tag, 6);
       return s;
     }
   };
