@@ -23,17 +23,17 @@ ParagraphIndex::ParagraphIndex(size_t max_postings)
   slots_.assign(kMinSlots, Slot{});
 }
 
-size_t ParagraphIndex::Home(uint64_t key) const {
-  // Fibonacci hashing: callers' hashes are XXH3 already, but a cheap remix
-  // keeps clustering away if someone passes structured values; then
-  // Lemire's multiply-shift maps it onto any table size.
-  const uint64_t mixed = (key * 0x9E3779B97F4A7C15ull) >> 32;
+size_t ParagraphIndex::Home(uint64_t tag) const {
+  // The tag is a Fibonacci remix (callers' hashes are XXH3 already, but a
+  // cheap remix keeps clustering away if someone passes structured values);
+  // Lemire's multiply-shift maps its top 32 bits onto any table size.
+  const uint64_t mixed = tag >> 16;
   return static_cast<size_t>((mixed * slots_.size()) >> 32);
 }
 
 void ParagraphIndex::Place(const Slot& s) {
-  size_t i = Home(s.key());
-  while (slots_[i].doc != kEmpty) i = Next(i);
+  size_t i = Home(s.tag());
+  while (slots_[i].doc() != kEmpty) i = Next(i);
   slots_[i] = s;
 }
 
@@ -41,15 +41,15 @@ void ParagraphIndex::Resize(size_t capacity) {
   std::vector<Slot> old = std::move(slots_);
   slots_.assign(std::max(capacity, kMinSlots), Slot{});
   for (const Slot& s : old) {
-    if (s.doc != kEmpty) Place(s);
+    if (s.doc() != kEmpty) Place(s);
   }
 }
 
 void ParagraphIndex::Erase(size_t hole) {
   // Backward-shift deletion: no tombstones, probe chains stay short.
   const size_t n = slots_.size();
-  for (size_t j = Next(hole); slots_[j].doc != kEmpty; j = Next(j)) {
-    const size_t home = Home(slots_[j].key());
+  for (size_t j = Next(hole); slots_[j].doc() != kEmpty; j = Next(j)) {
+    const size_t home = Home(slots_[j].tag());
     // Move slots_[j] into the hole unless its home lies cyclically in (hole, j].
     if ((j + n - home) % n >= (j + n - hole) % n) {
       slots_[hole] = slots_[j];
@@ -63,20 +63,19 @@ void ParagraphIndex::Erase(size_t hole) {
 void ParagraphIndex::Insert(DocId doc, std::span<const uint64_t> paragraph_hashes) {
   for (const uint64_t key : Distinct(paragraph_hashes)) {
     if ((used_ + 1) * 5 > slots_.size() * 4) Resize(slots_.size() + slots_.size() / 4);
-    const Slot entry{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), doc};
+    const uint64_t tag = Tag(key);
     // The paragraph's run: its holders, or its boilerplate count.
     size_t holders = 0, boilerplate = kEmpty;
     bool held = false;
-    size_t i = Home(key);
-    for (; slots_[i].doc != kEmpty; i = Next(i)) {
-      const Slot& s = slots_[i];
-      if (s.key_hi != entry.key_hi || s.key_lo != entry.key_lo) continue;
-      if (s.doc & kBoilerplate) boilerplate = i;
+    size_t i = Home(tag);
+    for (uint32_t d; (d = slots_[i].doc()) != kEmpty; i = Next(i)) {
+      if (slots_[i].tag() != tag) continue;
+      if (d & kBoilerplate) boilerplate = i;
       ++holders;
-      held |= s.doc == doc;
+      held |= d == doc;
     }
     if (boilerplate != kEmpty) {  // count only
-      ++slots_[boilerplate].doc;
+      slots_[boilerplate].set_doc(slots_[boilerplate].doc() + 1);
       ++postings_;
       continue;
     }
@@ -86,31 +85,31 @@ void ParagraphIndex::Insert(DocId doc, std::span<const uint64_t> paragraph_hashe
     if (holders + 1 > max_postings_) {
       // Past the cut-off: the holders' slots give way to one count.
       for (size_t gone = 0; gone < holders;) {
-        size_t j = Home(key);
-        while (slots_[j].key_hi != entry.key_hi || slots_[j].key_lo != entry.key_lo) j = Next(j);
+        size_t j = Home(tag);
+        while (slots_[j].tag() != tag) j = Next(j);
         Erase(j);
         ++gone;
       }
-      Place(Slot{entry.key_hi, entry.key_lo, kBoilerplate | static_cast<uint32_t>(holders + 1)});
+      Place(Slot::Make(tag, kBoilerplate | static_cast<uint32_t>(holders + 1)));
       ++used_;
       continue;
     }
-    slots_[i] = entry;  // the first empty slot after the run
+    slots_[i] = Slot::Make(tag, doc);  // the first empty slot after the run
     ++used_;
   }
 }
 
 void ParagraphIndex::Remove(DocId doc, std::span<const uint64_t> paragraph_hashes) {
   for (const uint64_t key : Distinct(paragraph_hashes)) {
-    const auto hi = static_cast<uint32_t>(key >> 32), lo = static_cast<uint32_t>(key);
+    const uint64_t tag = Tag(key);
     size_t mine = kEmpty, holders = 0;
-    for (size_t i = Home(key); slots_[i].doc != kEmpty; i = Next(i)) {
+    for (size_t i = Home(tag); slots_[i].doc() != kEmpty; i = Next(i)) {
       Slot& s = slots_[i];
-      if (s.key_hi != hi || s.key_lo != lo) continue;
-      if (s.doc & kBoilerplate) {
-        --s.doc;  // the holders are not known: trust the caller
+      if (s.tag() != tag) continue;
+      if (s.doc() & kBoilerplate) {
+        s.set_doc(s.doc() - 1);  // the holders are not known: trust the caller
         --postings_;
-        if (s.doc == kBoilerplate) {
+        if (s.doc() == kBoilerplate) {
           Erase(i);
           --keys_;
         }
@@ -119,7 +118,7 @@ void ParagraphIndex::Remove(DocId doc, std::span<const uint64_t> paragraph_hashe
         break;
       }
       ++holders;
-      if (s.doc == doc) mine = i;
+      if (s.doc() == doc) mine = i;
     }
     if (mine == kEmpty) continue;
     Erase(mine);
@@ -134,16 +133,17 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
   out->clear();
   std::vector<DocId> hits;
   for (const uint64_t key : Distinct(paragraph_hashes)) {
-    const auto hi = static_cast<uint32_t>(key >> 32), lo = static_cast<uint32_t>(key);
+    const uint64_t tag = Tag(key);
     const size_t first = hits.size();
-    for (size_t i = Home(key); slots_[i].doc != kEmpty; i = Next(i)) {
-      const Slot& s = slots_[i];
-      if (s.key_hi != hi || s.key_lo != lo) continue;
-      if (s.doc & kBoilerplate) {
+    for (size_t i = Home(tag);; i = Next(i)) {
+      const uint32_t d = slots_[i].doc();
+      if (d == kEmpty) break;
+      if (slots_[i].tag() != tag) continue;
+      if (d & kBoilerplate) {
         hits.resize(first);
         break;
       }
-      hits.push_back(s.doc);
+      hits.push_back(d);
     }
   }
   std::sort(hits.begin(), hits.end());

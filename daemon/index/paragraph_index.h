@@ -11,8 +11,10 @@
 // Remove need exclusive access.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <utility>
 #include <vector>
@@ -48,22 +50,52 @@ class ParagraphIndex {
   static constexpr uint32_t kBoilerplate = 1u << 31;
 
  private:
-  // One (paragraph, doc) posting per 12-byte slot, in one open-addressing
+  // One (paragraph, doc) posting per 10-byte slot, in one open-addressing
   // array with linear probing (a paragraph's postings share its home slot,
   // so they lie in one probe run); `doc` == kEmpty marks an empty slot. A
   // paragraph past max_postings holders keeps one slot instead, with `doc` =
   // kBoilerplate | its holder count. The array grows by 1.25x at 80% load:
-  // 15-19 bytes per posting, where a slot per paragraph (16 B, at most 70%
+  // 12.5-16 bytes per posting, where a slot per paragraph (16 B, at most 70%
   // load, doubling) and a std::vector per shared one took ~35.
+  //
+  // A slot keeps 48 bits of the paragraph hash, the top of its remix (Tag()),
+  // which hold the bits Home() reads, so the table can grow without the
+  // other 16. Two paragraphs whose tags agree are taken for one: with n
+  // distinct paragraphs held, a query's paragraph is taken for another one in
+  // ~n / 2^48 of the cases (3·10^-8 at 10^6 documents of 8 passages), which
+  // makes a false candidate (then rejected by the confirmation, as any
+  // candidate sharing nothing) or a false boilerplate skip
+  // (docs/benchmarks.md, "Second pass").
   static constexpr uint32_t kEmpty = ~uint32_t{0};
+  static constexpr uint64_t kTagMask = (uint64_t{1} << 48) - 1;
   struct Slot {
-    uint32_t key_hi = 0;
-    uint32_t key_lo = 0;
-    uint32_t doc = kEmpty;
-    uint64_t key() const { return uint64_t{key_hi} << 32 | key_lo; }
+    // The tag (48 bits) first, so that one 8-byte load at the slot's start
+    // reads it; the doc id (32 bits) after it.
+    uint16_t part[5] = {0, 0, 0, 0xFFFF, 0xFFFF};
+    uint32_t doc() const {
+      uint32_t d;
+      std::memcpy(&d, part + 3, sizeof d);
+      return d;
+    }
+    void set_doc(uint32_t d) { std::memcpy(part + 3, &d, sizeof d); }
+    uint64_t tag() const {
+      uint64_t t;
+      std::memcpy(&t, part, sizeof t);  // little-endian: the tag, then half the doc id
+      return t & kTagMask;
+    }
+    static Slot Make(uint64_t tag, uint32_t doc) {
+      Slot s;
+      std::memcpy(s.part, &tag, 6);
+      s.set_doc(doc);
+      return s;
+    }
   };
+  static_assert(sizeof(Slot) == 10);
+  static_assert(std::endian::native == std::endian::little);
 
-  size_t Home(uint64_t key) const;
+  // The 48 bits a slot keeps of a paragraph hash.
+  static uint64_t Tag(uint64_t key) { return (key * 0x9E3779B97F4A7C15ull) >> 16; }
+  size_t Home(uint64_t tag) const;
   size_t Next(size_t i) const { return i + 1 == slots_.size() ? 0 : i + 1; }
   void Place(const Slot& s);
   void Erase(size_t slot);

@@ -23,29 +23,32 @@ size_t CapacityFor(size_t docs, int bucket_bits) {
 
 }  // namespace
 
-void SimHashIndex::ScanPortable(const uint32_t* hi, const Tail* tail, size_t n, uint32_t query_hi,
-                                uint32_t query_lo, int k, std::vector<Neighbor>* out) {
+void SimHashIndex::ScanPortable(const uint32_t* hi, const Tail* tail, const uint16_t* low, size_t n,
+                                uint32_t query_hi, uint32_t query_lo, int k,
+                                std::vector<Neighbor>* out) {
+  const auto query_lo16 = static_cast<uint16_t>(query_lo >> 16);
   for (size_t i = 0; i < n; ++i) {
     int d = std::popcount(hi[i] ^ query_hi);
     if (d <= k) {
-      d += std::popcount(tail[i].lo ^ query_lo);
-      if (d <= k) out->push_back({tail[i].doc, d});
+      d += std::popcount(static_cast<uint16_t>(tail[i].lo16() ^ query_lo16));
+      if (low != nullptr) d += std::popcount(static_cast<uint16_t>(low[i] ^ query_lo));
+      if (d <= k) out->push_back({tail[i].doc(), d});
     }
   }
 }
 
 // The same loop compiled for the POPCNT instruction, which baseline x86-64
 // lacks (popcount is then a dozen instructions, and the scan is this loop).
-__attribute__((target("popcnt"))) void SimHashIndex::ScanPopcnt(const uint32_t* hi,
-                                                                const Tail* tail, size_t n,
-                                                                uint32_t query_hi,
-                                                                uint32_t query_lo, int k,
-                                                                std::vector<Neighbor>* out) {
+__attribute__((target("popcnt"))) void SimHashIndex::ScanPopcnt(
+    const uint32_t* hi, const Tail* tail, const uint16_t* low, size_t n, uint32_t query_hi,
+    uint32_t query_lo, int k, std::vector<Neighbor>* out) {
+  const uint32_t query_lo16 = query_lo >> 16;
   for (size_t i = 0; i < n; ++i) {
     int d = __builtin_popcount(hi[i] ^ query_hi);
     if (d <= k) {
-      d += __builtin_popcount(tail[i].lo ^ query_lo);
-      if (d <= k) out->push_back({tail[i].doc, d});
+      d += __builtin_popcount(tail[i].lo16() ^ query_lo16);
+      if (low != nullptr) d += __builtin_popcount((low[i] ^ query_lo) & 0xFFFFu);
+      if (d <= k) out->push_back({tail[i].doc(), d});
     }
   }
 }
@@ -116,7 +119,7 @@ void SimHashIndex::Rebuild(Table& t, size_t capacity, int bucket_bits,
   size_t entries = extra.size();
   for (size_t b = 0; b < old_buckets; ++b) {
     for (uint32_t i = t.dir[b].start, e = i + t.dir[b].fill; i < e; ++i) {
-      ++dir[Join(t, b, t.hi[i], t.tail[i].lo) >> shift].fill;
+      ++dir[Join(t, b, t.hi[i], t.Lo(i)) >> shift].fill;
     }
     entries += t.dir[b].fill;
   }
@@ -144,15 +147,17 @@ void SimHashIndex::Rebuild(Table& t, size_t capacity, int bucket_bits,
   next.bucket_bits = bucket_bits;
   next.hi.resize(pos);
   next.tail.resize(pos);
+  if (bucket_bits < 16) next.low.resize(pos);
   auto place = [&next, &dir](uint64_t rotated, DocId doc) {
     const Key key = Split(next, rotated);
     const uint32_t to = dir[key.bucket].start + dir[key.bucket].fill++;
     next.hi[to] = key.hi;
-    next.tail[to] = {key.lo, doc};
+    next.tail[to] = Tail::Make(key.lo, doc);
+    if (!next.low.empty()) next.low[to] = static_cast<uint16_t>(key.lo);
   };
   for (size_t b = 0; b < old_buckets; ++b) {
     for (uint32_t i = t.dir[b].start, e = i + t.dir[b].fill; i < e; ++i) {
-      place(Join(t, b, t.hi[i], t.tail[i].lo), t.tail[i].doc);
+      place(Join(t, b, t.hi[i], t.Lo(i)), t.tail[i].doc());
     }
   }
   for (const Pending& p : extra) place(p.rotated, p.doc);
@@ -163,10 +168,7 @@ void SimHashIndex::Rebuild(Table& t, size_t capacity, int bucket_bits,
 bool SimHashIndex::BorrowSlot(Table& t, size_t bucket) {
   const size_t buckets = t.dir.size() - 1;
   auto has_room = [&t](size_t b) { return t.dir[b].start + t.dir[b].fill < t.dir[b + 1].start; };
-  auto move = [&t](uint32_t from, uint32_t to) {
-    t.hi[to] = t.hi[from];
-    t.tail[to] = t.tail[from];
-  };
+  auto move = [&t](uint32_t from, uint32_t to) { t.Move(from, to); };
   // Nearest bucket to the right with a free slot: every bucket in between is
   // full, so moving each one's first entry to its end walks the free slot left.
   for (size_t j = bucket + 1; j < buckets && j <= bucket + kBorrowWindow; ++j) {
@@ -202,17 +204,17 @@ void SimHashIndex::InsertInto(Table& t, uint64_t rotated, DocId doc) {
   }
   const uint32_t to = t.dir[key.bucket].start + t.dir[key.bucket].fill++;
   t.hi[to] = key.hi;
-  t.tail[to] = {key.lo, doc};
+  t.tail[to] = Tail::Make(key.lo, doc);
+  if (!t.low.empty()) t.low[to] = static_cast<uint16_t>(key.lo);
 }
 
 bool SimHashIndex::RemoveFrom(Table& t, uint64_t rotated, DocId doc) {
   const Key key = Split(t, rotated);
   Bucket& b = t.dir[key.bucket];
   for (uint32_t i = b.start, e = b.start + b.fill; i < e; ++i) {
-    if (t.hi[i] == key.hi && t.tail[i].lo == key.lo && t.tail[i].doc == doc) {
+    if (t.hi[i] == key.hi && t.Lo(i) == key.lo && t.tail[i].doc() == doc) {
       const uint32_t last = e - 1;  // buckets are unordered: fill the hole with the last entry
-      t.hi[i] = t.hi[last];
-      t.tail[i] = t.tail[last];
+      t.Move(last, i);
       --b.fill;
       return true;
     }
@@ -284,7 +286,8 @@ void SimHashIndex::Query(SimHash64 hash, int k, std::vector<Neighbor>* out) cons
   for (size_t i = 0; i < tables; ++i) {
     const Table& t = tables_[i];
     const uint32_t s = bucket[i]->start;
-    scan_(t.hi.data() + s, t.tail.data() + s, bucket[i]->fill, key[i].hi, key[i].lo, k, out);
+    scan_(t.hi.data() + s, t.tail.data() + s, t.low.empty() ? nullptr : t.low.data() + s,
+          bucket[i]->fill, key[i].hi, key[i].lo, k, out);
   }
   if (out->size() < 2) return;
   // A document close to the query usually matches in several tables.
@@ -304,7 +307,8 @@ size_t SimHashIndex::MemoryBytes() const {
   for (const Table& t : tables_) {
     bytes += LargeArrayAllocator<Bucket>::HeldBytes(t.dir.capacity()) +
              LargeArrayAllocator<uint32_t>::HeldBytes(t.hi.capacity()) +
-             LargeArrayAllocator<Tail>::HeldBytes(t.tail.capacity());
+             LargeArrayAllocator<Tail>::HeldBytes(t.tail.capacity()) +
+             LargeArrayAllocator<uint16_t>::HeldBytes(t.low.capacity());
   }
   return bytes;
 }

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <utility>
 #include <vector>
@@ -81,10 +82,25 @@ class SimHashIndex {
     uint32_t start;
     uint32_t fill;
   };
+  // The top 16 of lo's 32 bits and the doc id, 6 bytes. Lo's other 16 bits
+  // are zero once the bucket takes 16 bits (k <= 3 from 2^19 documents:
+  // 64 - 16 - 32 = 16 bits remain after hi); below, `low` keeps them.
   struct Tail {
-    uint32_t lo;
-    DocId doc;
+    uint16_t part[3];
+    uint16_t lo16() const { return part[0]; }
+    DocId doc() const {
+      DocId d;
+      std::memcpy(&d, part + 1, sizeof d);
+      return d;
+    }
+    static Tail Make(uint32_t lo, DocId doc) {
+      Tail t;
+      t.part[0] = static_cast<uint16_t>(lo >> 16);
+      std::memcpy(t.part + 1, &doc, sizeof doc);
+      return t;
+    }
   };
+  static_assert(sizeof(Tail) == 6);
   struct Table {
     int rotation = 0;     // rotl amount that brings this table's block to the top bits
     int block_bits = 0;   // width of the block (an upper bound for bucket_bits)
@@ -94,6 +110,15 @@ class SimHashIndex {
     Array<Bucket> dir;  // 2^bucket_bits + 1 entries (the last one: start = capacity)
     Array<uint32_t> hi;
     Array<Tail> tail;
+    Array<uint16_t> low;  // lo's low 16 bits, only while bucket_bits < 16 (else empty)
+    uint32_t Lo(size_t i) const {
+      return uint32_t{tail[i].lo16()} << 16 | (low.empty() ? 0u : low[i]);
+    }
+    void Move(size_t from, size_t to) {
+      hi[to] = hi[from];
+      tail[to] = tail[from];
+      if (!low.empty()) low[to] = low[from];
+    }
   };
   // A fingerprint as one table stores it.
   struct Key {
@@ -107,13 +132,14 @@ class SimHashIndex {
   };
 
   // Appends (docs[i], distance) for every i < n whose distance to the query is <= k.
-  using ScanFn = void (*)(const uint32_t* hi, const Tail* tail, size_t n, uint32_t query_hi,
-                          uint32_t query_lo, int k, std::vector<Neighbor>* out);
+  // `low` may be null (bucket_bits >= 16: those bits are zero).
+  using ScanFn = void (*)(const uint32_t* hi, const Tail* tail, const uint16_t* low, size_t n,
+                          uint32_t query_hi, uint32_t query_lo, int k, std::vector<Neighbor>* out);
 
-  static void ScanPortable(const uint32_t* hi, const Tail* tail, size_t n, uint32_t query_hi,
-                           uint32_t query_lo, int k, std::vector<Neighbor>* out);
-  static void ScanPopcnt(const uint32_t* hi, const Tail* tail, size_t n, uint32_t query_hi,
-                         uint32_t query_lo, int k, std::vector<Neighbor>* out);
+  static void ScanPortable(const uint32_t* hi, const Tail* tail, const uint16_t* low, size_t n,
+                           uint32_t query_hi, uint32_t query_lo, int k, std::vector<Neighbor>* out);
+  static void ScanPopcnt(const uint32_t* hi, const Tail* tail, const uint16_t* low, size_t n,
+                         uint32_t query_hi, uint32_t query_lo, int k, std::vector<Neighbor>* out);
   static void SortByBucket(std::vector<Pending>* pending, int bucket_bits);
   static Key Split(const Table& t, uint64_t rotated);
   static uint64_t Join(const Table& t, size_t bucket, uint32_t hi, uint32_t lo);

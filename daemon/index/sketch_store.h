@@ -1,5 +1,5 @@
 // SketchStore: the confirmation sketch of every DocId (fingerprint::BottomK32:
-// the top 32 bits of the k smallest shingle hashes) kept in 16 bits a value,
+// the top 32 bits of the k smallest shingle hashes) kept in 12 bits a value,
 // in a fixed slot per document, and compared with a page's exact sketch.
 //
 //   index::SketchStore sketches(64);
@@ -8,15 +8,17 @@
 //
 // Quantised: a document's values are shifted right by the same number of
 // bits, the least that fits every gap between consecutive shifted values in
-// 16 bits, and stored as those gaps (a bottom-k sketch of n > k shingles
-// spans ~k/n of the 32-bit range, its widest gap ~5/k of the span, so the
-// cells are ~2^-19.7 of the span: two of its 64 values share a cell in ~0.3%
-// of sketches). Compare() shifts the page's values by the document's shift
-// and compares the two quantised sketches with fingerprint::CompareSketches,
-// so that their order, the bottom-k union and the membership tests stay those
-// of the exact values except where two different values share a cell
-// (docs/fingerprint.md, "Confirmation sketch": the bound). A slot is 2k + 8
-// bytes: 136 B at k = 64, where 32-bit values took 268.
+// kGapBits = 12 bits, and stored as those gaps, packed (a bottom-k sketch of
+// n > k shingles spans ~k/n of the 32-bit range, its widest gap ~5/k of the
+// span, so the span holds ~2^15.7 cells). Compare() shifts the page's values
+// by the document's shift; values that share a cell stay distinct on both
+// sides (the i-th value of a cell is ranked i), so neither sketch gets
+// shorter, and fingerprint::CompareSketches runs on the two. Their order, the
+// bottom-k union and the membership tests are those of the exact values
+// except where a page value and a different held value share a cell
+// (docs/fingerprint.md, "Confirmation sketch": the bound, and why 12 bits).
+// A slot is 8 + ceil(12k / 64) * 8 bytes: 104 B at k = 64, where 16-bit gaps
+// took 136 and 32-bit values 268.
 // Thread-safety: const methods may run concurrently; the others need
 // exclusive access.
 #pragma once
@@ -51,7 +53,8 @@ class SketchStore {
 
   // The shift and values Set() keeps for `sketch` (for the tests).
   static int ShiftFor(std::span<const uint32_t> sketch);
-  size_t MemoryBytes() const { return meta_.MemoryBytes() + values_.MemoryBytes(); }
+  size_t MemoryBytes() const { return meta_.MemoryBytes() + bits_.MemoryBytes(); }
+  static constexpr int kGapBits = 12;
 
  private:
   struct Meta {
@@ -62,8 +65,9 @@ class SketchStore {
     uint8_t whole : 1 = 0;  // the sketch held the whole set (shingle_count <= k)
   };
   size_t k_;
+  size_t words_;  // per DocId: ceil(k * kGapBits / 64)
   PagedArray<Meta> meta_;
-  PagedArray<uint16_t, 16> values_;  // k per DocId: gaps between the shifted values
+  PagedArray<uint64_t, 15> bits_;  // words_ per DocId: the gaps between the shifted values
 };
 
 }  // namespace dedupd::index

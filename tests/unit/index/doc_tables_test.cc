@@ -162,14 +162,17 @@ TEST(SketchStore, QuantisedEstimatesStayWithinTheBound) {
     max_dj = std::max(max_dj, dj);
     differ += dc > 0 || dj > 0;
   }
-  // docs/fingerprint.md: two values share a cell in few sketches (most
-  // pairs give the exact estimates: 9 of 2,000 differed when this was
-  // written), and then move an estimate by a sample or two.
-  EXPECT_LT(sum_dc / pairs, 0.0005);
+  // docs/fingerprint.md: with 12-bit gaps (~2^15.7 cells across a sketch's
+  // span) a page value shares a cell with a different held value in a few
+  // percent of the pairs (48 of 2,000 gave other estimates when this was
+  // written; 3 with 16-bit gaps), and then moves an estimate by a sample or
+  // two (observed at most 0.056 for containment, 0.031 for Jaccard; means
+  // 0.0007 and 0.0003).
+  EXPECT_LT(sum_dc / pairs, 0.001);
   EXPECT_LT(sum_dj / pairs, 0.0005);
-  EXPECT_LE(max_dc, 0.05);
+  EXPECT_LE(max_dc, 0.07);
   EXPECT_LE(max_dj, 0.05);
-  EXPECT_LT(differ, static_cast<size_t>(pairs / 100));
+  EXPECT_LT(differ, static_cast<size_t>(pairs * 3 / 100));
   // A sketch against itself is still a perfect match.
   std::vector<uint64_t> s;
   for (size_t i = 0; i < 1500; ++i) s.push_back(rng());
@@ -202,10 +205,11 @@ TEST(SketchStore, KnownForgetAndTheShift) {
   SketchStore store(64);
   store.Resize(3);
   EXPECT_FALSE(store.Known(2));
-  const std::vector<uint32_t> small = {1, 5, 65535};
+  const std::vector<uint32_t> small = {1, 5, 4095};
   EXPECT_EQ(SketchStore::ShiftFor(small), 0);
-  EXPECT_EQ(SketchStore::ShiftFor(std::vector<uint32_t>{1, 1u << 20}), 5);
-  EXPECT_EQ(SketchStore::ShiftFor(std::vector<uint32_t>{~0u}), 16);
+  EXPECT_EQ(SketchStore::ShiftFor(std::vector<uint32_t>{1, 5, 4101}), 1);   // a gap of 4096
+  EXPECT_EQ(SketchStore::ShiftFor(std::vector<uint32_t>{1, 1u << 20}), 9);  // 2^20 >> 8 = 4096
+  EXPECT_EQ(SketchStore::ShiftFor(std::vector<uint32_t>{~0u}), 20);
   store.Set(2, small, 3);
   EXPECT_TRUE(store.Known(2));
   EXPECT_EQ(store.ShingleCount(2), 3u);
@@ -213,7 +217,41 @@ TEST(SketchStore, KnownForgetAndTheShift) {
   EXPECT_DOUBLE_EQ(e.containment, 1.0);
   store.Forget(2);
   EXPECT_FALSE(store.Known(2));
-  EXPECT_LE(store.MemoryBytes(), 4096u * 8 + 65536u * 2 + 256);  // one page each
+  EXPECT_LE(store.MemoryBytes(), 4096u * 8 + 32768u * 8 + 256);  // one page each
+}
+
+// Issue #15, second pass: 12-bit gaps, packed: 8 B of metadata and 12 words
+// (96 B) per document at k = 64 (16-bit gaps took 8 + 128).
+TEST(SketchStore, ADocumentTakes104BytesAt64) {
+  SketchStore store(64);
+  store.Resize(100'000);
+  const double per_doc = static_cast<double>(store.MemoryBytes()) / 100'000;
+  EXPECT_GE(per_doc, 104.0);
+  EXPECT_LE(per_doc, 106.0);
+  // Gaps straddling two words come back whole: every value kept, in order.
+  std::mt19937_64 rng(3);
+  std::vector<uint64_t> set;
+  for (size_t i = 0; i < 5000; ++i) set.push_back(rng());
+  const auto sketch = Sketch(set, 64);
+  store.Set(99'999, sketch, 5000);
+  const auto self = store.Compare(99'999, sketch, 5000);
+  EXPECT_DOUBLE_EQ(self.jaccard, 1.0);
+  EXPECT_DOUBLE_EQ(self.containment, 1.0);
+}
+
+// Two held values in one cell stay two samples (a cut to one would make the
+// held whole set {A, B, C} look like the page's {A, C}: Jaccard 1, not 2/3).
+TEST(SketchStore, ValuesSharingACellStayDistinct) {
+  SketchStore store(64);
+  store.Resize(1);
+  const std::vector<uint32_t> held = {0x1000, 0x1001, 0x7FFFF};  // shift 7: 0x1000, 0x1001 -> 32
+  ASSERT_EQ(SketchStore::ShiftFor(held), 7);
+  store.Set(0, held, 3);
+  const auto e = store.Compare(0, std::vector<uint32_t>{0x1000, 0x7FFFF}, 2);
+  EXPECT_DOUBLE_EQ(e.containment, 1.0);
+  EXPECT_DOUBLE_EQ(e.jaccard, 2.0 / 3.0);
+  const auto same = store.Compare(0, held, 3);
+  EXPECT_DOUBLE_EQ(same.jaccard, 1.0);
 }
 
 TEST(PagedArray, GrowsWithoutMovingElements) {

@@ -175,5 +175,50 @@ TEST(ParagraphIndex, MatchesModelUnderRandomChurn) {
   EXPECT_EQ(idx.postings(), 0u);
 }
 
+// Issue #15, second pass: a posting takes a 10-byte slot (48 bits of the
+// hash and the doc id), so at the table's lowest load (64%, just after a
+// 1.25x growth) it costs at most 10 / 0.64 = 15.6 bytes (12-byte slots: 18.75).
+TEST(ParagraphIndex, APostingTakesAtMost15Point7Bytes) {
+  ParagraphIndex idx;
+  std::mt19937_64 rng(15);
+  double worst = 0;
+  for (DocId doc = 0; doc < 20'000; ++doc) {
+    std::vector<uint64_t> p(8);
+    for (uint64_t& h : p) h = rng();
+    idx.Insert(doc, p);
+    if (idx.postings() >= 10'000) {
+      worst = std::max(
+          worst, static_cast<double>(idx.MemoryBytes()) / static_cast<double>(idx.postings()));
+    }
+  }
+  EXPECT_LE(worst, 15.7);
+  EXPECT_GE(worst, 15.0) << "the table does grow in the range";
+}
+
+// The stated approximation: a slot keeps the top 48 bits of the hash's remix
+// (key * 0x9E3779B97F4A7C15), so two hashes whose remixes differ only in the
+// low 16 bits are one paragraph. Random 64-bit hashes do so with
+// probability 2^-48 per pair.
+TEST(ParagraphIndex, HashesAgreeingOnTheKept48BitsAreOneParagraph) {
+  constexpr uint64_t kMix = 0x9E3779B97F4A7C15ull;
+  uint64_t inverse = kMix;  // Newton's iteration for kMix^-1 mod 2^64
+  for (int i = 0; i < 6; ++i) inverse *= 2 - kMix * inverse;
+  ASSERT_EQ(kMix * inverse, 1u);
+  const uint64_t a = 0x0123456789ABCDEFull;
+  const uint64_t mixed = a * kMix;
+  const uint64_t b = ((mixed & ~uint64_t{0xFFFF}) | (~mixed & 0xFFFF)) * inverse;  // low 16 flipped
+  const uint64_t c = (mixed ^ (uint64_t{1} << 16)) * inverse;  // one kept bit flipped
+  ParagraphIndex idx;
+  idx.Insert(1, std::vector<uint64_t>{a});
+  Result out;
+  idx.Query(std::vector<uint64_t>{b}, 1, 10, &out);
+  EXPECT_EQ(out, (Result{{1, 1}}));
+  idx.Query(std::vector<uint64_t>{c}, 1, 10, &out);
+  EXPECT_TRUE(out.empty());
+  idx.Insert(2, std::vector<uint64_t>{b});
+  EXPECT_EQ(idx.size(), 1u);
+  EXPECT_EQ(idx.postings(), 2u);
+}
+
 }  // namespace
 }  // namespace dedupd::index
