@@ -243,7 +243,7 @@ class Detector {
         true;  // false: known from another instance's fingerprint record (memory only)
   };
   index::PagedArray<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
-  // Confirmation sketches by DocId, 16 bits a value (index::SketchStore), and
+  // Confirmation sketches by DocId, quantised gaps (index::SketchStore), and
   // whether each is known (false for a page indexed from a record without a
   // sketch until it is first a candidate: DeriveSketch).
   index::SketchStore sketches_;
