@@ -1724,9 +1724,9 @@ int Daemon::Run() {
         std::string state_value, fingerprint_value;
         if (result.outcome.stored) {
           state_value = state::EncodeUrlState(*result.outcome.stored);
-          // Without the history's texts: every instance stores this record.
-          fingerprint_value =
-              state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest);
+          // No text: every instance reads this record (docs/design.md, "The
+          // state record"); the text stays in the owner's changelog.
+          fingerprint_value = state::EncodeFingerprintRecord(*result.outcome.stored);
           const std::string& url = result.outcome.stored->canonical_url;
           ownership_.Record(url, partition);
           out.push_back({&state_topic_, partition, &url, &state_value, RecordKind::kChangelog});

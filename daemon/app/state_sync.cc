@@ -91,7 +91,8 @@ void StateSync::Decode(const RdKafka::Message& message, SyncStats* stats) {
   ++stats->records;
   if (message.payload() == nullptr || message.len() == 0) return;  // a tombstone: nothing to apply
   state::UrlState s;
-  if (!state::DecodeUrlState(
+  if (!state::DecodeStateRecord(
+          std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len()),
           std::string_view(static_cast<const char*>(message.payload()), message.len()), &s)) {
     if (stats->corrupt++ < 10) {
       log::Warn("undecodable state record skipped",
