@@ -19,8 +19,10 @@
 // once (a rolling upgrade: one instance old, one new). And two broken records
 // the test must catch: without the line hashes, or without the sketch.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -86,7 +88,8 @@ enum class RecordKind {
 };
 
 struct Instance {
-  state::StateStorePtr store = state::NewMemoryStore();
+  explicit Instance(state::StateStorePtr s = state::NewMemoryStore()) : store(std::move(s)) {}
+  state::StateStorePtr store;
   classify::Detector detector{classify::DetectOptions{}, store.get()};
   metrics::Metrics metrics;
   Pipeline pipeline{[] {
@@ -156,6 +159,7 @@ std::string Encode(const state::UrlState& s, RecordKind kind, size_t writer) {
 
 struct Comparison {
   size_t pages = 0, differences = 0, near_duplicates = 0, block_diffs = 0;
+  size_t fewer_shared = 0;  // block diffs with fewer shared sentences than the text's
   std::string first_difference;
 };
 
@@ -175,40 +179,64 @@ Comparison Compare(const std::vector<std::string>& lines, RecordKind kind) {
       urls.push_back(r.page.canonical_url);
     }
   }
-  Instance two[2];
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const size_t owner = fingerprint::Hash64(urls[i]) % 2;
-    std::vector<OutputRecord> records;
-    PipelineResult r =
-        two[owner].pipeline.Process({lines[i], {}, {"in", 0, int64_t(i), 0}}, &records);
+  // The two instances keep their states in RocksDB, as `dedupd run` does: a
+  // state known from a fingerprint record is written and read back through
+  // the store's encoding (format 5 with its URL) and must stay text-free.
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("dedupd-fp-record-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  auto open = [&dir](int n) {
     std::string error;
-    EXPECT_TRUE(two[owner].detector.Commit({}, &error)) << error;
-    const Result got = Summarise(r);
-    ++c.pages;
-    if (r.outcome.verdict == Verdict::kNearDuplicate) ++c.near_duplicates;
-    if (got.block_diff) ++c.block_diffs;
-    bool same = got.summary == single[i].summary && got.has_diff == single[i].has_diff;
-    // A diff against a match this instance owns is the single instance's;
-    // one from block hashes can only count fewer shared sentences.
-    if (same && got.has_diff && !got.block_diff) {
-      same = got.unified == single[i].unified && got.shared_sentences == single[i].shared_sentences;
-    }
-    if (same && got.block_diff) same = got.shared_sentences <= single[i].shared_sentences;
-    if (!same && c.differences++ == 0) {
-      c.first_difference = "line " + std::to_string(i + 1) +
-                           ": one instance: " + single[i].summary + "; two: " + got.summary;
-    }
-    if (!r.outcome.stored) continue;
-    // The record every instance reads, the owner included (its own record
-    // read back, which it must skip).
-    const std::string value = Encode(*r.outcome.stored, kind, owner);
-    state::UrlState decoded;
-    EXPECT_TRUE(state::DecodeStateRecord(r.outcome.stored->canonical_url, value, &decoded));
-    for (Instance& reader : two) {
-      size_t applied = 0;
-      EXPECT_TRUE(reader.detector.ApplyCommitted({decoded}, false, {}, &applied, &error)) << error;
+    auto store = state::OpenRocksStore((dir / std::to_string(n)).string(), &error);
+    EXPECT_NE(store, nullptr) << error;
+    return store;
+  };
+  {
+    Instance two[2] = {Instance(open(0)), Instance(open(1))};
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const size_t owner = fingerprint::Hash64(urls[i]) % 2;
+      std::vector<OutputRecord> records;
+      PipelineResult r =
+          two[owner].pipeline.Process({lines[i], {}, {"in", 0, int64_t(i), 0}}, &records);
+      std::string error;
+      EXPECT_TRUE(two[owner].detector.Commit({}, &error)) << error;
+      const Result got = Summarise(r);
+      ++c.pages;
+      if (r.outcome.verdict == Verdict::kNearDuplicate) ++c.near_duplicates;
+      if (got.block_diff) ++c.block_diffs;
+      bool same = got.summary == single[i].summary && got.has_diff == single[i].has_diff;
+      // A diff against a match this instance owns is the single instance's;
+      // one from block hashes can only count fewer shared sentences.
+      if (same && got.has_diff && !got.block_diff) {
+        same =
+            got.unified == single[i].unified && got.shared_sentences == single[i].shared_sentences;
+      }
+      if (same && got.block_diff) {
+        same = got.shared_sentences <= single[i].shared_sentences;
+        if (got.shared_sentences < single[i].shared_sentences) ++c.fewer_shared;
+      }
+      if (!same && c.differences++ == 0) {
+        c.first_difference = "line " + std::to_string(i + 1) +
+                             ": one instance: " + single[i].summary + "; two: " + got.summary;
+      }
+      if (!r.outcome.stored) continue;
+      // The record every instance reads, the owner included (its own record
+      // read back, which it must skip).
+      const std::string value = Encode(*r.outcome.stored, kind, owner);
+      state::UrlState decoded;
+      EXPECT_TRUE(state::DecodeStateRecord(r.outcome.stored->canonical_url, value, &decoded));
+      for (Instance& reader : two) {
+        size_t applied = 0;
+        EXPECT_TRUE(reader.detector.ApplyCommitted({decoded}, false, {}, &applied, &error))
+            << error;
+        // Its own record read back: the owner already holds this version.
+        if (&reader == &two[owner]) {
+          EXPECT_EQ(applied, 0u) << "line " << i + 1;
+        }
+      }
     }
   }
+  std::filesystem::remove_all(dir);
   return c;
 }
 
@@ -229,8 +257,10 @@ TEST_P(TwoInstances, GiveTheVerdictsOfOne) {
     EXPECT_EQ(c.differences, 0u) << c.first_difference;
     near_duplicates += c.near_duplicates;
     block_diffs += c.block_diffs;
-    std::printf("%zu pages, %zu NEAR_DUPLICATE, %zu diffs from block hashes\n", c.pages,
-                c.near_duplicates, c.block_diffs);
+    std::printf(
+        "%zu pages, %zu NEAR_DUPLICATE, %zu diffs from block hashes (%zu with fewer shared "
+        "sentences)\n",
+        c.pages, c.near_duplicates, c.block_diffs, c.fewer_shared);
   }
   ASSERT_GT(near_duplicates, 50u);
   if (GetParam() == RecordKind::kCompact || GetParam() == RecordKind::kMixed) {
@@ -256,6 +286,82 @@ TEST(TwoInstancesWithBrokenRecords, WithoutTheSketchNearDuplicatesAreMissed) {
   const Comparison c = Compare(ReadLines(std::string(DEDUPD_TEST_DATA_DIR) + "/corpus/dev.jsonl"),
                                RecordKind::kNoSketch);
   EXPECT_GT(c.differences, 10u);
+}
+
+// The PageDiff of a NEAR_DUPLICATE whose match another instance owns: the
+// match's paragraphs the copy took whole are shared, the copy's own are
+// added, and each of the match's paragraphs the copy lacks (here the one it
+// edited) is one removed sentence without text (docs/diff.md, section 11).
+TEST(BlockDiff, SharedAndAddedPassagesFromTheMatchsLineKeys) {
+  const std::vector<std::string> paragraphs = {
+      "The council approved the new budget for the harbour district on Tuesday evening. "
+      "Members voted eleven to four after a debate that lasted more than three hours.",
+      "The plan moves money from road repairs to the renovation of the old fish market. "
+      "Traders who rent stalls there will pay no fees during the two years of works.",
+      "Opposition members said the figures for the renovation were far too optimistic. "
+      "They asked the auditor to review the costs before any contract is signed.",
+      "The mayor answered that the market had been losing visitors for a decade. "
+      "She expects the first stalls to reopen in the spring of the year after next."};
+  auto page = [](const std::string& url, const std::vector<std::string>& blocks) {
+    std::string body;
+    for (const auto& b : blocks) body += (body.empty() ? "" : "\\n") + b;
+    return R"({"url": ")" + url +
+           R"(", "fetched_at": "2024-05-01T08:00:00Z", "content_type": "text/plain", "body": ")" +
+           body + R"("})";
+  };
+  std::vector<std::string> copy = {"Reposted from the harbour gazette with permission."};
+  copy.insert(copy.end(), paragraphs.begin(), paragraphs.begin() + 3);
+  copy.push_back(
+      "The mayor answered that the market had been losing visitors for many years. "
+      "She expects the first stalls to reopen in the spring of the year after next.");
+  const std::string original_line = page("https://gazette.example/budget", paragraphs);
+  const std::string copy_line = page("https://aggregator.example/harbour-budget", copy);
+
+  Instance owner, other;
+  std::vector<OutputRecord> records;
+  PipelineResult first = owner.pipeline.Process({original_line, {}, {"in", 0, 0, 0}}, &records);
+  std::string error;
+  ASSERT_TRUE(owner.detector.Commit({}, &error)) << error;
+  ASSERT_TRUE(first.outcome.stored.has_value());
+  state::UrlState decoded;
+  ASSERT_TRUE(state::DecodeStateRecord(first.outcome.stored->canonical_url,
+                                       state::EncodeFingerprintRecord(*first.outcome.stored),
+                                       &decoded));
+  ASSERT_TRUE(other.detector.ApplyCommitted({decoded}, false, {}, nullptr, &error)) << error;
+  PipelineResult r = other.pipeline.Process({copy_line, {}, {"in", 0, 1, 0}}, &records);
+  ASSERT_EQ(r.outcome.verdict, Verdict::kNearDuplicate);
+  ASSERT_TRUE(r.outcome.diff.has_value());
+  ASSERT_TRUE(r.diff.has_value());
+  const diff::DiffResult& d = r.outcome.diff->result;
+  EXPECT_NE(r.outcome.diff->unified.find("(block hashes)"), std::string::npos);
+  // 2 sentences per paragraph: the intro (1) and the edited paragraph (2)
+  // are added, the 6 of the three paragraphs taken whole are shared.
+  EXPECT_EQ(r.event.match().sentences(), 9u);
+  EXPECT_EQ(r.event.match().shared_sentences(), 6u);
+  size_t added = 0, removed = 0;
+  for (const auto& h : d.hunks) {
+    switch (h.kind) {
+      case diff::HunkKind::kAdded: added += h.new_end - h.new_begin; break;
+      case diff::HunkKind::kRemoved:
+        removed += h.old_end - h.old_begin;
+        for (const auto& t : h.old_text) EXPECT_EQ(t, "");  // the owner's text
+        break;
+      case diff::HunkKind::kChanged: ADD_FAILURE() << "nothing pairs with a block of unknown text";
+    }
+  }
+  EXPECT_EQ(added, 3u);
+  EXPECT_EQ(removed, 1u);  // the original's fourth paragraph
+  EXPECT_EQ(d.significance.chars_removed, 0u);
+
+  // One instance holding both texts: the same verdict and match, and a text
+  // diff that finds the edited paragraph's unchanged sentence too.
+  Instance one;
+  one.pipeline.Process({original_line, {}, {"in", 0, 0, 0}}, &records);
+  ASSERT_TRUE(one.detector.Commit({}, &error)) << error;
+  PipelineResult single = one.pipeline.Process({copy_line, {}, {"in", 0, 1, 0}}, &records);
+  ASSERT_EQ(single.outcome.verdict, Verdict::kNearDuplicate);
+  EXPECT_EQ(Summarise(single).summary, Summarise(r).summary);
+  EXPECT_EQ(single.event.match().shared_sentences(), 7u);
 }
 
 }  // namespace
