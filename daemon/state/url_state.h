@@ -5,6 +5,8 @@
 //   UrlState s; s.canonical_url = "https://a.example/x"; s.version = 1;
 //   std::string bytes = EncodeUrlState(s);             // zstd-compressed text inside
 //   UrlState back; bool ok = DecodeUrlState(bytes, &back);
+//   std::string fp = EncodeFingerprintRecord(s);       // fingerprints topic: no text
+//   ok = DecodeStateRecord(s.canonical_url, fp, &back);  // back.text_known == false
 //
 // Thread-safety: values.
 #pragma once
