@@ -33,7 +33,7 @@ void Print(const char* name, std::vector<size_t> v) {
   std::sort(v.begin(), v.end());
   double sum = 0;
   for (size_t x : v) sum += static_cast<double>(x);
-  std::printf("  %-10s mean %7.1f  p50 %6zu  p99 %6zu  max %6zu\n", name,
+  std::printf("  %-10s n %6zu  mean %7.1f  p50 %6zu  p99 %6zu  max %6zu\n", name, v.size(),
               sum / static_cast<double>(v.size()), v[v.size() / 2], v[v.size() * 99 / 100],
               v.back());
 }
@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   classify::Detector detector(classify::DetectOptions{}, store.get());
   metrics::Metrics metrics;
   app::Pipeline pipeline(app::PipelineOptions{}, &detector, &metrics);
-  Sizes legacy, compact;
+  Sizes legacy, compact, compact_copies, compact_others;
   std::vector<std::string> keys, legacy_values, compact_values;
   size_t lines = 0;
   std::vector<app::OutputRecord> records;
@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
     const std::string new_value = state::EncodeFingerprintRecord(s);
     legacy.Add(s.canonical_url.size(), old_value.size());
     compact.Add(s.canonical_url.size(), new_value.size());
+    const bool copy = !s.versions.empty() && !s.versions.front().copy_of.empty();
+    (copy ? compact_copies : compact_others).Add(s.canonical_url.size(), new_value.size());
     keys.push_back(s.canonical_url);
     legacy_values.push_back(old_value);
     compact_values.push_back(new_value);
@@ -96,6 +98,10 @@ int main(int argc, char** argv) {
   std::printf("fingerprint record (format 5, no text):\n");
   Print("value", compact.value);
   Print("key+value", compact.key_value);
+  std::printf("  of which copies (DUPLICATE, NEAR_DUPLICATE: the copy edge names the original):\n");
+  Print("value", compact_copies.value);
+  std::printf("  and the others (NEW, REVISED):\n");
+  Print("value", compact_others.value);
   std::printf("decode (CPU time): format 4 %.2f us, format 5 %.2f us per record\n",
               DecodeMicros(keys, legacy_values), DecodeMicros(keys, compact_values));
   return 0;
