@@ -317,7 +317,8 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     std::optional<state::UrlState> stored;
     if (options_.confirm_from_text) stored = store_->Get(url);
     // Reference mode re-fingerprints the candidate's text; a candidate known
-    // only from a fingerprint record has none and is confirmed from its sketch.
+    // only from a fingerprint record has none and goes to the sketch path,
+    // which this mode leaves empty (no match: docs/design.md, "Known limits").
     if (options_.confirm_from_text && stored && stored->text_known) {
       std::vector<std::string> other_blocks = SplitLines(stored->text);
       Fingerprint other;
