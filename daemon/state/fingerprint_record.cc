@@ -6,6 +6,11 @@
 // gaps are geometric and Rice coding with the best parameter costs about
 // log2(mean gap) + 1.5 bits a value (~23 bits for a 1,500-shingle page instead
 // of 32; LEB128 would take 4 bytes for most of them).
+//
+//   std::string value = EncodeFingerprintRecord(state);   // key: the canonical URL
+//   RecordHeader h; PeekRecordHeader(key, value, &h);     // URL, version, hash only
+//
+// Thread-safety: free functions over values; no shared state.
 #include <algorithm>
 #include <bit>
 #include <cstring>
