@@ -328,6 +328,7 @@ class Daemon {
         input_topic_(cfg.Get("topics.input")),
         state_topic_(InternalTopic(cfg, "topics.state", "-state")),
         fingerprints_topic_(InternalTopic(cfg, "topics.fingerprints", "-fingerprints")),
+        fingerprint_full_(cfg.Get("state.fingerprint_format") == "full"),
         metrics_(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")), DEDUPD_VERSION),
         http_(HttpServerOptionsFrom(cfg)),
         delivery_(&metrics_),
@@ -417,6 +418,9 @@ class Daemon {
   std::string input_topic_;
   std::string state_topic_;
   std::string fingerprints_topic_;
+  // state.fingerprint_format: full writes format 4 with text (a rolling
+  // upgrade from a version that reads nothing else), compact format 5.
+  bool fingerprint_full_;
   metrics::Metrics metrics_;
   // Used by the HTTP server's threads: declared before http_ so that they
   // outlive it (members are destroyed in reverse order).
@@ -1849,9 +1853,12 @@ int Daemon::Run() {
             state_value = state::EncodeUrlState(*result.outcome.stored);
             state_record = &state_value;
           }
-          // Without the history's texts: every instance stores this record.
+          // No text: every instance reads this record (docs/design.md, "The
+          // state record"); the text stays in the owner's changelog.
           fingerprint_value =
-              state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest);
+              fingerprint_full_
+                  ? state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest)
+                  : state::EncodeFingerprintRecord(*result.outcome.stored);
           const std::string& url = result.outcome.stored->canonical_url;
           ownership_.Record(url, partition);
           out.push_back({&state_topic_, partition, &url, state_record, RecordKind::kChangelog});

@@ -92,22 +92,25 @@ void StateSync::Decode(const RdKafka::Message& message, bool changelog, SyncStat
   if (message.payload() == nullptr || message.len() == 0) return;  // a tombstone: nothing to apply
   const std::string_view bytes(static_cast<const char*>(message.payload()), message.len());
   state::UrlState s;
+  const std::string_view key(static_cast<const char*>(message.key_pointer()), message.key_len());
   bool ok = true;
   if (!changelog) {
     // A fingerprint record whose version the detector holds (this instance's
     // own records above all) is skipped on its header alone.
-    std::string_view url;
-    uint32_t version = 0;
-    if (state::PeekUrlState(bytes, &url, &version) && detector_->HoldsVersion(url, version)) {
+    state::RecordHeader header;
+    if (state::PeekRecordHeader(key, bytes, &header) &&
+        detector_->HoldsVersion(header.url, header.version)) {
       ++stats->skipped;
       return;
     }
     // The indexes need no text (it is not kept), unless the record has no
     // sketch yet (an old format): then it is derived from the text.
-    ok = state::DecodeUrlState(bytes, &s, state::TextPart::kSkipIfIndexed);
-    if (ok && !s.sketch_known && s.line_hashes_known) ok = state::DecodeUrlState(bytes, &s);
+    ok = state::DecodeStateRecord(key, bytes, &s, state::TextPart::kSkipIfIndexed);
+    if (ok && s.text_known && !s.sketch_known && s.line_hashes_known) {
+      ok = state::DecodeStateRecord(key, bytes, &s);
+    }
   } else {
-    ok = state::DecodeUrlState(bytes, &s);
+    ok = state::DecodeStateRecord(key, bytes, &s);
   }
   if (!ok) {
     if (stats->corrupt++ < 10) {

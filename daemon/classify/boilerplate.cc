@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "state/url_state.h"
+
 namespace dedupd::classify {
 
 namespace {
@@ -82,7 +84,11 @@ void BoilerplateModel::Decay(Table* table) {
 void BoilerplateModel::Observe(std::string_view site, uint64_t url_hash,
                                std::span<const uint64_t> line_hashes) {
   Table* table = TableFor(site);
-  for (uint64_t h : line_hashes) {
+  for (uint64_t line_hash : line_hashes) {
+    // Keyed on the line hash's top 32 bits, all that a fingerprint record
+    // carries (state::LineKey): a model that learns from other instances'
+    // records then learns exactly what one that saw their pages would.
+    const uint64_t h = state::LineKey(line_hash);
     if (table->size >= options_.max_lines_per_site && table->Find(h) == nullptr) Decay(table);
     Entry& e = *table->Insert(h);
     if (e.pages == 0 || e.last_url != url_hash) {
@@ -95,7 +101,7 @@ void BoilerplateModel::Observe(std::string_view site, uint64_t url_hash,
 bool BoilerplateModel::IsBoilerplate(std::string_view site, uint64_t line_hash) const {
   const Table* table = FindTable(site);
   if (table == nullptr) return false;
-  const Entry* e = table->Find(line_hash);
+  const Entry* e = table->Find(state::LineKey(line_hash));
   return e != nullptr && e->pages >= options_.min_pages;
 }
 

@@ -7,6 +7,10 @@
 //   model.Observe("sc.gov.cn", url_hash, line_hashes);     // once per page
 //   bool skip = model.IsBoilerplate("sc.gov.cn", line_hash);
 //
+// Lines are keyed on the top 32 bits of their hash (state::LineKey), what
+// the fingerprints topic carries: two lines of one site that collide there
+// are one line to the model (a chance of ~n/2^32 per lookup with n lines
+// held for the site, n <= max_lines_per_site).
 // A line counts once per page, and a page is counted only if its URL differs
 // from the last URL that carried the line (a re-scrape of one URL does not
 // make its text boilerplate). Memory is bounded per site and in the number of

@@ -215,7 +215,7 @@ bool Detector::DeriveSketch(DocId doc) {
   // A page indexed from a record written before format 3: fingerprint its
   // stored text once, with today's boilerplate model, and keep the sketch.
   auto stored = store_->Get(urls_.Url(doc));
-  if (!stored) return false;
+  if (!stored || !stored->text_known) return false;
   std::vector<std::string> blocks = SplitLines(stored->text);
   Fingerprint fp;
   Fingerprinter(blocks, NormalizedBlocks(blocks), stored->site, &fp);
@@ -288,12 +288,22 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   v.boilerplate_blocks = r.boilerplate_blocks;
   s.versions.push_back(std::move(v));
   s.history_full = false;
+  s.text_known = false;
   return s;
 }
 
 std::optional<state::UrlState> Detector::IndexedState(DocId doc) {
-  if (!current_[doc].history_full) return RemoteState(doc);
-  return store_->Get(urls_.Url(doc));
+  const Current& c = current_[doc];
+  if (c.history_full) return store_->Get(urls_.Url(doc));
+  // Known from the fingerprints topic, so memory holds it. A copy of the
+  // same version in the store (an upgraded store that kept other instances'
+  // pages with their text, or a text-free record with its line keys applied
+  // through ApplyCommitted) has what memory lacks for a diff: use it.
+  if (auto stored = store_->Get(urls_.Url(doc));
+      stored && stored->version == c.version && stored->content_hash == c.hash) {
+    return stored;
+  }
+  return RemoteState(doc);
 }
 
 void Detector::ObserveStored(const state::UrlState& s) {
@@ -360,9 +370,12 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     if (url == self_url) continue;
     Candidate c;
     c.doc = doc;
-    if (options_.confirm_from_text) {
-      auto stored = store_->Get(url);
-      if (!stored) continue;
+    std::optional<state::UrlState> stored;
+    if (options_.confirm_from_text) stored = store_->Get(url);
+    // Reference mode re-fingerprints the candidate's text; a candidate known
+    // only from a fingerprint record has none and goes to the sketch path,
+    // which this mode leaves empty (no match: docs/design.md, "Known limits").
+    if (options_.confirm_from_text && stored && stored->text_known) {
       std::vector<std::string> other_blocks = SplitLines(stored->text);
       Fingerprint other;
       Fingerprinter(other_blocks, NormalizedBlocks(other_blocks), stored->site, &other);
@@ -437,6 +450,56 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
   DiffOutcome d;
   d.old_sentences = sentences(SplitLines(old_text));
   d.new_sentences = sentences(new_blocks);
+  d.result = diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff);
+  d.unified = diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label);
+  return d;
+}
+
+DiffOutcome Detector::MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes,
+                                    const std::vector<std::string>& new_blocks,
+                                    const NormalizedBlocks& normalized, std::string_view old_label,
+                                    std::string_view new_label) const {
+  // The original's blocks are known only by their line keys, in order. Each
+  // one that a block of the new page has too (same matching form) gets that
+  // block's sentences; each other one is a removed block of unknown text: one
+  // sentence with empty text and key (0 characters, never equal to a real
+  // sentence, never paired as "changed"). The sentence diff then marks the new
+  // page's sentences shared or added exactly as it would with the text for
+  // every block copied whole.
+  DiffOutcome d;
+  std::vector<std::pair<uint32_t, uint32_t>> block_sentences(new_blocks.size());  // [first, end)
+  for (uint32_t b = 0; b < new_blocks.size(); ++b) {
+    block_sentences[b].first = static_cast<uint32_t>(d.new_sentences.size());
+    for (std::string_view s : text::SplitSentences(new_blocks[b])) {
+      diff::Sentence sentence;
+      sentence.text = std::string(s);
+      sentence.key = text::ContentKey(s);
+      sentence.block = b;
+      if (!sentence.key.empty()) d.new_sentences.push_back(std::move(sentence));
+    }
+    block_sentences[b].second = static_cast<uint32_t>(d.new_sentences.size());
+  }
+  std::unordered_map<uint32_t, std::deque<uint32_t>> blocks_by_key;  // new blocks, in order
+  for (uint32_t b = 0; b < new_blocks.size() && b < normalized.count; ++b) {
+    if (!normalized.forms[b].empty()) {
+      blocks_by_key[state::LineKey(normalized.line_hash[b])].push_back(b);
+    }
+  }
+  for (uint32_t j = 0; j < old_line_hashes.size(); ++j) {
+    auto it = blocks_by_key.find(state::LineKey(old_line_hashes[j]));
+    if (it == blocks_by_key.end() || it->second.empty()) {
+      diff::Sentence unknown;
+      unknown.block = j;
+      d.old_sentences.push_back(std::move(unknown));
+      continue;
+    }
+    const auto [first, end] = block_sentences[it->second.front()];
+    it->second.pop_front();
+    for (uint32_t i = first; i < end; ++i) {
+      d.old_sentences.push_back(d.new_sentences[i]);
+      d.old_sentences.back().block = j;
+    }
+  }
   d.result = diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff);
   d.unified = diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label);
   return d;
@@ -538,9 +601,16 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     for (const auto& h : previous->history) {
       if (h == out.content_hash) out.flags.Set(Flag::kReverted);
     }
-    out.diff = MakeDiff(previous->text, canonical,
-                        previous->canonical_url + " v" + std::to_string(previous->version),
-                        page.canonical_url + " v" + std::to_string(out.version));
+    // A previous version known only from a fingerprint record (the URL's
+    // partition moved here without its changelog): its block hashes.
+    out.diff = previous->text_known
+                   ? MakeDiff(previous->text, canonical,
+                              previous->canonical_url + " v" + std::to_string(previous->version),
+                              page.canonical_url + " v" + std::to_string(out.version))
+                   : MakeBlockDiff(previous->line_hashes, canonical, normalized,
+                                   previous->canonical_url + " v" +
+                                       std::to_string(previous->version) + " (block hashes)",
+                                   page.canonical_url + " v" + std::to_string(out.version));
     out.severity = out.diff->result.significance.severity;
     self.similarity = 1.0 - out.diff->result.significance.changed_fraction;
     out.match = std::move(self);
@@ -595,13 +665,19 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
         m.found_by = best->found_by;
         m.boilerplate_blocks = out.stats.boilerplate_blocks;
         m.other_boilerplate_blocks = best->boilerplate_blocks;
-        // No PageDiff against a document another instance owns: its text is
-        // not on this instance (the event keeps the explanation).
-        if (best->state.history_full) {
-          out.diff =
-              MakeDiff(best->state.text, canonical,
-                       best->state.canonical_url + " v" + std::to_string(best->state.version),
-                       page.canonical_url + " v1");
+        // The match's text is held by its owner when another instance owns
+        // it. A text-free state that carries its line keys (a format-5 record
+        // in the store) gets the diff from its block hashes (docs/diff.md); a
+        // document known only from the fingerprints topic keeps none in
+        // memory (issue #15's memory bound), so it gets no PageDiff: the
+        // event keeps the explanation.
+        const std::string old_label =
+            best->state.canonical_url + " v" + std::to_string(best->state.version);
+        if (best->state.history_full && best->state.text_known) {
+          out.diff = MakeDiff(best->state.text, canonical, old_label, page.canonical_url + " v1");
+        } else if (!best->state.line_hashes.empty()) {
+          out.diff = MakeBlockDiff(best->state.line_hashes, canonical, normalized,
+                                   old_label + " (block hashes)", page.canonical_url + " v1");
         }
         out.match = std::move(m);
       }

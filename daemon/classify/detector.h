@@ -219,6 +219,12 @@ class Detector {
                      state::UrlState* next) const;
   DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
+  // The diff against a page whose text this instance does not hold (known
+  // from a fingerprint record): from its line hashes (docs/diff.md).
+  DiffOutcome MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes,
+                            const std::vector<std::string>& new_blocks,
+                            const NormalizedBlocks& normalized, std::string_view old_label,
+                            std::string_view new_label) const;
 
   struct Undo {
     enum class Kind { kInserted, kRemoved } kind;

@@ -97,6 +97,12 @@ const std::vector<Setting>& Table() {
        "Versions (with their text) kept per URL for the API and the page, the current one "
        "included; 1: only the current version's verdict and match; 0: no history (docs/api.md)",
        0, 1000},
+      {"state.fingerprint_format", Type::kEnum, "compact",
+       "Record written to the fingerprints topic: compact (format 5, no text) or full (format 4 "
+       "with the page text, what versions before issue #15 write and the only one they read); "
+       "full while a rolling upgrade from such a version runs, then compact (docs/design.md, The "
+       "state record)",
+       0, 0, "compact|full"},
       {"output.format", Type::kEnum, "protobuf", "Encoding of every output", 0, 0, "protobuf|json"},
       {"dlq.max_original_bytes", Type::kInt, "65536",
        "Bytes of the original message kept in a dead letter", 0, 1073741824},

@@ -18,6 +18,8 @@ namespace {
 // (EncodeHistory).
 constexpr uint8_t kFormatVersion = 4;
 constexpr uint8_t kFormatHistory = 4;
+// 5: the fingerprint record, no text (fingerprint_record.cc).
+constexpr uint8_t kFormatFingerprint = 5;
 constexpr uint32_t kMaxSketch = 1u << 16;
 constexpr uint32_t kSketchUnknown = 0xFFFFFFFFu;
 constexpr uint32_t kMaxVersions = 1024;
@@ -166,6 +168,10 @@ bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, b
 }
 
 std::string EncodeUrlState(const UrlState& s, HistoryPart history) {
+  // A state known only from another instance's fingerprint record has no
+  // text to write: it stays a fingerprint record (with its URL), so that a
+  // reload still knows the text is not here.
+  if (!s.text_known) return EncodeFingerprintRecord(s, /*with_url=*/true);
   std::string out;
   out.reserve(128 + s.canonical_url.size() + s.text.size() / 2);
   // A state whose line hashes are not known (read from a format-1 record) is
@@ -220,7 +226,9 @@ bool PeekUrlState(std::string_view bytes, std::string_view* canonical_url, uint3
 bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
   Reader r{bytes};
   const auto format = r.Get<uint8_t>();
+  if (r.ok && format == kFormatFingerprint) return DecodeStateRecord({}, bytes, s, text);
   if (!r.ok || format < 1 || format > kFormatVersion) return false;
+  s->text_known = true;
   s->canonical_url = r.Str();
   s->site = r.Str();
   s->version = r.Get<uint32_t>();

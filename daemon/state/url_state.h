@@ -5,6 +5,8 @@
 //   UrlState s; s.canonical_url = "https://a.example/x"; s.version = 1;
 //   std::string bytes = EncodeUrlState(s);             // zstd-compressed text inside
 //   UrlState back; bool ok = DecodeUrlState(bytes, &back);
+//   std::string fp = EncodeFingerprintRecord(s);       // fingerprints topic: no text
+//   ok = DecodeStateRecord(s.canonical_url, fp, &back);  // back.text_known == false
 //
 // Thread-safety: values.
 #pragma once
@@ -74,7 +76,20 @@ struct UrlState {
   // False for a record from the fingerprints topic (HistoryPart::kLatest):
   // another instance owns the URL and holds its full history.
   bool history_full = true;
+  // False for a state decoded from a fingerprint record (format 5,
+  // EncodeFingerprintRecord): another instance owns the URL and holds its
+  // text. Such a state has no text, title or REVERTED hashes, versions holds
+  // at most versions[0] (the copy edge, no text), history_full is false, and
+  // its line_hashes keep only their top 32 bits (LineKey: all that the
+  // boilerplate model and the block diff compare).
+  bool text_known = true;
 };
+
+// The part of a line hash that the boilerplate model keys on and a
+// fingerprint record carries (docs/design.md, "The state record").
+inline uint32_t LineKey(uint64_t line_hash) {
+  return static_cast<uint32_t>(line_hash >> 32);
+}
 
 // What of the history a record carries: kFull for the state store and the
 // changelog; kLatest for the fingerprints topic every instance reads (only
@@ -84,8 +99,10 @@ enum class HistoryPart { kFull, kLatest };
 // Serialised form: a small versioned binary header, then the text compressed
 // with zstd, then (format 4) the history block. Encode writes format 4 (line
 // hashes, the confirmation sketch or a mark that it is unknown, and the
-// history), or format 1 for a state without line hashes; Decode reads formats
-// 1 to 4 and returns false on any corruption (never crashes).
+// history), or format 1 for a state without line hashes, or format 5 (the
+// fingerprint record with its URL, below) for a state without text
+// (text_known false); Decode reads formats 1 to 5 (5 only with the URL in the
+// value) and returns false on any corruption (never crashes).
 std::string EncodeUrlState(const UrlState& state, HistoryPart history = HistoryPart::kFull);
 enum class TextPart {
   kDecode,         // always decompress the text
@@ -108,5 +125,39 @@ void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
                    std::string_view dictionary, std::string* out);
 bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, bool with_text,
                    std::string_view dictionary, bool* full = nullptr);
+
+// ---------------------------------------------------------------------------
+// The fingerprint record (format 5): what the fingerprints topic carries since
+// issue #15, everything another instance needs to index the page, confirm it
+// as a candidate, learn the site's boilerplate and keep the API's copy edge,
+// and no text (~350 B against ~2.7 KB; docs/design.md, "The state record").
+//
+//   value = EncodeFingerprintRecord(state);              // key: the canonical URL
+//   UrlState s; DecodeStateRecord(key, value, &s);       // s.text_known == false
+//
+// Without `with_url` the URL is left out of the value (the topic's key is the
+// URL); with it (the state store's copy of such a state) the value stands
+// alone. A state with text_known false is always written this way by
+// EncodeUrlState too (with its URL), so that the store keeps the mark.
+std::string EncodeFingerprintRecord(const UrlState& state, bool with_url = false);
+
+// Any state record of formats 1 to 5 from Kafka, keyed by its canonical URL
+// (`key`; a format-5 value without its URL takes it from there). Formats 1 to 4
+// decode as DecodeUrlState does (text_known true); format 5 as described
+// above. DecodeUrlState on its own refuses a format-5 value without its URL.
+bool DecodeStateRecord(std::string_view key, std::string_view value, UrlState* state,
+                       TextPart text = TextPart::kDecode);
+
+// What a reader needs to decide whether to decode a record at all (skip this
+// instance's own records, or a version it already holds), read from the first
+// bytes of any format without decompressing or copying anything. `url` views
+// into `value`, or `key` for a format-5 value without its URL.
+struct RecordHeader {
+  uint8_t format = 0;  // 1..5; 5: a fingerprint record (no text)
+  std::string_view url;
+  uint32_t version = 0;
+  ContentHash128 content_hash;
+};
+bool PeekRecordHeader(std::string_view key, std::string_view value, RecordHeader* header);
 
 }  // namespace dedupd::state

@@ -9,10 +9,12 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "dedupd/v1/dedupd.pb.h"
 #include "e2e/daemon_harness.h"
+#include "state/url_state.h"
 
 namespace dedupd::e2e {
 namespace {
@@ -84,6 +86,24 @@ class DaemonTest : public DaemonFixture {
     }
     return out;
   }
+  // The fingerprints topic's records in order: URL and format, each one
+  // decoded as StateSync decodes it.
+  std::vector<std::pair<std::string, int>> FingerprintFormats() {
+    std::vector<std::pair<std::string, int>> out;
+    for (const auto& r : ReadAll(bootstrap_, Topic("fingerprints"), 1, seconds(30))) {
+      state::RecordHeader h;
+      EXPECT_TRUE(state::PeekRecordHeader(r.key, r.value, &h));
+      EXPECT_EQ(h.url, r.key);
+      state::UrlState s;
+      EXPECT_TRUE(state::DecodeStateRecord(r.key, r.value, &s));
+      EXPECT_EQ(s.text_known, h.format != 5);
+      if (h.format == 5) {
+        EXPECT_LT(r.value.size(), 600u);
+      }
+      out.emplace_back(r.key, h.format);
+    }
+    return out;
+  }
   void ExpectFixtureOutcomes(const std::multimap<int64_t, std::string>& got) {
     auto expected = ExpectedLines();
     ASSERT_EQ(got.size(), expected.size()) << "every input exactly once";
@@ -148,6 +168,15 @@ TEST_F(DaemonTest, FixtureStreamThroughKafkaGivesTheExpectedOutputsAndMetrics) {
   EXPECT_NE(metrics.find("dedupd_input_messages_total 17"), std::string::npos);
   EXPECT_NE(metrics.find("dedupd_revisions_total{"), std::string::npos);
 
+  // The fingerprints topic carries fingerprint records: format 5, keyed by
+  // the URL, no text (docs/design.md, "The state record").
+  // One per stored state: every event but UNCHANGED (exactly once).
+  size_t stored = 0;
+  for (const auto& [verdict, n] : by_verdict) stored += verdict == "UNCHANGED" ? 0 : n;
+  auto fingerprints = FingerprintFormats();
+  EXPECT_EQ(fingerprints.size(), stored);
+  for (const auto& [url, format] : fingerprints) EXPECT_EQ(format, 5) << url;
+
   // The API on the same port (docs/api.md): the edited release's two
   // versions and its copies. The store commits just after the transaction
   // whose outputs were read above: polled, bounded.
@@ -187,12 +216,21 @@ TEST_F(DaemonTest, SigtermRestartGivesTheSameVerdictsAsAnUninterruptedRun) {
     first.Signal(SIGTERM);
     ASSERT_EQ(first.Wait(), 0) << "clean exit on SIGTERM";
   }
-  DaemonProcess second(kDedupd, Args(1), log_);
+  // Restarted writing the fingerprint records of versions before issue #15
+  // (format 4, text included), as during a rolling upgrade
+  // (state.fingerprint_format: full): it reads the format-5 records the first
+  // run wrote, and the verdicts do not change.
+  auto args = Args(1);
+  args.push_back("--state.fingerprint_format=full");
+  DaemonProcess second(kDedupd, args, log_);
   ASSERT_TRUE(second.WaitReady(seconds(90)));
   ProduceLines(lines, 8, lines.size());
   ExpectFixtureOutcomes(Outcomes(lines.size()));
   second.Signal(SIGTERM);
   EXPECT_EQ(second.Wait(), 0);
+  std::set<int> formats;
+  for (const auto& [url, format] : FingerprintFormats()) formats.insert(format);
+  EXPECT_EQ(formats, (std::set<int>{4, 5}));
 }
 
 TEST_F(DaemonTest, KillDashNineLosesNothing) {
