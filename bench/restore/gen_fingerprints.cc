@@ -1,11 +1,14 @@
 // Writes N fingerprint records to a compacted topic for the restore benchmark
 // (bench/restore/restore.py): each one an encoded UrlState as `dedupd run`
-// writes it to the fingerprints topic (EncodeUrlState with
-// HistoryPart::kLatest), keyed by its canonical URL, with a text of random
-// words of a realistic size (the issue's ~2.7 KB per record on zh pages),
-// SimHash, 8 passage hashes, ~40 line hashes and a 64-value sketch.
+// writes it to the fingerprints topic, keyed by its canonical URL: FORMAT
+// compact (the default, what `dedupd run` writes since issue #15: the
+// text-free format-5 record, EncodeFingerprintRecord) or full (format 4 with
+// the text, EncodeUrlState with HistoryPart::kLatest: what it wrote before,
+// and writes under state.fingerprint_format: full), from a state with a text
+// of random words of a realistic size (the issue's ~2.7 KB per record on zh
+// pages), SimHash, 8 passage hashes, ~40 line hashes and a 64-value sketch.
 //
-//   bench_restore_gen 127.0.0.1:9092 bench-fingerprints 6 1000000 [first_id] [words]
+//   bench_restore_gen 127.0.0.1:9092 bench-fingerprints 6 1000000 [first_id] [words] [format]
 //
 // Creates the topic (cleanup.policy=compact) when missing, produces records
 // with ids [first_id, first_id + N) (url https://siteS.example/doc/ID), and
@@ -41,7 +44,8 @@ class Reports : public RdKafka::DeliveryReportCb {
 int main(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(stderr,
-                 "usage: bench_restore_gen BOOTSTRAP TOPIC PARTITIONS COUNT [FIRST_ID] [WORDS]\n");
+                 "usage: bench_restore_gen BOOTSTRAP TOPIC PARTITIONS COUNT [FIRST_ID] [WORDS] "
+                 "[compact|full]\n");
     return 2;
   }
   const std::string bootstrap = argv[1];
@@ -50,6 +54,12 @@ int main(int argc, char** argv) {
   const uint64_t count = std::strtoull(argv[4], nullptr, 10);
   const uint64_t first = argc > 5 ? std::strtoull(argv[5], nullptr, 10) : 0;
   const int words = argc > 6 ? std::atoi(argv[6]) : 500;
+  const std::string format = argc > 7 ? argv[7] : "compact";
+  if (format != "compact" && format != "full") {
+    std::fprintf(stderr, "bench_restore_gen: format '%s': expected compact or full\n",
+                 format.c_str());
+    return 2;
+  }
   std::string error;
   if (!dedupd::kafka::EnsureTopics({{"bootstrap.servers", bootstrap}},
                                    {{topic, partitions, 1, {{"cleanup.policy", "compact"}}}},
@@ -78,7 +88,9 @@ int main(int argc, char** argv) {
   uint64_t bytes = 0;
   for (uint64_t id = first; id < first + count; ++id) {
     const dedupd::state::UrlState s = restore_bench::MakeState(id, vocab, words);
-    const std::string value = dedupd::state::EncodeUrlState(s, dedupd::state::HistoryPart::kLatest);
+    const std::string value =
+        format == "full" ? dedupd::state::EncodeUrlState(s, dedupd::state::HistoryPart::kLatest)
+                         : dedupd::state::EncodeFingerprintRecord(s);
     bytes += value.size();
     for (int attempt = 0;; ++attempt) {
       const RdKafka::ErrorCode err =

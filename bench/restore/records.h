@@ -72,7 +72,10 @@ inline dedupd::state::UrlState MakeState(uint64_t id, const std::vector<std::str
   // boilerplate model learns as boilerplate).
   for (uint64_t k = 0; k < 4; ++k) s.line_hashes.push_back(Mix(site * 16 + k));
   s.line_hashes_known = true;
-  for (int i = 0; i < 64; ++i) s.sketch.push_back(static_cast<uint32_t>(r.Next()));
+  // A bottom-64 sketch of `words` shingles: its values lie in the lowest
+  // ~64/words of the 32-bit range, as fingerprint::BottomK32's do.
+  const uint64_t span = (uint64_t{1} << 32) * 64 / static_cast<uint64_t>(std::max(words, 64));
+  for (int i = 0; i < 64; ++i) s.sketch.push_back(static_cast<uint32_t>(r.Next() % span));
   std::sort(s.sketch.begin(), s.sketch.end());
   s.shingle_count = static_cast<uint32_t>(words);
   s.sketch_known = true;

@@ -9,8 +9,9 @@
 
 Starts its own broker (scripts/kafka start --port 0 --dir WORK/kafka, loopback
 only) and stops it at the end. The fingerprints topic (compacted, 6
-partitions) is filled incrementally by bench_restore_gen (records of
-~2.7 KB, as `dedupd run` writes them today: EncodeUrlState, HistoryPart::kLatest)
+partitions) is filled incrementally by bench_restore_gen (--format compact:
+the text-free format-5 records `dedupd run` writes since issue #15; full: the
+~2.7 KB format-4 records with text it wrote before)
 up to each size in turn. At each size, each binary (--dedupd, and --old when
 given, alternating, --rounds times) is started as a new instance: an empty
 state directory, a new consumer group with an empty 6-partition input topic
@@ -153,6 +154,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--words", type=int, default=500, help="words of text per generated record")
+    ap.add_argument("--format", choices=["compact", "full"], default="compact",
+                    help="fingerprint records as dedupd run writes them now (compact, format 5) "
+                         "or before issue #15 / under state.fingerprint_format: full (format 4, with text)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per start")
     ap.add_argument("--work", required=True)
     ap.add_argument("--json", required=True)
@@ -189,7 +193,8 @@ def main():
                 gen = {"mean_value_bytes": "nan"}
             else:
                 out = subprocess.run([args.gen, bootstrap, fingerprints, str(args.partitions), str(size - have),
-                                      str(have), str(args.words)], stdout=subprocess.PIPE, text=True, check=True)
+                                      str(have), str(args.words), args.format], stdout=subprocess.PIPE, text=True,
+                                     check=True)
                 gen = dict(kv.split("=") for kv in out.stdout.split())
             print(f"size {size}: produced {size - have} records in {time.perf_counter() - t0:.1f} s "
                   f"(mean value {gen['mean_value_bytes']} B)", flush=True)
