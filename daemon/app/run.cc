@@ -393,6 +393,7 @@ class Daemon {
   // coordinator): re-created in-process, as a restart would (RecoverConsumer).
   bool ConsumerFailed(std::string* reason) const;
   bool RecoverConsumer(const std::string& reason);
+  void GiveUp(const std::set<int32_t>& partitions);
   bool Resync(const std::map<int32_t, int64_t>& batch_first);
   void TailFingerprints();
   // The state store on a full volume (docs/delivery.md, "Full disk").
@@ -670,9 +671,14 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
   } else {
     consumer->unassign();
   }
-  // Their lag is their next owner's to report.
-  ownership_.Revoke(std::vector<int32_t>(given_up.begin(), given_up.end()));
-  for (int32_t id : given_up) {
+  GiveUp(given_up);
+}
+
+// Partitions this instance no longer owns: their HTTP routing and their lag
+// series are their next owner's to report.
+void Daemon::GiveUp(const std::set<int32_t>& partitions) {
+  ownership_.Revoke(std::vector<int32_t>(partitions.begin(), partitions.end()));
+  for (int32_t id : partitions) {
     events_.SetOwned(id, false);
     metrics_.RemoveConsumerLag(input_topic_, id);
   }
@@ -1086,13 +1092,7 @@ bool Daemon::RecoverConsumer(const std::string& reason) {
   }
   batch_first_offset_.clear();
   ForgetRejections([](int32_t, int64_t) { return true; });
-  const std::set<int32_t> owned = events_.owned();
-  ownership_.Revoke(std::vector<int32_t>(owned.begin(), owned.end()));
-  for (int32_t id : owned) {
-    events_.SetOwned(id, false);
-    metrics_.RemoveConsumerLag(input_topic_, id);
-  }
-  metrics_.SetAssignedPartitions(0);
+  GiveUp(events_.owned());
   recovering_consumer_ = true;
   consumer_->close();
   consumer_.reset();
@@ -1378,6 +1378,12 @@ bool Daemon::Rewind() {
     std::unique_ptr<RdKafka::TopicPartition> tp(
         RdKafka::TopicPartition::create(input_topic_, partition, offset));
     if (auto err = consumer_->seek(*tp, 10000); err != RdKafka::ERR_NO_ERROR) {
+      // A consumer that failed for good (a fenced static member: the fencing
+      // can surface first in send_offsets_to_transaction, whose abort lands
+      // here) takes no seek, and needs none: RecoverConsumer gives every
+      // partition up, and they resume from their committed offsets, where
+      // the rewind would have gone.
+      if (std::string reason; ConsumerFailed(&reason)) return true;
       log::Error("cannot rewind the input after an abort",
                  {{"partition", std::to_string(partition)},
                   {"offset", std::to_string(offset)},
