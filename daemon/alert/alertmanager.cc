@@ -372,22 +372,23 @@ class Sender {
 
 }  // namespace
 
-AlertmanagerOptions AlertmanagerOptionsFrom(const config::Config& cfg) {
+AlertmanagerOptions AlertmanagerOptionsFrom(const config::Settings& cfg) {
+  const config::Settings::Alertmanager& am = cfg.alertmanager;
   AlertmanagerOptions a;
-  a.urls = cfg.GetList("alertmanager.url");
-  a.min_severity = cfg.Get("alertmanager.min_severity");
-  a.batch_size = static_cast<size_t>(cfg.GetInt("alertmanager.batch_size"));
-  a.timeout_ms = static_cast<int>(cfg.GetInt("alertmanager.timeout_ms"));
-  a.retries = static_cast<int>(cfg.GetInt("alertmanager.retries"));
-  a.username = cfg.Get("alertmanager.username");
-  a.password = cfg.Get("alertmanager.password");
-  a.password_file = cfg.Get("alertmanager.password_file");
-  a.bearer_token = cfg.Get("alertmanager.bearer_token");
-  a.bearer_token_file = cfg.Get("alertmanager.bearer_token_file");
-  a.ca_file = cfg.Get("alertmanager.ca_file");
-  a.insecure_skip_verify = cfg.GetBool("alertmanager.tls_insecure_skip_verify");
-  a.generator_url = cfg.Get("alertmanager.generator_url");
-  std::string base = cfg.Get("http.external_url");
+  a.urls = am.urls;
+  a.min_severity = config::Name(am.min_severity);
+  a.batch_size = am.batch_size;
+  a.timeout_ms = static_cast<int>(am.timeout.count());
+  a.retries = am.retries;
+  a.username = am.username;
+  a.password = am.password;
+  a.password_file = am.password_file;
+  a.bearer_token = am.bearer_token;
+  a.bearer_token_file = am.bearer_token_file;
+  a.ca_file = am.ca_file;
+  a.insecure_skip_verify = am.tls_insecure_skip_verify;
+  a.generator_url = am.generator_url;
+  std::string base = cfg.http.external_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   if (!base.empty()) {
     a.page_url = base + "/ui/page?url={url}&from={from}&to={to}";

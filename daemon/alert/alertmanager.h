@@ -3,7 +3,7 @@
 // Alertmanager's /api/v2/alerts with the URL, site, severity and a short diff
 // summary, because metrics cannot carry URLs. Off by default.
 //
-//   AlertmanagerOptions options = AlertmanagerOptionsFrom(cfg);  // alertmanager.*
+//   AlertmanagerOptions options = AlertmanagerOptionsFrom(cfg.settings());  // alertmanager.*
 //   std::string error;
 //   if (!CheckAlertmanagerOptions(options, &error)) return Fail(error);  // unreadable file
 //   AlertmanagerNotifier notifier(options, &metrics);
@@ -62,7 +62,7 @@ struct AlertmanagerOptions {
 };
 
 // The alertmanager.* settings (alertmanager.url split at commas).
-AlertmanagerOptions AlertmanagerOptionsFrom(const config::Config& cfg);
+AlertmanagerOptions AlertmanagerOptionsFrom(const config::Settings& cfg);
 
 // Start-up check: every URL is http(s), auth is consistent, and the
 // credential and CA files can be read now. Returns false with the reason

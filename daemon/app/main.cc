@@ -119,6 +119,16 @@ bool ParseArgs(int argc, char** argv, Args* a, std::string* error) {
   return true;
 }
 
+dedupd::log::Level LogLevel(dedupd::config::LogLevel level) {
+  switch (level) {
+    case dedupd::config::LogLevel::kDebug: return dedupd::log::Level::kDebug;
+    case dedupd::config::LogLevel::kInfo: return dedupd::log::Level::kInfo;
+    case dedupd::config::LogLevel::kWarn: return dedupd::log::Level::kWarn;
+    case dedupd::config::LogLevel::kError: return dedupd::log::Level::kError;
+  }
+  return dedupd::log::Level::kInfo;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -150,11 +160,11 @@ int main(int argc, char** argv) {
     for (const auto& e : errors) std::cerr << "  " << e << "\n";
     return 2;
   }
-  dedupd::log::Level level = dedupd::log::Level::kInfo;
-  dedupd::log::ParseLevel(cfg.Get("log.level"), &level);
-  dedupd::log::SetLevel(level);
-  dedupd::log::SetFormat(cfg.Get("log.format") == "json" ? dedupd::log::Format::kJson
-                                                         : dedupd::log::Format::kText);
+  const dedupd::config::Settings& settings = cfg.settings();
+  dedupd::log::SetLevel(LogLevel(settings.log.level));
+  dedupd::log::SetFormat(settings.log.format == dedupd::config::LogFormat::kJson
+                             ? dedupd::log::Format::kJson
+                             : dedupd::log::Format::kText);
 
   if (args.command == "check-config") {
     // Secrets (config::IsSecretKey) show as "(redacted)", or "(unset)".
@@ -174,14 +184,14 @@ int main(int argc, char** argv) {
   }
   if (args.command == "scan") {
     if (!args.positional.empty()) args.scan.input = args.positional[0];
-    return dedupd::app::RunScan(cfg, args.scan);
+    return dedupd::app::RunScan(settings, args.scan);
   }
   if (args.command == "replay") {
     args.replay.state_dir = args.scan.state_dir;
     return dedupd::app::RunReplay(args.config_file, environ, args.overrides, args.replay);
   }
   if (args.command == "run") {
-    return dedupd::app::RunDaemon(cfg);
+    return dedupd::app::RunDaemon(settings);
   }
   std::cerr << "dedupd: unknown command '" << args.command << "' (see dedupd --help)\n";
   return 2;

@@ -106,16 +106,7 @@ kafka::Result<ReplayFrom> ParseReplayFrom(std::string_view text) {
   return from;
 }
 
-std::string LiveInternalTopic(const config::Config& cfg, const std::string& key,
-                              const std::string& suffix) {
-  auto it = cfg.Sources().find(key);
-  if (it != cfg.Sources().end() && it->second == "default") {
-    return cfg.Get("kafka.group_id") + suffix;
-  }
-  return cfg.Get(key);
-}
-
-kafka::Result<ReplayNames> DeriveReplay(const config::Config& live, std::string_view prefix,
+kafka::Result<ReplayNames> DeriveReplay(const config::Settings& live, std::string_view prefix,
                                         std::string_view state_dir) {
   if (prefix.empty()) {
     return kafka::Failure{
@@ -128,10 +119,9 @@ kafka::Result<ReplayNames> DeriveReplay(const config::Config& live, std::string_
   }
   ReplayNames n;
   n.prefix = std::string(prefix);
-  n.input = live.Get("topics.input");
-  n.live = {live.Get("topics.events"), live.Get("topics.diffs"), live.Get("topics.dlq"),
-            LiveInternalTopic(live, "topics.state", "-state"),
-            LiveInternalTopic(live, "topics.fingerprints", "-fingerprints")};
+  n.input = live.topics.input;
+  n.live = {live.topics.events, live.topics.diffs, live.topics.dlq, live.topics.state,
+            live.topics.fingerprints};
   n.replay = {n.prefix + n.live.events, n.prefix + n.live.diffs, n.prefix + n.live.dlq,
               n.prefix + n.live.state, n.prefix + n.live.fingerprints};
   const std::set<std::string> live_topics = {n.input,    n.live.events, n.live.diffs,
@@ -153,10 +143,10 @@ kafka::Result<ReplayNames> DeriveReplay(const config::Config& live, std::string_
                             " topic name longer than Kafka's 249 characters"};
     }
   }
-  n.live_group = live.Get("kafka.group_id");
+  n.live_group = live.kafka.group_id;
   n.group = n.prefix + n.live_group;
-  n.transactional_id = n.prefix + live.Get("kafka.transactional_id");
-  n.live_state_dir = live.Get("state.dir");
+  n.transactional_id = n.prefix + live.kafka.transactional_id;
+  n.live_state_dir = live.state.dir;
   n.state_dir = state_dir.empty()
                     ? (std::filesystem::path(n.live_state_dir) / ("replay-" + n.prefix)).string()
                     : std::string(state_dir);
@@ -168,21 +158,18 @@ kafka::Result<ReplayNames> DeriveReplay(const config::Config& live, std::string_
                  "topics.dlq=" + n.replay.dlq, "topics.state=" + n.replay.state,
                  "topics.fingerprints=" + n.replay.fingerprints, "kafka.group_id=" + n.group,
                  "kafka.transactional_id=" + n.transactional_id,
-                 "kafka.client_id=" + n.prefix + live.Get("kafka.client_id"),
-                 "state.dir=" + n.state_dir,
+                 "kafka.client_id=" + n.prefix + live.kafka.client_id, "state.dir=" + n.state_dir,
                  // A replay must never page anyone (run.cc drops a notifier too).
                  "alertmanager.enabled=false"};
   // The prefixed topics are the replay's own: created unless the command line
   // itself says kafka.create_topics=false (the file's value is the live one's).
-  auto create = live.Sources().find("kafka.create_topics");
-  if (create == live.Sources().end() || create->second != "flag") {
+  if (!live.kafka.create_topics_from_flag) {
     n.overrides.push_back("kafka.create_topics=true");
   }
   // Static membership, where configured, is per group; prefixed all the same
   // so that no log line or broker view mixes the replay with a live member.
-  if (auto it = live.Values().find("kafka.group_instance_id");
-      it != live.Values().end() && !it->second.empty()) {
-    n.overrides.push_back("kafka.group_instance_id=" + n.prefix + it->second);
+  if (!live.kafka.group_instance_id.empty()) {
+    n.overrides.push_back("kafka.group_instance_id=" + n.prefix + live.kafka.group_instance_id);
   }
   return n;
 }

@@ -11,7 +11,7 @@
 // rule change".
 //
 //   auto from = ParseReplayFrom("2026-12-01T00:00:00Z");     // or "earliest", "0:12,1:40"
-//   auto names = DeriveReplay(live_cfg, "replay-", "");      // Result<ReplayNames>
+//   auto names = DeriveReplay(live_cfg.settings(), "replay-", "");      // Result<ReplayNames>
 //   LoadConfig(file, environ, overrides + names.value().overrides, &replay_cfg, &errors);
 //   ReplayRun run(names.value(), ranges);                     // fed by the daemon's loop
 //
@@ -69,16 +69,11 @@ struct ReplayNames {
   std::vector<std::string> overrides;
 };
 
-// The live deployment's internal topic: the configured name, or, when the key
-// is set nowhere, <kafka.group_id><suffix> (the rule of run.cc's InternalTopic).
-std::string LiveInternalTopic(const config::Config& cfg, const std::string& key,
-                              const std::string& suffix);
-
 // The replay's names and overrides for a live configuration. `state_dir`
 // empty: <state.dir>/replay-<prefix>. Refuses an empty prefix, characters
 // Kafka does not allow in topic names, a name over 249 characters, any replay
 // topic equal to a live one (input included), and the live state directory.
-kafka::Result<ReplayNames> DeriveReplay(const config::Config& live, std::string_view prefix,
+kafka::Result<ReplayNames> DeriveReplay(const config::Settings& live, std::string_view prefix,
                                         std::string_view state_dir);
 
 // One input partition's range: [start, end). `end` is the last stable offset

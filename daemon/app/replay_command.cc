@@ -25,7 +25,7 @@ int RunReplay(const std::string& config_file, char** environ_vars,
     std::cerr << "dedupd replay: " << from.error() << "\n";
     return 2;
   }
-  auto names = DeriveReplay(live, args.prefix, args.state_dir);
+  auto names = DeriveReplay(live.settings(), args.prefix, args.state_dir);
   if (!names.ok()) {
     std::cerr << "dedupd replay: " << names.error() << "\n";
     return 2;
@@ -41,8 +41,8 @@ int RunReplay(const std::string& config_file, char** environ_vars,
 
   // The input's partitions and their ends, as a read_committed reader sees
   // them now: the replay stops there.
-  kafka::Props props = cfg.KafkaProperties("consumer");
-  props["bootstrap.servers"] = cfg.Get("kafka.bootstrap_servers");
+  kafka::Props props = cfg.settings().kafka.consumer_properties;
+  props["bootstrap.servers"] = cfg.settings().kafka.bootstrap_servers;
   props.try_emplace("isolation.level", "read_committed");
   const std::string& input = names.value().input;
   auto marks = kafka::HighWatermarks(props, input, std::chrono::seconds(30));
@@ -94,7 +94,7 @@ int RunReplay(const std::string& config_file, char** environ_vars,
                                 {"group", names.value().group},
                                 {"state_dir", names.value().state_dir}});
   ReplayRun run(names.value(), ranges.value());
-  const int code = RunDaemon(cfg, &run);
+  const int code = RunDaemon(cfg.settings(), &run);
   std::cout << run.Summary() << std::flush;
   if (code != 0) return code;
   return run.finished() ? 0 : 3;

@@ -96,20 +96,6 @@ void FreezeWhileFileExists(const std::string& path) {
   log::Warn("fault injection: the processing loop goes on", {{"file", path}});
 }
 
-// The internal topics belong to one consumer group: when they are not
-// configured anywhere they are named after it (as Kafka Streams names its
-// changelogs after the application id), so two deployments with different
-// groups never share state. With the default group this gives the documented
-// defaults, dedupd-state and dedupd-fingerprints.
-std::string InternalTopic(const config::Config& cfg, const std::string& key,
-                          const std::string& suffix) {
-  auto it = cfg.Sources().find(key);
-  if (it != cfg.Sources().end() && it->second == "default") {
-    return cfg.Get("kafka.group_id") + suffix;
-  }
-  return cfg.Get(key);
-}
-
 // What an output record is, for logs and dead-letter reasons.
 enum class RecordKind : uint8_t { kEvent, kDiff, kDeadLetter, kChangelog, kFingerprint };
 
@@ -321,20 +307,20 @@ class Rebalancer : public RdKafka::RebalanceCb {
 
 class Daemon {
  public:
-  Daemon(const config::Config& cfg, ReplayRun* replay)
+  Daemon(const config::Settings& cfg, ReplayRun* replay)
       : cfg_(cfg),
         replay_(replay),
-        exactly_once_(cfg.Get("processing.mode") == "exactly_once"),
-        input_topic_(cfg.Get("topics.input")),
-        state_topic_(InternalTopic(cfg, "topics.state", "-state")),
-        fingerprints_topic_(InternalTopic(cfg, "topics.fingerprints", "-fingerprints")),
-        fingerprint_full_(cfg.Get("state.fingerprint_format") == "full"),
-        metrics_(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")), DEDUPD_VERSION),
+        exactly_once_(cfg.processing.mode == config::ProcessingMode::kExactlyOnce),
+        input_topic_(cfg.topics.input),
+        state_topic_(cfg.topics.state),
+        fingerprints_topic_(cfg.topics.fingerprints),
+        fingerprint_full_(cfg.state.fingerprint_format == config::FingerprintFormat::kFull),
+        metrics_(cfg.metrics.site_label_limit, DEDUPD_VERSION),
         http_(HttpServerOptionsFrom(cfg)),
         delivery_(&metrics_),
-        events_(&metrics_, cfg.Get("topics.input")),
+        events_(&metrics_, cfg.topics.input),
         rebalancer_(this),
-        liveness_(std::chrono::milliseconds(cfg.GetInt("health.liveness_timeout_ms"))) {}
+        liveness_(cfg.health.liveness_timeout) {}
   // The HTTP threads read the store through api_: stopped before any member
   // they use is destroyed, whichever way Run() returned.
   ~Daemon() { http_.Stop(); }
@@ -413,7 +399,7 @@ class Daemon {
   void ReplayStartOffsets(std::vector<RdKafka::TopicPartition*>& partitions);
   bool ReplayFinished();
 
-  const config::Config& cfg_;
+  const config::Settings& cfg_;
   ReplayRun* replay_;  // null in `dedupd run`
   bool exactly_once_;
   std::string input_topic_;
@@ -687,10 +673,10 @@ void Daemon::GiveUp(const std::set<int32_t>& partitions) {
 
 bool Daemon::PrepareTopics(const kafka::Props& common, bool* permanent, std::string* error) {
   *permanent = false;
-  const bool create = cfg_.GetBool("kafka.create_topics");
+  const bool create = cfg_.kafka.create_topics;
   const auto timeout = std::chrono::seconds(15);
-  const int32_t partitions = static_cast<int32_t>(cfg_.GetInt("kafka.partitions"));
-  const int16_t rf = static_cast<int16_t>(cfg_.GetInt("kafka.replication_factor"));
+  const int32_t partitions = cfg_.kafka.partitions;
+  const int16_t rf = cfg_.kafka.replication_factor;
   auto count = [&](const std::string& topic) -> kafka::Result<int32_t> {
     auto parts = kafka::ListPartitions(common, topic, std::chrono::seconds(5));
     if (!parts.ok()) return kafka::Failure{parts.error()};
@@ -742,17 +728,17 @@ bool Daemon::PrepareTopics(const kafka::Props& common, bool* permanent, std::str
 
 bool Daemon::Setup() {
   std::string error;
-  topics_ = {{OutputTopic::kEvents, cfg_.Get("topics.events")},
-             {OutputTopic::kDiffs, cfg_.Get("topics.diffs")},
-             {OutputTopic::kDlq, cfg_.Get("topics.dlq")}};
-  restore_timeout_ = std::chrono::milliseconds(cfg_.GetInt("state.restore_timeout_ms"));
-  kafka::Props common = cfg_.KafkaProperties("common");
-  common["bootstrap.servers"] = cfg_.Get("kafka.bootstrap_servers");
-  common["client.id"] = cfg_.Get("kafka.client_id");
+  topics_ = {{OutputTopic::kEvents, cfg_.topics.events},
+             {OutputTopic::kDiffs, cfg_.topics.diffs},
+             {OutputTopic::kDlq, cfg_.topics.dlq}};
+  restore_timeout_ = cfg_.state.restore_timeout;
+  kafka::Props common = cfg_.kafka.common_properties;
+  common["bootstrap.servers"] = cfg_.kafka.bootstrap_servers;
+  common["client.id"] = cfg_.kafka.client_id;
   // A credential or CA file that cannot be read is a configuration error:
   // fail at once, before waiting for Kafka, rather than drop every alert later.
   const alert::AlertmanagerOptions a = alert::AlertmanagerOptionsFrom(cfg_);
-  if (cfg_.GetBool("alertmanager.enabled") && !alert::CheckAlertmanagerOptions(a, &error)) {
+  if (cfg_.alertmanager.enabled && !alert::CheckAlertmanagerOptions(a, &error)) {
     log::Error("invalid Alertmanager settings", {{"error", error}});
     return false;
   }
@@ -763,7 +749,7 @@ bool Daemon::Setup() {
   if (const char* freeze = std::getenv("DEDUPD_FAULT_FREEZE_LOOP_FILE")) freeze_file_ = freeze;
 
   // Metrics and health first, so that a slow start is visible.
-  int port = static_cast<int>(cfg_.GetInt("metrics.port"));
+  int port = cfg_.metrics.port;
   if (port > 0) {
     http_.Handle("/metrics", [this] {
       metrics_.SetLoopLastProgress(liveness_.LastProgressUnixSeconds());
@@ -801,11 +787,11 @@ bool Daemon::Setup() {
     api::Api::RegisterDeferred(&http_, &api_ready_, [this](metrics::HttpHandler handler) {
       return router_->RouteToOwner(std::move(handler));
     });
-    if (!http_.Start(cfg_.Get("metrics.bind"), port, &error)) {
+    if (!http_.Start(cfg_.metrics.bind, port, &error)) {
       log::Error("cannot start the metrics server", {{"error", error}});
       return false;
     }
-    log::Info("metrics", {{"url", "http://" + cfg_.Get("metrics.bind") + ":" +
+    log::Info("metrics", {{"url", "http://" + cfg_.metrics.bind + ":" +
                                       std::to_string(http_.port()) + "/metrics"}});
   }
 
@@ -827,11 +813,11 @@ bool Daemon::Setup() {
   }
 
   state::RocksStoreOptions store_options;
-  store_options.min_free_bytes = static_cast<uint64_t>(cfg_.GetInt("state.min_free_bytes"));
+  store_options.min_free_bytes = cfg_.state.min_free_bytes;
   // The changelog and the offsets stored with every write make RocksDB's WAL
   // redundant here (docs/delivery.md, "The store is a cache").
   store_options.disable_wal = true;
-  store_ = state::OpenRocksStore(cfg_.Get("state.dir"), store_options, &error);
+  store_ = state::OpenRocksStore(cfg_.state.dir, store_options, &error);
   if (!store_) {
     log::Error("cannot open the state store", {{"error", error}});
     return false;
@@ -846,12 +832,14 @@ bool Daemon::Setup() {
   format_ = pipeline_options.format;
   dlq_max_original_bytes_ = pipeline_options.dlq_max_original_bytes;
   pipeline_ = std::make_unique<Pipeline>(pipeline_options, detector_.get(), &metrics_);
-  if (cfg_.GetBool("alertmanager.enabled")) {
+  if (cfg_.alertmanager.enabled) {
     notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &metrics_);
     notifier_->Start();
     // The URLs carry no credentials (the configuration refuses user:password@).
+    std::string urls;
+    for (const auto& u : a.urls) urls += (urls.empty() ? "" : ",") + u;
     log::Info("posting edited releases to Alertmanager",
-              {{"url", cfg_.Get("alertmanager.url")},
+              {{"url", urls},
                {"auth", !a.username.empty()                                       ? "basic"
                         : !a.bearer_token.empty() || !a.bearer_token_file.empty() ? "bearer"
                                                                                   : "none"}});
@@ -862,7 +850,7 @@ bool Daemon::Setup() {
   // transaction, which would otherwise hold back the stable end of the state
   // topics until transaction.timeout.ms.
   kafka::Props pprops = common;
-  for (const auto& [k, v] : cfg_.KafkaProperties("producer")) pprops[k] = v;
+  for (const auto& [k, v] : cfg_.kafka.producer_properties) pprops[k] = v;
   pprops.try_emplace("acks", "all");
   pprops.try_emplace("enable.idempotence", "true");
   // 50 ms, not 5: about 10x fewer, fuller record batches per topic at the
@@ -871,7 +859,7 @@ bool Daemon::Setup() {
   pprops.try_emplace("linger.ms", "50");
   pprops.try_emplace("statistics.interval.ms", "0");
   if (exactly_once_) {
-    pprops["transactional.id"] = cfg_.Get("kafka.transactional_id");
+    pprops["transactional.id"] = cfg_.kafka.transactional_id;
     pprops.try_emplace("transaction.timeout.ms", "10000");
     pprops.try_emplace("message.timeout.ms", "10000");
   }
@@ -899,14 +887,14 @@ bool Daemon::Setup() {
 
   // The global index: every instance's fingerprints, read before processing.
   kafka::Props cprops = common;
-  for (const auto& [k, v] : cfg_.KafkaProperties("consumer")) cprops[k] = v;
+  for (const auto& [k, v] : cfg_.kafka.consumer_properties) cprops[k] = v;
   StateSyncOptions so;
   so.props = cprops;
   so.admin_props = common;
   so.events = &events_;
   so.changelog_topic = state_topic_;
   so.fingerprints_topic = fingerprints_topic_;
-  so.reader_group = cfg_.Get("kafka.group_id") + ".state-reader";
+  so.reader_group = cfg_.kafka.group_id + ".state-reader";
   so.stable_timeout = restore_timeout_;
   // Called between the restore's reads and waits: a sign of progress.
   so.cancelled = [this] {
@@ -931,7 +919,7 @@ bool Daemon::Setup() {
   loaded_ = true;
 
   // Consumer.
-  cprops["group.id"] = cfg_.Get("kafka.group_id");
+  cprops["group.id"] = cfg_.kafka.group_id;
   cprops["enable.auto.commit"] = "false";
   cprops["enable.auto.offset.store"] = "false";
   cprops.try_emplace("isolation.level", "read_committed");
@@ -944,11 +932,11 @@ bool Daemon::Setup() {
   // leave the group when it closes, so its session timeout is how long its
   // partitions wait for it: longer than a restart, by default.
   cprops.try_emplace("partition.assignment.strategy", "cooperative-sticky");
-  if (const std::string instance = cfg_.Get("kafka.group_instance_id"); !instance.empty()) {
+  if (const std::string instance = cfg_.kafka.group_instance_id; !instance.empty()) {
     cprops["group.instance.id"] = instance;
     cprops.try_emplace("session.timeout.ms", "120000");
   }
-  cprops["statistics.interval.ms"] = cfg_.Get("kafka.statistics_interval_ms");
+  cprops["statistics.interval.ms"] = std::to_string(cfg_.kafka.statistics_interval.count());
   kafka::ConfPtr cconf = kafka::MakeConf(cprops, &error);
   if (!cconf) {
     log::Error("invalid consumer configuration", {{"error", error}});
@@ -967,8 +955,8 @@ bool Daemon::Setup() {
     return false;
   }
   log::Info("consuming", {{"topic", input_topic_},
-                          {"group", cfg_.Get("kafka.group_id")},
-                          {"mode", cfg_.Get("processing.mode")},
+                          {"group", cfg_.kafka.group_id},
+                          {"mode", config::Name(cfg_.processing.mode)},
                           {"state_topic", state_topic_},
                           {"fingerprints_topic", fingerprints_topic_}});
   return true;
@@ -1761,10 +1749,9 @@ void Daemon::HoldInput() {
 int Daemon::Run() {
   if (!Setup()) return 1;
   metrics_.SetReady(Ready());
-  const size_t batch_size = static_cast<size_t>(cfg_.GetInt("processing.batch_size"));
-  const size_t commit_messages = static_cast<size_t>(cfg_.GetInt("processing.commit_messages"));
-  const auto commit_interval =
-      std::chrono::milliseconds(cfg_.GetInt("processing.commit_interval_ms"));
+  const size_t batch_size = cfg_.processing.batch_size;
+  const size_t commit_messages = cfg_.processing.commit_messages;
+  const auto commit_interval = cfg_.processing.commit_interval;
   std::vector<OutputRecord> records;
   uint64_t unkeyed_logged = 0;
 
@@ -1948,10 +1935,10 @@ int Daemon::Run() {
 
 }  // namespace
 
-int RunDaemon(const config::Config& cfg, ReplayRun* replay) {
+int RunDaemon(const config::Settings& cfg, ReplayRun* replay) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
-  const int grace_ms = static_cast<int>(cfg.GetInt("shutdown.grace_period_ms"));
+  const int grace_ms = static_cast<int>(cfg.shutdown.grace_period.count());
   // The grace period bounds the whole shutdown: a watchdog ends the process
   // if the final commit and close take longer.
   std::thread([grace_ms] {

@@ -11,6 +11,6 @@ class ReplayRun;
 // `replay` non-null: `dedupd replay` (app/replay.h) through the same loop; it
 // decides where partitions without a committed offset start, and the loop
 // stops once every partition reached the end the replay planned.
-int RunDaemon(const config::Config& cfg, ReplayRun* replay = nullptr);
+int RunDaemon(const config::Settings& cfg, ReplayRun* replay = nullptr);
 
 }  // namespace dedupd::app

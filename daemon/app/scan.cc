@@ -76,14 +76,14 @@ void PrintText(size_t line_no, const PipelineResult& r, std::ostream& out) {
 
 }  // namespace
 
-int RunScan(const config::Config& cfg, const ScanArgs& args) {
+int RunScan(const config::Settings& cfg, const ScanArgs& args) {
   std::string error;
   state::StateStorePtr store;
   if (args.state_dir.empty()) {
     store = state::NewMemoryStore();
   } else {
     state::RocksStoreOptions options;
-    options.min_free_bytes = static_cast<uint64_t>(cfg.GetInt("state.min_free_bytes"));
+    options.min_free_bytes = cfg.state.min_free_bytes;
     store = state::OpenRocksStore(args.state_dir, options, &error);
     if (!store) {
       log::Error("cannot open the state store", {{"error", error}});
@@ -96,8 +96,7 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
   LoadState(&detector, /*log_empty=*/false);
   const api::Api page_api(store.get(), &copies, ApiOptionsFrom(cfg));
 
-  metrics::Metrics metrics(static_cast<size_t>(cfg.GetInt("metrics.site_label_limit")),
-                           DEDUPD_VERSION);
+  metrics::Metrics metrics(cfg.metrics.site_label_limit, DEDUPD_VERSION);
   metrics::HttpServer server(HttpServerOptionsFrom(cfg));
   if (args.metrics_port >= 0 || args.hold_seconds > 0) {
     page_api.Register(&server);  // the API and /ui/page: browse the scanned stream
@@ -107,7 +106,7 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
     });
     server.Handle("/healthz", [] { return metrics::HttpResponse{200, "text/plain", "ok\n"}; });
     server.Handle("/readyz", [] { return metrics::HttpResponse{200, "text/plain", "ready\n"}; });
-    if (!server.Start(cfg.Get("metrics.bind"), std::max(args.metrics_port, 0), &error)) {
+    if (!server.Start(cfg.metrics.bind, std::max(args.metrics_port, 0), &error)) {
       log::Error("cannot start the metrics server", {{"error", error}});
       return 1;
     }

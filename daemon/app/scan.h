@@ -29,6 +29,6 @@ struct ScanArgs {
 // Exit code of a scan stopped by a full state volume (1: other errors, 2: usage).
 inline constexpr int kExitStateFull = 3;
 
-int RunScan(const config::Config& cfg, const ScanArgs& args);
+int RunScan(const config::Settings& cfg, const ScanArgs& args);
 
 }  // namespace dedupd::app

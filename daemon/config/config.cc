@@ -285,7 +285,7 @@ void Flatten(const YAML::Node& node, const std::string& prefix,
   }
 }
 
-std::vector<std::string> SplitList(std::string_view text) {
+std::vector<std::string> SplitItems(std::string_view text) {
   std::vector<std::string> items;
   while (!text.empty()) {
     size_t comma = text.find(',');
@@ -331,7 +331,7 @@ std::string RedactUserinfo(std::string_view url) {
 void CheckAlertmanager(const std::map<std::string, std::string>& v,
                        std::vector<std::string>* errors) {
   const std::string& urls = v.at("alertmanager.url");
-  std::vector<std::string> list = SplitList(urls);
+  std::vector<std::string> list = SplitItems(urls);
   bool ok = !list.empty();
   bool userinfo = false;
   for (const auto& u : list) {
@@ -408,27 +408,12 @@ std::string ShowValue(std::string_view key, std::string_view value) {
   return std::string(value.empty() ? kUnset : kRedacted);
 }
 
+std::vector<std::string> SplitList(std::string_view text) {
+  return SplitItems(text);
+}
+
 const std::vector<Setting>& AllSettings() {
   return Table();
-}
-
-const std::string& Config::Get(std::string_view key) const {
-  static const std::string kEmpty;
-  auto it = values_.find(std::string(key));
-  return it == values_.end() ? kEmpty : it->second;
-}
-
-int64_t Config::GetInt(std::string_view key) const {
-  return std::stoll(Get(key));
-}
-double Config::GetDouble(std::string_view key) const {
-  return std::stod(Get(key));
-}
-bool Config::GetBool(std::string_view key) const {
-  return Get(key) == "true";
-}
-std::vector<std::string> Config::GetList(std::string_view key) const {
-  return SplitList(Get(key));
 }
 
 std::map<std::string, std::string> Config::KafkaProperties(std::string_view role) const {
@@ -558,6 +543,15 @@ bool LoadConfig(const std::string& yaml_path, char** environ_vars,
     errors->push_back("kafka.group_instance_id = '" + id +
                       "': expected at most 249 of a-z A-Z 0-9 . _ - (empty: dynamic membership)");
   }
+  // A declared key without its field is the program's error, not the
+  // user's; config_test catches it first.
+  for (const std::string& problem : CheckBindings(Table())) {
+    errors->push_back("internal error: " + problem);
+  }
+  FillSettings(out->values_, out->sources_, &out->settings_);
+  out->settings_.kafka.common_properties = out->KafkaProperties("common");
+  out->settings_.kafka.consumer_properties = out->KafkaProperties("consumer");
+  out->settings_.kafka.producer_properties = out->KafkaProperties("producer");
   return errors->size() == errors_before;
 }
 

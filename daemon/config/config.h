@@ -7,7 +7,7 @@
 //   std::vector<std::string> errors;
 //   if (!LoadConfig("config/dedupd.yaml", environ, {"--set", "output.format=json"}, &cfg, &errors))
 //     for (auto& e : errors) std::cerr << e << "\n";   // key, value, what was expected
-//   int port = cfg.GetInt("metrics.port");
+//   int port = cfg.settings().metrics.port;   // config/settings.h
 //
 // Environment: DEDUPD_<KEY> with dots as underscores, upper case
 // (DEDUPD_KAFKA_BOOTSTRAP_SERVERS). Passthrough: DEDUPD_KAFKA_CONSUMER_<PROP>
@@ -24,6 +24,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "config/settings.h"
 
 namespace dedupd::config {
 
@@ -46,16 +48,13 @@ const std::vector<Setting>& AllSettings();
 
 class Config {
  public:
-  const std::string& Get(std::string_view key) const;
-  int64_t GetInt(std::string_view key) const;
-  double GetDouble(std::string_view key) const;
-  bool GetBool(std::string_view key) const;
-  // A comma-separated value split into its non-empty, trimmed items.
-  std::vector<std::string> GetList(std::string_view key) const;
+  // The typed settings, filled once by LoadConfig: what stages and app/ read.
+  const Settings& settings() const { return settings_; }
   // librdkafka properties: common ones merged under consumer/producer ones.
   std::map<std::string, std::string> KafkaProperties(
-      std::string_view role) const;  // "consumer" | "producer"
-  // Where each value came from ("default", "file", "env", "flag"), for check-config.
+      std::string_view role) const;  // "consumer" | "producer" | "common"
+  // Every value as text and where it came from ("default", "file", "env",
+  // "flag"): for check-config's listing only, not for reading a setting.
   const std::map<std::string, std::string>& Sources() const { return sources_; }
   const std::map<std::string, std::string>& Values() const { return values_; }
 
@@ -66,6 +65,7 @@ class Config {
   std::map<std::string, std::string> sources_;
   std::map<std::string, std::string>
       passthrough_;  // "consumer.<prop>", "producer.<prop>", "common.<prop>"
+  Settings settings_;
 };
 
 // Loads defaults, then `yaml_path` (empty: none), then `environ` (may be
@@ -89,6 +89,9 @@ bool IsSecretKey(std::string_view key);
 inline constexpr std::string_view kRedacted = "(redacted)";
 inline constexpr std::string_view kUnset = "(unset)";
 std::string ShowValue(std::string_view key, std::string_view value);
+
+// A comma-separated value split into its non-empty, trimmed items.
+std::vector<std::string> SplitList(std::string_view text);
 
 // Markdown table of every setting (docs/configuration.md is generated from it).
 std::string DescribeSettings();

@@ -751,7 +751,7 @@ TEST(AlertmanagerAuth, CredentialsFromTheEnvironmentThroughTheConfiguration) {
     config::Config cfg;
     std::vector<std::string> errors;
     ASSERT_TRUE(config::LoadConfig("", c.env, flags, &cfg, &errors)) << errors.front();
-    AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg);
+    AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg.settings());
     std::string error;
     ASSERT_TRUE(CheckAlertmanagerOptions(o, &error)) << error;
     metrics::Metrics m;
@@ -881,7 +881,7 @@ TEST(AlertmanagerGeneratorUrl, ExternalUrlGivesThePageLink) {
     std::vector<std::string> errors;
     char* env[] = {nullptr};
     ASSERT_TRUE(config::LoadConfig("", env, flags, &cfg, &errors)) << errors.front();
-    AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg);
+    AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg.settings());
     metrics::Metrics m;
     size_t before = server.Count();
     AlertmanagerNotifier notifier(o, &m);
@@ -910,7 +910,7 @@ TEST(AlertmanagerGeneratorUrl, NoExternalUrlNoPageLink) {
   std::vector<std::string> errors;
   char* env[] = {nullptr};
   ASSERT_TRUE(config::LoadConfig("", env, {}, &cfg, &errors)) << errors.front();
-  AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg);
+  AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg.settings());
   EXPECT_EQ(o.generator_url, "");
   EXPECT_EQ(o.page_url, "");
 }

@@ -25,8 +25,8 @@ TEST(Config, DefaultsLoadWithoutAFile) {
   Config cfg;
   std::vector<std::string> errors;
   ASSERT_TRUE(LoadConfig("", nullptr, {}, &cfg, &errors));
-  EXPECT_EQ(cfg.Get("topics.input"), "pages");
-  EXPECT_EQ(cfg.GetInt("metrics.port"), 9464);
+  EXPECT_EQ(cfg.settings().topics.input, "pages");
+  EXPECT_EQ(cfg.settings().metrics.port, 9464);
 }
 
 TEST(Config, ShippedFileDocumentsExactlyTheDeclaredKeysWithTheirDefaults) {
@@ -40,7 +40,7 @@ TEST(Config, ShippedFileDocumentsExactlyTheDeclaredKeysWithTheirDefaults) {
       Config cfg;
       std::vector<std::string> errors;
       ASSERT_TRUE(LoadConfig("", nullptr, {}, &cfg, &errors));
-      EXPECT_EQ(kv.second.as<std::string>(), cfg.Get(key)) << key;
+      EXPECT_EQ(kv.second.as<std::string>(), cfg.Values().at(key)) << key;
     }
   }
   std::set<std::string> declared;
@@ -59,8 +59,8 @@ TEST(Config, PrecedenceFileThenEnvThenFlag) {
   Config cfg;
   std::vector<std::string> errors;
   ASSERT_TRUE(LoadConfig(path, env, {"topics.input=from-flag"}, &cfg, &errors));
-  EXPECT_EQ(cfg.GetInt("metrics.port"), 2000);
-  EXPECT_EQ(cfg.Get("topics.input"), "from-flag");
+  EXPECT_EQ(cfg.settings().metrics.port, 2000);
+  EXPECT_EQ(cfg.settings().topics.input, "from-flag");
   EXPECT_EQ(cfg.Sources().at("metrics.port"), "env DEDUPD_METRICS_PORT");
   EXPECT_EQ(cfg.KafkaProperties("consumer").at("session.timeout.ms"), "7000");
   std::remove(path.c_str());
@@ -185,7 +185,7 @@ TEST(Secrets, SecretSettingsComeFromTheEnvironment) {
   Config cfg;
   std::vector<std::string> errors;
   ASSERT_TRUE(LoadConfig("", env, {"alertmanager.enabled=true"}, &cfg, &errors)) << Joined(errors);
-  EXPECT_EQ(cfg.Get("alertmanager.bearer_token"), "env-token");
+  EXPECT_EQ(cfg.settings().alertmanager.bearer_token, "env-token");
   EXPECT_EQ(cfg.Sources().at("alertmanager.bearer_token"), "env DEDUPD_ALERTMANAGER_BEARER_TOKEN");
   // An empty value in the file is "not set" (config/dedupd.yaml documents the key).
   EXPECT_TRUE(LoadConfig(kShipped, nullptr, {}, &cfg, &errors)) << Joined(errors);
@@ -209,7 +209,7 @@ TEST(AlertmanagerConfig, HttpsAndSeveralUrlsAreAccepted) {
   std::vector<std::string> errors;
   ASSERT_TRUE(
       LoadConfig("", nullptr, {"alertmanager.url= http://a:1 ,,https://b:2/x,"}, &cfg, &errors));
-  EXPECT_EQ(cfg.GetList("alertmanager.url"),
+  EXPECT_EQ(cfg.settings().alertmanager.urls,
             (std::vector<std::string>{"http://a:1", "https://b:2/x"}));
 }
 
@@ -275,7 +275,7 @@ TEST(Config, GroupInstanceIdIsEmptyOrAValidKafkaId) {
     Config cfg;
     std::vector<std::string> errors;
     EXPECT_TRUE(LoadConfig("", nullptr, {"kafka.group_instance_id=" + ok}, &cfg, &errors)) << ok;
-    EXPECT_EQ(cfg.Get("kafka.group_instance_id"), ok);
+    EXPECT_EQ(cfg.settings().kafka.group_instance_id, ok);
   }
   for (const std::string& bad :
        {std::string("dedupd/0"), std::string("pod 0"), std::string(250, 'a')}) {
@@ -300,7 +300,7 @@ TEST(Config, LivenessTimeoutBelowThreeKafkaCallTimeoutsIsRefused) {
       << errors[0];
   errors.clear();
   ASSERT_TRUE(LoadConfig("", nullptr, {}, &cfg, &errors));
-  EXPECT_EQ(cfg.GetInt("health.liveness_timeout_ms"), 60000);
+  EXPECT_EQ(cfg.settings().health.liveness_timeout, std::chrono::milliseconds(60000));
 }
 
 }  // namespace
