@@ -12,13 +12,16 @@
 //
 // A new setting gets a field here and one line in BindSettings (settings.cc);
 // CheckBindings() refuses a declared key bound to no field, twice, or to a
-// field of the wrong type (an int field too narrow for the declared range, an
-// enum whose names differ from the allowed values), and LoadConfig reports
-// what it finds (config_test checks the table it ships with).
+// field of the wrong type (a bool for an int, an integer type too narrow for
+// the declared range, an enum whose names differ from the allowed values);
+// config_settings_test runs it on the shipped table, and LoadConfig reports
+// what it finds as an internal error. A field type BindSettings has no
+// overload for does not compile.
 // Thread-safety: a plain value; immutable once loaded.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
