@@ -1,6 +1,7 @@
 #include "classify/detector.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "common/log.h"
 #include "fingerprint/fingerprint.h"
@@ -198,7 +199,7 @@ Detector::DocId Detector::DocIdFor(const std::string& url) {
     current_.emplace_back();
     sketches_.Resize(current_.size());
     remote_.emplace_back();
-    for (size_t i = 0; i < options_.passage_sample; ++i) remote_passages_.emplace_back();
+    for (size_t i = 0; i < options_.passage_sample; ++i) remote_tags_.emplace_back();
   }
   return id;
 }
@@ -226,17 +227,20 @@ bool Detector::DeriveSketch(DocId doc) {
   return true;
 }
 
-void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
+void Detector::IndexInsert(DocId doc, const state::UrlState& s, bool passages_held) {
   if (s.simhash.bits != 0) {
     simhash_index_.Insert(doc, s.simhash);
   }
-  std::span<const uint64_t> passages = s.paragraph_hashes;
-  if (!s.history_full) {
-    // Memory only: the passages filed are the ones kept to remove them again.
-    SetRemote(doc, s);
-    passages = passages.first(remote_[doc].passages);
+  if (s.history_full) {
+    paragraph_index_.Insert(doc, s.paragraph_hashes);
+  } else {
+    // Memory only: the passages filed are the ones whose tags are kept to
+    // remove them again.
+    if (!passages_held) SetRemote(doc, s);
+    thread_local std::vector<uint32_t> tags;
+    RemoteTags(doc, &tags);
+    paragraph_index_.InsertTags(doc, tags);
   }
-  paragraph_index_.Insert(doc, passages);
   by_content_.Insert(ContentTag(s.content_hash), doc);
   current_[doc] = {s.content_hash, s.simhash, s.version, s.history_full};
   SetSketch(doc, s);
@@ -244,37 +248,79 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
 
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   simhash_index_.Remove(doc, s.simhash);
-  std::span<const uint64_t> passages = s.paragraph_hashes;
-  if (!s.history_full)
-    passages = passages.first(std::min(passages.size(), options_.passage_sample));
-  paragraph_index_.Remove(doc, passages);
+  if (s.history_full) {
+    paragraph_index_.Remove(doc, s.paragraph_hashes);
+  } else {
+    // Filed from memory (IndexInsert): RemoteState() has no passage hashes,
+    // and a stored copy of the same version files the same tags.
+    thread_local std::vector<uint32_t> tags;
+    RemoteTags(doc, &tags);
+    paragraph_index_.RemoveTags(doc, tags);
+  }
   while (by_content_.Remove(ContentTag(s.content_hash), doc)) {
   }
   current_[doc].version = 0;
   sketches_.Forget(doc);
 }
 
+namespace {
+
+// Remote::packed: the fetch time in the low 44 bits (two's complement), the
+// boilerplate block count in the top 20; kRemoteOverflow there sends both to
+// remote_overflow_.
+constexpr int kRemoteTimeBits = 44;
+constexpr uint64_t kRemoteTimeMask = (uint64_t{1} << kRemoteTimeBits) - 1;
+constexpr uint32_t kRemoteOverflow = (1u << (64 - kRemoteTimeBits)) - 1;
+constexpr int64_t kRemoteTimeMax = (int64_t{1} << (kRemoteTimeBits - 1)) - 1;
+
+}  // namespace
+
 void Detector::SetRemote(DocId doc, const state::UrlState& s) {
-  Remote& r = remote_[doc];
-  r.fetched_at_ms = s.fetched_at_ms;
-  r.boilerplate_blocks = s.versions.empty() ? 0 : s.versions.front().boilerplate_blocks;
-  r.passages = static_cast<uint32_t>(std::min(s.paragraph_hashes.size(), options_.passage_sample));
+  const int64_t fetched_at = s.fetched_at_ms;
+  const uint32_t boilerplate = s.versions.empty() ? 0 : s.versions.front().boilerplate_blocks;
+  if (fetched_at >= -kRemoteTimeMax - 1 && fetched_at <= kRemoteTimeMax &&
+      boilerplate < kRemoteOverflow) {
+    remote_[doc].packed = (static_cast<uint64_t>(fetched_at) & kRemoteTimeMask) |
+                          (uint64_t{boilerplate} << kRemoteTimeBits);
+    remote_overflow_.erase(doc);
+  } else {
+    remote_[doc].packed = uint64_t{kRemoteOverflow} << kRemoteTimeBits;
+    remote_overflow_[doc] = {fetched_at, boilerplate};
+  }
+  const size_t filed = std::min(s.paragraph_hashes.size(), options_.passage_sample);
   const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
-  for (size_t i = 0; i < r.passages; ++i) remote_passages_[base + i] = s.paragraph_hashes[i];
+  for (size_t i = 0; i < options_.passage_sample; ++i) {
+    remote_tags_[base + i] = i < filed ? index::ParagraphIndex::Tag(s.paragraph_hashes[i]) : 0;
+  }
+}
+
+void Detector::RemoteTags(DocId doc, std::vector<uint32_t>* tags) const {
+  tags->clear();
+  const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
+  for (size_t i = 0; i < options_.passage_sample; ++i) {
+    if (const uint32_t t = remote_tags_[base + i]; t != 0) tags->push_back(t);
+  }
 }
 
 state::UrlState Detector::RemoteState(DocId doc) const {
   const Current& c = current_[doc];
-  const Remote& r = remote_[doc];
+  const uint64_t packed = remote_[doc].packed;
+  int64_t fetched_at = static_cast<int64_t>(packed << (64 - kRemoteTimeBits)) >>
+                       (64 - kRemoteTimeBits);  // sign-extended
+  uint32_t boilerplate = static_cast<uint32_t>(packed >> kRemoteTimeBits);
+  if (boilerplate == kRemoteOverflow) {
+    const auto it = remote_overflow_.find(doc);
+    if (it != remote_overflow_.end()) std::tie(fetched_at, boilerplate) = it->second;
+  }
   state::UrlState s;
   s.canonical_url = urls_.Url(doc);
   s.version = c.version;
   s.content_hash = c.hash;
   s.simhash = c.simhash;
-  s.fetched_at_ms = r.fetched_at_ms;
-  const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
-  s.paragraph_hashes.resize(r.passages);
-  for (size_t i = 0; i < r.passages; ++i) s.paragraph_hashes[i] = remote_passages_[base + i];
+  s.fetched_at_ms = fetched_at;
+  // No passage hashes: memory keeps their tags only, which IndexRemove and
+  // a rollback's IndexInsert read from remote_tags_ (nothing else reads a
+  // remote state's passages).
   // No sketch: memory holds it quantised (index::SketchStore), and nothing
   // that reads this state needs its values (a match was confirmed already;
   // IndexRemove does not use them). The one loss: a batch rolled back after
@@ -283,9 +329,9 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   s.sketch_known = false;
   state::VersionRecord v;
   v.version = c.version;
-  v.fetched_at_ms = r.fetched_at_ms;
+  v.fetched_at_ms = fetched_at;
   v.content_hash = c.hash;
-  v.boilerplate_blocks = r.boilerplate_blocks;
+  v.boilerplate_blocks = boilerplate;
   s.versions.push_back(std::move(v));
   s.history_full = false;
   s.text_known = false;
@@ -794,7 +840,10 @@ Detector::MemoryUsage Detector::Memory() const {
   m.by_content = by_content_.MemoryBytes();
   m.simhash_index = simhash_index_.MemoryBytes();
   m.passage_index = paragraph_index_.MemoryBytes();
-  m.remote = remote_.MemoryBytes() + remote_passages_.MemoryBytes();
+  // remote_overflow_: its nodes (DocId and pair, with the next pointer and
+  // the cached hash: 40 B, 48 with malloc's rounding) and bucket array.
+  m.remote = remote_.MemoryBytes() + remote_tags_.MemoryBytes() + remote_overflow_.size() * 48 +
+             remote_overflow_.bucket_count() * sizeof(void*);
   return m;
 }
 
@@ -855,7 +904,11 @@ void Detector::Rollback() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
     switch (it->kind) {
       case Undo::Kind::kInserted: IndexRemove(it->doc, it->state); break;
-      case Undo::Kind::kRemoved: IndexInsert(it->doc, it->state); break;
+      case Undo::Kind::kRemoved:
+        // A state known only from the topic (RemoteState) goes back from what
+        // memory still holds for it: nothing staged rewrites remote_.
+        IndexInsert(it->doc, it->state, /*passages_held=*/!it->state.history_full);
+        break;
     }
   }
   undo_.clear();
