@@ -840,8 +840,9 @@ Detector::MemoryUsage Detector::Memory() const {
   m.by_content = by_content_.MemoryBytes();
   m.simhash_index = simhash_index_.MemoryBytes();
   m.passage_index = paragraph_index_.MemoryBytes();
-  // remote_overflow_: its nodes (DocId and pair, with the next pointer and
-  // the cached hash: 40 B, 48 with malloc's rounding) and bucket array.
+  // remote_overflow_ (empty but for out-of-range values): its nodes (next
+  // pointer, DocId, pair: 32 B, 48 with malloc's header and rounding) and
+  // its bucket array.
   m.remote = remote_.MemoryBytes() + remote_tags_.MemoryBytes() + remote_overflow_.size() * 48 +
              remote_overflow_.bucket_count() * sizeof(void*);
   return m;
