@@ -132,7 +132,16 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
       simhash_index_(options.simhash_distance),
       sketches_(options.confirm_sketch_size),
       page_blocks_(std::make_unique<NormalizedBlocks>()),
-      page_fp_(std::make_unique<Fingerprint>()) {}
+      page_fp_(std::make_unique<Fingerprint>()) {
+  // A document known from the topic keeps only its passages' prefixes: the
+  // tags of those counted in a boilerplate paragraph (no posting to find by
+  // prefix) are kept here until it is removed.
+  paragraph_index_.SetBoilerplateListener([this](DocId d, uint32_t tag) {
+    if (d == inserting_remote_ || (current_[d].version != 0 && !current_[d].history_full)) {
+      remote_boilerplate_.emplace(d, tag);
+    }
+  });
+}
 
 Detector::~Detector() = default;
 
@@ -199,7 +208,7 @@ Detector::DocId Detector::DocIdFor(const std::string& url) {
     current_.emplace_back();
     sketches_.Resize(current_.size());
     remote_.emplace_back();
-    for (size_t i = 0; i < options_.passage_sample; ++i) remote_tags_.emplace_back();
+    for (size_t i = 0; i < options_.passage_sample; ++i) remote_prefixes_.emplace_back();
   }
   return id;
 }
@@ -227,19 +236,29 @@ bool Detector::DeriveSketch(DocId doc) {
   return true;
 }
 
-void Detector::IndexInsert(DocId doc, const state::UrlState& s, bool passages_held) {
+void Detector::IndexInsert(DocId doc, const state::UrlState& s,
+                           const std::vector<uint32_t>* held_tags) {
   if (s.simhash.bits != 0) {
     simhash_index_.Insert(doc, s.simhash);
   }
   if (s.history_full) {
     paragraph_index_.Insert(doc, s.paragraph_hashes);
   } else {
-    // Memory only: the passages filed are the ones whose tags are kept to
-    // remove them again.
-    if (!passages_held) SetRemote(doc, s);
+    // Memory only: the passages filed are the ones whose prefixes are kept
+    // to remove them again.
     thread_local std::vector<uint32_t> tags;
-    RemoteTags(doc, &tags);
+    if (held_tags != nullptr) {
+      tags = *held_tags;
+    } else {
+      SetRemote(doc, s);
+      tags.clear();
+      for (size_t i = 0; i < std::min(s.paragraph_hashes.size(), options_.passage_sample); ++i) {
+        tags.push_back(index::ParagraphIndex::Tag(s.paragraph_hashes[i]));
+      }
+    }
+    inserting_remote_ = doc;
     paragraph_index_.InsertTags(doc, tags);
+    inserting_remote_ = ~DocId{0};
   }
   by_content_.Insert(ContentTag(s.content_hash), doc);
   current_[doc] = {s.content_hash, s.simhash, s.version, s.history_full};
@@ -248,19 +267,40 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s, bool passages_he
 
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   simhash_index_.Remove(doc, s.simhash);
+  removed_tags_.clear();
   if (s.history_full) {
     paragraph_index_.Remove(doc, s.paragraph_hashes);
   } else {
     // Filed from memory (IndexInsert): RemoteState() has no passage hashes,
     // and a stored copy of the same version files the same tags.
-    thread_local std::vector<uint32_t> tags;
-    RemoteTags(doc, &tags);
-    paragraph_index_.RemoveTags(doc, tags);
+    RemoveRemotePassages(doc);
   }
+  // Memberships left (a document known from the topic removed through a
+  // stored copy's hashes) are gone with it.
+  remote_boilerplate_.erase(doc);
   while (by_content_.Remove(ContentTag(s.content_hash), doc)) {
   }
   current_[doc].version = 0;
   sketches_.Forget(doc);
+}
+
+void Detector::RemoveRemotePassages(DocId doc) {
+  thread_local std::vector<uint16_t> prefixes, unmatched;
+  RemotePrefixes(doc, &prefixes);
+  unmatched.clear();
+  paragraph_index_.RemoveByPrefix(doc, prefixes, &removed_tags_, &unmatched);
+  // A prefix without a posting of doc: a passage counted in a boilerplate
+  // paragraph (the listener kept its tag), or one never filed (two passages
+  // with one tag).
+  for (const uint16_t prefix : unmatched) {
+    auto [it, end] = remote_boilerplate_.equal_range(doc);
+    while (it != end && index::ParagraphIndex::Prefix(it->second) != prefix) ++it;
+    if (it == end) continue;
+    const uint32_t tag = it->second;
+    remote_boilerplate_.erase(it);
+    paragraph_index_.RemoveTags(doc, std::span<const uint32_t>(&tag, 1));
+    removed_tags_.push_back(tag);
+  }
 }
 
 namespace {
@@ -290,15 +330,17 @@ void Detector::SetRemote(DocId doc, const state::UrlState& s) {
   const size_t filed = std::min(s.paragraph_hashes.size(), options_.passage_sample);
   const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
   for (size_t i = 0; i < options_.passage_sample; ++i) {
-    remote_tags_[base + i] = i < filed ? index::ParagraphIndex::Tag(s.paragraph_hashes[i]) : 0;
+    remote_prefixes_[base + i] =
+        i < filed ? index::ParagraphIndex::Prefix(index::ParagraphIndex::Tag(s.paragraph_hashes[i]))
+                  : 0;
   }
 }
 
-void Detector::RemoteTags(DocId doc, std::vector<uint32_t>* tags) const {
-  tags->clear();
+void Detector::RemotePrefixes(DocId doc, std::vector<uint16_t>* prefixes) const {
+  prefixes->clear();
   const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
   for (size_t i = 0; i < options_.passage_sample; ++i) {
-    if (const uint32_t t = remote_tags_[base + i]; t != 0) tags->push_back(t);
+    if (const uint16_t p = remote_prefixes_[base + i]; p != 0) prefixes->push_back(p);
   }
 }
 
@@ -318,9 +360,10 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   s.content_hash = c.hash;
   s.simhash = c.simhash;
   s.fetched_at_ms = fetched_at;
-  // No passage hashes: memory keeps their tags only, which IndexRemove and
-  // a rollback's IndexInsert read from remote_tags_ (nothing else reads a
-  // remote state's passages).
+  // No passage hashes: memory keeps their tags' prefixes only, which
+  // IndexRemove reads from remote_prefixes_; a rollback files the tags it took
+  // out again (Undo::passage_tags). Nothing else reads a remote state's
+  // passages.
   // No sketch: memory holds it quantised (index::SketchStore), and nothing
   // that reads this state needs its values (a match was confirmed already;
   // IndexRemove does not use them). The one loss: a batch rolled back after
@@ -668,7 +711,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     next.text = JoinLines(canonical);
     previous_for_history = previous;
     IndexRemove(doc, *previous);
-    undo_.push_back({Undo::Kind::kRemoved, doc, std::move(*previous)});
+    undo_.push_back({Undo::Kind::kRemoved, doc, std::move(*previous), removed_tags_});
   } else {
     next.version = 1;
     out.version = 1;
@@ -843,8 +886,10 @@ Detector::MemoryUsage Detector::Memory() const {
   // remote_overflow_ (empty but for out-of-range values): its nodes (next
   // pointer, DocId, pair: 32 B, 48 with malloc's header and rounding) and
   // its bucket array.
-  m.remote = remote_.MemoryBytes() + remote_tags_.MemoryBytes() + remote_overflow_.size() * 48 +
-             remote_overflow_.bucket_count() * sizeof(void*);
+  // remote_boilerplate_ likewise (next pointer, DocId, tag: 16 B, 32).
+  m.remote = remote_.MemoryBytes() + remote_prefixes_.MemoryBytes() + remote_overflow_.size() * 48 +
+             remote_overflow_.bucket_count() * sizeof(void*) + remote_boilerplate_.size() * 32 +
+             remote_boilerplate_.bucket_count() * sizeof(void*);
   return m;
 }
 
@@ -907,8 +952,9 @@ void Detector::Rollback() {
       case Undo::Kind::kInserted: IndexRemove(it->doc, it->state); break;
       case Undo::Kind::kRemoved:
         // A state known only from the topic (RemoteState) goes back from what
-        // memory still holds for it: nothing staged rewrites remote_.
-        IndexInsert(it->doc, it->state, /*passages_held=*/!it->state.history_full);
+        // memory still holds for it (nothing staged rewrites remote_) and the
+        // passage tags IndexRemove took out.
+        IndexInsert(it->doc, it->state, it->state.history_full ? nullptr : &it->passage_tags);
         break;
     }
   }

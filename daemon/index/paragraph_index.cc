@@ -94,6 +94,7 @@ void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags
     }
     if (boilerplate != kEmpty) {  // count only
       ++slots_[boilerplate].doc;
+      if (boilerplate_listener_) boilerplate_listener_(doc, tag);
       ++postings_;
       continue;
     }
@@ -105,9 +106,11 @@ void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags
       for (size_t gone = 0; gone < holders;) {
         size_t j = Home(tag);
         while (slots_[j].tag != tag) j = Next(j);
+        if (boilerplate_listener_) boilerplate_listener_(slots_[j].doc, tag);
         Erase(j);
         ++gone;
       }
+      if (boilerplate_listener_) boilerplate_listener_(doc, tag);
       Place(Slot{tag, kBoilerplate | static_cast<uint32_t>(holders + 1)});
       ++used_;
       continue;
@@ -143,6 +146,36 @@ void ParagraphIndex::RemoveDistinct(DocId doc, const std::vector<uint32_t>& tags
     if (holders == 1) --keys_;
   }
   if (slots_.size() > (size_t{1} << 10) && used_ * 8 < slots_.size()) Resize(slots_.size() / 2);
+}
+
+void ParagraphIndex::RemoveByPrefix(DocId doc, std::span<const uint16_t> prefixes,
+                                    std::vector<uint32_t>* removed,
+                                    std::vector<uint16_t>* unmatched) {
+  for (const uint16_t prefix : prefixes) {
+    const uint32_t lowest = uint32_t{prefix} << 16;
+    const size_t first = Home(lowest);
+    const size_t span = Home(lowest | 0xFFFF) - first;  // homes first .. first + span
+    // The slots homed there lie from `first` to the end of the run holding
+    // the last home (cyclically): empty slots end the scan only past it.
+    uint32_t found = 0;
+    for (size_t k = 0, i = first; k < slots_.size(); ++k, i = Next(i)) {
+      const Slot& s = slots_[i];
+      if (s.doc == kEmpty) {
+        if (k >= span) break;
+        continue;
+      }
+      if (s.doc == doc && Prefix(s.tag) == prefix) {
+        found = s.tag;
+        break;
+      }
+    }
+    if (found == 0) {
+      unmatched->push_back(prefix);
+      continue;
+    }
+    RemoveDistinct(doc, {found});
+    removed->push_back(found);
+  }
 }
 
 void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t min_shared,

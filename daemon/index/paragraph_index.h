@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -47,11 +48,30 @@ class ParagraphIndex {
 
   // What a slot keeps of a paragraph hash: the top 32 bits of its remix
   // (a Fibonacci multiply: callers' hashes are XXH3 already, but a cheap remix
-  // keeps clustering away if someone passes structured values), never 0
-  // (a remix of 0 is taken as 1), so that callers may use 0 for "none".
+  // keeps clustering away if someone passes structured values), at least
+  // 2^16 (a remix below is taken with bit 16 set: 2^-16 of the hashes share
+  // their tag with twice the others), so that a tag's top 16 bits, its
+  // Prefix(), are never 0 and callers may use 0 for "none".
   static uint32_t Tag(uint64_t paragraph_hash) {
     const auto t = static_cast<uint32_t>((paragraph_hash * 0x9E3779B97F4A7C15ull) >> 32);
-    return t == 0 ? 1 : t;
+    return t < 0x10000 ? t | 0x10000 : t;
+  }
+  static uint16_t Prefix(uint32_t tag) { return static_cast<uint16_t>(tag >> 16); }
+
+  // Removes doc's postings by the Prefix() of their tags: a tag's postings
+  // lie in the probe runs of the S / 2^16 home slots a prefix spans, and the
+  // doc id tells doc's apart. Appends each removed posting's tag to *removed
+  // and each prefix without a posting of doc to *unmatched (a paragraph now
+  // boilerplate has no posting: the caller knows its tag from the
+  // boilerplate listener, and removes it with RemoveTags).
+  void RemoveByPrefix(DocId doc, std::span<const uint16_t> prefixes, std::vector<uint32_t>* removed,
+                      std::vector<uint16_t>* unmatched);
+  // Called with (doc, tag) whenever doc comes to be counted in a boilerplate
+  // paragraph instead of holding a posting: each holder when the paragraph
+  // passes the cut-off, and each later holder. Lets a caller that keeps only
+  // prefixes (RemoveByPrefix) keep the tags it cannot find again.
+  void SetBoilerplateListener(std::function<void(DocId, uint32_t)> listener) {
+    boilerplate_listener_ = std::move(listener);
   }
 
   size_t size() const { return keys_; }          // distinct paragraph hashes held
@@ -102,6 +122,7 @@ class ParagraphIndex {
   size_t postings_ = 0;
   size_t used_ = 0;  // slots holding a posting or a boilerplate count
   std::vector<Slot> slots_;
+  std::function<void(DocId, uint32_t)> boilerplate_listener_;
 };
 
 }  // namespace dedupd::index

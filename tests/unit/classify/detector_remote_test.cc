@@ -1,6 +1,7 @@
 // What the Detector keeps of a document another instance owns (issue #15,
-// session 6): 8 bytes of fetch time and boilerplate count and the 32-bit
-// tags of its filed passages. These tests check that this is enough to
+// session 6): 8 bytes of fetch time and boilerplate count and the 16-bit
+// prefixes of its filed passages' tags (and the tags of those counted in a
+// boilerplate paragraph). These tests check that this is enough to
 // answer as the full state did: the match's fetch time and boilerplate count
 // come back exactly (out-of-range values too), its passages are found, taken
 // out when a newer version replaces it, and put back exactly when a batch
@@ -159,10 +160,10 @@ TEST(DetectorRemote, ANewerRecordTakesOutTheOldPassagesOnly) {
   EXPECT_EQ(out.match->fetched_at_ms, 900);
 }
 
-// 8 bytes of fetch time and boilerplate count and passage_sample (8) tags of
-// 4 bytes: 40 B per document another instance owns, where an int64, two
-// uint32 and 8 hashes of 8 bytes took 80.
-TEST(DetectorRemote, ADocumentKnownFromTheTopicKeeps40BytesToBeRemovedAgain) {
+// 8 bytes of fetch time and boilerplate count and passage_sample (8) tag
+// prefixes of 2 bytes: 24 B per document another instance owns, where an
+// int64, two uint32 and 8 hashes of 8 bytes took 80.
+TEST(DetectorRemote, ADocumentKnownFromTheTopicKeeps24BytesToBeRemovedAgain) {
   auto store = state::NewMemoryStore();
   Detector detector(DetectOptions{}, store.get());
   std::mt19937_64 rng(6);
@@ -184,10 +185,56 @@ TEST(DetectorRemote, ADocumentKnownFromTheTopicKeeps40BytesToBeRemovedAgain) {
   ASSERT_TRUE(detector.ApplyFingerprints(&batch, &applied, &error)) << error;
   ASSERT_EQ(applied, kDocs);
   const Detector::MemoryUsage m = detector.Memory();
-  EXPECT_LT(static_cast<double>(m.remote) / kDocs, 40.5);
-  EXPECT_GE(static_cast<double>(m.remote) / kDocs, 40.0);
+  EXPECT_LT(static_cast<double>(m.remote) / kDocs, 24.5);
+  EXPECT_GE(static_cast<double>(m.remote) / kDocs, 24.0);
   // 8 postings of 8-byte slots at 64-80% load.
   EXPECT_LE(static_cast<double>(m.passage_index) / kDocs, 8 * 12.5);
+}
+
+// A passage 70 remote documents share is boilerplate (past 64 holders): it
+// has no postings, so their prefixes do not find it; the index reported the
+// tag each is counted under, so removing them (a batch that replaced one,
+// rolled back; then newer records of all) takes out exactly what was filed,
+// the boilerplate count included.
+TEST(DetectorRemote, PassagesCountedAsBoilerplateAreTakenOutExactly) {
+  auto store = state::NewMemoryStore();
+  Detector detector(DetectOptions{}, store.get());
+  std::mt19937_64 rng(70);
+  const uint64_t shared = rng();
+  auto record = [&](int i, uint32_t version, bool with_shared) {
+    state::UrlState s;
+    s.canonical_url = "https://other.example/doc/" + std::to_string(i);
+    s.version = version;
+    s.content_hash = {rng(), rng()};
+    s.simhash = SimHash64{rng()};
+    for (int p = 0; p < 7; ++p) s.paragraph_hashes.push_back(rng());
+    if (with_shared) s.paragraph_hashes.push_back(shared);
+    s.fetched_at_ms = 1000 + i;
+    s.history_full = false;
+    return s;
+  };
+  constexpr int kDocs = 70;
+  for (int i = 0; i < kDocs; ++i) Apply(&detector, record(i, 1, true));
+  ASSERT_EQ(detector.IndexedPassages(), size_t{kDocs} * 8);  // the shared one counted
+
+  const Outcome revised =
+      detector.Process(Page("https://other.example/doc/3", Sentences("budget", 500, 12)), 5);
+  ASSERT_EQ(revised.verdict, Verdict::kRevised);
+  EXPECT_EQ(revised.match->fetched_at_ms, 1003);
+  EXPECT_EQ(detector.IndexedPassages(),
+            size_t{kDocs - 1} * 8 + revised.stored->paragraph_hashes.size());
+  detector.Rollback();
+  EXPECT_EQ(detector.IndexedPassages(), size_t{kDocs} * 8);
+
+  // Version 2 of every one, without the shared passage: nothing of version 1
+  // is left (a count not taken down would stay in postings()).
+  for (int i = 0; i < kDocs; ++i) Apply(&detector, record(i, 2, false));
+  EXPECT_EQ(detector.IndexedPassages(), size_t{kDocs} * 7);
+  // The shared passage's count is gone: a new holder files a posting again,
+  // which its own removal takes out by prefix.
+  Apply(&detector, record(100, 1, true));
+  Apply(&detector, record(100, 2, false));
+  EXPECT_EQ(detector.IndexedPassages(), size_t{kDocs + 1} * 7);
 }
 
 }  // namespace

@@ -115,26 +115,72 @@ std::set<uint32_t> Tags(const std::vector<uint64_t>& hashes) {
   return tags;
 }
 
-TEST(ParagraphIndex, MatchesModelUnderRandomChurn) {
+// Random inserts, removals and queries against the model. `by_prefix`
+// removes as the detector does for a document another instance owns: by
+// its passages' tag prefixes (RemoveByPrefix), and the tags the boilerplate
+// listener reported for those counted in a boilerplate paragraph (RemoveTags);
+// a third of the hashes then share their prefix with others of other tags.
+void Churn(bool by_prefix) {
   constexpr size_t kMax = 8;
+  constexpr uint64_t kMix = 0x9E3779B97F4A7C15ull;
+  uint64_t inverse = kMix;
+  for (int i = 0; i < 6; ++i) inverse *= 2 - kMix * inverse;
   ParagraphIndex idx(kMax);
   std::map<uint32_t, ModelEntry> model;
   std::map<DocId, std::vector<uint64_t>> filed;
+  std::multimap<DocId, uint32_t> counted;  // (doc, tag) the listener reported
+  idx.SetBoilerplateListener([&](DocId d, uint32_t tag) { counted.emplace(d, tag); });
   std::mt19937_64 rng(8);
-  auto random_paragraphs = [&rng] {
+  auto random_paragraphs = [&] {
     std::vector<uint64_t> v;
     const size_t n = 1 + rng() % 12;
     for (size_t i = 0; i < n; ++i) {
       // A small pool makes sharing (and boilerplate) common; the rest is unique.
-      v.push_back(rng() % 3 == 0 ? rng() % 400 : rng());
+      const uint64_t pick = rng() % 3;
+      if (pick == 0) {
+        v.push_back(rng() % 400);
+      } else if (pick == 1 && by_prefix) {
+        // Tags (p << 16) | x: 4 prefixes, 12 tags each (one probe run each).
+        static constexpr uint64_t kPrefixes[] = {0x1234, 0x8888, 0xC001, 0xFFFF};
+        const uint64_t mixed =
+            (kPrefixes[rng() % 4] << 48) | ((rng() % 12) << 32) | (rng() & 0xFFFFFFFF);
+        v.push_back(mixed * inverse);
+      } else {
+        v.push_back(rng());
+      }
     }
     return v;
+  };
+  auto remove = [&](DocId doc, const std::vector<uint64_t>& p) {
+    if (!by_prefix) {
+      idx.Remove(doc, p);
+      counted.erase(doc);  // as the detector drops them
+      return;
+    }
+    std::vector<uint16_t> prefixes, unmatched;
+    for (const uint64_t h : p) prefixes.push_back(ParagraphIndex::Prefix(ParagraphIndex::Tag(h)));
+    std::vector<uint32_t> removed;
+    idx.RemoveByPrefix(doc, prefixes, &removed, &unmatched);
+    for (const uint16_t prefix : unmatched) {
+      auto [c, end] = counted.equal_range(doc);
+      while (c != end && ParagraphIndex::Prefix(c->second) != prefix) ++c;
+      if (c == end) continue;
+      const uint32_t tag = c->second;
+      counted.erase(c);
+      idx.RemoveTags(doc, std::vector<uint32_t>{tag});
+      removed.push_back(tag);
+    }
+    ASSERT_EQ(counted.count(doc), 0u);
+    // Exactly the distinct tags filed.
+    std::sort(removed.begin(), removed.end());
+    ASSERT_EQ(std::set<uint32_t>(removed.begin(), removed.end()), Tags(p));
+    ASSERT_EQ(removed.size(), Tags(p).size());
   };
   for (int step = 0; step < 40000; ++step) {
     const DocId doc = static_cast<DocId>(rng() % 3000);
     auto it = filed.find(doc);
     if (it != filed.end()) {
-      idx.Remove(doc, it->second);
+      remove(doc, it->second);
       for (const uint32_t h : Tags(it->second)) {
         ModelEntry& e = model[h];
         e.docs.erase(doc);
@@ -173,13 +219,59 @@ TEST(ParagraphIndex, MatchesModelUnderRandomChurn) {
       idx.Query(q, min_shared, 20, &got);
       ASSERT_EQ(got, want) << "step " << step;
       ASSERT_EQ(idx.size(), model.size());
+      if (step % 1000 != 0) continue;
+      // The listener reported exactly the holders of boilerplate paragraphs.
+      std::multiset<std::pair<DocId, uint32_t>> want_counted, got_counted;
+      for (const auto& [tag, e] : model) {
+        if (!e.boilerplate) continue;
+        for (const DocId d : e.docs) want_counted.emplace(d, tag);
+      }
+      for (const auto& [d, tag] : counted) got_counted.emplace(d, tag);
+      ASSERT_EQ(got_counted, want_counted) << "step " << step;
     }
   }
   EXPECT_GT(idx.MemoryBytes(), 0u);
+  size_t boilerplate = 0;
+  for (const auto& [tag, e] : model) boilerplate += e.boilerplate ? 1 : 0;
+  EXPECT_GT(boilerplate, 10u);
   // Empty it completely: the table shrinks and everything is gone.
-  for (const auto& [doc, p] : filed) idx.Remove(doc, p);
+  for (const auto& [doc, p] : filed) remove(doc, p);
   EXPECT_EQ(idx.size(), 0u);
   EXPECT_EQ(idx.postings(), 0u);
+}
+
+// Past 2^16 slots a prefix spans several home slots, with empty slots among
+// them: the scan goes on to the end of the last one's run. Every document
+// is found and removed by its prefixes alone (no boilerplate here).
+TEST(ParagraphIndex, RemovalByPrefixScansEveryHomeThePrefixSpans) {
+  ParagraphIndex idx;
+  std::mt19937_64 rng(16);
+  std::vector<std::vector<uint64_t>> docs(40'000);
+  for (DocId d = 0; d < docs.size(); ++d) {
+    for (int p = 0; p < 8; ++p) docs[d].push_back(rng());
+    idx.Insert(d, docs[d]);
+  }
+  ASSERT_GT(idx.MemoryBytes() / 8, size_t{4} << 16) << "a prefix spans > 4 homes";
+  for (DocId d = 0; d < docs.size(); ++d) {
+    std::vector<uint16_t> prefixes, unmatched;
+    for (const uint64_t h : docs[d]) {
+      prefixes.push_back(ParagraphIndex::Prefix(ParagraphIndex::Tag(h)));
+    }
+    std::vector<uint32_t> removed;
+    idx.RemoveByPrefix(d, prefixes, &removed, &unmatched);
+    ASSERT_TRUE(unmatched.empty()) << "doc " << d;
+    ASSERT_EQ(std::set<uint32_t>(removed.begin(), removed.end()), Tags(docs[d])) << "doc " << d;
+  }
+  EXPECT_EQ(idx.size(), 0u);
+  EXPECT_EQ(idx.postings(), 0u);
+}
+
+TEST(ParagraphIndex, MatchesModelUnderRandomChurn) {
+  Churn(/*by_prefix=*/false);
+}
+
+TEST(ParagraphIndex, RemovalByTagPrefixMatchesModelUnderRandomChurn) {
+  Churn(/*by_prefix=*/true);
 }
 
 // Issue #15, session 6: a posting takes an 8-byte slot (32 bits of the hash
@@ -235,9 +327,12 @@ TEST(ParagraphIndex, HashesAgreeingOnTheKept32BitsAreOneParagraph) {
   idx.Insert(2, std::vector<uint64_t>{b});
   EXPECT_EQ(idx.size(), 1u);
   EXPECT_EQ(idx.postings(), 2u);
-  // A remix of 0 is tag 1 (0 is left to callers as "none").
-  EXPECT_EQ(ParagraphIndex::Tag(0), 1u);
-  EXPECT_EQ(ParagraphIndex::Tag(same.Unmix(0xFFFFFFFFull)), 1u);
+  // A remix below 2^16 is taken with bit 16 set (prefix 0 is left to
+  // callers as "none").
+  EXPECT_EQ(ParagraphIndex::Tag(0), 0x10000u);
+  EXPECT_EQ(ParagraphIndex::Tag(same.Unmix(0xFFFFFFFFull)), 0x10000u);
+  EXPECT_EQ(ParagraphIndex::Tag(same.Unmix(0x1234FFFFFFFFull)), 0x11234u);
+  EXPECT_EQ(ParagraphIndex::Prefix(ParagraphIndex::Tag(0)), 1u);
 }
 
 // The detector keeps only the tags of a document another instance owns:
