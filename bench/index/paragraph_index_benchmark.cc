@@ -68,7 +68,7 @@ BENCHMARK(BM_ParagraphRevise);
 
 // The same revisions removing by tag prefixes, as the detector does for a
 // document another instance owns (RemoveByPrefix scans the S / 2^16 home
-// slots a prefix spans: ~37 here, ~150 at 10^6 documents).
+// slots a prefix spans: ~31 here, ~185 at 10^6 documents).
 void BM_ParagraphReviseByPrefix(benchmark::State& state) {
   Data& d = const_cast<Data&>(GetData());
   std::mt19937_64 rng(9);
