@@ -1,6 +1,7 @@
 #include "classify/detector.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "common/log.h"
 #include "fingerprint/fingerprint.h"
@@ -131,7 +132,16 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
       simhash_index_(options.simhash_distance),
       sketches_(options.confirm_sketch_size),
       page_blocks_(std::make_unique<NormalizedBlocks>()),
-      page_fp_(std::make_unique<Fingerprint>()) {}
+      page_fp_(std::make_unique<Fingerprint>()) {
+  // A document known from the topic keeps only its passages' prefixes: the
+  // tags of those counted in a boilerplate paragraph (no posting to find by
+  // prefix) are kept here until it is removed.
+  paragraph_index_.SetBoilerplateListener([this](DocId d, uint32_t tag) {
+    if (d == inserting_remote_ || (current_[d].version != 0 && !current_[d].history_full)) {
+      remote_boilerplate_.emplace(d, tag);
+    }
+  });
+}
 
 Detector::~Detector() = default;
 
@@ -198,7 +208,7 @@ Detector::DocId Detector::DocIdFor(const std::string& url) {
     current_.emplace_back();
     sketches_.Resize(current_.size());
     remote_.emplace_back();
-    for (size_t i = 0; i < options_.passage_sample; ++i) remote_passages_.emplace_back();
+    for (size_t i = 0; i < options_.passage_sample; ++i) remote_prefixes_.emplace_back();
   }
   return id;
 }
@@ -226,17 +236,30 @@ bool Detector::DeriveSketch(DocId doc) {
   return true;
 }
 
-void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
+void Detector::IndexInsert(DocId doc, const state::UrlState& s,
+                           const std::vector<uint32_t>* held_tags) {
   if (s.simhash.bits != 0) {
     simhash_index_.Insert(doc, s.simhash);
   }
-  std::span<const uint64_t> passages = s.paragraph_hashes;
-  if (!s.history_full) {
-    // Memory only: the passages filed are the ones kept to remove them again.
-    SetRemote(doc, s);
-    passages = passages.first(remote_[doc].passages);
+  if (s.history_full) {
+    paragraph_index_.Insert(doc, s.paragraph_hashes);
+  } else {
+    // Memory only: the passages filed are the ones whose prefixes are kept
+    // to remove them again.
+    thread_local std::vector<uint32_t> tags;
+    if (held_tags != nullptr) {
+      tags = *held_tags;
+    } else {
+      SetRemote(doc, s);
+      tags.clear();
+      for (size_t i = 0; i < std::min(s.paragraph_hashes.size(), options_.passage_sample); ++i) {
+        tags.push_back(index::ParagraphIndex::Tag(s.paragraph_hashes[i]));
+      }
+    }
+    inserting_remote_ = doc;
+    paragraph_index_.InsertTags(doc, tags);
+    inserting_remote_ = ~DocId{0};
   }
-  paragraph_index_.Insert(doc, passages);
   by_content_.Insert(ContentTag(s.content_hash), doc);
   current_[doc] = {s.content_hash, s.simhash, s.version, s.history_full};
   SetSketch(doc, s);
@@ -244,37 +267,103 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
 
 void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   simhash_index_.Remove(doc, s.simhash);
-  std::span<const uint64_t> passages = s.paragraph_hashes;
-  if (!s.history_full)
-    passages = passages.first(std::min(passages.size(), options_.passage_sample));
-  paragraph_index_.Remove(doc, passages);
+  removed_tags_.clear();
+  if (s.history_full) {
+    paragraph_index_.Remove(doc, s.paragraph_hashes);
+  } else {
+    // Filed from memory (IndexInsert): RemoteState() has no passage hashes,
+    // and a stored copy of the same version files the same tags.
+    RemoveRemotePassages(doc);
+  }
+  // Memberships left (a document known from the topic removed through a
+  // stored copy's hashes) are gone with it.
+  remote_boilerplate_.erase(doc);
   while (by_content_.Remove(ContentTag(s.content_hash), doc)) {
   }
   current_[doc].version = 0;
   sketches_.Forget(doc);
 }
 
+void Detector::RemoveRemotePassages(DocId doc) {
+  thread_local std::vector<uint16_t> prefixes, unmatched;
+  RemotePrefixes(doc, &prefixes);
+  unmatched.clear();
+  paragraph_index_.RemoveByPrefix(doc, prefixes, &removed_tags_, &unmatched);
+  // A prefix without a posting of doc: a passage counted in a boilerplate
+  // paragraph (the listener kept its tag), or one never filed (two passages
+  // with one tag).
+  for (const uint16_t prefix : unmatched) {
+    auto [it, end] = remote_boilerplate_.equal_range(doc);
+    while (it != end && index::ParagraphIndex::Prefix(it->second) != prefix) ++it;
+    if (it == end) continue;
+    const uint32_t tag = it->second;
+    remote_boilerplate_.erase(it);
+    paragraph_index_.RemoveTags(doc, std::span<const uint32_t>(&tag, 1));
+    removed_tags_.push_back(tag);
+  }
+}
+
+namespace {
+
+// Remote::packed: the fetch time in the low 44 bits (two's complement), the
+// boilerplate block count in the top 20; kRemoteOverflow there sends both to
+// remote_overflow_.
+constexpr int kRemoteTimeBits = 44;
+constexpr uint64_t kRemoteTimeMask = (uint64_t{1} << kRemoteTimeBits) - 1;
+constexpr uint32_t kRemoteOverflow = (1u << (64 - kRemoteTimeBits)) - 1;
+constexpr int64_t kRemoteTimeMax = (int64_t{1} << (kRemoteTimeBits - 1)) - 1;
+
+}  // namespace
+
 void Detector::SetRemote(DocId doc, const state::UrlState& s) {
-  Remote& r = remote_[doc];
-  r.fetched_at_ms = s.fetched_at_ms;
-  r.boilerplate_blocks = s.versions.empty() ? 0 : s.versions.front().boilerplate_blocks;
-  r.passages = static_cast<uint32_t>(std::min(s.paragraph_hashes.size(), options_.passage_sample));
+  const int64_t fetched_at = s.fetched_at_ms;
+  const uint32_t boilerplate = s.versions.empty() ? 0 : s.versions.front().boilerplate_blocks;
+  if (fetched_at >= -kRemoteTimeMax - 1 && fetched_at <= kRemoteTimeMax &&
+      boilerplate < kRemoteOverflow) {
+    remote_[doc].packed = (static_cast<uint64_t>(fetched_at) & kRemoteTimeMask) |
+                          (uint64_t{boilerplate} << kRemoteTimeBits);
+    remote_overflow_.erase(doc);
+  } else {
+    remote_[doc].packed = uint64_t{kRemoteOverflow} << kRemoteTimeBits;
+    remote_overflow_[doc] = {fetched_at, boilerplate};
+  }
+  const size_t filed = std::min(s.paragraph_hashes.size(), options_.passage_sample);
   const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
-  for (size_t i = 0; i < r.passages; ++i) remote_passages_[base + i] = s.paragraph_hashes[i];
+  for (size_t i = 0; i < options_.passage_sample; ++i) {
+    remote_prefixes_[base + i] =
+        i < filed ? index::ParagraphIndex::Prefix(index::ParagraphIndex::Tag(s.paragraph_hashes[i]))
+                  : 0;
+  }
+}
+
+void Detector::RemotePrefixes(DocId doc, std::vector<uint16_t>* prefixes) const {
+  prefixes->clear();
+  const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
+  for (size_t i = 0; i < options_.passage_sample; ++i) {
+    if (const uint16_t p = remote_prefixes_[base + i]; p != 0) prefixes->push_back(p);
+  }
 }
 
 state::UrlState Detector::RemoteState(DocId doc) const {
   const Current& c = current_[doc];
-  const Remote& r = remote_[doc];
+  const uint64_t packed = remote_[doc].packed;
+  int64_t fetched_at = static_cast<int64_t>(packed << (64 - kRemoteTimeBits)) >>
+                       (64 - kRemoteTimeBits);  // sign-extended
+  uint32_t boilerplate = static_cast<uint32_t>(packed >> kRemoteTimeBits);
+  if (boilerplate == kRemoteOverflow) {
+    const auto it = remote_overflow_.find(doc);
+    if (it != remote_overflow_.end()) std::tie(fetched_at, boilerplate) = it->second;
+  }
   state::UrlState s;
   s.canonical_url = urls_.Url(doc);
   s.version = c.version;
   s.content_hash = c.hash;
   s.simhash = c.simhash;
-  s.fetched_at_ms = r.fetched_at_ms;
-  const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
-  s.paragraph_hashes.resize(r.passages);
-  for (size_t i = 0; i < r.passages; ++i) s.paragraph_hashes[i] = remote_passages_[base + i];
+  s.fetched_at_ms = fetched_at;
+  // No passage hashes: memory keeps their tags' prefixes only, which
+  // IndexRemove reads from remote_prefixes_; a rollback files the tags it took
+  // out again (Undo::passage_tags). Nothing else reads a remote state's
+  // passages.
   // No sketch: memory holds it quantised (index::SketchStore), and nothing
   // that reads this state needs its values (a match was confirmed already;
   // IndexRemove does not use them). The one loss: a batch rolled back after
@@ -283,9 +372,9 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   s.sketch_known = false;
   state::VersionRecord v;
   v.version = c.version;
-  v.fetched_at_ms = r.fetched_at_ms;
+  v.fetched_at_ms = fetched_at;
   v.content_hash = c.hash;
-  v.boilerplate_blocks = r.boilerplate_blocks;
+  v.boilerplate_blocks = boilerplate;
   s.versions.push_back(std::move(v));
   s.history_full = false;
   s.text_known = false;
@@ -622,7 +711,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     next.text = JoinLines(canonical);
     previous_for_history = previous;
     IndexRemove(doc, *previous);
-    undo_.push_back({Undo::Kind::kRemoved, doc, std::move(*previous)});
+    undo_.push_back({Undo::Kind::kRemoved, doc, std::move(*previous), removed_tags_});
   } else {
     next.version = 1;
     out.version = 1;
@@ -794,7 +883,13 @@ Detector::MemoryUsage Detector::Memory() const {
   m.by_content = by_content_.MemoryBytes();
   m.simhash_index = simhash_index_.MemoryBytes();
   m.passage_index = paragraph_index_.MemoryBytes();
-  m.remote = remote_.MemoryBytes() + remote_passages_.MemoryBytes();
+  // remote_overflow_ (empty but for out-of-range values): its nodes (next
+  // pointer, DocId, pair: 32 B, 48 with malloc's header and rounding) and
+  // its bucket array.
+  // remote_boilerplate_ likewise (next pointer, DocId, tag: 16 B, 32).
+  m.remote = remote_.MemoryBytes() + remote_prefixes_.MemoryBytes() + remote_overflow_.size() * 48 +
+             remote_overflow_.bucket_count() * sizeof(void*) + remote_boilerplate_.size() * 32 +
+             remote_boilerplate_.bucket_count() * sizeof(void*);
   return m;
 }
 
@@ -855,7 +950,12 @@ void Detector::Rollback() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
     switch (it->kind) {
       case Undo::Kind::kInserted: IndexRemove(it->doc, it->state); break;
-      case Undo::Kind::kRemoved: IndexInsert(it->doc, it->state); break;
+      case Undo::Kind::kRemoved:
+        // A state known only from the topic (RemoteState) goes back from what
+        // memory still holds for it (nothing staged rewrites remote_) and the
+        // passage tags IndexRemove took out.
+        IndexInsert(it->doc, it->state, it->state.history_full ? nullptr : &it->passage_tags);
+        break;
     }
   }
   undo_.clear();

@@ -173,6 +173,8 @@ class Detector {
   bool HasStaged() const { return !undo_.empty(); }
 
   size_t IndexedDocuments() const { return simhash_index_.size(); }
+  // (paragraph, document) postings in the passage index, boilerplate included.
+  size_t IndexedPassages() const { return paragraph_index_.postings(); }
   // Bytes the in-memory state holds per structure, from the containers'
   // sizes and capacities (node containers: their nodes and buckets as
   // libstdc++ lays them out, malloc's rounding to 16 bytes included);
@@ -203,7 +205,11 @@ class Detector {
   void Fingerprinter(const std::vector<std::string>& blocks, const NormalizedBlocks& normalized,
                      std::string_view site, Fingerprint* out) const;
   DocId DocIdFor(const std::string& url);
-  void IndexInsert(DocId doc, const state::UrlState& s);
+  // `held_tags`: s is RemoteState(doc) (a rollback re-inserting it), so
+  // remote_ and remote_prefixes_ hold it already and s has no passage
+  // hashes: these are the tags IndexRemove took out (Undo::passage_tags).
+  void IndexInsert(DocId doc, const state::UrlState& s,
+                   const std::vector<uint32_t>* held_tags = nullptr);
   void IndexRemove(DocId doc, const state::UrlState& s);
   void ObserveStored(const state::UrlState& s);
   // The state the indexes hold for `doc` (its version != 0): the store's copy,
@@ -212,6 +218,12 @@ class Detector {
   std::optional<state::UrlState> IndexedState(DocId doc);
   state::UrlState RemoteState(DocId doc) const;
   void SetRemote(DocId doc, const state::UrlState& s);
+  // The tag prefixes filed for a document known from the topic (zeros dropped).
+  void RemotePrefixes(DocId doc, std::vector<uint16_t>* prefixes) const;
+  // Takes a document known from the topic out of the passage index by its
+  // prefixes and its boilerplate memberships; the tags taken out are left in
+  // removed_tags_.
+  void RemoveRemotePassages(DocId doc);
   std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
   void SetSketch(DocId doc, const state::UrlState& s);
   bool DeriveSketch(DocId doc);
@@ -230,6 +242,9 @@ class Detector {
     enum class Kind { kInserted, kRemoved } kind;
     DocId doc;
     state::UrlState state;  // what was removed, or the indexed fields of what was inserted
+    // kRemoved of a document known from the topic: the passage tags taken
+    // out (memory keeps their prefixes only), which Rollback files again.
+    std::vector<uint32_t> passage_tags = {};
   };
 
   DetectOptions options_;
@@ -258,14 +273,23 @@ class Detector {
   index::TagTable by_content_;
   // Documents known only from the fingerprints topic (Current::history_full
   // false; not in the store): what IndexRemove() and a match would otherwise
-  // read from the store. By DocId; passage_sample passage hashes per doc.
+  // read from the store. By DocId, 8 bytes: the fetch time (ms, 44 bits,
+  // signed) and its versions[0]'s boilerplate_blocks (20 bits); a value out of
+  // range (before 1692 or after 2248, or over 2^20 - 2 blocks) marks the slot
+  // and lives in remote_overflow_. Then passage_sample 16-bit prefixes of the
+  // filed passages' tags per doc (index::ParagraphIndex::Prefix(), 0: none):
+  // RemoveByPrefix() finds a posting from them, and remote_boilerplate_ the
+  // tags of those with no posting, counted in a boilerplate paragraph
+  // (docs/design.md, "Memory per document").
   struct Remote {
-    int64_t fetched_at_ms = 0;
-    uint32_t boilerplate_blocks = 0;  // its versions[0]'s
-    uint32_t passages = 0;
+    uint64_t packed = 0;
   };
   index::PagedArray<Remote> remote_;
-  index::PagedArray<uint64_t, 16> remote_passages_;
+  index::PagedArray<uint16_t, 16> remote_prefixes_;
+  std::unordered_multimap<DocId, uint32_t> remote_boilerplate_;
+  DocId inserting_remote_ = ~DocId{0};  // IndexInsert's document, while it files its passages
+  std::vector<uint32_t> removed_tags_;  // RemoveRemotePassages()'s, for the undo log
+  std::unordered_map<DocId, std::pair<int64_t, uint32_t>> remote_overflow_;
   std::vector<Undo> undo_;
   std::unique_ptr<NormalizedBlocks> page_blocks_;  // Process()'s, reused page after page
   std::unique_ptr<Fingerprint> page_fp_;           // likewise

@@ -9,8 +9,19 @@ namespace {
 
 constexpr size_t kMinSlots = 16;
 
-std::vector<uint64_t> Distinct(std::span<const uint64_t> hashes) {
-  std::vector<uint64_t> v(hashes.begin(), hashes.end());
+// The distinct tags of a span of hashes or tags: hashes with one tag are one
+// paragraph.
+template <typename T>
+std::vector<uint32_t> DistinctTags(std::span<const T> values) {
+  std::vector<uint32_t> v;
+  v.reserve(values.size());
+  for (const T x : values) {
+    if constexpr (sizeof(T) == sizeof(uint64_t)) {
+      v.push_back(ParagraphIndex::Tag(x));
+    } else {
+      v.push_back(x);
+    }
+  }
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
   return v;
@@ -23,17 +34,9 @@ ParagraphIndex::ParagraphIndex(size_t max_postings)
   slots_.assign(kMinSlots, Slot{});
 }
 
-size_t ParagraphIndex::Home(uint64_t tag) const {
-  // The tag is a Fibonacci remix (callers' hashes are XXH3 already, but a
-  // cheap remix keeps clustering away if someone passes structured values);
-  // Lemire's multiply-shift maps its top 32 bits onto any table size.
-  const uint64_t mixed = tag >> 16;
-  return static_cast<size_t>((mixed * slots_.size()) >> 32);
-}
-
 void ParagraphIndex::Place(const Slot& s) {
-  size_t i = Home(s.tag());
-  while (slots_[i].doc() != kEmpty) i = Next(i);
+  size_t i = Home(s.tag);
+  while (slots_[i].doc != kEmpty) i = Next(i);
   slots_[i] = s;
 }
 
@@ -41,15 +44,15 @@ void ParagraphIndex::Resize(size_t capacity) {
   std::vector<Slot> old = std::move(slots_);
   slots_.assign(std::max(capacity, kMinSlots), Slot{});
   for (const Slot& s : old) {
-    if (s.doc() != kEmpty) Place(s);
+    if (s.doc != kEmpty) Place(s);
   }
 }
 
 void ParagraphIndex::Erase(size_t hole) {
   // Backward-shift deletion: no tombstones, probe chains stay short.
   const size_t n = slots_.size();
-  for (size_t j = Next(hole); slots_[j].doc() != kEmpty; j = Next(j)) {
-    const size_t home = Home(slots_[j].tag());
+  for (size_t j = Next(hole); slots_[j].doc != kEmpty; j = Next(j)) {
+    const size_t home = Home(slots_[j].tag);
     // Move slots_[j] into the hole unless its home lies cyclically in (hole, j].
     if ((j + n - home) % n >= (j + n - hole) % n) {
       slots_[hole] = slots_[j];
@@ -61,21 +64,37 @@ void ParagraphIndex::Erase(size_t hole) {
 }
 
 void ParagraphIndex::Insert(DocId doc, std::span<const uint64_t> paragraph_hashes) {
-  for (const uint64_t key : Distinct(paragraph_hashes)) {
+  InsertDistinct(doc, DistinctTags(paragraph_hashes));
+}
+
+void ParagraphIndex::InsertTags(DocId doc, std::span<const uint32_t> tags) {
+  InsertDistinct(doc, DistinctTags(tags));
+}
+
+void ParagraphIndex::Remove(DocId doc, std::span<const uint64_t> paragraph_hashes) {
+  RemoveDistinct(doc, DistinctTags(paragraph_hashes));
+}
+
+void ParagraphIndex::RemoveTags(DocId doc, std::span<const uint32_t> tags) {
+  RemoveDistinct(doc, DistinctTags(tags));
+}
+
+void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags) {
+  for (const uint32_t tag : tags) {
     if ((used_ + 1) * 5 > slots_.size() * 4) Resize(slots_.size() + slots_.size() / 4);
-    const uint64_t tag = Tag(key);
     // The paragraph's run: its holders, or its boilerplate count.
     size_t holders = 0, boilerplate = kEmpty;
     bool held = false;
     size_t i = Home(tag);
-    for (uint32_t d; (d = slots_[i].doc()) != kEmpty; i = Next(i)) {
-      if (slots_[i].tag() != tag) continue;
+    for (uint32_t d; (d = slots_[i].doc) != kEmpty; i = Next(i)) {
+      if (slots_[i].tag != tag) continue;
       if (d & kBoilerplate) boilerplate = i;
       ++holders;
       held |= d == doc;
     }
     if (boilerplate != kEmpty) {  // count only
-      slots_[boilerplate].set_doc(slots_[boilerplate].doc() + 1);
+      ++slots_[boilerplate].doc;
+      if (boilerplate_listener_) boilerplate_listener_(doc, tag);
       ++postings_;
       continue;
     }
@@ -86,30 +105,31 @@ void ParagraphIndex::Insert(DocId doc, std::span<const uint64_t> paragraph_hashe
       // Past the cut-off: the holders' slots give way to one count.
       for (size_t gone = 0; gone < holders;) {
         size_t j = Home(tag);
-        while (slots_[j].tag() != tag) j = Next(j);
+        while (slots_[j].tag != tag) j = Next(j);
+        if (boilerplate_listener_) boilerplate_listener_(slots_[j].doc, tag);
         Erase(j);
         ++gone;
       }
-      Place(Slot::Make(tag, kBoilerplate | static_cast<uint32_t>(holders + 1)));
+      if (boilerplate_listener_) boilerplate_listener_(doc, tag);
+      Place(Slot{tag, kBoilerplate | static_cast<uint32_t>(holders + 1)});
       ++used_;
       continue;
     }
-    slots_[i] = Slot::Make(tag, doc);  // the first empty slot after the run
+    slots_[i] = Slot{tag, doc};  // the first empty slot after the run
     ++used_;
   }
 }
 
-void ParagraphIndex::Remove(DocId doc, std::span<const uint64_t> paragraph_hashes) {
-  for (const uint64_t key : Distinct(paragraph_hashes)) {
-    const uint64_t tag = Tag(key);
+void ParagraphIndex::RemoveDistinct(DocId doc, const std::vector<uint32_t>& tags) {
+  for (const uint32_t tag : tags) {
     size_t mine = kEmpty, holders = 0;
-    for (size_t i = Home(tag); slots_[i].doc() != kEmpty; i = Next(i)) {
+    for (size_t i = Home(tag); slots_[i].doc != kEmpty; i = Next(i)) {
       Slot& s = slots_[i];
-      if (s.tag() != tag) continue;
-      if (s.doc() & kBoilerplate) {
-        s.set_doc(s.doc() - 1);  // the holders are not known: trust the caller
+      if (s.tag != tag) continue;
+      if (s.doc & kBoilerplate) {
+        --s.doc;  // the holders are not known: trust the caller
         --postings_;
-        if (s.doc() == kBoilerplate) {
+        if (s.doc == kBoilerplate) {
           Erase(i);
           --keys_;
         }
@@ -118,7 +138,7 @@ void ParagraphIndex::Remove(DocId doc, std::span<const uint64_t> paragraph_hashe
         break;
       }
       ++holders;
-      if (s.doc() == doc) mine = i;
+      if (s.doc == doc) mine = i;
     }
     if (mine == kEmpty) continue;
     Erase(mine);
@@ -128,17 +148,46 @@ void ParagraphIndex::Remove(DocId doc, std::span<const uint64_t> paragraph_hashe
   if (slots_.size() > (size_t{1} << 10) && used_ * 8 < slots_.size()) Resize(slots_.size() / 2);
 }
 
+void ParagraphIndex::RemoveByPrefix(DocId doc, std::span<const uint16_t> prefixes,
+                                    std::vector<uint32_t>* removed,
+                                    std::vector<uint16_t>* unmatched) {
+  for (const uint16_t prefix : prefixes) {
+    const uint32_t lowest = uint32_t{prefix} << 16;
+    const size_t first = Home(lowest);
+    const size_t span = Home(lowest | 0xFFFF) - first;  // homes first .. first + span
+    // The slots homed there lie from `first` to the end of the run holding
+    // the last home (cyclically): empty slots end the scan only past it.
+    uint32_t found = 0;
+    for (size_t k = 0, i = first; k < slots_.size(); ++k, i = Next(i)) {
+      const Slot& s = slots_[i];
+      if (s.doc == kEmpty) {
+        if (k >= span) break;
+        continue;
+      }
+      if (s.doc == doc && Prefix(s.tag) == prefix) {
+        found = s.tag;
+        break;
+      }
+    }
+    if (found == 0) {
+      unmatched->push_back(prefix);
+      continue;
+    }
+    RemoveDistinct(doc, {found});
+    removed->push_back(found);
+  }
+}
+
 void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t min_shared,
                            size_t max_results, std::vector<std::pair<DocId, uint32_t>>* out) const {
   out->clear();
   std::vector<DocId> hits;
-  for (const uint64_t key : Distinct(paragraph_hashes)) {
-    const uint64_t tag = Tag(key);
+  for (const uint32_t tag : DistinctTags(paragraph_hashes)) {
     const size_t first = hits.size();
     for (size_t i = Home(tag);; i = Next(i)) {
-      const uint32_t d = slots_[i].doc();
+      const uint32_t d = slots_[i].doc;
       if (d == kEmpty) break;
-      if (slots_[i].tag() != tag) continue;
+      if (slots_[i].tag != tag) continue;
       if (d & kBoilerplate) {
         hits.resize(first);
         break;

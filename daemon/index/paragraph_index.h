@@ -11,10 +11,9 @@
 // Remove need exclusive access.
 #pragma once
 
-#include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <functional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -35,12 +34,45 @@ class ParagraphIndex {
   // once and Remove exactly those before inserting its next version.
   void Insert(DocId doc, std::span<const uint64_t> paragraph_hashes);
   void Remove(DocId doc, std::span<const uint64_t> paragraph_hashes);
+  // The same by the 32-bit tags a slot keeps (Tag() of the hashes): a caller
+  // that keeps only these (the detector, for documents another instance
+  // owns) files and removes exactly the postings the hashes would.
+  void InsertTags(DocId doc, std::span<const uint32_t> tags);
+  void RemoveTags(DocId doc, std::span<const uint32_t> tags);
 
   // Replaces *out with the docs sharing at least min_shared (>= 1) of the given
   // distinct paragraph hashes, as (doc, shared count), most shared first, ties
   // by doc id, at most max_results. Boilerplate paragraphs are skipped.
   void Query(std::span<const uint64_t> paragraph_hashes, size_t min_shared, size_t max_results,
              std::vector<std::pair<DocId, uint32_t>>* out) const;
+
+  // What a slot keeps of a paragraph hash: the top 32 bits of its remix
+  // (a Fibonacci multiply: callers' hashes are XXH3 already, but a cheap remix
+  // keeps clustering away if someone passes structured values), at least
+  // 2^16 (a remix below is taken with bit 16 set: 2^-16 of the hashes share
+  // their tag with twice the others), so that a tag's top 16 bits, its
+  // Prefix(), are never 0 and callers may use 0 for "none".
+  static uint32_t Tag(uint64_t paragraph_hash) {
+    const auto t = static_cast<uint32_t>((paragraph_hash * 0x9E3779B97F4A7C15ull) >> 32);
+    return t < 0x10000 ? t | 0x10000 : t;
+  }
+  static uint16_t Prefix(uint32_t tag) { return static_cast<uint16_t>(tag >> 16); }
+
+  // Removes doc's postings by the Prefix() of their tags: a tag's postings
+  // lie in the probe runs of the S / 2^16 home slots a prefix spans, and the
+  // doc id tells doc's apart. Appends each removed posting's tag to *removed
+  // and each prefix without a posting of doc to *unmatched (a paragraph now
+  // boilerplate has no posting: the caller knows its tag from the
+  // boilerplate listener, and removes it with RemoveTags).
+  void RemoveByPrefix(DocId doc, std::span<const uint16_t> prefixes, std::vector<uint32_t>* removed,
+                      std::vector<uint16_t>* unmatched);
+  // Called with (doc, tag) whenever doc comes to be counted in a boilerplate
+  // paragraph instead of holding a posting: each holder when the paragraph
+  // passes the cut-off, and each later holder. Lets a caller that keeps only
+  // prefixes (RemoveByPrefix) keep the tags it cannot find again.
+  void SetBoilerplateListener(std::function<void(DocId, uint32_t)> listener) {
+    boilerplate_listener_ = std::move(listener);
+  }
 
   size_t size() const { return keys_; }          // distinct paragraph hashes held
   size_t postings() const { return postings_; }  // (paragraph, doc) pairs, boilerplate included
@@ -50,53 +82,37 @@ class ParagraphIndex {
   static constexpr uint32_t kBoilerplate = 1u << 31;
 
  private:
-  // One (paragraph, doc) posting per 10-byte slot, in one open-addressing
+  // One (paragraph, doc) posting per 8-byte slot, in one open-addressing
   // array with linear probing (a paragraph's postings share its home slot,
   // so they lie in one probe run); `doc` == kEmpty marks an empty slot. A
   // paragraph past max_postings holders keeps one slot instead, with `doc` =
   // kBoilerplate | its holder count. The array grows by 1.25x at 80% load:
-  // 12.5-16 bytes per posting, where a slot per paragraph (16 B, at most 70%
-  // load, doubling) and a std::vector per shared one took ~35.
+  // 10-12.5 bytes per posting, where 10-byte slots (48 bits of the hash)
+  // took 12.5-15.6, a slot per paragraph (16 B, at most 70% load, doubling)
+  // and a std::vector per shared one ~35.
   //
-  // A slot keeps 48 bits of the paragraph hash, the top of its remix (Tag()),
-  // which hold the bits Home() reads, so the table can grow without the
-  // other 16. Two paragraphs whose tags agree are taken for one: with n
-  // distinct paragraphs held, a query's paragraph is taken for another one in
-  // ~n / 2^48 of the cases (3·10^-8 at 10^6 documents of 8 passages), which
-  // makes a false candidate (then rejected by the confirmation, as any
-  // candidate sharing nothing) or a false boilerplate skip
-  // (docs/benchmarks.md, "Second pass").
+  // A slot keeps 32 bits of the paragraph hash (Tag()), which Home() reads
+  // whole, so the table grows without the other 32. Two paragraphs whose
+  // tags agree are taken for one: with n distinct paragraphs held, a query's
+  // paragraph is taken for another one in ~n / 2^32 of the cases (1.6·10^-3
+  // at 10^6 documents of ~7 passages), which makes a false candidate (then
+  // rejected by the confirmation sketch, as any candidate sharing nothing)
+  // or, when the other one is boilerplate, a false boilerplate skip
+  // (docs/design.md, "Memory per document", session 6).
   static constexpr uint32_t kEmpty = ~uint32_t{0};
-  static constexpr uint64_t kTagMask = (uint64_t{1} << 48) - 1;
   struct Slot {
-    // The tag (48 bits) first, so that one 8-byte load at the slot's start
-    // reads it; the doc id (32 bits) after it.
-    uint16_t part[5] = {0, 0, 0, 0xFFFF, 0xFFFF};
-    uint32_t doc() const {
-      uint32_t d;
-      std::memcpy(&d, part + 3, sizeof d);
-      return d;
-    }
-    void set_doc(uint32_t d) { std::memcpy(part + 3, &d, sizeof d); }
-    uint64_t tag() const {
-      uint64_t t;
-      std::memcpy(&t, part, sizeof t);  // little-endian: the tag, then half the doc id
-      return t & kTagMask;
-    }
-    static Slot Make(uint64_t tag, uint32_t doc) {
-      Slot s;
-      std::memcpy(s.part, &tag, 6);
-      s.set_doc(doc);
-      return s;
-    }
+    uint32_t tag = 0;
+    uint32_t doc = kEmpty;
   };
-  static_assert(sizeof(Slot) == 10);
-  static_assert(std::endian::native == std::endian::little);
+  static_assert(sizeof(Slot) == 8);
 
-  // The 48 bits a slot keeps of a paragraph hash.
-  static uint64_t Tag(uint64_t key) { return (key * 0x9E3779B97F4A7C15ull) >> 16; }
-  size_t Home(uint64_t tag) const;
+  size_t Home(uint32_t tag) const {
+    // Lemire's multiply-shift maps the tag onto any table size.
+    return static_cast<size_t>((uint64_t{tag} * slots_.size()) >> 32);
+  }
   size_t Next(size_t i) const { return i + 1 == slots_.size() ? 0 : i + 1; }
+  void InsertDistinct(DocId doc, const std::vector<uint32_t>& tags);
+  void RemoveDistinct(DocId doc, const std::vector<uint32_t>& tags);
   void Place(const Slot& s);
   void Erase(size_t slot);
   void Resize(size_t capacity);
@@ -106,6 +122,7 @@ class ParagraphIndex {
   size_t postings_ = 0;
   size_t used_ = 0;  // slots holding a posting or a boilerplate count
   std::vector<Slot> slots_;
+  std::function<void(DocId, uint32_t)> boilerplate_listener_;
 };
 
 }  // namespace dedupd::index
