@@ -229,6 +229,8 @@ bool Detector::DeriveSketch(DocId doc) {
 void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   if (s.simhash.bits != 0) {
     simhash_index_.Insert(doc, s.simhash);
+  } else if (simhash_index_.Contains(doc)) {  // its one SimHash is this state's (0)
+    simhash_index_.Remove(doc, simhash_index_.Hash(doc));
   }
   std::span<const uint64_t> passages = s.paragraph_hashes;
   if (!s.history_full) {
@@ -238,7 +240,7 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   }
   paragraph_index_.Insert(doc, passages);
   by_content_.Insert(ContentTag(s.content_hash), doc);
-  current_[doc] = {s.content_hash, s.simhash, s.version, s.history_full};
+  current_[doc] = {s.content_hash, s.version, s.history_full};
   SetSketch(doc, s);
 }
 
@@ -270,7 +272,7 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   s.canonical_url = urls_.Url(doc);
   s.version = c.version;
   s.content_hash = c.hash;
-  s.simhash = c.simhash;
+  s.simhash = simhash_index_.Hash(doc);
   s.fetched_at_ms = r.fetched_at_ms;
   const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
   s.paragraph_hashes.resize(r.passages);
@@ -397,7 +399,7 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
       c.containment = e.containment;
       c.jaccard = e.jaccard;
     }
-    c.distance = HammingDistance(fp.simhash, current_[doc].simhash);
+    c.distance = HammingDistance(fp.simhash, simhash_index_.Hash(doc));
     c.found_by = found_by[d];
     if (log::Global().level <= log::Level::kDebug) {  // no strings built otherwise
       log::Debug("near-duplicate candidate", {{"url", self_url},
