@@ -130,6 +130,11 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
       boilerplate_(options.boilerplate),
       simhash_index_(options.simhash_distance),
       sketches_(options.confirm_sketch_size),
+      by_content_(
+          [](const void* self, DocId doc) {
+            return ContentTag(static_cast<const Detector*>(self)->current_[doc].hash);
+          },
+          this),
       page_blocks_(std::make_unique<NormalizedBlocks>()),
       page_fp_(std::make_unique<Fingerprint>()) {}
 
@@ -239,8 +244,11 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
     passages = passages.first(remote_[doc].passages);
   }
   paragraph_index_.Insert(doc, passages);
-  by_content_.Insert(ContentTag(s.content_hash), doc);
+  // by_content_ reads the doc's tag from current_: a doc indexed again
+  // without IndexRemove (its store record was gone) leaves under its old hash.
+  if (current_[doc].version != 0) by_content_.Remove(doc);
   current_[doc] = {s.content_hash, s.version, s.history_full};
+  by_content_.Insert(doc);
   SetSketch(doc, s);
 }
 
@@ -250,8 +258,7 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   if (!s.history_full)
     passages = passages.first(std::min(passages.size(), options_.passage_sample));
   paragraph_index_.Remove(doc, passages);
-  while (by_content_.Remove(ContentTag(s.content_hash), doc)) {
-  }
+  by_content_.Remove(doc);  // under current_'s hash, which s's is
   current_[doc].version = 0;
   sketches_.Forget(doc);
 }

@@ -26,6 +26,7 @@
 #include "classify/boilerplate.h"
 #include "common/types.h"
 #include "diff/diff.h"
+#include "index/id_table.h"
 #include "index/paged_array.h"
 #include "index/paragraph_index.h"
 #include "index/simhash_index.h"
@@ -261,8 +262,10 @@ class Detector {
   // sketch until it is first a candidate: DeriveSketch).
   index::SketchStore sketches_;
   // Content hash (the top 32 bits of its low half as a tag; full hash
-  // compared in current_) -> docs, oldest first.
-  index::TagTable by_content_;
+  // compared in current_) -> docs, oldest first. The tags are read from
+  // current_ (4-byte slots: index::IdTable), so a doc's entry goes in after
+  // its Current and out before its hash changes.
+  index::IdTable by_content_;
   // Documents known only from the fingerprints topic (Current::history_full
   // false; not in the store): what IndexRemove() and a match would otherwise
   // read from the store. By DocId; passage_sample passage hashes per doc.
