@@ -7,7 +7,7 @@
 // Each document has one fingerprint, held once, in a per-DocId array
 // (Hash()); a table entry is a 16-bit tag and the DocId (6 bytes), and the
 // few entries whose tag is within k of the query's are confirmed against
-// that array (issue #15: ~34 bytes per document at 10^6, where entries that
+// that array (issue #15: ~36.5 bytes per document at 10^6, where entries that
 // held the fingerprint's low bits took ~46 plus the detector's own copy).
 //
 //   index::SimHashIndex idx(/*max_distance=*/3);
@@ -41,7 +41,7 @@ struct Neighbor {
 class SimHashIndex {
  public:
   // max_distance is clamped to [0, kMaxSupportedDistance]; it fixes the table
-  // layout (max_distance + 1 tables, ~7.5 bytes per document each, plus 8
+  // layout (max_distance + 1 tables, ~7 bytes per document each, plus 8
   // bytes per DocId for the fingerprints). DocIds should be dense: the
   // fingerprint array has a slot for every DocId up to the largest filed.
   static constexpr int kMaxSupportedDistance = 15;
