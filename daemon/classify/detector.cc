@@ -246,8 +246,8 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s) {
   paragraph_index_.Insert(doc, passages);
   // by_content_ reads the doc's tag from current_: a doc indexed again
   // without IndexRemove (its store record was gone) leaves under its old hash.
-  if (current_[doc].version != 0) by_content_.Remove(doc);
-  current_[doc] = {s.content_hash, s.version, s.history_full};
+  if (current_[doc].in_by_content) by_content_.Remove(doc);
+  current_[doc] = {s.content_hash, s.version, s.history_full, /*in_by_content=*/1};
   by_content_.Insert(doc);
   SetSketch(doc, s);
 }
@@ -258,7 +258,8 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   if (!s.history_full)
     passages = passages.first(std::min(passages.size(), options_.passage_sample));
   paragraph_index_.Remove(doc, passages);
-  by_content_.Remove(doc);  // under current_'s hash, which s's is
+  if (current_[doc].in_by_content) by_content_.Remove(doc);  // under current_'s hash: s's
+  current_[doc].in_by_content = 0;
   current_[doc].version = 0;
   sketches_.Forget(doc);
 }

@@ -242,20 +242,23 @@ class Detector {
   // indexed version. Each URL is held once, in urls_'s arena
   // (docs/design.md, "Memory per document").
   index::UrlTable urls_;
-  // 20 bytes: the SimHash is held once, by simhash_index_ (Hash()), and the
-  // struct is packed to 4-byte alignment (docs/design.md, "Memory per
-  // document"). The full 128-bit hash stays: for a document known from the
-  // fingerprints topic it is the only copy, and events and the history
-  // carry it (a PageDiff's old side, a REVISED page's history).
-#pragma pack(push, 4)
+  // 21 bytes: the SimHash is held once, by simhash_index_ (Hash()), and the
+  // struct is packed (docs/design.md, "Memory per document"). The full
+  // 128-bit hash stays: for a document known from the fingerprints topic it
+  // is the only copy, and events and the history carry it (a PageDiff's old
+  // side, a REVISED page's history).
+#pragma pack(push, 1)
   struct Current {
     ContentHash128 hash;
-    uint32_t version : 31 = 0;  // 0: not in the indexes (stored versions start at 1)
+    uint32_t version = 0;  // 0: not in the indexes (stored versions start at 1)
     // 0: known from another instance's fingerprint record (memory only)
-    uint32_t history_full : 1 = 1;
+    uint8_t history_full : 1 = 1;
+    // by_content_ holds the doc, under hash's tag (kept apart from version:
+    // a record may carry any version, 0 included).
+    uint8_t in_by_content : 1 = 0;
   };
 #pragma pack(pop)
-  static_assert(sizeof(Current) == 20);
+  static_assert(sizeof(Current) == 21);
   index::PagedArray<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
   // Confirmation sketches by DocId, quantised gaps (index::SketchStore), and
   // whether each is known (false for a page indexed from a record without a
