@@ -131,6 +131,11 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
       boilerplate_(options.boilerplate),
       simhash_index_(options.simhash_distance),
       sketches_(options.confirm_sketch_size),
+      by_content_(
+          [](const void* self, DocId doc) {
+            return ContentTag(static_cast<const Detector*>(self)->current_[doc].hash);
+          },
+          this),
       page_blocks_(std::make_unique<NormalizedBlocks>()),
       page_fp_(std::make_unique<Fingerprint>()) {
   // A document known from the topic keeps only its passages' prefixes: the
@@ -240,6 +245,8 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s,
                            const std::vector<uint32_t>* held_tags) {
   if (s.simhash.bits != 0) {
     simhash_index_.Insert(doc, s.simhash);
+  } else if (simhash_index_.Contains(doc)) {  // its one SimHash is this state's (0)
+    simhash_index_.Remove(doc, simhash_index_.Hash(doc));
   }
   if (s.history_full) {
     paragraph_index_.Insert(doc, s.paragraph_hashes);
@@ -260,8 +267,11 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s,
     paragraph_index_.InsertTags(doc, tags);
     inserting_remote_ = ~DocId{0};
   }
-  by_content_.Insert(ContentTag(s.content_hash), doc);
-  current_[doc] = {s.content_hash, s.simhash, s.version, s.history_full};
+  // by_content_ reads the doc's tag from current_: a doc indexed again
+  // without IndexRemove (its store record was gone) leaves under its old hash.
+  if (current_[doc].in_by_content) by_content_.Remove(doc);
+  current_[doc] = {s.content_hash, s.version, s.history_full, /*in_by_content=*/1};
+  by_content_.Insert(doc);
   SetSketch(doc, s);
 }
 
@@ -278,8 +288,8 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   // Memberships left (a document known from the topic removed through a
   // stored copy's hashes) are gone with it.
   remote_boilerplate_.erase(doc);
-  while (by_content_.Remove(ContentTag(s.content_hash), doc)) {
-  }
+  if (current_[doc].in_by_content) by_content_.Remove(doc);  // under current_'s hash: s's
+  current_[doc].in_by_content = 0;
   current_[doc].version = 0;
   sketches_.Forget(doc);
 }
@@ -358,7 +368,7 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   s.canonical_url = urls_.Url(doc);
   s.version = c.version;
   s.content_hash = c.hash;
-  s.simhash = c.simhash;
+  s.simhash = simhash_index_.Hash(doc);
   s.fetched_at_ms = fetched_at;
   // No passage hashes: memory keeps their tags' prefixes only, which
   // IndexRemove reads from remote_prefixes_; a rollback files the tags it took
@@ -486,7 +496,7 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
       c.containment = e.containment;
       c.jaccard = e.jaccard;
     }
-    c.distance = HammingDistance(fp.simhash, current_[doc].simhash);
+    c.distance = HammingDistance(fp.simhash, simhash_index_.Hash(doc));
     c.found_by = found_by[d];
     if (log::Global().level <= log::Level::kDebug) {  // no strings built otherwise
       log::Debug("near-duplicate candidate", {{"url", self_url},

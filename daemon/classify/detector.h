@@ -26,6 +26,7 @@
 #include "classify/boilerplate.h"
 #include "common/types.h"
 #include "diff/diff.h"
+#include "index/id_table.h"
 #include "index/paged_array.h"
 #include "index/paragraph_index.h"
 #include "index/simhash_index.h"
@@ -256,21 +257,33 @@ class Detector {
   // indexed version. Each URL is held once, in urls_'s arena
   // (docs/design.md, "Memory per document").
   index::UrlTable urls_;
+  // 21 bytes: the SimHash is held once, by simhash_index_ (Hash()), and the
+  // struct is packed (docs/design.md, "Memory per document"). The full
+  // 128-bit hash stays: for a document known from the fingerprints topic it
+  // is the only copy, and events and the history carry it (a PageDiff's old
+  // side, a REVISED page's history).
+#pragma pack(push, 1)
   struct Current {
     ContentHash128 hash;
-    SimHash64 simhash;
     uint32_t version = 0;  // 0: not in the indexes (stored versions start at 1)
-    bool history_full =
-        true;  // false: known from another instance's fingerprint record (memory only)
+    // 0: known from another instance's fingerprint record (memory only)
+    uint8_t history_full : 1 = 1;
+    // by_content_ holds the doc, under hash's tag (kept apart from version:
+    // a record may carry any version, 0 included).
+    uint8_t in_by_content : 1 = 0;
   };
+#pragma pack(pop)
+  static_assert(sizeof(Current) == 21);
   index::PagedArray<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
   // Confirmation sketches by DocId, quantised gaps (index::SketchStore), and
   // whether each is known (false for a page indexed from a record without a
   // sketch until it is first a candidate: DeriveSketch).
   index::SketchStore sketches_;
   // Content hash (the top 32 bits of its low half as a tag; full hash
-  // compared in current_) -> docs, oldest first.
-  index::TagTable by_content_;
+  // compared in current_) -> docs, oldest first. The tags are read from
+  // current_ (4-byte slots: index::IdTable), so a doc's entry goes in after
+  // its Current and out before its hash changes.
+  index::IdTable by_content_;
   // Documents known only from the fingerprints topic (Current::history_full
   // false; not in the store): what IndexRemove() and a match would otherwise
   // read from the store. By DocId, 8 bytes: the fetch time (ms, 44 bits,

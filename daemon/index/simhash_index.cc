@@ -23,32 +23,22 @@ size_t CapacityFor(size_t docs, int bucket_bits) {
 
 }  // namespace
 
-void SimHashIndex::ScanPortable(const uint32_t* hi, const Tail* tail, const uint16_t* low, size_t n,
-                                uint32_t query_hi, uint32_t query_lo, int k,
-                                std::vector<Neighbor>* out) {
-  const auto query_lo16 = static_cast<uint16_t>(query_lo >> 16);
+void SimHashIndex::ScanPortable(const uint16_t* tag, const DocId* doc, size_t n, uint16_t query_tag,
+                                int k, std::vector<const DocId*>* hits) {
   for (size_t i = 0; i < n; ++i) {
-    int d = std::popcount(hi[i] ^ query_hi);
-    if (d <= k) {
-      d += std::popcount(static_cast<uint16_t>(tail[i].lo16() ^ query_lo16));
-      if (low != nullptr) d += std::popcount(static_cast<uint16_t>(low[i] ^ query_lo));
-      if (d <= k) out->push_back({tail[i].doc(), d});
-    }
+    if (std::popcount(static_cast<uint16_t>(tag[i] ^ query_tag)) <= k) hits->push_back(doc + i);
   }
 }
 
 // The same loop compiled for the POPCNT instruction, which baseline x86-64
 // lacks (popcount is then a dozen instructions, and the scan is this loop).
-__attribute__((target("popcnt"))) void SimHashIndex::ScanPopcnt(
-    const uint32_t* hi, const Tail* tail, const uint16_t* low, size_t n, uint32_t query_hi,
-    uint32_t query_lo, int k, std::vector<Neighbor>* out) {
-  const uint32_t query_lo16 = query_lo >> 16;
+__attribute__((target("popcnt"))) void SimHashIndex::ScanPopcnt(const uint16_t* tag,
+                                                                const DocId* doc, size_t n,
+                                                                uint16_t query_tag, int k,
+                                                                std::vector<const DocId*>* hits) {
   for (size_t i = 0; i < n; ++i) {
-    int d = __builtin_popcount(hi[i] ^ query_hi);
-    if (d <= k) {
-      d += __builtin_popcount(tail[i].lo16() ^ query_lo16);
-      if (low != nullptr) d += __builtin_popcount((low[i] ^ query_lo) & 0xFFFFu);
-      if (d <= k) out->push_back({tail[i].doc(), d});
+    if (__builtin_popcount(static_cast<uint32_t>(tag[i] ^ query_tag)) <= k) {
+      hits->push_back(doc + i);
     }
   }
 }
@@ -91,14 +81,9 @@ SimHashIndex::SimHashIndex(int max_distance)
 }
 
 SimHashIndex::Key SimHashIndex::Split(const Table& t, uint64_t rotated) {
-  const uint64_t rest = rotated << t.bucket_bits;  // bucket_bits >= 4: no shift by 64
-  return {static_cast<size_t>(rotated >> (64 - t.bucket_bits)), static_cast<uint32_t>(rest >> 32),
-          static_cast<uint32_t>(rest)};
-}
-
-uint64_t SimHashIndex::Join(const Table& t, size_t bucket, uint32_t hi, uint32_t lo) {
-  const uint64_t rest = (uint64_t{hi} << 32) | lo;
-  return (uint64_t{bucket} << (64 - t.bucket_bits)) | (rest >> t.bucket_bits);
+  // bucket_bits is 4 to 22: no shift by 64.
+  return {static_cast<size_t>(rotated >> (64 - t.bucket_bits)),
+          static_cast<uint16_t>((rotated << t.bucket_bits) >> 48)};
 }
 
 int SimHashIndex::BucketBitsFor(const Table& t, size_t docs) const {
@@ -114,12 +99,19 @@ void SimHashIndex::Rebuild(Table& t, size_t capacity, int bucket_bits,
   const size_t buckets = size_t{1} << bucket_bits;
   const int shift = 64 - bucket_bits;
   const size_t old_buckets = t.dir.empty() ? 0 : t.dir.size() - 1;
+  // With the same directory an entry keeps its bucket and tag; with another
+  // one both come from its fingerprint (read once per entry and pass: the
+  // directory changes once per doubling of the index).
+  const bool same = bucket_bits == t.bucket_bits;
+  auto new_bucket = [&](size_t b, uint32_t i) {
+    return same ? b : static_cast<size_t>(std::rotl(hashes_[t.doc[i]], t.rotation) >> shift);
+  };
   Table::Array<Bucket> dir(buckets + 1, Bucket{0, 0});
   // Pass 1: count the entries of every new bucket.
   size_t entries = extra.size();
   for (size_t b = 0; b < old_buckets; ++b) {
     for (uint32_t i = t.dir[b].start, e = i + t.dir[b].fill; i < e; ++i) {
-      ++dir[Join(t, b, t.hi[i], t.Lo(i)) >> shift].fill;
+      ++dir[new_bucket(b, i)].fill;
     }
     entries += t.dir[b].fill;
   }
@@ -145,22 +137,28 @@ void SimHashIndex::Rebuild(Table& t, size_t capacity, int bucket_bits,
   next.rotation = t.rotation;
   next.block_bits = t.block_bits;
   next.bucket_bits = bucket_bits;
-  next.hi.resize(pos);
-  next.tail.resize(pos);
-  if (bucket_bits < 16) next.low.resize(pos);
-  auto place = [&next, &dir](uint64_t rotated, DocId doc) {
-    const Key key = Split(next, rotated);
-    const uint32_t to = dir[key.bucket].start + dir[key.bucket].fill++;
-    next.hi[to] = key.hi;
-    next.tail[to] = Tail::Make(key.lo, doc);
-    if (!next.low.empty()) next.low[to] = static_cast<uint16_t>(key.lo);
-  };
+  next.tag.resize(pos);
+  next.doc.resize(pos);
   for (size_t b = 0; b < old_buckets; ++b) {
     for (uint32_t i = t.dir[b].start, e = i + t.dir[b].fill; i < e; ++i) {
-      place(Join(t, b, t.hi[i], t.Lo(i)), t.tail[i].doc());
+      if (same) {
+        const uint32_t to = dir[b].start + dir[b].fill++;
+        next.tag[to] = t.tag[i];
+        next.doc[to] = t.doc[i];
+      } else {
+        const Key key = Split(next, std::rotl(hashes_[t.doc[i]], t.rotation));
+        const uint32_t to = dir[key.bucket].start + dir[key.bucket].fill++;
+        next.tag[to] = key.tag;
+        next.doc[to] = t.doc[i];
+      }
     }
   }
-  for (const Pending& p : extra) place(p.rotated, p.doc);
+  for (const Pending& p : extra) {
+    const Key key = Split(next, p.rotated);
+    const uint32_t to = dir[key.bucket].start + dir[key.bucket].fill++;
+    next.tag[to] = key.tag;
+    next.doc[to] = p.doc;
+  }
   next.dir = std::move(dir);
   t = std::move(next);
 }
@@ -203,16 +201,15 @@ void SimHashIndex::InsertInto(Table& t, uint64_t rotated, DocId doc) {
     key = Split(t, rotated);
   }
   const uint32_t to = t.dir[key.bucket].start + t.dir[key.bucket].fill++;
-  t.hi[to] = key.hi;
-  t.tail[to] = Tail::Make(key.lo, doc);
-  if (!t.low.empty()) t.low[to] = static_cast<uint16_t>(key.lo);
+  t.tag[to] = key.tag;
+  t.doc[to] = doc;
 }
 
 bool SimHashIndex::RemoveFrom(Table& t, uint64_t rotated, DocId doc) {
   const Key key = Split(t, rotated);
   Bucket& b = t.dir[key.bucket];
   for (uint32_t i = b.start, e = b.start + b.fill; i < e; ++i) {
-    if (t.hi[i] == key.hi && t.Lo(i) == key.lo && t.tail[i].doc() == doc) {
+    if (t.doc[i] == doc && t.tag[i] == key.tag) {
       const uint32_t last = e - 1;  // buckets are unordered: fill the hole with the last entry
       t.Move(last, i);
       --b.fill;
@@ -222,7 +219,28 @@ bool SimHashIndex::RemoveFrom(Table& t, uint64_t rotated, DocId doc) {
   return false;
 }
 
+void SimHashIndex::File(DocId doc, uint64_t hash) {
+  while (hashes_.size() <= doc) hashes_.emplace_back();
+  if (filed_.size() <= doc >> 6) filed_.resize((doc >> 6) + 1, 0);
+  hashes_[doc] = hash;
+  filed_[doc >> 6] |= uint64_t{1} << (doc & 63);
+}
+
+void SimHashIndex::Unfile(DocId doc) {
+  for (Table& t : tables_) RemoveFrom(t, std::rotl(hashes_[doc], t.rotation), doc);
+  hashes_[doc] = 0;
+  filed_[doc >> 6] &= ~(uint64_t{1} << (doc & 63));
+  --size_;
+}
+
 void SimHashIndex::Insert(DocId doc, SimHash64 hash) {
+  if (Contains(doc)) {
+    if (hashes_[doc] == hash.bits) return;
+    Unfile(doc);
+  }
+  // Filed first: a rebuild the inserts trigger reads the fingerprints, and
+  // this doc's entries are placed after it.
+  File(doc, hash.bits);
   for (Table& t : tables_) InsertInto(t, std::rotl(hash.bits, t.rotation), doc);
   ++size_;
 }
@@ -232,11 +250,24 @@ void SimHashIndex::InsertBatch(std::span<const std::pair<DocId, SimHash64>> entr
     for (const auto& [doc, hash] : entries) Insert(doc, hash);
     return;
   }
-  const size_t total = size_ + entries.size();
-  std::vector<Pending> pending(entries.size());
+  // The docs filed already leave the tables first (one fingerprint each).
+  for (const auto& [doc, hash] : entries) {
+    if (Contains(doc)) Unfile(doc);
+  }
+  // Last to first, so that a doc the batch names twice keeps its last hash.
+  std::vector<std::pair<DocId, uint64_t>> batch;
+  batch.reserve(entries.size());
+  for (size_t i = entries.size(); i-- > 0;) {
+    const auto& [doc, hash] = entries[i];
+    if (Contains(doc)) continue;
+    File(doc, hash.bits);
+    batch.emplace_back(doc, hash.bits);
+  }
+  const size_t total = size_ + batch.size();
+  std::vector<Pending> pending(batch.size());
   for (Table& t : tables_) {
-    for (size_t i = 0; i < entries.size(); ++i) {
-      pending[i] = {std::rotl(entries[i].second.bits, t.rotation), entries[i].first};
+    for (size_t i = 0; i < batch.size(); ++i) {
+      pending[i] = {std::rotl(batch[i].second, t.rotation), batch[i].first};
     }
     const int bits = BucketBitsFor(t, total);
     SortByBucket(&pending, bits);
@@ -246,18 +277,20 @@ void SimHashIndex::InsertBatch(std::span<const std::pair<DocId, SimHash64>> entr
 }
 
 bool SimHashIndex::Remove(DocId doc, SimHash64 hash) {
-  bool found = true;
-  for (Table& t : tables_) found = RemoveFrom(t, std::rotl(hash.bits, t.rotation), doc) && found;
-  if (!found) return false;  // every table holds the same entries: absent from all of them
-  --size_;
+  if (!Contains(doc) || hashes_[doc] != hash.bits) return false;
+  Unfile(doc);
+  ShrinkIfSparse();
+  return true;
+}
+
+void SimHashIndex::ShrinkIfSparse() {
   // Give memory back when the index has shrunk to a quarter of its capacity.
   for (Table& t : tables_) {
-    if (t.hi.size() > 4096 && size_ < t.hi.size() / 4) {
+    if (t.tag.size() > 4096 && size_ < t.tag.size() / 4) {
       const int bits = BucketBitsFor(t, size_);
       Rebuild(t, CapacityFor(size_, bits), bits);
     }
   }
-  return true;
 }
 
 void SimHashIndex::Query(SimHash64 hash, int k, std::vector<Neighbor>* out) const {
@@ -270,24 +303,33 @@ void SimHashIndex::Query(SimHash64 hash, int k, std::vector<Neighbor>* out) cons
   Key key[kMaxSupportedDistance + 1];
   const Bucket* bucket[kMaxSupportedDistance + 1];
   // Rounds, so that the cache misses of all tables overlap instead of queueing:
-  // directory entries, then every line of every bucket's `hi`, then the scans.
+  // directory entries, then every line of every bucket's tags, then the scans.
   for (size_t i = 0; i < tables; ++i) {
     key[i] = Split(tables_[i], std::rotl(hash.bits, tables_[i].rotation));
     bucket[i] = &tables_[i].dir[key[i].bucket];
     __builtin_prefetch(bucket[i]);
   }
-  constexpr size_t kLine = 64 / sizeof(uint32_t);
+  constexpr size_t kLine = 64 / sizeof(uint16_t);
   constexpr size_t kMaxPrefetchLines = 32;
   for (size_t i = 0; i < tables; ++i) {
-    const uint32_t* first = tables_[i].hi.data() + bucket[i]->start;
+    const uint16_t* first = tables_[i].tag.data() + bucket[i]->start;
     const size_t lines = std::min<size_t>(bucket[i]->fill / kLine + 1, kMaxPrefetchLines);
     for (size_t l = 0; l < lines; ++l) __builtin_prefetch(first + l * kLine);
   }
+  thread_local std::vector<const DocId*> hits;
+  hits.clear();
   for (size_t i = 0; i < tables; ++i) {
     const Table& t = tables_[i];
     const uint32_t s = bucket[i]->start;
-    scan_(t.hi.data() + s, t.tail.data() + s, t.low.empty() ? nullptr : t.low.data() + s,
-          bucket[i]->fill, key[i].hi, key[i].lo, k, out);
+    scan_(t.tag.data() + s, t.doc.data() + s, bucket[i]->fill, key[i].tag, k, &hits);
+  }
+  // The tag matches' DocIds, then their fingerprints: each round's cache
+  // misses overlap instead of queueing behind one another.
+  for (const DocId* h : hits) __builtin_prefetch(h);
+  for (const DocId* h : hits) __builtin_prefetch(&hashes_[*h]);
+  for (const DocId* h : hits) {
+    const int d = std::popcount(hashes_[*h] ^ hash.bits);
+    if (d <= k) out->push_back({*h, d});
   }
   if (out->size() < 2) return;
   // A document close to the query usually matches in several tables.
@@ -306,11 +348,10 @@ size_t SimHashIndex::MemoryBytes() const {
   size_t bytes = tables_.capacity() * sizeof(Table);
   for (const Table& t : tables_) {
     bytes += LargeArrayAllocator<Bucket>::HeldBytes(t.dir.capacity()) +
-             LargeArrayAllocator<uint32_t>::HeldBytes(t.hi.capacity()) +
-             LargeArrayAllocator<Tail>::HeldBytes(t.tail.capacity()) +
-             LargeArrayAllocator<uint16_t>::HeldBytes(t.low.capacity());
+             LargeArrayAllocator<uint16_t>::HeldBytes(t.tag.capacity()) +
+             LargeArrayAllocator<DocId>::HeldBytes(t.doc.capacity());
   }
-  return bytes;
+  return bytes + hashes_.MemoryBytes() + filed_.capacity() * sizeof(uint64_t);
 }
 
 void SimHashIndex::Reserve(size_t docs) {
@@ -318,8 +359,8 @@ void SimHashIndex::Reserve(size_t docs) {
   for (Table& t : tables_) {
     const int bits = BucketBitsFor(t, docs);
     const size_t capacity = CapacityFor(docs, bits);
-    if (capacity > t.hi.size() || bits != t.bucket_bits) {
-      Rebuild(t, std::max(capacity, t.hi.size()), bits);
+    if (capacity > t.tag.size() || bits != t.bucket_bits) {
+      Rebuild(t, std::max(capacity, t.tag.size()), bits);
     }
   }
 }

@@ -42,11 +42,9 @@ void SketchStore::Set(DocId doc, std::span<const uint32_t> sketch, uint32_t shin
   // A record from an instance with a larger sketch size: its smallest values
   // are this size's sketch (with the whole-set test kept exact by the count).
   sketch = sketch.first(n);
-  m.shift = static_cast<uint8_t>(ShiftFor(sketch));
-  m.shingle_count = shingle_count;
-  m.whole = n >= shingle_count;
-  m.known = true;
-  m.size = static_cast<uint16_t>(n);
+  m.shift = static_cast<uint64_t>(ShiftFor(sketch));
+  m.shingle_count = std::min<uint64_t>(shingle_count, kMaxCount);
+  m.size = n;
   // The gaps, kGapBits each, packed into the document's words (a gap may
   // straddle two words).
   const size_t base = static_cast<size_t>(doc) * words_;
@@ -112,7 +110,8 @@ fingerprint::SketchEstimate SketchStore::Compare(DocId doc, std::span<const uint
   // A sketch that holds its whole set still does after the shift: the set is
   // then the quantised values (the exact path of CompareSketches).
   const size_t page_set = sketch.size() >= shingle_count ? page.size() : shingle_count;
-  const size_t held_set = m.whole ? held.size() : m.shingle_count;
+  const bool whole = m.size >= m.shingle_count;
+  const size_t held_set = whole ? held.size() : static_cast<size_t>(m.shingle_count);
   return fingerprint::CompareSketches(page, page_set, held, held_set);
 }
 

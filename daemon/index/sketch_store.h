@@ -17,7 +17,7 @@
 // bottom-k union and the membership tests are those of the exact values
 // except where a page value and a different held value share a cell
 // (docs/fingerprint.md, "Confirmation sketch": the bound, and why 12 bits).
-// A slot is 8 + ceil(12k / 64) * 8 bytes: 104 B at k = 64, where 16-bit gaps
+// A slot is 6 + ceil(12k / 64) * 8 bytes: 102 B at k = 64, where 16-bit gaps
 // took 136 and 32-bit values 268.
 // Thread-safety: const methods may run concurrently; the others need
 // exclusive access.
@@ -44,9 +44,9 @@ class SketchStore {
   // Stores doc's sketch (sorted, distinct; its first k values are kept) and
   // the size of the set it samples; the slot becomes known.
   void Set(DocId doc, std::span<const uint32_t> sketch, uint32_t shingle_count);
-  void Forget(DocId doc) { meta_[doc].known = false; }
-  bool Known(DocId doc) const { return meta_[doc].known; }
-  uint32_t ShingleCount(DocId doc) const { return meta_[doc].shingle_count; }
+  void Forget(DocId doc) { meta_[doc].shift = kUnknown; }
+  bool Known(DocId doc) const { return meta_[doc].shift != kUnknown; }
+  uint32_t ShingleCount(DocId doc) const { return static_cast<uint32_t>(meta_[doc].shingle_count); }
   // The page's exact sketch against doc's stored one (doc known).
   fingerprint::SketchEstimate Compare(DocId doc, std::span<const uint32_t> sketch,
                                       size_t shingle_count) const;
@@ -57,13 +57,21 @@ class SketchStore {
   static constexpr int kGapBits = 12;
 
  private:
+  // 6 bytes a document (8 before issue #15's session 6). The count is kept
+  // exactly up to 2^30 - 1 shingles (a page would need more than a GiB of
+  // text, past processing.max_body_bytes' limit, to have more; a larger
+  // count from a record is held as 2^30 - 1). Whether the sketch held the
+  // whole set is size >= shingle_count.
+  static constexpr uint64_t kMaxCount = (uint64_t{1} << 30) - 1;
+  static constexpr uint64_t kUnknown = 31;  // shift of a slot not known (ShiftFor: <= 21)
+#pragma pack(push, 2)
   struct Meta {
-    uint32_t shingle_count = 0;
-    uint16_t size = 0;  // values held
-    uint8_t shift = 0;
-    uint8_t known : 1 = 0;  // 0: indexed from a record without a sketch
-    uint8_t whole : 1 = 0;  // the sketch held the whole set (shingle_count <= k)
+    uint64_t shingle_count : 30 = 0;
+    uint64_t size : 13 = 0;         // values held (k <= 4,096)
+    uint64_t shift : 5 = kUnknown;  // kUnknown: indexed from a record without a sketch
   };
+#pragma pack(pop)
+  static_assert(sizeof(Meta) == 6);
   size_t k_;
   size_t words_;  // per DocId: ceil(k * kGapBits / 64)
   PagedArray<Meta> meta_;

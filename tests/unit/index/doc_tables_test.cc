@@ -220,14 +220,29 @@ TEST(SketchStore, KnownForgetAndTheShift) {
   EXPECT_LE(store.MemoryBytes(), 4096u * 8 + 32768u * 8 + 256);  // one page each
 }
 
-// Issue #15, second pass: 12-bit gaps, packed: 8 B of metadata and 12 words
-// (96 B) per document at k = 64 (16-bit gaps took 8 + 128).
-TEST(SketchStore, ADocumentTakes104BytesAt64) {
+// Issue #15: 12-bit gaps, packed: 6 B of metadata (8 before session 6)
+// and 12 words (96 B) per document at k = 64 (16-bit gaps took 8 + 128).
+TEST(SketchStore, ADocumentTakes102BytesAt64) {
   SketchStore store(64);
   store.Resize(100'000);
   const double per_doc = static_cast<double>(store.MemoryBytes()) / 100'000;
-  EXPECT_GE(per_doc, 104.0);
-  EXPECT_LE(per_doc, 106.0);
+  EXPECT_GE(per_doc, 102.0);
+  EXPECT_LE(per_doc, 103.5);  // (whole pages)
+  // The packed metadata keeps what the estimate reads: the exact count (a
+  // page's shingles never reach 2^30), the size, the shift, known or not.
+  const std::vector<uint32_t> values = {7, 4000, 1u << 20};
+  store.Set(5, values, 1'000'000'000);
+  EXPECT_TRUE(store.Known(5));
+  EXPECT_EQ(store.ShingleCount(5), 1'000'000'000u);
+  store.Set(6, values, 4'000'000'000u);  // no page has so many: held as 2^30 - 1
+  EXPECT_EQ(store.ShingleCount(6), (1u << 30) - 1);
+  store.Set(7, values, 3);  // the whole set: the exact path
+  EXPECT_DOUBLE_EQ(store.Compare(7, values, 3).jaccard, 1.0);
+  EXPECT_DOUBLE_EQ(store.Compare(7, std::vector<uint32_t>{7, 4000}, 2).containment, 1.0);
+  EXPECT_DOUBLE_EQ(store.Compare(7, std::vector<uint32_t>{7, 4000}, 2).jaccard, 2.0 / 3.0);
+  store.Forget(7);
+  EXPECT_FALSE(store.Known(7));
+  EXPECT_EQ(store.ShingleCount(7), 3u);
   // Gaps straddling two words come back whole: every value kept, in order.
   std::mt19937_64 rng(3);
   std::vector<uint64_t> set;
