@@ -143,14 +143,13 @@ void UrlTable::Train() {
       sizes.push_back(static_cast<size_t>(p - start));
     }
   };
-  for (size_t b = position_.size() > blocks - 1 ? position_.size() - (blocks - 1) : 0;
-       b < position_.size(); ++b) {
+  for (size_t b = Blocks() > blocks - 1 ? Blocks() - (blocks - 1) : 0; b < Blocks(); ++b) {
     Block(b, &raw);
     add_records(raw);
   }
   add_records(pending_);
   Dictionary d;
-  d.first_block = position_.size();
+  d.first_block = Blocks();
   d.bytes.resize(std::min(kDictionaryBytes, samples.size() / 8));
   ZDICT_fastCover_params_t params{};
   params.k = 200;  // segment and d-mer sizes fixed: one pass, no search over them
@@ -213,13 +212,21 @@ void UrlTable::Seal() {
   if (chunks_.empty() || chunk_used_ + block.size() > chunk_bytes_.back()) {
     const size_t bytes = std::max(kChunk, block.size());
     chunks_.push_back(std::make_unique<uint8_t[]>(bytes));
-    chunk_bytes_.push_back(bytes);
+    chunk_bytes_.push_back(static_cast<uint32_t>(bytes));
+    chunk_first_block_.push_back(static_cast<uint32_t>(Blocks()));
     chunk_used_ = 0;
   }
-  position_.push_back(uint64_t{chunks_.size() - 1} << 32 | chunk_used_);
+  offset_.push_back(static_cast<uint16_t>(chunk_used_));  // < kChunk, or 0
   std::copy(block.begin(), block.end(), chunks_.back().get() + chunk_used_);
   chunk_used_ += block.size();
   pending_.clear();
+}
+
+const uint8_t* UrlTable::At(size_t b) const {
+  const size_t chunk = static_cast<size_t>(
+      std::upper_bound(chunk_first_block_.begin(), chunk_first_block_.end(), b) -
+      chunk_first_block_.begin() - 1);
+  return chunks_[chunk].get() + offset_[b];
 }
 
 size_t UrlTable::DictionaryOf(size_t b) const {
@@ -230,7 +237,7 @@ size_t UrlTable::DictionaryOf(size_t b) const {
 }
 
 void UrlTable::Block(size_t b, std::string* raw) const {
-  const uint8_t* p = At(position_[b]);
+  const uint8_t* p = At(b);
   const uint64_t raw_size = GetVarint(&p);
   const uint64_t stored_size = GetVarint(&p);
   if (stored_size == raw_size) {
@@ -260,7 +267,7 @@ void UrlTable::Url(DocId doc, std::string* out) const {
   const size_t b = doc >> kStrideBits;
   thread_local std::string raw;
   std::string_view records = pending_;
-  if (b < position_.size()) {
+  if (b < Blocks()) {
     Block(b, &raw);
     records = raw;
   }
@@ -289,8 +296,9 @@ std::optional<DocId> UrlTable::Find(std::string_view url) const {
 }
 
 size_t UrlTable::ArenaBytes() const {
-  size_t bytes = chunks_.capacity() * sizeof(void*) + chunk_bytes_.capacity() * sizeof(size_t) +
-                 position_.capacity() * sizeof(uint64_t) + pending_.capacity() +
+  size_t bytes = chunks_.capacity() * sizeof(void*) +
+                 (chunk_bytes_.capacity() + chunk_first_block_.capacity()) * sizeof(uint32_t) +
+                 offset_.capacity() * sizeof(uint16_t) + pending_.capacity() +
                  prefixes_.capacity() * sizeof(std::string) +
                  dictionaries_.capacity() * sizeof(Dictionary);
   for (size_t c : chunk_bytes_) bytes += c;

@@ -89,16 +89,19 @@ class UrlTable {
   // Block b's records (raw) into *raw.
   void Block(size_t b, std::string* raw) const;
   size_t DictionaryOf(size_t b) const;
-  // The first byte of position_[b]'s block.
-  const uint8_t* At(uint64_t position) const {
-    return chunks_[position >> 32].get() + (position & 0xFFFFFFFFu);
-  }
+  // The first byte of block b.
+  const uint8_t* At(size_t b) const;
+  size_t Blocks() const { return offset_.size(); }
 
+  // The blocks in chunks of 64 KiB (a longer block in a chunk of its own);
+  // block b starts offset_[b] bytes into the last chunk whose first block is
+  // <= b (2 bytes a block where a 64-bit position took 8).
   std::vector<std::unique_ptr<uint8_t[]>> chunks_;
-  std::vector<size_t> chunk_bytes_;  // each chunk's size (kChunk, or one big block's)
-  size_t chunk_used_ = 0;            // bytes used in the last chunk
-  std::vector<uint64_t> position_;   // block b at chunk << 32 | offset
-  std::string pending_;              // the records of the unfinished block
+  std::vector<uint32_t> chunk_bytes_;
+  std::vector<uint32_t> chunk_first_block_;
+  size_t chunk_used_ = 0;  // bytes used in the last chunk
+  std::vector<uint16_t> offset_;
+  std::string pending_;  // the records of the unfinished block
   std::vector<std::string> prefixes_;
   std::unordered_map<std::string, uint32_t> prefix_numbers_;
   std::vector<Dictionary> dictionaries_;
