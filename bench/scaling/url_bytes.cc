@@ -56,10 +56,15 @@ bool Measure(const std::string& name, const std::vector<std::string>& urls) {
     }
   }
   const double n = static_cast<double>(table.size());
-  std::printf("%-40s %9zu URLs  mean %6.1f B  arena %6.1f B/URL  ids %5.1f B/URL  add %.3f s\n",
-              name.c_str(), table.size(), bytes / static_cast<double>(urls.size()),
-              static_cast<double>(table.ArenaBytes()) / n, static_cast<double>(table.IdBytes()) / n,
-              seconds);
+  double stored = 0;  // (a table without StoredBytes: before session 6)
+  if constexpr (requires { table.StoredBytes(); })
+    stored = static_cast<double>(table.StoredBytes());
+  std::printf(
+      "%-28s %8zu URLs  mean %5.1f B  arena %6.1f B/URL  stored %5.1f B/URL  ids %4.1f B/URL  add "
+      "%.3f s\n",
+      name.c_str(), table.size(), bytes / static_cast<double>(urls.size()),
+      static_cast<double>(table.ArenaBytes()) / n, stored / n,
+      static_cast<double>(table.IdBytes()) / n, seconds);
   return true;
 }
 

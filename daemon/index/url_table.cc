@@ -219,6 +219,7 @@ void UrlTable::Seal() {
   offset_.push_back(static_cast<uint16_t>(chunk_used_));  // < kChunk, or 0
   std::copy(block.begin(), block.end(), chunks_.back().get() + chunk_used_);
   chunk_used_ += block.size();
+  stored_bytes_ += block.size();
   pending_.clear();
 }
 

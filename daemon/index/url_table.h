@@ -63,6 +63,10 @@ class UrlTable {
   // and the prefix table; the TagTable apart.
   size_t ArenaBytes() const;
   size_t IdBytes() const { return ids_.MemoryBytes(); }
+  // The stored blocks and the unfinished one: the URLs' own bytes, without
+  // the fixed costs (chunk slack, dictionaries, zstd's tables) that
+  // ArenaBytes adds (for benchmarks on small URL sets).
+  size_t StoredBytes() const { return stored_bytes_ + pending_.size(); }
   // How many dictionaries have been trained (for tests and benchmarks).
   size_t Dictionaries() const { return dictionaries_.size(); }
 
@@ -101,6 +105,7 @@ class UrlTable {
   std::vector<uint32_t> chunk_first_block_;
   size_t chunk_used_ = 0;  // bytes used in the last chunk
   std::vector<uint16_t> offset_;
+  size_t stored_bytes_ = 0;
   std::string pending_;  // the records of the unfinished block
   std::vector<std::string> prefixes_;
   std::unordered_map<std::string, uint32_t> prefix_numbers_;
