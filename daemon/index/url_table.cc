@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -81,7 +82,11 @@ ZSTD_DCtx* ThreadDCtx() {
 
 }  // namespace
 
-UrlTable::UrlTable() {
+namespace {
+std::atomic<uint64_t> next_table_id{1};
+}  // namespace
+
+UrlTable::UrlTable() : id_(next_table_id.fetch_add(1, std::memory_order_relaxed)) {
   prefixes_.emplace_back();
   prefix_numbers_.emplace(std::string(), 0);
 }
@@ -266,11 +271,24 @@ void UrlTable::Block(size_t b, std::string* raw) const {
 void UrlTable::Url(DocId doc, std::string* out) const {
   out->clear();
   const size_t b = doc >> kStrideBits;
-  thread_local std::string raw;
+  // Each thread keeps the last block it decoded: the detector often looks
+  // the same URL up twice in a row (Find, then Add, which finds first), and
+  // a sealed block never changes. Keyed by the table's id, never reused.
+  struct Decoded {
+    uint64_t table = 0;
+    size_t block = 0;
+    std::string raw;
+  };
+  thread_local Decoded last;
   std::string_view records = pending_;
   if (b < Blocks()) {
-    Block(b, &raw);
-    records = raw;
+    if (last.table != id_ || last.block != b) {
+      last.table = 0;  // (if Block stops the process half way)
+      Block(b, &last.raw);
+      last.table = id_;
+      last.block = b;
+    }
+    records = last.raw;
   }
   const auto* p = reinterpret_cast<const uint8_t*>(records.data());
   for (DocId d = doc & ~((DocId{1} << kStrideBits) - 1); d < doc; ++d) NextRecord(&p);

@@ -2,12 +2,14 @@
 // under half their bytes; every URL of every shape (non-ASCII, binary, very
 // long, no path, empty) reads back exactly across block, chunk and dictionary
 // boundaries; Find finds each held URL's id and nothing else; concurrent
-// readers decode with their own contexts.
+// readers decode with their own contexts; a thread's decoded-block cache is
+// per table.
 #include "index/url_table.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -156,6 +158,27 @@ TEST(UrlTableCompression, ConcurrentReadersGetTheSameUrls) {
   }
   for (std::thread& r : readers) r.join();
   EXPECT_EQ(wrong, std::vector<int>(4, 0));
+}
+
+// Each thread keeps its last decoded block: two tables read in turn, and a
+// table made where a destroyed one was, must not see each other's.
+TEST(UrlTableCompression, TheDecodedBlockCacheIsPerTable) {
+  auto fill = [](UrlTable* t, const std::string& host) {
+    for (int i = 0; i < 5000; ++i) t->Add("https://" + host + "/p/" + std::to_string(i * 7919));
+  };
+  UrlTable a, b;
+  fill(&a, "a.example");
+  fill(&b, "b.example");
+  for (DocId d = 0; d < 4000; d += 3) {
+    ASSERT_EQ(a.Url(d), "https://a.example/p/" + std::to_string(d * 7919));
+    ASSERT_EQ(b.Url(d), "https://b.example/p/" + std::to_string(d * 7919));
+  }
+  for (int round = 0; round < 3; ++round) {
+    auto t = std::make_unique<UrlTable>();
+    const std::string host = "r" + std::to_string(round) + ".example";
+    fill(t.get(), host);
+    ASSERT_EQ(t->Url(100), "https://" + host + "/p/" + std::to_string(100 * 7919));
+  }
 }
 
 }  // namespace
