@@ -61,7 +61,8 @@ class UrlTable {
 
   size_t size() const { return size_; }
   // The blocks, their positions, the dictionaries and zstd's state for them,
-  // and the prefix table; the TagTable apart.
+  // and the prefix table; the TagTable apart. Not counted: each reading
+  // thread's decompression context (~95 KiB) and last decoded block (~1 KiB).
   size_t ArenaBytes() const;
   size_t IdBytes() const { return ids_.MemoryBytes(); }
   // The stored blocks and the unfinished one: the URLs' own bytes, without
