@@ -11,12 +11,11 @@
 // through a Detector over a memory store, to measure what a real page
 // indexes: passage hashes, sketch length, shingle count, URL length (printed
 // as distributions). The N synthetic documents then draw their shape from
-// those pages (URL: a profile page's URL with its serial number replaced, so
-// hosts and lengths stay realistic); hash values are random, with a near copy
-// (4 shared passages, SimHash 0-3 bits away) every 10th document and an exact
-// copy (same content hash) every 50th. Without --profile: 8 passages, 64
-// sketch values of a 1,000-shingle set, 70-byte URLs.
-// Thread-safety: a single-threaded program.
+// those pages (URL: a profile page's URL with its ids and slug words varied,
+// UrlLike, so hosts, templates and lengths stay realistic); hash values are random, with a near
+// copy (4 shared passages, SimHash 0-3 bits away) every 10th document and an exact copy (same
+// content hash) every 50th. Without --profile: 8 passages, 64 sketch values of a 1,000-shingle set,
+// 70-byte URLs. Thread-safety: a single-threaded program.
 #include <malloc.h>
 
 #include <algorithm>
@@ -30,6 +29,7 @@
 #include "classify/detector.h"
 #include "parse/page_parser.h"
 #include "state/store.h"
+#include "url_like.h"
 
 namespace {
 
@@ -109,16 +109,6 @@ std::vector<Shape> Profile(const std::string& path) {
   return shapes;
 }
 
-// The profile URL with its last run of digits replaced by `serial` (or
-// `serial` appended): unique, of the profile's host and length.
-std::string UrlLike(const std::string& url, size_t serial) {
-  size_t end = url.find_last_of("0123456789");
-  if (end == std::string::npos) return url + "-" + std::to_string(serial);
-  size_t begin = end;
-  while (begin > 0 && url[begin - 1] >= '0' && url[begin - 1] <= '9') --begin;
-  return url.substr(0, begin) + std::to_string(serial) + url.substr(end + 1);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,6 +135,9 @@ int main(int argc, char** argv) {
     s.url = "https://www.example00-gen.example/xxgk/2025-01/05/content_1234567.htm";
     shapes.push_back(s);
   }
+  std::vector<std::string> urls;
+  for (const Shape& shape : shapes) urls.push_back(shape.url);
+  const std::vector<std::string> words = dedupd::bench::PathWords(urls);
   malloc_trim(0);
   const size_t rss0 = RssBytes();
   NullStore store;
@@ -158,7 +151,7 @@ int main(int argc, char** argv) {
     for (size_t b = 0; b < 1000 && d < docs; ++b, ++d) {
       const Shape& shape = shapes[rng() % shapes.size()];
       UrlState s;
-      s.canonical_url = UrlLike(shape.url, 1000000000 + d);
+      s.canonical_url = dedupd::bench::UrlLike(shape.url, words, rng);
       s.site = "site" + std::to_string(rng() % 2000);
       s.version = 1 + static_cast<uint32_t>(rng() % 3);
       s.content_hash = {rng(), rng()};

@@ -1,10 +1,17 @@
-// UrlTable: URLs in an arena with prefix sharing, and a tag table over their
-// hashes (url_table.h).
+// UrlTable: URLs in zstd-compressed blocks of 16 with prefix sharing, and a
+// tag table over their hashes (url_table.h).
 #include "index/url_table.h"
 
+#define ZSTD_STATIC_LINKING_ONLY   // ZSTD_f_zstd1_magicless
+#define ZDICT_STATIC_LINKING_ONLY  // ZDICT_trainFromBuffer_fastCover
 #include <xxhash.h>
+#include <zdict.h>
+#include <zstd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 
 namespace dedupd::index {
 namespace {
@@ -22,10 +29,75 @@ size_t PrefixLength(std::string_view url) {
   return slash == std::string_view::npos ? url.size() : slash;
 }
 
+void PutVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+uint64_t GetVarint(const uint8_t** p) {
+  uint64_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    const uint8_t b = *(*p)++;
+    v |= uint64_t{b & 0x7Fu} << shift;
+    if (b < 0x80) return v;
+  }
+}
+
+// A record: its prefix number and the rest of the URL.
+struct Record {
+  uint64_t prefix;
+  std::string_view rest;
+};
+
+Record NextRecord(const uint8_t** p) {
+  const uint64_t prefix = GetVarint(p);
+  const uint64_t length = GetVarint(p);
+  const Record r{prefix, std::string_view(reinterpret_cast<const char*>(*p), length)};
+  *p += length;
+  return r;
+}
+
+// The frames carry no magic number, content size, checksum or dictionary id:
+// the block header holds the sizes and the block's number the dictionary.
+void SetFrameParameters(ZSTD_CCtx* cctx) {
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0);
+}
+
+// Each thread's decompression context (const methods run concurrently).
+ZSTD_DCtx* ThreadDCtx() {
+  struct Holder {
+    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    Holder() { ZSTD_DCtx_setParameter(dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless); }
+    ~Holder() { ZSTD_freeDCtx(dctx); }
+  };
+  thread_local Holder holder;
+  return holder.dctx;
+}
+
 }  // namespace
 
+namespace {
+std::atomic<uint64_t> next_table_id{1};
+}  // namespace
+
+UrlTable::UrlTable() : id_(next_table_id.fetch_add(1, std::memory_order_relaxed)) {
+  prefixes_.emplace_back();
+  prefix_numbers_.emplace(std::string(), 0);
+}
+
+UrlTable::~UrlTable() {
+  for (Dictionary& d : dictionaries_) ZSTD_freeDDict(d.ddict);
+  ZSTD_freeCDict(cdict_);
+  ZSTD_freeCCtx(cctx_);
+}
+
 uint32_t UrlTable::PrefixNumber(std::string_view prefix) {
-  if (prefixes_.empty()) PrefixNumber0();
   if (auto it = prefix_numbers_.find(std::string(prefix)); it != prefix_numbers_.end()) {
     return it->second;
   }
@@ -41,64 +113,188 @@ uint32_t UrlTable::PrefixNumber(std::string_view prefix) {
 DocId UrlTable::Add(std::string_view url) {
   if (auto found = Find(url)) return *found;
   const auto doc = static_cast<DocId>(size_);
-  if ((doc & ((1u << kStrideBits) - 1)) == 0) position_.push_back(end_);
   size_t cut = PrefixLength(url);
   const uint32_t prefix = PrefixNumber(url.substr(0, cut));
   if (prefix == 0) cut = 0;
   const std::string_view rest = url.substr(cut);
-  uint8_t record[20];
-  size_t n = 0;
-  for (uint64_t v : {uint64_t{prefix}, uint64_t{rest.size()}}) {
-    while (v >= 0x80) {
-      record[n++] = static_cast<uint8_t>(v | 0x80);
-      v >>= 7;
-    }
-    record[n++] = static_cast<uint8_t>(v);
-  }
-  auto append = [&](const uint8_t* bytes, size_t len) {
-    while (len > 0) {
-      if (end_ / kBlock == blocks_.size()) blocks_.push_back(std::make_unique<uint8_t[]>(kBlock));
-      const size_t room = kBlock - end_ % kBlock;
-      const size_t take = std::min(room, len);
-      std::copy_n(bytes, take, &blocks_[end_ / kBlock][end_ % kBlock]);
-      end_ += take;
-      bytes += take;
-      len -= take;
-    }
-  };
-  append(record, n);
-  append(reinterpret_cast<const uint8_t*>(rest.data()), rest.size());
+  PutVarint(prefix, &pending_);
+  PutVarint(rest.size(), &pending_);
+  pending_.append(rest);
   ids_.Insert(TagOf(url), doc);
   ++size_;
+  if ((size_ & ((size_t{1} << kStrideBits) - 1)) == 0) {
+    if (size_ == next_training_) {
+      Train();
+      next_training_ *= 4;
+    }
+    Seal();
+  }
   return doc;
 }
 
-void UrlTable::PrefixNumber0() {
-  prefixes_.emplace_back();
-  prefix_numbers_.emplace(std::string(), 0);
+void UrlTable::Train() {
+  // The samples: the records of the last blocks and of pending_, one each.
+  std::string samples;
+  std::vector<size_t> sizes;
+  const size_t blocks = kTrainingRecords >> kStrideBits;
+  std::string raw;
+  auto add_records = [&](std::string_view block) {
+    const auto* p = reinterpret_cast<const uint8_t*>(block.data());
+    const auto* end = p + block.size();
+    while (p < end) {
+      const uint8_t* start = p;
+      NextRecord(&p);
+      samples.append(reinterpret_cast<const char*>(start), static_cast<size_t>(p - start));
+      sizes.push_back(static_cast<size_t>(p - start));
+    }
+  };
+  for (size_t b = Blocks() > blocks - 1 ? Blocks() - (blocks - 1) : 0; b < Blocks(); ++b) {
+    Block(b, &raw);
+    add_records(raw);
+  }
+  add_records(pending_);
+  Dictionary d;
+  d.first_block = Blocks();
+  d.bytes.resize(std::min(kDictionaryBytes, samples.size() / 8));
+  ZDICT_fastCover_params_t params{};
+  params.k = 200;  // segment and d-mer sizes fixed: one pass, no search over them
+  params.d = 8;
+  params.f = 20;
+  params.accel = 1;
+  params.zParams.compressionLevel = kLevel;
+  const size_t n =
+      ZDICT_trainFromBuffer_fastCover(d.bytes.data(), d.bytes.size(), samples.data(), sizes.data(),
+                                      static_cast<unsigned>(sizes.size()), params);
+  // Too few or too uniform samples: the blocks keep the last dictionary.
+  if (ZDICT_isError(n)) return;
+  d.bytes.resize(n);
+  d.bytes.shrink_to_fit();
+  // By reference: d.bytes is the one copy (its buffer does not move with d).
+  d.ddict = ZSTD_createDDict_byReference(d.bytes.data(), d.bytes.size());
+  // Level 3's tables for ~1 KiB blocks and this dictionary, capped at 2^14
+  // entries: 128 KiB instead of 400 (a 32 KiB dictionary has no more
+  // positions to file; the blocks come out the same size within 1%).
+  ZSTD_compressionParameters cparams = ZSTD_getCParams(kLevel, pending_.size() + 1, d.bytes.size());
+  cparams.hashLog = std::min(cparams.hashLog, 14u);
+  cparams.chainLog = std::min(cparams.chainLog, 14u);
+  ZSTD_CDict* cdict = ZSTD_createCDict_advanced(d.bytes.data(), d.bytes.size(), ZSTD_dlm_byRef,
+                                                ZSTD_dct_auto, cparams, ZSTD_defaultCMem);
+  if (cctx_ == nullptr) cctx_ = ZSTD_createCCtx();
+  if (d.ddict == nullptr || cdict == nullptr || cctx_ == nullptr) {
+    ZSTD_freeDDict(d.ddict);
+    ZSTD_freeCDict(cdict);
+    return;
+  }
+  ZSTD_freeCDict(cdict_);
+  cdict_ = cdict;
+  // The frame parameters and the dictionary stay with cctx_ from block to block.
+  ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_and_parameters);
+  SetFrameParameters(cctx_);
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, kLevel);
+  ZSTD_CCtx_refCDict(cctx_, cdict_);
+  dictionaries_.push_back(std::move(d));
 }
 
-uint64_t UrlTable::Decode(uint64_t pos, std::string* out) const {
-  uint64_t fields[2] = {0, 0};
-  for (uint64_t& v : fields) {
-    for (int shift = 0;; shift += 7) {
-      const uint8_t b = ByteAt(pos++);
-      v |= uint64_t{b & 0x7Fu} << shift;
-      if (b < 0x80) break;
-    }
+void UrlTable::Seal() {
+  // The stored block: varint raw size, varint stored size, stored bytes; a
+  // stored size below the raw size means a zstd frame.
+  thread_local std::string block;
+  block.clear();
+  std::string_view stored = pending_;
+  thread_local std::string frame;
+  if (cdict_ != nullptr) {
+    frame.resize(ZSTD_compressBound(pending_.size()));
+    const size_t n =
+        ZSTD_compress2(cctx_, frame.data(), frame.size(), pending_.data(), pending_.size());
+    if (!ZSTD_isError(n) && n > 0 && n < pending_.size())
+      stored = std::string_view(frame.data(), n);
   }
-  if (out != nullptr) {
-    out->append(prefixes_[fields[0]]);
-    for (uint64_t i = 0; i < fields[1]; ++i) out->push_back(static_cast<char>(ByteAt(pos + i)));
+  PutVarint(pending_.size(), &block);
+  PutVarint(stored.size(), &block);
+  block.append(stored);
+  // A block never straddles two chunks (zstd wants it contiguous); one
+  // longer than a chunk gets a chunk of its own.
+  if (chunks_.empty() || chunk_used_ + block.size() > chunk_bytes_.back()) {
+    const size_t bytes = std::max(kChunk, block.size());
+    chunks_.push_back(std::make_unique<uint8_t[]>(bytes));
+    chunk_bytes_.push_back(static_cast<uint32_t>(bytes));
+    chunk_first_block_.push_back(static_cast<uint32_t>(Blocks()));
+    chunk_used_ = 0;
   }
-  return pos + fields[1];
+  offset_.push_back(static_cast<uint16_t>(chunk_used_));  // < kChunk, or 0
+  std::copy(block.begin(), block.end(), chunks_.back().get() + chunk_used_);
+  chunk_used_ += block.size();
+  stored_bytes_ += block.size();
+  pending_.clear();
+}
+
+const uint8_t* UrlTable::At(size_t b) const {
+  const size_t chunk = static_cast<size_t>(
+      std::upper_bound(chunk_first_block_.begin(), chunk_first_block_.end(), b) -
+      chunk_first_block_.begin() - 1);
+  return chunks_[chunk].get() + offset_[b];
+}
+
+size_t UrlTable::DictionaryOf(size_t b) const {
+  // The last dictionary whose first block is <= b (there are a dozen at most).
+  size_t k = dictionaries_.size();
+  while (k > 0 && dictionaries_[k - 1].first_block > b) --k;
+  return k;  // 0: before any dictionary; else dictionaries_[k - 1]
+}
+
+void UrlTable::Block(size_t b, std::string* raw) const {
+  const uint8_t* p = At(b);
+  const uint64_t raw_size = GetVarint(&p);
+  const uint64_t stored_size = GetVarint(&p);
+  if (stored_size == raw_size) {
+    raw->assign(reinterpret_cast<const char*>(p), raw_size);
+    return;
+  }
+  raw->resize(raw_size);
+  const size_t k = DictionaryOf(b);
+  ZSTD_DCtx* dctx = ThreadDCtx();
+  size_t n = 0;  // (a compressed block before any dictionary: broken)
+  if (k > 0) {
+    ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);  // keeps the magicless format
+    ZSTD_DCtx_refDDict(dctx, dictionaries_[k - 1].ddict);
+    n = ZSTD_decompressDCtx(dctx, raw->data(), raw->size(), p, stored_size);
+  }
+  // Only a broken arena (a bug, or memory corruption) gets here: a wrong URL
+  // would mislabel pages, so stop.
+  if (k == 0 || ZSTD_isError(n) || n != raw_size) {
+    std::fprintf(stderr, "UrlTable: block %zu does not decode: %s\n", b,
+                 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size");
+    std::abort();
+  }
 }
 
 void UrlTable::Url(DocId doc, std::string* out) const {
   out->clear();
-  uint64_t pos = position_[doc >> kStrideBits];
-  for (DocId d = doc & ~((DocId{1} << kStrideBits) - 1); d < doc; ++d) pos = Decode(pos, nullptr);
-  Decode(pos, out);
+  const size_t b = doc >> kStrideBits;
+  // Each thread keeps the last block it decoded: the detector often looks
+  // the same URL up twice in a row (Find, then Add, which finds first), and
+  // a sealed block never changes. Keyed by the table's id, never reused.
+  struct Decoded {
+    uint64_t table = 0;
+    size_t block = 0;
+    std::string raw;
+  };
+  thread_local Decoded last;
+  std::string_view records = pending_;
+  if (b < Blocks()) {
+    if (last.table != id_ || last.block != b) {
+      last.table = 0;  // (if Block stops the process half way)
+      Block(b, &last.raw);
+      last.table = id_;
+      last.block = b;
+    }
+    records = last.raw;
+  }
+  const auto* p = reinterpret_cast<const uint8_t*>(records.data());
+  for (DocId d = doc & ~((DocId{1} << kStrideBits) - 1); d < doc; ++d) NextRecord(&p);
+  const Record r = NextRecord(&p);
+  out->append(prefixes_[r.prefix]);
+  out->append(r.rest);
 }
 
 std::string UrlTable::Url(DocId doc) const {
@@ -119,12 +315,18 @@ std::optional<DocId> UrlTable::Find(std::string_view url) const {
 }
 
 size_t UrlTable::ArenaBytes() const {
-  size_t bytes = blocks_.size() * kBlock + blocks_.capacity() * sizeof(void*) +
-                 position_.capacity() * sizeof(uint64_t) +
-                 prefixes_.capacity() * sizeof(std::string);
+  size_t bytes = chunks_.capacity() * sizeof(void*) +
+                 (chunk_bytes_.capacity() + chunk_first_block_.capacity()) * sizeof(uint32_t) +
+                 offset_.capacity() * sizeof(uint16_t) + pending_.capacity() +
+                 prefixes_.capacity() * sizeof(std::string) +
+                 dictionaries_.capacity() * sizeof(Dictionary);
+  for (size_t c : chunk_bytes_) bytes += c;
   // The prefix table: each prefix twice (vector and map key), a map node each.
   for (const std::string& p : prefixes_)
     bytes += 2 * (p.capacity() > 15 ? p.capacity() + 1 : 0) + 64;
+  for (const Dictionary& d : dictionaries_)
+    bytes += d.bytes.capacity() + ZSTD_sizeof_DDict(d.ddict);
+  bytes += ZSTD_sizeof_CDict(cdict_) + ZSTD_sizeof_CCtx(cctx_);
   return bytes;
 }
 
