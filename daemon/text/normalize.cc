@@ -784,10 +784,26 @@ void internal::ContentKeyScalar(std::string_view utf8, std::string* out) {
 }
 
 size_t CountCodePoints(std::string_view utf8) {
-  // Counts the bytes that are not continuation bytes (10xxxxxx), 8 at a time.
+  // Counts the bytes that are not continuation bytes (10xxxxxx). 16 at a time
+  // (SSE2, which every x86-64 has): a non-continuation byte is > 0xBF as a
+  // signed byte (-65); the compare's -1s are subtracted into 16 byte-wide
+  // counters, which are summed (psadbw) before any can pass 255.
   const auto* p = reinterpret_cast<const unsigned char*>(utf8.data());
   const auto* const end = p + utf8.size();
   size_t count = 0;
+  const __m128i above = _mm_set1_epi8(-65);
+  while (end - p >= 16) {
+    const size_t steps = std::min<size_t>(static_cast<size_t>(end - p) / 16, 255);
+    __m128i counters = _mm_setzero_si128();
+    for (size_t s = 0; s < steps; ++s) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      counters = _mm_sub_epi8(counters, _mm_cmpgt_epi8(v, above));
+      p += 16;
+    }
+    const __m128i sums = _mm_sad_epu8(counters, _mm_setzero_si128());
+    count += static_cast<size_t>(_mm_cvtsi128_si32(sums)) +
+             static_cast<size_t>(_mm_cvtsi128_si32(_mm_unpackhi_epi64(sums, sums)));
+  }
   while (end - p >= 8) {
     uint64_t w;
     std::memcpy(&w, p, 8);

@@ -581,6 +581,23 @@ TEST(RepairUtf8, OutputIsValid) {
   EXPECT_TRUE(IsValidUtf8(RepairUtf8(garbage)));
 }
 
+// Random bytes of every length up to 5000 (the 16-, 8- and 1-byte steps and
+// the 255-step counter flush) against the definition: bytes that are not
+// 10xxxxxx.
+TEST(CountCodePoints, AgreesWithTheDefinitionOnRandomBytes) {
+  std::mt19937_64 rng(7);
+  std::string bytes;
+  for (size_t len = 0; len < 5000; len += 1 + len / 64) {
+    bytes.resize(len);
+    // Mostly continuation bytes in some rounds (long CJK-like runs).
+    const bool cont = len % 3 == 0;
+    for (char& c : bytes) c = static_cast<char>(cont && rng() % 4 ? 0x80 + rng() % 64 : rng());
+    size_t expected = 0;
+    for (const char c : bytes) expected += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    ASSERT_EQ(CountCodePoints(bytes), expected) << "length " << len;
+  }
+}
+
 TEST(CountCodePoints, CountsCharactersNotBytes) {
   EXPECT_EQ(CountCodePoints("a中\U0001F600"), 3u);
   EXPECT_EQ(CountCodePoints("The budget 预算 totals €4.2 billion 😀 ok"), 38u);
