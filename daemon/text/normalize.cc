@@ -759,6 +759,124 @@ void NormalizeForMatch(std::string_view utf8, std::string* out) {
   NormalizeImpl<Form::kMatch, true>(utf8, out);
 }
 
+namespace {
+
+// How a code point that can start or end a sentence meets its neighbours in
+// the matching form, when the fast path writes it alone: kCjk / kLatin (the
+// spacing flag the main loop sets for it), or kOther when it may produce
+// nothing, compose with a neighbour, or take the slow path.
+enum class Edge { kOther, kLatin, kCjk };
+
+Edge EdgeOf(const Decoded& d) {
+  if (!d.valid) return Edge::kOther;
+  const char32_t cp = d.cp;
+  if (cp < 0x80) return cp - 0x21u < 0x5Eu ? Edge::kLatin : Edge::kOther;
+  if (d.len != 3) return Edge::kOther;
+  switch (Classify(cp)) {
+    case Kind::kCopyCjk: return Edge::kCjk;
+    case Kind::kCopy: return Edge::kLatin;
+    case Kind::kFullWidth: {
+      const auto a = static_cast<char>(cp - 0xFEE0);
+      const bool alnum =
+          static_cast<unsigned>((a | 0x20) - 'a') < 26u || static_cast<unsigned>(a - '0') < 10u;
+      return alnum ? Edge::kLatin : Edge::kCjk;
+    }
+    case Kind::kStable: return IsCjkSpacing(cp) ? Edge::kCjk : Edge::kLatin;
+    case Kind::kEllipsis: return Edge::kLatin;
+    case Kind::kSpace:
+    case Kind::kRemove:
+    case Kind::kSlow: return Edge::kOther;
+  }
+  return Edge::kOther;
+}
+
+// The last code point of a non-empty s (kOther if its bytes are not one
+// well-formed sequence).
+Edge LastEdge(std::string_view s) {
+  const auto* const b = reinterpret_cast<const unsigned char*>(s.data());
+  size_t start = s.size() - 1;
+  while (start > 0 && s.size() - start < 4 && (b[start] & 0xC0) == 0x80) --start;
+  const Decoded d = DecodeUtf8(b + start, b + s.size());
+  return start + d.len == s.size() ? EdgeOf(d) : Edge::kOther;
+}
+
+// Scans a gap between sentences (bytes the splitter trimmed): true when it
+// holds only White_Space and zero-width characters, which the normaliser
+// turns into a pending space and nothing; *space when any is White_Space.
+bool ScanGap(std::string_view gap, bool* space) {
+  const auto* p = reinterpret_cast<const unsigned char*>(gap.data());
+  const auto* const end = p + gap.size();
+  *space = false;
+  while (p < end) {
+    const Decoded d = DecodeUtf8(p, end);
+    if (!d.valid || d.len == 4) return false;
+    if (IsWhiteSpace(d.cp)) {
+      *space = true;
+    } else if (!IsZeroWidth(d.cp)) {
+      return false;
+    }
+    p += d.len;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool JoinSentenceForms(std::string_view block, std::span<const std::string_view> sentences,
+                       std::span<const std::string> forms, std::string* out) {
+  out->clear();
+  if (sentences.size() != forms.size()) return false;
+  const char* const base = block.data();
+  size_t at = 0;  // end of the previous sentence in block
+  bool last_cjk = false;
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    const std::string_view s = sentences[i];
+    if (s.empty() || s.data() < base + at || s.data() + s.size() > base + block.size()) {
+      return false;
+    }
+    bool space = false;
+    if (!ScanGap(block.substr(at, static_cast<size_t>(s.data() - base) - at), &space)) {
+      return false;
+    }
+    const auto* const b = reinterpret_cast<const unsigned char*>(s.data());
+    if (i > 0) {
+      // The sentence must start with a character that cannot compose with
+      // what precedes it and is written as it stands; then the block's form
+      // continues exactly as the sentence's own form starts, after one
+      // space when the gap had White_Space and neither side is CJK.
+      const Decoded d = DecodeUtf8(b, b + s.size());
+      const Edge first = EdgeOf(d);
+      if (first == Edge::kOther) return false;
+      if (d.len < s.size()) {
+        // What follows it must not send it back through the slow path: a
+        // character that takes utf8proc's path right after it (or after
+        // removed controls) re-normalises it, and that path spaces
+        // full-width punctuation as ASCII ("a? ，ﬁ" keeps its space).
+        const Decoded next = DecodeUtf8(b + d.len, b + s.size());
+        if (EdgeOf(next) == Edge::kOther && !(next.valid && IsWhiteSpace(next.cp))) return false;
+      }
+      if (space && !last_cjk && first != Edge::kCjk) out->push_back(' ');
+    }
+    if (i + 1 < sentences.size()) {
+      // ... and every sentence but the last must end with such a character
+      // (the spacing flag it leaves is then known).
+      const Edge last = LastEdge(s);
+      if (last == Edge::kOther) return false;
+      last_cjk = last == Edge::kCjk;
+    }
+    out->append(forms[i]);
+    at = static_cast<size_t>(s.data() - base) + s.size();
+  }
+  bool space = false;
+  return ScanGap(block.substr(at), &space);
+}
+
+void NormalizeBlockFromSentences(std::string_view block,
+                                 std::span<const std::string_view> sentences,
+                                 std::span<const std::string> forms, std::string* out) {
+  if (!JoinSentenceForms(block, sentences, forms, out)) NormalizeForMatch(block, out);
+}
+
 std::string NormalizeForMatch(std::string_view utf8) {
   std::string out;
   NormalizeImpl<Form::kMatch, true>(utf8, &out);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <iostream>
 #include <iterator>
 #include <random>
 #include <string>
@@ -15,6 +16,8 @@
 
 #include "common/han_run.h"
 #include "text/internal/utf8.h"
+#include "text/segment.h"
+#include "unit/text/corpus_texts.h"
 #include "unit/text/text_test_util.h"
 
 namespace dedupd::text {
@@ -343,6 +346,65 @@ TEST(NormalizeForMatch, SimdStepsAgreeWithScalarLoopsOnCorpusAndFixtures) {
     for (const Block& b : SplitPlainText(t).blocks)
       ASSERT_NO_FATAL_FAILURE(ExpectSameAsScalar(b.text));
   }
+}
+
+// --- a block's matching form from its sentences' -------------------------
+
+// Returns whether the join vouched for its result (and then checks it).
+bool ExpectJoinMatchesBlock(std::string_view block) {
+  const std::vector<std::string_view> sentences = SplitSentences(block);
+  std::vector<std::string> forms(sentences.size());
+  for (size_t i = 0; i < sentences.size(); ++i) NormalizeForMatch(sentences[i], &forms[i]);
+  std::string expected, joined, derived;
+  NormalizeForMatch(block, &expected);
+  NormalizeBlockFromSentences(block, sentences, forms, &derived);
+  EXPECT_EQ(derived, expected) << "[" << block << "]";
+  const bool vouched = JoinSentenceForms(block, sentences, forms, &joined);
+  if (vouched) {
+    EXPECT_EQ(joined, expected) << "[" << block << "]";
+  }
+  return vouched;
+}
+
+// Sentences and the gaps between them made of everything that meets at a
+// sentence boundary: terminators and closers of both widths, White_Space
+// (ASCII, NBSP, U+3000) and zero-width characters, Latin, Han, Hangul and
+// full-width text, and what must not be joined blindly: combining marks,
+// controls, characters that take utf8proc's path, invalid bytes.
+TEST(NormalizeBlockFromSentences, EqualsTheBlocksFormOnRandomText) {
+  const std::vector<std::string> pieces = {
+      "。",     "！",     "？",   "；", "｡",      ".",         "!",      "?",    ";",  "...",
+      "”",      "」",     "）",   ")",  "\"",     " ",         " ",      "  ",   "\t", "\u00A0",
+      "\u3000", "\u200B", "中",   "文", "한국",   "Ａ",        "ａ",     "１",   "，", "、",
+      "a",      "Word",   "No",   "3",  "\u0301", "\u0338",    "\u3099", "\x01", "é",  "ﬁ",
+      "…",      "“",      "\xFF", "Ⅻ",  "か",     "\U00020000"};
+  std::mt19937_64 rng(5);
+  size_t vouched = 0;
+  const int rounds = 20000;
+  for (int round = 0; round < rounds; ++round) {
+    std::string text;
+    const size_t n = rng() % 30;
+    for (size_t i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
+    vouched += ExpectJoinMatchesBlock(text);
+    if (HasFatalFailure() || HasNonfatalFailure()) FAIL() << "round " << round;
+  }
+  // Most random blocks are joined (the cases that fall back are mixed in).
+  EXPECT_GT(vouched, static_cast<size_t>(rounds) / 4);
+}
+
+// Every block of every corpus body and fixture; nearly all are joined.
+TEST(NormalizeBlockFromSentences, EqualsTheBlocksFormOnCorpusAndFixtures) {
+  size_t blocks = 0, vouched = 0;
+  for (const std::string& t : testing::CorpusAndFixtureTexts()) {
+    for (const Block& b : SplitPlainText(t).blocks) {
+      ++blocks;
+      vouched += ExpectJoinMatchesBlock(b.text);
+      if (HasNonfatalFailure()) FAIL() << "block [" << b.text << "]";
+    }
+  }
+  ASSERT_GT(blocks, 10000u);
+  EXPECT_GT(vouched, blocks * 99 / 100);
+  std::cout << blocks << " blocks, " << vouched << " joined\n";
 }
 
 // --- content key ---------------------------------------------------------
