@@ -88,7 +88,7 @@ inline bool IsFastStablePunct(char32_t cp) {
 
 // Matching-form punctuation unification, applied after NFKC to code points
 // that NFKC leaves alone. Returns 0 when cp is not unified.
-inline char Unify(char32_t cp) {
+constexpr char Unify(char32_t cp) {
   switch (cp) {
     case 0x3001: return ',';  // 、
     case 0x3002: return '.';  // 。
@@ -133,6 +133,14 @@ inline char Unify(char32_t cp) {
     default: return 0;
   }
 }
+
+// Unify for U+3000..U+301F, the CJK punctuation the main loop's fast path
+// takes without Classify (0: copied as it is).
+constexpr std::array<char, 32> kUnify3000 = [] {
+  std::array<char, 32> t{};
+  for (char32_t i = 0; i < 32; ++i) t[i] = Unify(0x3000 + i);
+  return t;
+}();
 
 inline bool IsMark(char32_t cp) {
   const utf8proc_category_t c = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
@@ -561,6 +569,41 @@ void NormalizeImpl(std::string_view in, std::string* out) {
       undo_pending = false;
       undo_last_cjk = true;
       continue;
+    }
+
+    // The commonest CJK punctuation straight after a Han run, without
+    // Classify and its switch: U+3001..U+3011 and U+3014..U+301F (、。〈〉《》
+    // 「」『』【】〔〕...: kStable, CJK for spacing) and the full-width forms
+    // U+FF01..U+FF5E (，：（）！？...: kFullWidth), each handled exactly as
+    // its case below handles it.
+    if (end - p >= 3) {
+      const unsigned c1 = p[1], c2 = p[2];
+      if (c0 == 0xE3 && c1 == 0x80 && c2 - 0x81u < 0x1Fu && c2 - 0x92u >= 2u) {
+        DEDUPD_SAVE_UNDO(p);
+        DEDUPD_SPACE_BEFORE(true);
+        const char a = kMatch ? kUnify3000[c2 - 0x80u] : 0;
+        if (a != 0) {
+          *w++ = a;
+        } else {
+          w[0] = static_cast<char>(c0);
+          w[1] = static_cast<char>(c1);
+          w[2] = static_cast<char>(c2);
+          w += 3;
+        }
+        p += 3;
+        continue;
+      }
+      if (c0 == 0xEF && (c1 == 0xBC ? c2 - 0x81u < 0x3Fu : c1 == 0xBD && c2 - 0x80u < 0x1Fu)) {
+        DEDUPD_SAVE_UNDO(p);
+        auto a = static_cast<char>(c2 - 0x80u + (c1 == 0xBD ? 0x40u : 0u) + 0x20u);  // cp - 0xFEE0
+        const bool alnum =
+            static_cast<unsigned>((a | 0x20) - 'a') < 26u || static_cast<unsigned>(a - '0') < 10u;
+        DEDUPD_SPACE_BEFORE(!alnum);
+        if (kMatch && static_cast<unsigned>(a - 'A') < 26u) a = static_cast<char>(a + 32);
+        *w++ = a;
+        p += 3;
+        continue;
+      }
     }
 
     // Well-formed 3-byte sequences: every CJK character and most punctuation.

@@ -6,6 +6,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -105,6 +106,66 @@ TEST(NormalizeForMatch, UnifiesCjkPunctuation) {
   EXPECT_EQ(NormalizeForMatch("你好，世界！对吗？是；注意：好。"), "你好,世界!对吗?是;注意:好.");
   EXPECT_EQ(NormalizeForMatch("甲、乙"), "甲,乙");
   EXPECT_EQ(NormalizeForMatch("（注）"), "(注)");
+}
+
+// The punctuation the main loop takes without Classify (U+3001..U+301F
+// but U+3012/3013, and the full-width forms U+FF01..U+FF5E), every code
+// point against utf8proc's NFKC (+ case fold) and the documented rules: the
+// matching form unifies 、。「」『』〝〞〟【】〔〕〖〗〘〙〚〛〜 and keeps no space
+// next to CJK punctuation; full-width letters and digits space like ASCII.
+TEST(NormalizeForMatch, CommonCjkPunctuationFollowsUtf8procAndTheRules) {
+  const auto unified = [](char32_t cp) -> std::string {
+    switch (cp) {
+      case 0x3001: return ",";
+      case 0x3002: return ".";
+      case 0x300C:
+      case 0x300D:
+      case 0x300E:
+      case 0x300F:
+      case 0x301D:
+      case 0x301E:
+      case 0x301F: return "\"";
+      case 0x3010:
+      case 0x3014:
+      case 0x3016:
+      case 0x3018:
+      case 0x301A: return "[";
+      case 0x3011:
+      case 0x3015:
+      case 0x3017:
+      case 0x3019:
+      case 0x301B: return "]";
+      case 0x301C: return "~";
+      default: return Utf8(cp);
+    }
+  };
+  for (char32_t cp = 0x3001; cp <= 0x301F; ++cp) {
+    if (cp == 0x3012 || cp == 0x3013) continue;
+    const std::string x = Utf8(cp);
+    EXPECT_EQ(ContentKey("中" + x + "文 " + x), "中" + x + "文" + x)
+        << std::hex << static_cast<unsigned>(cp);
+    EXPECT_EQ(NormalizeForMatch("中" + x + "文"), "中" + unified(cp) + "文")
+        << std::hex << static_cast<unsigned>(cp);
+    EXPECT_EQ(NormalizeForMatch("ab " + x + " cd " + x + x),
+              "ab" + unified(cp) + "cd" + unified(cp) + unified(cp))
+        << std::hex << static_cast<unsigned>(cp);
+  }
+  for (char32_t cp = 0xFF01; cp <= 0xFF5E; ++cp) {
+    const std::string x = Utf8(cp);
+    const std::string key = Utf8procMap(x, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+    const std::string folded =
+        Utf8procMap(x, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
+    ASSERT_EQ(key.size(), 1u) << std::hex << static_cast<unsigned>(cp);
+    EXPECT_EQ(ContentKey("中" + x + "文 " + x), "中" + key + "文" + key)
+        << std::hex << static_cast<unsigned>(cp);
+    EXPECT_EQ(NormalizeForMatch("中" + x + "文"), "中" + folded + "文")
+        << std::hex << static_cast<unsigned>(cp);
+    const char a = key[0];
+    const bool alnum = std::isalnum(static_cast<unsigned char>(a)) != 0;
+    const std::string spaced = alnum ? " " + folded + " " : folded;
+    EXPECT_EQ(NormalizeForMatch("ab " + x + " cd"), "ab" + spaced + "cd")
+        << std::hex << static_cast<unsigned>(cp);
+  }
 }
 
 TEST(NormalizeForMatch, UnifiesQuotes) {
