@@ -865,8 +865,9 @@ bool ScanGap(std::string_view gap, bool* space) {
 
 }  // namespace
 
-bool JoinSentenceForms(std::string_view block, std::span<const std::string_view> sentences,
-                       std::span<const std::string> forms, std::string* out) {
+bool internal::JoinSentenceForms(std::string_view block,
+                                 std::span<const std::string_view> sentences,
+                                 std::span<const std::string> forms, std::string* out) {
   out->clear();
   if (sentences.size() != forms.size()) return false;
   const char* const base = block.data();
@@ -917,7 +918,7 @@ bool JoinSentenceForms(std::string_view block, std::span<const std::string_view>
 void NormalizeBlockFromSentences(std::string_view block,
                                  std::span<const std::string_view> sentences,
                                  std::span<const std::string> forms, std::string* out) {
-  if (!JoinSentenceForms(block, sentences, forms, out)) NormalizeForMatch(block, out);
+  if (!internal::JoinSentenceForms(block, sentences, forms, out)) NormalizeForMatch(block, out);
 }
 
 std::string NormalizeForMatch(std::string_view utf8) {

@@ -51,10 +51,6 @@ void NormalizeForMatch(std::string_view utf8, std::string* out);
 void NormalizeBlockFromSentences(std::string_view block,
                                  std::span<const std::string_view> sentences,
                                  std::span<const std::string> forms, std::string* out);
-// The join alone: false when it cannot vouch for the result (*out is then
-// unspecified). For tests.
-bool JoinSentenceForms(std::string_view block, std::span<const std::string_view> sentences,
-                       std::span<const std::string> forms, std::string* out);
 
 // Content-key form, for the exact-content hash: NFKC WITHOUT case fold (a
 // capitalisation edit is a real revision), control / zero-width / format
@@ -73,6 +69,10 @@ namespace internal {
 // the fast paths must agree with, byte for byte. For tests and benchmarks.
 void NormalizeForMatchScalar(std::string_view utf8, std::string* out);
 void ContentKeyScalar(std::string_view utf8, std::string* out);
+// NormalizeBlockFromSentences's join alone: false when it cannot vouch for
+// the result (*out is then unspecified). For tests.
+bool JoinSentenceForms(std::string_view block, std::span<const std::string_view> sentences,
+                       std::span<const std::string> forms, std::string* out);
 }  // namespace internal
 
 }  // namespace dedupd::text

@@ -420,7 +420,7 @@ bool ExpectJoinMatchesBlock(std::string_view block) {
   NormalizeForMatch(block, &expected);
   NormalizeBlockFromSentences(block, sentences, forms, &derived);
   EXPECT_EQ(derived, expected) << "[" << block << "]";
-  const bool vouched = JoinSentenceForms(block, sentences, forms, &joined);
+  const bool vouched = internal::JoinSentenceForms(block, sentences, forms, &joined);
   if (vouched) {
     EXPECT_EQ(joined, expected) << "[" << block << "]";
   }
