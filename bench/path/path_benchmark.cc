@@ -8,9 +8,14 @@
 // page processed on its own as the detector does (so per-page costs count).
 // BM_Path/xxh3 hashes the same bodies with XXH3-64 in the same run: the
 // ceiling. Bytes are body bytes. Results and the command: docs/fingerprint.md.
+// With DEDUPD_BENCH_STREAM=file.jsonl the pages are that stream's first
+// 3,000 text/plain pages instead (e.g. bench/gen/gen.py's 5,000-byte pages,
+// which are longer than the corpus's: docs/benchmarks.md, session 6).
 #include <benchmark/benchmark.h>
 #include <xxhash.h>
 
+#include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -38,12 +43,16 @@ bool HasCjk(std::string_view s) {
 const std::vector<std::string>& Pages(Lang lang) {
   static const auto load = [](Lang want) {
     std::vector<std::string> out;
-    std::ifstream in(std::string(DEDUPD_TEST_DATA_DIR) + "/corpus/dev.jsonl", std::ios::binary);
+    const char* stream = std::getenv("DEDUPD_BENCH_STREAM");
+    const size_t limit = stream != nullptr ? 3000 : SIZE_MAX;
+    std::ifstream in(stream != nullptr ? std::string(stream)
+                                       : std::string(DEDUPD_TEST_DATA_DIR) + "/corpus/dev.jsonl",
+                     std::ios::binary);
     parse::PageParser parser;
     parse::ParsedPage page;
     parse::ParseError error;
     std::string line;
-    while (std::getline(in, line)) {
+    while (out.size() < limit && std::getline(in, line)) {
       if (!parser.Parse(line, &page, &error)) continue;
       if (text::SniffBodyKind(page.content_type, page.body) != text::BodyKind::kPlain) continue;
       if (HasCjk(page.body) == (want == Lang::kCjk)) out.push_back(page.body);

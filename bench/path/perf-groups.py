@@ -20,12 +20,13 @@ GROUPS = [
     ("malloc/free/memmove", r"_int_malloc|^malloc|_int_free|cfree|^free$|malloc_consolidate|"
      r"unlink_chunk|operator new|operator delete|__memmove|_M_mutate|_M_create|realloc|tcache"),
     ("memset", r"__memset"),
-    ("normalisation", r"NormalizeImpl|NormalizeForMatch|ContentKey"),
+    ("normalisation", r"NormalizeImpl|NormalizeForMatch|ContentKey|JoinSentenceForms|NormalizeBlockFromSentences"),
     ("HTML extraction", r"gumbo|ExtractHtml|NestingLimiter|utf8iterator|ExtractText|extract"),
     ("sketch (BottomK32, CompareSketches)", r"BottomK32|CompareSketches|EstimateJaccard|EstimateContainment"),
     ("sorting 64-bit hashes", r"introsort|__sort|insertion_sort|SortUnique|nth_element|__adjust_heap"),
     ("tokenise/shingle/hash/SimHash", r"ShingleSet|XXH3|XXH_|Hash64|CountTokens|SimHash|HashContent"),
-    ("sentence splitting", r"SplitSentences|TerminatorOf|text::\(anonymous namespace\)::Push|DecodeAt|EndsAbbreviation"),
+    ("sentence splitting", r"SplitSentences|TerminatorOf|text::\(anonymous namespace\)::Push|DecodeAt|EndsAbbreviation|"
+     r"text::\(anonymous namespace\)::Split<|NextTerminator"),
     ("boilerplate model", r"BoilerplateModel|Entry>"),
     ("repeats (FindRepeats)", r"FindRepeats|repeats"),
     ("diff (REVISED/NEAR_DUPLICATE)", r"diff::|Myers|Differ"),

@@ -16,14 +16,19 @@ BoilerplateModel::BoilerplateModel(BoilerplateOptions options) : options_(option
 BoilerplateModel::Table* BoilerplateModel::TableFor(std::string_view site) {
   auto it = sites_.find(site);
   if (it != sites_.end()) return &it->second;
+  last_valid_ = false;  // a new table may change FindTable's answer for any site
   if (sites_.size() >= options_.max_sites) return &sites_[std::string(kOverflowSite)];
   return &sites_[std::string(site)];
 }
 
 const BoilerplateModel::Table* BoilerplateModel::FindTable(std::string_view site) const {
+  if (last_valid_ && site == last_site_) return last_table_;
   auto it = sites_.find(site);
   if (it == sites_.end()) it = sites_.find(kOverflowSite);
-  return it == sites_.end() ? nullptr : &it->second;
+  last_table_ = it == sites_.end() ? nullptr : &it->second;
+  last_site_.assign(site);
+  last_valid_ = true;
+  return last_table_;
 }
 
 namespace {

@@ -16,7 +16,8 @@
 // make its text boilerplate). Memory is bounded per site and in the number of
 // sites; counts decay by halving when a site's table is full, so a footer that
 // stops appearing is forgotten.
-// Thread-safety: not thread-safe; one model per pipeline.
+// Thread-safety: not thread-safe, not even the const methods (IsBoilerplate
+// remembers its last site lookup); one model per pipeline.
 #pragma once
 
 #include <cstddef>
@@ -77,6 +78,13 @@ class BoilerplateModel {
 
   BoilerplateOptions options_;
   std::unordered_map<std::string, Table, SiteHash, std::equal_to<>> sites_;
+  // FindTable's last answer: the detector asks about every block of a page,
+  // all of one site, and hashing the site name each time (plus the bucket
+  // walk) cost ~2% of a scan. Valid while no site is added (TableFor clears
+  // it); the tables themselves never move (map nodes are stable).
+  mutable std::string last_site_;
+  mutable const Table* last_table_ = nullptr;
+  mutable bool last_valid_ = false;
 };
 
 }  // namespace dedupd::classify

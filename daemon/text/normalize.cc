@@ -88,7 +88,7 @@ inline bool IsFastStablePunct(char32_t cp) {
 
 // Matching-form punctuation unification, applied after NFKC to code points
 // that NFKC leaves alone. Returns 0 when cp is not unified.
-inline char Unify(char32_t cp) {
+constexpr char Unify(char32_t cp) {
   switch (cp) {
     case 0x3001: return ',';  // 、
     case 0x3002: return '.';  // 。
@@ -133,6 +133,14 @@ inline char Unify(char32_t cp) {
     default: return 0;
   }
 }
+
+// Unify for U+3000..U+301F, the CJK punctuation the main loop's fast path
+// takes without Classify (0: copied as it is).
+constexpr std::array<char, 32> kUnify3000 = [] {
+  std::array<char, 32> t{};
+  for (char32_t i = 0; i < 32; ++i) t[i] = Unify(0x3000 + i);
+  return t;
+}();
 
 inline bool IsMark(char32_t cp) {
   const utf8proc_category_t c = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
@@ -563,6 +571,41 @@ void NormalizeImpl(std::string_view in, std::string* out) {
       continue;
     }
 
+    // The commonest CJK punctuation straight after a Han run, without
+    // Classify and its switch: U+3001..U+3011 and U+3014..U+301F (、。〈〉《》
+    // 「」『』【】〔〕...: kStable, CJK for spacing) and the full-width forms
+    // U+FF01..U+FF5E (，：（）！？...: kFullWidth), each handled exactly as
+    // its case below handles it.
+    if (end - p >= 3) {
+      const unsigned c1 = p[1], c2 = p[2];
+      if (c0 == 0xE3 && c1 == 0x80 && c2 - 0x81u < 0x1Fu && c2 - 0x92u >= 2u) {
+        DEDUPD_SAVE_UNDO(p);
+        DEDUPD_SPACE_BEFORE(true);
+        const char a = kMatch ? kUnify3000[c2 - 0x80u] : 0;
+        if (a != 0) {
+          *w++ = a;
+        } else {
+          w[0] = static_cast<char>(c0);
+          w[1] = static_cast<char>(c1);
+          w[2] = static_cast<char>(c2);
+          w += 3;
+        }
+        p += 3;
+        continue;
+      }
+      if (c0 == 0xEF && (c1 == 0xBC ? c2 - 0x81u < 0x3Fu : c1 == 0xBD && c2 - 0x80u < 0x1Fu)) {
+        DEDUPD_SAVE_UNDO(p);
+        auto a = static_cast<char>(c2 - 0x80u + (c1 == 0xBD ? 0x40u : 0u) + 0x20u);  // cp - 0xFEE0
+        const bool alnum =
+            static_cast<unsigned>((a | 0x20) - 'a') < 26u || static_cast<unsigned>(a - '0') < 10u;
+        DEDUPD_SPACE_BEFORE(!alnum);
+        if (kMatch && static_cast<unsigned>(a - 'A') < 26u) a = static_cast<char>(a + 32);
+        *w++ = a;
+        p += 3;
+        continue;
+      }
+    }
+
     // Well-formed 3-byte sequences: every CJK character and most punctuation.
     if (c0 - 0xE0u < 0x10u && end - p >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
       const char32_t cp = ((c0 & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
@@ -759,6 +802,125 @@ void NormalizeForMatch(std::string_view utf8, std::string* out) {
   NormalizeImpl<Form::kMatch, true>(utf8, out);
 }
 
+namespace {
+
+// How a code point that can start or end a sentence meets its neighbours in
+// the matching form, when the fast path writes it alone: kCjk / kLatin (the
+// spacing flag the main loop sets for it), or kOther when it may produce
+// nothing, compose with a neighbour, or take the slow path.
+enum class Edge { kOther, kLatin, kCjk };
+
+Edge EdgeOf(const Decoded& d) {
+  if (!d.valid) return Edge::kOther;
+  const char32_t cp = d.cp;
+  if (cp < 0x80) return cp - 0x21u < 0x5Eu ? Edge::kLatin : Edge::kOther;
+  if (d.len != 3) return Edge::kOther;
+  switch (Classify(cp)) {
+    case Kind::kCopyCjk: return Edge::kCjk;
+    case Kind::kCopy: return Edge::kLatin;
+    case Kind::kFullWidth: {
+      const auto a = static_cast<char>(cp - 0xFEE0);
+      const bool alnum =
+          static_cast<unsigned>((a | 0x20) - 'a') < 26u || static_cast<unsigned>(a - '0') < 10u;
+      return alnum ? Edge::kLatin : Edge::kCjk;
+    }
+    case Kind::kStable: return IsCjkSpacing(cp) ? Edge::kCjk : Edge::kLatin;
+    case Kind::kEllipsis: return Edge::kLatin;
+    case Kind::kSpace:
+    case Kind::kRemove:
+    case Kind::kSlow: return Edge::kOther;
+  }
+  return Edge::kOther;
+}
+
+// The last code point of a non-empty s (kOther if its bytes are not one
+// well-formed sequence).
+Edge LastEdge(std::string_view s) {
+  const auto* const b = reinterpret_cast<const unsigned char*>(s.data());
+  size_t start = s.size() - 1;
+  while (start > 0 && s.size() - start < 4 && (b[start] & 0xC0) == 0x80) --start;
+  const Decoded d = DecodeUtf8(b + start, b + s.size());
+  return start + d.len == s.size() ? EdgeOf(d) : Edge::kOther;
+}
+
+// Scans a gap between sentences (bytes the splitter trimmed): true when it
+// holds only White_Space and zero-width characters, which the normaliser
+// turns into a pending space and nothing; *space when any is White_Space.
+bool ScanGap(std::string_view gap, bool* space) {
+  const auto* p = reinterpret_cast<const unsigned char*>(gap.data());
+  const auto* const end = p + gap.size();
+  *space = false;
+  while (p < end) {
+    const Decoded d = DecodeUtf8(p, end);
+    if (!d.valid || d.len == 4) return false;
+    if (IsWhiteSpace(d.cp)) {
+      *space = true;
+    } else if (!IsZeroWidth(d.cp)) {
+      return false;
+    }
+    p += d.len;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool internal::JoinSentenceForms(std::string_view block,
+                                 std::span<const std::string_view> sentences,
+                                 std::span<const std::string> forms, std::string* out) {
+  out->clear();
+  if (sentences.size() != forms.size()) return false;
+  const char* const base = block.data();
+  size_t at = 0;  // end of the previous sentence in block
+  bool last_cjk = false;
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    const std::string_view s = sentences[i];
+    if (s.empty() || s.data() < base + at || s.data() + s.size() > base + block.size()) {
+      return false;
+    }
+    bool space = false;
+    if (!ScanGap(block.substr(at, static_cast<size_t>(s.data() - base) - at), &space)) {
+      return false;
+    }
+    const auto* const b = reinterpret_cast<const unsigned char*>(s.data());
+    if (i > 0) {
+      // The sentence must start with a character that cannot compose with
+      // what precedes it and is written as it stands; then the block's form
+      // continues exactly as the sentence's own form starts, after one
+      // space when the gap had White_Space and neither side is CJK.
+      const Decoded d = DecodeUtf8(b, b + s.size());
+      const Edge first = EdgeOf(d);
+      if (first == Edge::kOther) return false;
+      if (d.len < s.size()) {
+        // What follows it must not send it back through the slow path: a
+        // character that takes utf8proc's path right after it (or after
+        // removed controls) re-normalises it, and that path spaces
+        // full-width punctuation as ASCII ("a? ，ﬁ" keeps its space).
+        const Decoded next = DecodeUtf8(b + d.len, b + s.size());
+        if (EdgeOf(next) == Edge::kOther && !(next.valid && IsWhiteSpace(next.cp))) return false;
+      }
+      if (space && !last_cjk && first != Edge::kCjk) out->push_back(' ');
+    }
+    if (i + 1 < sentences.size()) {
+      // ... and every sentence but the last must end with such a character
+      // (the spacing flag it leaves is then known).
+      const Edge last = LastEdge(s);
+      if (last == Edge::kOther) return false;
+      last_cjk = last == Edge::kCjk;
+    }
+    out->append(forms[i]);
+    at = static_cast<size_t>(s.data() - base) + s.size();
+  }
+  bool space = false;
+  return ScanGap(block.substr(at), &space);
+}
+
+void NormalizeBlockFromSentences(std::string_view block,
+                                 std::span<const std::string_view> sentences,
+                                 std::span<const std::string> forms, std::string* out) {
+  if (!internal::JoinSentenceForms(block, sentences, forms, out)) NormalizeForMatch(block, out);
+}
+
 std::string NormalizeForMatch(std::string_view utf8) {
   std::string out;
   NormalizeImpl<Form::kMatch, true>(utf8, &out);
@@ -784,10 +946,26 @@ void internal::ContentKeyScalar(std::string_view utf8, std::string* out) {
 }
 
 size_t CountCodePoints(std::string_view utf8) {
-  // Counts the bytes that are not continuation bytes (10xxxxxx), 8 at a time.
+  // Counts the bytes that are not continuation bytes (10xxxxxx). 16 at a time
+  // (SSE2, which every x86-64 has): a non-continuation byte is > 0xBF as a
+  // signed byte (-65); the compare's -1s are subtracted into 16 byte-wide
+  // counters, which are summed (psadbw) before any can pass 255.
   const auto* p = reinterpret_cast<const unsigned char*>(utf8.data());
   const auto* const end = p + utf8.size();
   size_t count = 0;
+  const __m128i above = _mm_set1_epi8(-65);
+  while (end - p >= 16) {
+    const size_t steps = std::min<size_t>(static_cast<size_t>(end - p) / 16, 255);
+    __m128i counters = _mm_setzero_si128();
+    for (size_t s = 0; s < steps; ++s) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      counters = _mm_sub_epi8(counters, _mm_cmpgt_epi8(v, above));
+      p += 16;
+    }
+    const __m128i sums = _mm_sad_epu8(counters, _mm_setzero_si128());
+    count += static_cast<size_t>(_mm_cvtsi128_si32(sums)) +
+             static_cast<size_t>(_mm_cvtsi128_si32(_mm_unpackhi_epi64(sums, sums)));
+  }
   while (end - p >= 8) {
     uint64_t w;
     std::memcpy(&w, p, 8);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,18 @@ std::string NormalizeForMatch(std::string_view utf8);
 // Same, into *out, reusing its capacity (the hot path).
 void NormalizeForMatch(std::string_view utf8, std::string* out);
 
+// The matching form of `block` from those of its sentences, without
+// normalising the block again: `sentences` are SplitSentences(block) (views
+// into it, in order) and forms[i] is NormalizeForMatch(sentences[i]). The
+// result is NormalizeForMatch(block): the sentences' forms joined, with one
+// space where the gap between two had White_Space and neither side is CJK.
+// Where that does not hold as it stands (a sentence that starts with a
+// combining mark or a control character, ends with one that takes
+// utf8proc's path, ...), the block is normalised after all.
+void NormalizeBlockFromSentences(std::string_view block,
+                                 std::span<const std::string_view> sentences,
+                                 std::span<const std::string> forms, std::string* out);
+
 // Content-key form, for the exact-content hash: NFKC WITHOUT case fold (a
 // capitalisation edit is a real revision), control / zero-width / format
 // characters removed, ALL whitespace removed. A whitespace-only change (CRLF,
@@ -56,6 +69,10 @@ namespace internal {
 // the fast paths must agree with, byte for byte. For tests and benchmarks.
 void NormalizeForMatchScalar(std::string_view utf8, std::string* out);
 void ContentKeyScalar(std::string_view utf8, std::string* out);
+// NormalizeBlockFromSentences's join alone: false when it cannot vouch for
+// the result (*out is then unspecified). For tests.
+bool JoinSentenceForms(std::string_view block, std::span<const std::string_view> sentences,
+                       std::span<const std::string> forms, std::string* out);
 }  // namespace internal
 
 }  // namespace dedupd::text

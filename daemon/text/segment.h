@@ -28,4 +28,11 @@ std::vector<std::string_view> SplitSentences(std::string_view block);
 // The same sentences appended to *out (no allocation once *out has grown).
 void SplitSentencesInto(std::string_view block, std::vector<std::string_view>* out);
 
+namespace internal {
+// The same splitter with the byte-at-a-time search for terminators (every
+// candidate lead byte decoded) that SplitSentencesInto's 16-byte search must
+// agree with, sentence for sentence. For tests and benchmarks.
+void SplitSentencesReference(std::string_view block, std::vector<std::string_view>* out);
+}  // namespace internal
+
 }  // namespace dedupd::text

@@ -72,8 +72,13 @@ void Compare(BoilerplateOptions options, int pages, int seed) {
     for (int i = 0; i < unique; ++i) lines.push_back(line(rng() % 5000));  // some repeat
     if (p % 3 == 0) lines.push_back(0);  // a zero hash is a line too
     seen.insert(seen.end(), lines.begin(), lines.end());
+    // Asked about the page's site right before and after it is observed (the
+    // detector's order), so that a remembered answer must follow the update.
+    ASSERT_EQ(model.IsBoilerplate(site, lines[0]), reference.IsBoilerplate(site, lines[0]));
     model.Observe(site, url, lines);
     reference.Observe(site, url, lines);
+    ASSERT_EQ(model.IsBoilerplate(site, lines[0]), reference.IsBoilerplate(site, lines[0]))
+        << "page " << p;
     if (p % 97 == 0 || p + 1 == pages) {
       for (int s = 0; s < 8; ++s) {
         const std::string name = "s" + std::to_string(s) + ".example";
@@ -102,6 +107,26 @@ TEST(BoilerplateModel, SameAnswersAsTheMapWithTheOverflowSite) {
   options.max_sites = 3;  // sites past the third share one table
   options.max_lines_per_site = 500;
   Compare(options, 3000, 3);
+}
+
+// The model remembers its last site lookup; a site (or the overflow table)
+// added after a lookup that found nothing must be found by the next one.
+TEST(BoilerplateModel, ASiteAskedAboutBeforeItsFirstPageIsFoundAfterIt) {
+  BoilerplateOptions options;
+  options.min_pages = 1;
+  options.max_sites = 1;
+  BoilerplateModel model(options);
+  const uint64_t line = 42ull << 32, other = 7ull << 32;
+  EXPECT_FALSE(model.IsBoilerplate("a.example", line));
+  model.Observe("a.example", 1, std::vector<uint64_t>{line});
+  EXPECT_TRUE(model.IsBoilerplate("a.example", line));
+  // "b.example" is past max_sites: no table, and no overflow table yet ...
+  EXPECT_FALSE(model.IsBoilerplate("b.example", other));
+  model.Observe("b.example", 1, std::vector<uint64_t>{other});
+  // ... until its page creates the overflow table, which answers for it.
+  EXPECT_TRUE(model.IsBoilerplate("b.example", other));
+  EXPECT_TRUE(model.IsBoilerplate("a.example", line));
+  EXPECT_FALSE(model.IsBoilerplate("a.example", other));
 }
 
 TEST(BoilerplateModel, ALineOnThreePagesIsBoilerplateAndARefetchDoesNotCount) {

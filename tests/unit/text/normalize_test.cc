@@ -6,8 +6,10 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
+#include <iostream>
 #include <iterator>
 #include <random>
 #include <string>
@@ -15,6 +17,8 @@
 
 #include "common/han_run.h"
 #include "text/internal/utf8.h"
+#include "text/segment.h"
+#include "unit/text/corpus_texts.h"
 #include "unit/text/text_test_util.h"
 
 namespace dedupd::text {
@@ -102,6 +106,66 @@ TEST(NormalizeForMatch, UnifiesCjkPunctuation) {
   EXPECT_EQ(NormalizeForMatch("你好，世界！对吗？是；注意：好。"), "你好,世界!对吗?是;注意:好.");
   EXPECT_EQ(NormalizeForMatch("甲、乙"), "甲,乙");
   EXPECT_EQ(NormalizeForMatch("（注）"), "(注)");
+}
+
+// The punctuation the main loop takes without Classify (U+3001..U+301F
+// but U+3012/3013, and the full-width forms U+FF01..U+FF5E), every code
+// point against utf8proc's NFKC (+ case fold) and the documented rules: the
+// matching form unifies 、。「」『』〝〞〟【】〔〕〖〗〘〙〚〛〜 and keeps no space
+// next to CJK punctuation; full-width letters and digits space like ASCII.
+TEST(NormalizeForMatch, CommonCjkPunctuationFollowsUtf8procAndTheRules) {
+  const auto unified = [](char32_t cp) -> std::string {
+    switch (cp) {
+      case 0x3001: return ",";
+      case 0x3002: return ".";
+      case 0x300C:
+      case 0x300D:
+      case 0x300E:
+      case 0x300F:
+      case 0x301D:
+      case 0x301E:
+      case 0x301F: return "\"";
+      case 0x3010:
+      case 0x3014:
+      case 0x3016:
+      case 0x3018:
+      case 0x301A: return "[";
+      case 0x3011:
+      case 0x3015:
+      case 0x3017:
+      case 0x3019:
+      case 0x301B: return "]";
+      case 0x301C: return "~";
+      default: return Utf8(cp);
+    }
+  };
+  for (char32_t cp = 0x3001; cp <= 0x301F; ++cp) {
+    if (cp == 0x3012 || cp == 0x3013) continue;
+    const std::string x = Utf8(cp);
+    EXPECT_EQ(ContentKey("中" + x + "文 " + x), "中" + x + "文" + x)
+        << std::hex << static_cast<unsigned>(cp);
+    EXPECT_EQ(NormalizeForMatch("中" + x + "文"), "中" + unified(cp) + "文")
+        << std::hex << static_cast<unsigned>(cp);
+    EXPECT_EQ(NormalizeForMatch("ab " + x + " cd " + x + x),
+              "ab" + unified(cp) + "cd" + unified(cp) + unified(cp))
+        << std::hex << static_cast<unsigned>(cp);
+  }
+  for (char32_t cp = 0xFF01; cp <= 0xFF5E; ++cp) {
+    const std::string x = Utf8(cp);
+    const std::string key = Utf8procMap(x, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+    const std::string folded =
+        Utf8procMap(x, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
+    ASSERT_EQ(key.size(), 1u) << std::hex << static_cast<unsigned>(cp);
+    EXPECT_EQ(ContentKey("中" + x + "文 " + x), "中" + key + "文" + key)
+        << std::hex << static_cast<unsigned>(cp);
+    EXPECT_EQ(NormalizeForMatch("中" + x + "文"), "中" + folded + "文")
+        << std::hex << static_cast<unsigned>(cp);
+    const char a = key[0];
+    const bool alnum = std::isalnum(static_cast<unsigned char>(a)) != 0;
+    const std::string spaced = alnum ? " " + folded + " " : folded;
+    EXPECT_EQ(NormalizeForMatch("ab " + x + " cd"), "ab" + spaced + "cd")
+        << std::hex << static_cast<unsigned>(cp);
+  }
 }
 
 TEST(NormalizeForMatch, UnifiesQuotes) {
@@ -345,6 +409,65 @@ TEST(NormalizeForMatch, SimdStepsAgreeWithScalarLoopsOnCorpusAndFixtures) {
   }
 }
 
+// --- a block's matching form from its sentences' -------------------------
+
+// Returns whether the join vouched for its result (and then checks it).
+bool ExpectJoinMatchesBlock(std::string_view block) {
+  const std::vector<std::string_view> sentences = SplitSentences(block);
+  std::vector<std::string> forms(sentences.size());
+  for (size_t i = 0; i < sentences.size(); ++i) NormalizeForMatch(sentences[i], &forms[i]);
+  std::string expected, joined, derived;
+  NormalizeForMatch(block, &expected);
+  NormalizeBlockFromSentences(block, sentences, forms, &derived);
+  EXPECT_EQ(derived, expected) << "[" << block << "]";
+  const bool vouched = internal::JoinSentenceForms(block, sentences, forms, &joined);
+  if (vouched) {
+    EXPECT_EQ(joined, expected) << "[" << block << "]";
+  }
+  return vouched;
+}
+
+// Sentences and the gaps between them made of everything that meets at a
+// sentence boundary: terminators and closers of both widths, White_Space
+// (ASCII, NBSP, U+3000) and zero-width characters, Latin, Han, Hangul and
+// full-width text, and what must not be joined blindly: combining marks,
+// controls, characters that take utf8proc's path, invalid bytes.
+TEST(NormalizeBlockFromSentences, EqualsTheBlocksFormOnRandomText) {
+  const std::vector<std::string> pieces = {
+      "。",     "！",     "？",   "；", "｡",      ".",         "!",      "?",    ";",  "...",
+      "”",      "」",     "）",   ")",  "\"",     " ",         " ",      "  ",   "\t", "\u00A0",
+      "\u3000", "\u200B", "中",   "文", "한국",   "Ａ",        "ａ",     "１",   "，", "、",
+      "a",      "Word",   "No",   "3",  "\u0301", "\u0338",    "\u3099", "\x01", "é",  "ﬁ",
+      "…",      "“",      "\xFF", "Ⅻ",  "か",     "\U00020000"};
+  std::mt19937_64 rng(5);
+  size_t vouched = 0;
+  const int rounds = 20000;
+  for (int round = 0; round < rounds; ++round) {
+    std::string text;
+    const size_t n = rng() % 30;
+    for (size_t i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
+    vouched += ExpectJoinMatchesBlock(text);
+    if (HasFatalFailure() || HasNonfatalFailure()) FAIL() << "round " << round;
+  }
+  // Most random blocks are joined (the cases that fall back are mixed in).
+  EXPECT_GT(vouched, static_cast<size_t>(rounds) / 4);
+}
+
+// Every block of every corpus body and fixture; nearly all are joined.
+TEST(NormalizeBlockFromSentences, EqualsTheBlocksFormOnCorpusAndFixtures) {
+  size_t blocks = 0, vouched = 0;
+  for (const std::string& t : testing::CorpusAndFixtureTexts()) {
+    for (const Block& b : SplitPlainText(t).blocks) {
+      ++blocks;
+      vouched += ExpectJoinMatchesBlock(b.text);
+      if (HasNonfatalFailure()) FAIL() << "block [" << b.text << "]";
+    }
+  }
+  ASSERT_GT(blocks, 10000u);
+  EXPECT_GT(vouched, blocks * 99 / 100);
+  std::cout << blocks << " blocks, " << vouched << " joined\n";
+}
+
 // --- content key ---------------------------------------------------------
 
 TEST(ContentKey, KeepsCase) {
@@ -579,6 +702,23 @@ TEST(RepairUtf8, OutputIsValid) {
   const std::string garbage = "\xF0\x9F\x98\x80\xF0\x9F\x98\xFE\xC2\xC2\xE0\xA0\xE0\x9F\x80";
   EXPECT_FALSE(IsValidUtf8(garbage));
   EXPECT_TRUE(IsValidUtf8(RepairUtf8(garbage)));
+}
+
+// Random bytes of every length up to 5000 (the 16-, 8- and 1-byte steps and
+// the 255-step counter flush) against the definition: bytes that are not
+// 10xxxxxx.
+TEST(CountCodePoints, AgreesWithTheDefinitionOnRandomBytes) {
+  std::mt19937_64 rng(7);
+  std::string bytes;
+  for (size_t len = 0; len < 5000; len += 1 + len / 64) {
+    bytes.resize(len);
+    // Mostly continuation bytes in some rounds (long CJK-like runs).
+    const bool cont = len % 3 == 0;
+    for (char& c : bytes) c = static_cast<char>(cont && rng() % 4 ? 0x80 + rng() % 64 : rng());
+    size_t expected = 0;
+    for (const char c : bytes) expected += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    ASSERT_EQ(CountCodePoints(bytes), expected) << "length " << len;
+  }
 }
 
 TEST(CountCodePoints, CountsCharactersNotBytes) {

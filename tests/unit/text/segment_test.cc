@@ -4,8 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
+#include "unit/text/corpus_texts.h"
 #include "unit/text/text_test_util.h"
 
 namespace dedupd::text {
@@ -102,6 +105,61 @@ TEST(SplitSentences, SeedParagraph) {
 
 TEST(SplitSentences, InvalidBytesAreText) {
   EXPECT_THAT(SplitSentences("a\xFF. B"), ElementsAre("a\xFF.", "B"));
+}
+
+// --- the 16-byte terminator search against the reference loop ------------
+
+void ExpectSameAsReference(std::string_view block) {
+  std::vector<std::string_view> fast, slow;
+  SplitSentencesInto(block, &fast);
+  internal::SplitSentencesReference(block, &slow);
+  ASSERT_EQ(fast.size(), slow.size()) << "[" << block << "]";
+  for (size_t i = 0; i < fast.size(); ++i) {
+    // The same views (same position), not only equal text.
+    ASSERT_EQ(fast[i].data(), slow[i].data()) << "sentence " << i << " of [" << block << "]";
+    ASSERT_EQ(fast[i].size(), slow[i].size()) << "sentence " << i << " of [" << block << "]";
+  }
+}
+
+// Random blocks of Han text and ASCII words mixed with every terminator,
+// the bytes that share a terminator's lead byte or its first two bytes
+// (，：、「 and ｡'s neighbours), truncated and invalid sequences, closers,
+// abbreviations, whitespace and zero-width characters, at every distance
+// from the block's end (the 16-byte search reads 18 bytes).
+TEST(SplitSentences, FastSearchAgreesWithReferenceOnRandomText) {
+  const std::vector<std::string> pieces = {
+      "。",          "！",     "？",   "；",   "｡",  ".",        "!",
+      "?",           ";",      "...",  "?!",   "，", "：",       "、",
+      "「",          "」",     "”",    "）",   "｢",  "\xEF\xBD", "｠",
+      "\xE3\x80",    "\xE3",   "\xEF", "\xFF", " ",  "  ",       "\n",
+      "\u3000",      "\u200B", "Mr.",  "U.S.", "J.", "3.5",      "a",
+      "The",         "中",     "文字", "会议", "ｆ", "\xEF\xBC", "\xEF\xBC\x8C",
+      "\xE3\x80\x81"};
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const size_t n = rng() % 40;
+    for (size_t i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
+    ASSERT_NO_FATAL_FAILURE(ExpectSameAsReference(text)) << "round " << round;
+    // Every suffix: the same bytes at every distance from the end.
+    for (size_t cut = 1; cut < text.size() && cut < 24; ++cut) {
+      ASSERT_NO_FATAL_FAILURE(ExpectSameAsReference(std::string_view(text).substr(cut)));
+      ASSERT_NO_FATAL_FAILURE(
+          ExpectSameAsReference(std::string_view(text).substr(0, text.size() - cut)));
+    }
+  }
+}
+
+// Every fixture and every body of the labelled corpus, whole and block by block.
+TEST(SplitSentences, FastSearchAgreesWithReferenceOnCorpusAndFixtures) {
+  const std::vector<std::string> texts = testing::CorpusAndFixtureTexts();
+  ASSERT_GT(texts.size(), 1500u);
+  for (const std::string& t : texts) {
+    ASSERT_NO_FATAL_FAILURE(ExpectSameAsReference(t));
+    for (const Block& b : SplitPlainText(t).blocks) {
+      ASSERT_NO_FATAL_FAILURE(ExpectSameAsReference(b.text));
+    }
+  }
 }
 
 }  // namespace
