@@ -83,6 +83,7 @@ struct Detector::NormalizedBlocks {
   std::vector<std::string> forms;  // [0, count) are this page's
   std::vector<uint64_t> line_hash;
   std::vector<std::string_view> sentences;  // every block's, in order
+  std::vector<std::string> sentence_forms;  // NormalizeForMatch of each sentence
   std::vector<uint32_t> first_sentence;     // block i: [first_sentence[i], first_sentence[i + 1])
   size_t count = 0;
 
@@ -95,10 +96,18 @@ struct Detector::NormalizedBlocks {
     sentences.clear();
     first_sentence.clear();
     for (size_t i = 0; i < count; ++i) {
-      text::NormalizeForMatch(blocks[i], &forms[i]);
-      if (!forms[i].empty()) line_hash[i] = fingerprint::Hash64(forms[i]);
-      first_sentence.push_back(static_cast<uint32_t>(sentences.size()));
+      const size_t first = sentences.size();
+      first_sentence.push_back(static_cast<uint32_t>(first));
       text::SplitSentencesInto(blocks[i], &sentences);
+      if (sentence_forms.size() < sentences.size()) sentence_forms.resize(sentences.size());
+      for (size_t k = first; k < sentences.size(); ++k) {
+        text::NormalizeForMatch(sentences[k], &sentence_forms[k]);
+      }
+      text::NormalizeBlockFromSentences(
+          blocks[i], std::span<const std::string_view>(sentences).subspan(first),
+          std::span<const std::string>(sentence_forms).subspan(first, sentences.size() - first),
+          &forms[i]);
+      if (!forms[i].empty()) line_hash[i] = fingerprint::Hash64(forms[i]);
     }
     first_sentence.push_back(static_cast<uint32_t>(sentences.size()));
   }
@@ -162,7 +171,6 @@ void Detector::Fingerprinter(const std::vector<std::string>& blocks,
   fp.paragraph_hashes.clear();
   fp.boilerplate_blocks = 0;
   fp.boilerplate_only = false;
-  thread_local std::string passage;
   thread_local std::string joined;
   joined.clear();
   size_t all_tokens = 0;
@@ -179,7 +187,7 @@ void Detector::Fingerprinter(const std::vector<std::string>& blocks,
     // the original punctuation), then normalised one by one.
     for (uint32_t k = normalized_blocks.first_sentence[i];
          k < normalized_blocks.first_sentence[i + 1]; ++k) {
-      text::NormalizeForMatch(normalized_blocks.sentences[k], &passage);
+      const std::string& passage = normalized_blocks.sentence_forms[k];
       if (text::CountCodePoints(passage) >= options_.passage_min_chars) {
         fp.paragraph_hashes.push_back(fingerprint::Hash64(passage));
       }
