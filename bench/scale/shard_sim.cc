@@ -52,6 +52,7 @@
 
 #include "index/paragraph_index.h"
 #include "index/simhash_index.h"
+#include "index/tag_table.h"
 
 namespace {
 
@@ -175,11 +176,12 @@ class BandTable {
 };
 
 // What every shard keeps per document besides its index entries: the URL key
-// (a ParagraphIndex with one hash per document is an open-addressing map from
-// URL key to doc id), the version (inserts are idempotent by (URL, version))
+// (an index::TagTable from its top 32 bits to doc ids, confirmed against
+// url_key: exact, where a ParagraphIndex's 32-bit tag alone took ~n/2^32 of
+// new URLs for another's), the version (inserts are idempotent by (URL, version))
 // and the indexed value (to remove it when the next version arrives).
 struct DocTable {
-  ParagraphIndex url_to_doc{1};
+  dedupd::index::TagTable url_to_doc;
   std::vector<uint64_t> url_key;
   std::vector<uint32_t> version;
   std::vector<uint64_t> value;  // SimHash (band) or the passage hash (passage)
@@ -245,10 +247,15 @@ class Shard {
 class DocShard : public Shard {
  public:
   bool Apply(uint64_t url, uint32_t version, uint64_t value) override {
-    const uint64_t key[1] = {url};
-    docs_.url_to_doc.Query(key, 1, 1, &found_);
-    if (!found_.empty()) {
-      const DocId doc = found_[0].first;
+    const uint32_t tag = static_cast<uint32_t>(url >> 32);
+    DocId held = dedupd::index::TagTable::kNoDoc;
+    docs_.url_to_doc.ForEach(tag, [&](DocId d) {
+      if (docs_.url_key[d] != url) return true;
+      held = d;
+      return false;
+    });
+    if (held != dedupd::index::TagTable::kNoDoc) {
+      const DocId doc = held;
       if (docs_.version[doc] >= version) return false;  // already applied
       RemoveEntry(doc, docs_.value[doc]);
       docs_.version[doc] = version;
@@ -260,7 +267,7 @@ class DocShard : public Shard {
     docs_.url_key.push_back(url);
     docs_.version.push_back(version);
     docs_.value.push_back(value);
-    docs_.url_to_doc.Insert(doc, key);
+    docs_.url_to_doc.Insert(tag, doc);
     InsertEntry(doc, value);
     return true;
   }
@@ -281,7 +288,6 @@ class DocShard : public Shard {
 
  private:
   DocTable docs_;
-  std::vector<std::pair<DocId, uint32_t>> found_;
 };
 
 class BandShard : public DocShard {
