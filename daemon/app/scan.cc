@@ -130,7 +130,9 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
   }
   std::string topic = args.input == "-" ? "stdin" : args.input;
   std::string line;
-  std::vector<OutputRecord> records;
+  // Kept across lines: the page, event and diff reuse their strings, lists
+  // and sub-messages, and no output record is encoded (scan prints `r`).
+  PipelineResult r;
   std::string json;  // one page's JSON lines, reused
   size_t line_no = 0;
   std::ostream& out = std::cout;
@@ -138,8 +140,7 @@ int RunScan(const config::Config& cfg, const ScanArgs& args) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     SourceCoordinates source{topic, 0, static_cast<int64_t>(line_no - 1), 0};
-    records.clear();
-    PipelineResult r = pipeline.Process({line, {}, source}, &records);
+    pipeline.Process({line, {}, source}, /*out=*/nullptr, &r);
     // Each line is its own commit in file mode: state is durable per line,
     // and committed before its verdict is printed, so that every verdict
     // printed is one the store holds, whatever stops the scan.
