@@ -35,7 +35,8 @@ std::string JoinLines(const std::vector<std::string>& blocks) {
   return out;
 }
 
-// What IndexRemove() needs to undo an insert: the indexed fields, without
+// What IndexRemove() needs to undo an insert, and IndexInsert() to undo a
+// removal: the indexed fields, without
 // the text, line hashes, title and history (Rollback() never reads them), so
 // the undo log does not copy every page's text.
 state::UrlState IndexedPart(const state::UrlState& s) {
@@ -43,6 +44,7 @@ state::UrlState IndexedPart(const state::UrlState& s) {
   p.content_hash = s.content_hash;
   p.simhash = s.simhash;
   p.version = s.version;
+  p.fetched_at_ms = s.fetched_at_ms;  // SetRemote's, when Rollback() re-inserts it
   p.paragraph_hashes = s.paragraph_hashes;
   p.sketch = s.sketch;
   p.shingle_count = s.shingle_count;
@@ -114,6 +116,14 @@ struct Detector::NormalizedBlocks {
   }
 };
 
+// Process()'s per-page vectors, kept so that they keep their capacity.
+struct Detector::PageScratch {
+  std::vector<std::string> blocks;  // the page's blocks without chrome
+  std::vector<std::string_view> views;
+  std::vector<std::string> canonical;  // without repeats
+  std::vector<DocId> same_content;
+};
+
 struct Detector::Candidate {
   DocId doc;
   state::UrlState state;
@@ -131,7 +141,8 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
       simhash_index_(options.simhash_distance),
       sketches_(options.confirm_sketch_size),
       page_blocks_(std::make_unique<NormalizedBlocks>()),
-      page_fp_(std::make_unique<Fingerprint>()) {}
+      page_fp_(std::make_unique<Fingerprint>()),
+      page_scratch_(std::make_unique<PageScratch>()) {}
 
 Detector::~Detector() = default;
 
@@ -364,14 +375,16 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
 
   std::optional<Candidate> best;
   std::vector<uint64_t> sorted;  // fp.shingles sorted, for the reference mode's set algebra
+  // The page itself is recognised by its DocId: no candidate's URL is built
+  // (UrlTable::Url decodes it into a new string) unless it is read.
+  const std::optional<DocId> self = urls_.Find(self_url);
   for (size_t d = 0; d < docs.size(); ++d) {
     const DocId doc = docs[d];
-    const std::string url = urls_.Url(doc);
-    if (url == self_url) continue;
+    if (self && doc == *self) continue;
     Candidate c;
     c.doc = doc;
     std::optional<state::UrlState> stored;
-    if (options_.confirm_from_text) stored = store_->Get(url);
+    if (options_.confirm_from_text) stored = store_->Get(urls_.Url(doc));
     // Reference mode re-fingerprints the candidate's text; a candidate known
     // only from a fingerprint record has none and goes to the sketch path,
     // which this mode leaves empty (no match: docs/design.md, "Known limits").
@@ -401,7 +414,7 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     c.found_by = found_by[d];
     if (log::Global().level <= log::Level::kDebug) {  // no strings built otherwise
       log::Debug("near-duplicate candidate", {{"url", self_url},
-                                              {"candidate", url},
+                                              {"candidate", urls_.Url(doc)},
                                               {"distance", std::to_string(c.distance)},
                                               {"containment", std::to_string(c.containment)},
                                               {"jaccard", std::to_string(c.jaccard)}});
@@ -514,8 +527,11 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml
           ? text::ExtractHtml(page.body)
           : text::SplitPlainText(page.body);
-  std::vector<std::string> blocks;
-  blocks.reserve(extracted.blocks.size());
+  // The vectors below are the detector's, reused page after page (clear()
+  // keeps their capacity); the strings are moved, not copied.
+  PageScratch& scratch = *page_scratch_;
+  std::vector<std::string>& blocks = scratch.blocks;
+  blocks.clear();
   for (auto& b : extracted.blocks) {
     if (b.chrome) {
       ++out.stats.boilerplate_blocks;
@@ -525,10 +541,11 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   }
 
   // Repeats -> canonical blocks (first occurrence kept).
-  std::vector<std::string_view> views(blocks.begin(), blocks.end());
+  std::vector<std::string_view>& views = scratch.views;
+  views.assign(blocks.begin(), blocks.end());
   text::RepeatResult repeats = text::FindRepeats(views, options_.repeats);
-  std::vector<std::string> canonical;
-  canonical.reserve(blocks.size());
+  std::vector<std::string>& canonical = scratch.canonical;
+  canonical.clear();
   for (size_t i = 0; i < blocks.size(); ++i) {
     if (i >= repeats.keep.size() || repeats.keep[i]) canonical.push_back(std::move(blocks[i]));
   }
@@ -616,18 +633,26 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     out.match = std::move(self);
 
     next.version = out.version;
-    next.history = previous->history;
-    next.history.insert(next.history.begin(), previous->content_hash);
+    next.history.reserve(std::min(previous->history.size() + 1, options_.revert_history));
+    next.history.push_back(previous->content_hash);
+    for (const auto& h : previous->history) {
+      if (next.history.size() >= options_.revert_history) break;
+      next.history.push_back(h);
+    }
     if (next.history.size() > options_.revert_history) next.history.resize(options_.revert_history);
     next.text = JoinLines(canonical);
-    previous_for_history = previous;
     IndexRemove(doc, *previous);
-    undo_.push_back({Undo::Kind::kRemoved, doc, std::move(*previous)});
+    // Rollback() re-indexes the replaced version from its indexed fields
+    // alone; the whole state (its text and history, which the new version's
+    // history takes over) is moved on, not copied.
+    undo_.push_back({Undo::Kind::kRemoved, doc, IndexedPart(*previous)});
+    previous_for_history = std::move(previous);
   } else {
     next.version = 1;
     out.version = 1;
     // DUPLICATE: another URL's current version has this exact content.
-    std::vector<DocId> same_content;  // oldest first
+    std::vector<DocId>& same_content = scratch.same_content;  // oldest first
+    same_content.clear();
     by_content_.ForEach(ContentTag(out.content_hash), [&](DocId d) {
       same_content.push_back(d);
       return true;
@@ -685,7 +710,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     next.text = JoinLines(canonical);
   }
 
-  AppendVersion(out, previous_for_history, &next);
+  AppendVersion(out, &previous_for_history, &next);
   store_->Put(next);
   IndexInsert(doc, next);
   undo_.push_back({Undo::Kind::kInserted, doc, IndexedPart(next)});
@@ -693,8 +718,11 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   return out;
 }
 
-void Detector::AppendVersion(const Outcome& out, const std::optional<state::UrlState>& previous,
+void Detector::AppendVersion(const Outcome& out, std::optional<state::UrlState>* replaced,
                              state::UrlState* next) const {
+  // The replaced version's state is not needed afterwards: its history
+  // records and texts are moved into the new one's.
+  std::optional<state::UrlState>& previous = *replaced;
   const size_t keep = options_.history_versions;
   if (keep == 0) return;
   state::VersionRecord v;
@@ -724,12 +752,12 @@ void Detector::AppendVersion(const Outcome& out, const std::optional<state::UrlS
       old.version = previous->version;
       old.fetched_at_ms = previous->fetched_at_ms;
       old.content_hash = previous->content_hash;
-      old.text = previous->text;
+      old.text = std::move(previous->text);
       next->versions.push_back(std::move(old));
     } else {
       for (size_t i = 0; i < previous->versions.size() && next->versions.size() < keep; ++i) {
-        next->versions.push_back(previous->versions[i]);
-        if (i == 0) next->versions.back().text = previous->text;  // versions[0] holds none
+        next->versions.push_back(std::move(previous->versions[i]));
+        if (i == 0) next->versions.back().text = std::move(previous->text);  // versions[0]: none
       }
     }
   }

@@ -215,7 +215,9 @@ class Detector {
   std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
   void SetSketch(DocId doc, const state::UrlState& s);
   bool DeriveSketch(DocId doc);
-  void AppendVersion(const Outcome& out, const std::optional<state::UrlState>& previous,
+  // Moves the replaced version's records and texts (from *replaced) into
+  // next->versions.
+  void AppendVersion(const Outcome& out, std::optional<state::UrlState>* replaced,
                      state::UrlState* next) const;
   DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
@@ -269,6 +271,8 @@ class Detector {
   std::vector<Undo> undo_;
   std::unique_ptr<NormalizedBlocks> page_blocks_;  // Process()'s, reused page after page
   std::unique_ptr<Fingerprint> page_fp_;           // likewise
+  struct PageScratch;
+  std::unique_ptr<PageScratch> page_scratch_;  // Process()'s vectors, likewise
   std::function<void(const state::UrlState&)> observer_;
 };
 

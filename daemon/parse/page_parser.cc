@@ -318,7 +318,7 @@ bool PageParser::ParseDocument(std::string_view json, bool repaired, ParsedPage*
         }
         page->fetched_at_ms = static_cast<int64_t>(ms);
       } else {
-        std::string text;
+        std::string& text = fetched_at_text_;  // reused: an RFC 3339 time is past SSO
         if (!read_string(&text, false)) return false;
         if (!ParseRfc3339(text, &page->fetched_at_ms)) {
           return Fail(error, ErrorCode::kWrongType,

@@ -72,8 +72,9 @@ class PageParser {
 
   ParseOptions options_;
   simdjson::ondemand::parser parser_;
-  std::string buffer_;    // message copied with SIMDJSON_PADDING spare bytes
-  std::string repaired_;  // the message with invalid UTF-8 marked, on the slow path
+  std::string buffer_;           // message copied with SIMDJSON_PADDING spare bytes
+  std::string repaired_;         // the message with invalid UTF-8 marked, on the slow path
+  std::string fetched_at_text_;  // the "fetched_at" string, reused
 };
 
 // RFC 3339 ("2023-04-27T19:00:00Z", "+08:00" offsets, fractions, a space for
