@@ -447,22 +447,33 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
 DiffOutcome Detector::MakeDiff(const std::string& old_text,
                                const std::vector<std::string>& new_blocks,
                                std::string_view old_label, std::string_view new_label) const {
-  auto sentences = [](const std::vector<std::string>& blocks) {
-    std::vector<diff::Sentence> out;
-    for (uint32_t b = 0; b < blocks.size(); ++b) {
-      for (std::string_view s : text::SplitSentences(blocks[b])) {
-        diff::Sentence sentence;
-        sentence.text = std::string(s);
-        sentence.key = text::ContentKey(s);
-        sentence.block = b;
-        if (!sentence.key.empty()) out.push_back(std::move(sentence));
-      }
+  // The sentences of each side, split into one reused list of views (no
+  // vector per block, no string per line of the old text); each sentence then
+  // owns its text and key, as the outcome outlives the page's buffers.
+  thread_local std::vector<std::string_view> split;
+  auto add_block = [](std::string_view block, uint32_t b, std::vector<diff::Sentence>* out) {
+    split.clear();
+    text::SplitSentencesInto(block, &split);
+    for (std::string_view s : split) {
+      diff::Sentence sentence;
+      text::ContentKey(s, &sentence.key);
+      if (sentence.key.empty()) continue;
+      sentence.text.assign(s);
+      sentence.block = b;
+      out->push_back(std::move(sentence));
     }
-    return out;
   };
   DiffOutcome d;
-  d.old_sentences = sentences(SplitLines(old_text));
-  d.new_sentences = sentences(new_blocks);
+  // Lines as SplitLines() gives them (empty lines dropped), as views.
+  uint32_t b = 0;
+  for (std::string_view rest = old_text; !rest.empty();) {
+    const size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    if (!line.empty()) add_block(line, b++, &d.old_sentences);
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+  for (uint32_t i = 0; i < new_blocks.size(); ++i) add_block(new_blocks[i], i, &d.new_sentences);
   d.result = diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff);
   d.unified = diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label);
   return d;
