@@ -32,7 +32,7 @@ void Pipeline::Process(const InputMessage& message, std::vector<OutputRecord>* o
   r.kind = PipelineResult::Kind::kEvent;
   r.error.code = parse::ErrorCode::kInvalidJson;
   r.error.detail.clear();
-  r.outcome = classify::Outcome{};
+  detector_->Recycle(std::move(r.outcome));  // its buffers serve this page's outcome
   if (r.diff) {
     // Kept for the next diff (a swap moves no text and allocates nothing).
     r.diff->Swap(&spare_diff_);

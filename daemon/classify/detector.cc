@@ -23,16 +23,15 @@ std::vector<std::string> SplitLines(std::string_view text) {
   return out;
 }
 
-std::string JoinLines(const std::vector<std::string>& blocks) {
-  std::string out;
+void JoinLines(const std::vector<std::string>& blocks, std::string* out) {
+  out->clear();
   size_t size = 0;
   for (const auto& b : blocks) size += b.size() + 1;
-  out.reserve(size);
+  out->reserve(size);
   for (const auto& b : blocks) {
-    if (!out.empty()) out.push_back('\n');
-    out.append(b);
+    if (!out->empty()) out->push_back('\n');
+    out->append(b);
   }
-  return out;
 }
 
 // What IndexRemove() needs to undo an insert, and IndexInsert() to undo a
@@ -122,7 +121,37 @@ struct Detector::PageScratch {
   std::vector<std::string_view> views;
   std::vector<std::string> canonical;  // without repeats
   std::vector<DocId> same_content;
+  // What Recycle() handed back: the last outcome's stored state and diff,
+  // whose strings and vectors the next page's are built in.
+  std::optional<state::UrlState> spare_state;
+  std::optional<DiffOutcome> spare_diff;
 };
+
+namespace {
+
+// A default state holding `spare`'s buffers, emptied: the fields Process()
+// fills keep their capacity, and every other field (one added later too)
+// starts from its default.
+state::UrlState StateWithBuffersOf(std::optional<state::UrlState>* spare) {
+  state::UrlState s;
+  if (!*spare) return s;
+  auto take = [](auto& from, auto* to) {
+    *to = std::move(from);
+    to->clear();
+  };
+  take((*spare)->canonical_url, &s.canonical_url);
+  take((*spare)->site, &s.site);
+  take((*spare)->history, &s.history);
+  take((*spare)->paragraph_hashes, &s.paragraph_hashes);
+  take((*spare)->line_hashes, &s.line_hashes);
+  take((*spare)->sketch, &s.sketch);
+  take((*spare)->text, &s.text);
+  take((*spare)->title, &s.title);
+  spare->reset();
+  return s;
+}
+
+}  // namespace
 
 struct Detector::Candidate {
   DocId doc;
@@ -450,30 +479,44 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
   // The sentences of each side, split into one reused list of views (no
   // vector per block, no string per line of the old text); each sentence then
   // owns its text and key, as the outcome outlives the page's buffers.
+  // The sentences are written over those of the last diff Recycle() handed
+  // back, so their strings keep their capacity.
   thread_local std::vector<std::string_view> split;
-  auto add_block = [](std::string_view block, uint32_t b, std::vector<diff::Sentence>* out) {
+  auto add_block = [](std::string_view block, uint32_t b, std::vector<diff::Sentence>* out,
+                      size_t* n) {
     split.clear();
     text::SplitSentencesInto(block, &split);
     for (std::string_view s : split) {
-      diff::Sentence sentence;
+      if (*n == out->size()) out->emplace_back();
+      diff::Sentence& sentence = (*out)[*n];
       text::ContentKey(s, &sentence.key);
-      if (sentence.key.empty()) continue;
+      if (sentence.key.empty()) continue;  // the slot is reused by the next sentence
       sentence.text.assign(s);
       sentence.block = b;
-      out->push_back(std::move(sentence));
+      ++*n;
     }
   };
   DiffOutcome d;
+  if (page_scratch_->spare_diff) {
+    d.old_sentences = std::move(page_scratch_->spare_diff->old_sentences);
+    d.new_sentences = std::move(page_scratch_->spare_diff->new_sentences);
+    page_scratch_->spare_diff.reset();
+  }
+  size_t old_n = 0, new_n = 0;
   // Lines as SplitLines() gives them (empty lines dropped), as views.
   uint32_t b = 0;
   for (std::string_view rest = old_text; !rest.empty();) {
     const size_t nl = rest.find('\n');
     const std::string_view line = rest.substr(0, nl);
-    if (!line.empty()) add_block(line, b++, &d.old_sentences);
+    if (!line.empty()) add_block(line, b++, &d.old_sentences, &old_n);
     if (nl == std::string_view::npos) break;
     rest.remove_prefix(nl + 1);
   }
-  for (uint32_t i = 0; i < new_blocks.size(); ++i) add_block(new_blocks[i], i, &d.new_sentences);
+  for (uint32_t i = 0; i < new_blocks.size(); ++i) {
+    add_block(new_blocks[i], i, &d.new_sentences, &new_n);
+  }
+  d.old_sentences.resize(old_n);
+  d.new_sentences.resize(new_n);
   d.result = diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff);
   d.unified = diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label);
   return d;
@@ -577,7 +620,11 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   out.stats.blocks = static_cast<uint32_t>(canonical.size());
 
   // Boilerplate: learn from this page, then fingerprint without it.
-  std::vector<uint64_t> line_hashes = normalized.NonEmptyHashes();
+  // The state this page stores, in the buffers of the last one Recycle()
+  // handed back (if any).
+  state::UrlState next = StateWithBuffersOf(&scratch.spare_state);
+  std::vector<uint64_t>& line_hashes = next.line_hashes;
+  normalized.NonEmptyHashes(&line_hashes);
   boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url), line_hashes);
   Fingerprint& fp = *page_fp_;
   Fingerprinter(canonical, normalized, page.site, &fp);
@@ -586,14 +633,12 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   out.stats.boilerplate_blocks += fp.boilerplate_blocks;
   if (fp.boilerplate_only) out.flags.Set(Flag::kBoilerplateOnly);
 
-  state::UrlState next;
   next.canonical_url = page.canonical_url;
   next.site = page.site;
   next.content_hash = out.content_hash;
   next.simhash = fp.simhash;
   next.fetched_at_ms = fetched_at_ms;
   next.paragraph_hashes = fp.paragraph_hashes;
-  next.line_hashes = std::move(line_hashes);
   next.line_hashes_known = true;
   next.sketch = fp.sketch;
   next.shingle_count = static_cast<uint32_t>(fp.shingles.size());
@@ -622,6 +667,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       out.version = previous->version;
       self.similarity = 1.0;
       out.match = std::move(self);
+      scratch.spare_state = std::move(next);  // its buffers, for the next page
       return out;  // nothing to store: the URL's last version is this content
     }
     out.verdict = Verdict::kRevised;
@@ -651,7 +697,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       next.history.push_back(h);
     }
     if (next.history.size() > options_.revert_history) next.history.resize(options_.revert_history);
-    next.text = JoinLines(canonical);
+    JoinLines(canonical, &next.text);
     IndexRemove(doc, *previous);
     // Rollback() re-indexes the replaced version from its indexed fields
     // alone; the whole state (its text and history, which the new version's
@@ -718,7 +764,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
         out.match = std::move(m);
       }
     }
-    next.text = JoinLines(canonical);
+    JoinLines(canonical, &next.text);
   }
 
   AppendVersion(out, &previous_for_history, &next);
@@ -772,6 +818,12 @@ void Detector::AppendVersion(const Outcome& out, std::optional<state::UrlState>*
       }
     }
   }
+}
+
+void Detector::Recycle(Outcome&& spent) {
+  if (spent.stored) page_scratch_->spare_state = std::move(spent.stored);
+  if (spent.diff) page_scratch_->spare_diff = std::move(spent.diff);
+  spent = Outcome{};
 }
 
 bool Detector::Commit(const std::map<std::string, std::string>& metadata, std::string* error) {

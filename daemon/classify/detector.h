@@ -126,6 +126,11 @@ class Detector {
                        size_t every = 100000);
 
   Outcome Process(const parse::ParsedPage& page, int64_t fetched_at_ms);
+  // Hands back an outcome the caller is done with (file mode reuses one
+  // result page after page): the next Process() builds its stored state and
+  // diff sentences in its strings and vectors, which then allocate nothing
+  // once grown. Optional; leaves `spent` empty.
+  void Recycle(Outcome&& spent);
 
   bool Commit(const std::map<std::string, std::string>& metadata, std::string* error);
   void Rollback();
