@@ -645,6 +645,28 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   next.sketch_known = true;
   next.title = page.title;
 
+  // UNCHANGED is decided from what the indexes hold for the URL (its current
+  // version's number, content hash and SimHash) without reading the store:
+  // a read copies, or decodes, the whole state with its history's texts, and
+  // an UNCHANGED page needs none of it. A URL known only from another
+  // instance's record, or not indexed, takes the path below.
+  if (const auto known = urls_.Find(page.canonical_url)) {
+    const Current& c = current_[*known];
+    if (c.version != 0 && c.history_full && c.hash == out.content_hash) {
+      MatchInfo self;
+      self.url = page.canonical_url;
+      self.version = c.version;
+      self.distance = HammingDistance(c.simhash, fp.simhash);
+      self.content_hash = c.hash;
+      self.similarity = 1.0;
+      out.verdict = Verdict::kUnchanged;
+      out.version = c.version;
+      out.match = std::move(self);
+      scratch.spare_state = std::move(next);  // its buffers, for the next page
+      return out;  // nothing to store: the URL's last version is this content
+    }
+  }
+
   std::optional<state::UrlState> previous = store_->Get(page.canonical_url);
   DocId doc = DocIdFor(page.canonical_url);
   if (current_[doc].version != 0 && !current_[doc].history_full) {

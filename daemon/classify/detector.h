@@ -77,9 +77,9 @@ struct TextStats {
 struct MatchInfo {
   std::string url;
   uint32_t version = 0;
-  int distance = 0;       // SimHash Hamming distance
-  double similarity = 0;  // containment of the shingle sets
-  int64_t fetched_at_ms = 0;
+  int distance = 0;           // SimHash Hamming distance
+  double similarity = 0;      // containment of the shingle sets
+  int64_t fetched_at_ms = 0;  // not set for UNCHANGED (decided without a store read)
   ContentHash128 content_hash;
   // NEAR_DUPLICATE: how the match was found and confirmed (the explanation
   // the API and the PageEvent give).

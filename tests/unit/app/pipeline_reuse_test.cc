@@ -11,6 +11,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <new>
 #include <string>
 #include <vector>
@@ -282,6 +284,81 @@ TEST(PipelineReuse, RecycledOutcomeServesTheNextRevision) {
   RecordProperty("allocations_without", static_cast<int>(without));
   // 60 sentences (two strings each) and the state's strings and vectors.
   EXPECT_LT(with + 100, without) << "with Recycle " << with << ", without " << without;
+}
+
+// A memory store that counts Get() calls.
+class CountingStore final : public state::StateStore {
+ public:
+  std::optional<state::UrlState> Get(std::string_view url) override {
+    ++gets;
+    return inner_->Get(url);
+  }
+  std::optional<state::UrlState> GetCommitted(std::string_view url) override {
+    return inner_->GetCommitted(url);
+  }
+  void Put(const state::UrlState& s) override { inner_->Put(s); }
+  bool Commit(const std::map<std::string, std::string>& metadata, std::string* error) override {
+    return inner_->Commit(metadata, error);
+  }
+  void Rollback() override { inner_->Rollback(); }
+  std::optional<std::string> GetMetadata(std::string_view key) override {
+    return inner_->GetMetadata(key);
+  }
+  void ForEach(const std::function<bool(const state::UrlState&)>& visit,
+               state::TextPart text) override {
+    inner_->ForEach(visit, text);
+  }
+  size_t ApproximateBytes() override { return inner_->ApproximateBytes(); }
+  size_t Count() override { return inner_->Count(); }
+
+  size_t gets = 0;
+
+ private:
+  state::StateStorePtr inner_ = state::NewMemoryStore();
+};
+
+TEST(PipelineReuse, UnchangedIsDecidedWithoutAStoreRead) {
+  // The store's copy of a URL's state holds its history's texts; an
+  // UNCHANGED page needs only what the indexes hold.
+  CountingStore store;
+  classify::Detector detector(classify::DetectOptions{}, &store);
+  parse::PageParser parser;
+  parse::ParsedPage page, revised_page;
+  parse::ParseError error;
+  const std::string url = "https://www.example.com/notices/2024/03/14/notice-42.html";
+  std::string body, revised;
+  for (int i = 0; i < 12; ++i) {
+    body += "Notice line " + std::to_string(i) + " states the opening hours of the office.\\n";
+  }
+  revised = body + "The office is closed on public holidays.";
+  ASSERT_TRUE(parser.Parse(PageJson(url, body), &page, &error));
+  ASSERT_TRUE(parser.Parse(PageJson(url, revised), &revised_page, &error));
+  std::string commit_error;
+  const classify::Outcome first = detector.Process(page, 1000);
+  ASSERT_TRUE(detector.Commit({}, &commit_error)) << commit_error;
+  const classify::Outcome second = detector.Process(revised_page, 2000);
+  ASSERT_EQ(second.verdict, Verdict::kRevised);
+  ASSERT_TRUE(detector.Commit({}, &commit_error)) << commit_error;
+
+  store.gets = 0;
+  const classify::Outcome again = detector.Process(revised_page, 3000);
+  EXPECT_EQ(store.gets, 0u);
+  EXPECT_EQ(again.verdict, Verdict::kUnchanged);
+  EXPECT_EQ(again.version, 2u);
+  ASSERT_TRUE(again.match.has_value());
+  EXPECT_EQ(again.match->url, revised_page.canonical_url);
+  EXPECT_EQ(again.match->version, 2u);
+  EXPECT_EQ(again.match->content_hash, second.content_hash);
+  EXPECT_EQ(again.match->similarity, 1.0);
+  EXPECT_EQ(again.match->distance, 0);
+  EXPECT_FALSE(again.stored.has_value());
+  EXPECT_FALSE(detector.HasStaged());
+  // The revision is still read from the store (its history is needed).
+  const classify::Outcome back = detector.Process(page, 4000);
+  EXPECT_EQ(back.verdict, Verdict::kRevised);
+  EXPECT_TRUE(back.flags.Has(Flag::kReverted));
+  EXPECT_GT(store.gets, 0u);
+  detector.Rollback();
 }
 
 }  // namespace
