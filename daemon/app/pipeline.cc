@@ -20,35 +20,62 @@ int64_t Pipeline::NowMs() const {
 }
 
 PipelineResult Pipeline::Process(const InputMessage& message, std::vector<OutputRecord>* out) {
-  auto started = std::chrono::steady_clock::now();
   PipelineResult r;
+  Process(message, out, &r);
+  return r;
+}
+
+void Pipeline::Process(const InputMessage& message, std::vector<OutputRecord>* out,
+                       PipelineResult* result) {
+  auto started = std::chrono::steady_clock::now();
+  PipelineResult& r = *result;
+  r.kind = PipelineResult::Kind::kEvent;
+  r.error.code = parse::ErrorCode::kInvalidJson;
+  r.error.detail.clear();
+  detector_->Recycle(std::move(r.outcome));  // its buffers serve this page's outcome
+  if (r.diff) {
+    // Kept for the next diff (a swap moves no text and allocates nothing).
+    r.diff->Swap(&spare_diff_);
+    r.diff.reset();
+  }
+  r.dead_letter.Clear();
   metrics_->CountInput();
   if (!parser_.Parse(message.value, &r.page, &r.error)) {
     r.kind = PipelineResult::Kind::kDeadLetter;
+    r.event.Clear();  // as in a fresh result: no event (rare: no reuse needed)
     r.dead_letter = emit::MakeDeadLetter(r.error, message.value, message.key, message.source,
                                          options_.dlq_max_original_bytes, NowMs());
     metrics_->CountDeadLetter(parse::ReasonCode(r.error.code));
-    out->push_back({OutputTopic::kDlq, std::string(message.key),
-                    emit::Encode(r.dead_letter, options_.format)});
-    return r;
+    if (out != nullptr) {
+      out->push_back({OutputTopic::kDlq, std::string(message.key),
+                      emit::Encode(r.dead_letter, options_.format)});
+    }
+    return;
   }
   if (r.page.status != 0 && (r.page.status < 200 || r.page.status > 299)) {
     // A failed fetch, not bad input: counted, skipped, state untouched.
     r.kind = PipelineResult::Kind::kSkipped;
+    r.event.Clear();
     metrics_->CountSkipped(r.page.status);
-    return r;
+    return;
   }
   int64_t fetched_at =
       r.page.fetched_at_ms >= 0 ? r.page.fetched_at_ms : message.source.timestamp_ms;
   r.outcome = detector_->Process(r.page, fetched_at);
   int64_t now = NowMs();
-  r.event = emit::MakeEvent(r.page, r.outcome, message.source, fetched_at, now);
-  out->push_back(
-      {OutputTopic::kEvents, r.page.canonical_url, emit::Encode(r.event, options_.format)});
-  r.diff = emit::MakeDiff(r.page, r.outcome, message.source, fetched_at);
-  if (r.diff) {
+  emit::FillEvent(r.page, r.outcome, message.source, fetched_at, now, &r.event);
+  if (out != nullptr) {
     out->push_back(
-        {OutputTopic::kDiffs, r.page.canonical_url, emit::Encode(*r.diff, options_.format)});
+        {OutputTopic::kEvents, r.page.canonical_url, emit::Encode(r.event, options_.format)});
+  }
+  if (r.outcome.diff && r.outcome.match) {
+    r.diff.emplace();
+    r.diff->Swap(&spare_diff_);
+    emit::FillDiff(r.page, r.outcome, message.source, fetched_at, &*r.diff);
+    if (out != nullptr) {
+      out->push_back(
+          {OutputTopic::kDiffs, r.page.canonical_url, emit::Encode(*r.diff, options_.format)});
+    }
   }
 
   metrics_->CountVerdict(r.outcome.verdict);
@@ -69,7 +96,6 @@ PipelineResult Pipeline::Process(const InputMessage& message, std::vector<Output
   if (fetched_at > 0) metrics_->ObserveEventLag(static_cast<double>(now - fetched_at) / 1000.0);
   metrics_->ObserveProcessing(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  return r;
 }
 
 size_t LoadState(classify::Detector* detector, bool log_empty,

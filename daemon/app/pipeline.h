@@ -6,6 +6,9 @@
 //   std::vector<OutputRecord> records;
 //   PipelineResult r = pipeline.Process({value, key, coordinates}, &records);
 //
+//   PipelineResult reused;                           // file mode: kept across pages
+//   pipeline.Process({value, key, coordinates}, nullptr, &reused);
+//
 // Thread-safety: one Pipeline per thread (it owns a parser and a Detector view).
 #pragma once
 
@@ -60,6 +63,12 @@ class Pipeline {
   Pipeline(PipelineOptions options, classify::Detector* detector, metrics::Metrics* metrics);
 
   PipelineResult Process(const InputMessage& message, std::vector<OutputRecord>* out);
+  // The same into `*result`, which may hold the result of an earlier message:
+  // its page, event and diff are overwritten in place, their strings, lists
+  // and sub-messages reused (no allocation per page for them once they have
+  // grown). With `out` null the output records are not encoded: `dedupd
+  // scan` prints `*result` itself, so encoding them would be wasted work.
+  void Process(const InputMessage& message, std::vector<OutputRecord>* out, PipelineResult* result);
 
  private:
   int64_t NowMs() const;
@@ -68,6 +77,9 @@ class Pipeline {
   classify::Detector* detector_;
   metrics::Metrics* metrics_;
   parse::PageParser parser_;
+  // A diff message kept while a page has none (PipelineResult::diff is an
+  // optional, which would free it): swapped back in for the next diff.
+  v1::PageDiff spare_diff_;
 };
 
 // Rebuilds the detector's indexes from its store (Detector::LoadFromStore),

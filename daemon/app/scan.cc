@@ -6,6 +6,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "api/api.h"
@@ -129,20 +130,24 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
   }
   std::string topic = args.input == "-" ? "stdin" : args.input;
   std::string line;
-  std::vector<OutputRecord> records;
+  // Kept across lines: the page, event and diff reuse their strings, lists
+  // and sub-messages, and no output record is encoded (scan prints `r`).
+  PipelineResult r;
   std::string json;  // one page's JSON lines, reused
+  std::map<std::string, std::string> commit_metadata{{"scan.last_line", ""}};  // reused
+  const auto last_line = commit_metadata.begin();
   size_t line_no = 0;
   std::ostream& out = std::cout;
   while (std::getline(*in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     SourceCoordinates source{topic, 0, static_cast<int64_t>(line_no - 1), 0};
-    records.clear();
-    PipelineResult r = pipeline.Process({line, {}, source}, &records);
+    pipeline.Process({line, {}, source}, /*out=*/nullptr, &r);
     // Each line is its own commit in file mode: state is durable per line,
     // and committed before its verdict is printed, so that every verdict
     // printed is one the store holds, whatever stops the scan.
-    if (!detector.Commit({{"scan.last_line", std::to_string(line_no)}}, &error)) {
+    last_line->second = std::to_string(line_no);  // short: no allocation
+    if (!detector.Commit(commit_metadata, &error)) {
       out.flush();
       const auto why = store->LastError();
       const auto kind = why ? why->kind : state::StoreErrorKind::kIo;

@@ -24,19 +24,19 @@ std::vector<std::string> SplitLines(std::string_view text) {
   return out;
 }
 
-std::string JoinLines(const std::vector<std::string>& blocks) {
-  std::string out;
+void JoinLines(const std::vector<std::string>& blocks, std::string* out) {
+  out->clear();
   size_t size = 0;
   for (const auto& b : blocks) size += b.size() + 1;
-  out.reserve(size);
+  out->reserve(size);
   for (const auto& b : blocks) {
-    if (!out.empty()) out.push_back('\n');
-    out.append(b);
+    if (!out->empty()) out->push_back('\n');
+    out->append(b);
   }
-  return out;
 }
 
-// What IndexRemove() needs to undo an insert: the indexed fields, without
+// What IndexRemove() needs to undo an insert, and IndexInsert() to undo a
+// removal: the indexed fields, without
 // the text, line hashes, title and history (Rollback() never reads them), so
 // the undo log does not copy every page's text.
 state::UrlState IndexedPart(const state::UrlState& s) {
@@ -44,6 +44,7 @@ state::UrlState IndexedPart(const state::UrlState& s) {
   p.content_hash = s.content_hash;
   p.simhash = s.simhash;
   p.version = s.version;
+  p.fetched_at_ms = s.fetched_at_ms;  // SetRemote's, when Rollback() re-inserts it
   p.paragraph_hashes = s.paragraph_hashes;
   p.sketch = s.sketch;
   p.shingle_count = s.shingle_count;
@@ -124,6 +125,44 @@ struct Detector::NormalizedBlocks {
   }
 };
 
+// Process()'s per-page vectors, kept so that they keep their capacity.
+struct Detector::PageScratch {
+  std::vector<std::string> blocks;  // the page's blocks without chrome
+  std::vector<std::string_view> views;
+  std::vector<std::string> canonical;  // without repeats
+  std::vector<DocId> same_content;
+  // What Recycle() handed back: the last outcome's stored state and diff,
+  // whose strings and vectors the next page's are built in.
+  std::optional<state::UrlState> spare_state;
+  std::optional<DiffOutcome> spare_diff;
+};
+
+namespace {
+
+// A default state holding `spare`'s buffers, emptied: the fields Process()
+// fills keep their capacity, and every other field (one added later too)
+// starts from its default.
+state::UrlState StateWithBuffersOf(std::optional<state::UrlState>* spare) {
+  state::UrlState s;
+  if (!*spare) return s;
+  auto take = [](auto& from, auto* to) {
+    *to = std::move(from);
+    to->clear();
+  };
+  take((*spare)->canonical_url, &s.canonical_url);
+  take((*spare)->site, &s.site);
+  take((*spare)->history, &s.history);
+  take((*spare)->paragraph_hashes, &s.paragraph_hashes);
+  take((*spare)->line_hashes, &s.line_hashes);
+  take((*spare)->sketch, &s.sketch);
+  take((*spare)->text, &s.text);
+  take((*spare)->title, &s.title);
+  spare->reset();
+  return s;
+}
+
+}  // namespace
+
 struct Detector::Candidate {
   DocId doc;
   state::UrlState state;
@@ -146,7 +185,8 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
           },
           this),
       page_blocks_(std::make_unique<NormalizedBlocks>()),
-      page_fp_(std::make_unique<Fingerprint>()) {
+      page_fp_(std::make_unique<Fingerprint>()),
+      page_scratch_(std::make_unique<PageScratch>()) {
   // A document known from the topic keeps only its passages' prefixes: the
   // tags of those counted in a boilerplate paragraph (no posting to find by
   // prefix) are kept here until it is removed.
@@ -471,14 +511,16 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
 
   std::optional<Candidate> best;
   std::vector<uint64_t> sorted;  // fp.shingles sorted, for the reference mode's set algebra
+  // The page itself is recognised by its DocId: no candidate's URL is built
+  // (UrlTable::Url decodes it into a new string) unless it is read.
+  const std::optional<DocId> self = urls_.Find(self_url);
   for (size_t d = 0; d < docs.size(); ++d) {
     const DocId doc = docs[d];
-    const std::string url = urls_.Url(doc);
-    if (url == self_url) continue;
+    if (self && doc == *self) continue;
     Candidate c;
     c.doc = doc;
     std::optional<state::UrlState> stored;
-    if (options_.confirm_from_text) stored = store_->Get(url);
+    if (options_.confirm_from_text) stored = store_->Get(urls_.Url(doc));
     // Reference mode re-fingerprints the candidate's text; a candidate known
     // only from a fingerprint record has none and goes to the sketch path,
     // which this mode leaves empty (no match: docs/design.md, "Known limits").
@@ -508,7 +550,7 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
     c.found_by = found_by[d];
     if (log::Global().level <= log::Level::kDebug) {  // no strings built otherwise
       log::Debug("near-duplicate candidate", {{"url", self_url},
-                                              {"candidate", url},
+                                              {"candidate", urls_.Url(doc)},
                                               {"distance", std::to_string(c.distance)},
                                               {"containment", std::to_string(c.containment)},
                                               {"jaccard", std::to_string(c.jaccard)}});
@@ -541,22 +583,47 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
 DiffOutcome Detector::MakeDiff(const std::string& old_text,
                                const std::vector<std::string>& new_blocks,
                                std::string_view old_label, std::string_view new_label) const {
-  auto sentences = [](const std::vector<std::string>& blocks) {
-    std::vector<diff::Sentence> out;
-    for (uint32_t b = 0; b < blocks.size(); ++b) {
-      for (std::string_view s : text::SplitSentences(blocks[b])) {
-        diff::Sentence sentence;
-        sentence.text = std::string(s);
-        sentence.key = text::ContentKey(s);
-        sentence.block = b;
-        if (!sentence.key.empty()) out.push_back(std::move(sentence));
-      }
+  // The sentences of each side, split into one reused list of views (no
+  // vector per block, no string per line of the old text); each sentence then
+  // owns its text and key, as the outcome outlives the page's buffers.
+  // The sentences are written over those of the last diff Recycle() handed
+  // back, so their strings keep their capacity.
+  thread_local std::vector<std::string_view> split;
+  auto add_block = [](std::string_view block, uint32_t b, std::vector<diff::Sentence>* out,
+                      size_t* n) {
+    split.clear();
+    text::SplitSentencesInto(block, &split);
+    for (std::string_view s : split) {
+      if (*n == out->size()) out->emplace_back();
+      diff::Sentence& sentence = (*out)[*n];
+      text::ContentKey(s, &sentence.key);
+      if (sentence.key.empty()) continue;  // the slot is reused by the next sentence
+      sentence.text.assign(s);
+      sentence.block = b;
+      ++*n;
     }
-    return out;
   };
   DiffOutcome d;
-  d.old_sentences = sentences(SplitLines(old_text));
-  d.new_sentences = sentences(new_blocks);
+  if (page_scratch_->spare_diff) {
+    d.old_sentences = std::move(page_scratch_->spare_diff->old_sentences);
+    d.new_sentences = std::move(page_scratch_->spare_diff->new_sentences);
+    page_scratch_->spare_diff.reset();
+  }
+  size_t old_n = 0, new_n = 0;
+  // Lines as SplitLines() gives them (empty lines dropped), as views.
+  uint32_t b = 0;
+  for (std::string_view rest = old_text; !rest.empty();) {
+    const size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    if (!line.empty()) add_block(line, b++, &d.old_sentences, &old_n);
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+  for (uint32_t i = 0; i < new_blocks.size(); ++i) {
+    add_block(new_blocks[i], i, &d.new_sentences, &new_n);
+  }
+  d.old_sentences.resize(old_n);
+  d.new_sentences.resize(new_n);
   d.result = diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff);
   d.unified = diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label);
   return d;
@@ -621,8 +688,11 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml
           ? text::ExtractHtml(page.body)
           : text::SplitPlainText(page.body);
-  std::vector<std::string> blocks;
-  blocks.reserve(extracted.blocks.size());
+  // The vectors below are the detector's, reused page after page (clear()
+  // keeps their capacity); the strings are moved, not copied.
+  PageScratch& scratch = *page_scratch_;
+  std::vector<std::string>& blocks = scratch.blocks;
+  blocks.clear();
   for (auto& b : extracted.blocks) {
     if (b.chrome) {
       ++out.stats.boilerplate_blocks;
@@ -632,10 +702,11 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   }
 
   // Repeats -> canonical blocks (first occurrence kept).
-  std::vector<std::string_view> views(blocks.begin(), blocks.end());
+  std::vector<std::string_view>& views = scratch.views;
+  views.assign(blocks.begin(), blocks.end());
   text::RepeatResult repeats = text::FindRepeats(views, options_.repeats);
-  std::vector<std::string> canonical;
-  canonical.reserve(blocks.size());
+  std::vector<std::string>& canonical = scratch.canonical;
+  canonical.clear();
   for (size_t i = 0; i < blocks.size(); ++i) {
     if (i >= repeats.keep.size() || repeats.keep[i]) canonical.push_back(std::move(blocks[i]));
   }
@@ -656,7 +727,11 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   out.stats.blocks = static_cast<uint32_t>(canonical.size());
 
   // Boilerplate: learn from this page, then fingerprint without it.
-  std::vector<uint64_t> line_hashes = normalized.NonEmptyHashes();
+  // The state this page stores, in the buffers of the last one Recycle()
+  // handed back (if any).
+  state::UrlState next = StateWithBuffersOf(&scratch.spare_state);
+  std::vector<uint64_t>& line_hashes = next.line_hashes;
+  normalized.NonEmptyHashes(&line_hashes);
   boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url), line_hashes);
   Fingerprint& fp = *page_fp_;
   Fingerprinter(canonical, normalized, page.site, &fp);
@@ -665,19 +740,39 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   out.stats.boilerplate_blocks += fp.boilerplate_blocks;
   if (fp.boilerplate_only) out.flags.Set(Flag::kBoilerplateOnly);
 
-  state::UrlState next;
   next.canonical_url = page.canonical_url;
   next.site = page.site;
   next.content_hash = out.content_hash;
   next.simhash = fp.simhash;
   next.fetched_at_ms = fetched_at_ms;
   next.paragraph_hashes = fp.paragraph_hashes;
-  next.line_hashes = std::move(line_hashes);
   next.line_hashes_known = true;
   next.sketch = fp.sketch;
   next.shingle_count = static_cast<uint32_t>(fp.shingles.size());
   next.sketch_known = true;
   next.title = page.title;
+
+  // UNCHANGED is decided from what the indexes hold for the URL (its current
+  // version's number, content hash and SimHash) without reading the store:
+  // a read copies, or decodes, the whole state with its history's texts, and
+  // an UNCHANGED page needs none of it. A URL known only from another
+  // instance's record, or not indexed, takes the path below.
+  if (const auto known = urls_.Find(page.canonical_url)) {
+    const Current& c = current_[*known];
+    if (c.version != 0 && c.history_full && c.hash == out.content_hash) {
+      MatchInfo self;
+      self.url = page.canonical_url;
+      self.version = c.version;
+      self.distance = HammingDistance(simhash_index_.Hash(*known), fp.simhash);
+      self.content_hash = c.hash;
+      self.similarity = 1.0;
+      out.verdict = Verdict::kUnchanged;
+      out.version = c.version;
+      out.match = std::move(self);
+      scratch.spare_state = std::move(next);  // its buffers, for the next page
+      return out;  // nothing to store: the URL's last version is this content
+    }
+  }
 
   std::optional<state::UrlState> previous = store_->Get(page.canonical_url);
   DocId doc = DocIdFor(page.canonical_url);
@@ -701,6 +796,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       out.version = previous->version;
       self.similarity = 1.0;
       out.match = std::move(self);
+      scratch.spare_state = std::move(next);  // its buffers, for the next page
       return out;  // nothing to store: the URL's last version is this content
     }
     out.verdict = Verdict::kRevised;
@@ -723,18 +819,26 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     out.match = std::move(self);
 
     next.version = out.version;
-    next.history = previous->history;
-    next.history.insert(next.history.begin(), previous->content_hash);
+    next.history.reserve(std::min(previous->history.size() + 1, options_.revert_history));
+    next.history.push_back(previous->content_hash);
+    for (const auto& h : previous->history) {
+      if (next.history.size() >= options_.revert_history) break;
+      next.history.push_back(h);
+    }
     if (next.history.size() > options_.revert_history) next.history.resize(options_.revert_history);
-    next.text = JoinLines(canonical);
-    previous_for_history = previous;
+    JoinLines(canonical, &next.text);
     IndexRemove(doc, *previous);
-    undo_.push_back({Undo::Kind::kRemoved, doc, std::move(*previous), removed_tags_});
+    // Rollback() re-indexes the replaced version from its indexed fields
+    // alone; the whole state (its text and history, which the new version's
+    // history takes over) is moved on, not copied.
+    undo_.push_back({Undo::Kind::kRemoved, doc, IndexedPart(*previous), removed_tags_});
+    previous_for_history = std::move(previous);
   } else {
     next.version = 1;
     out.version = 1;
     // DUPLICATE: another URL's current version has this exact content.
-    std::vector<DocId> same_content;  // oldest first
+    std::vector<DocId>& same_content = scratch.same_content;  // oldest first
+    same_content.clear();
     by_content_.ForEach(ContentTag(out.content_hash), [&](DocId d) {
       same_content.push_back(d);
       return true;
@@ -789,10 +893,10 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
         out.match = std::move(m);
       }
     }
-    next.text = JoinLines(canonical);
+    JoinLines(canonical, &next.text);
   }
 
-  AppendVersion(out, previous_for_history, &next);
+  AppendVersion(out, &previous_for_history, &next);
   store_->Put(next);
   IndexInsert(doc, next);
   undo_.push_back({Undo::Kind::kInserted, doc, IndexedPart(next)});
@@ -800,8 +904,11 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   return out;
 }
 
-void Detector::AppendVersion(const Outcome& out, const std::optional<state::UrlState>& previous,
+void Detector::AppendVersion(const Outcome& out, std::optional<state::UrlState>* replaced,
                              state::UrlState* next) const {
+  // The replaced version's state is not needed afterwards: its history
+  // records and texts are moved into the new one's.
+  std::optional<state::UrlState>& previous = *replaced;
   const size_t keep = options_.history_versions;
   if (keep == 0) return;
   state::VersionRecord v;
@@ -831,15 +938,21 @@ void Detector::AppendVersion(const Outcome& out, const std::optional<state::UrlS
       old.version = previous->version;
       old.fetched_at_ms = previous->fetched_at_ms;
       old.content_hash = previous->content_hash;
-      old.text = previous->text;
+      old.text = std::move(previous->text);
       next->versions.push_back(std::move(old));
     } else {
       for (size_t i = 0; i < previous->versions.size() && next->versions.size() < keep; ++i) {
-        next->versions.push_back(previous->versions[i]);
-        if (i == 0) next->versions.back().text = previous->text;  // versions[0] holds none
+        next->versions.push_back(std::move(previous->versions[i]));
+        if (i == 0) next->versions.back().text = std::move(previous->text);  // versions[0]: none
       }
     }
   }
+}
+
+void Detector::Recycle(Outcome&& spent) {
+  if (spent.stored) page_scratch_->spare_state = std::move(spent.stored);
+  if (spent.diff) page_scratch_->spare_diff = std::move(spent.diff);
+  spent = Outcome{};
 }
 
 bool Detector::Commit(const std::map<std::string, std::string>& metadata, std::string* error) {

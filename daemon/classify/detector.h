@@ -78,9 +78,9 @@ struct TextStats {
 struct MatchInfo {
   std::string url;
   uint32_t version = 0;
-  int distance = 0;       // SimHash Hamming distance
-  double similarity = 0;  // containment of the shingle sets
-  int64_t fetched_at_ms = 0;
+  int distance = 0;           // SimHash Hamming distance
+  double similarity = 0;      // containment of the shingle sets
+  int64_t fetched_at_ms = 0;  // not set for UNCHANGED (decided without a store read)
   ContentHash128 content_hash;
   // NEAR_DUPLICATE: how the match was found and confirmed (the explanation
   // the API and the PageEvent give).
@@ -127,6 +127,11 @@ class Detector {
                        size_t every = 100000);
 
   Outcome Process(const parse::ParsedPage& page, int64_t fetched_at_ms);
+  // Hands back an outcome the caller is done with (file mode reuses one
+  // result page after page): the next Process() builds its stored state and
+  // diff sentences in its strings and vectors, which then allocate nothing
+  // once grown. Optional; leaves `spent` empty.
+  void Recycle(Outcome&& spent);
 
   bool Commit(const std::map<std::string, std::string>& metadata, std::string* error);
   void Rollback();
@@ -228,7 +233,9 @@ class Detector {
   std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
   void SetSketch(DocId doc, const state::UrlState& s);
   bool DeriveSketch(DocId doc);
-  void AppendVersion(const Outcome& out, const std::optional<state::UrlState>& previous,
+  // Moves the replaced version's records and texts (from *replaced) into
+  // next->versions.
+  void AppendVersion(const Outcome& out, std::optional<state::UrlState>* replaced,
                      state::UrlState* next) const;
   DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
@@ -306,6 +313,8 @@ class Detector {
   std::vector<Undo> undo_;
   std::unique_ptr<NormalizedBlocks> page_blocks_;  // Process()'s, reused page after page
   std::unique_ptr<Fingerprint> page_fp_;           // likewise
+  struct PageScratch;
+  std::unique_ptr<PageScratch> page_scratch_;  // Process()'s vectors, likewise
   std::function<void(const state::UrlState&)> observer_;
 };
 

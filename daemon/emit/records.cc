@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "emit/json.h"
@@ -44,48 +45,93 @@ v1::DeadLetter::Reason ToProto(parse::ErrorCode c) {
 }
 
 void FillSource(const SourceCoordinates& s, v1::SourceCoordinates* out) {
-  out->set_topic(std::string(s.topic));
+  out->mutable_topic()->assign(s.topic);
   out->set_partition(s.partition);
   out->set_offset(s.offset);
   out->set_timestamp_ms(s.timestamp_ms);
 }
 
+// 32 lower-case hex digits, no terminator.
+void WriteHexHash(const ContentHash128& h, char* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) out[i] = kHex[(h.high >> (60 - 4 * i)) & 15];
+  for (int i = 0; i < 16; ++i) out[16 + i] = kHex[(h.low >> (60 - 4 * i)) & 15];
+}
+
+void AssignHexHash(const ContentHash128& h, std::string* out) {
+  char buf[32];
+  WriteHexHash(h, buf);
+  out->assign(buf, sizeof buf);
+}
+
+template <typename T>
+void AppendDecimal(T v, std::string* out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, end);
+}
+
+void AssignEventId(const SourceCoordinates& s, std::string* out) {
+  out->assign(s.topic);
+  out->push_back('/');
+  AppendDecimal(s.partition, out);
+  out->push_back('/');
+  AppendDecimal(s.offset, out);
+}
+
 }  // namespace
 
 std::string HexHash(const ContentHash128& h) {
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.high),
-                static_cast<unsigned long long>(h.low));
-  return buf;
+  std::string out;
+  AssignHexHash(h, &out);
+  return out;
 }
 
 std::string EventId(const SourceCoordinates& s) {
-  return std::string(s.topic) + "/" + std::to_string(s.partition) + "/" + std::to_string(s.offset);
+  std::string out;
+  AssignEventId(s, &out);
+  return out;
 }
 
 v1::PageEvent MakeEvent(const parse::ParsedPage& page, const classify::Outcome& o,
                         const SourceCoordinates& source, int64_t fetched_at_ms,
                         int64_t processed_at_ms) {
   v1::PageEvent e;
-  e.set_url(page.url);
-  e.set_canonical_url(page.canonical_url);
-  e.set_site(page.site);
-  e.set_title(page.title);
-  e.set_fetched_at_ms(fetched_at_ms);
-  e.set_processed_at_ms(processed_at_ms);
-  e.set_verdict(ToProto(o.verdict));
-  if (o.flags.Has(Flag::kRepeatedContent)) e.add_flags(v1::REPEATED_CONTENT);
-  if (o.flags.Has(Flag::kReverted)) e.add_flags(v1::REVERTED);
-  if (o.flags.Has(Flag::kBoilerplateOnly)) e.add_flags(v1::BOILERPLATE_ONLY);
-  e.set_version(o.version);
-  e.set_simhash(o.simhash.bits);
-  e.set_content_hash(HexHash(o.content_hash));
+  FillEvent(page, o, source, fetched_at_ms, processed_at_ms, &e);
+  return e;
+}
+
+// Every field is written, defaults included, so that whatever `e` held
+// before, it ends equal to a fresh message filled the same way; the strings,
+// lists and sub-messages it already has are reused, not reallocated.
+void FillEvent(const parse::ParsedPage& page, const classify::Outcome& o,
+               const SourceCoordinates& source, int64_t fetched_at_ms, int64_t processed_at_ms,
+               v1::PageEvent* e) {
+  e->mutable_url()->assign(page.url);
+  e->mutable_canonical_url()->assign(page.canonical_url);
+  e->mutable_site()->assign(page.site);
+  e->mutable_title()->assign(page.title);
+  e->set_fetched_at_ms(fetched_at_ms);
+  e->set_processed_at_ms(processed_at_ms);
+  e->set_verdict(ToProto(o.verdict));
+  e->clear_flags();
+  if (o.flags.Has(Flag::kRepeatedContent)) e->add_flags(v1::REPEATED_CONTENT);
+  if (o.flags.Has(Flag::kReverted)) e->add_flags(v1::REVERTED);
+  if (o.flags.Has(Flag::kBoilerplateOnly)) e->add_flags(v1::BOILERPLATE_ONLY);
+  e->set_version(o.version);
+  e->set_simhash(o.simhash.bits);
+  AssignHexHash(o.content_hash, e->mutable_content_hash());
   if (o.match) {
-    auto* m = e.mutable_match();
-    m->set_url(o.match->url);
+    auto* m = e->mutable_match();
+    m->mutable_url()->assign(o.match->url);
     m->set_distance(static_cast<uint32_t>(o.match->distance));
     m->set_similarity(o.match->similarity);
     m->set_version(o.match->version);
+    m->set_jaccard(0);
+    m->clear_found_by();
+    m->set_sentences(0);
+    m->set_shared_sentences(0);
+    m->set_boilerplate_blocks(0);
     if (o.verdict == Verdict::kNearDuplicate) {
       m->set_jaccard(o.match->jaccard);
       if (o.match->found_by & classify::kFoundBySimHash) m->add_found_by("simhash");
@@ -100,40 +146,72 @@ v1::PageEvent MakeEvent(const parse::ParsedPage& page, const classify::Outcome& 
       }
       m->set_boilerplate_blocks(o.match->boilerplate_blocks);
     }
+  } else {
+    e->clear_match();
   }
-  e.set_repeated_fraction(o.repeated_fraction);
-  auto* t = e.mutable_text();
+  e->set_repeated_fraction(o.repeated_fraction);
+  auto* t = e->mutable_text();
   t->set_blocks(o.stats.blocks);
   t->set_sentences(o.stats.sentences);
   t->set_characters(o.stats.characters);
   t->set_shingles(o.stats.shingles);
   t->set_boilerplate_blocks(o.stats.boilerplate_blocks);
   t->set_invalid_utf8(o.stats.invalid_utf8);
-  FillSource(source, e.mutable_source());
-  if (o.severity) e.set_severity(ToProto(*o.severity));
-  e.set_event_id(EventId(source));
-  return e;
+  FillSource(source, e->mutable_source());
+  e->set_severity(o.severity ? ToProto(*o.severity) : v1::SEVERITY_UNSPECIFIED);
+  AssignEventId(source, e->mutable_event_id());
 }
 
 std::optional<v1::PageDiff> MakeDiff(const parse::ParsedPage& page, const classify::Outcome& o,
                                      const SourceCoordinates& source, int64_t fetched_at_ms) {
   if (!o.diff || !o.match) return std::nullopt;
   v1::PageDiff d;
-  d.set_canonical_url(page.canonical_url);
-  d.set_site(page.site);
-  d.set_verdict(ToProto(o.verdict));
-  auto* old_side = d.mutable_old_side();
-  old_side->set_url(o.match->url);
+  FillDiff(page, o, source, fetched_at_ms, &d);
+  return d;
+}
+
+namespace {
+
+void FillSpans(const std::vector<std::vector<diff::Span>>& spans,
+               google::protobuf::RepeatedPtrField<v1::Span>* out,
+               google::protobuf::RepeatedField<uint32_t>* sentence) {
+  for (uint32_t i = 0; i < spans.size(); ++i) {
+    for (const auto& span : spans[i]) {
+      auto* ps = out->Add();
+      ps->set_begin(span.begin);
+      ps->set_end(span.end);
+      sentence->Add(i);
+    }
+  }
+}
+
+void FillStrings(const std::vector<std::string>& in,
+                 google::protobuf::RepeatedPtrField<std::string>* out) {
+  // Add() hands back a string cleared by the last Clear(), capacity kept.
+  for (const auto& s : in) out->Add()->assign(s);
+}
+
+}  // namespace
+
+void FillDiff(const parse::ParsedPage& page, const classify::Outcome& o,
+              const SourceCoordinates& source, int64_t fetched_at_ms, v1::PageDiff* d) {
+  d->mutable_canonical_url()->assign(page.canonical_url);
+  d->mutable_site()->assign(page.site);
+  d->set_verdict(ToProto(o.verdict));
+  auto* old_side = d->mutable_old_side();
+  old_side->mutable_url()->assign(o.match->url);
   old_side->set_version(o.match->version);
   old_side->set_fetched_at_ms(o.match->fetched_at_ms);
-  old_side->set_content_hash(HexHash(o.match->content_hash));
-  auto* new_side = d.mutable_new_side();
-  new_side->set_url(page.canonical_url);
+  AssignHexHash(o.match->content_hash, old_side->mutable_content_hash());
+  auto* new_side = d->mutable_new_side();
+  new_side->mutable_url()->assign(page.canonical_url);
   new_side->set_version(o.version);
   new_side->set_fetched_at_ms(fetched_at_ms);
-  new_side->set_content_hash(HexHash(o.content_hash));
+  AssignHexHash(o.content_hash, new_side->mutable_content_hash());
+  // Clear() keeps the hunks (and their strings and spans) for Add() to reuse.
+  d->clear_hunks();
   for (const auto& h : o.diff->result.hunks) {
-    auto* ph = d.add_hunks();
+    auto* ph = d->add_hunks();
     switch (h.kind) {
       case diff::HunkKind::kAdded: ph->set_kind(v1::Hunk::ADDED); break;
       case diff::HunkKind::kRemoved: ph->set_kind(v1::Hunk::REMOVED); break;
@@ -147,28 +225,14 @@ std::optional<v1::PageDiff> MakeDiff(const parse::ParsedPage& page, const classi
     ph->set_old_last_line(h.old_last_block + 1);
     ph->set_new_first_line(h.new_first_block + 1);
     ph->set_new_last_line(h.new_last_block + 1);
-    for (const auto& s : h.old_text) ph->add_old_text(s);
-    for (const auto& s : h.new_text) ph->add_new_text(s);
-    for (uint32_t i = 0; i < h.old_spans.size(); ++i) {
-      for (const auto& span : h.old_spans[i]) {
-        auto* ps = ph->add_old_spans();
-        ps->set_begin(span.begin);
-        ps->set_end(span.end);
-        ph->add_old_span_sentence(i);
-      }
-    }
-    for (uint32_t i = 0; i < h.new_spans.size(); ++i) {
-      for (const auto& span : h.new_spans[i]) {
-        auto* ps = ph->add_new_spans();
-        ps->set_begin(span.begin);
-        ps->set_end(span.end);
-        ph->add_new_span_sentence(i);
-      }
-    }
+    FillStrings(h.old_text, ph->mutable_old_text());
+    FillStrings(h.new_text, ph->mutable_new_text());
+    FillSpans(h.old_spans, ph->mutable_old_spans(), ph->mutable_old_span_sentence());
+    FillSpans(h.new_spans, ph->mutable_new_spans(), ph->mutable_new_span_sentence());
   }
-  d.set_unified(o.diff->unified);
+  d->mutable_unified()->assign(o.diff->unified);
   const auto& sig = o.diff->result.significance;
-  auto* ps = d.mutable_significance();
+  auto* ps = d->mutable_significance();
   ps->set_changed_fraction(sig.changed_fraction);
   ps->set_sentences_added(sig.sentences_added);
   ps->set_sentences_removed(sig.sentences_removed);
@@ -179,10 +243,9 @@ std::optional<v1::PageDiff> MakeDiff(const parse::ParsedPage& page, const classi
   ps->set_dates_changed(sig.dates_changed);
   ps->set_amounts_changed(sig.amounts_changed);
   ps->set_severity(ToProto(sig.severity));
-  d.set_truncated(o.diff->result.truncated);
-  d.set_reverted(o.flags.Has(Flag::kReverted));
-  d.set_event_id(EventId(source));
-  return d;
+  d->set_truncated(o.diff->result.truncated);
+  d->set_reverted(o.flags.Has(Flag::kReverted));
+  AssignEventId(source, d->mutable_event_id());
 }
 
 v1::DeadLetter MakeDeadLetter(const parse::ParseError& error, std::string_view original,

@@ -30,6 +30,17 @@ v1::PageEvent MakeEvent(const parse::ParsedPage& page, const classify::Outcome& 
 std::optional<v1::PageDiff> MakeDiff(const parse::ParsedPage& page,
                                      const classify::Outcome& outcome,
                                      const SourceCoordinates& source, int64_t fetched_at_ms);
+// MakeEvent / MakeDiff into a message that may hold an earlier page's
+// record: every field is written, so the result equals (byte for byte,
+// serialised or as JSON) a fresh MakeEvent / MakeDiff, while the strings,
+// lists and sub-messages it holds are reused, not allocated again (the
+// pipeline fills one message page after page). FillDiff requires
+// outcome.diff and outcome.match.
+void FillEvent(const parse::ParsedPage& page, const classify::Outcome& outcome,
+               const SourceCoordinates& source, int64_t fetched_at_ms, int64_t processed_at_ms,
+               v1::PageEvent* event);
+void FillDiff(const parse::ParsedPage& page, const classify::Outcome& outcome,
+              const SourceCoordinates& source, int64_t fetched_at_ms, v1::PageDiff* diff);
 v1::DeadLetter MakeDeadLetter(const parse::ParseError& error, std::string_view original,
                               std::string_view key, const SourceCoordinates& source,
                               size_t max_original_bytes, int64_t now_ms);

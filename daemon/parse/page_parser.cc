@@ -181,10 +181,23 @@ bool ParseRfc3339(std::string_view t, int64_t* epoch_ms) {
   return true;
 }
 
+void ParsedPage::Clear() {
+  url.clear();
+  canonical_url.clear();
+  host.clear();
+  site.clear();
+  body.clear();
+  content_type.clear();
+  title.clear();
+  fetched_at_ms = -1;
+  status = 0;
+  repaired_utf8 = 0;
+}
+
 PageParser::PageParser(ParseOptions options) : options_(options) {}
 
 bool PageParser::Parse(std::string_view message, ParsedPage* page, ParseError* error) {
-  *page = ParsedPage{};
+  page->Clear();
   if (message.size() > options_.max_message_bytes) {
     return Fail(error, ErrorCode::kTooLarge,
                 "message is " + std::to_string(message.size()) + " bytes, over the limit of " +
@@ -305,7 +318,7 @@ bool PageParser::ParseDocument(std::string_view json, bool repaired, ParsedPage*
         }
         page->fetched_at_ms = static_cast<int64_t>(ms);
       } else {
-        std::string text;
+        std::string& text = fetched_at_text_;  // reused: an RFC 3339 time is past SSO
         if (!read_string(&text, false)) return false;
         if (!ParseRfc3339(text, &page->fetched_at_ms)) {
           return Fail(error, ErrorCode::kWrongType,
@@ -335,15 +348,11 @@ bool PageParser::ParseDocument(std::string_view json, bool repaired, ParsedPage*
   if (AllSpace(page->body)) {
     return Fail(error, ErrorCode::kEmptyBody, "field 'body' is empty or only white space");
   }
-  std::string why;
-  auto canonical = CanonicalizeUrl(page->url, &why);
-  if (!canonical) {
+  if (std::string why; !CanonicalizeUrlInto(page->url, &page->canonical_url, &page->host, &why)) {
     return Fail(error, ErrorCode::kInvalidUrl,
                 "field 'url' is '" + page->url.substr(0, 200) + "': " + why);
   }
-  page->canonical_url = std::move(canonical->url);
-  page->host = std::move(canonical->host);
-  if (page->site.empty()) page->site = RegistrableDomain(page->host);
+  if (page->site.empty()) AssignRegistrableDomain(page->host, &page->site);
   return true;
 }
 

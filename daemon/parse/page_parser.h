@@ -6,7 +6,8 @@
 //   if (!parser.Parse(bytes, &page, &error)) DeadLetter(error);
 //
 // The parser owns one simdjson parser and one padded buffer that are reused
-// for every message, so the steady state allocates nothing for the JSON.
+// for every message, so the steady state allocates nothing for the JSON; a
+// ParsedPage passed again and again keeps its strings' capacity too.
 // Thread-safety: one PageParser per thread.
 #pragma once
 
@@ -48,6 +49,11 @@ struct ParsedPage {
   int64_t fetched_at_ms = -1;  // -1: absent (the caller uses the message timestamp)
   int status = 0;              // HTTP status, 0 when absent
   size_t repaired_utf8 = 0;    // invalid sequences replaced in optional fields
+
+  // Back to the default values, the strings keeping their capacity: Parse()
+  // starts with it, so a ParsedPage reused for every message allocates
+  // nothing once its strings have grown. (A new field is reset here too.)
+  void Clear();
 };
 
 struct ParseOptions {
@@ -66,8 +72,9 @@ class PageParser {
 
   ParseOptions options_;
   simdjson::ondemand::parser parser_;
-  std::string buffer_;    // message copied with SIMDJSON_PADDING spare bytes
-  std::string repaired_;  // the message with invalid UTF-8 marked, on the slow path
+  std::string buffer_;           // message copied with SIMDJSON_PADDING spare bytes
+  std::string repaired_;         // the message with invalid UTF-8 marked, on the slow path
+  std::string fetched_at_text_;  // the "fetched_at" string, reused
 };
 
 // RFC 3339 ("2023-04-27T19:00:00Z", "+08:00" offsets, fractions, a space for

@@ -14,43 +14,43 @@ constexpr std::array<std::string_view, 14> kTrackingParams = {
     "mc_cid", "mc_eid", "igshid", "_hsenc", "_hsmi",  "spm",     "mkt_tok"};
 
 bool IsTrackingParam(std::string_view name) {
-  std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower.starts_with("utm_")) return true;
-  return std::find(kTrackingParams.begin(), kTrackingParams.end(), lower) != kTrackingParams.end();
+  // Compared case-insensitively without a lower-cased copy: the names are
+  // short ASCII, and a query has several parameters per page.
+  auto equal_lower = [](std::string_view a, std::string_view lower) {
+    return a.size() == lower.size() &&
+           std::equal(a.begin(), a.end(), lower.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == y;
+           });
+  };
+  if (name.size() >= 4 && equal_lower(name.substr(0, 4), "utm_")) return true;
+  return std::any_of(kTrackingParams.begin(), kTrackingParams.end(),
+                     [&](std::string_view p) { return equal_lower(name, p); });
 }
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+void AppendLower(std::string_view s, std::string* out) {
+  for (unsigned char c : s) out->push_back(static_cast<char>(std::tolower(c)));
 }
 
 // Upper-cases the hex digits of percent-escapes and drops characters that
-// cannot be in a URL (spaces, controls) by escaping them.
-std::string NormalizeEscapes(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
+// cannot be in a URL (spaces, controls) by escaping them. Appends to `out`.
+void AppendNormalizedEscapes(std::string_view s, std::string* out) {
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
         std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back('%');
-      out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 1]))));
-      out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 2]))));
+      out->push_back('%');
+      out->push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 1]))));
+      out->push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 2]))));
       i += 2;
     } else if (c <= 0x20 || c == 0x7f) {
       static constexpr char kHex[] = "0123456789ABCDEF";
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
+      out->push_back('%');
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
     } else {
-      out.push_back(static_cast<char>(c));
+      out->push_back(static_cast<char>(c));
     }
   }
-  return out;
 }
 
 bool ValidHost(std::string_view host) {
@@ -67,9 +67,16 @@ bool ValidHost(std::string_view host) {
 }  // namespace
 
 std::optional<CanonicalUrl> CanonicalizeUrl(std::string_view raw, std::string* why) {
-  auto fail = [why](const char* reason) -> std::optional<CanonicalUrl> {
+  CanonicalUrl out;
+  if (!CanonicalizeUrlInto(raw, &out.url, &out.host, why)) return std::nullopt;
+  return out;
+}
+
+bool CanonicalizeUrlInto(std::string_view raw, std::string* url, std::string* host,
+                         std::string* why) {
+  auto fail = [why](const char* reason) {
     if (why != nullptr) *why = reason;
-    return std::nullopt;
+    return false;
   };
   // Trim surrounding whitespace.
   while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front())))
@@ -78,8 +85,17 @@ std::optional<CanonicalUrl> CanonicalizeUrl(std::string_view raw, std::string* w
 
   size_t colon = raw.find("://");
   if (colon == std::string_view::npos) return fail("no scheme (expected http:// or https://)");
-  std::string scheme = ToLower(raw.substr(0, colon));
-  if (scheme != "http" && scheme != "https") return fail("scheme is not http or https");
+  // The scheme in lower case, without a copy: only two are accepted.
+  const std::string_view raw_scheme = raw.substr(0, colon);
+  auto scheme_is = [&](std::string_view lower) {
+    return raw_scheme.size() == lower.size() &&
+           std::equal(raw_scheme.begin(), raw_scheme.end(), lower.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == y;
+           });
+  };
+  const bool http = scheme_is("http");
+  if (!http && !scheme_is("https")) return fail("scheme is not http or https");
+  const std::string_view scheme = http ? "http" : "https";
   std::string_view rest = raw.substr(colon + 3);
 
   if (size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
@@ -104,13 +120,16 @@ std::optional<CanonicalUrl> CanonicalizeUrl(std::string_view raw, std::string* w
     host_part = authority.substr(0, c);
     port = authority.substr(c + 1);
   }
-  std::string host = ToLower(host_part);
-  while (!host.empty() && host.back() == '.') host.pop_back();
-  if (!ValidHost(host)) return fail("missing or invalid host");
+  // Written into the caller's strings, which keep their capacity from the
+  // page before (no allocation per page in steady state).
+  host->clear();
+  AppendLower(host_part, host);
+  while (!host->empty() && host->back() == '.') host->pop_back();
+  if (!ValidHost(*host)) return fail("missing or invalid host");
   for (char c : port) {
     if (!std::isdigit(static_cast<unsigned char>(c))) return fail("invalid port");
   }
-  if ((scheme == "http" && port == "80") || (scheme == "https" && port == "443")) port = {};
+  if ((http && port == "80") || (!http && port == "443")) port = {};
 
   std::string_view path = path_query;
   std::string_view query;
@@ -119,14 +138,17 @@ std::optional<CanonicalUrl> CanonicalizeUrl(std::string_view raw, std::string* w
     query = path_query.substr(q + 1);
   }
 
-  CanonicalUrl out;
-  out.host = host;
-  out.url.reserve(raw.size());
-  out.url.append(scheme).append("://").append(host);
-  if (!port.empty()) out.url.append(":").append(port);
-  out.url.append(path.empty() ? std::string("/") : NormalizeEscapes(path));
+  url->clear();
+  url->reserve(raw.size());
+  url->append(scheme).append("://").append(*host);
+  if (!port.empty()) url->append(":").append(port);
+  if (path.empty()) {
+    url->push_back('/');
+  } else {
+    AppendNormalizedEscapes(path, url);
+  }
 
-  std::string kept;
+  bool first = true;
   while (!query.empty()) {
     size_t amp = query.find('&');
     std::string_view param = query.substr(0, amp);
@@ -134,24 +156,30 @@ std::optional<CanonicalUrl> CanonicalizeUrl(std::string_view raw, std::string* w
     if (param.empty()) continue;
     std::string_view name = param.substr(0, param.find('='));
     if (IsTrackingParam(name)) continue;
-    if (!kept.empty()) kept.push_back('&');
-    kept.append(NormalizeEscapes(param));
+    url->push_back(first ? '?' : '&');
+    first = false;
+    AppendNormalizedEscapes(param, url);
   }
-  if (!kept.empty()) out.url.append("?").append(kept);
-  return out;
+  return true;
 }
 
 std::string RegistrableDomain(std::string_view host) {
   std::string h(host);
-  if (h.empty()) return h;
-  if (h.front() == '[' || std::all_of(h.begin(), h.end(), [](unsigned char c) {
-        return std::isdigit(c) || c == '.';
-      })) {
-    return h;  // an IP address is its own site
+  std::string out;
+  AssignRegistrableDomain(h, &out);
+  return out;
+}
+
+void AssignRegistrableDomain(const std::string& host, std::string* out) {
+  if (host.empty() || host.front() == '[' ||
+      std::all_of(host.begin(), host.end(),
+                  [](unsigned char c) { return std::isdigit(c) || c == '.'; })) {
+    out->assign(host);  // an IP address is its own site
+    return;
   }
   const psl_ctx_t* psl = psl_builtin();
-  const char* domain = psl != nullptr ? psl_registrable_domain(psl, h.c_str()) : nullptr;
-  return domain != nullptr ? std::string(domain) : h;
+  const char* domain = psl != nullptr ? psl_registrable_domain(psl, host.c_str()) : nullptr;
+  out->assign(domain != nullptr ? std::string_view(domain) : std::string_view(host));
 }
 
 }  // namespace dedupd::parse

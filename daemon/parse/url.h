@@ -26,10 +26,17 @@ struct CanonicalUrl {
 
 // Returns nullopt, with *why set, when the text is not an http(s) URL.
 std::optional<CanonicalUrl> CanonicalizeUrl(std::string_view raw, std::string* why = nullptr);
+// The same into the caller's strings, which keep their capacity (the page
+// parser reuses them page after page). False, with *why, as above; *url and
+// *host are then unspecified.
+bool CanonicalizeUrlInto(std::string_view raw, std::string* url, std::string* host,
+                         std::string* why = nullptr);
 
 // The registrable domain (public suffix + one label) from the Public Suffix
 // List compiled into libpsl; the host itself for IP addresses and hosts that
 // are a public suffix.
 std::string RegistrableDomain(std::string_view host);
+// The same into `*out` (its capacity kept).
+void AssignRegistrableDomain(const std::string& host, std::string* out);
 
 }  // namespace dedupd::parse
