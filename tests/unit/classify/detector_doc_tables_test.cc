@@ -10,29 +10,15 @@
 #include <vector>
 
 #include "classify/detector.h"
+#include "foreign_state.h"
 #include "state/store.h"
 
 namespace dedupd::classify {
 namespace {
 
 state::UrlState Foreign(size_t i, std::mt19937_64& rng) {
-  state::UrlState s;
-  s.canonical_url = "https://www.site" + std::to_string(i % 40) + ".example/a/" + std::to_string(i);
-  s.site = "site" + std::to_string(i % 40);
-  s.version = 1;
-  s.content_hash = {rng(), rng()};
-  s.simhash = SimHash64{rng()};
-  for (int p = 0; p < 8; ++p) s.paragraph_hashes.push_back(rng());
-  std::sort(s.paragraph_hashes.begin(), s.paragraph_hashes.end());
-  for (int k = 0; k < 64; ++k)
-    s.sketch.push_back(static_cast<uint32_t>(rng() % (uint64_t{1} << 28)));
-  std::sort(s.sketch.begin(), s.sketch.end());
-  s.sketch.erase(std::unique(s.sketch.begin(), s.sketch.end()), s.sketch.end());
-  s.shingle_count = 1600;
-  s.sketch_known = true;
-  s.line_hashes_known = true;
-  s.history_full = false;
-  return s;
+  return ForeignState(
+      "https://www.site" + std::to_string(i % 40) + ".example/a/" + std::to_string(i), i, rng);
 }
 
 TEST(DetectorDocTables, SimHashCurrentSketchAndContentTakeUnder176Bytes) {
