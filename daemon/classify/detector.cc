@@ -127,9 +127,13 @@ struct Detector::NormalizedBlocks {
 
 // Process()'s per-page vectors, kept so that they keep their capacity.
 struct Detector::PageScratch {
-  std::vector<std::string> blocks;  // the page's blocks without chrome
-  std::vector<std::string_view> views;
-  std::vector<std::string> canonical;  // without repeats
+  // The page's blocks, extracted into the last page's buffers.
+  text::ExtractedText extracted;
+  std::vector<size_t> block_index;      // views[i] is extracted.blocks[block_index[i]]
+  std::vector<std::string_view> views;  // the blocks without chrome
+  text::RepeatResult repeats;
+  std::vector<std::string> canonical;    // without repeats
+  std::vector<std::string> spare_lines;  // canonical's strings a shorter page left
   std::vector<DocId> same_content;
   // What Recycle() handed back: the last outcome's stored state and diff,
   // whose strings and vectors the next page's are built in.
@@ -138,6 +142,28 @@ struct Detector::PageScratch {
 };
 
 namespace {
+
+// Resizes *v to n strings, parking the strings it drops in *spare and taking
+// the ones it adds from there, so that their buffers serve later pages (a
+// bounded number, none bigger than 64 KiB: one huge page keeps no memory).
+void ResizeKeepingBuffers(std::vector<std::string>* v, size_t n, std::vector<std::string>* spare) {
+  constexpr size_t kMaxSpare = 4096;
+  constexpr size_t kMaxSpareBytes = 64 * 1024;
+  while (v->size() > n) {
+    if (spare->size() < kMaxSpare && v->back().capacity() <= kMaxSpareBytes) {
+      spare->push_back(std::move(v->back()));
+    }
+    v->pop_back();
+  }
+  while (v->size() < n) {
+    if (spare->empty()) {
+      v->emplace_back();
+    } else {
+      v->push_back(std::move(spare->back()));
+      spare->pop_back();
+    }
+  }
+}
 
 // A default state holding `spare`'s buffers, emptied: the fields Process()
 // fills keep their capacity, and every other field (one added later too)
@@ -683,32 +709,41 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   Outcome out;
   out.stats.invalid_utf8 = static_cast<uint32_t>(page.repaired_utf8);
 
-  // Extract -> blocks without page chrome.
-  text::ExtractedText extracted =
-      text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml
-          ? text::ExtractHtml(page.body)
-          : text::SplitPlainText(page.body);
-  // The vectors below are the detector's, reused page after page (clear()
-  // keeps their capacity); the strings are moved, not copied.
+  // Extract -> blocks without page chrome. Every buffer below is the
+  // detector's, reused page after page: the blocks' strings are swapped
+  // between the extraction and the canonical blocks, never copied or freed.
   PageScratch& scratch = *page_scratch_;
-  std::vector<std::string>& blocks = scratch.blocks;
-  blocks.clear();
-  for (auto& b : extracted.blocks) {
-    if (b.chrome) {
+  text::ExtractedText& extracted = scratch.extracted;
+  if (text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml) {
+    text::ExtractHtml(page.body, &extracted);
+  } else {
+    text::SplitPlainText(page.body, &extracted);
+  }
+  std::vector<std::string_view>& views = scratch.views;
+  std::vector<size_t>& block_index = scratch.block_index;
+  views.clear();
+  block_index.clear();
+  for (size_t k = 0; k < extracted.blocks.size(); ++k) {
+    if (extracted.blocks[k].chrome) {
       ++out.stats.boilerplate_blocks;
     } else {
-      blocks.push_back(std::move(b.text));
+      views.push_back(extracted.blocks[k].text);
+      block_index.push_back(k);
     }
   }
 
   // Repeats -> canonical blocks (first occurrence kept).
-  std::vector<std::string_view>& views = scratch.views;
-  views.assign(blocks.begin(), blocks.end());
-  text::RepeatResult repeats = text::FindRepeats(views, options_.repeats);
+  text::RepeatResult& repeats = scratch.repeats;
+  text::FindRepeats(views, options_.repeats, &repeats);
+  auto kept = [&](size_t i) { return i >= repeats.keep.size() || repeats.keep[i]; };
+  size_t kept_count = 0;
+  for (size_t i = 0; i < views.size(); ++i) kept_count += kept(i) ? 1 : 0;
   std::vector<std::string>& canonical = scratch.canonical;
-  canonical.clear();
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    if (i >= repeats.keep.size() || repeats.keep[i]) canonical.push_back(std::move(blocks[i]));
+  ResizeKeepingBuffers(&canonical, kept_count, &scratch.spare_lines);
+  // views are not used past this point: a swap moves a short (inline)
+  // string's bytes, not its buffer.
+  for (size_t i = 0, c = 0; i < views.size(); ++i) {
+    if (kept(i)) canonical[c++].swap(extracted.blocks[block_index[i]].text);
   }
   if (repeats.has_repeats) {
     out.flags.Set(Flag::kRepeatedContent);

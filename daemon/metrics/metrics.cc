@@ -180,7 +180,8 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
   // series exists (at 0) before the first event of its kind.
   for (Verdict v : {Verdict::kNew, Verdict::kUnchanged, Verdict::kRevised, Verdict::kDuplicate,
                     Verdict::kNearDuplicate}) {
-    pages_.Add({{"verdict", std::string(VerdictName(v))}});
+    verdict_pages_[static_cast<size_t>(v)] =
+        &pages_.Add({{"verdict", std::string(VerdictName(v))}});
   }
   for (auto reason : {"invalid_json", "missing_field", "wrong_type", "invalid_utf8", "too_large",
                       "empty_body", "invalid_url", "output_rejected"}) {
@@ -211,7 +212,8 @@ std::string Metrics::SiteLabel(std::string_view site) {
 }
 
 void Metrics::CountVerdict(Verdict v) {
-  pages_.Add({{"verdict", std::string(VerdictName(v))}}).Increment();
+  // Looked up once, at construction: a label map per page would allocate.
+  verdict_pages_[static_cast<size_t>(v)]->Increment();
 }
 void Metrics::CountFlag(std::string_view flag) {
   flags_.Add({{"flag", std::string(flag)}}).Increment();

@@ -18,6 +18,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -118,6 +119,9 @@ class Metrics {
   prometheus::Gauge& brokers_up_;
   prometheus::Gauge& broker_unavailable_seconds_;
   ProcessCollector process_;  // process_*, read from /proc at each Render()
+  // dedupd_pages_total's series, by Verdict (never removed, so the pointers
+  // stay valid).
+  std::array<prometheus::Counter*, 5> verdict_pages_{};
 };
 
 }  // namespace dedupd::metrics

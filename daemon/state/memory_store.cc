@@ -1,6 +1,8 @@
 #include <functional>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "state/store.h"
 
@@ -19,15 +21,43 @@ class MemoryStore final : public StateStore {
     if (auto it = committed_.find(std::string(url)); it != committed_.end()) return it->second;
     return std::nullopt;
   }
-  void Put(const UrlState& s) override { staged_[s.canonical_url] = s; }
+  // The state is copied into a staged node: one an earlier Commit() or
+  // Rollback() left (its key and state assigned, their buffers reused) when
+  // there is one, so that a URL seen again allocates nothing.
+  void Put(const UrlState& s) override {
+    if (auto it = staged_.find(s.canonical_url); it != staged_.end()) {
+      it->second = s;
+      return;
+    }
+    if (spare_.empty()) {
+      staged_.emplace(s.canonical_url, s);
+      return;
+    }
+    Map::node_type node = std::move(spare_.back());
+    spare_.pop_back();
+    node.key() = s.canonical_url;
+    node.mapped() = s;
+    staged_.insert(std::move(node));
+  }
+  // Staged nodes move into committed_ whole (a new URL), or swap their state
+  // with the committed one (a URL already there) and are kept as spares.
   bool Commit(const std::map<std::string, std::string>& metadata, std::string*) override {
     std::lock_guard lock(committed_mutex_);  // the owner's reads need none: it is the writer
-    for (auto& [k, v] : staged_) committed_[k] = std::move(v);
-    staged_.clear();
+    while (!staged_.empty()) {
+      Map::node_type node = staged_.extract(staged_.begin());
+      if (auto it = committed_.find(node.key()); it != committed_.end()) {
+        std::swap(it->second, node.mapped());
+        Keep(std::move(node));
+      } else {
+        committed_.insert(std::move(node));
+      }
+    }
     for (const auto& [k, v] : metadata) metadata_[k] = v;
     return true;
   }
-  void Rollback() override { staged_.clear(); }
+  void Rollback() override {
+    while (!staged_.empty()) Keep(staged_.extract(staged_.begin()));
+  }
   std::optional<std::string> GetMetadata(std::string_view key) override {
     auto it = metadata_.find(std::string(key));
     if (it == metadata_.end()) return std::nullopt;
@@ -53,9 +83,18 @@ class MemoryStore final : public StateStore {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using Map = std::unordered_map<std::string, UrlState, UrlHash, std::equal_to<>>;
+
+  // A few spare nodes: enough for the pages of one transaction to reuse the
+  // last one's, without holding many old states' texts.
+  void Keep(Map::node_type node) {
+    if (spare_.size() < kMaxSpareNodes) spare_.push_back(std::move(node));
+  }
+  static constexpr size_t kMaxSpareNodes = 16;
+
   std::mutex committed_mutex_;  // committed_ written (Commit) vs GetCommitted()
   Map committed_;
   Map staged_;
+  std::vector<Map::node_type> spare_;  // nodes whose buffers Put() reuses
   std::map<std::string, std::string> metadata_;
 };
 

@@ -813,23 +813,38 @@ size_t NextBreakCandidate(const unsigned char* p, size_t i, size_t n) {
   return n;
 }
 
-}  // namespace
+// Blocks past a page's count wait here for a later page with more lines
+// (their buffers kept, within bounds, as html_stream.cc does).
+constexpr size_t kMaxSparePlainBlocks = 4096;
+constexpr size_t kMaxSparePlainBytes = 64 * 1024;
+thread_local std::vector<Block> tls_spare_plain_blocks;
 
-ExtractedText SplitPlainText(std::string_view text) {
-  // Validate once (IsValidUtf8: SIMD); ill-formed input is repaired first, so
-  // that the line scan below can trust the bytes.
-  if (!IsValidUtf8(text)) return SplitPlainText(RepairUtf8(text));
-  ExtractedText result;
+void SplitValidPlainText(std::string_view text, ExtractedText* out) {
+  std::vector<Block>& blocks = out->blocks;
+  std::vector<Block>& spare = tls_spare_plain_blocks;
+  out->title.clear();
   const auto* const bytes = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   // Room for a line per ~100 bytes up front (the corpus averages 250 bytes
   // per line): a page's first few lines then cost no reallocation of blocks.
-  result.blocks.reserve(std::min<size_t>(n / 100 + 1, 64));
+  blocks.reserve(std::min<size_t>(n / 100 + 1, 64));
+  size_t used = 0;
   size_t begin = 0;
   size_t i = 0;
   auto push_line = [&](size_t line_end) {
     const std::string_view line = internal::TrimBlockText(text.substr(begin, line_end - begin));
-    if (!line.empty()) result.blocks.push_back(Block{std::string(line), false});
+    if (line.empty()) return;
+    if (used == blocks.size()) {
+      if (spare.empty()) {
+        blocks.emplace_back();
+      } else {
+        blocks.push_back(std::move(spare.back()));
+        spare.pop_back();
+      }
+    }
+    Block& b = blocks[used++];
+    b.text.assign(line);
+    b.chrome = false;
   };
   while ((i = NextBreakCandidate(bytes, i, n)) < n) {
     const unsigned c = bytes[i];
@@ -852,6 +867,32 @@ ExtractedText SplitPlainText(std::string_view text) {
     begin = i;
   }
   push_line(n);
+  // Last block first, so that a block taken back from the pool lands in the
+  // position it had.
+  for (size_t k = blocks.size(); k-- > used;) {
+    if (spare.size() < kMaxSparePlainBlocks && blocks[k].text.capacity() <= kMaxSparePlainBytes) {
+      spare.push_back(std::move(blocks[k]));
+    }
+  }
+  blocks.resize(used);
+}
+
+}  // namespace
+
+void SplitPlainText(std::string_view text, ExtractedText* out) {
+  // Validate once (IsValidUtf8: SIMD); ill-formed input is repaired first, so
+  // that the line scan below can trust the bytes.
+  if (IsValidUtf8(text)) {
+    SplitValidPlainText(text, out);
+    return;
+  }
+  std::string repaired = RepairUtf8(text);
+  SplitValidPlainText(repaired, out);
+}
+
+ExtractedText SplitPlainText(std::string_view text) {
+  ExtractedText result;
+  SplitPlainText(text, &result);
   return result;
 }
 

@@ -66,6 +66,10 @@ inline constexpr size_t kMaxOpenFormatting = 16;
 // One block per non-blank line (CRLF, CR, LF, U+2028, U+2029, NEL), trimmed of
 // whitespace and zero-width characters; invalid UTF-8 is repaired.
 ExtractedText SplitPlainText(std::string_view text);
+// The same into *out, reusing its blocks' buffers (and, for a page with more
+// lines than *out holds, buffers a shorter page left behind on this thread):
+// in steady state it allocates nothing for valid UTF-8.
+void SplitPlainText(std::string_view text, ExtractedText* out);
 
 // Joins the non-chrome blocks' text with '\n': the canonical text whose
 // ContentKey() is the exact-content key.

@@ -94,8 +94,12 @@ class OccurrenceIndex {
     size_t last = kNone;
   };
 
-  explicit OccurrenceIndex(size_t blocks)
-      : slots_(std::bit_ceil(std::max<size_t>(16, 2 * blocks))), previous_(blocks, kNone) {}
+  // slots and previous are the caller's buffers (kept from page to page).
+  OccurrenceIndex(size_t blocks, std::vector<Slot>* slots, std::vector<size_t>* previous)
+      : slots_(*slots), previous_(*previous) {
+    slots_.assign(std::bit_ceil(std::max<size_t>(16, 2 * blocks)), Slot{});
+    previous_.assign(blocks, kNone);
+  }
 
   const Slot* Find(uint64_t hash) const {
     const Slot& s = slots_[Probe(hash)];
@@ -124,8 +128,8 @@ class OccurrenceIndex {
     return at;
   }
 
-  std::vector<Slot> slots_;
-  std::vector<size_t> previous_;
+  std::vector<Slot>& slots_;
+  std::vector<size_t>& previous_;
 };
 
 struct Aligned {
@@ -137,14 +141,20 @@ struct Aligned {
 
 class Aligner {
  public:
+  // next and nonempty_before are the caller's buffers (kept from page to page).
   Aligner(const std::vector<uint64_t>& hash, const std::vector<bool>& empty,
-          const std::vector<size_t>& chars, size_t max_gap)
-      : hash_(hash), chars_(chars), max_gap_(max_gap) {
+          const std::vector<size_t>& chars, size_t max_gap, std::vector<size_t>* next,
+          std::vector<size_t>* nonempty_before)
+      : hash_(hash),
+        chars_(chars),
+        max_gap_(max_gap),
+        next_(*next),
+        nonempty_before_(*nonempty_before) {
     // next_[k]: the first block >= k with a non-empty key (n if none).
     const size_t n = hash.size();
-    next_.resize(n + 1, n);
+    next_.assign(n + 1, n);
     for (size_t k = n; k-- > 0;) next_[k] = empty[k] ? next_[k + 1] : k;
-    nonempty_before_.resize(n + 1, 0);
+    nonempty_before_.assign(n + 1, 0);
     for (size_t k = 0; k < n; ++k) nonempty_before_[k + 1] = nonempty_before_[k] + !empty[k];
   }
 
@@ -198,29 +208,59 @@ class Aligner {
   const std::vector<uint64_t>& hash_;
   const std::vector<size_t>& chars_;
   size_t max_gap_;
-  std::vector<size_t> next_;
-  std::vector<size_t> nonempty_before_;  // prefix counts of non-empty blocks
+  std::vector<size_t>& next_;
+  std::vector<size_t>& nonempty_before_;  // prefix counts of non-empty blocks
 };
+
+// FindRepeats' per-block arrays, kept per thread from page to page: a page
+// no bigger than an earlier one allocates nothing. Released after a page
+// bigger than kMaxKeptBlocks blocks, so that one huge page does not keep its
+// memory for ever.
+struct Scratch {
+  std::vector<uint64_t> hash;
+  std::vector<bool> empty;
+  std::vector<size_t> chars;
+  std::vector<size_t> key_end;  // block k's key is keys[key_end[k-1], key_end[k])
+  std::string keys;
+  std::string key;
+  std::vector<OccurrenceIndex::Slot> slots;
+  std::vector<size_t> previous;
+  std::vector<size_t> next;
+  std::vector<size_t> nonempty_before;
+};
+constexpr size_t kMaxKeptBlocks = 4096;
+constexpr size_t kMaxKeptKeyBytes = 1 << 20;
+thread_local Scratch tls_scratch;
 
 }  // namespace
 
-RepeatResult FindRepeats(const std::vector<std::string_view>& blocks,
-                         const RepeatOptions& options) {
+void FindRepeats(const std::vector<std::string_view>& blocks, const RepeatOptions& options,
+                 RepeatResult* out) {
   const size_t n = blocks.size();
-  RepeatResult result;
-  result.keep = std::vector<bool>(n, true);
-  if (n == 0) return result;
+  RepeatResult& result = *out;
+  result.keep.assign(n, true);
+  result.repeated_fraction = 0;
+  result.has_repeats = false;
+  result.runs.clear();
+  result.content_key.clear();
+  if (n == 0) return;
 
-  std::vector<uint64_t> hash(n);
-  std::vector<bool> empty(n);
-  std::vector<size_t> chars(n);
-  std::vector<size_t> key_end(n);  // block k's key is keys[key_end[k-1], key_end[k])
-  std::string keys;
+  Scratch& scratch = tls_scratch;
+  std::vector<uint64_t>& hash = scratch.hash;
+  std::vector<bool>& empty = scratch.empty;
+  std::vector<size_t>& chars = scratch.chars;
+  std::vector<size_t>& key_end = scratch.key_end;
+  hash.resize(n);
+  empty.resize(n);
+  chars.resize(n);
+  key_end.resize(n);
+  std::string& keys = scratch.keys;
+  keys.clear();
   size_t total_bytes = 0;
   for (const std::string_view b : blocks) total_bytes += b.size();
   keys.reserve(total_bytes);
   size_t total_chars = 0;
-  std::string key;
+  std::string& key = scratch.key;
   for (size_t k = 0; k < n; ++k) {
     ContentKey(blocks[k], &key);
     keys.append(key);
@@ -234,8 +274,9 @@ RepeatResult FindRepeats(const std::vector<std::string_view>& blocks,
     hash[k] = XXH3_64bits(stripped.data(), stripped.size());
   }
 
-  const Aligner aligner(hash, empty, chars, options.max_gap);
-  OccurrenceIndex seen(n);
+  const Aligner aligner(hash, empty, chars, options.max_gap, &scratch.next,
+                        &scratch.nonempty_before);
+  OccurrenceIndex seen(n, &scratch.slots, &scratch.previous);
   size_t dropped_chars = 0;
   size_t budget = kStepsPerBlock * n;
   size_t j = 0;
@@ -292,7 +333,7 @@ RepeatResult FindRepeats(const std::vector<std::string_view>& blocks,
     j = run.copy_end;
   }
   if (result.runs.empty()) {
-    result.content_key = std::move(keys);
+    result.content_key.swap(keys);  // keys keeps the old buffer for the next page
   } else {
     result.content_key.reserve(keys.size());
     for (size_t k = 0; k < n; ++k) {
@@ -305,6 +346,13 @@ RepeatResult FindRepeats(const std::vector<std::string_view>& blocks,
   result.repeated_fraction =
       total_chars == 0 ? 0.0
                        : static_cast<double>(dropped_chars) / static_cast<double>(total_chars);
+  if (n > kMaxKeptBlocks || keys.capacity() > kMaxKeptKeyBytes) scratch = Scratch{};
+}
+
+RepeatResult FindRepeats(const std::vector<std::string_view>& blocks,
+                         const RepeatOptions& options) {
+  RepeatResult result;
+  FindRepeats(blocks, options, &result);
   return result;
 }
 

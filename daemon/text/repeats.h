@@ -7,7 +7,7 @@
 //   RepeatResult r = FindRepeats(block_views);
 //   if (r.has_repeats) { /* keep only blocks with r.keep[i] */ }
 //
-// Thread-safety: pure function.
+// Thread-safety: pure function (per-thread scratch buffers).
 #pragma once
 
 #include <cstddef>
@@ -65,5 +65,9 @@ struct RepeatResult {
 // skipped by the alignment and never start a run. See docs/text.md.
 RepeatResult FindRepeats(const std::vector<std::string_view>& blocks,
                          const RepeatOptions& options = {});
+// The same into *out, reusing its vectors and content key (and per-thread
+// scratch arrays): a page no bigger than earlier ones allocates nothing.
+void FindRepeats(const std::vector<std::string_view>& blocks, const RepeatOptions& options,
+                 RepeatResult* out);
 
 }  // namespace dedupd::text
