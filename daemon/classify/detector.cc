@@ -207,7 +207,7 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
       sketches_(options.confirm_sketch_size),
       by_content_(
           [](const void* self, DocId doc) {
-            return ContentTag(static_cast<const Detector*>(self)->current_[doc].hash);
+            return ContentTag(static_cast<const Detector*>(self)->current_[doc].hash());
           },
           this),
       page_blocks_(std::make_unique<NormalizedBlocks>()),
@@ -344,7 +344,7 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s,
   // by_content_ reads the doc's tag from current_: a doc indexed again
   // without IndexRemove (its store record was gone) leaves under its old hash.
   if (current_[doc].in_by_content) by_content_.Remove(doc);
-  current_[doc] = {s.content_hash, s.version, s.history_full, /*in_by_content=*/1};
+  current_[doc] = {s.content_hash.low, s.content_hash.high, s.version, s.history_full, /*in_by_content=*/1};
   by_content_.Insert(doc);
   SetSketch(doc, s);
 }
@@ -441,7 +441,7 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   state::UrlState s;
   s.canonical_url = urls_.Url(doc);
   s.version = c.version;
-  s.content_hash = c.hash;
+  s.content_hash = c.hash();
   s.simhash = simhash_index_.Hash(doc);
   s.fetched_at_ms = fetched_at;
   // No passage hashes: memory keeps their tags' prefixes only, which
@@ -457,7 +457,7 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   state::VersionRecord v;
   v.version = c.version;
   v.fetched_at_ms = fetched_at;
-  v.content_hash = c.hash;
+  v.content_hash = c.hash();
   v.boilerplate_blocks = boilerplate;
   s.versions.push_back(std::move(v));
   s.history_full = false;
@@ -473,7 +473,7 @@ std::optional<state::UrlState> Detector::IndexedState(DocId doc) {
   // pages with their text, or a text-free record with its line keys applied
   // through ApplyCommitted) has what memory lacks for a diff: use it.
   if (auto stored = store_->Get(urls_.Url(doc));
-      stored && stored->version == c.version && stored->content_hash == c.hash) {
+      stored && stored->version == c.version && stored->content_hash == c.hash()) {
     return stored;
   }
   return RemoteState(doc);
@@ -794,12 +794,12 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   // instance's record, or not indexed, takes the path below.
   if (const auto known = urls_.Find(page.canonical_url)) {
     const Current& c = current_[*known];
-    if (c.version != 0 && c.history_full && c.hash == out.content_hash) {
+    if (c.version != 0 && c.history_full && c.hash() == out.content_hash) {
       MatchInfo self;
       self.url = page.canonical_url;
       self.version = c.version;
       self.distance = HammingDistance(simhash_index_.Hash(*known), fp.simhash);
-      self.content_hash = c.hash;
+      self.content_hash = c.hash();
       self.similarity = 1.0;
       out.verdict = Verdict::kUnchanged;
       out.version = c.version;
@@ -881,7 +881,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     {
       for (DocId other : same_content) {
         const Current& current = current_[other];
-        if (other == doc || current.version == 0 || current.hash != out.content_hash) continue;
+        if (other == doc || current.version == 0 || current.hash() != out.content_hash) continue;
         auto stored = IndexedState(other);
         if (!stored) continue;
         out.verdict = Verdict::kDuplicate;
@@ -1020,7 +1020,7 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
         // moved here).
         const bool gains_history = replace_same_version && s.history_full && !current.history_full;
         if (current.version == s.version &&
-            (!replace_same_version || current.hash == s.content_hash) && !gains_history) {
+            (!replace_same_version || current.hash() == s.content_hash) && !gains_history) {
           continue;
         }
       }

@@ -271,13 +271,18 @@ class Detector {
   // side, a REVISED page's history).
 #pragma pack(push, 1)
   struct Current {
-    ContentHash128 hash;
+    // The content hash's halves as scalars, not a ContentHash128 member: a
+    // class-type member of a packed struct is constructed and bound by
+    // reference at a misaligned address (undefined; UBSan stops on it).
+    uint64_t hash_low = 0;
+    uint64_t hash_high = 0;
     uint32_t version = 0;  // 0: not in the indexes (stored versions start at 1)
     // 0: known from another instance's fingerprint record (memory only)
     uint8_t history_full : 1 = 1;
     // by_content_ holds the doc, under hash's tag (kept apart from version:
     // a record may carry any version, 0 included).
     uint8_t in_by_content : 1 = 0;
+    ContentHash128 hash() const { return {hash_low, hash_high}; }
   };
 #pragma pack(pop)
   static_assert(sizeof(Current) == 21);

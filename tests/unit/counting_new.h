@@ -34,6 +34,18 @@ __attribute__((noinline)) void operator delete(void* p) noexcept {
 __attribute__((noinline)) void operator delete(void* p, size_t) noexcept {
   std::free(p);
 }
+// The nothrow forms too (simdjson allocates its parser with them): left to
+// the runtime, they would allocate where the replaced delete frees, which
+// AddressSanitizer reports as a new/free mismatch.
+__attribute__((noinline)) void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  if (counting_new_internal::counting.load(std::memory_order_relaxed)) {
+    counting_new_internal::allocations.fetch_add(1);
+  }
+  return std::malloc(size == 0 ? 1 : size);
+}
+__attribute__((noinline)) void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
 
 // Counts the allocations made between its construction and Count().
 class CountingNew {

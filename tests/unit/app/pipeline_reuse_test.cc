@@ -22,42 +22,12 @@
 #include "emit/records.h"
 #include "parse/page_parser.h"
 #include "state/store.h"
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<size_t> g_allocations{0};
-}  // namespace
-
-// Not inlined: GCC would otherwise pair an inlined free() with a `new`
-// expression at the call site and warn (-Wmismatched-new-delete).
-__attribute__((noinline)) void* operator new(size_t size) {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-__attribute__((noinline)) void operator delete(void* p) noexcept {
-  std::free(p);
-}
-__attribute__((noinline)) void operator delete(void* p, size_t) noexcept {
-  std::free(p);
-}
+#include "unit/counting_new.h"
 
 namespace dedupd::app {
 namespace {
 
-// Counts the allocations made between its construction and Count().
-class Counting {
- public:
-  Counting() {
-    g_allocations = 0;
-    g_counting = true;
-  }
-  ~Counting() { g_counting = false; }
-  size_t Count() {
-    g_counting = false;
-    return g_allocations.load();
-  }
-};
+using Counting = CountingNew;
 
 std::vector<std::string> ReadLines(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
