@@ -344,7 +344,8 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s,
   // by_content_ reads the doc's tag from current_: a doc indexed again
   // without IndexRemove (its store record was gone) leaves under its old hash.
   if (current_[doc].in_by_content) by_content_.Remove(doc);
-  current_[doc] = {s.content_hash.low, s.content_hash.high, s.version, s.history_full, /*in_by_content=*/1};
+  current_[doc] = {s.content_hash.low, s.content_hash.high, s.version, s.history_full,
+                   /*in_by_content=*/1};
   by_content_.Insert(doc);
   SetSketch(doc, s);
 }
