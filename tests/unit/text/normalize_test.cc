@@ -379,28 +379,7 @@ TEST(NormalizeForMatch, SimdStepsAgreeWithScalarLoopsOnRandomText) {
 // Every body of the labelled corpus (whole and block by block) and every
 // fixture.
 TEST(NormalizeForMatch, SimdStepsAgreeWithScalarLoopsOnCorpusAndFixtures) {
-  std::vector<std::string> texts;
-  for (const char* name :
-       {"en-release.txt", "en-release-revised.txt", "en-release.html", "sc-gov-release.txt",
-        "sc-gov-release-revised.txt", "sc-gov-release-doubled.txt", "sc-gov-other-release.txt",
-        "sc-news-syndicated.txt", "pages.jsonl"}) {
-    texts.push_back(Fixture(name));
-  }
-  const std::string corpus =
-      testing::ReadFile(std::string(DEDUPD_TEST_DATA_DIR) + "/corpus/dev.jsonl");
-  simdjson::dom::parser parser;
-  size_t begin = 0;
-  while (begin < corpus.size()) {
-    size_t end = corpus.find('\n', begin);
-    if (end == std::string::npos) end = corpus.size();
-    simdjson::dom::element e;
-    std::string_view body;
-    if (parser.parse(corpus.substr(begin, end - begin)).get(e) == simdjson::SUCCESS &&
-        e["body"].get(body) == simdjson::SUCCESS) {
-      texts.emplace_back(body);
-    }
-    begin = end + 1;
-  }
+  const std::vector<std::string> texts = testing::CorpusAndFixtureTexts();
   ASSERT_GT(texts.size(), 1500u);
   for (const std::string& t : texts) {
     ASSERT_NO_FATAL_FAILURE(ExpectSameAsScalar(t));
