@@ -26,16 +26,7 @@ TEST(DetectorDocTables, SimHashCurrentSketchAndContentTakeUnder176Bytes) {
   Detector detector(DetectOptions{}, store.get());
   std::mt19937_64 rng(1);
   constexpr size_t kDocs = 100000;
-  std::vector<state::UrlState> batch;
-  for (size_t i = 0; i < kDocs; ++i) {
-    batch.push_back(Foreign(i, rng));
-    if (batch.size() == 1000) {
-      size_t applied = 0;
-      std::string error;
-      ASSERT_TRUE(detector.ApplyFingerprints(&batch, &applied, &error)) << error;
-      batch.clear();
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(ApplyForeignStates(&detector, kDocs, rng, Foreign));
   const Detector::MemoryUsage m = detector.Memory();
   auto per_doc = [](size_t bytes) { return static_cast<double>(bytes) / kDocs; };
   // Before, at this size: Current 32.8 B (its own SimHash copy, 8-byte

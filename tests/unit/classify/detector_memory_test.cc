@@ -27,17 +27,7 @@ TEST(DetectorMemory, NonOwnedDocumentsCostUnder340BytesEach) {
   Detector detector(DetectOptions{}, store.get());
   std::mt19937_64 rng(1);
   constexpr size_t kDocs = 60000;
-  std::vector<state::UrlState> batch;
-  for (size_t i = 0; i < kDocs; ++i) {
-    batch.push_back(Foreign(i, rng));
-    if (batch.size() == 1000) {
-      size_t applied = 0;
-      std::string error;
-      ASSERT_TRUE(detector.ApplyFingerprints(&batch, &applied, &error)) << error;
-      ASSERT_EQ(applied, batch.size());
-      batch.clear();
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(ApplyForeignStates(&detector, kDocs, rng, Foreign));
   const Detector::MemoryUsage m = detector.Memory();
   const double per_doc = static_cast<double>(m.Total()) / kDocs;
   // ~308 B at this shape after session 6 (docs/design.md, "Memory per

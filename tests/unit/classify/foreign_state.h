@@ -4,13 +4,18 @@
 //
 //   std::mt19937_64 rng(1);
 //   state::UrlState s = ForeignState("https://www.site1.example/a/1", 1, rng);
+//   ApplyForeignStates(&detector, 60000, rng, Foreign);  // as StateSync applies them
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
+#include "classify/detector.h"
 #include "state/url_state.h"
 
 namespace dedupd::classify {
@@ -33,6 +38,23 @@ inline state::UrlState ForeignState(std::string url, size_t i, std::mt19937_64& 
   s.line_hashes_known = true;
   s.history_full = false;
   return s;
+}
+
+// Applies make(i, rng) for i in [0, n) through ApplyFingerprints, 1,000 a
+// batch, and expects every one applied (their URLs are distinct).
+template <typename Make>
+void ApplyForeignStates(Detector* detector, size_t n, std::mt19937_64& rng, Make make) {
+  std::vector<state::UrlState> batch;
+  for (size_t i = 0; i < n; ++i) {
+    batch.push_back(make(i, rng));
+    if (batch.size() == 1000 || i + 1 == n) {
+      size_t applied = 0;
+      std::string error;
+      ASSERT_TRUE(detector->ApplyFingerprints(&batch, &applied, &error)) << error;
+      ASSERT_EQ(applied, batch.size());
+      batch.clear();
+    }
+  }
 }
 
 }  // namespace dedupd::classify
