@@ -50,6 +50,8 @@
 #include "app/settings.h"
 #include "app/state_sync.h"
 #include "common/log.h"
+#include "delivery/batch.h"
+#include "delivery/rdkafka_edge.h"
 #include "emit/records.h"
 #include "kafka/admin.h"
 #include "kafka/config.h"
@@ -96,19 +98,7 @@ void FreezeWhileFileExists(const std::string& path) {
   log::Warn("fault injection: the processing loop goes on", {{"file", path}});
 }
 
-// What an output record is, for logs and dead-letter reasons.
-enum class RecordKind : uint8_t { kEvent, kDiff, kDeadLetter, kChangelog, kFingerprint };
-
-std::string KindName(RecordKind kind) {
-  switch (kind) {
-    case RecordKind::kEvent: return "event";
-    case RecordKind::kDiff: return "diff";
-    case RecordKind::kDeadLetter: return "dead-letter";
-    case RecordKind::kChangelog: return "state changelog";
-    case RecordKind::kFingerprint: return "fingerprint";
-  }
-  return "output";
-}
+using delivery::RecordKind;
 
 RecordKind KindOf(OutputTopic topic) {
   switch (topic) {
@@ -118,107 +108,6 @@ RecordKind KindOf(OutputTopic topic) {
   }
   return RecordKind::kEvent;
 }
-
-// Every record's msg_opaque says which batch (bits 32..63: the batch's tag),
-// which input message of that batch (bits 4..31: its index in the batch) and
-// which kind of record (bits 0..3) it is, so that a delivery report can be
-// traced back to the input message that made the record.
-static_assert(sizeof(uintptr_t) >= 8, "record tags need 64-bit pointers");
-constexpr uint32_t kMaxTaggedInputs = (1u << 28) - 1;
-
-void* RecordTag(uint32_t batch, uint32_t input, RecordKind kind) {
-  const uintptr_t tag = (static_cast<uintptr_t>(batch) << 32) |
-                        (static_cast<uintptr_t>(std::min(input, kMaxTaggedInputs)) << 4) |
-                        static_cast<uintptr_t>(kind);
-  return reinterpret_cast<void*>(tag);
-}
-
-struct RecordTagParts {
-  uint32_t batch;
-  uint32_t input;
-  RecordKind kind;
-};
-
-RecordTagParts SplitTag(void* opaque) {
-  const auto tag = reinterpret_cast<uintptr_t>(opaque);
-  return {static_cast<uint32_t>(tag >> 32), static_cast<uint32_t>((tag >> 4) & kMaxTaggedInputs),
-          static_cast<RecordKind>(tag & 0xf)};
-}
-
-// librdkafka refuses a record in produce() when key + value + its record
-// framing (at most 36 bytes for message format v2) exceed message.max.bytes;
-// dedupd checks with a little more, so that produce() never refuses a record
-// the check let through.
-constexpr size_t kRecordOverhead = 64;
-
-// A record of the open batch that Kafka refused for good (kafka::IsRecordRejection).
-struct RecordRejection {
-  uint32_t input = 0;  // index of its input message in the batch
-  RecordKind kind = RecordKind::kEvent;
-  std::string topic;
-  size_t bytes = 0;  // key + value
-  RdKafka::ErrorCode code = RdKafka::ERR_NO_ERROR;
-  std::string error;  // librdkafka's text
-};
-
-// Counts delivery reports, remembers the records of the open batch that Kafka
-// refused for good, and how far this batch's changelog records reached in
-// each partition: the store commit after the Kafka commit records it, so that
-// a later restore starts after this instance's own writes. Reports of an
-// older (aborted) batch carry another tag and are ignored. librdkafka calls
-// dr_cb from poll()/flush() on the daemon's thread.
-class DeliveryTracker : public RdKafka::DeliveryReportCb {
- public:
-  explicit DeliveryTracker(metrics::Metrics* m) : metrics_(m) {}
-  void dr_cb(RdKafka::Message& message) override {
-    const RecordTagParts tag = SplitTag(message.msg_opaque());
-    if (message.err() != RdKafka::ERR_NO_ERROR) {
-      failed_.fetch_add(1);
-      metrics_->CountKafkaError("delivery");
-      std::lock_guard lock(mu_);
-      last_error_ = message.errstr();
-      if (tag.batch == batch_ && kafka::IsRecordRejection(message.err()) &&
-          rejections_.size() < kMaxTaggedInputs) {
-        rejections_.push_back({tag.input, tag.kind, message.topic_name(),
-                               message.len() + message.key_len(), message.err(), message.errstr()});
-      }
-      return;
-    }
-    if (tag.kind != RecordKind::kChangelog) return;
-    std::lock_guard lock(mu_);
-    if (tag.batch != batch_) return;
-    int64_t& reached = reached_[message.partition()];
-    reached = std::max(reached, message.offset() + 1);
-  }
-  void StartBatch(uint32_t tag) {
-    std::lock_guard lock(mu_);
-    batch_ = tag;
-    reached_.clear();
-    rejections_.clear();
-  }
-  std::map<int32_t, int64_t> Reached() {
-    std::lock_guard lock(mu_);
-    return reached_;
-  }
-  std::vector<RecordRejection> TakeRejections() {
-    std::lock_guard lock(mu_);
-    return std::exchange(rejections_, {});
-  }
-  uint64_t failed() const { return failed_.load(); }
-  std::string last_error() {
-    std::lock_guard lock(mu_);
-    return last_error_;
-  }
-
- private:
-  metrics::Metrics* metrics_;
-  std::atomic<uint64_t> failed_{0};
-  std::mutex mu_;
-  std::string last_error_;
-  uint32_t batch_ = 0;
-  std::map<int32_t, int64_t> reached_;
-  std::vector<RecordRejection> rejections_;
-};
 
 class EventHandler : public RdKafka::EventCb {
  public:
@@ -317,10 +206,11 @@ class Daemon {
         fingerprint_full_(cfg.state.fingerprint_format == config::FingerprintFormat::kFull),
         metrics_(cfg.metrics.site_label_limit, DEDUPD_VERSION),
         http_(HttpServerOptionsFrom(cfg)),
-        delivery_(&metrics_),
         events_(&metrics_, cfg.topics.input),
         rebalancer_(this),
-        liveness_(cfg.health.liveness_timeout) {}
+        liveness_(cfg.health.liveness_timeout),
+        producer_(cfg.topics.input, [this] { return consumer_.get(); }),
+        consumer_edge_(cfg.topics.input, [this] { return consumer_.get(); }) {}
   // The HTTP threads read the store through api_: stopped before any member
   // they use is destroyed, whichever way Run() returned.
   ~Daemon() { http_.Stop(); }
@@ -330,50 +220,19 @@ class Daemon {
                    std::vector<RdKafka::TopicPartition*>& partitions);
 
  private:
-  enum class CommitResult { kCommitted, kAborted, kFatal };
-
-  // One record an input message produces.
-  struct Outgoing {
-    const std::string* topic;
-    int32_t partition;
-    const std::string* key;
-    const std::string* value;
-    RecordKind kind;
-  };
-  // An input message one of whose records Kafka refused for good.
-  struct Rejection {
-    std::string detail;  // which record, its size, Kafka's error
-    // True when this input's own record was refused: the retry dead-letters
-    // it. False when the broker refused records of several inputs together
-    // (one batch of records can hold several inputs' records): the retry
-    // processes it in a transaction of its own to find out.
-    bool certain = false;
-    int dead_letter_refusals = 0;  // its output_rejected dead letter was refused too
-    std::string dead_letter_error;
-  };
+  using CommitResult = delivery::CommitOutcome;
+  using Outgoing = delivery::Outgoing;
 
   bool Setup();
   bool PrepareTopics(const kafka::Props& common, bool* permanent, std::string* error);
-  RdKafka::ErrorCode Produce(const std::string& topic, int32_t partition, const std::string& key,
-                             const std::string& value, void* tag);
-  std::optional<std::string> Oversized(const std::vector<Outgoing>& records) const;
-  void Reject(int32_t partition, int64_t offset, const std::string& detail, bool certain,
-              bool announce = true);
-  void NoteRejections();
-  void ForgetRejections(const std::function<bool(int32_t partition, int64_t offset)>& done);
-  bool DeadLetterRejected(Rejection& rejection, std::string_view value, std::string_view key,
-                          const SourceCoordinates& source, uint32_t input);
   CommitResult CommitBatch();
   void ObserveCommitLatency();
   CommitResult AbortBatch(const std::string& why, bool rewind);
-  bool Rewind();
   bool BeginBatch();
-  bool ProducerFatal();
   // No sign of progress for kStallMs: the loop is inside a blocking call (a
   // commit waiting for a broker that just went, before librdkafka's events
   // reach the loop). Not ready then, without waiting for those events.
   bool Stalled() const { return liveness_.Check().since > std::chrono::milliseconds(kStallMs); }
-  bool InitTransactions();
   bool RecoverProducer();
   // The consumer raised a fatal error (a static member fenced by the group
   // coordinator): re-created in-process, as a restart would (RecoverConsumer).
@@ -414,7 +273,7 @@ class Daemon {
   OwnershipIndex ownership_;
   std::unique_ptr<metrics::OwnerRouter> router_;
   metrics::HttpServer http_;
-  DeliveryTracker delivery_;
+  delivery::SteadyClock clock_;
   EventHandler events_;
   Rebalancer rebalancer_;
   metrics::Liveness liveness_;  // /healthz: the loop's last sign of progress
@@ -426,9 +285,6 @@ class Daemon {
   // whether that is under way (its close() revokes whatever it still holds).
   kafka::ConfPtr cconf_;
   bool recovering_consumer_ = false;
-  // The producer failed for good (fatal error, fenced, or a transactional
-  // call that stayed ambiguous): re-created in-process, not by an exit.
-  bool producer_lost_ = false;
   state::StateStorePtr store_;
   std::unique_ptr<classify::Detector> detector_;
   api::CopyIndex copies_{api::kCopyIndexEdges};  // reverse copy edges for the API
@@ -436,7 +292,15 @@ class Daemon {
   std::atomic<const api::Api*> api_ready_{nullptr};
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<StateSync> sync_;
-  kafka::ProducerPtr producer_;
+  // The open batch and its transaction (delivery/batch.h); made in Setup().
+  // Its producer_lost() (fatal error, fenced, or a transactional call that
+  // stayed ambiguous): the producer is re-created in-process, not by an exit.
+  std::unique_ptr<delivery::Batch> batch_;
+  // The librdkafka edge of the delivery stage. Both reach consumer_ through a
+  // function (it is re-created); the producer is re-created in place. The
+  // producer is destroyed before batch_, whose tracker takes its reports.
+  delivery::RdKafkaProducer producer_;
+  delivery::RdKafkaConsumer consumer_edge_;
   kafka::KafkaConsumerPtr consumer_;
   std::map<OutputTopic, std::string> topics_;
   // Edited releases of the open transaction, posted to Alertmanager only once
@@ -447,35 +311,6 @@ class Daemon {
   std::atomic<bool> producer_ready_{false};
   std::atomic<bool> joined_{false};
   std::atomic<bool> restoring_{false};
-  bool in_transaction_ = false;
-  size_t uncommitted_ = 0;
-  // The batch's first offset per input partition: where an abort rewinds to.
-  std::map<int32_t, int64_t> batch_first_offset_;
-  // The batch's input messages in order (partition, offset); a record's tag
-  // carries its input's index here.
-  std::vector<std::pair<int32_t, int64_t>> batch_inputs_;
-  // The Kafka timestamp (ms) of each of the batch's inputs (0: none), for
-  // dedupd_event_latency_seconds when the batch commits.
-  std::vector<int64_t> batch_input_times_ms_;
-  uint32_t batch_tag_ = 0;
-  // Input messages whose outputs Kafka refused for good, by (partition,
-  // offset): remembered across the abort and rewind so that the retry
-  // dead-letters them. An entry goes once the commit passed its offset, or
-  // when its partition is no longer assigned; at most kMaxRejected entries
-  // (a batch holds at most processing.commit_messages inputs, and entries
-  // only live until the batch's retry commits).
-  static constexpr size_t kMaxRejected = 100000;
-  std::map<std::pair<int32_t, int64_t>, Rejection> rejected_;
-  size_t suspects_ = 0;  // entries of rejected_ that are not certain
-  uint64_t rejected_overflow_ = 0;
-  // The producer's message.max.bytes: what produce() refuses at once.
-  size_t max_record_bytes_ = 1000000;
-  emit::OutputFormat format_ = emit::OutputFormat::kProtobuf;
-  size_t dlq_max_original_bytes_ = 65536;
-  // When the open batch took its first message: it commits at most
-  // processing.commit_interval_ms later, so that a trickle of input is
-  // batched too instead of costing a transaction per message.
-  Clock::time_point batch_started_ = Clock::now();
   Clock::time_point last_tail_ = Clock::now();
   std::chrono::milliseconds restore_timeout_{120000};
   bool fatal_ = false;
@@ -533,7 +368,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     // The open batch (cooperative: of the partitions this instance keeps)
     // commits before the restore writes the new partitions' state into the
     // store, as it does before a fingerprints tail (TailFingerprints).
-    if (!partitions.empty() && (uncommitted_ > 0 || in_transaction_)) {
+    if (!partitions.empty() && batch_->open()) {
       if (CommitBatch() == CommitResult::kFatal) {
         fatal_ = true;
         return;
@@ -594,7 +429,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     if (!cooperative) {
       // Rejected inputs of partitions that went elsewhere are their new
       // owner's to find again (cooperative: forgotten at their revoke).
-      ForgetRejections([&ids](int32_t partition, int64_t) {
+      batch_->rejections().Forget([&ids](int32_t partition, int64_t) {
         return std::find(ids.begin(), ids.end(), partition) == ids.end();
       });
     }
@@ -631,7 +466,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
              {"partitions", list},
              {"protocol", consumer->rebalance_protocol()}});
   if (!partitions.empty() || !cooperative) metrics_.CountRebalance(lost ? "lost" : "revoked");
-  if (!fatal_ && (uncommitted_ > 0 || in_transaction_)) {
+  if (!fatal_ && batch_->open()) {
     if (lost) {
       // Another member may own them already: nothing of this batch may commit.
       if (AbortBatch("assignment lost", false) == CommitResult::kFatal) fatal_ = true;
@@ -639,7 +474,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
       fatal_ = true;
     }
   }
-  batch_first_offset_.clear();
+  batch_->ClearFirstOffsets();
   // What this instance gives up: the revoked partitions (cooperative), or
   // everything (eager, or a rebalance error: unassign() clears it all).
   const bool incremental = cooperative && err == RdKafka::ERR__REVOKE_PARTITIONS;
@@ -647,7 +482,7 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
   if (!incremental) given_up.merge(events_.owned());
   if (incremental) {
     // (Eager: the next assignment forgets those that went elsewhere.)
-    ForgetRejections(
+    batch_->rejections().Forget(
         [&given_up](int32_t partition, int64_t) { return given_up.count(partition) > 0; });
     kafka::ErrorPtr e(consumer->incremental_unassign(partitions));
     if (e) {
@@ -829,8 +664,6 @@ bool Daemon::Setup() {
   api_ready_.store(api_.get(), std::memory_order_release);
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   const PipelineOptions pipeline_options = PipelineOptionsFrom(cfg_);
-  format_ = pipeline_options.format;
-  dlq_max_original_bytes_ = pipeline_options.dlq_max_original_bytes;
   pipeline_ = std::make_unique<Pipeline>(pipeline_options, detector_.get(), &metrics_);
   if (cfg_.alertmanager.enabled) {
     notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &metrics_);
@@ -869,20 +702,33 @@ bool Daemon::Setup() {
     log::Error("invalid producer configuration", {{"error", error}});
     return false;
   }
+  delivery::BatchOptions bo;
+  bo.exactly_once = exactly_once_;
+  bo.call_timeout_ms = kKafkaCallTimeoutMs;
   // The effective message.max.bytes (librdkafka's default unless
   // kafka.producer.message.max.bytes sets it): larger records are refused by
   // produce() and are dead-lettered without being produced.
   if (std::string value; pconf->get("message.max.bytes", value) == RdKafka::Conf::CONF_OK) {
-    max_record_bytes_ = static_cast<size_t>(std::stoull(value));
+    bo.max_record_bytes = static_cast<size_t>(std::stoull(value));
   }
-  pconf->set("dr_cb", &delivery_, error);
+  bo.dlq_topic = topics_[OutputTopic::kDlq];
+  bo.format = pipeline_options.format;
+  bo.dlq_max_original_bytes = pipeline_options.dlq_max_original_bytes;
+  delivery::BatchHooks hooks;
+  hooks.beat = [this](const char* what) { liveness_.Beat(what); };
+  hooks.cancelled = [] { return g_signals.load() > 0; };
+  hooks.roll_back = [this] {
+    detector_->Rollback();
+    pending_alerts_.clear();
+  };
+  batch_ = std::make_unique<delivery::Batch>(std::move(bo), &producer_, &consumer_edge_, &clock_,
+                                             &metrics_, std::move(hooks));
   pconf->set("event_cb", &events_, error);
-  producer_.reset(RdKafka::Producer::create(pconf.get(), error));
-  if (!producer_) {
+  if (!producer_.Create(pconf.get(), batch_->tracker(), &error)) {
     log::Error("cannot create the producer", {{"error", error}});
     return false;
   }
-  if (exactly_once_ && !InitTransactions()) return false;
+  if (exactly_once_ && !batch_->InitTransactions()) return false;
   producer_ready_ = true;
 
   // The global index: every instance's fingerprints, read before processing.
@@ -962,41 +808,7 @@ bool Daemon::Setup() {
   return true;
 }
 
-// librdkafka 2.0.x can hang in begin_transaction() after a fatal error: ask
-// first, before every transactional call.
-bool Daemon::ProducerFatal() {
-  std::string reason;
-  RdKafka::ErrorCode code = producer_->fatal_error(reason);
-  if (code == RdKafka::ERR_NO_ERROR) return false;
-  log::Error("the producer raised a fatal error",
-             {{"error", kafka::DescribeError(code)}, {"detail", reason}});
-  producer_lost_ = true;
-  return true;
-}
-
-// init_transactions(), retried until it succeeds: at start, and after the
-// producer was re-created. Each call waits up to kKafkaCallTimeoutMs for the
-// broker, so a broker outage is waited out here (alive, not ready).
-bool Daemon::InitTransactions() {
-  for (int attempt = 0;; ++attempt) {
-    kafka::ErrorPtr e(producer_->init_transactions(kKafkaCallTimeoutMs));
-    if (!e) return true;
-    metrics_.CountKafkaError("init_transactions");
-    if (e->is_fatal() || g_signals.load() > 0) {
-      log::Error("init_transactions failed", {{"error", kafka::DescribeError(*e)}});
-      return false;
-    }
-    if (attempt % 6 == 0) {
-      log::Warn("init_transactions: retrying", {{"error", kafka::DescribeError(*e)}});
-    }
-    liveness_.Beat("init_transactions (retry)");
-    producer_->poll(0);  // error events: ERR__ALL_BROKERS_DOWN makes the instance not ready
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::min(250 << std::min(attempt, 2), 1000)));
-  }
-}
-
-// After the producer failed for good (producer_lost_, or a fatal error event
+// After the producer failed for good (batch_->producer_lost(), or a fatal error event
 // from it): instead of exiting, which under Kubernetes ends in
 // CrashLoopBackOff after a long broker outage, do in-process what a restart
 // would do: drop the open batch (detector rolled back, its records purged), a
@@ -1008,40 +820,27 @@ bool Daemon::InitTransactions() {
 // that did not is processed again. False when the failure is not the
 // producer's (the caller exits) or on a signal.
 bool Daemon::RecoverProducer() {
-  std::string reason;
-  const bool producer_fatal = producer_->fatal_error(reason) != RdKafka::ERR_NO_ERROR;
-  if (fatal_ ? !producer_lost_ : !producer_fatal) return false;
+  const kafka::Status fatal = producer_.FatalError();
+  const bool producer_fatal = !fatal.ok();
+  const std::string& reason = fatal.detail();
+  if (fatal_ ? !batch_->producer_lost() : !producer_fatal) return false;
   if (events_.fatal() && !producer_fatal) return false;  // another client's fatal error
   log::Warn("re-creating the producer (same transactional.id) instead of exiting",
             {{"detail", reason.empty() ? "a transactional call failed (logged above)" : reason}});
   liveness_.Beat("re-creating the producer");
   producer_ready_ = false;
   metrics_.SetReady(false);
-  producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT |
-                   RdKafka::Producer::PURGE_NON_BLOCKING);
-  producer_->poll(0);
-  producer_.reset();
-  const bool had_batch = in_transaction_ || uncommitted_ > 0;
-  in_transaction_ = false;
-  const std::map<int32_t, int64_t> batch_first = batch_first_offset_;
-  delivery_.StartBatch(++batch_tag_);
-  detector_->Rollback();
-  pending_alerts_.clear();
-  batch_first_offset_.clear();
-  batch_inputs_.clear();
-  batch_input_times_ms_.clear();
-  uncommitted_ = 0;
-  if (had_batch) metrics_.CountTransaction("aborted");
+  producer_.Destroy();
+  const delivery::Offsets batch_first = batch_->Drop();
   std::string error;
-  producer_.reset(RdKafka::Producer::create(pconf_.get(), error));
-  if (!producer_) {
+  if (!producer_.Create(pconf_.get(), batch_->tracker(), &error)) {
     log::Error("cannot re-create the producer", {{"error", error}});
     return false;
   }
-  if (exactly_once_ && !InitTransactions()) return false;
+  if (exactly_once_ && !batch_->InitTransactions()) return false;
   producer_ready_ = true;
   if (!Resync(batch_first)) return false;
-  producer_lost_ = false;
+  batch_->ClearProducerLost();
   fatal_ = false;
   events_.ClearFatal();
   log::Info("producer re-created; processing resumes from the committed offsets");
@@ -1074,19 +873,17 @@ bool Daemon::RecoverConsumer(const std::string& reason) {
   metrics_.CountRebalance("lost");
   joined_ = false;
   metrics_.SetReady(false);
-  if (!fatal_ && (uncommitted_ > 0 || in_transaction_) &&
-      AbortBatch("consumer failed", false) == CommitResult::kFatal) {
+  if (!fatal_ && batch_->open() && AbortBatch("consumer failed", false) == CommitResult::kFatal) {
     fatal_ = true;
   }
-  batch_first_offset_.clear();
-  ForgetRejections([](int32_t, int64_t) { return true; });
+  batch_->ClearFirstOffsets();
+  batch_->rejections().Forget([](int32_t, int64_t) { return true; });
   GiveUp(events_.owned());
   recovering_consumer_ = true;
   consumer_->close();
   consumer_.reset();
   recovering_consumer_ = false;
-  std::string producer_reason;
-  if (!producer_lost_ && producer_->fatal_error(producer_reason) == RdKafka::ERR_NO_ERROR) {
+  if (!batch_->producer_lost() && producer_.FatalError().ok()) {
     events_.ClearFatal();  // the consumer's fatal error event: dealt with here
   }
   if (g_signals.load() > 0) return false;
@@ -1160,383 +957,36 @@ bool Daemon::Resync(const std::map<int32_t, int64_t>& batch_first) {
 }
 
 bool Daemon::BeginBatch() {
-  batch_started_ = Clock::now();
-  batch_inputs_.clear();
-  batch_input_times_ms_.clear();
-  // A new tag: delivery reports of an earlier, aborted batch no longer count.
-  delivery_.StartBatch(++batch_tag_);
-  if (!exactly_once_ || in_transaction_) return true;
-  if (ProducerFatal()) return false;
-  kafka::ErrorPtr e(producer_->begin_transaction());
-  if (e) {
-    log::Error("begin_transaction failed", {{"error", kafka::DescribeError(*e)}});
-    producer_lost_ = true;
-    return false;
-  }
-  in_transaction_ = true;
-  return true;
-}
-
-RdKafka::ErrorCode Daemon::Produce(const std::string& topic, int32_t partition,
-                                   const std::string& key, const std::string& value, void* tag) {
-  RdKafka::ErrorCode err = RdKafka::ERR__QUEUE_FULL;
-  for (int attempt = 0; attempt < 1000; ++attempt) {
-    err = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
-                             const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
-                             0, tag);
-    if (err == RdKafka::ERR_NO_ERROR) return err;
-    if (err != RdKafka::ERR__QUEUE_FULL) break;
-    producer_->poll(50);  // the local queue is full: serve delivery reports, then retry
-    liveness_.Beat("produce (local queue full)");
-  }
-  metrics_.CountKafkaError("produce");
-  log::Error("produce failed", {{"topic", topic}, {"error", kafka::DescribeError(err)}});
-  return err;
-}
-
-// The first of an input's records that produce() would refuse for its size
-// (MSG_SIZE_TOO_LARGE), described for the dead letter; nullopt if all fit.
-std::optional<std::string> Daemon::Oversized(const std::vector<Outgoing>& records) const {
-  for (const auto& r : records) {
-    const size_t bytes = r.key->size() + r.value->size();
-    if (bytes + kRecordOverhead <= max_record_bytes_) continue;
-    return "the " + KindName(r.kind) + " record for topic '" + *r.topic + "' is " +
-           std::to_string(bytes) + " bytes, over the producer's message.max.bytes (" +
-           std::to_string(max_record_bytes_) + " including " + std::to_string(kRecordOverhead) +
-           " bytes of framing): librdkafka refuses it (MSG_SIZE_TOO_LARGE)";
-  }
-  return std::nullopt;
-}
-
-// Remembers that Kafka refused a record of the input message at (partition,
-// offset), for the retry after the abort.
-void Daemon::Reject(int32_t partition, int64_t offset, const std::string& detail, bool certain,
-                    bool announce) {
-  const std::pair<int32_t, int64_t> at{partition, offset};
-  auto it = rejected_.find(at);
-  if (it == rejected_.end()) {
-    if (rejected_.size() >= kMaxRejected) {
-      if (rejected_overflow_++ % 1000 == 0) {
-        log::Warn("too many rejected input messages remembered; the others are retried as usual",
-                  {{"partition", std::to_string(partition)},
-                   {"offset", std::to_string(offset)},
-                   {"limit", std::to_string(kMaxRejected)}});
-      }
-      return;
-    }
-    Rejection rejection;
-    rejection.detail = detail;
-    rejection.certain = certain;
-    it = rejected_.emplace(at, std::move(rejection)).first;
-    if (!certain) ++suspects_;
-  } else if (it->second.certain) {
-    // It was being dead-lettered: its dead letter was refused.
-    ++it->second.dead_letter_refusals;
-    it->second.dead_letter_error = detail;
-  } else {
-    it->second.detail = detail;
-    if (certain) {
-      it->second.certain = true;
-      --suspects_;
-    }
-  }
-  if (!announce) return;
-  log::Warn(certain ? "Kafka refused an output record for good: its input message is "
-                      "dead-lettered (output_rejected) when the batch is retried"
-                    : "Kafka refused output records of this input message together with "
-                      "other inputs' records: it is retried in a commit of its own",
-            {{"partition", std::to_string(partition)},
-             {"offset", std::to_string(offset)},
-             {"error", detail}});
-}
-
-// After an abort: the records of the aborted batch that Kafka refused for good
-// (from the delivery reports), traced back to their input messages. If they
-// all belong to one input, that input made them (each input has at most one
-// record per topic, and the broker refuses a whole batch of records of one
-// partition at once); if several inputs had records refused, any of them may
-// only have shared a refused batch with the culprit.
-void Daemon::NoteRejections() {
-  std::vector<RecordRejection> rejections = delivery_.TakeRejections();
-  std::map<uint32_t, const RecordRejection*> by_input;
-  for (const auto& r : rejections) {
-    if (r.input < batch_inputs_.size()) by_input.try_emplace(r.input, &r);
-  }
-  const bool alone = by_input.size() == 1;
-  std::string offsets;  // for one log line when several inputs are suspected
-  for (const auto& [input, r] : by_input) {
-    std::string detail = "the broker refused the " + KindName(r->kind) + " record for topic '" +
-                         r->topic + "' (" + std::to_string(r->bytes) +
-                         " bytes): " + kafka::DescribeError(r->code);
-    if (!r->error.empty() && r->error != RdKafka::err2str(r->code)) detail += " (" + r->error + ")";
-    const auto [partition, offset] = batch_inputs_[input];
-    Reject(partition, offset, detail, alone, alone);
-    if (!alone && offsets.size() < 200) {
-      offsets +=
-          (offsets.empty() ? "" : ",") + std::to_string(partition) + ":" + std::to_string(offset);
-    }
-  }
-  if (!alone && !by_input.empty()) {
-    log::Warn(
-        "Kafka refused output records of several input messages together (a batch of records "
-        "holds several inputs' records): each of them is retried in a commit of its own to find "
-        "the one that made a refused record",
-        {{"inputs", std::to_string(by_input.size())},
-         {"offsets", offsets},
-         {"error", kafka::DescribeError(by_input.begin()->second->code)}});
-  }
-}
-
-void Daemon::ForgetRejections(const std::function<bool(int32_t, int64_t)>& done) {
-  for (auto it = rejected_.begin(); it != rejected_.end();) {
-    if (!done(it->first.first, it->first.second)) {
-      ++it;
-      continue;
-    }
-    if (!it->second.certain) --suspects_;
-    it = rejected_.erase(it);
-  }
-}
-
-// Produces the output_rejected dead letter of an input message Kafka refused
-// an output of, instead of processing it: no event, no diff, no state.
-bool Daemon::DeadLetterRejected(Rejection& rejection, std::string_view value, std::string_view key,
-                                const SourceCoordinates& source, uint32_t input) {
-  metrics_.CountInput();
-  std::string detail = rejection.detail;
-  size_t max_original = dlq_max_original_bytes_;
-  if (rejection.dead_letter_refusals > 0) {
-    // Its dead letter was refused too: this one carries no original bytes.
-    detail += "; its first dead letter was refused as well (" + rejection.dead_letter_error + ")";
-    max_original = 0;
-  }
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  v1::DeadLetter letter = emit::MakeDeadLetter(v1::DeadLetter::OUTPUT_REJECTED, "output_rejected",
-                                               detail, value, key, source, max_original, now);
-  std::string record_key(key);
-  std::string bytes = emit::Encode(letter, format_);
-  // The dead letter itself must fit under message.max.bytes: shorten the copy
-  // of the original first, then the copy of the key, then the detail, then
-  // the record's key.
-  auto over = [&] {
-    const size_t size = record_key.size() + bytes.size() + kRecordOverhead;
-    return size > max_record_bytes_ ? size - max_record_bytes_ : 0;
-  };
-  for (int step = 0; over() > 0 && step < 64; ++step) {
-    if (!letter.original().empty()) {
-      const size_t have = letter.original().size();
-      letter.set_original(letter.original().substr(0, have > over() + 16 ? have - over() - 16 : 0));
-      letter.set_original_truncated(true);
-    } else if (!letter.original_key().empty()) {
-      letter.clear_original_key();
-    } else if (letter.detail().size() > 256) {
-      letter.set_detail(letter.detail().substr(0, 256));
-    } else if (record_key.size() > 128) {
-      record_key.resize(128);
-    } else {
-      break;
-    }
-    bytes = emit::Encode(letter, format_);
-  }
-  metrics_.CountDeadLetter("output_rejected");
-  log::Warn("input message dead-lettered: Kafka refused its outputs",
-            {{"reason", "output_rejected"},
-             {"partition", std::to_string(source.partition)},
-             {"offset", std::to_string(source.offset)},
-             {"detail", detail}});
-  const std::string& dlq = topics_[OutputTopic::kDlq];
-  auto err = Produce(dlq, RdKafka::Topic::PARTITION_UA, record_key, bytes,
-                     RecordTag(batch_tag_, input, RecordKind::kDeadLetter));
-  if (err == RdKafka::ERR_MSG_SIZE_TOO_LARGE) {
-    ++rejection.dead_letter_refusals;
-    rejection.dead_letter_error = "the dead-letter record for topic '" + dlq + "' (" +
-                                  std::to_string(record_key.size() + bytes.size()) +
-                                  " bytes): produce() refused it: " + kafka::DescribeError(err);
-  }
-  return err == RdKafka::ERR_NO_ERROR;
-}
-
-// Seeks every partition of the batch back to its first message of the batch
-// (the position the last commit left it at). Local to the consumer: it needs
-// no broker, so it also works while the broker is away.
-bool Daemon::Rewind() {
-  for (const auto& [partition, offset] : batch_first_offset_) {
-    std::unique_ptr<RdKafka::TopicPartition> tp(
-        RdKafka::TopicPartition::create(input_topic_, partition, offset));
-    if (auto err = consumer_->seek(*tp, 10000); err != RdKafka::ERR_NO_ERROR) {
-      // A consumer that failed for good (a fenced static member: the fencing
-      // can surface first in send_offsets_to_transaction, whose abort lands
-      // here) takes no seek, and needs none: RecoverConsumer gives every
-      // partition up, and they resume from their committed offsets, where
-      // the rewind would have gone.
-      if (std::string reason; ConsumerFailed(&reason)) return true;
-      log::Error("cannot rewind the input after an abort",
-                 {{"partition", std::to_string(partition)},
-                  {"offset", std::to_string(offset)},
-                  {"error", kafka::DescribeError(err)}});
-      return false;
-    }
-  }
-  return true;
+  return batch_->Begin();
 }
 
 Daemon::CommitResult Daemon::AbortBatch(const std::string& why, bool rewind) {
-  log::Warn("aborting the batch and rewinding to its first messages", {{"error", why}});
-  if (exactly_once_ && in_transaction_) {
-    if (ProducerFatal()) return CommitResult::kFatal;
-    for (int attempt = 0;; ++attempt) {
-      kafka::ErrorPtr e(producer_->abort_transaction(kKafkaCallTimeoutMs));
-      if (!e) break;
-      if (e->is_fatal() || attempt >= 10) {
-        // Ambiguous or fatal: the producer is re-created (RecoverProducer).
-        log::Error("abort_transaction failed", {{"error", kafka::DescribeError(*e)}});
-        producer_lost_ = true;
-        return CommitResult::kFatal;
-      }
-      log::Warn("abort_transaction: retrying", {{"error", kafka::DescribeError(*e)}});
-      liveness_.Beat("abort_transaction (retry)");
-      producer_->poll(0);  // error events: ERR__ALL_BROKERS_DOWN makes the instance not ready
-    }
-  }
-  in_transaction_ = false;
-  // The aborted batch's last delivery reports, then which of its input
-  // messages made records Kafka refused for good: the retry dead-letters them.
-  // (A lost assignment is not retried here: the next owner finds them again.)
-  producer_->poll(0);
-  if (rewind) NoteRejections();
-  delivery_.StartBatch(++batch_tag_);
-  detector_->Rollback();
-  pending_alerts_.clear();
-  if (rewind && !Rewind()) return CommitResult::kFatal;
-  batch_first_offset_.clear();
-  batch_inputs_.clear();
-  batch_input_times_ms_.clear();
-  uncommitted_ = 0;
-  metrics_.CountTransaction("aborted");
-  // A dead letter refused twice (the second time without the original
-  // bytes): the dead-letter topic itself refuses it, and there is nowhere
-  // left to put the input. It is not dropped: its partition stays here and
-  // retries, slower each time, until the dead-letter topic takes it.
-  int refusals = 0;
-  for (const auto& [at, r] : rejected_) refusals = std::max(refusals, r.dead_letter_refusals);
-  if (refusals >= 2) {
-    log::Error(
-        "the dead-letter topic refuses the dead letter of an input message whose outputs were "
-        "refused; its partition cannot move past it until the dead-letter topic accepts it "
-        "(docs/runbook.md, DedupdTransactionsAborting)");
-    const auto until =
-        Clock::now() + std::chrono::seconds(std::min(30, 1 << std::min(refusals, 5)));
-    while (Clock::now() < until && g_signals.load() == 0) {
-      liveness_.Beat("dead-letter retry back-off");
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  return CommitResult::kAborted;
+  return batch_->Abort(why, rewind ? delivery::Rewind::kYes : delivery::Rewind::kNo);
 }
 
 Daemon::CommitResult Daemon::CommitBatch() {
-  kafka::TopicPartitionList assigned;
-  consumer_->assignment(assigned.out());
-  consumer_->position(assigned.get());
-  kafka::TopicPartitionList positions;  // only the partitions with a known position
-  for (auto* tp : assigned) {
-    if (tp->offset() >= 0) positions.Add(tp->topic(), tp->partition(), tp->offset());
-  }
-
+  const delivery::Offsets positions = consumer_edge_.Positions();
   if (exactly_once_) {
-    if (!in_transaction_) return CommitResult::kCommitted;
+    if (!batch_->in_transaction()) return CommitResult::kCommitted;
     // A batch the store could not take is not committed to Kafka either: its
     // offsets would pass what the store holds (docs/delivery.md, "Full disk").
     if (auto full = store_->CheckWritable()) {
       NoteStore(full, false);
       return AbortBatch("the state store takes no writes: " + full->message, true);
     }
-    if (ProducerFatal()) return CommitResult::kFatal;
-    kafka::ConsumerGroupMetadataPtr meta(consumer_->groupMetadata());
-    // Where the loop is, for /healthz: librdkafka 2.0.2's
-    // send_offsets_to_transaction() can ignore its timeout while the group
-    // coordinator is down (librdkafka issue #5456) and block until it is back.
-    liveness_.Beat("send_offsets_to_transaction");
-    for (int attempt = 0;; ++attempt) {
-      kafka::ErrorPtr e(
-          producer_->send_offsets_to_transaction(positions.get(), meta.get(), kKafkaCallTimeoutMs));
-      if (!e) break;
-      switch (kafka::ClassifyTxnError(*e)) {
-        case kafka::TxnErrorAction::kRetry:
-          if (attempt < 10) {
-            liveness_.Beat("send_offsets_to_transaction (retry)");
-            producer_->poll(0);  // error events: ERR__ALL_BROKERS_DOWN makes it not ready
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            continue;
-          }
-          log::Error("send_offsets_to_transaction keeps failing; re-creating the producer",
-                     {{"error", kafka::DescribeError(*e)}});
-          producer_lost_ = true;
-          return CommitResult::kFatal;
-        case kafka::TxnErrorAction::kAbort: return AbortBatch(kafka::DescribeError(*e), true);
-        case kafka::TxnErrorAction::kFatal:
-          log::Error("send_offsets_to_transaction: fatal", {{"error", kafka::DescribeError(*e)}});
-          producer_lost_ = true;
-          return CommitResult::kFatal;
-      }
-    }
-    if (ProducerFatal()) return CommitResult::kFatal;
-    liveness_.Beat("commit_transaction");
-    for (int attempt = 0;; ++attempt) {
-      kafka::ErrorPtr e(producer_->commit_transaction(kKafkaCallTimeoutMs));
-      if (!e) break;
-      switch (kafka::ClassifyTxnError(*e)) {
-        case kafka::TxnErrorAction::kRetry:
-          if (attempt < 10) {
-            liveness_.Beat("commit_transaction (retry)");
-            producer_->poll(0);  // error events: ERR__ALL_BROKERS_DOWN makes it not ready
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            continue;
-          }
-          // Ambiguous: the new producer's init_transactions() settles it, and
-          // the committed offsets say which way (RecoverProducer).
-          log::Error("commit_transaction stays ambiguous; re-creating the producer",
-                     {{"error", kafka::DescribeError(*e)}});
-          producer_lost_ = true;
-          return CommitResult::kFatal;
-        case kafka::TxnErrorAction::kAbort: return AbortBatch(kafka::DescribeError(*e), true);
-        case kafka::TxnErrorAction::kFatal:
-          log::Error("commit_transaction: fatal", {{"error", kafka::DescribeError(*e)}});
-          producer_lost_ = true;
-          return CommitResult::kFatal;
-      }
-    }
-    in_transaction_ = false;
-  } else {
-    uint64_t failed_before = delivery_.failed();
-    // Up to 60 s, in steps that show progress (liveness).
-    for (int i = 0; i < 60 && producer_->outq_len() > 0; ++i) {
-      producer_->flush(1000);
-      liveness_.Beat("flush");
-    }
-    if (producer_->outq_len() > 0 || delivery_.failed() != failed_before) {
-      return AbortBatch("delivery failed: " + delivery_.last_error(), true);
-    }
-    if (!positions.empty()) {
-      auto err = consumer_->commitSync(positions.get());
-      if (err != RdKafka::ERR_NO_ERROR) {
-        metrics_.CountKafkaError("commit");
-        return AbortBatch(kafka::DescribeError(err), true);
-      }
-    }
+  }
+  if (const CommitResult result = batch_->Commit(positions); result != CommitResult::kCommitted) {
+    return result;
   }
   ObserveCommitLatency();
   // The Kafka side is committed; now the cache. A crash before this line
   // leaves the store behind the changelog, which the next restore replays.
-  producer_->poll(0);  // serve the last delivery reports (changelog offsets)
+  producer_.Poll(0);  // serve the last delivery reports (changelog offsets)
   std::map<std::string, std::string> meta;
-  for (auto* tp : positions) {
-    meta["offset/" + tp->topic() + "/" + std::to_string(tp->partition())] =
-        std::to_string(tp->offset());
+  for (const auto& [partition, offset] : positions) {
+    meta["offset/" + input_topic_ + "/" + std::to_string(partition)] = std::to_string(offset);
   }
-  for (const auto& [partition, next] : delivery_.Reached()) {
+  for (const auto& [partition, next] : batch_->Reached()) {
     meta[StateSync::ChangelogKey(state_topic_, partition)] = std::to_string(next);
   }
   std::string error;
@@ -1554,22 +1004,9 @@ Daemon::CommitResult Daemon::CommitBatch() {
     for (const auto& [event, diff] : pending_alerts_) notifier_->Enqueue(event, diff);
   }
   pending_alerts_.clear();
-  batch_first_offset_.clear();
-  batch_inputs_.clear();
-  batch_input_times_ms_.clear();
-  // Rejected inputs the commit has passed are settled (dead-lettered, or,
-  // for one retried alone that went through, processed).
-  if (!rejected_.empty()) {
-    std::map<int32_t, int64_t> committed;
-    for (auto* tp : positions) committed[tp->partition()] = tp->offset();
-    ForgetRejections([&committed](int32_t partition, int64_t offset) {
-      auto it = committed.find(partition);
-      return it != committed.end() && offset < it->second;
-    });
-  }
+  batch_->Finish(positions);
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   metrics_.SetStateBytes(static_cast<double>(store_->ApproximateBytes()));
-  uncommitted_ = 0;
   return CommitResult::kCommitted;
 }
 
@@ -1582,7 +1019,7 @@ void Daemon::ObserveCommitLatency() {
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-  for (const int64_t at : batch_input_times_ms_) {
+  for (const int64_t at : batch_->input_times_ms()) {
     if (at <= 0) continue;
     metrics_.ObserveEventLatency(static_cast<double>(std::max<int64_t>(now_ms - at, 0)) / 1000.0);
   }
@@ -1615,7 +1052,7 @@ bool Daemon::ReplayFinished() {
     for (int32_t partition : progress.reached_end) done.Add(input_topic_, partition);
     consumer_->pause(done.get());
   }
-  if (!progress.confirm || uncommitted_ > 0 || in_transaction_) return false;
+  if (!progress.confirm || batch_->open()) return false;
   kafka::TopicPartitionList committed;
   for (int32_t partition : replay_->Partitions()) committed.Add(input_topic_, partition);
   if (auto err = consumer_->committed(committed.get(), 10000); err != RdKafka::ERR_NO_ERROR) {
@@ -1635,7 +1072,7 @@ bool Daemon::ReplayFinished() {
 }
 
 void Daemon::TailFingerprints() {
-  if (uncommitted_ > 0 || in_transaction_ || detector_->HasStaged()) return;
+  if (batch_->open() || detector_->HasStaged()) return;
   if (unstored_ || !store_writable_) return;  // the store first (StoreReady)
   if (Clock::now() - last_tail_ < std::chrono::milliseconds(100)) return;
   last_tail_ = Clock::now();
@@ -1768,7 +1205,7 @@ int Daemon::Run() {
     liveness_.Beat("consume");
     if (replay_ != nullptr && ReplayFinished()) break;
     // A store that takes no writes: no new batch (docs/delivery.md, "Full disk").
-    if (uncommitted_ == 0 && !StoreReady()) {
+    if (batch_->uncommitted() == 0 && !StoreReady()) {
       HoldInput();
       continue;
     }
@@ -1786,30 +1223,26 @@ int Daemon::Run() {
         break;
       }
       if (replay_ != nullptr && replay_->PastEnd(msg->partition(), msg->offset())) continue;
-      if (uncommitted_ == 0 && !BeginBatch()) {
+      if (batch_->uncommitted() == 0 && !BeginBatch()) {
         fatal_ = true;
         break;
       }
       const int32_t partition = msg->partition();
       const int64_t offset = msg->offset();
-      batch_first_offset_.try_emplace(partition, offset);
-      const auto input = static_cast<uint32_t>(batch_inputs_.size());
-      batch_inputs_.emplace_back(partition, offset);
-      batch_input_times_ms_.push_back(msg->timestamp().type ==
-                                              RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
-                                          ? 0
-                                          : msg->timestamp().timestamp);
+      const auto input = batch_->AddInput(
+          partition, offset,
+          msg->timestamp().type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
+              ? 0
+              : msg->timestamp().timestamp);
       SourceCoordinates source{input_topic_, partition, offset, msg->timestamp().timestamp};
       const std::string_view value(static_cast<const char*>(msg->payload()), msg->len());
       std::string_view key =
           msg->key_pointer() != nullptr
               ? std::string_view(static_cast<const char*>(msg->key_pointer()), msg->key_len())
               : std::string_view{};
-      ++uncommitted_;
-      if (auto rejected = rejected_.find({partition, offset});
-          rejected != rejected_.end() && rejected->second.certain) {
+      if (auto* rejected = batch_->rejections().FindCertain(partition, offset)) {
         // Kafka refused one of its outputs before the abort: dead-letter it.
-        if (!DeadLetterRejected(rejected->second, value, key, source, input)) {
+        if (!batch_->DeadLetterRejected(*rejected, value, key, source, input).ok()) {
           failed = true;
           break;
         }
@@ -1862,27 +1295,11 @@ int Daemon::Run() {
         // any of them is produced. The Detector has staged this page's state
         // with the batch's, so the batch is aborted (which undoes it) and the
         // retry dead-letters this input.
-        if (auto oversized = Oversized(out)) {
-          Reject(partition, offset, *oversized, true);
-          why = "an output record is over message.max.bytes";
+        if (auto produced = batch_->ProduceInput(out, input, partition, offset); !produced.ok()) {
+          if (!produced.detail().empty()) why = produced.detail();  // over message.max.bytes
           failed = true;
           break;
         }
-        for (const auto& o : out) {
-          auto err = Produce(*o.topic, o.partition, *o.key, *o.value,
-                             RecordTag(batch_tag_, input, o.kind));
-          if (err == RdKafka::ERR_NO_ERROR) continue;
-          if (err == RdKafka::ERR_MSG_SIZE_TOO_LARGE) {
-            Reject(partition, offset,
-                   "the " + KindName(o.kind) + " record for topic '" + *o.topic + "' (" +
-                       std::to_string(o.key->size() + o.value->size()) +
-                       " bytes): produce() refused it: " + kafka::DescribeError(err),
-                   true);
-          }
-          failed = true;
-          break;
-        }
-        if (failed) break;
         if (notifier_ && result.kind == PipelineResult::Kind::kEvent && result.diff &&
             result.outcome.verdict == Verdict::kRevised) {
           pending_alerts_.emplace_back(std::move(result.event), std::move(*result.diff));
@@ -1891,7 +1308,7 @@ int Daemon::Run() {
       // While some input messages are suspected of records the broker refused
       // together with others' records, every input commits alone: a refusal
       // then names its culprit.
-      if (suspects_ > 0) {
+      if (batch_->CommitEachInput()) {
         commit_now = true;
         break;
       }
@@ -1901,10 +1318,10 @@ int Daemon::Run() {
       if (AbortBatch(why, true) == CommitResult::kFatal) fatal_ = true;
       continue;
     }
-    producer_->poll(0);
+    producer_.Poll(0);
     metrics_.SetReady(Ready());
-    if (uncommitted_ > 0 && (commit_now || uncommitted_ >= commit_messages ||
-                             Clock::now() - batch_started_ >= commit_interval)) {
+    if (batch_->uncommitted() > 0 &&
+        (commit_now || batch_->Due(commit_messages, commit_interval))) {
       if (CommitBatch() == CommitResult::kFatal) fatal_ = true;
     }
     if (!fatal_) TailFingerprints();
@@ -1915,7 +1332,7 @@ int Daemon::Run() {
     log::Error("fatal error: exiting for the supervisor to restart");
     fatal_ = true;  // the rebalance callback of close() must not touch the producer
     code = 1;
-  } else if (uncommitted_ > 0 && CommitBatch() != CommitResult::kCommitted) {
+  } else if (batch_->uncommitted() > 0 && CommitBatch() != CommitResult::kCommitted) {
     code = 1;
   }
   if (unstored_ && !StoreReady()) {
@@ -1927,7 +1344,7 @@ int Daemon::Run() {
   // wait for it); the rebalance callback commits nothing now.
   consumer_.reset();
   sync_.reset();
-  producer_->flush(5000);
+  producer_.Flush(5000);
   if (notifier_) notifier_->Stop();
   http_.Stop();
   return code;

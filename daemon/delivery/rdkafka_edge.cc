@@ -1,0 +1,127 @@
+#include "delivery/rdkafka_edge.h"
+
+#include <cstdint>
+#include <utility>
+
+namespace dedupd::delivery {
+
+void RdKafkaProducer::Reports::dr_cb(RdKafka::Message& message) {
+  if (sink == nullptr) return;
+  DeliveryReport report;
+  report.tag = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(message.msg_opaque()));
+  report.error = message.err();
+  if (report.error != RdKafka::ERR_NO_ERROR) report.error_text = message.errstr();
+  report.topic = message.topic_name();
+  report.partition = message.partition();
+  report.offset = message.offset();
+  report.bytes = message.len() + message.key_len();
+  sink->OnDeliveryReport(report);
+}
+
+RdKafkaProducer::RdKafkaProducer(std::string input_topic, ConsumerFn consumer)
+    : input_topic_(std::move(input_topic)), consumer_(std::move(consumer)) {}
+
+bool RdKafkaProducer::Create(RdKafka::Conf* conf, DeliveryReportSink* sink, std::string* error) {
+  reports_.sink = sink;
+  if (conf->set("dr_cb", &reports_, *error) != RdKafka::Conf::CONF_OK) return false;
+  producer_.reset(RdKafka::Producer::create(conf, *error));
+  return producer_ != nullptr;
+}
+
+void RdKafkaProducer::Destroy() {
+  if (!producer_) return;
+  producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT |
+                   RdKafka::Producer::PURGE_NON_BLOCKING);
+  producer_->poll(0);
+  producer_.reset();
+}
+
+kafka::Status RdKafkaProducer::Produce(const std::string& topic, int32_t partition,
+                                       std::string_view key, std::string_view value, uint64_t tag) {
+  return kafka::Status(producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                                          const_cast<char*>(value.data()), value.size(), key.data(),
+                                          key.size(), 0,
+                                          reinterpret_cast<void*>(static_cast<uintptr_t>(tag))));
+}
+
+// Poll, Flush, OutqLen and FatalError also serve the shutdown after a
+// producer could not be re-created (no producer then).
+void RdKafkaProducer::Poll(int timeout_ms) {
+  if (producer_) producer_->poll(timeout_ms);
+}
+void RdKafkaProducer::Flush(int timeout_ms) {
+  if (producer_) producer_->flush(timeout_ms);
+}
+int RdKafkaProducer::OutqLen() {
+  return producer_ ? producer_->outq_len() : 0;
+}
+
+kafka::Status RdKafkaProducer::InitTransactions(int timeout_ms) {
+  kafka::ErrorPtr e(producer_->init_transactions(timeout_ms));
+  return kafka::Status(e.get());
+}
+
+kafka::Status RdKafkaProducer::BeginTransaction() {
+  kafka::ErrorPtr e(producer_->begin_transaction());
+  return kafka::Status(e.get());
+}
+
+kafka::Status RdKafkaProducer::SendOffsetsToTransaction(const Offsets& offsets, int timeout_ms) {
+  RdKafka::KafkaConsumer* consumer = consumer_();
+  if (consumer == nullptr) return kafka::Status(RdKafka::ERR__STATE, "no consumer");
+  kafka::TopicPartitionList list;
+  for (const auto& [partition, offset] : offsets) list.Add(input_topic_, partition, offset);
+  kafka::ConsumerGroupMetadataPtr meta(consumer->groupMetadata());
+  kafka::ErrorPtr e(producer_->send_offsets_to_transaction(list.get(), meta.get(), timeout_ms));
+  return kafka::Status(e.get());
+}
+
+kafka::Status RdKafkaProducer::CommitTransaction(int timeout_ms) {
+  kafka::ErrorPtr e(producer_->commit_transaction(timeout_ms));
+  return kafka::Status(e.get());
+}
+
+kafka::Status RdKafkaProducer::AbortTransaction(int timeout_ms) {
+  kafka::ErrorPtr e(producer_->abort_transaction(timeout_ms));
+  return kafka::Status(e.get());
+}
+
+kafka::Status RdKafkaProducer::FatalError() {
+  if (!producer_) return kafka::Status(RdKafka::ERR__STATE, "no producer");
+  std::string reason;
+  const RdKafka::ErrorCode code = producer_->fatal_error(reason);
+  return kafka::Status(code, reason);
+}
+
+Offsets RdKafkaConsumer::Positions() {
+  Offsets positions;
+  RdKafka::KafkaConsumer* consumer = consumer_();
+  if (consumer == nullptr) return positions;
+  kafka::TopicPartitionList assigned;
+  consumer->assignment(assigned.out());
+  consumer->position(assigned.get());
+  for (auto* tp : assigned) {
+    if (tp->offset() >= 0) positions[tp->partition()] = tp->offset();
+  }
+  return positions;
+}
+
+kafka::Status RdKafkaConsumer::Seek(int32_t partition, int64_t offset, int timeout_ms) {
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(input_topic_, partition, offset));
+  return kafka::Status(consumer_()->seek(*tp, timeout_ms));
+}
+
+kafka::Status RdKafkaConsumer::CommitSync(const Offsets& offsets) {
+  kafka::TopicPartitionList list;
+  for (const auto& [partition, offset] : offsets) list.Add(input_topic_, partition, offset);
+  return kafka::Status(consumer_()->commitSync(list.get()));
+}
+
+bool RdKafkaConsumer::Failed() {
+  RdKafka::KafkaConsumer* consumer = consumer_();
+  std::string reason;
+  return consumer != nullptr && consumer->fatal_error(reason) != RdKafka::ERR_NO_ERROR;
+}
+
+}  // namespace dedupd::delivery
