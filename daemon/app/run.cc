@@ -52,6 +52,7 @@
 #include "common/log.h"
 #include "delivery/batch.h"
 #include "delivery/rdkafka_edge.h"
+#include "delivery/topics.h"
 #include "emit/records.h"
 #include "kafka/admin.h"
 #include "kafka/config.h"
@@ -224,7 +225,6 @@ class Daemon {
   using Outgoing = delivery::Outgoing;
 
   bool Setup();
-  bool PrepareTopics(const kafka::Props& common, bool* permanent, std::string* error);
   CommitResult CommitBatch();
   void ObserveCommitLatency();
   CommitResult AbortBatch(const std::string& why, bool rewind);
@@ -506,61 +506,6 @@ void Daemon::GiveUp(const std::set<int32_t>& partitions) {
   metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
 }
 
-bool Daemon::PrepareTopics(const kafka::Props& common, bool* permanent, std::string* error) {
-  *permanent = false;
-  const bool create = cfg_.kafka.create_topics;
-  const auto timeout = std::chrono::seconds(15);
-  const int32_t partitions = cfg_.kafka.partitions;
-  const int16_t rf = cfg_.kafka.replication_factor;
-  auto count = [&](const std::string& topic) -> kafka::Result<int32_t> {
-    auto parts = kafka::ListPartitions(common, topic, std::chrono::seconds(5));
-    if (!parts.ok()) return kafka::Failure{parts.error()};
-    return static_cast<int32_t>(parts.value().size());
-  };
-  // The input first: the changelog must have as many partitions as it has.
-  auto input = count(input_topic_);
-  if (!input.ok()) {
-    if (!create) {
-      *error = "input topic '" + input_topic_ + "': " + input.error();
-      return false;
-    }
-    if (!kafka::EnsureTopics(common, {{input_topic_, partitions, rf, {}}}, timeout, error)) {
-      return false;
-    }
-    input = count(input_topic_);
-    if (!input.ok()) {
-      *error = input.error();
-      return false;
-    }
-  }
-  const int32_t n = input.value();
-  const std::map<std::string, std::string> compact = {{"cleanup.policy", "compact"}};
-  std::vector<kafka::TopicSpec> missing;
-  for (const auto& [kind, topic] : topics_) {
-    if (count(topic).ok()) continue;
-    missing.push_back({topic, partitions, rf, {}});
-  }
-  if (auto state = count(state_topic_); state.ok()) {
-    if (state.value() != n) {
-      *permanent = true;
-      *error = "state changelog '" + state_topic_ + "' has " + std::to_string(state.value()) +
-               " partitions but the input '" + input_topic_ + "' has " + std::to_string(n) +
-               ": partition p of the changelog holds input partition p's URLs, so the counts " +
-               "must be equal (docs/delivery.md)";
-      return false;
-    }
-  } else {
-    missing.push_back({state_topic_, n, rf, compact});
-  }
-  if (!count(fingerprints_topic_).ok()) missing.push_back({fingerprints_topic_, n, rf, compact});
-  if (missing.empty()) return true;
-  if (!create) {
-    *error = "missing topic '" + missing.front().name + "' and kafka.create_topics is false";
-    return false;
-  }
-  return kafka::EnsureTopics(common, missing, timeout, error);
-}
-
 bool Daemon::Setup() {
   std::string error;
   topics_ = {{OutputTopic::kEvents, cfg_.topics.events},
@@ -632,15 +577,24 @@ bool Daemon::Setup() {
 
   // Topics. The broker may not be up yet: retry with backoff until a signal,
   // unless the answer is final (a changelog that does not match the input).
+  delivery::RdKafkaTopicAdmin admin(common, std::chrono::seconds(15));
+  delivery::TopicPlan plan{input_topic_,
+                           state_topic_,
+                           fingerprints_topic_,
+                           {},
+                           cfg_.kafka.create_topics,
+                           cfg_.kafka.partitions,
+                           cfg_.kafka.replication_factor};
+  for (const auto& [kind, topic] : topics_) plan.outputs.push_back(topic);
   for (int attempt = 0;; ++attempt) {
-    bool permanent = false;
-    if (PrepareTopics(common, &permanent, &error)) break;
-    if (permanent) {
-      log::Error("topics do not fit together", {{"error", error}});
+    const delivery::TopicsPrepared topics = delivery::PrepareTopics(plan, &admin);
+    if (topics.outcome == delivery::TopicsOutcome::kReady) break;
+    if (topics.outcome == delivery::TopicsOutcome::kPermanent) {
+      log::Error("topics do not fit together", {{"error", topics.error}});
       return false;
     }
     metrics_.CountKafkaError("admin");
-    log::Warn("topics not ready yet; retrying", {{"error", error}});
+    log::Warn("topics not ready yet; retrying", {{"error", topics.error}});
     liveness_.Beat("waiting for the topics");
     if (g_signals.load() > 0) return false;
     std::this_thread::sleep_for(
