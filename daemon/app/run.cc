@@ -52,6 +52,7 @@
 #include "common/log.h"
 #include "delivery/batch.h"
 #include "delivery/rdkafka_edge.h"
+#include "delivery/rebalance.h"
 #include "delivery/topics.h"
 #include "emit/records.h"
 #include "kafka/admin.h"
@@ -239,6 +240,8 @@ class Daemon {
   bool ConsumerFailed(std::string* reason) const;
   bool RecoverConsumer(const std::string& reason);
   void GiveUp(const std::set<int32_t>& partitions);
+  delivery::RebalanceOutcome RestoreAssigned(const std::vector<int32_t>& ids,
+                                             Clock::time_point deadline);
   bool Resync(const std::map<int32_t, int64_t>& batch_first);
   void TailFingerprints();
   // The state store on a full volume (docs/delivery.md, "Full disk").
@@ -255,7 +258,7 @@ class Daemon {
            !events_.brokers().Unavailable() && !Stalled() && store_writable_;
   }
   // `dedupd replay` hooks (app/replay.h); unused when replay_ is null.
-  void ReplayStartOffsets(std::vector<RdKafka::TopicPartition*>& partitions);
+  void ReplayStartOffsets(delivery::Offsets& offsets);
   bool ReplayFinished();
 
   const config::Settings& cfg_;
@@ -296,6 +299,7 @@ class Daemon {
   // Its producer_lost() (fatal error, fenced, or a transactional call that
   // stayed ambiguous): the producer is re-created in-process, not by an exit.
   std::unique_ptr<delivery::Batch> batch_;
+  std::unique_ptr<delivery::Rebalance> rebalance_;  // the rebalance callback's steps
   // The librdkafka edge of the delivery stage. Both reach consumer_ through a
   // function (it is re-created); the producer is re-created in place. The
   // producer is destroyed before batch_, whose tracker takes its reports.
@@ -355,6 +359,8 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     ids.push_back(tp->partition());
     list += (list.empty() ? "" : ",") + std::to_string(tp->partition());
   }
+  // The steps and their order: delivery/rebalance.h.
+  delivery::RdKafkaRebalanceEdge edge(consumer, input_topic_);
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     log::Info("partitions assigned",
               {{"partitions", list}, {"protocol", consumer->rebalance_protocol()}});
@@ -365,134 +371,58 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     // partitions are taken (nothing is assigned now, so nothing to rewind).
     if ((fatal_ || events_.fatal()) && !RecoverProducer()) return;
     if (fatal_) return;
-    // The open batch (cooperative: of the partitions this instance keeps)
-    // commits before the restore writes the new partitions' state into the
-    // store, as it does before a fingerprints tail (TailFingerprints).
-    if (!partitions.empty() && batch_->open()) {
-      if (CommitBatch() == CommitResult::kFatal) {
-        fatal_ = true;
-        return;
-      }
-    }
-    restoring_ = true;
-    metrics_.SetReady(false);
-    // 1. The committed offsets, stable: a read_committed consumer's
-    //    OffsetFetch waits while a previous owner's transaction still holds
-    //    offsets for these partitions (KIP-447), so once it answers, that
-    //    transaction has committed (its changelog records are in the log) or
-    //    aborted.
-    const auto deadline = Clock::now() + restore_timeout_;
-    while (!partitions.empty()) {
-      auto e = consumer->committed(partitions, 10000);
-      if (e == RdKafka::ERR_NO_ERROR) break;
-      metrics_.CountKafkaError("offset_fetch");
-      if (g_signals.load() > 0) return;
-      // While no broker is up this is an outage, not a fault: keep waiting.
-      if (Clock::now() >= deadline && !events_.brokers().Unavailable()) {
-        log::Error("cannot fetch the committed offsets of the assigned partitions",
-                   {{"error", kafka::DescribeError(e)}});
-        fatal_ = true;
-        return;
-      }
-      log::Warn("fetching committed offsets: retrying", {{"error", kafka::DescribeError(e)}});
-      liveness_.Beat("fetching committed offsets (retry)");
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    if (replay_ != nullptr) ReplayStartOffsets(partitions);
-    // 2. The partitions' state, from the changelog, before any message. It
-    //    writes to the store: on a full volume it waits for space, up to the
-    //    restore timeout.
-    std::string error;
-    while (!WaitForStore(deadline) || !sync_->RestorePartitions(ids, &error)) {
-      if (g_signals.load() > 0) return;  // shutting down: nothing to process
-      if (auto why = store_->LastError(); why && Clock::now() < deadline) {
-        if (!unstored_) unstored_.emplace();  // the chunk stays staged: written first
-        NoteStore(why, true);
-        continue;
-      }
-      if (!store_writable_) {
-        error = "the state store takes no writes: " + StoreWhy();
-      } else if (events_.brokers().Unavailable()) {
-        // No broker is up: an outage, which the restore outlasts by retrying.
-        log::Warn("state restore failed while no broker is up; retrying",
-                  {{"partitions", list}, {"error", error}});
-        liveness_.Beat("state restore (retry: no broker up)");
-        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-        continue;
-      }
-      log::Error("state restore failed; exiting for the supervisor to restart",
-                 {{"partitions", list}, {"error", error}});
-      fatal_ = true;
-      return;
-    }
-    metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
-    if (!cooperative) {
-      // Rejected inputs of partitions that went elsewhere are their new
-      // owner's to find again (cooperative: forgotten at their revoke).
-      batch_->rejections().Forget([&ids](int32_t partition, int64_t) {
-        return std::find(ids.begin(), ids.end(), partition) == ids.end();
-      });
-    }
-    // 3. Consume from the offsets fetched in 1.
-    if (cooperative) {
-      kafka::ErrorPtr e(consumer->incremental_assign(partitions));
-      if (e) {
-        log::Error("incremental_assign failed", {{"error", kafka::DescribeError(*e)}});
-        fatal_ = true;
-        return;
-      }
-    } else {
-      consumer->assign(partitions);
-    }
-    for (int32_t id : ids) events_.SetOwned(id, true);
-    ownership_.Assign(ids);
-    metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
-    restoring_ = false;
-    joined_ = true;
-    metrics_.SetReady(Ready());
+    if (rebalance_->Assigned(edge, ids) == delivery::RebalanceOutcome::kFatal) fatal_ = true;
     return;
   }
-  // Revoked (or lost): finish what was processed for these partitions first,
-  // so that their next owner starts exactly where this instance stopped
-  // (cooperative: the open transaction covers the partitions kept too; it
-  // commits whole). The state of the revoked partitions stays in the store
-  // and the global index: it is every instance's near-duplicate reference,
-  // kept current by the fingerprints topic, and the changelog offsets stored
-  // with it let a later restore of the same partitions read only what changed
-  // since.
+  // Revoked (or lost). The state of the revoked partitions stays in the
+  // store and the global index: it is every instance's near-duplicate
+  // reference, kept current by the fingerprints topic, and the changelog
+  // offsets stored with it let a later restore of the same partitions read
+  // only what changed since.
   const bool lost = consumer->assignment_lost();
   log::Info(lost ? "partitions lost" : "partitions revoked",
             {{"count", std::to_string(partitions.size())},
              {"partitions", list},
              {"protocol", consumer->rebalance_protocol()}});
   if (!partitions.empty() || !cooperative) metrics_.CountRebalance(lost ? "lost" : "revoked");
-  if (!fatal_ && batch_->open()) {
-    if (lost) {
-      // Another member may own them already: nothing of this batch may commit.
-      if (AbortBatch("assignment lost", false) == CommitResult::kFatal) fatal_ = true;
-    } else if (CommitBatch() == CommitResult::kFatal) {
-      fatal_ = true;
-    }
-  }
-  batch_->ClearFirstOffsets();
-  // What this instance gives up: the revoked partitions (cooperative), or
-  // everything (eager, or a rebalance error: unassign() clears it all).
   const bool incremental = cooperative && err == RdKafka::ERR__REVOKE_PARTITIONS;
-  std::set<int32_t> given_up(ids.begin(), ids.end());
-  if (!incremental) given_up.merge(events_.owned());
-  if (incremental) {
-    // (Eager: the next assignment forgets those that went elsewhere.)
-    batch_->rejections().Forget(
-        [&given_up](int32_t partition, int64_t) { return given_up.count(partition) > 0; });
-    kafka::ErrorPtr e(consumer->incremental_unassign(partitions));
-    if (e) {
-      log::Error("incremental_unassign failed", {{"error", kafka::DescribeError(*e)}});
-      fatal_ = true;
-    }
-  } else {
-    consumer->unassign();
+  if (rebalance_->Revoked(edge, ids, incremental, fatal_) == delivery::RebalanceOutcome::kFatal) {
+    fatal_ = true;
   }
-  GiveUp(given_up);
+}
+
+// The assigned partitions' state from the changelog (Rebalance::Assigned).
+// It writes to the store: on a full volume it waits for space, up to the
+// restore timeout.
+delivery::RebalanceOutcome Daemon::RestoreAssigned(const std::vector<int32_t>& ids,
+                                                   Clock::time_point deadline) {
+  std::string list;
+  for (int32_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+  std::string error;
+  while (!WaitForStore(deadline) || !sync_->RestorePartitions(ids, &error)) {
+    // Shutting down: nothing to process.
+    if (g_signals.load() > 0) return delivery::RebalanceOutcome::kInterrupted;
+    if (auto why = store_->LastError(); why && Clock::now() < deadline) {
+      if (!unstored_) unstored_.emplace();  // the chunk stays staged: written first
+      NoteStore(why, true);
+      continue;
+    }
+    if (!store_writable_) {
+      error = "the state store takes no writes: " + StoreWhy();
+    } else if (events_.brokers().Unavailable()) {
+      // No broker is up: an outage, which the restore outlasts by retrying.
+      log::Warn("state restore failed while no broker is up; retrying",
+                {{"partitions", list}, {"error", error}});
+      liveness_.Beat("state restore (retry: no broker up)");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      continue;
+    }
+    log::Error("state restore failed; exiting for the supervisor to restart",
+               {{"partitions", list}, {"error", error}});
+    return delivery::RebalanceOutcome::kFatal;
+  }
+  metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
+  return delivery::RebalanceOutcome::kDone;
 }
 
 // Partitions this instance no longer owns: their HTTP routing and their lag
@@ -677,6 +607,32 @@ bool Daemon::Setup() {
   };
   batch_ = std::make_unique<delivery::Batch>(std::move(bo), &producer_, &consumer_edge_, &clock_,
                                              &metrics_, std::move(hooks));
+  delivery::RebalanceHooks rh;
+  rh.beat = [this](const char* what) { liveness_.Beat(what); };
+  rh.cancelled = [] { return g_signals.load() > 0; };
+  rh.brokers_unavailable = [this] { return events_.brokers().Unavailable(); };
+  rh.commit = [this] { return CommitBatch(); };
+  rh.restoring = [this](bool restoring) {
+    restoring_ = restoring;
+    if (restoring) metrics_.SetReady(false);
+  };
+  if (replay_ != nullptr)
+    rh.start_offsets = [this](delivery::Offsets& o) { ReplayStartOffsets(o); };
+  rh.restore = [this](const std::vector<int32_t>& ids, Clock::time_point deadline) {
+    return RestoreAssigned(ids, deadline);
+  };
+  rh.assigned = [this](const std::vector<int32_t>& ids) {
+    for (int32_t id : ids) events_.SetOwned(id, true);
+    ownership_.Assign(ids);
+    metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
+    restoring_ = false;
+    joined_ = true;
+    metrics_.SetReady(Ready());
+  };
+  rh.given_up = [this](const std::set<int32_t>& partitions) { GiveUp(partitions); };
+  rh.owned = [this] { return events_.owned(); };
+  rebalance_ = std::make_unique<delivery::Rebalance>(batch_.get(), &clock_, &metrics_,
+                                                     restore_timeout_, std::move(rh));
   pconf->set("event_cb", &events_, error);
   if (!producer_.Create(pconf.get(), batch_->tracker(), &error)) {
     log::Error("cannot create the producer", {{"error", error}});
@@ -981,8 +937,8 @@ void Daemon::ObserveCommitLatency() {
 
 // Partitions the replay's group has no committed offset for start where the
 // replay planned; committed ones continue (an interrupted replay resumes).
-void Daemon::ReplayStartOffsets(std::vector<RdKafka::TopicPartition*>& partitions) {
-  for (auto* tp : partitions) tp->set_offset(replay_->StartOffset(tp->partition(), tp->offset()));
+void Daemon::ReplayStartOffsets(delivery::Offsets& offsets) {
+  for (auto& [partition, offset] : offsets) offset = replay_->StartOffset(partition, offset);
 }
 
 // Once per loop turn: the replay's progress from the consumer's positions

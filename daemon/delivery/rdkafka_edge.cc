@@ -124,4 +124,44 @@ bool RdKafkaConsumer::Failed() {
   return consumer != nullptr && consumer->fatal_error(reason) != RdKafka::ERR_NO_ERROR;
 }
 
+RebalanceProtocol RdKafkaRebalanceEdge::protocol() {
+  return consumer_->rebalance_protocol() == "COOPERATIVE" ? RebalanceProtocol::kCooperative
+                                                          : RebalanceProtocol::kEager;
+}
+
+bool RdKafkaRebalanceEdge::AssignmentLost() {
+  return consumer_->assignment_lost();
+}
+
+kafka::Result<Offsets> RdKafkaRebalanceEdge::Committed(const std::vector<int32_t>& partitions,
+                                                       int timeout_ms) {
+  kafka::TopicPartitionList list;
+  for (int32_t partition : partitions) list.Add(input_topic_, partition);
+  if (auto err = consumer_->committed(list.get(), timeout_ms); err != RdKafka::ERR_NO_ERROR) {
+    return kafka::Failure{kafka::DescribeError(err)};
+  }
+  Offsets offsets;
+  for (auto* tp : list) offsets[tp->partition()] = tp->offset();
+  return offsets;
+}
+
+kafka::Status RdKafkaRebalanceEdge::Assign(const Offsets& offsets) {
+  kafka::TopicPartitionList list;
+  for (const auto& [partition, offset] : offsets) list.Add(input_topic_, partition, offset);
+  if (protocol() == RebalanceProtocol::kCooperative) {
+    kafka::ErrorPtr e(consumer_->incremental_assign(list.get()));
+    return kafka::Status(e.get());
+  }
+  return kafka::Status(consumer_->assign(list.get()));
+}
+
+kafka::Status RdKafkaRebalanceEdge::Unassign(const std::vector<int32_t>& partitions,
+                                             bool incremental) {
+  if (!incremental) return kafka::Status(consumer_->unassign());
+  kafka::TopicPartitionList list;
+  for (int32_t partition : partitions) list.Add(input_topic_, partition);
+  kafka::ErrorPtr e(consumer_->incremental_unassign(list.get()));
+  return kafka::Status(e.get());
+}
+
 }  // namespace dedupd::delivery

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "delivery/edge.h"
+#include "delivery/rebalance.h"
 #include "kafka/handles.h"
 
 namespace dedupd::delivery {
@@ -75,6 +76,23 @@ class RdKafkaConsumer final : public ConsumerEdge {
  private:
   std::string input_topic_;
   RdKafkaProducer::ConsumerFn consumer_;
+};
+
+// The group consumer inside its rebalance callback (one per callback).
+class RdKafkaRebalanceEdge final : public RebalanceEdge {
+ public:
+  RdKafkaRebalanceEdge(RdKafka::KafkaConsumer* consumer, std::string input_topic)
+      : consumer_(consumer), input_topic_(std::move(input_topic)) {}
+
+  RebalanceProtocol protocol() override;
+  bool AssignmentLost() override;
+  kafka::Result<Offsets> Committed(const std::vector<int32_t>& partitions, int timeout_ms) override;
+  kafka::Status Assign(const Offsets& offsets) override;
+  kafka::Status Unassign(const std::vector<int32_t>& partitions, bool incremental) override;
+
+ private:
+  RdKafka::KafkaConsumer* consumer_;
+  std::string input_topic_;
 };
 
 }  // namespace dedupd::delivery
