@@ -169,12 +169,13 @@ TEST_F(RebalanceTest, WhenTheDaemonIsFailingTheBatchIsLeftAlone) {
 
 TEST_F(RebalanceTest, AnEagerRevokeGivesEverythingUpAndTheNextAssignForgetsWhatWentElsewhere) {
   group_.proto = RebalanceProtocol::kEager;
-  owned_ = {0, 1, 2};
+  owned_ = {0, 1, 2, 5};  // 5: owned, but not named by this callback
   batch_->rejections().Reject(1, 3, "refused", true, false);
   batch_->rejections().Reject(2, 3, "refused", true, false);
   EXPECT_EQ(rebalance_->Revoked(group_, {0, 1, 2}, /*incremental=*/false, false),
             RebalanceOutcome::kDone);
-  EXPECT_EQ(given_up_, (std::set<int32_t>{0, 1, 2}));
+  EXPECT_EQ(given_up_, (std::set<int32_t>{0, 1, 2, 5}));
+  EXPECT_TRUE(owned_.empty());
   EXPECT_FALSE(group_.unassigned[0].second) << "unassign(): everything";
   EXPECT_EQ(batch_->rejections().size(), 2u) << "kept until the next assignment";
 
