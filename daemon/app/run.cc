@@ -207,6 +207,7 @@ class Daemon {
         fingerprints_topic_(cfg.topics.fingerprints),
         fingerprint_full_(cfg.state.fingerprint_format == config::FingerprintFormat::kFull),
         metrics_(cfg.metrics.site_label_limit, DEDUPD_VERSION),
+        delivery_metrics_(*metrics_.registry()),
         http_(HttpServerOptionsFrom(cfg)),
         events_(&metrics_, cfg.topics.input),
         rebalancer_(this),
@@ -271,6 +272,7 @@ class Daemon {
   // upgrade from a version that reads nothing else), compact format 5.
   bool fingerprint_full_;
   metrics::Metrics metrics_;
+  delivery::DeliveryMetrics delivery_metrics_;  // on metrics_'s registry
   // Used by the HTTP server's threads: declared before http_ so that they
   // outlive it (members are destroyed in reverse order).
   OwnershipIndex ownership_;
@@ -606,7 +608,7 @@ bool Daemon::Setup() {
     pending_alerts_.clear();
   };
   batch_ = std::make_unique<delivery::Batch>(std::move(bo), &producer_, &consumer_edge_, &clock_,
-                                             &metrics_, std::move(hooks));
+                                             &metrics_, &delivery_metrics_, std::move(hooks));
   delivery::RebalanceHooks rh;
   rh.beat = [this](const char* what) { liveness_.Beat(what); };
   rh.cancelled = [] { return g_signals.load() > 0; };
@@ -909,7 +911,6 @@ Daemon::CommitResult Daemon::CommitBatch() {
     auto why = store_->LastError();
     NoteStore(why ? why : state::StoreError{state::StoreErrorKind::kIo, error}, true);
   }
-  metrics_.CountTransaction("committed");
   if (notifier_) {
     for (const auto& [event, diff] : pending_alerts_) notifier_->Enqueue(event, diff);
   }

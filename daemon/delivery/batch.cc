@@ -8,12 +8,13 @@
 namespace dedupd::delivery {
 
 Batch::Batch(BatchOptions options, ProducerEdge* producer, ConsumerEdge* consumer, Clock* clock,
-             metrics::Metrics* metrics, BatchHooks hooks)
+             metrics::Metrics* metrics, DeliveryMetrics* delivery_metrics, BatchHooks hooks)
     : options_(std::move(options)),
       producer_(producer),
       consumer_(consumer),
       clock_(clock),
       metrics_(metrics),
+      delivery_metrics_(delivery_metrics),
       hooks_(std::move(hooks)),
       tracker_(metrics),
       started_(clock->Now()) {}
@@ -257,6 +258,7 @@ CommitOutcome Batch::Commit(const Offsets& positions) {
 }
 
 void Batch::Finish(const Offsets& positions) {
+  delivery_metrics_->CountTransaction(TransactionResult::kCommitted);
   Clear();
   // Rejected inputs the commit has passed are settled (dead-lettered, or,
   // for one retried alone that went through, processed).
@@ -324,7 +326,7 @@ CommitOutcome Batch::Abort(std::string_view why, Rewind rewind) {
   hooks_.roll_back();
   if (rewind == Rewind::kYes && !RewindInputs()) return CommitOutcome::kFatal;
   Clear();
-  metrics_->CountTransaction("aborted");
+  delivery_metrics_->CountTransaction(TransactionResult::kAborted);
   // A dead letter refused twice (the second time without the original
   // bytes): the dead-letter topic itself refuses it, and there is nowhere
   // left to put the input. It is not dropped: its partition stays here and
@@ -351,7 +353,7 @@ Offsets Batch::Drop() {
   tracker_.StartBatch(++tag_);
   hooks_.roll_back();
   Clear();
-  if (had_batch) metrics_->CountTransaction("aborted");
+  if (had_batch) delivery_metrics_->CountTransaction(TransactionResult::kAborted);
   return first;
 }
 

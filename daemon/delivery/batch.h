@@ -36,6 +36,7 @@
 
 #include "common/types.h"
 #include "delivery/clock.h"
+#include "delivery/delivery_metrics.h"
 #include "delivery/edge.h"
 #include "delivery/rejections.h"
 #include "delivery/tags.h"
@@ -98,8 +99,10 @@ constexpr size_t kRecordOverhead = 64;
 
 class Batch {
  public:
+  // `metrics`: the counters shared with other stages; `delivery_metrics`:
+  // this stage's own.
   Batch(BatchOptions options, ProducerEdge* producer, ConsumerEdge* consumer, Clock* clock,
-        metrics::Metrics* metrics, BatchHooks hooks);
+        metrics::Metrics* metrics, DeliveryMetrics* delivery_metrics, BatchHooks hooks);
 
   // At a batch's first message: a new tag (reports of earlier batches no
   // longer count) and, exactly-once, begin_transaction(). False: the
@@ -118,8 +121,8 @@ class Batch {
                                    uint32_t input);
   // The Kafka side of the commit, at the consumer's `positions`.
   CommitOutcome Commit(const Offsets& positions);
-  // After the store took the committed batch: rejected inputs the commit
-  // passed are settled, and the batch is empty.
+  // After the store took the committed batch: counted, rejected inputs the
+  // commit passed are settled, and the batch is empty.
   void Finish(const Offsets& positions);
   CommitOutcome Abort(std::string_view why, Rewind rewind);
   // The producer was lost: the open batch dropped without any call to it.
@@ -171,6 +174,7 @@ class Batch {
   ConsumerEdge* consumer_;
   Clock* clock_;
   metrics::Metrics* metrics_;
+  DeliveryMetrics* delivery_metrics_;
   const BatchHooks hooks_;
   DeliveryTracker tracker_;
   RejectionBook rejections_;

@@ -56,10 +56,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                         .Name("dedupd_kafka_errors_total")
                         .Help("Kafka client errors, by kind")
                         .Register(*registry_)),
-      transactions_(BuildCounter()
-                        .Name("dedupd_transactions_total")
-                        .Help("Kafka transactions (or at-least-once commits), by result")
-                        .Register(*registry_)),
       alertmanager_posts_(BuildCounter()
                               .Name("dedupd_alertmanager_posts_total")
                               .Help("Alert batches posted to Alertmanager, by result")
@@ -190,7 +186,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
   for (auto flag : {"REPEATED_CONTENT", "REVERTED", "BOILERPLATE_ONLY"}) {
     flags_.Add({{"flag", flag}});
   }
-  for (auto result : {"committed", "aborted"}) transactions_.Add({{"result", result}});
   for (auto kind : {"no_space", "io"}) state_store_errors_.Add({{"kind", kind}});
   for (auto kind : {"assigned", "revoked", "lost"}) rebalances_.Add({{"kind", kind}});
   for (auto result : {"ok", "error", "dropped"}) alertmanager_posts_.Add({{"result", result}});
@@ -233,9 +228,6 @@ void Metrics::CountSkipped(int status) {
 }
 void Metrics::CountKafkaError(std::string_view kind) {
   kafka_errors_.Add({{"kind", std::string(kind)}}).Increment();
-}
-void Metrics::CountTransaction(std::string_view result) {
-  transactions_.Add({{"result", std::string(result)}}).Increment();
 }
 void Metrics::CountStateStoreError(std::string_view kind) {
   state_store_errors_.Add({{"kind", std::string(kind)}}).Increment();

@@ -39,7 +39,8 @@ class BatchTest : public ::testing::Test {
     hooks.beat = [this](const char* what) { beats_.emplace_back(what); };
     hooks.cancelled = [this] { return cancelled_; };
     hooks.roll_back = [this] { ++rollbacks_; };
-    batch_ = std::make_unique<Batch>(options, &producer_, &consumer_, &clock_, &metrics_, hooks);
+    batch_ = std::make_unique<Batch>(options, &producer_, &consumer_, &clock_, &metrics_,
+                                     &delivery_metrics_, hooks);
     producer_.sink = batch_->tracker();
   }
 
@@ -76,6 +77,7 @@ class BatchTest : public ::testing::Test {
   FakeConsumer consumer_;
   ManualClock clock_;
   metrics::Metrics metrics_;
+  DeliveryMetrics delivery_metrics_{*metrics_.registry()};
   std::unique_ptr<Batch> batch_;
   std::vector<std::string> beats_;
   bool cancelled_ = false;
@@ -101,6 +103,9 @@ TEST_F(BatchTest, CommitSendsThePositionsAndRecordsHowFarTheChangelogReached) {
   // Changelog partition 0 got offsets 0 and 1, partition 1 offset 0.
   EXPECT_EQ(reached_, (std::map<int32_t, int64_t>{{0, 2}, {1, 1}}));
   EXPECT_FALSE(batch_->open());
+  // The stage's own metric, on the shared registry.
+  EXPECT_NE(Metrics().find("dedupd_transactions_total{result=\"committed\"} 1"), std::string::npos);
+  EXPECT_NE(Metrics().find("dedupd_transactions_total{result=\"aborted\"} 0"), std::string::npos);
   EXPECT_EQ(rollbacks_, 0);
   EXPECT_TRUE(consumer_.seeks.empty());
 }

@@ -68,8 +68,8 @@ class RebalanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     BatchOptions options;
-    batch_ =
-        std::make_unique<Batch>(options, &producer_, &consumer_, &clock_, &metrics_, BatchHooks{});
+    batch_ = std::make_unique<Batch>(options, &producer_, &consumer_, &clock_, &metrics_,
+                                     &delivery_metrics_, BatchHooks{});
     producer_.sink = batch_->tracker();
     group_.steps = &steps_;
     RebalanceHooks hooks;
@@ -116,6 +116,7 @@ class RebalanceTest : public ::testing::Test {
   FakeConsumer consumer_;
   ManualClock clock_;
   metrics::Metrics metrics_;
+  DeliveryMetrics delivery_metrics_{*metrics_.registry()};
   std::unique_ptr<Batch> batch_;
   FakeGroup group_;
   std::unique_ptr<Rebalance> rebalance_;
