@@ -51,6 +51,7 @@
 #include "app/state_sync.h"
 #include "common/log.h"
 #include "delivery/batch.h"
+#include "delivery/client_events.h"
 #include "delivery/rdkafka_edge.h"
 #include "delivery/rebalance.h"
 #include "delivery/topics.h"
@@ -58,8 +59,6 @@
 #include "kafka/admin.h"
 #include "kafka/config.h"
 #include "kafka/handles.h"
-#include "kafka/stats.h"
-#include "metrics/broker_watch.h"
 #include "metrics/http_server.h"
 #include "metrics/liveness.h"
 #include "metrics/owner_routing.h"
@@ -110,79 +109,6 @@ RecordKind KindOf(OutputTopic topic) {
   }
   return RecordKind::kEvent;
 }
-
-class EventHandler : public RdKafka::EventCb {
- public:
-  EventHandler(metrics::Metrics* m, std::string input_topic)
-      : metrics_(m), input_topic_(std::move(input_topic)) {}
-  void event_cb(RdKafka::Event& event) override {
-    switch (event.type()) {
-      case RdKafka::Event::EVENT_STATS: {
-        auto stats = parser_.Parse(event.str());
-        if (!stats.ok()) return;
-        brokers_.OnStats(stats.value().brokers_up);
-        for (const auto& p : stats.value().partitions) {
-          if (p.topic != input_topic_ || p.partition < 0 || !p.desired) continue;
-          // Only partitions this instance owns now: statistics built before
-          // a revoke and served after it would bring back the series the
-          // revoke removed, frozen at its last value (docs/kafka.md).
-          if (!Owns(p.partition)) continue;
-          if (auto lag = kafka::ExportedLag(p, kafka::Isolation::kReadCommitted)) {
-            metrics_->SetConsumerLag(p.topic, p.partition, static_cast<double>(*lag));
-          }
-        }
-        return;
-      }
-      case RdKafka::Event::EVENT_ERROR:
-        metrics_->CountKafkaError(event.fatal() ? "fatal" : "transport");
-        // Sent as the last connection goes: not ready now, not at the next statistics.
-        if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) brokers_.OnAllBrokersDown();
-        if (event.fatal()) fatal_ = true;
-        log::Warn("kafka error",
-                  {{"error", RdKafka::err2str(event.err())}, {"detail", event.str()}});
-        return;
-      case RdKafka::Event::EVENT_LOG:
-        if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
-          log::Warn("librdkafka", {{"facility", event.fac()}, {"message", event.str()}});
-        }
-        return;
-      case RdKafka::Event::EVENT_THROTTLE: return;
-    }
-  }
-  int brokers_up() const { return brokers_.BrokersUp(); }
-  const metrics::BrokerWatch& brokers() const { return brokers_; }
-  bool fatal() const { return fatal_.load(); }
-  // The input partitions whose lag this instance exports (its assignment),
-  // kept by the rebalance callback.
-  void SetOwned(int32_t partition, bool owned) {
-    std::lock_guard lock(owned_mu_);
-    if (owned) {
-      owned_.insert(partition);
-    } else {
-      owned_.erase(partition);
-    }
-  }
-  std::set<int32_t> owned() {
-    std::lock_guard lock(owned_mu_);
-    return owned_;
-  }
-  // After the producer was re-created (Daemon::RecoverProducer).
-  void ClearFatal() { fatal_ = false; }
-
- private:
-  bool Owns(int32_t partition) {
-    std::lock_guard lock(owned_mu_);
-    return owned_.count(partition) > 0;
-  }
-
-  metrics::Metrics* metrics_;
-  std::string input_topic_;
-  std::mutex owned_mu_;
-  std::set<int32_t> owned_;
-  kafka::StatsParser parser_;
-  metrics::BrokerWatch brokers_;
-  std::atomic<bool> fatal_{false};
-};
 
 class Daemon;
 
@@ -279,7 +205,7 @@ class Daemon {
   std::unique_ptr<metrics::OwnerRouter> router_;
   metrics::HttpServer http_;
   delivery::SteadyClock clock_;
-  EventHandler events_;
+  delivery::ClientEvents events_;
   Rebalancer rebalancer_;
   metrics::Liveness liveness_;  // /healthz: the loop's last sign of progress
   // DEDUPD_FAULT_FREEZE_LOOP_FILE (tests only): FreezeWhileFileExists().
