@@ -632,8 +632,8 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
   };
   DiffOutcome d;
   if (page_scratch_->spare_diff) {
-    d.old_sentences = std::move(page_scratch_->spare_diff->old_sentences);
-    d.new_sentences = std::move(page_scratch_->spare_diff->new_sentences);
+    // Its sentences, hunks and rendering are all overwritten below.
+    d = std::move(*page_scratch_->spare_diff);
     page_scratch_->spare_diff.reset();
   }
   size_t old_n = 0, new_n = 0;
@@ -651,8 +651,9 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
   }
   d.old_sentences.resize(old_n);
   d.new_sentences.resize(new_n);
-  d.result = diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff);
-  d.unified = diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label);
+  diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff, &d.result);
+  diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label,
+                      /*context=*/1, &d.unified);
   return d;
 }
 
