@@ -83,11 +83,22 @@ class Metrics {
 
  private:
   std::string SiteLabel(std::string_view site);
+  std::string SiteLabelLocked(std::string_view site);  // sites_mu_ held
+  // A site label's series, looked up once each: a label map per page would
+  // allocate (issue #11 item 3). At most site_label_limit_ sites and "other",
+  // so bounded as the labels are; never removed, so the pointers stay valid.
+  struct SiteSeries {
+    std::string label;
+    std::array<prometheus::Counter*, 3> revisions{};  // by diff::Severity's order
+    prometheus::Counter* repeated = nullptr;
+  };
+  SiteSeries& SeriesOf(std::string_view site);  // sites_mu_ held
 
   std::shared_ptr<prometheus::Registry> registry_;
   size_t site_label_limit_;
   std::mutex sites_mu_;
   std::set<std::string, std::less<>> sites_;
+  std::map<std::string, SiteSeries, std::less<>> site_series_;  // by site; sites_mu_
 
   prometheus::Family<prometheus::Counter>& pages_;
   prometheus::Family<prometheus::Counter>& revisions_;
