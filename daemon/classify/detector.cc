@@ -58,6 +58,37 @@ state::UrlState IndexedPart(const state::UrlState& s) {
   return p;
 }
 
+// IndexedPart(s) written into *p, whatever *p held (a state an earlier
+// Commit() left): every field is assigned, so *p ends equal to
+// IndexedPart(s), with p's strings and vectors reused.
+void IndexedPartInto(const state::UrlState& s, state::UrlState* p) {
+  // A field added to UrlState must be written below as well.
+  static_assert(sizeof(state::UrlState) == 312);
+  p->canonical_url.assign(s.canonical_url);
+  p->site.assign(s.site);
+  p->version = s.version;
+  p->content_hash = s.content_hash;
+  p->simhash = s.simhash;
+  p->fetched_at_ms = s.fetched_at_ms;
+  p->history.clear();
+  p->paragraph_hashes.assign(s.paragraph_hashes.begin(), s.paragraph_hashes.end());
+  p->line_hashes.clear();
+  p->line_hashes_known = false;
+  p->sketch.assign(s.sketch.begin(), s.sketch.end());
+  p->shingle_count = s.shingle_count;
+  p->sketch_known = s.sketch_known;
+  p->text.clear();
+  p->title.clear();
+  if (s.versions.empty()) {
+    p->versions.clear();
+  } else {
+    p->versions.resize(1);
+    p->versions[0] = s.versions.front();
+  }
+  p->history_full = s.history_full;
+  p->text_known = true;
+}
+
 // by_content_'s tag of a content hash.
 uint32_t ContentTag(const ContentHash128& h) {
   return static_cast<uint32_t>(h.low >> 32);
@@ -139,6 +170,31 @@ struct Detector::PageScratch {
   // whose strings and vectors the next page's are built in.
   std::optional<state::UrlState> spare_state;
   std::optional<DiffOutcome> spare_diff;
+  std::string spare_match_url;  // the last outcome's MatchInfo::url
+  // The undo log's states, given back by Commit() and Rollback() (at most
+  // kMaxSpareUndo: a big batch keeps no more), refilled by UndoState().
+  std::vector<state::UrlState> spare_undo;
+  static constexpr size_t kMaxSpareUndo = 64;
+
+  // IndexedPart(s), in a state an earlier batch's undo log left.
+  state::UrlState UndoState(const state::UrlState& s) {
+    if (spare_undo.empty()) return IndexedPart(s);
+    state::UrlState p = std::move(spare_undo.back());
+    spare_undo.pop_back();
+    IndexedPartInto(s, &p);
+    return p;
+  }
+  void KeepUndoStates(std::vector<Undo>* undo) {
+    for (Undo& u : *undo) {
+      if (spare_undo.size() < kMaxSpareUndo) spare_undo.push_back(std::move(u.state));
+    }
+  }
+  // `url` in the string of the last outcome's match (Recycle()).
+  std::string MatchUrl(std::string_view url) {
+    std::string out = std::move(spare_match_url);
+    out.assign(url);
+    return out;
+  }
 };
 
 namespace {
@@ -798,7 +854,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     const Current& c = current_[*known];
     if (c.version != 0 && c.history_full && c.hash() == out.content_hash) {
       MatchInfo self;
-      self.url = page.canonical_url;
+      self.url = scratch.MatchUrl(page.canonical_url);
       self.version = c.version;
       self.distance = HammingDistance(simhash_index_.Hash(*known), fp.simhash);
       self.content_hash = c.hash();
@@ -823,7 +879,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
 
   if (previous) {
     MatchInfo self;
-    self.url = previous->canonical_url;
+    self.url = scratch.MatchUrl(previous->canonical_url);
     self.version = previous->version;
     self.distance = HammingDistance(previous->simhash, fp.simhash);
     self.fetched_at_ms = previous->fetched_at_ms;
@@ -868,7 +924,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     // Rollback() re-indexes the replaced version from its indexed fields
     // alone; the whole state (its text and history, which the new version's
     // history takes over) is moved on, not copied.
-    undo_.push_back({Undo::Kind::kRemoved, doc, IndexedPart(*previous), removed_tags_});
+    undo_.push_back({Undo::Kind::kRemoved, doc, scratch.UndoState(*previous), removed_tags_});
     previous_for_history = std::move(previous);
   } else {
     next.version = 1;
@@ -888,7 +944,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
         if (!stored) continue;
         out.verdict = Verdict::kDuplicate;
         MatchInfo m;
-        m.url = stored->canonical_url;
+        m.url = scratch.MatchUrl(stored->canonical_url);
         m.version = stored->version;
         m.distance = HammingDistance(stored->simhash, fp.simhash);
         m.similarity = 1.0;
@@ -902,7 +958,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       if (auto best = BestNearDuplicate(fp, page.canonical_url)) {
         out.verdict = Verdict::kNearDuplicate;
         MatchInfo m;
-        m.url = best->state.canonical_url;
+        m.url = scratch.MatchUrl(best->state.canonical_url);
         m.version = best->state.version;
         m.distance = best->distance;
         m.similarity = best->containment;
@@ -936,7 +992,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   AppendVersion(out, &previous_for_history, &next);
   store_->Put(next);
   IndexInsert(doc, next);
-  undo_.push_back({Undo::Kind::kInserted, doc, IndexedPart(next)});
+  undo_.push_back({Undo::Kind::kInserted, doc, scratch.UndoState(next)});
   out.stored = std::move(next);
   return out;
 }
@@ -989,6 +1045,7 @@ void Detector::AppendVersion(const Outcome& out, std::optional<state::UrlState>*
 void Detector::Recycle(Outcome&& spent) {
   if (spent.stored) page_scratch_->spare_state = std::move(spent.stored);
   if (spent.diff) page_scratch_->spare_diff = std::move(spent.diff);
+  if (spent.match) page_scratch_->spare_match_url = std::move(spent.match->url);
   spent = Outcome{};
 }
 
@@ -999,6 +1056,7 @@ bool Detector::Commit(const std::map<std::string, std::string>& metadata, std::s
       if (u.kind == Undo::Kind::kInserted) observer_(u.state);
     }
   }
+  page_scratch_->KeepUndoStates(&undo_);  // their buffers, for the next batch's
   undo_.clear();
   return true;
 }
@@ -1126,6 +1184,7 @@ void Detector::Rollback() {
         break;
     }
   }
+  page_scratch_->KeepUndoStates(&undo_);  // their buffers, for the next batch's
   undo_.clear();
 }
 
