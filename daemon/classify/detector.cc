@@ -239,6 +239,9 @@ state::UrlState StateWithBuffersOf(std::optional<state::UrlState>* spare) {
   take((*spare)->sketch, &s.sketch);
   take((*spare)->text, &s.text);
   take((*spare)->title, &s.title);
+  // The version records are kept as they are: AppendVersion() assigns every
+  // one it keeps (their texts' buffers reused) and drops the rest.
+  s.versions = std::move((*spare)->versions);
   spare->reset();
   return s;
 }
@@ -867,15 +870,19 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     }
   }
 
-  std::optional<state::UrlState> previous = store_->Get(page.canonical_url);
+  // The store's state, not a copy (Peek): read until the Put() below, with
+  // no other store call in between on the REVISED path.
+  const state::UrlState* previous = store_->Peek(page.canonical_url);
   DocId doc = DocIdFor(page.canonical_url);
+  std::optional<state::UrlState> remote_previous;
   if (current_[doc].version != 0 && !current_[doc].history_full) {
     // Known only from another instance's fingerprint record (input not keyed
     // by canonical URL, so two instances see the URL): its version, without
     // text, is what the indexes hold.
-    previous = RemoteState(doc);
+    remote_previous = RemoteState(doc);
+    previous = &*remote_previous;
   }
-  std::optional<state::UrlState> previous_for_history;  // REVISED: the version replaced
+  const state::UrlState* previous_for_history = nullptr;  // REVISED: the version replaced
 
   if (previous) {
     MatchInfo self;
@@ -922,10 +929,10 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     JoinLines(canonical, &next.text);
     IndexRemove(doc, *previous);
     // Rollback() re-indexes the replaced version from its indexed fields
-    // alone; the whole state (its text and history, which the new version's
-    // history takes over) is moved on, not copied.
+    // alone; its text and history, which the new version's history takes
+    // over, are copied once, by AppendVersion.
     undo_.push_back({Undo::Kind::kRemoved, doc, scratch.UndoState(*previous), removed_tags_});
-    previous_for_history = std::move(previous);
+    previous_for_history = previous;
   } else {
     next.version = 1;
     out.version = 1;
@@ -940,8 +947,9 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       for (DocId other : same_content) {
         const Current& current = current_[other];
         if (other == doc || current.version == 0 || current.hash() != out.content_hash) continue;
-        auto stored = IndexedState(other);
-        if (!stored) continue;
+        std::optional<state::UrlState> held;
+        const state::UrlState* stored = PeekIndexedState(other, &held);
+        if (stored == nullptr) continue;
         out.verdict = Verdict::kDuplicate;
         MatchInfo m;
         m.url = scratch.MatchUrl(stored->canonical_url);
@@ -989,7 +997,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     JoinLines(canonical, &next.text);
   }
 
-  AppendVersion(out, &previous_for_history, &next);
+  AppendVersion(out, previous_for_history, &next);
   store_->Put(next);
   IndexInsert(doc, next);
   undo_.push_back({Undo::Kind::kInserted, doc, scratch.UndoState(next)});
@@ -997,13 +1005,15 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   return out;
 }
 
-void Detector::AppendVersion(const Outcome& out, std::optional<state::UrlState>* replaced,
+void Detector::AppendVersion(const Outcome& out, const state::UrlState* previous,
                              state::UrlState* next) const {
-  // The replaced version's state is not needed afterwards: its history
-  // records and texts are moved into the new one's.
-  std::optional<state::UrlState>& previous = *replaced;
+  // next->versions may hold the records of an earlier page's state
+  // (Recycle): they are assigned, not rebuilt, so their strings are reused.
   const size_t keep = options_.history_versions;
-  if (keep == 0) return;
+  if (keep == 0) {
+    next->versions.clear();
+    return;
+  }
   state::VersionRecord v;
   v.version = out.version;
   v.fetched_at_ms = next->fetched_at_ms;
@@ -1021,25 +1031,44 @@ void Detector::AppendVersion(const Outcome& out, std::optional<state::UrlState>*
     v.found_by = out.match->found_by;
   }
   v.boilerplate_blocks = out.stats.boilerplate_blocks;
-  next->versions.clear();
-  next->versions.push_back(std::move(v));
+  size_t n = 1;
   if (previous && keep > 1) {
-    if (previous->versions.empty()) {
-      // A record from before the history (format < 4): its one version, with
-      // what it still tells (no verdict was kept: shown as NEW).
-      state::VersionRecord old;
-      old.version = previous->version;
-      old.fetched_at_ms = previous->fetched_at_ms;
-      old.content_hash = previous->content_hash;
-      old.text = std::move(previous->text);
-      next->versions.push_back(std::move(old));
-    } else {
-      for (size_t i = 0; i < previous->versions.size() && next->versions.size() < keep; ++i) {
-        next->versions.push_back(std::move(previous->versions[i]));
-        if (i == 0) next->versions.back().text = std::move(previous->text);  // versions[0]: none
-      }
-    }
+    n += previous->versions.empty() ? 1 : std::min(previous->versions.size(), keep - 1);
   }
+  next->versions.resize(n);
+  next->versions[0] = v;
+  if (n == 1) return;
+  if (previous->versions.empty()) {
+    // A record from before the history (format < 4): its one version, with
+    // what it still tells (no verdict was kept: shown as NEW).
+    state::VersionRecord old;
+    old.version = previous->version;
+    old.fetched_at_ms = previous->fetched_at_ms;
+    old.content_hash = previous->content_hash;
+    old.text = previous->text;
+    next->versions[1] = std::move(old);
+    return;
+  }
+  for (size_t i = 0; i + 1 < n; ++i) {
+    next->versions[i + 1] = previous->versions[i];
+    if (i == 0) next->versions[1].text = previous->text;  // versions[0]: none
+  }
+}
+
+const state::UrlState* Detector::PeekIndexedState(DocId doc,
+                                                  std::optional<state::UrlState>* holder) {
+  const Current& c = current_[doc];
+  thread_local std::string url;
+  urls_.Url(doc, &url);
+  if (c.history_full) return store_->Peek(url);
+  // As IndexedState(): a stored copy of the same version has what memory
+  // lacks.
+  if (const state::UrlState* stored = store_->Peek(url);
+      stored != nullptr && stored->version == c.version && stored->content_hash == c.hash()) {
+    return stored;
+  }
+  *holder = RemoteState(doc);
+  return &**holder;
 }
 
 void Detector::Recycle(Outcome&& spent) {
