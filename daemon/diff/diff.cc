@@ -65,6 +65,9 @@ class DecodedKeys {
   const std::vector<Sentence>* side_ = nullptr;
   std::vector<uint32_t> cps_;
   std::vector<uint32_t> first_, end_;
+
+ public:
+  size_t Capacity() const { return cps_.capacity() + first_.capacity(); }
 };
 
 // Walks the keys of sentences [begin, end) as one stream of code points,
@@ -285,6 +288,20 @@ struct DifferScratch {
   Figures old_figures, new_figures, unpaired_old_figures, unpaired_new_figures;
   WithinScratch within;
   HunkPool pool;
+
+  // After a diff of a huge page: its arrays are released (all but the
+  // pooled hunks, which are bounded on their own), so that one such page
+  // keeps no memory.
+  void ReleaseIfHuge() {
+    constexpr size_t kMaxEntries = size_t{1} << 20;
+    if (old_keys.Capacity() + new_keys.Capacity() + old_cps.capacity() + new_cps.capacity() +
+            a.capacity() + b.capacity() + cands.capacity() + tree.capacity() >
+        kMaxEntries) {
+      DifferScratch fresh;
+      std::swap(fresh.pool, pool);
+      *this = std::move(fresh);
+    }
+  }
 };
 
 class Differ {
@@ -718,6 +735,7 @@ void DiffSentences(const std::vector<Sentence>& old_side, const std::vector<Sent
   thread_local DifferScratch scratch;
   Differ differ(old_side, new_side, options, &scratch, result);
   differ.Run();
+  scratch.ReleaseIfHuge();
 }
 
 SentenceSpans DiffWithinSentence(std::string_view old_text, std::string_view new_text) {
