@@ -187,8 +187,8 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                       "empty_body", "invalid_url", "output_rejected"}) {
     dead_letters_.Add({{"reason", reason}});
   }
-  for (auto flag : {"REPEATED_CONTENT", "REVERTED", "BOILERPLATE_ONLY"}) {
-    flags_.Add({{"flag", flag}});
+  for (size_t i = 0; i < kFlagNames.size(); ++i) {
+    flag_pages_[i] = &flags_.Add({{"flag", std::string(kFlagNames[i])}});
   }
   for (auto result : {"committed", "aborted"}) transactions_.Add({{"result", result}});
   for (auto kind : {"no_space", "io"}) state_store_errors_.Add({{"kind", kind}});
@@ -220,6 +220,13 @@ void Metrics::CountVerdict(Verdict v) {
   verdict_pages_[static_cast<size_t>(v)]->Increment();
 }
 void Metrics::CountFlag(std::string_view flag) {
+  // The flags the pipeline counts were looked up at construction.
+  for (size_t i = 0; i < kFlagNames.size(); ++i) {
+    if (flag == kFlagNames[i]) {
+      flag_pages_[i]->Increment();
+      return;
+    }
+  }
   flags_.Add({{"flag", std::string(flag)}}).Increment();
 }
 Metrics::SiteSeries& Metrics::SeriesOf(std::string_view site) {

@@ -133,6 +133,10 @@ class Metrics {
   // dedupd_pages_total's series, by Verdict (never removed, so the pointers
   // stay valid).
   std::array<prometheus::Counter*, 5> verdict_pages_{};
+  // dedupd_flags_total's series, likewise.
+  static constexpr std::array<std::string_view, 3> kFlagNames = {"REPEATED_CONTENT", "REVERTED",
+                                                                 "BOILERPLATE_ONLY"};
+  std::array<prometheus::Counter*, 3> flag_pages_{};
 };
 
 }  // namespace dedupd::metrics

@@ -51,6 +51,8 @@ TEST(VerdictCount, CountsRevisionsAndRepeatsPerSiteWithoutAllocating) {
       m.CountRevision(d, "cosmetic");  // first sight, but "other" is known
       m.CountRepeatedContent(a);
       m.CountRepeatedContent(d);
+      m.CountFlag("REPEATED_CONTENT");
+      m.CountFlag("REVERTED");
     }
     EXPECT_EQ(counting.Count(), 0u);
   }
@@ -66,6 +68,9 @@ TEST(VerdictCount, CountsRevisionsAndRepeatsPerSiteWithoutAllocating) {
   has("dedupd_repeated_content_pages_total{site=\"" + a + "\"} 4");
   has("dedupd_repeated_content_pages_total{site=\"other\"} 4");
   EXPECT_EQ(text.find(c), std::string::npos);
+  has("dedupd_flags_total{flag=\"REPEATED_CONTENT\"} 3");
+  has("dedupd_flags_total{flag=\"REVERTED\"} 3");
+  has("dedupd_flags_total{flag=\"BOILERPLATE_ONLY\"} 0");
 }
 
 }  // namespace
