@@ -58,6 +58,37 @@ state::UrlState IndexedPart(const state::UrlState& s) {
   return p;
 }
 
+// IndexedPart(s) written into *p, whatever *p held (a state an earlier
+// Commit() left): every field is assigned, so *p ends equal to
+// IndexedPart(s), with p's strings and vectors reused.
+void IndexedPartInto(const state::UrlState& s, state::UrlState* p) {
+  // A field added to UrlState must be written below as well.
+  static_assert(sizeof(state::UrlState) == 312);
+  p->canonical_url.assign(s.canonical_url);
+  p->site.assign(s.site);
+  p->version = s.version;
+  p->content_hash = s.content_hash;
+  p->simhash = s.simhash;
+  p->fetched_at_ms = s.fetched_at_ms;
+  p->history.clear();
+  p->paragraph_hashes.assign(s.paragraph_hashes.begin(), s.paragraph_hashes.end());
+  p->line_hashes.clear();
+  p->line_hashes_known = false;
+  p->sketch.assign(s.sketch.begin(), s.sketch.end());
+  p->shingle_count = s.shingle_count;
+  p->sketch_known = s.sketch_known;
+  p->text.clear();
+  p->title.clear();
+  if (s.versions.empty()) {
+    p->versions.clear();
+  } else {
+    p->versions.resize(1);
+    p->versions[0] = s.versions.front();
+  }
+  p->history_full = s.history_full;
+  p->text_known = true;
+}
+
 // by_content_'s tag of a content hash.
 uint32_t ContentTag(const ContentHash128& h) {
   return static_cast<uint32_t>(h.low >> 32);
@@ -139,6 +170,31 @@ struct Detector::PageScratch {
   // whose strings and vectors the next page's are built in.
   std::optional<state::UrlState> spare_state;
   std::optional<DiffOutcome> spare_diff;
+  std::string spare_match_url;  // the last outcome's MatchInfo::url
+  // The undo log's states, given back by Commit() and Rollback() (at most
+  // kMaxSpareUndo: a big batch keeps no more), refilled by UndoState().
+  std::vector<state::UrlState> spare_undo;
+  static constexpr size_t kMaxSpareUndo = 64;
+
+  // IndexedPart(s), in a state an earlier batch's undo log left.
+  state::UrlState UndoState(const state::UrlState& s) {
+    if (spare_undo.empty()) return IndexedPart(s);
+    state::UrlState p = std::move(spare_undo.back());
+    spare_undo.pop_back();
+    IndexedPartInto(s, &p);
+    return p;
+  }
+  void KeepUndoStates(std::vector<Undo>* undo) {
+    for (Undo& u : *undo) {
+      if (spare_undo.size() < kMaxSpareUndo) spare_undo.push_back(std::move(u.state));
+    }
+  }
+  // `url` in the string of the last outcome's match (Recycle()).
+  std::string MatchUrl(std::string_view url) {
+    std::string out = std::move(spare_match_url);
+    out.assign(url);
+    return out;
+  }
 };
 
 namespace {
@@ -183,6 +239,9 @@ state::UrlState StateWithBuffersOf(std::optional<state::UrlState>* spare) {
   take((*spare)->sketch, &s.sketch);
   take((*spare)->text, &s.text);
   take((*spare)->title, &s.title);
+  // The version records are kept as they are: AppendVersion() assigns every
+  // one it keeps (their texts' buffers reused) and drops the rest.
+  s.versions = std::move((*spare)->versions);
   spare->reset();
   return s;
 }
@@ -632,8 +691,8 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
   };
   DiffOutcome d;
   if (page_scratch_->spare_diff) {
-    d.old_sentences = std::move(page_scratch_->spare_diff->old_sentences);
-    d.new_sentences = std::move(page_scratch_->spare_diff->new_sentences);
+    // Its sentences, hunks and rendering are all overwritten below.
+    d = std::move(*page_scratch_->spare_diff);
     page_scratch_->spare_diff.reset();
   }
   size_t old_n = 0, new_n = 0;
@@ -651,8 +710,9 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
   }
   d.old_sentences.resize(old_n);
   d.new_sentences.resize(new_n);
-  d.result = diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff);
-  d.unified = diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label);
+  diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff, &d.result);
+  diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label,
+                      /*context=*/1, &d.unified);
   return d;
 }
 
@@ -797,7 +857,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     const Current& c = current_[*known];
     if (c.version != 0 && c.history_full && c.hash() == out.content_hash) {
       MatchInfo self;
-      self.url = page.canonical_url;
+      self.url = scratch.MatchUrl(page.canonical_url);
       self.version = c.version;
       self.distance = HammingDistance(simhash_index_.Hash(*known), fp.simhash);
       self.content_hash = c.hash();
@@ -810,19 +870,23 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     }
   }
 
-  std::optional<state::UrlState> previous = store_->Get(page.canonical_url);
+  // The store's state, not a copy (Peek): read until the Put() below, with
+  // no other store call in between on the REVISED path.
+  const state::UrlState* previous = store_->Peek(page.canonical_url);
   DocId doc = DocIdFor(page.canonical_url);
+  std::optional<state::UrlState> remote_previous;
   if (current_[doc].version != 0 && !current_[doc].history_full) {
     // Known only from another instance's fingerprint record (input not keyed
     // by canonical URL, so two instances see the URL): its version, without
     // text, is what the indexes hold.
-    previous = RemoteState(doc);
+    remote_previous = RemoteState(doc);
+    previous = &*remote_previous;
   }
-  std::optional<state::UrlState> previous_for_history;  // REVISED: the version replaced
+  const state::UrlState* previous_for_history = nullptr;  // REVISED: the version replaced
 
   if (previous) {
     MatchInfo self;
-    self.url = previous->canonical_url;
+    self.url = scratch.MatchUrl(previous->canonical_url);
     self.version = previous->version;
     self.distance = HammingDistance(previous->simhash, fp.simhash);
     self.fetched_at_ms = previous->fetched_at_ms;
@@ -865,10 +929,10 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     JoinLines(canonical, &next.text);
     IndexRemove(doc, *previous);
     // Rollback() re-indexes the replaced version from its indexed fields
-    // alone; the whole state (its text and history, which the new version's
-    // history takes over) is moved on, not copied.
-    undo_.push_back({Undo::Kind::kRemoved, doc, IndexedPart(*previous), removed_tags_});
-    previous_for_history = std::move(previous);
+    // alone; its text and history, which the new version's history takes
+    // over, are copied once, by AppendVersion.
+    undo_.push_back({Undo::Kind::kRemoved, doc, scratch.UndoState(*previous), removed_tags_});
+    previous_for_history = previous;
   } else {
     next.version = 1;
     out.version = 1;
@@ -883,11 +947,12 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       for (DocId other : same_content) {
         const Current& current = current_[other];
         if (other == doc || current.version == 0 || current.hash() != out.content_hash) continue;
-        auto stored = IndexedState(other);
-        if (!stored) continue;
+        std::optional<state::UrlState> held;
+        const state::UrlState* stored = PeekIndexedState(other, &held);
+        if (stored == nullptr) continue;
         out.verdict = Verdict::kDuplicate;
         MatchInfo m;
-        m.url = stored->canonical_url;
+        m.url = scratch.MatchUrl(stored->canonical_url);
         m.version = stored->version;
         m.distance = HammingDistance(stored->simhash, fp.simhash);
         m.similarity = 1.0;
@@ -901,7 +966,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
       if (auto best = BestNearDuplicate(fp, page.canonical_url)) {
         out.verdict = Verdict::kNearDuplicate;
         MatchInfo m;
-        m.url = best->state.canonical_url;
+        m.url = scratch.MatchUrl(best->state.canonical_url);
         m.version = best->state.version;
         m.distance = best->distance;
         m.similarity = best->containment;
@@ -932,21 +997,23 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     JoinLines(canonical, &next.text);
   }
 
-  AppendVersion(out, &previous_for_history, &next);
+  AppendVersion(out, previous_for_history, &next);
   store_->Put(next);
   IndexInsert(doc, next);
-  undo_.push_back({Undo::Kind::kInserted, doc, IndexedPart(next)});
+  undo_.push_back({Undo::Kind::kInserted, doc, scratch.UndoState(next)});
   out.stored = std::move(next);
   return out;
 }
 
-void Detector::AppendVersion(const Outcome& out, std::optional<state::UrlState>* replaced,
+void Detector::AppendVersion(const Outcome& out, const state::UrlState* previous,
                              state::UrlState* next) const {
-  // The replaced version's state is not needed afterwards: its history
-  // records and texts are moved into the new one's.
-  std::optional<state::UrlState>& previous = *replaced;
+  // next->versions may hold the records of an earlier page's state
+  // (Recycle): they are assigned, not rebuilt, so their strings are reused.
   const size_t keep = options_.history_versions;
-  if (keep == 0) return;
+  if (keep == 0) {
+    next->versions.clear();
+    return;
+  }
   state::VersionRecord v;
   v.version = out.version;
   v.fetched_at_ms = next->fetched_at_ms;
@@ -964,30 +1031,50 @@ void Detector::AppendVersion(const Outcome& out, std::optional<state::UrlState>*
     v.found_by = out.match->found_by;
   }
   v.boilerplate_blocks = out.stats.boilerplate_blocks;
-  next->versions.clear();
-  next->versions.push_back(std::move(v));
+  size_t n = 1;
   if (previous && keep > 1) {
-    if (previous->versions.empty()) {
-      // A record from before the history (format < 4): its one version, with
-      // what it still tells (no verdict was kept: shown as NEW).
-      state::VersionRecord old;
-      old.version = previous->version;
-      old.fetched_at_ms = previous->fetched_at_ms;
-      old.content_hash = previous->content_hash;
-      old.text = std::move(previous->text);
-      next->versions.push_back(std::move(old));
-    } else {
-      for (size_t i = 0; i < previous->versions.size() && next->versions.size() < keep; ++i) {
-        next->versions.push_back(std::move(previous->versions[i]));
-        if (i == 0) next->versions.back().text = std::move(previous->text);  // versions[0]: none
-      }
-    }
+    n += previous->versions.empty() ? 1 : std::min(previous->versions.size(), keep - 1);
   }
+  next->versions.resize(n);
+  next->versions[0] = v;
+  if (n == 1) return;
+  if (previous->versions.empty()) {
+    // A record from before the history (format < 4): its one version, with
+    // what it still tells (no verdict was kept: shown as NEW).
+    state::VersionRecord old;
+    old.version = previous->version;
+    old.fetched_at_ms = previous->fetched_at_ms;
+    old.content_hash = previous->content_hash;
+    old.text = previous->text;
+    next->versions[1] = std::move(old);
+    return;
+  }
+  for (size_t i = 0; i + 1 < n; ++i) {
+    next->versions[i + 1] = previous->versions[i];
+    if (i == 0) next->versions[1].text = previous->text;  // versions[0]: none
+  }
+}
+
+const state::UrlState* Detector::PeekIndexedState(DocId doc,
+                                                  std::optional<state::UrlState>* holder) {
+  const Current& c = current_[doc];
+  thread_local std::string url;
+  urls_.Url(doc, &url);
+  if (c.history_full) return store_->Peek(url);
+  // As IndexedState(): a stored copy of the same version has what memory
+  // lacks.
+  if (const state::UrlState* stored = store_->Peek(url);
+      stored != nullptr && stored->version == c.version && stored->content_hash == c.hash()) {
+    return stored;
+  }
+  *holder = RemoteState(doc);
+  return &**holder;
 }
 
 void Detector::Recycle(Outcome&& spent) {
   if (spent.stored) page_scratch_->spare_state = std::move(spent.stored);
   if (spent.diff) page_scratch_->spare_diff = std::move(spent.diff);
+  if (spent.match) page_scratch_->spare_match_url = std::move(spent.match->url);
   spent = Outcome{};
 }
 
@@ -998,6 +1085,7 @@ bool Detector::Commit(const std::map<std::string, std::string>& metadata, std::s
       if (u.kind == Undo::Kind::kInserted) observer_(u.state);
     }
   }
+  page_scratch_->KeepUndoStates(&undo_);  // their buffers, for the next batch's
   undo_.clear();
   return true;
 }
@@ -1125,6 +1213,7 @@ void Detector::Rollback() {
         break;
     }
   }
+  page_scratch_->KeepUndoStates(&undo_);  // their buffers, for the next batch's
   undo_.clear();
 }
 

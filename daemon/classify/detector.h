@@ -233,10 +233,14 @@ class Detector {
   std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
   void SetSketch(DocId doc, const state::UrlState& s);
   bool DeriveSketch(DocId doc);
-  // Moves the replaced version's records and texts (from *replaced) into
-  // next->versions.
-  void AppendVersion(const Outcome& out, std::optional<state::UrlState>* replaced,
+  // Writes the page's version record and the replaced version's records and
+  // texts (from *replaced, if any) into next->versions, reusing its records.
+  void AppendVersion(const Outcome& out, const state::UrlState* replaced,
                      state::UrlState* next) const;
+  // IndexedState(doc) without a copy where the store allows (Peek): valid
+  // until the next call on the store; *holder keeps a state rebuilt from
+  // memory.
+  const state::UrlState* PeekIndexedState(DocId doc, std::optional<state::UrlState>* holder);
   DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
   // The diff against a page whose text this instance does not hold (known

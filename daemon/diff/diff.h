@@ -102,6 +102,11 @@ struct DiffResult {
 
 DiffResult DiffSentences(const std::vector<Sentence>& old_side,
                          const std::vector<Sentence>& new_side, const DiffOptions& options = {});
+// The same into *result, which may hold an earlier diff: its hunks (their
+// strings and span lists) serve this one's, and the diff's working arrays are
+// kept per thread, so a diff no bigger than earlier ones allocates nothing.
+void DiffSentences(const std::vector<Sentence>& old_side, const std::vector<Sentence>& new_side,
+                   const DiffOptions& options, DiffResult* result);
 
 // What changed inside one sentence: tokens are code points for CJK, runs of
 // letters/digits for other scripts (a number such as 4.2 or 1,200 is one
@@ -120,6 +125,10 @@ SentenceSpans DiffWithinSentence(std::string_view old_text, std::string_view new
 std::string RenderUnified(const std::vector<Sentence>& old_side,
                           const std::vector<Sentence>& new_side, const DiffResult& diff,
                           std::string_view old_label, std::string_view new_label, int context = 1);
+// The same into *out (replaced; its capacity reused).
+void RenderUnified(const std::vector<Sentence>& old_side, const std::vector<Sentence>& new_side,
+                   const DiffResult& diff, std::string_view old_label, std::string_view new_label,
+                   int context, std::string* out);
 
 // For a console: one line per sentence, git --word-diff style. A changed
 // sentence shows its common text with [-removed-]{+added+} marks; an added

@@ -1,6 +1,7 @@
 // Text renderings of a DiffResult: unified diff (for page-diffs and humans)
 // and git --word-diff style lines (for a console).
 #include <algorithm>
+#include <charconv>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,16 +15,33 @@ namespace {
 // One sentence per line: line breaks inside a sentence become spaces.
 void AppendLine(char prefix, std::string_view text, std::string* out) {
   out->push_back(prefix);
-  for (char c : text) out->push_back(c == '\n' || c == '\r' ? ' ' : c);
+  const size_t at = out->size();
+  out->append(text);  // one copy, then the line breaks replaced in place
+  for (size_t i = at; i < out->size(); ++i) {
+    char& c = (*out)[i];
+    if (c == '\n' || c == '\r') c = ' ';
+  }
   out->push_back('\n');
+}
+
+void AppendNumber(size_t v, std::string* out) {
+  char buf[24];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, end);
 }
 
 // "a,b" in unified-diff convention: b == 1 is written "a"; an empty range
 // names the line before it.
-std::string Range(size_t begin, size_t count) {
-  if (count == 0) return std::to_string(begin) + ",0";
-  if (count == 1) return std::to_string(begin + 1);
-  return std::to_string(begin + 1) + "," + std::to_string(count);
+void AppendRange(size_t begin, size_t count, std::string* out) {
+  if (count == 0) {
+    AppendNumber(begin, out);
+    out->append(",0");
+    return;
+  }
+  AppendNumber(begin + 1, out);
+  if (count == 1) return;
+  out->push_back(',');
+  AppendNumber(count, out);
 }
 
 bool IsSpaceByteAt(std::string_view s, size_t i, size_t* len) {
@@ -131,10 +149,19 @@ std::string WordDiffLine(std::string_view o, const std::vector<Span>& old_spans,
 std::string RenderUnified(const std::vector<Sentence>& old_side,
                           const std::vector<Sentence>& new_side, const DiffResult& diff,
                           std::string_view old_label, std::string_view new_label, int context) {
-  if (diff.hunks.empty()) return "";
+  std::string out;
+  RenderUnified(old_side, new_side, diff, old_label, new_label, context, &out);
+  return out;
+}
+
+void RenderUnified(const std::vector<Sentence>& old_side, const std::vector<Sentence>& new_side,
+                   const DiffResult& diff, std::string_view old_label, std::string_view new_label,
+                   int context, std::string* out_string) {
+  std::string& out = *out_string;
+  out.clear();
+  if (diff.hunks.empty()) return;
   const size_t ctx = context < 0 ? 0 : static_cast<size_t>(context);
   const size_t n = old_side.size(), m = new_side.size();
-  std::string out;
   out += "--- ";
   out += old_label;
   out += "\n+++ ";
@@ -154,12 +181,17 @@ std::string RenderUnified(const std::vector<Sentence>& old_side,
         {ctx, n - std::min<size_t>(n, last.old_end), m - std::min<size_t>(m, last.new_end)});
     const size_t oe = std::min<size_t>(n, last.old_end + trail);
     const size_t ne = std::min<size_t>(m, last.new_end + trail);
-    out +=
-        "@@ -" + Range(os, oe - std::min(oe, os)) + " +" + Range(ns, ne - std::min(ne, ns)) + " @@";
+    out += "@@ -";
+    AppendRange(os, oe - std::min(oe, os), &out);
+    out += " +";
+    AppendRange(ns, ne - std::min(ne, ns), &out);
+    out += " @@";
     // Where on the page: the 1-based line (block) of the first change.
     const bool new_side_empty = first.new_begin == first.new_end;
     const uint32_t block = new_side_empty ? first.old_first_block : first.new_first_block;
-    out += " line " + std::to_string(static_cast<uint64_t>(block) + 1) + "\n";
+    out += " line ";
+    AppendNumber(static_cast<size_t>(block) + 1, &out);
+    out += "\n";
     size_t o = os;
     for (size_t k = g; k < e; ++k) {
       const Hunk& h = hunks[k];
@@ -175,7 +207,6 @@ std::string RenderUnified(const std::vector<Sentence>& old_side,
     for (; o < oe; ++o) AppendLine(' ', old_side[o].text, &out);
     g = e;
   }
-  return out;
 }
 
 std::string RenderWordDiff(const Hunk& hunk) {

@@ -183,8 +183,8 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                       "empty_body", "invalid_url", "output_rejected"}) {
     dead_letters_.Add({{"reason", reason}});
   }
-  for (auto flag : {"REPEATED_CONTENT", "REVERTED", "BOILERPLATE_ONLY"}) {
-    flags_.Add({{"flag", flag}});
+  for (size_t i = 0; i < kFlagNames.size(); ++i) {
+    flag_pages_[i] = &flags_.Add({{"flag", std::string(kFlagNames[i])}});
   }
   for (auto kind : {"no_space", "io"}) state_store_errors_.Add({{"kind", kind}});
   for (auto kind : {"assigned", "revoked", "lost"}) rebalances_.Add({{"kind", kind}});
@@ -198,6 +198,10 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
 
 std::string Metrics::SiteLabel(std::string_view site) {
   std::lock_guard lock(sites_mu_);
+  return SiteLabelLocked(site);
+}
+
+std::string Metrics::SiteLabelLocked(std::string_view site) {
   if (sites_.find(site) != sites_.end()) return std::string(site);
   if (sites_.size() < site_label_limit_) {
     sites_.emplace(site);
@@ -211,13 +215,45 @@ void Metrics::CountVerdict(Verdict v) {
   verdict_pages_[static_cast<size_t>(v)]->Increment();
 }
 void Metrics::CountFlag(std::string_view flag) {
+  // The flags the pipeline counts were looked up at construction.
+  for (size_t i = 0; i < kFlagNames.size(); ++i) {
+    if (flag == kFlagNames[i]) {
+      flag_pages_[i]->Increment();
+      return;
+    }
+  }
   flags_.Add({{"flag", std::string(flag)}}).Increment();
 }
+Metrics::SiteSeries& Metrics::SeriesOf(std::string_view site) {
+  if (auto it = site_series_.find(site); it != site_series_.end()) return it->second;
+  std::string label = SiteLabelLocked(site);
+  // A site over the limit shares "other"'s series (and adds no entry).
+  if (auto it = site_series_.find(label); it != site_series_.end()) return it->second;
+  SiteSeries& series = site_series_[label];
+  series.label = std::move(label);
+  return series;
+}
+
 void Metrics::CountRevision(std::string_view site, std::string_view severity) {
-  revisions_.Add({{"site", SiteLabel(site)}, {"severity", std::string(severity)}}).Increment();
+  constexpr std::array<std::string_view, 3> kSeverities = {"cosmetic", "minor", "major"};
+  std::lock_guard lock(sites_mu_);
+  SiteSeries& series = SeriesOf(site);
+  for (size_t i = 0; i < kSeverities.size(); ++i) {
+    if (severity != kSeverities[i]) continue;
+    if (series.revisions[i] == nullptr) {
+      series.revisions[i] =
+          &revisions_.Add({{"site", series.label}, {"severity", std::string(severity)}});
+    }
+    series.revisions[i]->Increment();
+    return;
+  }
+  revisions_.Add({{"site", series.label}, {"severity", std::string(severity)}}).Increment();
 }
 void Metrics::CountRepeatedContent(std::string_view site) {
-  repeated_.Add({{"site", SiteLabel(site)}}).Increment();
+  std::lock_guard lock(sites_mu_);
+  SiteSeries& series = SeriesOf(site);
+  if (series.repeated == nullptr) series.repeated = &repeated_.Add({{"site", series.label}});
+  series.repeated->Increment();
 }
 void Metrics::CountDeadLetter(std::string_view reason) {
   dead_letters_.Add({{"reason", std::string(reason)}}).Increment();

@@ -82,11 +82,22 @@ class Metrics {
 
  private:
   std::string SiteLabel(std::string_view site);
+  std::string SiteLabelLocked(std::string_view site);  // sites_mu_ held
+  // A site label's series, looked up once each: a label map per page would
+  // allocate (issue #11 item 3). At most site_label_limit_ sites and "other",
+  // so bounded as the labels are; never removed, so the pointers stay valid.
+  struct SiteSeries {
+    std::string label;
+    std::array<prometheus::Counter*, 3> revisions{};  // by diff::Severity's order
+    prometheus::Counter* repeated = nullptr;
+  };
+  SiteSeries& SeriesOf(std::string_view site);  // sites_mu_ held
 
   std::shared_ptr<prometheus::Registry> registry_;
   size_t site_label_limit_;
   std::mutex sites_mu_;
   std::set<std::string, std::less<>> sites_;
+  std::map<std::string, SiteSeries, std::less<>> site_series_;  // by site; sites_mu_
 
   prometheus::Family<prometheus::Counter>& pages_;
   prometheus::Family<prometheus::Counter>& revisions_;
@@ -120,6 +131,10 @@ class Metrics {
   // dedupd_pages_total's series, by Verdict (never removed, so the pointers
   // stay valid).
   std::array<prometheus::Counter*, 5> verdict_pages_{};
+  // dedupd_flags_total's series, likewise.
+  static constexpr std::array<std::string_view, 3> kFlagNames = {"REPEATED_CONTENT", "REVERTED",
+                                                                 "BOILERPLATE_ONLY"};
+  std::array<prometheus::Counter*, 3> flag_pages_{};
 };
 
 }  // namespace dedupd::metrics

@@ -16,6 +16,11 @@ class MemoryStore final : public StateStore {
     if (auto it = committed_.find(url); it != committed_.end()) return it->second;
     return std::nullopt;
   }
+  const UrlState* Peek(std::string_view url) override {
+    if (auto it = staged_.find(url); it != staged_.end()) return &it->second;
+    if (auto it = committed_.find(url); it != committed_.end()) return &it->second;
+    return nullptr;
+  }
   std::optional<UrlState> GetCommitted(std::string_view url) override {
     std::lock_guard lock(committed_mutex_);
     if (auto it = committed_.find(std::string(url)); it != committed_.end()) return it->second;

@@ -56,6 +56,15 @@ class StateStore {
   // that is thread-safe: the HTTP API's threads call it while the owner
   // writes (docs/api.md).
   virtual std::optional<UrlState> GetCommitted(std::string_view canonical_url) = 0;
+  // What Get() returns, without copying it where the store can: MemoryStore
+  // points into its map; a store that keeps states serialised decodes into
+  // a state it keeps (by default: Get()'s copy). Valid until the next call of
+  // any method of the store. The detector reads a replaced version or an
+  // exact copy's state this way once per page (issue #11 item 3).
+  virtual const UrlState* Peek(std::string_view canonical_url) {
+    peeked_ = Get(canonical_url);
+    return peeked_ ? &*peeked_ : nullptr;
+  }
   virtual void Put(const UrlState& state) = 0;
   // The serialised state (EncodeUrlState) staged for this URL by the last
   // Put(), when the store keeps states serialised (RocksStore encodes at
@@ -89,6 +98,9 @@ class StateStore {
   virtual void ForEach(const std::function<bool(const UrlState&)>& visit, TextPart text) = 0;
   virtual size_t ApproximateBytes() = 0;
   virtual size_t Count() = 0;
+
+ private:
+  std::optional<UrlState> peeked_;  // Peek()'s, for stores that do not override it
 };
 
 using StateStorePtr = std::unique_ptr<StateStore>;

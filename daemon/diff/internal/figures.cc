@@ -124,7 +124,7 @@ struct Atom {
 
 class Scanner {
  public:
-  Scanner(std::vector<char32_t> cps, Figures* out) : c_(std::move(cps)), n_(c_.size()), out_(out) {}
+  Scanner(const std::vector<char32_t>& cps, Figures* out) : c_(cps), n_(c_.size()), out_(out) {}
 
   void Run() {
     size_t i = 0;
@@ -685,7 +685,7 @@ class Scanner {
     return a.end;
   }
 
-  std::vector<char32_t> c_;
+  const std::vector<char32_t>& c_;
   size_t n_;
   Figures* out_;
 };
@@ -699,7 +699,12 @@ void Figures::Sort() {
 }
 
 void ExtractFigures(std::string_view text, Figures* out) {
-  Scanner scanner(DecodeCodePoints(text), out);
+  // Decoded into an array kept per thread: the diff calls this for every
+  // sentence of a changed region.
+  thread_local std::vector<char32_t> cps;
+  cps.clear();
+  AppendCodePoints(text, &cps);
+  Scanner scanner(cps, out);
   scanner.Run();
 }
 

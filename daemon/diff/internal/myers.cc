@@ -12,8 +12,16 @@ namespace {
 // need about half the edits (so the recursion is O(log D) deep).
 class Myers {
  public:
-  Myers(const uint32_t* a, const uint32_t* b, uint8_t* a_changed, uint8_t* b_changed, int64_t max_d)
-      : a_(a), b_(b), a_changed_(a_changed), b_changed_(b_changed), max_d_(max_d) {
+  // v1 and v2: the caller's (per thread, reused call after call).
+  Myers(const uint32_t* a, const uint32_t* b, uint8_t* a_changed, uint8_t* b_changed, int64_t max_d,
+        std::vector<int64_t>* v1, std::vector<int64_t>* v2)
+      : a_(a),
+        b_(b),
+        a_changed_(a_changed),
+        b_changed_(b_changed),
+        max_d_(max_d),
+        v1_(*v1),
+        v2_(*v2) {
     const size_t len = static_cast<size_t>(2 * max_d_ + 3);
     v1_.resize(len);
     v2_.resize(len);
@@ -143,7 +151,8 @@ class Myers {
   int64_t max_d_;
   bool top_ = true;
   uint64_t work_ = 0;
-  std::vector<int64_t> v1_, v2_;
+  std::vector<int64_t>& v1_;
+  std::vector<int64_t>& v2_;
 };
 
 }  // namespace
@@ -159,10 +168,17 @@ MyersOutcome MyersDiff(std::span<const uint32_t> a, std::span<const uint32_t> b,
   const int64_t cap = static_cast<int64_t>(
       std::min<size_t>(max_cost, static_cast<size_t>(std::numeric_limits<int32_t>::max())));
   const int64_t max_d = std::min((total + 1) / 2, (cap + 1) / 2);
-  Myers myers(a.data(), b.data(), a_changed->data(), b_changed->data(), max_d);
+  // The search arrays are kept per thread (released after a bound over 64K):
+  // the diff calls this once per sentence pair it compares.
+  thread_local std::vector<int64_t> v1, v2;
+  Myers myers(a.data(), b.data(), a_changed->data(), b_changed->data(), max_d, &v1, &v2);
   outcome.complete =
       myers.Compare(0, static_cast<int64_t>(a.size()), 0, static_cast<int64_t>(b.size()));
   outcome.work = myers.work();
+  if (v1.capacity() > (size_t{1} << 16)) {
+    v1 = {};
+    v2 = {};
+  }
   if (!outcome.complete) return outcome;
   for (uint8_t c : *a_changed) outcome.cost += c;
   for (uint8_t c : *b_changed) outcome.cost += c;

@@ -75,14 +75,44 @@ bool IsWordChar(char32_t c) {
 
 std::vector<CodePoint> Decode(std::string_view s) {
   std::vector<CodePoint> out;
-  out.reserve(s.size());
+  Decode(s, &out);
+  return out;
+}
+
+void Decode(std::string_view s, std::vector<CodePoint>* out) {
+  out->clear();
+  out->reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     char32_t cp = 0;
     const uint32_t len = DecodeOne(s, i, &cp);
-    out.push_back({cp, static_cast<uint32_t>(i), len});
+    out->push_back({cp, static_cast<uint32_t>(i), len});
     i += len;
   }
-  return out;
+}
+
+bool IsAllSpace(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    i += DecodeOne(s, i, &cp);
+    if (!IsSpace(cp)) return false;
+  }
+  return true;
+}
+
+void AppendCodePoints(std::string_view s, std::vector<uint32_t>* out) {
+  for (size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    i += DecodeOne(s, i, &cp);
+    out->push_back(static_cast<uint32_t>(cp));
+  }
+}
+
+void AppendCodePoints(std::string_view s, std::vector<char32_t>* out) {
+  for (size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    i += DecodeOne(s, i, &cp);
+    out->push_back(cp);
+  }
 }
 
 std::vector<char32_t> DecodeCodePoints(std::string_view s) {
@@ -156,8 +186,17 @@ int DigitValue(char32_t c) {
 }
 
 std::vector<Token> Tokenize(std::string_view text) {
-  const std::vector<CodePoint> cps = Decode(text);
+  std::vector<CodePoint> cps;
   std::vector<Token> tokens;
+  Tokenize(text, &cps, &tokens);
+  return tokens;
+}
+
+void Tokenize(std::string_view text, std::vector<CodePoint>* scratch, std::vector<Token>* out) {
+  Decode(text, scratch);
+  const std::vector<CodePoint>& cps = *scratch;
+  std::vector<Token>& tokens = *out;
+  tokens.clear();
   const size_t n = cps.size();
   for (size_t i = 0; i < n;) {
     const char32_t c = cps[i].cp;
@@ -184,7 +223,6 @@ std::vector<Token> Tokenize(std::string_view text) {
     tokens.push_back({cps[i].offset, cps[j - 1].offset + cps[j - 1].length});
     i = j;
   }
-  return tokens;
 }
 
 }  // namespace dedupd::diff::internal

@@ -26,12 +26,18 @@ struct CodePoint {
 // offset is either a code point boundary or an isolated bad byte: slicing at
 // them never splits a valid sequence.
 std::vector<CodePoint> Decode(std::string_view s);
+void Decode(std::string_view s, std::vector<CodePoint>* out);  // into *out, replaced
 std::vector<char32_t> DecodeCodePoints(std::string_view s);
+// Appends s's code points to *out (the Differ's reused per-sentence arrays).
+void AppendCodePoints(std::string_view s, std::vector<uint32_t>* out);
+void AppendCodePoints(std::string_view s, std::vector<char32_t>* out);
 // Number of code points of valid UTF-8 (a stray continuation byte counts 0).
 size_t CountCodePoints(std::string_view s);
 
 // Whitespace, controls and zero-width format characters: never part of a token.
 bool IsSpace(char32_t c);
+// True when every code point of s IsSpace (true for "").
+bool IsAllSpace(std::string_view s);
 // Han ideographs, kana, CJK radicals, 〇: one token per character.
 bool IsCjk(char32_t c);
 // Punctuation and symbols (Unicode P* and S*, by blocks): one token each; what
@@ -50,5 +56,8 @@ struct Token {
 // where '.' or ',' between two digits stays inside the run (4.2, 1,200); or a
 // single punctuation/symbol character.
 std::vector<Token> Tokenize(std::string_view text);
+// The same into *tokens (replaced), decoding through *scratch: reused by the
+// caller page after page, so neither allocates once grown.
+void Tokenize(std::string_view text, std::vector<CodePoint>* scratch, std::vector<Token>* tokens);
 
 }  // namespace dedupd::diff::internal

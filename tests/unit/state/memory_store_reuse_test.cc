@@ -62,5 +62,37 @@ TEST(MemoryStoreReuse, PutAndCommitOfAKnownUrlAllocateNothing) {
   EXPECT_EQ(store->GetCommitted(v4.canonical_url)->version, 4u);
 }
 
+TEST(MemoryStoreReuse, PeekReadsInPlace) {
+  // Peek() sees what Get() sees (staged writes too) without copying the
+  // state: no allocation, however long its text and history.
+  const std::map<std::string, std::string> none;
+  std::string error;
+  StateStorePtr store = NewMemoryStore();
+  const std::string text(4000, 'y');
+  UrlState v1 = Version(1, text);
+  v1.versions.resize(3);
+  v1.versions[1].text = text;
+  store->Put(v1);
+  ASSERT_TRUE(store->Commit(none, &error));
+  const UrlState* peeked = nullptr;
+  {
+    CountingNew counting;
+    peeked = store->Peek(v1.canonical_url);
+    EXPECT_EQ(store->Peek("https://a.example/never-seen"), nullptr);
+    EXPECT_EQ(counting.Count(), 0u);  // Get() copies: 8 allocations here
+  }
+  ASSERT_NE(peeked, nullptr);
+  EXPECT_EQ(peeked->version, 1u);
+  EXPECT_EQ(peeked->text, text);
+  EXPECT_EQ(peeked->versions.size(), 3u);
+  store->Put(Version(2, "staged"));
+  peeked = store->Peek(v1.canonical_url);
+  ASSERT_NE(peeked, nullptr);
+  EXPECT_EQ(peeked->version, 2u);
+  EXPECT_EQ(peeked->text, "staged");
+  store->Rollback();
+  EXPECT_EQ(store->Peek(v1.canonical_url)->version, 1u);
+}
+
 }  // namespace
 }  // namespace dedupd::state

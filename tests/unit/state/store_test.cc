@@ -295,6 +295,24 @@ TEST_P(StoreTest, CommitIsDurableWithMetadata) {
   EXPECT_EQ(n, 2u);
 }
 
+// Peek() is Get() without the copy where the store can (MemoryStore); the
+// RocksDB store decodes into a state it keeps. Both see staged writes.
+TEST_P(StoreTest, PeekSeesWhatGetSees) {
+  EXPECT_EQ(store_->Peek("https://a.example/1"), nullptr);
+  store_->Put(Sample("https://a.example/1", 1));
+  const UrlState* staged = store_->Peek("https://a.example/1");
+  ASSERT_NE(staged, nullptr);
+  ExpectSame(*staged, Sample("https://a.example/1", 1));
+  std::string error;
+  ASSERT_TRUE(store_->Commit({}, &error)) << error;
+  store_->Put(Sample("https://a.example/2", 2));
+  const UrlState* committed = store_->Peek("https://a.example/1");
+  ASSERT_NE(committed, nullptr);
+  ExpectSame(*committed, *store_->Get("https://a.example/1"));
+  store_->Rollback();
+  EXPECT_EQ(store_->Peek("https://a.example/2"), nullptr);
+}
+
 // The API's read: committed states only, from any thread while the owner
 // writes (run under TSan in CI's sanitizer job).
 TEST_P(StoreTest, GetCommittedSeesOnlyCommittedStatesFromAnyThread) {
