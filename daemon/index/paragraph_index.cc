@@ -7,7 +7,8 @@
 namespace dedupd::index {
 namespace {
 
-constexpr size_t kMinSlots = 16;
+constexpr size_t kBorrowWindow = 64;
+constexpr size_t kSlackDivisor = 8;  // a rebuild leaves 1/8 of the entries free
 
 // The distinct tags of a span of hashes or tags: hashes with one tag are one
 // paragraph.
@@ -30,37 +31,85 @@ std::vector<uint32_t> DistinctTags(std::span<const T> values) {
 }  // namespace
 
 ParagraphIndex::ParagraphIndex(size_t max_postings)
-    : max_postings_(std::clamp<size_t>(max_postings, 1, kBoilerplate - 2)) {
-  slots_.assign(kMinSlots, Slot{});
+    : max_postings_(std::clamp<size_t>(max_postings, 1, kBoilerplate - 2)) {}
+
+size_t ParagraphIndex::Entries() const {
+  return entries_;
 }
 
-void ParagraphIndex::Place(const Slot& s) {
-  size_t i = Home(s.tag);
-  while (slots_[i].doc != kEmpty) i = Next(i);
-  slots_[i] = s;
-}
-
-void ParagraphIndex::Resize(size_t capacity) {
-  std::vector<Slot> old = std::move(slots_);
-  slots_.assign(std::max(capacity, kMinSlots), Slot{});
-  for (const Slot& s : old) {
-    if (s.doc != kEmpty) Place(s);
-  }
-}
-
-void ParagraphIndex::Erase(size_t hole) {
-  // Backward-shift deletion: no tombstones, probe chains stay short.
-  const size_t n = slots_.size();
-  for (size_t j = Next(hole); slots_[j].doc != kEmpty; j = Next(j)) {
-    const size_t home = Home(slots_[j].tag);
-    // Move slots_[j] into the hole unless its home lies cyclically in (hole, j].
-    if ((j + n - home) % n >= (j + n - hole) % n) {
-      slots_[hole] = slots_[j];
-      hole = j;
+void ParagraphIndex::Rebuild(size_t capacity) {
+  capacity = std::max(capacity, entries_ + kBuckets);
+  const size_t spare = capacity - entries_ - kBuckets;
+  Array<Bucket> dir(kBuckets + 1, Bucket{0, 0});
+  Array<uint16_t> low(capacity);
+  Array<uint32_t> doc(capacity);
+  // Every bucket gets one free slot, and the rest of the slack in proportion
+  // to its entries; a bucket's entries keep their order.
+  size_t pos = 0, seen = 0, given = 0;
+  for (size_t b = 0; b < kBuckets; ++b) {
+    const uint32_t fill = dir_.empty() ? 0 : dir_[b].fill;
+    dir[b] = Bucket{static_cast<uint32_t>(pos), fill};
+    if (fill > 0) {
+      std::copy_n(low_.begin() + dir_[b].start, fill, low.begin() + static_cast<ptrdiff_t>(pos));
+      std::copy_n(doc_.begin() + dir_[b].start, fill, doc.begin() + static_cast<ptrdiff_t>(pos));
     }
+    seen += fill;
+    const size_t share = entries_ == 0 ? spare * (b + 1) / kBuckets : spare * seen / entries_;
+    pos += fill + 1 + (share - given);
+    given = share;
   }
-  slots_[hole] = Slot{};
-  --used_;
+  dir[kBuckets] = Bucket{static_cast<uint32_t>(pos), 0};  // pos == capacity
+  dir_ = std::move(dir);
+  low_ = std::move(low);
+  doc_ = std::move(doc);
+}
+
+bool ParagraphIndex::BorrowSlot(size_t bucket) {
+  auto has_room = [this](size_t b) { return dir_[b].start + dir_[b].fill < dir_[b + 1].start; };
+  auto move = [this](uint32_t from, uint32_t to) {
+    low_[to] = low_[from];
+    doc_[to] = doc_[from];
+  };
+  // Nearest bucket to the right with a free slot: every bucket in between is
+  // full, so moving each one's first entry to its end walks the free slot left.
+  for (size_t j = bucket + 1; j < kBuckets && j <= bucket + kBorrowWindow; ++j) {
+    if (!has_room(j)) continue;
+    for (size_t m = j; m > bucket; --m) {
+      const uint32_t s = dir_[m].start;
+      if (dir_[m].fill > 0) move(s, s + dir_[m].fill);
+      dir_[m].start = s + 1;
+    }
+    return true;
+  }
+  // Nearest to the left: move each full bucket's last entry in front of it.
+  for (size_t j = bucket; j-- > 0 && bucket - j <= kBorrowWindow;) {
+    if (!has_room(j)) continue;
+    for (size_t m = j + 1; m <= bucket; ++m) {
+      const uint32_t s = dir_[m].start - 1;
+      if (dir_[m].fill > 0) move(s + dir_[m].fill, s);
+      dir_[m].start = s;
+    }
+    return true;
+  }
+  return false;
+}
+
+void ParagraphIndex::Place(size_t b, uint16_t low, uint32_t doc) {
+  if (dir_.empty()) Rebuild(kBuckets);
+  if (dir_[b].start + dir_[b].fill == dir_[b + 1].start && !BorrowSlot(b)) {
+    Rebuild(entries_ + 1 + (entries_ + 1) / kSlackDivisor + kBuckets);
+  }
+  const uint32_t to = dir_[b].start + dir_[b].fill++;
+  low_[to] = low;
+  doc_[to] = doc;
+  ++entries_;
+}
+
+void ParagraphIndex::EraseAt(size_t b, uint32_t i) {
+  const uint32_t last = dir_[b].start + --dir_[b].fill;
+  low_[i] = low_[last];
+  doc_[i] = doc_[last];
+  --entries_;
 }
 
 void ParagraphIndex::Insert(DocId doc, std::span<const uint64_t> paragraph_hashes) {
@@ -81,19 +130,22 @@ void ParagraphIndex::RemoveTags(DocId doc, std::span<const uint32_t> tags) {
 
 void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags) {
   for (const uint32_t tag : tags) {
-    if ((used_ + 1) * 5 > slots_.size() * 4) Resize(slots_.size() + slots_.size() / 4);
-    // The paragraph's run: its holders, or its boilerplate count.
-    size_t holders = 0, boilerplate = kEmpty;
+    const size_t b = tag >> 16;
+    const auto low = static_cast<uint16_t>(tag);
+    // The paragraph's entries: its holders, or its boilerplate count.
+    size_t holders = 0;
+    uint32_t boilerplate = ~uint32_t{0};
     bool held = false;
-    size_t i = Home(tag);
-    for (uint32_t d; (d = slots_[i].doc) != kEmpty; i = Next(i)) {
-      if (slots_[i].tag != tag) continue;
-      if (d & kBoilerplate) boilerplate = i;
-      ++holders;
-      held |= d == doc;
+    if (!dir_.empty()) {
+      for (uint32_t i = dir_[b].start, e = i + dir_[b].fill; i < e; ++i) {
+        if (low_[i] != low) continue;
+        if (doc_[i] & kBoilerplate) boilerplate = i;
+        ++holders;
+        held |= doc_[i] == doc;
+      }
     }
-    if (boilerplate != kEmpty) {  // count only
-      ++slots_[boilerplate].doc;
+    if (boilerplate != ~uint32_t{0}) {  // count only
+      ++doc_[boilerplate];
       if (boilerplate_listener_) boilerplate_listener_(doc, tag);
       ++postings_;
       continue;
@@ -102,71 +154,66 @@ void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags
     ++postings_;
     if (holders == 0) ++keys_;
     if (holders + 1 > max_postings_) {
-      // Past the cut-off: the holders' slots give way to one count.
-      for (size_t gone = 0; gone < holders;) {
-        size_t j = Home(tag);
-        while (slots_[j].tag != tag) j = Next(j);
-        if (boilerplate_listener_) boilerplate_listener_(slots_[j].doc, tag);
-        Erase(j);
-        ++gone;
+      // Past the cut-off: the holders' entries give way to one count. From
+      // the end, so that the entry moved into a hole was looked at already.
+      const uint32_t start = dir_[b].start;
+      for (uint32_t i = start + dir_[b].fill; i-- > start;) {
+        if (low_[i] != low) continue;
+        if (boilerplate_listener_) boilerplate_listener_(doc_[i], tag);
+        EraseAt(b, i);
       }
       if (boilerplate_listener_) boilerplate_listener_(doc, tag);
-      Place(Slot{tag, kBoilerplate | static_cast<uint32_t>(holders + 1)});
-      ++used_;
+      Place(b, low, kBoilerplate | static_cast<uint32_t>(holders + 1));
       continue;
     }
-    slots_[i] = Slot{tag, doc};  // the first empty slot after the run
-    ++used_;
+    Place(b, low, doc);
   }
 }
 
 void ParagraphIndex::RemoveDistinct(DocId doc, const std::vector<uint32_t>& tags) {
+  if (dir_.empty()) return;
   for (const uint32_t tag : tags) {
-    size_t mine = kEmpty, holders = 0;
-    for (size_t i = Home(tag); slots_[i].doc != kEmpty; i = Next(i)) {
-      Slot& s = slots_[i];
-      if (s.tag != tag) continue;
-      if (s.doc & kBoilerplate) {
-        --s.doc;  // the holders are not known: trust the caller
+    const size_t b = tag >> 16;
+    const auto low = static_cast<uint16_t>(tag);
+    uint32_t mine = ~uint32_t{0};
+    size_t holders = 0;
+    for (uint32_t i = dir_[b].start, e = i + dir_[b].fill; i < e; ++i) {
+      if (low_[i] != low) continue;
+      if (doc_[i] & kBoilerplate) {
+        --doc_[i];  // the holders are not known: trust the caller
         --postings_;
-        if (s.doc == kBoilerplate) {
-          Erase(i);
+        if (doc_[i] == kBoilerplate) {
+          EraseAt(b, i);
           --keys_;
         }
-        mine = kEmpty;
         holders = 0;
         break;
       }
       ++holders;
-      if (s.doc == doc) mine = i;
+      if (doc_[i] == doc) mine = i;
     }
-    if (mine == kEmpty) continue;
-    Erase(mine);
+    if (holders == 0 || mine == ~uint32_t{0}) continue;
+    EraseAt(b, mine);
     --postings_;
     if (holders == 1) --keys_;
   }
-  if (slots_.size() > (size_t{1} << 10) && used_ * 8 < slots_.size()) Resize(slots_.size() / 2);
+  const size_t capacity = dir_[kBuckets].start;
+  if (capacity > 2 * kBuckets && (entries_ + kBuckets) * 4 < capacity) {
+    Rebuild(entries_ + entries_ / kSlackDivisor + kBuckets);
+  }
 }
 
 void ParagraphIndex::RemoveByPrefix(DocId doc, std::span<const uint16_t> prefixes,
                                     std::vector<uint32_t>* removed,
                                     std::vector<uint16_t>* unmatched) {
   for (const uint16_t prefix : prefixes) {
-    const uint32_t lowest = uint32_t{prefix} << 16;
-    const size_t first = Home(lowest);
-    const size_t span = Home(lowest | 0xFFFF) - first;  // homes first .. first + span
-    // The slots homed there lie from `first` to the end of the run holding
-    // the last home (cyclically): empty slots end the scan only past it.
     uint32_t found = 0;
-    for (size_t k = 0, i = first; k < slots_.size(); ++k, i = Next(i)) {
-      const Slot& s = slots_[i];
-      if (s.doc == kEmpty) {
-        if (k >= span) break;
-        continue;
-      }
-      if (s.doc == doc && Prefix(s.tag) == prefix) {
-        found = s.tag;
-        break;
+    if (!dir_.empty()) {
+      for (uint32_t i = dir_[prefix].start, e = i + dir_[prefix].fill; i < e; ++i) {
+        if (doc_[i] == doc) {
+          found = uint32_t{prefix} << 16 | low_[i];
+          break;
+        }
       }
     }
     if (found == 0) {
@@ -184,10 +231,12 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
   std::vector<DocId> hits;
   for (const uint32_t tag : DistinctTags(paragraph_hashes)) {
     const size_t first = hits.size();
-    for (size_t i = Home(tag);; i = Next(i)) {
-      const uint32_t d = slots_[i].doc;
-      if (d == kEmpty) break;
-      if (slots_[i].tag != tag) continue;
+    if (dir_.empty()) break;
+    const size_t b = tag >> 16;
+    const auto low = static_cast<uint16_t>(tag);
+    for (uint32_t i = dir_[b].start, e = i + dir_[b].fill; i < e; ++i) {
+      if (low_[i] != low) continue;
+      const uint32_t d = doc_[i];
       if (d & kBoilerplate) {
         hits.resize(first);
         break;
@@ -210,7 +259,9 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
 }
 
 size_t ParagraphIndex::MemoryBytes() const {
-  return slots_.capacity() * sizeof(Slot);
+  return LargeArrayAllocator<Bucket>::HeldBytes(dir_.capacity()) +
+         LargeArrayAllocator<uint16_t>::HeldBytes(low_.capacity()) +
+         LargeArrayAllocator<uint32_t>::HeldBytes(doc_.capacity());
 }
 
 }  // namespace dedupd::index
