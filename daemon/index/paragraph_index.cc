@@ -33,10 +33,6 @@ std::vector<uint32_t> DistinctTags(std::span<const T> values) {
 ParagraphIndex::ParagraphIndex(size_t max_postings)
     : max_postings_(std::clamp<size_t>(max_postings, 1, kBoilerplate - 2)) {}
 
-size_t ParagraphIndex::Entries() const {
-  return entries_;
-}
-
 void ParagraphIndex::Rebuild(size_t capacity) {
   capacity = std::max(capacity, entries_ + kBuckets);
   const size_t spare = capacity - entries_ - kBuckets;
