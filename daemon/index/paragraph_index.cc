@@ -7,9 +7,6 @@
 namespace dedupd::index {
 namespace {
 
-constexpr size_t kBorrowWindow = 64;
-constexpr size_t kSlackDivisor = 8;  // a rebuild leaves 1/8 of the entries free
-
 // The distinct tags of a span of hashes or tags: hashes with one tag are one
 // paragraph.
 template <typename T>
@@ -33,81 +30,6 @@ std::vector<uint32_t> DistinctTags(std::span<const T> values) {
 ParagraphIndex::ParagraphIndex(size_t max_postings)
     : max_postings_(std::clamp<size_t>(max_postings, 1, kBoilerplate - 2)) {}
 
-void ParagraphIndex::Rebuild(size_t capacity) {
-  capacity = std::max(capacity, entries_ + kBuckets);
-  const size_t spare = capacity - entries_ - kBuckets;
-  Array<Bucket> dir(kBuckets + 1, Bucket{0, 0});
-  Array<uint16_t> low(capacity);
-  Array<uint32_t> doc(capacity);
-  // Every bucket gets one free slot, and the rest of the slack in proportion
-  // to its entries; a bucket's entries keep their order.
-  size_t pos = 0, seen = 0, given = 0;
-  for (size_t b = 0; b < kBuckets; ++b) {
-    const uint32_t fill = dir_.empty() ? 0 : dir_[b].fill;
-    dir[b] = Bucket{static_cast<uint32_t>(pos), fill};
-    if (fill > 0) {
-      std::copy_n(low_.begin() + dir_[b].start, fill, low.begin() + static_cast<ptrdiff_t>(pos));
-      std::copy_n(doc_.begin() + dir_[b].start, fill, doc.begin() + static_cast<ptrdiff_t>(pos));
-    }
-    seen += fill;
-    const size_t share = entries_ == 0 ? spare * (b + 1) / kBuckets : spare * seen / entries_;
-    pos += fill + 1 + (share - given);
-    given = share;
-  }
-  dir[kBuckets] = Bucket{static_cast<uint32_t>(pos), 0};  // pos == capacity
-  dir_ = std::move(dir);
-  low_ = std::move(low);
-  doc_ = std::move(doc);
-}
-
-bool ParagraphIndex::BorrowSlot(size_t bucket) {
-  auto has_room = [this](size_t b) { return dir_[b].start + dir_[b].fill < dir_[b + 1].start; };
-  auto move = [this](uint32_t from, uint32_t to) {
-    low_[to] = low_[from];
-    doc_[to] = doc_[from];
-  };
-  // Nearest bucket to the right with a free slot: every bucket in between is
-  // full, so moving each one's first entry to its end walks the free slot left.
-  for (size_t j = bucket + 1; j < kBuckets && j <= bucket + kBorrowWindow; ++j) {
-    if (!has_room(j)) continue;
-    for (size_t m = j; m > bucket; --m) {
-      const uint32_t s = dir_[m].start;
-      if (dir_[m].fill > 0) move(s, s + dir_[m].fill);
-      dir_[m].start = s + 1;
-    }
-    return true;
-  }
-  // Nearest to the left: move each full bucket's last entry in front of it.
-  for (size_t j = bucket; j-- > 0 && bucket - j <= kBorrowWindow;) {
-    if (!has_room(j)) continue;
-    for (size_t m = j + 1; m <= bucket; ++m) {
-      const uint32_t s = dir_[m].start - 1;
-      if (dir_[m].fill > 0) move(s + dir_[m].fill, s);
-      dir_[m].start = s;
-    }
-    return true;
-  }
-  return false;
-}
-
-void ParagraphIndex::Place(size_t b, uint16_t low, uint32_t doc) {
-  if (dir_.empty()) Rebuild(kBuckets);
-  if (dir_[b].start + dir_[b].fill == dir_[b + 1].start && !BorrowSlot(b)) {
-    Rebuild(entries_ + 1 + (entries_ + 1) / kSlackDivisor + kBuckets);
-  }
-  const uint32_t to = dir_[b].start + dir_[b].fill++;
-  low_[to] = low;
-  doc_[to] = doc;
-  ++entries_;
-}
-
-void ParagraphIndex::EraseAt(size_t b, uint32_t i) {
-  const uint32_t last = dir_[b].start + --dir_[b].fill;
-  low_[i] = low_[last];
-  doc_[i] = doc_[last];
-  --entries_;
-}
-
 void ParagraphIndex::Insert(DocId doc, std::span<const uint64_t> paragraph_hashes) {
   InsertDistinct(doc, DistinctTags(paragraph_hashes));
 }
@@ -125,6 +47,7 @@ void ParagraphIndex::RemoveTags(DocId doc, std::span<const uint32_t> tags) {
 }
 
 void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags) {
+  BucketArray& a = entries_;
   for (const uint32_t tag : tags) {
     const size_t b = tag >> 16;
     const auto low = static_cast<uint16_t>(tag);
@@ -132,16 +55,14 @@ void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags
     size_t holders = 0;
     uint32_t boilerplate = ~uint32_t{0};
     bool held = false;
-    if (!dir_.empty()) {
-      for (uint32_t i = dir_[b].start, e = i + dir_[b].fill; i < e; ++i) {
-        if (low_[i] != low) continue;
-        if (doc_[i] & kBoilerplate) boilerplate = i;
-        ++holders;
-        held |= doc_[i] == doc;
-      }
+    for (uint32_t i = a.begin(b), e = a.end(b); i < e; ++i) {
+      if (a.key(i) != low) continue;
+      if (a.value(i) & kBoilerplate) boilerplate = i;
+      ++holders;
+      held |= a.value(i) == doc;
     }
     if (boilerplate != ~uint32_t{0}) {  // count only
-      ++doc_[boilerplate];
+      a.set_value(boilerplate, a.value(boilerplate) + 1);
       if (boilerplate_listener_) boilerplate_listener_(doc, tag);
       ++postings_;
       continue;
@@ -150,53 +71,51 @@ void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags
     ++postings_;
     if (holders == 0) ++keys_;
     if (holders + 1 > max_postings_) {
-      // Past the cut-off: the holders' entries give way to one count. From
-      // the end, so that the entry moved into a hole was looked at already.
-      const uint32_t start = dir_[b].start;
-      for (uint32_t i = start + dir_[b].fill; i-- > start;) {
-        if (low_[i] != low) continue;
-        if (boilerplate_listener_) boilerplate_listener_(doc_[i], tag);
-        EraseAt(b, i);
+      // Past the cut-off: the holders' entries give way to one count.
+      if (boilerplate_listener_) {
+        for (uint32_t i = a.begin(b), e = a.end(b); i < e; ++i) {
+          if (a.key(i) == low) boilerplate_listener_(a.value(i), tag);
+        }
+        boilerplate_listener_(doc, tag);
       }
-      if (boilerplate_listener_) boilerplate_listener_(doc, tag);
-      Place(b, low, kBoilerplate | static_cast<uint32_t>(holders + 1));
+      for (uint32_t i = a.end(b); i-- > a.begin(b);) {
+        if (a.key(i) == low) a.Erase(b, i);
+      }
+      a.Append(b, low, kBoilerplate | static_cast<uint32_t>(holders + 1));
       continue;
     }
-    Place(b, low, doc);
+    a.Append(b, low, doc);  // after the paragraph's earlier holders
   }
 }
 
 void ParagraphIndex::RemoveDistinct(DocId doc, const std::vector<uint32_t>& tags) {
-  if (dir_.empty()) return;
+  BucketArray& a = entries_;
   for (const uint32_t tag : tags) {
     const size_t b = tag >> 16;
     const auto low = static_cast<uint16_t>(tag);
     uint32_t mine = ~uint32_t{0};
     size_t holders = 0;
-    for (uint32_t i = dir_[b].start, e = i + dir_[b].fill; i < e; ++i) {
-      if (low_[i] != low) continue;
-      if (doc_[i] & kBoilerplate) {
-        --doc_[i];  // the holders are not known: trust the caller
+    for (uint32_t i = a.begin(b), e = a.end(b); i < e; ++i) {
+      if (a.key(i) != low) continue;
+      if (const uint32_t d = a.value(i); d & kBoilerplate) {
+        a.set_value(i, d - 1);  // the holders are not known: trust the caller
         --postings_;
-        if (doc_[i] == kBoilerplate) {
-          EraseAt(b, i);
+        if (d - 1 == kBoilerplate) {
+          a.Erase(b, i);
           --keys_;
         }
         holders = 0;
         break;
       }
       ++holders;
-      if (doc_[i] == doc) mine = i;
+      if (a.value(i) == doc) mine = i;
     }
     if (holders == 0 || mine == ~uint32_t{0}) continue;
-    EraseAt(b, mine);
+    a.Erase(b, mine);
     --postings_;
     if (holders == 1) --keys_;
   }
-  const size_t capacity = dir_[kBuckets].start;
-  if (capacity > 2 * kBuckets && (entries_ + kBuckets) * 4 < capacity) {
-    Rebuild(entries_ + entries_ / kSlackDivisor + kBuckets);
-  }
+  a.ShrinkIfSparse();
 }
 
 void ParagraphIndex::RemoveByPrefix(DocId doc, std::span<const uint16_t> prefixes,
@@ -204,12 +123,10 @@ void ParagraphIndex::RemoveByPrefix(DocId doc, std::span<const uint16_t> prefixe
                                     std::vector<uint16_t>* unmatched) {
   for (const uint16_t prefix : prefixes) {
     uint32_t found = 0;
-    if (!dir_.empty()) {
-      for (uint32_t i = dir_[prefix].start, e = i + dir_[prefix].fill; i < e; ++i) {
-        if (doc_[i] == doc) {
-          found = uint32_t{prefix} << 16 | low_[i];
-          break;
-        }
+    for (uint32_t i = entries_.begin(prefix), e = entries_.end(prefix); i < e; ++i) {
+      if (entries_.value(i) == doc) {
+        found = uint32_t{prefix} << 16 | entries_.key(i);
+        break;
       }
     }
     if (found == 0) {
@@ -227,12 +144,11 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
   std::vector<DocId> hits;
   for (const uint32_t tag : DistinctTags(paragraph_hashes)) {
     const size_t first = hits.size();
-    if (dir_.empty()) break;
     const size_t b = tag >> 16;
     const auto low = static_cast<uint16_t>(tag);
-    for (uint32_t i = dir_[b].start, e = i + dir_[b].fill; i < e; ++i) {
-      if (low_[i] != low) continue;
-      const uint32_t d = doc_[i];
+    for (uint32_t i = entries_.begin(b), e = entries_.end(b); i < e; ++i) {
+      if (entries_.key(i) != low) continue;
+      const uint32_t d = entries_.value(i);
       if (d & kBoilerplate) {
         hits.resize(first);
         break;
@@ -255,9 +171,7 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
 }
 
 size_t ParagraphIndex::MemoryBytes() const {
-  return LargeArrayAllocator<Bucket>::HeldBytes(dir_.capacity()) +
-         LargeArrayAllocator<uint16_t>::HeldBytes(low_.capacity()) +
-         LargeArrayAllocator<uint32_t>::HeldBytes(doc_.capacity());
+  return entries_.MemoryBytes();
 }
 
 }  // namespace dedupd::index

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "index/large_array_allocator.h"
+#include "index/bucket_array.h"
 #include "index/simhash_index.h"
 
 namespace dedupd::index {
@@ -82,22 +82,16 @@ class ParagraphIndex {
   static constexpr uint32_t kBoilerplate = 1u << 31;
 
  private:
-  // One (paragraph, doc) posting per 6-byte entry: the low 16 bits of the
-  // paragraph's Tag() and the doc (`doc` = kBoilerplate | holder count for a
-  // paragraph past max_postings holders: its one entry). The entries lie in
-  // 2^16 buckets, one per Prefix() (the tag's top 16 bits), in no particular
-  // order, in two flat arrays (low_, doc_) in the way of SimHashIndex's
-  // tables: bucket b owns [dir_[b].start, dir_[b + 1].start), the first
-  // dir_[b].fill used; a full bucket borrows a free slot from the nearest
-  // bucket with room (within 64), else the arrays are rebuilt with 1/8 slack
-  // and one free slot per bucket. So a slot keeps the same 32 bits of the
-  // hash an 8-byte slot kept (two paragraphs are taken for one exactly when
-  // their tags agree, as before: the bucket stands for the top 16), the
-  // arrays grow without the other bits, and RemoveByPrefix reads one bucket.
-  // 6-6.9 bytes per posting, plus the 512 KiB directory, made at the first
-  // insert (8-byte slots at 64-80% load took 10-12.5; issue #15, session 7).
-  // A query or insert scans its bucket's 16-bit tags (~105 at 10^6
-  // documents of ~7 passages).
+  // One (paragraph, doc) posting per 6-byte entry of a BucketArray: bucket
+  // Prefix() (the tag's top 16 bits), key the tag's low 16 bits, value the
+  // doc (kBoilerplate | holder count for a paragraph past max_postings
+  // holders: its one entry). So an entry keeps the same 32 bits of the hash
+  // an 8-byte slot kept (two paragraphs are taken for one exactly when their
+  // tags agree, as before), the arrays grow without the other bits, and
+  // RemoveByPrefix reads one bucket. 6-6.9 bytes per posting plus a 512 KiB
+  // directory (8-byte slots at 64-80% load took 10-12.5; issue #15, session
+  // 7). A query or insert scans its bucket's keys (~105 at 10^6 documents of
+  // ~7 passages).
   //
   // Two paragraphs whose tags agree are taken for one: with n distinct
   // paragraphs held, a query's paragraph is taken for another one in
@@ -105,31 +99,13 @@ class ParagraphIndex {
   // which makes a false candidate (then rejected by the confirmation sketch,
   // as any candidate sharing nothing) or, when the other one is boilerplate,
   // a false boilerplate skip (docs/design.md, "Memory per document", session 6).
-  struct Bucket {
-    uint32_t start;
-    uint32_t fill;
-  };
-  template <typename T>
-  using Array = std::vector<T, LargeArrayAllocator<T>>;
-  static constexpr size_t kBuckets = size_t{1} << 16;
-
-  // Files (low, doc) in bucket b (borrowing or rebuilding for room).
-  void Place(size_t b, uint16_t low, uint32_t doc);
-  // Moves bucket b's last entry into slot i (of b) and drops the last.
-  void EraseAt(size_t b, uint32_t i);
-  bool BorrowSlot(size_t b);
-  // Lays the entries out again in `capacity` slots (at least one free per bucket).
-  void Rebuild(size_t capacity);
   void InsertDistinct(DocId doc, const std::vector<uint32_t>& tags);
   void RemoveDistinct(DocId doc, const std::vector<uint32_t>& tags);
 
   size_t max_postings_;
   size_t keys_ = 0;
   size_t postings_ = 0;
-  size_t entries_ = 0;  // slots used: postings and boilerplate counts
-  Array<Bucket> dir_;  // kBuckets + 1 (the last: start = capacity), or none before the first insert
-  Array<uint16_t> low_;
-  Array<uint32_t> doc_;
+  BucketArray entries_;
   std::function<void(DocId, uint32_t)> boilerplate_listener_;
 };
 
