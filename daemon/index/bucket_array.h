@@ -1,13 +1,13 @@
 // BucketArray: 2^16 buckets of 6-byte entries (a 16-bit key and a 32-bit
-// value), each bucket's entries in the order they were appended, in two flat
-// arrays. For tables that file a 32-bit tag: the bucket is the tag's top 16
-// bits, the entry keeps the low 16, so an entry holds the whole tag in 6
-// bytes, and the arrays grow without knowing anything else about it
-// (ParagraphIndex, TagTable; issue #15, session 7).
+// value), each bucket's entries sorted by key, a key's entries in the order
+// they were inserted, in two flat arrays. For tables that file a 32-bit tag: the bucket is the
+// tag's top 16 bits, the entry keeps the low 16, so an entry holds the whole tag in 6 bytes, and
+// the arrays grow without knowing anything else about it (ParagraphIndex, TagTable; issue #15,
+// session 7).
 //
 //   index::BucketArray a;
-//   a.Append(tag >> 16, static_cast<uint16_t>(tag), doc);
-//   for (uint32_t i = a.begin(tag >> 16); i < a.end(tag >> 16); ++i) a.key(i);
+//   a.Insert(tag >> 16, static_cast<uint16_t>(tag), doc);
+//   auto [lo, hi] = a.Range(tag >> 16, static_cast<uint16_t>(tag));  // its entries
 //
 // Layout as SimHashIndex's tables: bucket b owns [dir_[b].start,
 // dir_[b + 1].start), of which the first dir_[b].fill are used. A full bucket
@@ -15,8 +15,10 @@
 // the buckets in between by one slot, order kept), else the arrays are
 // rebuilt with one free slot per bucket and 1/8 of the entries as slack
 // shared in proportion to the buckets' entries. So an entry costs 6-6.9
-// bytes, plus the 512 KiB directory (made at the first Append). Positions
-// (begin, end, an entry's index) hold until the next Append or Erase.
+// bytes, plus the 512 KiB directory (made at the first Insert). A lookup is
+// a binary search in its bucket (~105 entries for 6.9 M); an insert or erase
+// moves the bucket's later entries by one. Positions (begin, end, Range, an
+// entry's index) hold until the next Insert or Erase.
 // Thread-safety: const methods may run concurrently; the others need
 // exclusive access.
 #pragma once
@@ -24,6 +26,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "index/large_array_allocator.h"
@@ -41,15 +44,25 @@ class BucketArray {
   uint32_t value(uint32_t i) const { return value_[i]; }
   void set_value(uint32_t i, uint32_t v) { value_[i] = v; }
 
-  // Adds (key, value) after bucket b's entries.
-  void Append(size_t b, uint16_t key, uint32_t value) {
+  // The positions [first, second) of bucket b's entries with this key.
+  std::pair<uint32_t, uint32_t> Range(size_t b, uint16_t key) const {
+    const auto first = key_.begin() + begin(b), last = key_.begin() + end(b);
+    const auto lo = std::lower_bound(first, last, key);
+    const auto hi = std::upper_bound(lo, last, key);
+    return {static_cast<uint32_t>(lo - key_.begin()), static_cast<uint32_t>(hi - key_.begin())};
+  }
+  // Adds (key, value) to bucket b, after the key's entries.
+  void Insert(size_t b, uint16_t key, uint32_t value) {
     if (dir_.empty()) Rebuild(kBuckets);
     if (dir_[b].start + dir_[b].fill == dir_[b + 1].start && !BorrowSlot(b)) {
       Rebuild(entries_ + 1 + (entries_ + 1) / kSlackDivisor + kBuckets);
     }
-    const uint32_t to = dir_[b].start + dir_[b].fill++;
-    key_[to] = key;
-    value_[to] = value;
+    const uint32_t at = Range(b, key).second, e = end(b);
+    std::copy_backward(key_.begin() + at, key_.begin() + e, key_.begin() + e + 1);
+    std::copy_backward(value_.begin() + at, value_.begin() + e, value_.begin() + e + 1);
+    key_[at] = key;
+    value_[at] = value;
+    ++dir_[b].fill;
     ++entries_;
   }
   // Takes entry i (of bucket b) out; the later ones move up, in order.
@@ -141,7 +154,7 @@ class BucketArray {
   }
 
   size_t entries_ = 0;
-  Array<Bucket> dir_;  // kBuckets + 1 (the last: start = capacity), or none before the first Append
+  Array<Bucket> dir_;  // kBuckets + 1 (the last: start = capacity), or none before the first Insert
   Array<uint16_t> key_;
   Array<uint32_t> value_;
 };

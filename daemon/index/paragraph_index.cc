@@ -52,13 +52,12 @@ void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags
     const size_t b = tag >> 16;
     const auto low = static_cast<uint16_t>(tag);
     // The paragraph's entries: its holders, or its boilerplate count.
-    size_t holders = 0;
+    const auto [lo, hi] = a.Range(b, low);
+    const size_t holders = hi - lo;
     uint32_t boilerplate = ~uint32_t{0};
     bool held = false;
-    for (uint32_t i = a.begin(b), e = a.end(b); i < e; ++i) {
-      if (a.key(i) != low) continue;
+    for (uint32_t i = lo; i < hi; ++i) {
       if (a.value(i) & kBoilerplate) boilerplate = i;
-      ++holders;
       held |= a.value(i) == doc;
     }
     if (boilerplate != ~uint32_t{0}) {  // count only
@@ -73,18 +72,14 @@ void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags
     if (holders + 1 > max_postings_) {
       // Past the cut-off: the holders' entries give way to one count.
       if (boilerplate_listener_) {
-        for (uint32_t i = a.begin(b), e = a.end(b); i < e; ++i) {
-          if (a.key(i) == low) boilerplate_listener_(a.value(i), tag);
-        }
+        for (uint32_t i = lo; i < hi; ++i) boilerplate_listener_(a.value(i), tag);
         boilerplate_listener_(doc, tag);
       }
-      for (uint32_t i = a.end(b); i-- > a.begin(b);) {
-        if (a.key(i) == low) a.Erase(b, i);
-      }
-      a.Append(b, low, kBoilerplate | static_cast<uint32_t>(holders + 1));
+      for (uint32_t i = hi; i-- > lo;) a.Erase(b, i);
+      a.Insert(b, low, kBoilerplate | static_cast<uint32_t>(holders + 1));
       continue;
     }
-    a.Append(b, low, doc);  // after the paragraph's earlier holders
+    a.Insert(b, low, doc);  // after the paragraph's earlier holders
   }
 }
 
@@ -95,8 +90,8 @@ void ParagraphIndex::RemoveDistinct(DocId doc, const std::vector<uint32_t>& tags
     const auto low = static_cast<uint16_t>(tag);
     uint32_t mine = ~uint32_t{0};
     size_t holders = 0;
-    for (uint32_t i = a.begin(b), e = a.end(b); i < e; ++i) {
-      if (a.key(i) != low) continue;
+    const auto [lo, hi] = a.Range(b, low);
+    for (uint32_t i = lo; i < hi; ++i) {
       if (const uint32_t d = a.value(i); d & kBoilerplate) {
         a.set_value(i, d - 1);  // the holders are not known: trust the caller
         --postings_;
@@ -144,10 +139,8 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
   std::vector<DocId> hits;
   for (const uint32_t tag : DistinctTags(paragraph_hashes)) {
     const size_t first = hits.size();
-    const size_t b = tag >> 16;
-    const auto low = static_cast<uint16_t>(tag);
-    for (uint32_t i = entries_.begin(b), e = entries_.end(b); i < e; ++i) {
-      if (entries_.key(i) != low) continue;
+    const auto [lo, hi] = entries_.Range(tag >> 16, static_cast<uint16_t>(tag));
+    for (uint32_t i = lo; i < hi; ++i) {
       const uint32_t d = entries_.value(i);
       if (d & kBoilerplate) {
         hits.resize(first);

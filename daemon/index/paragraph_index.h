@@ -90,8 +90,8 @@ class ParagraphIndex {
   // tags agree, as before), the arrays grow without the other bits, and
   // RemoveByPrefix reads one bucket. 6-6.9 bytes per posting plus a 512 KiB
   // directory (8-byte slots at 64-80% load took 10-12.5; issue #15, session
-  // 7). A query or insert scans its bucket's keys (~105 at 10^6 documents of
-  // ~7 passages).
+  // 7). A query or insert binary-searches its bucket (~105 entries at 10^6
+  // documents of ~7 passages); RemoveByPrefix scans one.
   //
   // Two paragraphs whose tags agree are taken for one: with n distinct
   // paragraphs held, a query's paragraph is taken for another one in

@@ -5,9 +5,9 @@ namespace dedupd::index {
 
 bool TagTable::Remove(uint32_t tag, DocId doc) {
   const size_t b = tag >> 16;
-  const auto low = static_cast<uint16_t>(tag);
-  for (uint32_t i = entries_.begin(b), e = entries_.end(b); i < e; ++i) {
-    if (entries_.key(i) == low && entries_.value(i) == doc) {
+  const auto [lo, hi] = entries_.Range(b, static_cast<uint16_t>(tag));
+  for (uint32_t i = lo; i < hi; ++i) {
+    if (entries_.value(i) == doc) {
       entries_.Erase(b, i);
       entries_.ShrinkIfSparse();
       return true;
