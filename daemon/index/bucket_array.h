@@ -48,7 +48,8 @@ class BucketArray {
   std::pair<uint32_t, uint32_t> Range(size_t b, uint16_t key) const {
     const auto first = key_.begin() + begin(b), last = key_.begin() + end(b);
     const auto lo = std::lower_bound(first, last, key);
-    const auto hi = std::upper_bound(lo, last, key);
+    auto hi = lo;
+    while (hi != last && *hi == key) ++hi;  // a key has one entry or a few
     return {static_cast<uint32_t>(lo - key_.begin()), static_cast<uint32_t>(hi - key_.begin())};
   }
   // Adds (key, value) to bucket b, after the key's entries.
@@ -112,21 +113,22 @@ class BucketArray {
   }
   bool BorrowSlot(size_t bucket) {
     auto has_room = [this](size_t b) { return dir_[b].start + dir_[b].fill < dir_[b + 1].start; };
-    // Nearest bucket to the right with a free slot: every bucket in between
-    // is full, so shifting each one right walks the free slot left.
-    for (size_t j = bucket + 1; j < kBuckets && j <= bucket + kBorrowWindow; ++j) {
-      if (!has_room(j)) continue;
-      for (size_t m = j; m > bucket; --m) Shift(m, +1);
-      return true;
-    }
-    // Nearest to the left: shift each full bucket up to this one left.
-    for (size_t j = bucket; j-- > 0 && bucket - j <= kBorrowWindow;) {
-      if (!has_room(j)) continue;
-      for (size_t m = j + 1; m <= bucket; ++m) Shift(m, -1);
-      return true;
+    // The nearest bucket with a free slot, either side: every bucket in
+    // between is full, so shifting each one towards it walks the free slot
+    // over to this one.
+    for (size_t d = 1; d <= kBorrowWindow; ++d) {
+      if (bucket + d < kBuckets && has_room(bucket + d)) {
+        for (size_t m = bucket + d; m > bucket; --m) Shift(m, +1);
+        return true;
+      }
+      if (d <= bucket && has_room(bucket - d)) {
+        for (size_t m = bucket - d + 1; m <= bucket; ++m) Shift(m, -1);
+        return true;
+      }
     }
     return false;
   }
+
   void Rebuild(size_t capacity) {
     capacity = std::max(capacity, entries_ + kBuckets);
     const size_t spare = capacity - entries_ - kBuckets;
