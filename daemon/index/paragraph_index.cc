@@ -7,8 +7,6 @@
 namespace dedupd::index {
 namespace {
 
-constexpr size_t kMinSlots = 16;
-
 // The distinct tags of a span of hashes or tags: hashes with one tag are one
 // paragraph.
 template <typename T>
@@ -30,38 +28,7 @@ std::vector<uint32_t> DistinctTags(std::span<const T> values) {
 }  // namespace
 
 ParagraphIndex::ParagraphIndex(size_t max_postings)
-    : max_postings_(std::clamp<size_t>(max_postings, 1, kBoilerplate - 2)) {
-  slots_.assign(kMinSlots, Slot{});
-}
-
-void ParagraphIndex::Place(const Slot& s) {
-  size_t i = Home(s.tag);
-  while (slots_[i].doc != kEmpty) i = Next(i);
-  slots_[i] = s;
-}
-
-void ParagraphIndex::Resize(size_t capacity) {
-  std::vector<Slot> old = std::move(slots_);
-  slots_.assign(std::max(capacity, kMinSlots), Slot{});
-  for (const Slot& s : old) {
-    if (s.doc != kEmpty) Place(s);
-  }
-}
-
-void ParagraphIndex::Erase(size_t hole) {
-  // Backward-shift deletion: no tombstones, probe chains stay short.
-  const size_t n = slots_.size();
-  for (size_t j = Next(hole); slots_[j].doc != kEmpty; j = Next(j)) {
-    const size_t home = Home(slots_[j].tag);
-    // Move slots_[j] into the hole unless its home lies cyclically in (hole, j].
-    if ((j + n - home) % n >= (j + n - hole) % n) {
-      slots_[hole] = slots_[j];
-      hole = j;
-    }
-  }
-  slots_[hole] = Slot{};
-  --used_;
-}
+    : max_postings_(std::clamp<size_t>(max_postings, 1, kBoilerplate - 2)) {}
 
 void ParagraphIndex::Insert(DocId doc, std::span<const uint64_t> paragraph_hashes) {
   InsertDistinct(doc, DistinctTags(paragraph_hashes));
@@ -80,20 +47,21 @@ void ParagraphIndex::RemoveTags(DocId doc, std::span<const uint32_t> tags) {
 }
 
 void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags) {
+  BucketArray& a = entries_;
   for (const uint32_t tag : tags) {
-    if ((used_ + 1) * 5 > slots_.size() * 4) Resize(slots_.size() + slots_.size() / 4);
-    // The paragraph's run: its holders, or its boilerplate count.
-    size_t holders = 0, boilerplate = kEmpty;
+    const size_t b = tag >> 16;
+    const auto low = static_cast<uint16_t>(tag);
+    // The paragraph's entries: its holders, or its boilerplate count.
+    const auto [lo, hi] = a.Range(b, low);
+    const size_t holders = hi - lo;
+    uint32_t boilerplate = ~uint32_t{0};
     bool held = false;
-    size_t i = Home(tag);
-    for (uint32_t d; (d = slots_[i].doc) != kEmpty; i = Next(i)) {
-      if (slots_[i].tag != tag) continue;
-      if (d & kBoilerplate) boilerplate = i;
-      ++holders;
-      held |= d == doc;
+    for (uint32_t i = lo; i < hi; ++i) {
+      if (a.value(i) & kBoilerplate) boilerplate = i;
+      held |= a.value(i) == doc;
     }
-    if (boilerplate != kEmpty) {  // count only
-      ++slots_[boilerplate].doc;
+    if (boilerplate != ~uint32_t{0}) {  // count only
+      a.set_value(boilerplate, a.value(boilerplate) + 1);
       if (boilerplate_listener_) boilerplate_listener_(doc, tag);
       ++postings_;
       continue;
@@ -102,70 +70,57 @@ void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags
     ++postings_;
     if (holders == 0) ++keys_;
     if (holders + 1 > max_postings_) {
-      // Past the cut-off: the holders' slots give way to one count.
-      for (size_t gone = 0; gone < holders;) {
-        size_t j = Home(tag);
-        while (slots_[j].tag != tag) j = Next(j);
-        if (boilerplate_listener_) boilerplate_listener_(slots_[j].doc, tag);
-        Erase(j);
-        ++gone;
+      // Past the cut-off: the holders' entries give way to one count.
+      if (boilerplate_listener_) {
+        for (uint32_t i = lo; i < hi; ++i) boilerplate_listener_(a.value(i), tag);
+        boilerplate_listener_(doc, tag);
       }
-      if (boilerplate_listener_) boilerplate_listener_(doc, tag);
-      Place(Slot{tag, kBoilerplate | static_cast<uint32_t>(holders + 1)});
-      ++used_;
+      for (uint32_t i = hi; i-- > lo;) a.Erase(b, i);
+      a.Insert(b, low, kBoilerplate | static_cast<uint32_t>(holders + 1));
       continue;
     }
-    slots_[i] = Slot{tag, doc};  // the first empty slot after the run
-    ++used_;
+    a.Insert(b, low, doc);  // after the paragraph's earlier holders
   }
 }
 
 void ParagraphIndex::RemoveDistinct(DocId doc, const std::vector<uint32_t>& tags) {
+  BucketArray& a = entries_;
   for (const uint32_t tag : tags) {
-    size_t mine = kEmpty, holders = 0;
-    for (size_t i = Home(tag); slots_[i].doc != kEmpty; i = Next(i)) {
-      Slot& s = slots_[i];
-      if (s.tag != tag) continue;
-      if (s.doc & kBoilerplate) {
-        --s.doc;  // the holders are not known: trust the caller
+    const size_t b = tag >> 16;
+    const auto low = static_cast<uint16_t>(tag);
+    uint32_t mine = ~uint32_t{0};
+    size_t holders = 0;
+    const auto [lo, hi] = a.Range(b, low);
+    for (uint32_t i = lo; i < hi; ++i) {
+      if (const uint32_t d = a.value(i); d & kBoilerplate) {
+        a.set_value(i, d - 1);  // the holders are not known: trust the caller
         --postings_;
-        if (s.doc == kBoilerplate) {
-          Erase(i);
+        if (d - 1 == kBoilerplate) {
+          a.Erase(b, i);
           --keys_;
         }
-        mine = kEmpty;
         holders = 0;
         break;
       }
       ++holders;
-      if (s.doc == doc) mine = i;
+      if (a.value(i) == doc) mine = i;
     }
-    if (mine == kEmpty) continue;
-    Erase(mine);
+    if (holders == 0 || mine == ~uint32_t{0}) continue;
+    a.Erase(b, mine);
     --postings_;
     if (holders == 1) --keys_;
   }
-  if (slots_.size() > (size_t{1} << 10) && used_ * 8 < slots_.size()) Resize(slots_.size() / 2);
+  a.ShrinkIfSparse();
 }
 
 void ParagraphIndex::RemoveByPrefix(DocId doc, std::span<const uint16_t> prefixes,
                                     std::vector<uint32_t>* removed,
                                     std::vector<uint16_t>* unmatched) {
   for (const uint16_t prefix : prefixes) {
-    const uint32_t lowest = uint32_t{prefix} << 16;
-    const size_t first = Home(lowest);
-    const size_t span = Home(lowest | 0xFFFF) - first;  // homes first .. first + span
-    // The slots homed there lie from `first` to the end of the run holding
-    // the last home (cyclically): empty slots end the scan only past it.
     uint32_t found = 0;
-    for (size_t k = 0, i = first; k < slots_.size(); ++k, i = Next(i)) {
-      const Slot& s = slots_[i];
-      if (s.doc == kEmpty) {
-        if (k >= span) break;
-        continue;
-      }
-      if (s.doc == doc && Prefix(s.tag) == prefix) {
-        found = s.tag;
+    for (uint32_t i = entries_.begin(prefix), e = entries_.end(prefix); i < e; ++i) {
+      if (entries_.value(i) == doc) {
+        found = uint32_t{prefix} << 16 | entries_.key(i);
         break;
       }
     }
@@ -184,10 +139,9 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
   std::vector<DocId> hits;
   for (const uint32_t tag : DistinctTags(paragraph_hashes)) {
     const size_t first = hits.size();
-    for (size_t i = Home(tag);; i = Next(i)) {
-      const uint32_t d = slots_[i].doc;
-      if (d == kEmpty) break;
-      if (slots_[i].tag != tag) continue;
+    const auto [lo, hi] = entries_.Range(tag >> 16, static_cast<uint16_t>(tag));
+    for (uint32_t i = lo; i < hi; ++i) {
+      const uint32_t d = entries_.value(i);
       if (d & kBoilerplate) {
         hits.resize(first);
         break;
@@ -210,7 +164,7 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
 }
 
 size_t ParagraphIndex::MemoryBytes() const {
-  return slots_.capacity() * sizeof(Slot);
+  return entries_.MemoryBytes();
 }
 
 }  // namespace dedupd::index

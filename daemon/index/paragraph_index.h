@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "index/bucket_array.h"
 #include "index/simhash_index.h"
 
 namespace dedupd::index {
@@ -58,12 +59,11 @@ class ParagraphIndex {
   }
   static uint16_t Prefix(uint32_t tag) { return static_cast<uint16_t>(tag >> 16); }
 
-  // Removes doc's postings by the Prefix() of their tags: a tag's postings
-  // lie in the probe runs of the S / 2^16 home slots a prefix spans, and the
-  // doc id tells doc's apart. Appends each removed posting's tag to *removed
-  // and each prefix without a posting of doc to *unmatched (a paragraph now
-  // boilerplate has no posting: the caller knows its tag from the
-  // boilerplate listener, and removes it with RemoveTags).
+  // Removes doc's postings by the Prefix() of their tags: a prefix's
+  // postings are one bucket, and the doc id tells doc's apart. Appends each removed posting's tag
+  // to *removed and each prefix without a posting of doc to *unmatched (a paragraph now boilerplate
+  // has no posting: the caller knows its tag from the boilerplate listener, and removes it with
+  // RemoveTags).
   void RemoveByPrefix(DocId doc, std::span<const uint16_t> prefixes, std::vector<uint32_t>* removed,
                       std::vector<uint16_t>* unmatched);
   // Called with (doc, tag) whenever doc comes to be counted in a boilerplate
@@ -76,52 +76,36 @@ class ParagraphIndex {
 
   size_t size() const { return keys_; }          // distinct paragraph hashes held
   size_t postings() const { return postings_; }  // (paragraph, doc) pairs, boilerplate included
-  size_t MemoryBytes() const;                    // from the containers' capacities
+  size_t MemoryBytes() const;                    // from the arrays' capacities
 
   // DocIds are below kBoilerplate (2^31).
   static constexpr uint32_t kBoilerplate = 1u << 31;
 
  private:
-  // One (paragraph, doc) posting per 8-byte slot, in one open-addressing
-  // array with linear probing (a paragraph's postings share its home slot,
-  // so they lie in one probe run); `doc` == kEmpty marks an empty slot. A
-  // paragraph past max_postings holders keeps one slot instead, with `doc` =
-  // kBoilerplate | its holder count. The array grows by 1.25x at 80% load:
-  // 10-12.5 bytes per posting, where 10-byte slots (48 bits of the hash)
-  // took 12.5-15.6, a slot per paragraph (16 B, at most 70% load, doubling)
-  // and a std::vector per shared one ~35.
+  // One (paragraph, doc) posting per 6-byte entry of a BucketArray: bucket
+  // Prefix() (the tag's top 16 bits), key the tag's low 16 bits, value the
+  // doc (kBoilerplate | holder count for a paragraph past max_postings
+  // holders: its one entry). So an entry keeps the same 32 bits of the hash
+  // an 8-byte slot kept (two paragraphs are taken for one exactly when their
+  // tags agree, as before), the arrays grow without the other bits, and
+  // RemoveByPrefix reads one bucket. 6-6.9 bytes per posting plus a 512 KiB
+  // directory (8-byte slots at 64-80% load took 10-12.5; issue #15, session
+  // 7). A query or insert binary-searches its bucket (~105 entries at 10^6
+  // documents of ~7 passages); RemoveByPrefix scans one.
   //
-  // A slot keeps 32 bits of the paragraph hash (Tag()), which Home() reads
-  // whole, so the table grows without the other 32. Two paragraphs whose
-  // tags agree are taken for one: with n distinct paragraphs held, a query's
-  // paragraph is taken for another one in ~n / 2^32 of the cases (1.6·10^-3
-  // at 10^6 documents of ~7 passages), which makes a false candidate (then
-  // rejected by the confirmation sketch, as any candidate sharing nothing)
-  // or, when the other one is boilerplate, a false boilerplate skip
-  // (docs/design.md, "Memory per document", session 6).
-  static constexpr uint32_t kEmpty = ~uint32_t{0};
-  struct Slot {
-    uint32_t tag = 0;
-    uint32_t doc = kEmpty;
-  };
-  static_assert(sizeof(Slot) == 8);
-
-  size_t Home(uint32_t tag) const {
-    // Lemire's multiply-shift maps the tag onto any table size.
-    return static_cast<size_t>((uint64_t{tag} * slots_.size()) >> 32);
-  }
-  size_t Next(size_t i) const { return i + 1 == slots_.size() ? 0 : i + 1; }
+  // Two paragraphs whose tags agree are taken for one: with n distinct
+  // paragraphs held, a query's paragraph is taken for another one in
+  // ~n / 2^32 of the cases (1.6·10^-3 at 10^6 documents of ~7 passages),
+  // which makes a false candidate (then rejected by the confirmation sketch,
+  // as any candidate sharing nothing) or, when the other one is boilerplate,
+  // a false boilerplate skip (docs/design.md, "Memory per document", session 6).
   void InsertDistinct(DocId doc, const std::vector<uint32_t>& tags);
   void RemoveDistinct(DocId doc, const std::vector<uint32_t>& tags);
-  void Place(const Slot& s);
-  void Erase(size_t slot);
-  void Resize(size_t capacity);
 
   size_t max_postings_;
   size_t keys_ = 0;
   size_t postings_ = 0;
-  size_t used_ = 0;  // slots holding a posting or a boilerplate count
-  std::vector<Slot> slots_;
+  BucketArray entries_;
   std::function<void(DocId, uint32_t)> boilerplate_listener_;
 };
 
