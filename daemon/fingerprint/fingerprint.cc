@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -281,6 +282,32 @@ struct Ops {
 uint64_t Run(const uint64_t* features, size_t n) {
   return SimHashKernel<Ops>(features, n);
 }
+
+// FilterTopHalves, 4 hashes per step: an unsigned compare is a signed one
+// after flipping the top bits; most steps keep none (BottomK32 keeps ~1 in
+// 20), and the few kept are written one by one.
+size_t FilterTopHalves(const uint64_t* h, size_t n, uint64_t bound, uint32_t* out) {
+  const __m256i flip = _mm256_set1_epi64x(static_cast<int64_t>(uint64_t{1} << 63));
+  const __m256i limit = _mm256_xor_si256(_mm256_set1_epi64x(static_cast<int64_t>(bound)), flip);
+  size_t kept = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256i v =
+        _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i)), flip);
+    const auto above = static_cast<unsigned>(
+        _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(v, limit))));
+    unsigned keep = ~above & 0xFu;
+    while (keep != 0) {
+      out[kept++] = static_cast<uint32_t>(h[i + static_cast<unsigned>(__builtin_ctz(keep))] >> 32);
+      keep &= keep - 1;
+    }
+  }
+  for (; i < n; ++i) {
+    out[kept] = static_cast<uint32_t>(h[i] >> 32);
+    kept += h[i] <= bound;
+  }
+  return kept;
+}
 }  // namespace avx2_kernel
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -306,6 +333,19 @@ bool CpuHasAvx2() {
 
 SimHash64 SimHashAvx2(std::span<const uint64_t> features) {
   return {avx2_kernel::Run(features.data(), features.size())};
+}
+
+size_t FilterTopHalvesScalar(std::span<const uint64_t> hashes, uint64_t bound, uint32_t* out) {
+  size_t kept = 0;
+  for (const uint64_t h : hashes) {
+    out[kept] = static_cast<uint32_t>(h >> 32);
+    kept += h <= bound;
+  }
+  return kept;
+}
+
+size_t FilterTopHalvesAvx2(std::span<const uint64_t> hashes, uint64_t bound, uint32_t* out) {
+  return avx2_kernel::FilterTopHalves(hashes.data(), hashes.size(), bound, out);
 }
 
 }  // namespace internal
@@ -839,16 +879,20 @@ void BottomK32(std::span<const uint64_t> set, size_t k, std::vector<uint32_t>* o
     // pass), then select among those few; widen the bound in the rare case
     // it keeps fewer than k. Truncating to the top halves keeps the order of
     // the 64-bit hashes (up to ties).
+    // The bound expects k + 4 sqrt(k) + 16 values (112 for k = 64): fewer
+    // than k is a 4.5-sigma event (the count is binomial), and every value
+    // more is work for nth_element. Which hashes pass depends only on the
+    // bound, so the result is the same with either filtering kernel and any
+    // bound that keeps k.
     thread_local std::vector<uint32_t> scratch;
     scratch.resize(set.size());
-    uint64_t bound = (~uint64_t{0} / set.size()) * std::min<uint64_t>(2 * k + 16, set.size());
+    const auto spread = static_cast<uint64_t>(4 * std::sqrt(static_cast<double>(k)));
+    uint64_t bound = (~uint64_t{0} / set.size()) * std::min<uint64_t>(k + spread + 16, set.size());
+    const bool avx2 = internal::CpuHasAvx2();
     size_t kept = 0;
     for (;;) {
-      kept = 0;
-      for (uint64_t h : set) {
-        scratch[kept] = static_cast<uint32_t>(h >> 32);
-        kept += h <= bound;
-      }
+      kept = avx2 ? internal::FilterTopHalvesAvx2(set, bound, scratch.data())
+                  : internal::FilterTopHalvesScalar(set, bound, scratch.data());
       if (kept >= k) break;
       bound = bound > ~uint64_t{0} / 2 ? ~uint64_t{0} : bound * 2;
     }
