@@ -255,6 +255,21 @@ struct Ops {  // SSE2 is part of x86-64: always available
 #include "fingerprint/simhash_kernel.inc"
 }  // namespace sse2_kernel
 
+// For each 8-bit mask of kept hashes (bit j: the j-th of 8), the positions
+// in FilterTopHalves' register (a0 a1 b0 b1 a2 a3 b2 b3) of the kept ones,
+// in order, then zeros.
+constexpr std::array<std::array<uint8_t, 8>, 256> kFilterPermutation = [] {
+  constexpr uint8_t kPosition[8] = {0, 1, 4, 5, 2, 3, 6, 7};  // of hash j
+  std::array<std::array<uint8_t, 8>, 256> t{};
+  for (unsigned mask = 0; mask < 256; ++mask) {
+    unsigned at = 0;
+    for (unsigned j = 0; j < 8; ++j) {
+      if ((mask >> j) & 1u) t[mask][at++] = kPosition[j];
+    }
+  }
+  return t;
+}();
+
 // Everything defined until the matching pop is compiled for AVX2 (GCC and
 // clang spell it differently; clang builds the fuzzers).
 #if defined(__clang__)
@@ -283,24 +298,35 @@ uint64_t Run(const uint64_t* features, size_t n) {
   return SimHashKernel<Ops>(features, n);
 }
 
-// FilterTopHalves, 4 hashes per step: an unsigned compare is a signed one
-// after flipping the top bits; most steps keep none (BottomK32 keeps ~1 in
-// 20), and the few kept are written one by one.
+// FilterTopHalves, 8 hashes per step without a branch on the data (which
+// hashes pass is random: a branch per step mispredicts): the top halves of
+// the 8 are gathered into one register, the kept ones moved to its front
+// by a permutation looked up by the 8-bit mask, all 8 stored, and the
+// output advanced by the number kept. An unsigned compare is a signed one
+// after flipping the top bits.
 size_t FilterTopHalves(const uint64_t* h, size_t n, uint64_t bound, uint32_t* out) {
   const __m256i flip = _mm256_set1_epi64x(static_cast<int64_t>(uint64_t{1} << 63));
   const __m256i limit = _mm256_xor_si256(_mm256_set1_epi64x(static_cast<int64_t>(bound)), flip);
   size_t kept = 0;
   size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const __m256i v =
-        _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i)), flip);
-    const auto above = static_cast<unsigned>(
-        _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(v, limit))));
-    unsigned keep = ~above & 0xFu;
-    while (keep != 0) {
-      out[kept++] = static_cast<uint32_t>(h[i + static_cast<unsigned>(__builtin_ctz(keep))] >> 32);
-      keep &= keep - 1;
-    }
+  for (; i + 8 <= n; i += 8) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 4));
+    const auto above_a = static_cast<unsigned>(_mm256_movemask_pd(
+        _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_xor_si256(a, flip), limit))));
+    const auto above_b = static_cast<unsigned>(_mm256_movemask_pd(
+        _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_xor_si256(b, flip), limit))));
+    const unsigned keep = ~(above_a | (above_b << 4)) & 0xFFu;
+    // Top halves in the order a0 a1 b0 b1 a2 a3 b2 b3 (kFilterPermutation
+    // accounts for it).
+    const __m256i tops = _mm256_castps_si256(
+        _mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), _MM_SHUFFLE(3, 1, 3, 1)));
+    uint64_t packed;
+    std::memcpy(&packed, kFilterPermutation[keep].data(), 8);
+    const __m256i index = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(packed)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + kept),
+                        _mm256_permutevar8x32_epi32(tops, index));
+    kept += static_cast<size_t>(__builtin_popcount(keep));
   }
   for (; i < n; ++i) {
     out[kept] = static_cast<uint32_t>(h[i] >> 32);
