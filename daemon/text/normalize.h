@@ -91,6 +91,12 @@ void ContentKeyScalar(std::string_view utf8, std::string* out);
 // (no character that needs utf8proc, no bad bytes): otherwise it returns
 // false, leaves *key as it was and *match unspecified.
 bool NormalizeBothFast(std::string_view utf8, std::string* match, std::string* key);
+// CountCodePoints' kernels: SSE2 (every x86-64) and AVX-512 BW+VL, which
+// CountCodePoints runs when the CPU has it (CpuHasAvx512Bw). Tests check
+// both against the definition.
+size_t CountCodePointsSse2(std::string_view utf8);
+bool CpuHasAvx512Bw();
+size_t CountCodePointsAvx512(std::string_view utf8);  // only if CpuHasAvx512Bw()
 // NormalizeBlockFromSentences's join alone: false when it cannot vouch for
 // the result (*out is then unspecified). For tests.
 bool JoinSentenceForms(std::string_view block, std::span<const std::string_view> sentences,

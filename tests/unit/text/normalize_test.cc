@@ -844,6 +844,31 @@ TEST(CountCodePoints, AgreesWithTheDefinitionOnRandomBytes) {
     size_t expected = 0;
     for (const char c : bytes) expected += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
     ASSERT_EQ(CountCodePoints(bytes), expected) << "length " << len;
+    ASSERT_EQ(internal::CountCodePointsSse2(bytes), expected) << "length " << len;
+    if (internal::CpuHasAvx512Bw()) {
+      ASSERT_EQ(internal::CountCodePointsAvx512(bytes), expected) << "length " << len;
+    }
+  }
+}
+
+// Every length up to 200 (the masked tail of each length mod 32), each
+// ending at the end of a page-sized buffer's valid part and inside longer
+// strings, with bytes past the end that would count if they were read.
+TEST(CountCodePoints, KernelsAgreeAtEveryShortLength) {
+  std::mt19937_64 rng(8);
+  const std::string tail(64, 'x');  // would count 64 if read
+  for (size_t len = 0; len <= 200; ++len) {
+    std::string bytes(len, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng() % 3 == 0 ? 0x80 + rng() % 64 : rng());
+    size_t expected = 0;
+    for (const char c : bytes) expected += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    const std::string padded = bytes + tail;
+    const std::string_view view(padded.data(), len);
+    ASSERT_EQ(CountCodePoints(view), expected) << len;
+    ASSERT_EQ(internal::CountCodePointsSse2(view), expected) << len;
+    if (internal::CpuHasAvx512Bw()) {
+      ASSERT_EQ(internal::CountCodePointsAvx512(view), expected) << len;
+    }
   }
 }
 
