@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -243,6 +244,59 @@ void BM_TextStagePlainWithSentences(benchmark::State& state, Lang lang) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
 }
 
+// What the detector does to a plain-text page's blocks before shingling:
+// the content keys and repeats, then each block's sentences, their matching
+// forms and the block's form. kSeparate: as main did until session 7 (a
+// ContentKey pass per block in FindRepeats, a NormalizeForMatch pass per
+// sentence); kOnePass: NormalizeBlockForms (both forms from one pass per
+// sentence) and FindRepeats on its keys.
+enum class FormsPath { kSeparate, kOnePass };
+
+void BM_BlockForms(benchmark::State& state, Lang lang, FormsPath path) {
+  const std::string text = PlainText(lang, true);
+  ExtractedText t;
+  SplitPlainText(text, &t);
+  const std::vector<std::string_view> blocks = BlockViews(t);
+  std::vector<std::string_view> sentences;
+  std::vector<std::string> sentence_forms, forms(blocks.size());
+  std::string keys;
+  std::vector<size_t> key_end;
+  RepeatResult r;
+  for (auto _ : state) {
+    sentences.clear();
+    if (path == FormsPath::kSeparate) {
+      FindRepeats(blocks, {}, &r);
+      for (size_t i = 0; i < blocks.size(); ++i) {
+        const size_t first = sentences.size();
+        SplitSentencesInto(blocks[i], &sentences);
+        if (sentence_forms.size() < sentences.size()) sentence_forms.resize(sentences.size());
+        for (size_t k = first; k < sentences.size(); ++k) {
+          NormalizeForMatch(sentences[k], &sentence_forms[k]);
+        }
+        NormalizeBlockFromSentences(
+            blocks[i], std::span<const std::string_view>(sentences).subspan(first),
+            std::span<const std::string>(sentence_forms).subspan(first, sentences.size() - first),
+            &forms[i]);
+      }
+    } else {
+      keys.clear();
+      key_end.clear();
+      for (size_t i = 0; i < blocks.size(); ++i) {
+        NormalizeBlockForms(blocks[i], &sentences, &sentence_forms, &forms[i], &keys);
+        key_end.push_back(keys.size());
+      }
+      FindRepeats(blocks.size(), &keys, key_end, {}, &r);
+    }
+    benchmark::DoNotOptimize(r.content_key.data());
+    benchmark::DoNotOptimize(forms.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+
+BENCHMARK_CAPTURE(BM_BlockForms, cjk_separate, Lang::kCjk, FormsPath::kSeparate);
+BENCHMARK_CAPTURE(BM_BlockForms, cjk_one_pass, Lang::kCjk, FormsPath::kOnePass);
+BENCHMARK_CAPTURE(BM_BlockForms, en_separate, Lang::kEnglish, FormsPath::kSeparate);
+BENCHMARK_CAPTURE(BM_BlockForms, en_one_pass, Lang::kEnglish, FormsPath::kOnePass);
 BENCHMARK_CAPTURE(BM_Xxh3Reference, cjk, Lang::kCjk);
 BENCHMARK_CAPTURE(BM_Xxh3Reference, en, Lang::kEnglish);
 BENCHMARK_CAPTURE(BM_NormalizeForMatch, cjk, Lang::kCjk);

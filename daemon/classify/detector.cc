@@ -117,28 +117,27 @@ struct Detector::NormalizedBlocks {
   std::vector<std::string_view> sentences;  // every block's, in order
   std::vector<std::string> sentence_forms;  // NormalizeForMatch of each sentence
   std::vector<uint32_t> first_sentence;     // block i: [first_sentence[i], first_sentence[i + 1])
+  std::string keys;             // every block's ContentKey, concatenated (for FindRepeats)
+  std::vector<size_t> key_end;  // block i's key ends at key_end[i]
   size_t count = 0;
 
   NormalizedBlocks() = default;
   explicit NormalizedBlocks(const std::vector<std::string>& blocks) { Assign(blocks); }
-  void Assign(const std::vector<std::string>& blocks) {
+  // Blocks: strings or views. One normalising pass per sentence gives both
+  // forms (text::NormalizeBlockForms).
+  template <typename Blocks>
+  void Assign(const Blocks& blocks) {
     count = blocks.size();
     if (forms.size() < count) forms.resize(count);
     line_hash.assign(count, 0);
     sentences.clear();
     first_sentence.clear();
+    keys.clear();
+    key_end.clear();
     for (size_t i = 0; i < count; ++i) {
-      const size_t first = sentences.size();
-      first_sentence.push_back(static_cast<uint32_t>(first));
-      text::SplitSentencesInto(blocks[i], &sentences);
-      if (sentence_forms.size() < sentences.size()) sentence_forms.resize(sentences.size());
-      for (size_t k = first; k < sentences.size(); ++k) {
-        text::NormalizeForMatch(sentences[k], &sentence_forms[k]);
-      }
-      text::NormalizeBlockFromSentences(
-          blocks[i], std::span<const std::string_view>(sentences).subspan(first),
-          std::span<const std::string>(sentence_forms).subspan(first, sentences.size() - first),
-          &forms[i]);
+      first_sentence.push_back(static_cast<uint32_t>(sentences.size()));
+      text::NormalizeBlockForms(blocks[i], &sentences, &sentence_forms, &forms[i], &keys);
+      key_end.push_back(keys.size());
       if (!forms[i].empty()) line_hash[i] = fingerprint::Hash64(forms[i]);
     }
     first_sentence.push_back(static_cast<uint32_t>(sentences.size()));
@@ -793,9 +792,13 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
     }
   }
 
-  // Repeats -> canonical blocks (first occurrence kept).
+  // Normalised forms and content keys of every block, then repeats ->
+  // canonical blocks (first occurrence kept). `normalized.sentences` are
+  // views into the extraction's strings: not to be read after the swap below.
+  NormalizedBlocks& normalized = *page_blocks_;
+  normalized.Assign(views);
   text::RepeatResult& repeats = scratch.repeats;
-  text::FindRepeats(views, options_.repeats, &repeats);
+  text::FindRepeats(views.size(), &normalized.keys, normalized.key_end, options_.repeats, &repeats);
   auto kept = [&](size_t i) { return i >= repeats.keep.size() || repeats.keep[i]; };
   size_t kept_count = 0;
   for (size_t i = 0; i < views.size(); ++i) kept_count += kept(i) ? 1 : 0;
@@ -814,8 +817,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   // Exact-content hash over the content key (whitespace-insensitive) of the
   // kept blocks, which FindRepeats has already built.
   out.content_hash = fingerprint::HashContent(repeats.content_key);
-  NormalizedBlocks& normalized = *page_blocks_;
-  normalized.Assign(canonical);
+  if (repeats.has_repeats) normalized.Assign(canonical);  // without the dropped copies
   for (const auto& b : canonical) {
     out.stats.characters += static_cast<uint32_t>(text::CountCodePoints(b));
   }

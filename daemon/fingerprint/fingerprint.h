@@ -141,6 +141,12 @@ SimHash64 SimHashSse2(std::span<const uint64_t> features);    // x86-64 baseline
 bool CpuHasAvx2();
 SimHash64 SimHashAvx2(std::span<const uint64_t> features);  // only if CpuHasAvx2()
 
+// BottomK32's filtering pass: writes the top halves of the hashes <= bound,
+// in order, to out (room for hashes.size() values) and returns how many.
+// The AVX2 kernel only if CpuHasAvx2(); tests check it against the scalar one.
+size_t FilterTopHalvesScalar(std::span<const uint64_t> hashes, uint64_t bound, uint32_t* out);
+size_t FilterTopHalvesAvx2(std::span<const uint64_t> hashes, uint64_t bound, uint32_t* out);
+
 // ShingleSet with 8-byte token offsets, the path it takes for a matching
 // form over 2 GiB; exposed so that tests can check it on ordinary inputs.
 size_t ShingleSetWideOffsets(std::string_view normalized, int k, std::vector<uint64_t>* out);

@@ -3,6 +3,7 @@
 #include "text/normalize.h"
 
 #include <emmintrin.h>
+#include <immintrin.h>
 #include <simdjson.h>
 #include <utf8proc.h>
 
@@ -14,6 +15,7 @@
 
 #include "common/han_run.h"
 #include "text/internal/utf8.h"
+#include "text/segment.h"
 
 namespace dedupd::text {
 namespace {
@@ -25,7 +27,9 @@ using internal::IsCjkSpacing;
 using internal::IsWhiteSpace;
 using internal::IsZeroWidth;
 
-enum class Form { kMatch, kKey };
+// kBoth: the matching form and the content key in one pass (the fast paths
+// only: NormalizeImpl returns false where the two would need utf8proc).
+enum class Form { kMatch, kKey, kBoth };
 
 // Spare output bytes kept beyond "one output byte per remaining input byte".
 // The fast path never writes more bytes than it consumes, except for the one
@@ -397,13 +401,81 @@ template <bool kMatch>
   return static_cast<unsigned>(__builtin_ctz(~ok | 0x10000u));
 }
 
+// The content key's part of a precomputed code point in a kBoth pass (`key`
+// and `match` are its entries in the two forms' tables): false when either
+// form needs utf8proc or writes more bytes than the code point's
+// `consumed`, which the pass does not handle. Space and removal do not
+// depend on the form.
+inline bool EmitMappedKey(const MappedCp& key, const MappedCp& match, unsigned consumed,
+                          char** wk) {
+  if (key.kind == MappedCp::kSlow || match.kind == MappedCp::kSlow || key.len > consumed ||
+      match.len > consumed) {
+    return false;
+  }
+  if (key.kind == MappedCp::kMapped) {
+    std::memcpy(*wk, key.bytes, sizeof(key.bytes));
+    *wk += key.len;
+  }
+  return true;
+}
+
+// Both forms' copy of the printable ASCII prefix of the 16 bytes at p (no
+// spaces: the content key drops them, the caller's scalar loop handles
+// them for the matching form): the bytes as they are to k, lower-cased to w.
+[[gnu::always_inline]] inline unsigned AsciiRunBytes16Both(const unsigned char* p, char* w,
+                                                           char* k) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const auto byte = [](int b) { return _mm_set1_epi8(static_cast<char>(b)); };
+  const __m128i printable = _mm_cmplt_epi8(_mm_add_epi8(v, byte(0x80 - 0x21)), byte(-128 + 0x5E));
+  const auto ok = static_cast<unsigned>(_mm_movemask_epi8(printable));
+  const __m128i upper = _mm_cmplt_epi8(_mm_add_epi8(v, byte(0x80 - 'A')), byte(-128 + 26));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(k), v);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(w),
+                   _mm_add_epi8(v, _mm_and_si128(upper, byte(0x20))));
+  return static_cast<unsigned>(__builtin_ctz(~ok | 0x10000u));
+}
+
+// The matching form (kMatch), the content key (kKey), or both (kBoth: the
+// matching form into *out, the content key APPENDED to *key_out). kBoth
+// takes only the fast paths, which need no state of the other form: where
+// either form would need utf8proc (or bad bytes, or a character whose form
+// is longer than itself) it returns false, *key_out is as it was and *out
+// unspecified; the caller then runs the two forms one by one. The other
+// forms always return true.
 template <Form F, bool kSimd>
-void NormalizeImpl(std::string_view in, std::string* out) {
-  constexpr bool kMatch = F == Form::kMatch;
+bool NormalizeImpl(std::string_view in, std::string* out, std::string* key_out = nullptr) {
+  constexpr bool kMatch = F != Form::kKey;
+  constexpr bool kBoth = F == Form::kBoth;
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   const auto* const end = p + in.size();
 
-  const MappedTable& mapped = Mapped<F>();
+  const MappedTable& mapped = Mapped < kMatch ? Form::kMatch : Form::kKey > ();
+  [[maybe_unused]] const MappedTable* const mapped_key = kBoth ? &Mapped<Form::kKey>() : nullptr;
+
+  // The content key's output (kBoth): written like the matching form's,
+  // never more bytes than consumed, into room for the rest plus kSlack.
+  [[maybe_unused]] size_t key_start = 0;
+  [[maybe_unused]] char* wk = nullptr;
+  [[maybe_unused]] char* kbase = nullptr;
+  if constexpr (kBoth) {
+    key_start = key_out->size();
+    key_out->resize(key_start + in.size() + kSlack);
+    kbase = key_out->data();
+    wk = kbase + key_start;
+  }
+#define DEDUPD_KEY(...)    \
+  do {                     \
+    if constexpr (kBoth) { \
+      __VA_ARGS__;         \
+    }                      \
+  } while (0)
+#define DEDUPD_BAIL()             \
+  do {                            \
+    if constexpr (kBoth) {        \
+      key_out->resize(key_start); \
+      return false;               \
+    }                             \
+  } while (0)
 
   // The fast path never writes more bytes than it consumes, except for the one
   // space a consumed whitespace run paid for; so it needs no capacity checks.
@@ -478,6 +550,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
       if (c0 - 0x21u < 0x5Eu) {  // a run of printable ASCII
         DEDUPD_SAVE_UNDO(p);
         DEDUPD_SPACE_BEFORE(false);
+        DEDUPD_KEY(*wk++ = static_cast<char>(c0));
         *w++ = static_cast<char>(kMatch ? c0 + ((c0 - 'A' < 26u) << 5) : c0);
         ++p;
         const unsigned char* const run = p;
@@ -487,7 +560,13 @@ void NormalizeImpl(std::string_view in, std::string* out) {
           // would copy byte for byte, lower-cased; one 16-byte store (the
           // output has room for the rest of the input plus kSlack).
           while (end - p >= 16) {
-            const unsigned take = AsciiRunBytes16<kMatch>(p, w);
+            unsigned take;
+            if constexpr (kBoth) {
+              take = AsciiRunBytes16Both(p, w, wk);
+              wk += take;
+            } else {
+              take = AsciiRunBytes16<kMatch>(p, w);
+            }
             w += take;
             p += take;
             if (take < 16) break;
@@ -495,6 +574,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
         }
         while (p < end && *p - 0x21u < 0x5Eu) {
           const unsigned ch = *p++;
+          DEDUPD_KEY(*wk++ = static_cast<char>(ch));
           *w++ = static_cast<char>(kMatch ? ch + ((ch - 'A' < 26u) << 5) : ch);
         }
         if (p != run) {
@@ -531,6 +611,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
         const unsigned second = HanRunBytes16(p + 15);
         std::memcpy(w, p, 32);
         const unsigned bytes = first + (first == 15 ? second : 0);
+        DEDUPD_KEY(std::memcpy(wk, p, 32); wk += bytes);
         w += bytes;
         p += bytes;
         if (bytes < 30) {
@@ -541,6 +622,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
       while (!ended && end - p >= 16) {
         const unsigned bytes = HanRunBytes16(p);
         std::memcpy(w, p, 16);
+        DEDUPD_KEY(std::memcpy(wk, p, 16); wk += bytes);
         w += bytes;
         p += bytes;
         if (bytes < 15) {
@@ -556,11 +638,13 @@ void NormalizeImpl(std::string_view in, std::string* out) {
         std::memcpy(&x, p, 4);
         if (!IsHanWord(x)) break;
         std::memcpy(w, &x, 4);
+        DEDUPD_KEY(std::memcpy(wk, &x, 4); wk += 3);
         w += 3;
         p += 3;
       }
       if (!ended && end - p == 3 && IsHan3(p)) {
         std::memcpy(w, p, 3);
+        DEDUPD_KEY(std::memcpy(wk, p, 3); wk += 3);
         w += 3;
         p += 3;
       }
@@ -581,6 +665,8 @@ void NormalizeImpl(std::string_view in, std::string* out) {
       if (c0 == 0xE3 && c1 == 0x80 && c2 - 0x81u < 0x1Fu && c2 - 0x92u >= 2u) {
         DEDUPD_SAVE_UNDO(p);
         DEDUPD_SPACE_BEFORE(true);
+        DEDUPD_KEY(wk[0] = static_cast<char>(c0); wk[1] = static_cast<char>(c1);
+                   wk[2] = static_cast<char>(c2); wk += 3);
         const char a = kMatch ? kUnify3000[c2 - 0x80u] : 0;
         if (a != 0) {
           *w++ = a;
@@ -599,6 +685,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
         const bool alnum =
             static_cast<unsigned>((a | 0x20) - 'a') < 26u || static_cast<unsigned>(a - '0') < 10u;
         DEDUPD_SPACE_BEFORE(!alnum);
+        DEDUPD_KEY(*wk++ = a);
         if (kMatch && static_cast<unsigned>(a - 'A') < 26u) a = static_cast<char>(a + 32);
         *w++ = a;
         p += 3;
@@ -616,6 +703,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
           case Kind::kCopy:
             DEDUPD_SAVE_UNDO(p);
             DEDUPD_SPACE_BEFORE(kind == Kind::kCopyCjk);
+            DEDUPD_KEY(std::memcpy(wk, p, 3); wk += 3);
             w[0] = static_cast<char>(p[0]);
             w[1] = static_cast<char>(p[1]);
             w[2] = static_cast<char>(p[2]);
@@ -630,6 +718,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
             const bool alnum = static_cast<unsigned>((a | 0x20) - 'a') < 26u ||
                                static_cast<unsigned>(a - '0') < 10u;
             DEDUPD_SPACE_BEFORE(!alnum);
+            DEDUPD_KEY(*wk++ = a);
             if (kMatch && static_cast<unsigned>(a - 'A') < 26u) a = static_cast<char>(a + 32);
             *w++ = a;
             p += 3;
@@ -638,6 +727,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
           case Kind::kStable: {
             DEDUPD_SAVE_UNDO(p);
             DEDUPD_SPACE_BEFORE(IsCjkSpacing(cp));
+            DEDUPD_KEY(std::memcpy(wk, p, 3); wk += 3);
             const char a = kMatch ? Unify(cp) : 0;
             if (a != 0) {
               *w++ = a;
@@ -653,6 +743,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
           case Kind::kEllipsis:
             DEDUPD_SAVE_UNDO(p);
             DEDUPD_SPACE_BEFORE(false);
+            DEDUPD_KEY(wk[0] = wk[1] = wk[2] = '.'; wk += 3);
             w[0] = w[1] = w[2] = '.';
             w += 3;
             p += 3;
@@ -663,6 +754,11 @@ void NormalizeImpl(std::string_view in, std::string* out) {
             continue;
           case Kind::kRemove: p += 3; continue;
           case Kind::kSlow:
+            if constexpr (kBoth) {
+              if (cp >= kMappedLimit || !EmitMappedKey((*mapped_key)[cp], mapped[cp], 3, &wk)) {
+                DEDUPD_BAIL();
+              }
+            }
             if (cp < kMappedLimit && mapped[cp].kind != MappedCp::kSlow) {
               DEDUPD_EMIT_MAPPED(mapped[cp], 3u);
               continue;
@@ -674,6 +770,9 @@ void NormalizeImpl(std::string_view in, std::string* out) {
       // Well-formed 2-byte sequences: Latin-1, Latin extended, Greek,
       // Cyrillic, Hebrew, Arabic: precomputed.
       const char32_t cp = ((c0 & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+      if constexpr (kBoth) {
+        if (!EmitMappedKey((*mapped_key)[cp], mapped[cp], 2, &wk)) DEDUPD_BAIL();
+      }
       if (mapped[cp].kind != MappedCp::kSlow) {
         DEDUPD_EMIT_MAPPED(mapped[cp], 2u);
         continue;
@@ -687,6 +786,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
       if (cp - 0x20000u < 0x20000u && cp - 0x2F800u >= 0x220u) {
         DEDUPD_SAVE_UNDO(p);
         DEDUPD_SPACE_BEFORE(true);
+        DEDUPD_KEY(std::memcpy(wk, p, 4); wk += 4);
         w[0] = static_cast<char>(p[0]);
         w[1] = static_cast<char>(p[1]);
         w[2] = static_cast<char>(p[2]);
@@ -699,6 +799,7 @@ void NormalizeImpl(std::string_view in, std::string* out) {
 
     // An ill-formed sequence is U+FFFD, handled exactly like a literal U+FFFD
     // above, so that NormalizeForMatch(x) == NormalizeForMatch(RepairUtf8(x)).
+    DEDUPD_BAIL();  // bad bytes and utf8proc's path: the forms one by one
     const Decoded d = DecodeUtf8(p, end);
     if (!d.valid) {
       const size_t n = static_cast<size_t>(w - base);
@@ -737,7 +838,11 @@ void NormalizeImpl(std::string_view in, std::string* out) {
 #undef DEDUPD_SPACE_BEFORE
 #undef DEDUPD_ON_SPACE
 #undef DEDUPD_EMIT_MAPPED
+#undef DEDUPD_KEY
+#undef DEDUPD_BAIL
   out->resize(static_cast<size_t>(w - base));
+  if constexpr (kBoth) key_out->resize(static_cast<size_t>(wk - kbase));
+  return true;
 }
 
 }  // namespace
@@ -921,6 +1026,51 @@ void NormalizeBlockFromSentences(std::string_view block,
   if (!internal::JoinSentenceForms(block, sentences, forms, out)) NormalizeForMatch(block, out);
 }
 
+bool internal::NormalizeBothFast(std::string_view utf8, std::string* match, std::string* key) {
+  return NormalizeImpl<Form::kBoth, true>(utf8, match, key);
+}
+
+namespace {
+
+// ContentKey(utf8) appended to *keys.
+void AppendContentKey(std::string_view utf8, std::string* keys) {
+  thread_local std::string key;
+  NormalizeImpl<Form::kKey, true>(utf8, &key);
+  keys->append(key);
+}
+
+}  // namespace
+
+void NormalizeBlockForms(std::string_view block, std::vector<std::string_view>* sentences,
+                         std::vector<std::string>* sentence_forms, std::string* form,
+                         std::string* keys) {
+  const size_t first = sentences->size();
+  SplitSentencesInto(block, sentences);
+  const size_t n = sentences->size() - first;
+  if (sentence_forms->size() < first + n) sentence_forms->resize(first + n);
+  const size_t key_start = keys->size();
+  for (size_t i = 0; i < n; ++i) {
+    const std::string_view s = (*sentences)[first + i];
+    std::string* const s_form = &(*sentence_forms)[first + i];
+    if (!NormalizeImpl<Form::kBoth, true>(s, s_form, keys)) {
+      NormalizeImpl<Form::kMatch, true>(s, s_form);
+      AppendContentKey(s, keys);
+    }
+  }
+  // Where the join vouches for the block's matching form, no character
+  // composes or takes utf8proc's path across a sentence boundary, and the
+  // gaps hold only White_Space and zero-width characters, which the key
+  // drops: the block's key is its sentences' keys joined.
+  if (internal::JoinSentenceForms(
+          block, std::span<const std::string_view>(*sentences).subspan(first),
+          std::span<const std::string>(*sentence_forms).subspan(first, n), form)) {
+    return;
+  }
+  NormalizeImpl<Form::kMatch, true>(block, form);
+  keys->resize(key_start);
+  AppendContentKey(block, keys);
+}
+
 std::string NormalizeForMatch(std::string_view utf8) {
   std::string out;
   NormalizeImpl<Form::kMatch, true>(utf8, &out);
@@ -945,7 +1095,60 @@ void internal::ContentKeyScalar(std::string_view utf8, std::string* out) {
   NormalizeImpl<Form::kKey, false>(utf8, out);
 }
 
+// CountCodePoints with AVX-512 (BW + VL, on 32-byte registers: no clock
+// penalty): a 32-byte step is one compare into a mask and a popcount, and
+// the tail is one masked load (bytes past the end are neither read nor
+// counted), where the SSE2 kernel finishes 8 and then 1 byte at a time:
+// the strings counted are mostly sentences and blocks of 50-300 bytes.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512bw,avx512vl,popcnt"))), \
+                             apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512bw,avx512vl,popcnt")
+#endif
+namespace {
+size_t CountCodePointsAvx512Impl(const char* p, size_t n) {
+  const __m256i above = _mm256_set1_epi8(-65);  // non-continuation bytes, as signed bytes
+  size_t count = 0;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    count += static_cast<size_t>(__builtin_popcount(_mm256_cmpgt_epi8_mask(v, above)));
+  }
+  if (i < n) {
+    const __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (n - i)) - 1);
+    const __m256i v = _mm256_maskz_loadu_epi8(m, p + i);
+    count += static_cast<size_t>(__builtin_popcount(_mm256_mask_cmpgt_epi8_mask(m, v, above)));
+  }
+  return count;
+}
+}  // namespace
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+bool internal::CpuHasAvx512Bw() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bw") != 0 && __builtin_cpu_supports("avx512vl") != 0 &&
+           __builtin_cpu_supports("popcnt") != 0;
+  }();
+  return has;
+}
+
+size_t internal::CountCodePointsAvx512(std::string_view utf8) {
+  return CountCodePointsAvx512Impl(utf8.data(), utf8.size());
+}
+
 size_t CountCodePoints(std::string_view utf8) {
+  if (internal::CpuHasAvx512Bw()) return CountCodePointsAvx512Impl(utf8.data(), utf8.size());
+  return internal::CountCodePointsSse2(utf8);
+}
+
+size_t internal::CountCodePointsSse2(std::string_view utf8) {
   // Counts the bytes that are not continuation bytes (10xxxxxx). 16 at a time
   // (SSE2, which every x86-64 has): a non-continuation byte is > 0xBF as a
   // signed byte (-65); the compare's -1s are subtracted into 16 byte-wide

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dedupd::text {
 
@@ -52,6 +53,22 @@ void NormalizeBlockFromSentences(std::string_view block,
                                  std::span<const std::string_view> sentences,
                                  std::span<const std::string> forms, std::string* out);
 
+// Everything the detector needs of one block's text, with one normalising
+// pass per sentence instead of one for each form: the block's sentences
+// (SplitSentencesInto(block), appended to *sentences), their matching forms
+// ((*sentence_forms)[first + i] for the i-th sentence appended, where first
+// is sentences->size() on entry; the vector grows as needed and keeps its
+// strings' capacity), the block's matching form in *form (as
+// NormalizeBlockFromSentences gives it) and the block's ContentKey APPENDED
+// to *keys. Each sentence's two forms come from one pass over it; the
+// block's key is its sentences' keys joined, where the join of the matching
+// forms vouches for the block (otherwise both block forms are computed from
+// the block itself). Equal to the forms computed one by one (tested on
+// random text, the corpus and the fixtures).
+void NormalizeBlockForms(std::string_view block, std::vector<std::string_view>* sentences,
+                         std::vector<std::string>* sentence_forms, std::string* form,
+                         std::string* keys);
+
 // Content-key form, for the exact-content hash: NFKC WITHOUT case fold (a
 // capitalisation edit is a real revision), control / zero-width / format
 // characters removed, ALL whitespace removed. A whitespace-only change (CRLF,
@@ -69,6 +86,17 @@ namespace internal {
 // the fast paths must agree with, byte for byte. For tests and benchmarks.
 void NormalizeForMatchScalar(std::string_view utf8, std::string* out);
 void ContentKeyScalar(std::string_view utf8, std::string* out);
+// Both forms of `utf8` in one pass: the matching form into *match and the
+// content key appended to *key. Only for text the pass's fast paths cover
+// (no character that needs utf8proc, no bad bytes): otherwise it returns
+// false, leaves *key as it was and *match unspecified.
+bool NormalizeBothFast(std::string_view utf8, std::string* match, std::string* key);
+// CountCodePoints' kernels: SSE2 (every x86-64) and AVX-512 BW+VL, which
+// CountCodePoints runs when the CPU has it (CpuHasAvx512Bw). Tests check
+// both against the definition.
+size_t CountCodePointsSse2(std::string_view utf8);
+bool CpuHasAvx512Bw();
+size_t CountCodePointsAvx512(std::string_view utf8);  // only if CpuHasAvx512Bw()
 // NormalizeBlockFromSentences's join alone: false when it cannot vouch for
 // the result (*out is then unspecified). For tests.
 bool JoinSentenceForms(std::string_view block, std::span<const std::string_view> sentences,

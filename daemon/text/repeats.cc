@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -234,9 +235,13 @@ thread_local Scratch tls_scratch;
 
 }  // namespace
 
-void FindRepeats(const std::vector<std::string_view>& blocks, const RepeatOptions& options,
-                 RepeatResult* out) {
-  const size_t n = blocks.size();
+namespace {
+
+// FindRepeats on the blocks' content keys: n blocks, block k's key is
+// (*keys)[key_end[k-1], key_end[k]). *keys ends up in out->content_key (its
+// buffer swapped in when every block is kept).
+void FindRepeatsInKeys(size_t n, std::string* keys_in, std::span<const size_t> key_end,
+                       const RepeatOptions& options, Scratch& scratch, RepeatResult* out) {
   RepeatResult& result = *out;
   result.keep.assign(n, true);
   result.repeated_fraction = 0;
@@ -245,26 +250,17 @@ void FindRepeats(const std::vector<std::string_view>& blocks, const RepeatOption
   result.content_key.clear();
   if (n == 0) return;
 
-  Scratch& scratch = tls_scratch;
   std::vector<uint64_t>& hash = scratch.hash;
   std::vector<bool>& empty = scratch.empty;
   std::vector<size_t>& chars = scratch.chars;
-  std::vector<size_t>& key_end = scratch.key_end;
   hash.resize(n);
   empty.resize(n);
   chars.resize(n);
-  key_end.resize(n);
-  std::string& keys = scratch.keys;
-  keys.clear();
-  size_t total_bytes = 0;
-  for (const std::string_view b : blocks) total_bytes += b.size();
-  keys.reserve(total_bytes);
+  std::string& keys = *keys_in;
   size_t total_chars = 0;
-  std::string& key = scratch.key;
   for (size_t k = 0; k < n; ++k) {
-    ContentKey(blocks[k], &key);
-    keys.append(key);
-    key_end[k] = keys.size();
+    const size_t begin = k == 0 ? 0 : key_end[k - 1];
+    const std::string_view key(keys.data() + begin, key_end[k] - begin);
     chars[k] = CountCodePoints(key);
     total_chars += chars[k];
     const std::string_view stripped = StripLeadingPunct(key);
@@ -346,7 +342,36 @@ void FindRepeats(const std::vector<std::string_view>& blocks, const RepeatOption
   result.repeated_fraction =
       total_chars == 0 ? 0.0
                        : static_cast<double>(dropped_chars) / static_cast<double>(total_chars);
+}
+
+}  // namespace
+
+void FindRepeats(const std::vector<std::string_view>& blocks, const RepeatOptions& options,
+                 RepeatResult* out) {
+  const size_t n = blocks.size();
+  Scratch& scratch = tls_scratch;
+  std::vector<size_t>& key_end = scratch.key_end;
+  key_end.resize(n);
+  std::string& keys = scratch.keys;
+  keys.clear();
+  size_t total_bytes = 0;
+  for (const std::string_view b : blocks) total_bytes += b.size();
+  keys.reserve(total_bytes);
+  std::string& key = scratch.key;
+  for (size_t k = 0; k < n; ++k) {
+    ContentKey(blocks[k], &key);
+    keys.append(key);
+    key_end[k] = keys.size();
+  }
+  FindRepeatsInKeys(n, &keys, key_end, options, scratch, out);
   if (n > kMaxKeptBlocks || keys.capacity() > kMaxKeptKeyBytes) scratch = Scratch{};
+}
+
+void FindRepeats(size_t blocks, std::string* keys, std::span<const size_t> key_end,
+                 const RepeatOptions& options, RepeatResult* out) {
+  Scratch& scratch = tls_scratch;
+  FindRepeatsInKeys(std::min(blocks, key_end.size()), keys, key_end, options, scratch, out);
+  if (blocks > kMaxKeptBlocks) scratch = Scratch{};
 }
 
 RepeatResult FindRepeats(const std::vector<std::string_view>& blocks,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,5 +70,13 @@ RepeatResult FindRepeats(const std::vector<std::string_view>& blocks,
 // scratch arrays): a page no bigger than earlier ones allocates nothing.
 void FindRepeats(const std::vector<std::string_view>& blocks, const RepeatOptions& options,
                  RepeatResult* out);
+
+// The same from the blocks' content keys, computed already (by
+// NormalizeBlockForms): `blocks` blocks, block k's key is
+// (*keys)[key_end[k-1], key_end[k]) (key_end[-1] = 0). *keys is consumed:
+// out->content_key takes its buffer (and *keys the old content key's), so
+// neither allocates once grown.
+void FindRepeats(size_t blocks, std::string* keys, std::span<const size_t> key_end,
+                 const RepeatOptions& options, RepeatResult* out);
 
 }  // namespace dedupd::text

@@ -716,6 +716,48 @@ TEST(ConfirmationSketch, BottomK32IsTheTopHalvesOfTheSmallestHashesInAnyOrder) {
   EXPECT_EQ(sketch, TopHalves(SortedSet(low), 64));
 }
 
+// BottomK32's filtering pass: the AVX2 kernel (where the CPU has it) keeps
+// exactly the scalar one's values, in order, at every length around its
+// 4-value steps and at bounds on, just under and above values, at 0, at
+// the top of the range and across the sign bit its compare flips.
+TEST(ConfirmationSketch, FilterKernelsAgree) {
+  if (!internal::CpuHasAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937_64 rng(31);
+  std::vector<uint32_t> scalar, avx2;
+  for (size_t n = 0; n < 300; ++n) {
+    for (int round = 0; round < 8; ++round) {
+      std::vector<uint64_t> h(n);
+      for (uint64_t& x : h) {
+        x = rng();
+        if (rng() % 4 == 0) x >>= rng() % 64;                         // small values
+        if (rng() % 8 == 0) x = ~uint64_t{0} - rng() % 3;             // the top
+        if (rng() % 8 == 0) x = (uint64_t{1} << 63) + rng() % 3 - 1;  // around the sign bit
+      }
+      uint64_t bound = rng();
+      switch (round) {
+        case 0: bound = 0; break;
+        case 1: bound = ~uint64_t{0}; break;
+        case 2: bound = n > 0 ? h[rng() % n] : 0; break;      // on a value
+        case 3: bound = n > 0 ? h[rng() % n] - 1 : 0; break;  // just under one
+        case 4: bound = (uint64_t{1} << 63) - 1; break;
+        case 5: bound = uint64_t{1} << 63; break;
+        default: break;
+      }
+      scalar.assign(n + 1, 0);
+      avx2.assign(n + 1, 0);
+      const size_t a = internal::FilterTopHalvesScalar(h, bound, scalar.data());
+      const size_t b = internal::FilterTopHalvesAvx2(h, bound, avx2.data());
+      size_t expected = 0;
+      for (const uint64_t x : h) expected += x <= bound;
+      ASSERT_EQ(a, expected) << n << " " << round;
+      ASSERT_EQ(b, expected) << n << " " << round;
+      scalar.resize(a);
+      avx2.resize(b);
+      ASSERT_EQ(avx2, scalar) << n << " " << round;
+    }
+  }
+}
+
 TEST(ConfirmationSketch, ExactWhenBothSketchesHoldTheirWholeSets) {
   std::mt19937_64 rng(22);
   const SetPair p = MakeSets(rng, 50, 60, 40);

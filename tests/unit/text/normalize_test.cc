@@ -447,6 +447,153 @@ TEST(NormalizeBlockFromSentences, EqualsTheBlocksFormOnCorpusAndFixtures) {
   std::cout << blocks << " blocks, " << vouched << " joined\n";
 }
 
+// --- both forms in one pass (NormalizeBothFast, NormalizeBlockForms) -----
+
+// Returns whether the one-pass kernel took `text` (and then checks both of
+// its forms against the separate ones, the key appended after a prefix).
+bool ExpectBothFormsMatch(std::string_view text) {
+  std::string match, key = "prefix|";
+  const bool took = internal::NormalizeBothFast(text, &match, &key);
+  if (took) {
+    EXPECT_EQ(match, NormalizeForMatch(text)) << "matching form of [" << text << "]";
+    EXPECT_EQ(key, "prefix|" + ContentKey(text)) << "content key of [" << text << "]";
+  } else {
+    EXPECT_EQ(key, "prefix|") << "a refused text left the key as it was: [" << text << "]";
+  }
+  return took;
+}
+
+// The random text of SimdStepsAgreeWithScalarLoopsOnRandomText: ASCII words
+// (upper and lower case: the key keeps the case, the matching form folds
+// it) and spaces mixed with CJK, punctuation of both widths, characters
+// from the precomputed table (Latin-1, expanding ones), the ellipsis,
+// controls, zero-width and format characters, and what must be refused
+// (combining marks, utf8proc's path, invalid bytes).
+TEST(NormalizeBothFast, EqualsTheSeparateFormsOnRandomText) {
+  const std::vector<std::string> pieces = {
+      " ",      " ",      "  ",     "\t",        "\n", "\r\n", "\x01",   "\x7F",       ",",
+      ". ",     "\u0301", "Ａ",     "ｂ",        "１", "，",   "：",     "（",         "）",
+      "。",     "、",     "《",     "》",        "「", "」",   "【",     "〒",         "中",
+      "文字",   "한국",   "é",      "É",         "Ǆ",  "ﬁ",    "©",      "·",          "\u200B",
+      "\u00A0", "\u3000", "…",      "“",         "”",  "—",    "\xFF",   "\xE4\xB8",   "\xC3",
+      "\u00AD", "Ⅻ",      "ß",      "İ",         "Σ",  "か",   "\u3099", "\U00020000", "\u2028",
+      "\u0085", "\uFFFD", "\u00B5", "\U0002F800"};
+  std::mt19937_64 rng(17);
+  size_t took = 0;
+  const int rounds = 20000;
+  for (int round = 0; round < rounds; ++round) {
+    std::string text;
+    const size_t n = rng() % 60;
+    const unsigned other_per_mille = round % 4 == 0 ? 0 : static_cast<unsigned>(rng() % 600);
+    for (size_t i = 0; i < n; ++i) {
+      if (rng() % 1000 < other_per_mille) {
+        text += pieces[rng() % pieces.size()];
+        continue;
+      }
+      if (rng() % 2 == 0) {  // a Han run, of any length around the 16- and 32-byte steps
+        const size_t len = 1 + rng() % 14;
+        for (size_t j = 0; j < len; ++j)
+          text += Utf8(0x4E00 + static_cast<char32_t>(rng() % 0x5200));
+        continue;
+      }
+      const size_t len = 1 + rng() % (rng() % 4 == 0 ? 24 : 7);
+      for (size_t j = 0; j < len; ++j) text.push_back(static_cast<char>(0x21 + rng() % 0x5E));
+      text += " ";
+    }
+    took += ExpectBothFormsMatch(text);
+    if (HasNonfatalFailure()) FAIL() << "round " << round;
+  }
+  std::cout << took << " of " << rounds << " taken by the one-pass kernel\n";
+  EXPECT_GT(took, static_cast<size_t>(rounds) / 10);
+}
+
+// Every code point of the BMP (but surrogates) and some of the other
+// planes, alone and between Han and ASCII neighbours.
+TEST(NormalizeBothFast, EqualsTheSeparateFormsForEveryCodePoint) {
+  size_t took = 0;
+  for (char32_t cp = 1; cp < 0x30000; ++cp) {
+    if (IsSurrogate(cp) || (cp >= 0x10000 && cp % 7 != 0)) continue;
+    const std::string c = Utf8(cp);
+    took += ExpectBothFormsMatch(c);
+    ExpectBothFormsMatch("中" + c + "文");
+    ExpectBothFormsMatch("Ab " + c + " x");
+    if (HasNonfatalFailure()) FAIL() << "U+" << std::hex << static_cast<uint32_t>(cp);
+  }
+  EXPECT_GT(took, 20000u);
+}
+
+// Every body of the corpus and every fixture, whole and block by block:
+// equal, and nearly every block is taken.
+TEST(NormalizeBothFast, EqualsTheSeparateFormsOnCorpusAndFixtures) {
+  size_t blocks = 0, took = 0;
+  for (const std::string& t : testing::CorpusAndFixtureTexts()) {
+    ExpectBothFormsMatch(t);
+    for (const Block& b : SplitPlainText(t).blocks) {
+      ++blocks;
+      took += ExpectBothFormsMatch(b.text);
+    }
+    if (HasNonfatalFailure()) FAIL() << "text [" << t << "]";
+  }
+  ASSERT_GT(blocks, 10000u);
+  EXPECT_GT(took, blocks * 9 / 10);
+  std::cout << blocks << " blocks, " << took << " taken by the one-pass kernel\n";
+}
+
+// NormalizeBlockForms against the forms computed one by one: the sentences,
+// each sentence's matching form, the block's matching form and its key
+// (appended after whatever *keys held), with the output vectors reused.
+void ExpectBlockFormsMatch(std::string_view block, std::vector<std::string_view>* sentences,
+                           std::vector<std::string>* forms) {
+  sentences->assign(3, "earlier");
+  std::string form, keys = "earlier keys|";
+  NormalizeBlockForms(block, sentences, forms, &form, &keys);
+  const std::vector<std::string_view> expected_sentences = SplitSentences(block);
+  ASSERT_EQ(sentences->size(), 3 + expected_sentences.size()) << "[" << block << "]";
+  for (size_t i = 0; i < expected_sentences.size(); ++i) {
+    ASSERT_EQ((*sentences)[3 + i].data(), expected_sentences[i].data());
+    ASSERT_EQ((*sentences)[3 + i].size(), expected_sentences[i].size());
+    EXPECT_EQ((*forms)[3 + i], NormalizeForMatch(expected_sentences[i]))
+        << "sentence " << i << " of [" << block << "]";
+  }
+  EXPECT_EQ(form, NormalizeForMatch(block)) << "[" << block << "]";
+  EXPECT_EQ(keys, "earlier keys|" + ContentKey(block)) << "[" << block << "]";
+}
+
+// The random blocks of EqualsTheBlocksFormOnRandomText (sentence boundaries
+// with everything that meets there) plus upper-case ASCII, for the key.
+TEST(NormalizeBlockForms, EqualsTheFormsOneByOneOnRandomText) {
+  const std::vector<std::string> pieces = {
+      "。",     "！",     "？",   "；", "｡",      ".",          "!",      "?",    ";",  "...",
+      "”",      "」",     "）",   ")",  "\"",     " ",          " ",      "  ",   "\t", "\u00A0",
+      "\u3000", "\u200B", "中",   "文", "한국",   "Ａ",         "ａ",     "１",   "，", "、",
+      "a",      "Word",   "No",   "3",  "\u0301", "\u0338",     "\u3099", "\x01", "é",  "ﬁ",
+      "…",      "“",      "\xFF", "Ⅻ",  "か",     "\U00020000", "ABC",    "É",    "©",  "Mr."};
+  std::mt19937_64 rng(23);
+  std::vector<std::string_view> sentences;
+  std::vector<std::string> forms;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const size_t n = rng() % 30;
+    for (size_t i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
+    ExpectBlockFormsMatch(text, &sentences, &forms);
+    if (HasFatalFailure() || HasNonfatalFailure()) FAIL() << "round " << round;
+  }
+}
+
+TEST(NormalizeBlockForms, EqualsTheFormsOneByOneOnCorpusAndFixtures) {
+  std::vector<std::string_view> sentences;
+  std::vector<std::string> forms;
+  size_t blocks = 0;
+  for (const std::string& t : testing::CorpusAndFixtureTexts()) {
+    for (const Block& b : SplitPlainText(t).blocks) {
+      ++blocks;
+      ExpectBlockFormsMatch(b.text, &sentences, &forms);
+      if (HasFatalFailure() || HasNonfatalFailure()) FAIL() << "block [" << b.text << "]";
+    }
+  }
+  ASSERT_GT(blocks, 10000u);
+}
+
 // --- content key ---------------------------------------------------------
 
 TEST(ContentKey, KeepsCase) {
@@ -697,6 +844,31 @@ TEST(CountCodePoints, AgreesWithTheDefinitionOnRandomBytes) {
     size_t expected = 0;
     for (const char c : bytes) expected += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
     ASSERT_EQ(CountCodePoints(bytes), expected) << "length " << len;
+    ASSERT_EQ(internal::CountCodePointsSse2(bytes), expected) << "length " << len;
+    if (internal::CpuHasAvx512Bw()) {
+      ASSERT_EQ(internal::CountCodePointsAvx512(bytes), expected) << "length " << len;
+    }
+  }
+}
+
+// Every length up to 200 (the masked tail of each length mod 32), each
+// ending at the end of a page-sized buffer's valid part and inside longer
+// strings, with bytes past the end that would count if they were read.
+TEST(CountCodePoints, KernelsAgreeAtEveryShortLength) {
+  std::mt19937_64 rng(8);
+  const std::string tail(64, 'x');  // would count 64 if read
+  for (size_t len = 0; len <= 200; ++len) {
+    std::string bytes(len, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng() % 3 == 0 ? 0x80 + rng() % 64 : rng());
+    size_t expected = 0;
+    for (const char c : bytes) expected += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    const std::string padded = bytes + tail;
+    const std::string_view view(padded.data(), len);
+    ASSERT_EQ(CountCodePoints(view), expected) << len;
+    ASSERT_EQ(internal::CountCodePointsSse2(view), expected) << len;
+    if (internal::CpuHasAvx512Bw()) {
+      ASSERT_EQ(internal::CountCodePointsAvx512(view), expected) << len;
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "text/extract.h"
 #include "text/normalize.h"
+#include "unit/text/corpus_texts.h"
 #include "unit/text/text_test_util.h"
 
 namespace dedupd::text {
@@ -171,6 +172,47 @@ TEST(FindRepeats, LoneBulletsDoNotStartARun) {
   const RepeatResult r = FindRepeats(blocks);
   EXPECT_FALSE(r.has_repeats);
   EXPECT_EQ(r.keep, std::vector<bool>(4, true));
+}
+
+// The overload on keys computed already (NormalizeBlockForms) gives what
+// the one on the blocks gives, on every fixture and corpus page (some with
+// repeats), doubled and tripled pages, and the empty page.
+TEST(FindRepeats, OnPrecomputedKeysEqualsOnBlocks) {
+  std::vector<std::string> texts = testing::CorpusAndFixtureTexts();
+  texts.push_back(Fixture("sc-gov-release-doubled.txt"));
+  texts.push_back(Fixture("sc-gov-release.txt") + "\n" + Fixture("sc-gov-release.txt") + "\n" +
+                  Fixture("sc-gov-release.txt"));
+  texts.push_back("");
+  std::vector<std::string_view> sentences;
+  std::vector<std::string> forms;
+  std::string form, keys;
+  std::vector<size_t> key_end;
+  RepeatResult from_keys;
+  size_t with_repeats = 0;
+  for (const std::string& t : texts) {
+    const ExtractedText page = SplitPlainText(t);
+    const std::vector<std::string_view> views = Views(page);
+    keys.clear();
+    key_end.clear();
+    sentences.clear();
+    for (const std::string_view b : views) {
+      NormalizeBlockForms(b, &sentences, &forms, &form, &keys);
+      key_end.push_back(keys.size());
+    }
+    FindRepeats(views.size(), &keys, key_end, {}, &from_keys);
+    const RepeatResult expected = FindRepeats(views);
+    ASSERT_EQ(from_keys.keep, expected.keep) << t;
+    ASSERT_EQ(from_keys.has_repeats, expected.has_repeats);
+    ASSERT_EQ(from_keys.repeated_fraction, expected.repeated_fraction);
+    ASSERT_EQ(from_keys.runs.size(), expected.runs.size());
+    for (size_t i = 0; i < expected.runs.size(); ++i) {
+      EXPECT_EQ(from_keys.runs[i].copy_begin, expected.runs[i].copy_begin);
+      EXPECT_EQ(from_keys.runs[i].chars, expected.runs[i].chars);
+    }
+    ASSERT_EQ(from_keys.content_key, expected.content_key) << t;
+    with_repeats += expected.has_repeats;
+  }
+  EXPECT_GE(with_repeats, 2u);
 }
 
 TEST(FindRepeats, EmptyInput) {
