@@ -32,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -49,6 +50,7 @@
 #include "app/replay.h"
 #include "app/settings.h"
 #include "app/state_sync.h"
+#include "app/workers.h"
 #include "common/log.h"
 #include "emit/records.h"
 #include "kafka/admin.h"
@@ -368,6 +370,15 @@ class Daemon {
   CommitResult AbortBatch(const std::string& why, bool rewind);
   bool Rewind();
   bool BeginBatch();
+  // The oldest message read ahead, finished: its verdict and outputs
+  // produced into the open batch (begun if none is).
+  // kFailed: the batch must abort; kFatal: fatal_ is set (RecoverProducer).
+  enum class Step { kDone, kFailed, kFatal, kCommitNow };
+  Step FinishNext(std::string* why);
+  // Messages read ahead when a rebalance starts are finished before the batch
+  // commits (or dropped: `drop`, when nothing of the batch commits).
+  void FinishReadAhead(bool drop);
+  void DropReadAhead();
   bool ProducerFatal();
   // No sign of progress for kStallMs: the loop is inside a blocking call (a
   // commit waiting for a broker that just went, before librdkafka's events
@@ -438,6 +449,14 @@ class Daemon {
   std::unique_ptr<StateSync> sync_;
   kafka::ProducerPtr producer_;
   kafka::KafkaConsumerPtr consumer_;
+  // Messages consumed and handed to the workers, not finished yet, oldest
+  // first (docs/delivery.md, "Workers"). Declared after consumer_ (a message
+  // goes before its consumer) and before workers_ (the workers read the
+  // messages' bytes until they are stopped).
+  std::deque<kafka::MessagePtr> read_ahead_;
+  std::unique_ptr<Workers> workers_;
+  std::vector<OutputRecord> records_;  // FinishNext()'s, reused
+  uint64_t unkeyed_logged_ = 0;
   std::map<OutputTopic, std::string> topics_;
   // Edited releases of the open transaction, posted to Alertmanager only once
   // the transaction has committed (an aborted batch must not page anyone).
@@ -514,6 +533,10 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     }
     return;
   }
+  // Messages consume() returned before this callback: finished into the open
+  // batch first, as they would have been without read-ahead, so that the
+  // consumer's positions (what a commit sends) match what was processed.
+  FinishReadAhead(consumer->assignment_lost() || fatal_ || events_.fatal());
   std::vector<int32_t> ids;
   std::string list;
   for (auto* tp : partitions) {
@@ -832,6 +855,8 @@ bool Daemon::Setup() {
   format_ = pipeline_options.format;
   dlq_max_original_bytes_ = pipeline_options.dlq_max_original_bytes;
   pipeline_ = std::make_unique<Pipeline>(pipeline_options, detector_.get(), &metrics_);
+  workers_ = std::make_unique<Workers>(pipeline_.get(), WorkerThreads(cfg_.processing.threads));
+  log::Info("detection workers", {{"threads", std::to_string(workers_->threads())}});
   if (cfg_.alertmanager.enabled) {
     notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &metrics_);
     notifier_->Start();
@@ -1175,6 +1200,133 @@ bool Daemon::BeginBatch() {
   }
   in_transaction_ = true;
   return true;
+}
+
+Daemon::Step Daemon::FinishNext(std::string* why) {
+  const kafka::MessagePtr msg = std::move(read_ahead_.front());
+  read_ahead_.pop_front();
+  Workers::Slot& slot = workers_->Front();
+  // The slot goes back to the workers on every return, before `msg` (whose
+  // bytes its message views) is destroyed.
+  struct PopAtEnd {
+    Workers* workers;
+    ~PopAtEnd() { workers->PopFront(); }
+  } pop_at_end{workers_.get()};
+  if (uncommitted_ == 0 && !BeginBatch()) {
+    fatal_ = true;
+    return Step::kFatal;
+  }
+  const int32_t partition = msg->partition();
+  const int64_t offset = msg->offset();
+  const auto input = static_cast<uint32_t>(batch_inputs_.size());
+  batch_inputs_.emplace_back(partition, offset);
+  batch_input_times_ms_.push_back(msg->timestamp().type ==
+                                          RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
+                                      ? 0
+                                      : msg->timestamp().timestamp);
+  const SourceCoordinates& source = slot.message.source;
+  const std::string_view value = slot.message.value;
+  const std::string_view key = slot.message.key;
+  ++uncommitted_;
+  if (auto rejected = rejected_.find({partition, offset});
+      rejected != rejected_.end() && rejected->second.certain) {
+    // Kafka refused one of its outputs before the abort: dead-letter it.
+    if (!DeadLetterRejected(rejected->second, value, key, source, input)) return Step::kFailed;
+  } else {
+    std::vector<OutputRecord>& records = records_;
+    records.clear();
+    PipelineResult& result = slot.result;
+    pipeline_->Finish(slot.message, &slot.prepared, &records, &result);
+    if (replay_ != nullptr) replay_->Count(result);
+    if (result.kind != PipelineResult::Kind::kDeadLetter && key != result.page.canonical_url) {
+      metrics_.CountUnkeyedInput();
+      if (unkeyed_logged_++ % 10000 == 0) {
+        log::Warn(
+            "input message not keyed by its canonical URL (counted in "
+            "dedupd_unkeyed_input_total; see docs/delivery.md)",
+            {{"key", std::string(key.substr(0, 200))},
+             {"canonical_url", result.page.canonical_url}});
+      }
+    }
+    // Everything this input writes: its output records, and the state it
+    // wrote, to the changelog partition of its input partition (the
+    // restore of partition p reads changelog partition p) and to the
+    // fingerprints topic every instance reads.
+    std::vector<Outgoing> out;
+    for (const auto& r : records) {
+      out.push_back(
+          {&topics_[r.topic], RdKafka::Topic::PARTITION_UA, &r.key, &r.value, KindOf(r.topic)});
+    }
+    std::string state_value, fingerprint_value;
+    const std::string* state_record = &state_value;
+    if (result.outcome.stored) {
+      // The bytes the store encoded when the Detector staged this state:
+      // the state is compressed once for the store and the changelog.
+      state_record = store_->StagedRecord(result.outcome.stored->canonical_url);
+      if (state_record == nullptr) {
+        state_value = state::EncodeUrlState(*result.outcome.stored);
+        state_record = &state_value;
+      }
+      // No text: every instance reads this record (docs/design.md, "The
+      // state record"); the text stays in the owner's changelog.
+      fingerprint_value =
+          fingerprint_full_
+              ? state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest)
+              : state::EncodeFingerprintRecord(*result.outcome.stored);
+      const std::string& url = result.outcome.stored->canonical_url;
+      ownership_.Record(url, partition);
+      out.push_back({&state_topic_, partition, &url, state_record, RecordKind::kChangelog});
+      out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url, &fingerprint_value,
+                     RecordKind::kFingerprint});
+    }
+    // All of them or none: a record produce() would refuse is found before
+    // any of them is produced. The Detector has staged this page's state
+    // with the batch's, so the batch is aborted (which undoes it) and the
+    // retry dead-letters this input.
+    if (auto oversized = Oversized(out)) {
+      Reject(partition, offset, *oversized, true);
+      *why = "an output record is over message.max.bytes";
+      return Step::kFailed;
+    }
+    for (const auto& o : out) {
+      auto err =
+          Produce(*o.topic, o.partition, *o.key, *o.value, RecordTag(batch_tag_, input, o.kind));
+      if (err == RdKafka::ERR_NO_ERROR) continue;
+      if (err == RdKafka::ERR_MSG_SIZE_TOO_LARGE) {
+        Reject(partition, offset,
+               "the " + KindName(o.kind) + " record for topic '" + *o.topic + "' (" +
+                   std::to_string(o.key->size() + o.value->size()) +
+                   " bytes): produce() refused it: " + kafka::DescribeError(err),
+               true);
+      }
+      return Step::kFailed;
+    }
+    if (notifier_ && result.kind == PipelineResult::Kind::kEvent && result.diff &&
+        result.outcome.verdict == Verdict::kRevised) {
+      pending_alerts_.emplace_back(std::move(result.event), std::move(*result.diff));
+    }
+  }
+  // While some input messages are suspected of records the broker refused
+  // together with others' records, every input commits alone: a refusal
+  // then names its culprit.
+  return suspects_ > 0 ? Step::kCommitNow : Step::kDone;
+}
+
+void Daemon::FinishReadAhead(bool drop) {
+  std::string why = "produce failed";
+  while (!read_ahead_.empty() && !drop && !fatal_) {
+    if (FinishNext(&why) == Step::kFailed) {
+      DropReadAhead();
+      if (!fatal_ && AbortBatch(why, true) == CommitResult::kFatal) fatal_ = true;
+      return;
+    }
+  }
+  DropReadAhead();
+}
+
+void Daemon::DropReadAhead() {
+  workers_->Clear();  // first: the workers may still read the messages' bytes
+  read_ahead_.clear();
 }
 
 RdKafka::ErrorCode Daemon::Produce(const std::string& topic, int32_t partition,
@@ -1752,8 +1904,6 @@ int Daemon::Run() {
   const size_t batch_size = cfg_.processing.batch_size;
   const size_t commit_messages = cfg_.processing.commit_messages;
   const auto commit_interval = cfg_.processing.commit_interval;
-  std::vector<OutputRecord> records;
-  uint64_t unkeyed_logged = 0;
 
   if (replay_ != nullptr && notifier_) {  // a replay never pages anyone
     notifier_->Stop();
@@ -1775,126 +1925,62 @@ int Daemon::Run() {
     bool failed = false;
     std::string why = "produce failed";  // when failed
     bool commit_now = false;
-    for (size_t n = 0; n < batch_size && g_signals.load() == 0 && !fatal_; ++n) {
-      kafka::MessagePtr msg(consumer_->consume(n == 0 ? 100 : 0));
-      if (!msg) break;
-      if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) break;
-      if (msg->err() != RdKafka::ERR_NO_ERROR) {
-        metrics_.CountKafkaError("consume");
-        log::Warn("consume error", {{"error", msg->errstr()}});
-        // ERR__FATAL: the consumer is done for; the loop's top re-creates it.
-        break;
-      }
-      if (replay_ != nullptr && replay_->PastEnd(msg->partition(), msg->offset())) continue;
-      if (uncommitted_ == 0 && !BeginBatch()) {
-        fatal_ = true;
-        break;
-      }
-      const int32_t partition = msg->partition();
-      const int64_t offset = msg->offset();
-      batch_first_offset_.try_emplace(partition, offset);
-      const auto input = static_cast<uint32_t>(batch_inputs_.size());
-      batch_inputs_.emplace_back(partition, offset);
-      batch_input_times_ms_.push_back(msg->timestamp().type ==
-                                              RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
-                                          ? 0
-                                          : msg->timestamp().timestamp);
-      SourceCoordinates source{input_topic_, partition, offset, msg->timestamp().timestamp};
-      const std::string_view value(static_cast<const char*>(msg->payload()), msg->len());
-      std::string_view key =
-          msg->key_pointer() != nullptr
-              ? std::string_view(static_cast<const char*>(msg->key_pointer()), msg->key_len())
-              : std::string_view{};
-      ++uncommitted_;
-      if (auto rejected = rejected_.find({partition, offset});
-          rejected != rejected_.end() && rejected->second.certain) {
-        // Kafka refused one of its outputs before the abort: dead-letter it.
-        if (!DeadLetterRejected(rejected->second, value, key, source, input)) {
-          failed = true;
+    // Up to batch_size messages this turn: consumed ahead into the workers,
+    // which parse and prepare them, and finished here in input order
+    // (docs/delivery.md, "Workers").
+    size_t consumed = 0;
+    bool input_done = false;
+    while (!failed && !commit_now) {
+      // While some input messages are suspected of records the broker
+      // refused together with others' records, every input commits alone:
+      // none is read ahead.
+      const size_t ahead = suspects_ > 0 ? 1 : workers_->capacity();
+      while (!input_done && consumed < batch_size && read_ahead_.size() < ahead &&
+             g_signals.load() == 0 && !fatal_) {
+        // (consume() may run the rebalance callback, which finishes or drops
+        // what is read ahead: FinishReadAhead.)
+        kafka::MessagePtr msg(consumer_->consume(consumed == 0 ? 100 : 0));
+        if (!msg || msg->err() == RdKafka::ERR__TIMED_OUT ||
+            msg->err() == RdKafka::ERR__PARTITION_EOF) {
+          input_done = true;
           break;
         }
-      } else {
-        records.clear();
-        PipelineResult result = pipeline_->Process({value, key, source}, &records);
-        if (replay_ != nullptr) replay_->Count(result);
-        if (result.kind != PipelineResult::Kind::kDeadLetter && key != result.page.canonical_url) {
-          metrics_.CountUnkeyedInput();
-          if (unkeyed_logged++ % 10000 == 0) {
-            log::Warn(
-                "input message not keyed by its canonical URL (counted in "
-                "dedupd_unkeyed_input_total; see docs/delivery.md)",
-                {{"key", std::string(key.substr(0, 200))},
-                 {"canonical_url", result.page.canonical_url}});
-          }
-        }
-        // Everything this input writes: its output records, and the state it
-        // wrote, to the changelog partition of its input partition (the
-        // restore of partition p reads changelog partition p) and to the
-        // fingerprints topic every instance reads.
-        std::vector<Outgoing> out;
-        for (const auto& r : records) {
-          out.push_back(
-              {&topics_[r.topic], RdKafka::Topic::PARTITION_UA, &r.key, &r.value, KindOf(r.topic)});
-        }
-        std::string state_value, fingerprint_value;
-        const std::string* state_record = &state_value;
-        if (result.outcome.stored) {
-          // The bytes the store encoded when the Detector staged this state:
-          // the state is compressed once for the store and the changelog.
-          state_record = store_->StagedRecord(result.outcome.stored->canonical_url);
-          if (state_record == nullptr) {
-            state_value = state::EncodeUrlState(*result.outcome.stored);
-            state_record = &state_value;
-          }
-          // No text: every instance reads this record (docs/design.md, "The
-          // state record"); the text stays in the owner's changelog.
-          fingerprint_value =
-              fingerprint_full_
-                  ? state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest)
-                  : state::EncodeFingerprintRecord(*result.outcome.stored);
-          const std::string& url = result.outcome.stored->canonical_url;
-          ownership_.Record(url, partition);
-          out.push_back({&state_topic_, partition, &url, state_record, RecordKind::kChangelog});
-          out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url,
-                         &fingerprint_value, RecordKind::kFingerprint});
-        }
-        // All of them or none: a record produce() would refuse is found before
-        // any of them is produced. The Detector has staged this page's state
-        // with the batch's, so the batch is aborted (which undoes it) and the
-        // retry dead-letters this input.
-        if (auto oversized = Oversized(out)) {
-          Reject(partition, offset, *oversized, true);
-          why = "an output record is over message.max.bytes";
-          failed = true;
+        if (msg->err() != RdKafka::ERR_NO_ERROR) {
+          metrics_.CountKafkaError("consume");
+          log::Warn("consume error", {{"error", msg->errstr()}});
+          // ERR__FATAL: the consumer is done for; the loop's top re-creates it.
+          input_done = true;
           break;
         }
-        for (const auto& o : out) {
-          auto err = Produce(*o.topic, o.partition, *o.key, *o.value,
-                             RecordTag(batch_tag_, input, o.kind));
-          if (err == RdKafka::ERR_NO_ERROR) continue;
-          if (err == RdKafka::ERR_MSG_SIZE_TOO_LARGE) {
-            Reject(partition, offset,
-                   "the " + KindName(o.kind) + " record for topic '" + *o.topic + "' (" +
-                       std::to_string(o.key->size() + o.value->size()) +
-                       " bytes): produce() refused it: " + kafka::DescribeError(err),
-                   true);
-          }
-          failed = true;
-          break;
-        }
-        if (failed) break;
-        if (notifier_ && result.kind == PipelineResult::Kind::kEvent && result.diff &&
-            result.outcome.verdict == Verdict::kRevised) {
-          pending_alerts_.emplace_back(std::move(result.event), std::move(*result.diff));
-        }
+        ++consumed;
+        if (replay_ != nullptr && replay_->PastEnd(msg->partition(), msg->offset())) continue;
+        // An abort rewinds to it (Rewind) even before it is finished.
+        batch_first_offset_.try_emplace(msg->partition(), msg->offset());
+        Workers::Slot& slot = workers_->Acquire();
+        slot.message.value = std::string_view(static_cast<const char*>(msg->payload()), msg->len());
+        slot.message.key =
+            msg->key_pointer() != nullptr
+                ? std::string_view(static_cast<const char*>(msg->key_pointer()), msg->key_len())
+                : std::string_view{};
+        slot.message.source = {input_topic_, msg->partition(), msg->offset(),
+                               msg->timestamp().timestamp};
+        workers_->Submit();
+        read_ahead_.push_back(std::move(msg));
       }
-      // While some input messages are suspected of records the broker refused
-      // together with others' records, every input commits alone: a refusal
-      // then names its culprit.
-      if (suspects_ > 0) {
-        commit_now = true;
-        break;
+      if (read_ahead_.empty() || fatal_) break;
+      switch (FinishNext(&why)) {
+        case Step::kDone: break;
+        case Step::kFailed: failed = true; break;
+        case Step::kFatal: break;  // the loop stops on fatal_
+        case Step::kCommitNow: commit_now = read_ahead_.empty(); break;
       }
+    }
+    if (!read_ahead_.empty()) {
+      // Left unfinished (a failure, or a fatal error): the abort's rewind
+      // takes the consumer back to them (batch_first_offset_ has them); with
+      // nothing uncommitted after a fatal error, RecoverProducer's resync.
+      DropReadAhead();
+      if (!fatal_ || uncommitted_ > 0) failed = true;
     }
     if (failed) {
       // A record that did not go out must not be committed without it.

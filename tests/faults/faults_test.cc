@@ -187,6 +187,9 @@ std::vector<std::string> DaemonArgs(const std::string& bootstrap, const std::str
           "--state.dir=" + state_dir.string(),
           "--processing.mode=" + mode,
           "--processing.commit_interval_ms=500",
+          // More than one detection worker (issue #12): pages read ahead
+          // while rebalances, aborts and kills happen.
+          "--processing.threads=2",
           "--shutdown.grace_period_ms=30000"};
 }
 
