@@ -37,18 +37,24 @@ Workers::~Workers() {
 }
 
 void Workers::Submit() {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     ready_[tail_ % slots_.size()] = 0;
     ++tail_;
+    wake = idle_ > 0;  // a wake-up is a system call: only for a worker that sleeps
   }
-  if (!workers_.empty()) work_.notify_one();
+  if (wake) work_.notify_one();
 }
 
 void Workers::Work(parse::PageParser* parser) {
   std::unique_lock lock(mu_);
   while (true) {
-    work_.wait(lock, [this] { return stop_ || claimed_ < tail_; });
+    if (!stop_ && claimed_ == tail_) {
+      ++idle_;
+      work_.wait(lock, [this] { return stop_ || claimed_ < tail_; });
+      --idle_;
+    }
     if (stop_) return;
     const size_t at = claimed_++ % slots_.size();
     ++preparing_;
@@ -58,26 +64,31 @@ void Workers::Work(parse::PageParser* parser) {
     lock.lock();
     ready_[at] = 1;
     --preparing_;
-    ready_cv_.notify_all();
+    if (waiting_) ready_cv_.notify_all();
   }
 }
 
 Workers::Slot& Workers::Front() {
   const size_t at = head_ % slots_.size();
-  Slot& slot = *slots_[at];
   std::unique_lock lock(mu_);
-  if (claimed_ == head_) {
-    // No worker has taken it: the pipeline's thread prepares it (the only
-    // path with one thread).
-    ++claimed_;
-    lock.unlock();
-    pipeline_->Prepare(slot.message, parsers_[0].get(), &slot.result, &slot.prepared, speculate_);
-    lock.lock();
-    ready_[at] = 1;
-    return slot;
+  // Until the oldest is ready, this thread prepares what no worker has taken
+  // (the oldest first): it never sleeps while there is work, and a worker
+  // the scheduler has put aside holds up at most the page it took.
+  while (ready_[at] == 0) {
+    if (claimed_ < tail_) {
+      const size_t next = claimed_++ % slots_.size();
+      lock.unlock();
+      Slot& slot = *slots_[next];
+      pipeline_->Prepare(slot.message, parsers_[0].get(), &slot.result, &slot.prepared, speculate_);
+      lock.lock();
+      ready_[next] = 1;
+      continue;
+    }
+    waiting_ = true;
+    ready_cv_.wait(lock);
+    waiting_ = false;
   }
-  ready_cv_.wait(lock, [&] { return ready_[at] != 0; });
-  return slot;
+  return *slots_[at];
 }
 
 void Workers::PopFront() {
@@ -89,7 +100,9 @@ void Workers::PopFront() {
 void Workers::Clear() {
   std::unique_lock lock(mu_);
   claimed_ = tail_;  // what no worker took is not prepared
+  waiting_ = true;
   ready_cv_.wait(lock, [this] { return preparing_ == 0; });
+  waiting_ = false;
   std::fill(ready_.begin(), ready_.end(), 0);
   head_ = tail_;
 }

@@ -17,7 +17,8 @@
 // With one thread there is no worker thread: Front() prepares the message on
 // the caller's thread, exactly as Pipeline::Process() does. With more, the
 // caller's thread is one of them (it prepares the oldest message itself when
-// no worker has taken it), and pages are prepared with a speculative
+// no worker has taken it, and any other while a worker holds the oldest),
+// and pages are prepared with a speculative
 // fingerprint (classify::Speculate::kYes).
 // Thread-safety: every member is called from the pipeline's thread; the
 // workers only run Pipeline::Prepare() (const, thread-safe) on slots they
@@ -88,6 +89,8 @@ class Workers {
   uint64_t tail_ = 0;
   uint64_t claimed_ = 0;
   size_t preparing_ = 0;  // slots taken by workers and not ready yet (guarded by mu_)
+  size_t idle_ = 0;       // workers waiting for a message (guarded by mu_)
+  bool waiting_ = false;  // the pipeline's thread waits for a worker (guarded by mu_)
   bool stop_ = false;
   std::mutex mu_;
   std::condition_variable work_;      // workers: a message was submitted, or stop
