@@ -220,7 +220,12 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
   }
   out.flush();
   const auto speculation = detector.Speculation();
+  const Workers::Stats work = workers.stats();
   log::Debug("scan done", {{"threads", std::to_string(workers.threads())},
+                           {"prepared_here", std::to_string(work.prepared_here)},
+                           {"prepared_by_workers", std::to_string(work.prepared_by_workers)},
+                           {"waits", std::to_string(work.waits)},
+                           {"wait_seconds", std::to_string(work.wait_seconds)},
                            {"speculated_fingerprints_used", std::to_string(speculation.hits)},
                            {"speculated_fingerprints_redone", std::to_string(speculation.misses)}});
   metrics.SetIndexDocuments(static_cast<double>(detector.IndexedDocuments()));

@@ -1,6 +1,7 @@
 #include "app/workers.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace dedupd::app {
 
@@ -15,7 +16,7 @@ Workers::Workers(const Pipeline* pipeline, size_t threads, size_t capacity)
       speculate_(threads_ > 1 ? classify::Speculate::kYes : classify::Speculate::kNo) {
   // Enough messages in flight that no worker waits for the next one while
   // the pipeline's thread finishes the oldest.
-  if (capacity == 0) capacity = threads_ == 1 ? 1 : 8 * threads_;
+  if (capacity == 0) capacity = threads_ == 1 ? 1 : 4 * threads_;
   slots_.reserve(capacity);
   for (size_t i = 0; i < capacity; ++i) slots_.push_back(std::make_unique<Slot>());
   ready_.assign(capacity, 0);
@@ -64,6 +65,7 @@ void Workers::Work(parse::PageParser* parser) {
     lock.lock();
     ready_[at] = 1;
     --preparing_;
+    ++stats_.prepared_by_workers;
     if (waiting_) ready_cv_.notify_all();
   }
 }
@@ -82,11 +84,16 @@ Workers::Slot& Workers::Front() {
       pipeline_->Prepare(slot.message, parsers_[0].get(), &slot.result, &slot.prepared, speculate_);
       lock.lock();
       ready_[next] = 1;
+      ++stats_.prepared_here;
       continue;
     }
+    const auto since = std::chrono::steady_clock::now();
     waiting_ = true;
     ready_cv_.wait(lock);
     waiting_ = false;
+    ++stats_.waits;
+    stats_.wait_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
   }
   return *slots_[at];
 }
@@ -95,6 +102,11 @@ void Workers::PopFront() {
   std::lock_guard lock(mu_);
   ready_[head_ % slots_.size()] = 0;
   ++head_;
+}
+
+Workers::Stats Workers::stats() {
+  std::lock_guard lock(mu_);
+  return stats_;
 }
 
 void Workers::Clear() {

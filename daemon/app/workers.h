@@ -53,7 +53,7 @@ class Workers {
     classify::PreparedPage prepared;
   };
 
-  // `capacity`: messages in flight at most (0: 8 per thread, 1 with one thread).
+  // `capacity`: messages in flight at most (0: 4 per thread, 1 with one thread).
   Workers(const Pipeline* pipeline, size_t threads, size_t capacity = 0);
   ~Workers();
   Workers(const Workers&) = delete;
@@ -74,6 +74,16 @@ class Workers {
   // Drops every submitted slot, after the workers are done with those they took.
   void Clear();
 
+  // Pages prepared on the pipeline's thread and by the workers, and the
+  // time the pipeline's thread slept waiting for a worker's page.
+  struct Stats {
+    uint64_t prepared_here = 0;
+    uint64_t prepared_by_workers = 0;
+    uint64_t waits = 0;
+    double wait_seconds = 0;
+  };
+  Stats stats();
+
  private:
   void Work(parse::PageParser* parser);
 
@@ -92,6 +102,7 @@ class Workers {
   size_t idle_ = 0;       // workers waiting for a message (guarded by mu_)
   bool waiting_ = false;  // the pipeline's thread waits for a worker (guarded by mu_)
   bool stop_ = false;
+  Stats stats_;  // guarded by mu_
   std::mutex mu_;
   std::condition_variable work_;      // workers: a message was submitted, or stop
   std::condition_variable ready_cv_;  // the pipeline's thread: a slot is ready
