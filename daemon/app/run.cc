@@ -446,17 +446,19 @@ class Daemon {
   std::unique_ptr<api::Api> api_;                // read-only; HTTP threads use it
   std::atomic<const api::Api*> api_ready_{nullptr};
   std::unique_ptr<Pipeline> pipeline_;
-  std::unique_ptr<StateSync> sync_;
-  kafka::ProducerPtr producer_;
-  kafka::KafkaConsumerPtr consumer_;
   // Messages consumed and handed to the workers, not finished yet, oldest
-  // first (docs/delivery.md, "Workers"). Declared after consumer_ (a message
-  // goes before its consumer) and before workers_ (the workers read the
-  // messages' bytes until they are stopped).
+  // first (docs/delivery.md, "Workers"). Empty whenever Run() returns (a
+  // message goes before its consumer). Declared before consumer_, whose
+  // close() on destruction runs the rebalance callback (FinishReadAhead),
+  // and workers_ after read_ahead_ and pipeline_: the workers read both until
+  // they are stopped.
   std::deque<kafka::MessagePtr> read_ahead_;
   std::unique_ptr<Workers> workers_;
   std::vector<OutputRecord> records_;  // FinishNext()'s, reused
   uint64_t unkeyed_logged_ = 0;
+  std::unique_ptr<StateSync> sync_;
+  kafka::ProducerPtr producer_;
+  kafka::KafkaConsumerPtr consumer_;
   std::map<OutputTopic, std::string> topics_;
   // Edited releases of the open transaction, posted to Alertmanager only once
   // the transaction has committed (an aborted batch must not page anyone).
@@ -1313,6 +1315,7 @@ Daemon::Step Daemon::FinishNext(std::string* why) {
 }
 
 void Daemon::FinishReadAhead(bool drop) {
+  if (read_ahead_.empty()) return;
   std::string why = "produce failed";
   while (!read_ahead_.empty() && !drop && !fatal_) {
     if (FinishNext(&why) == Step::kFailed) {
