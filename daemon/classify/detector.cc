@@ -313,9 +313,12 @@ void Detector::FingerprintBlocks(const NormalizedBlocks& normalized_blocks,
   }
 }
 
-// Speculation hints: bounded like the boilerplate model (max_sites sites,
-// max_lines_per_site lines each); a full map or site starts again empty,
-// which costs misses, never a wrong fingerprint.
+// Speculation hints: at most max_sites sites (as the model) and
+// kMaxHintLines lines each (a site's boilerplate is a few dozen lines; the
+// bound keeps the worst case near 4096 x 256 x 40 B = 40 MiB); a full map
+// or site starts again empty, which costs misses, never a wrong fingerprint.
+constexpr size_t kMaxHintLines = 256;
+
 void Detector::SpeculativeMarks(std::string_view site, const NormalizedBlocks& normalized,
                                 std::vector<uint8_t>* marks) const {
   marks->assign(normalized.count, 0);
@@ -344,7 +347,7 @@ void Detector::UpdateHints(std::string_view site, const NormalizedBlocks& normal
       lines.erase(normalized.line_hash[i]);
     }
   }
-  if (lines.size() > options_.boilerplate.max_lines_per_site) lines.clear();
+  if (lines.size() > kMaxHintLines) lines.clear();
 }
 
 Detector::DocId Detector::DocIdFor(const std::string& url) {

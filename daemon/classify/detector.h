@@ -250,7 +250,7 @@ class Detector {
   friend class PreparedPage;
   struct PreparedParts;
   // Speculation hints (Prepare, Decide): per site, the line hashes its last
-  // decided pages had as boilerplate. Bounded like the model.
+  // decided pages had as boilerplate. Bounded (UpdateHints).
   struct HintSiteHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
