@@ -34,7 +34,8 @@ Usage:
         docs/runbook.md, "Replaying after a rule change".
   dedupd scan  [FILE|-] [--state-dir DIR] [--format json|text] [--metrics-port P]
                [--hold SECONDS] [--config FILE] [--set KEY=VALUE]...
-        Run the same pipeline on JSON lines (file or stdin) without Kafka;
+        Run the same pipeline on JSON lines (file or stdin) without Kafka
+        (on processing.threads threads: --set processing.threads=N);
         one output record per input line on stdout. State is in memory
         unless --state-dir keeps it. --hold keeps serving /metrics, the API
         and /ui/page (docs/api.md) that long after the input ends (port P,

@@ -27,11 +27,33 @@ PipelineResult Pipeline::Process(const InputMessage& message, std::vector<Output
 
 void Pipeline::Process(const InputMessage& message, std::vector<OutputRecord>* out,
                        PipelineResult* result) {
-  auto started = std::chrono::steady_clock::now();
+  Prepare(message, &parser_, result, &prepared_);
+  Finish(message, &prepared_, out, result);
+}
+
+void Pipeline::Prepare(const InputMessage& message, parse::PageParser* parser,
+                       PipelineResult* result, classify::PreparedPage* prepared,
+                       classify::Speculate speculate) const {
+  const auto started = std::chrono::steady_clock::now();
   PipelineResult& r = *result;
   r.kind = PipelineResult::Kind::kEvent;
   r.error.code = parse::ErrorCode::kInvalidJson;
   r.error.detail.clear();
+  if (!parser->Parse(message.value, &r.page, &r.error)) {
+    r.kind = PipelineResult::Kind::kDeadLetter;
+  } else if (r.page.status != 0 && (r.page.status < 200 || r.page.status > 299)) {
+    r.kind = PipelineResult::Kind::kSkipped;
+  } else {
+    detector_->Prepare(r.page, prepared, speculate);
+  }
+  r.prepare_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+void Pipeline::Finish(const InputMessage& message, classify::PreparedPage* prepared,
+                      std::vector<OutputRecord>* out, PipelineResult* result) {
+  auto started = std::chrono::steady_clock::now();
+  PipelineResult& r = *result;
   detector_->Recycle(std::move(r.outcome));  // its buffers serve this page's outcome
   if (r.diff) {
     // Kept for the next diff (a swap moves no text and allocates nothing).
@@ -40,8 +62,7 @@ void Pipeline::Process(const InputMessage& message, std::vector<OutputRecord>* o
   }
   r.dead_letter.Clear();
   metrics_->CountInput();
-  if (!parser_.Parse(message.value, &r.page, &r.error)) {
-    r.kind = PipelineResult::Kind::kDeadLetter;
+  if (r.kind == PipelineResult::Kind::kDeadLetter) {
     r.event.Clear();  // as in a fresh result: no event (rare: no reuse needed)
     r.dead_letter = emit::MakeDeadLetter(r.error, message.value, message.key, message.source,
                                          options_.dlq_max_original_bytes, NowMs());
@@ -52,16 +73,15 @@ void Pipeline::Process(const InputMessage& message, std::vector<OutputRecord>* o
     }
     return;
   }
-  if (r.page.status != 0 && (r.page.status < 200 || r.page.status > 299)) {
+  if (r.kind == PipelineResult::Kind::kSkipped) {
     // A failed fetch, not bad input: counted, skipped, state untouched.
-    r.kind = PipelineResult::Kind::kSkipped;
     r.event.Clear();
     metrics_->CountSkipped(r.page.status);
     return;
   }
   int64_t fetched_at =
       r.page.fetched_at_ms >= 0 ? r.page.fetched_at_ms : message.source.timestamp_ms;
-  r.outcome = detector_->Process(r.page, fetched_at);
+  r.outcome = detector_->Decide(r.page, fetched_at, prepared);
   int64_t now = NowMs();
   emit::FillEvent(r.page, r.outcome, message.source, fetched_at, now, &r.event);
   if (out != nullptr) {
@@ -95,6 +115,7 @@ void Pipeline::Process(const InputMessage& message, std::vector<OutputRecord>* o
   }
   if (fetched_at > 0) metrics_->ObserveEventLag(static_cast<double>(now - fetched_at) / 1000.0);
   metrics_->ObserveProcessing(
+      r.prepare_seconds +
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 

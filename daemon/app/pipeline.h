@@ -9,7 +9,8 @@
 //   PipelineResult reused;                           // file mode: kept across pages
 //   pipeline.Process({value, key, coordinates}, nullptr, &reused);
 //
-// Thread-safety: one Pipeline per thread (it owns a parser and a Detector view).
+// Thread-safety: one Pipeline per thread (it owns a parser and a Detector view);
+// Prepare() may run on other threads at the same time (each with a parser).
 #pragma once
 
 #include <chrono>
@@ -50,6 +51,7 @@ struct PipelineOptions {
 
 struct PipelineResult {
   enum class Kind { kEvent, kDeadLetter, kSkipped } kind = Kind::kEvent;
+  double prepare_seconds = 0;  // Pipeline::Prepare()'s part of the processing time
   parse::ParsedPage page;
   parse::ParseError error;
   classify::Outcome outcome;
@@ -70,6 +72,20 @@ class Pipeline {
   // scan` prints `*result` itself, so encoding them would be wasted work.
   void Process(const InputMessage& message, std::vector<OutputRecord>* out, PipelineResult* result);
 
+  // Process() in two parts, for a pool of workers (app/workers.h).
+  // Prepare(): what depends on the message alone (parse, Detector::Prepare)
+  // into `*result` and `*prepared`, with the calling thread's own parser; it
+  // is const and thread-safe. Finish(): the rest (the verdict, the event and
+  // diff, the output records, every metric), on the pipeline's thread, in
+  // input order, from what Prepare() left; Prepare() then Finish() is
+  // Process().
+  void Prepare(const InputMessage& message, parse::PageParser* parser, PipelineResult* result,
+               classify::PreparedPage* prepared,
+               classify::Speculate speculate = classify::Speculate::kNo) const;
+  void Finish(const InputMessage& message, classify::PreparedPage* prepared,
+              std::vector<OutputRecord>* out, PipelineResult* result);
+  const PipelineOptions& options() const { return options_; }
+
  private:
   int64_t NowMs() const;
 
@@ -80,6 +96,7 @@ class Pipeline {
   // A diff message kept while a page has none (PipelineResult::diff is an
   // optional, which would free it): swapped back in for the next diff.
   v1::PageDiff spare_diff_;
+  classify::PreparedPage prepared_;  // Process()'s, reused
 };
 
 // Rebuilds the detector's indexes from its store (Detector::LoadFromStore),

@@ -32,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -49,6 +50,7 @@
 #include "app/replay.h"
 #include "app/settings.h"
 #include "app/state_sync.h"
+#include "app/workers.h"
 #include "common/log.h"
 #include "delivery/batch.h"
 #include "delivery/client_events.h"
@@ -157,6 +159,15 @@ class Daemon {
   void ObserveCommitLatency();
   CommitResult AbortBatch(const std::string& why, bool rewind);
   bool BeginBatch();
+  // The oldest message read ahead, finished: its verdict and outputs
+  // produced into the open batch (begun if none is).
+  // kFailed: the batch must abort; kFatal: fatal_ is set (RecoverProducer).
+  enum class Step { kDone, kFailed, kFatal, kCommitNow };
+  Step FinishNext(std::string* why);
+  // Messages read ahead when a rebalance starts are finished before the batch
+  // commits (or dropped: `drop`, when nothing of the batch commits).
+  void FinishReadAhead(bool drop);
+  void DropReadAhead();
   // No sign of progress for kStallMs: the loop is inside a blocking call (a
   // commit waiting for a broker that just went, before librdkafka's events
   // reach the loop). Not ready then, without waiting for those events.
@@ -233,6 +244,16 @@ class Daemon {
   // producer is destroyed before batch_, whose tracker takes its reports.
   delivery::RdKafkaProducer producer_;
   delivery::RdKafkaConsumer consumer_edge_;
+  // Messages consumed and handed to the workers, not finished yet, oldest
+  // first (docs/delivery.md, "Workers"). Empty whenever Run() returns (a
+  // message goes before its consumer). Declared before consumer_, whose
+  // close() on destruction runs the rebalance callback (FinishReadAhead),
+  // after batch_ (which that finishes them into), and workers_ after
+  // read_ahead_ and pipeline_: the workers read both until they are stopped.
+  std::deque<kafka::MessagePtr> read_ahead_;
+  std::unique_ptr<Workers> workers_;
+  std::vector<OutputRecord> records_;  // FinishNext()'s, reused
+  uint64_t unkeyed_logged_ = 0;
   kafka::KafkaConsumerPtr consumer_;
   std::map<OutputTopic, std::string> topics_;
   // Edited releases of the open transaction, posted to Alertmanager only once
@@ -281,6 +302,10 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
     }
     return;
   }
+  // Messages consume() returned before this callback: finished into the open
+  // batch first, as they would have been without read-ahead, so that the
+  // consumer's positions (what a commit sends) match what was processed.
+  FinishReadAhead(consumer->assignment_lost() || fatal_ || events_.fatal());
   std::vector<int32_t> ids;
   std::string list;
   for (auto* tp : partitions) {
@@ -477,6 +502,8 @@ bool Daemon::Setup() {
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   const PipelineOptions pipeline_options = PipelineOptionsFrom(cfg_);
   pipeline_ = std::make_unique<Pipeline>(pipeline_options, detector_.get(), &metrics_);
+  workers_ = std::make_unique<Workers>(pipeline_.get(), WorkerThreads(cfg_.processing.threads));
+  log::Info("detection workers", {{"threads", std::to_string(workers_->threads())}});
   if (cfg_.alertmanager.enabled) {
     notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &metrics_);
     notifier_->Start();
@@ -798,6 +825,119 @@ bool Daemon::BeginBatch() {
   return batch_->Begin();
 }
 
+Daemon::Step Daemon::FinishNext(std::string* why) {
+  const kafka::MessagePtr msg = std::move(read_ahead_.front());
+  read_ahead_.pop_front();
+  Workers::Slot& slot = workers_->Front();
+  // The slot goes back to the workers on every return, before `msg` (whose
+  // bytes its message views) is destroyed.
+  struct PopAtEnd {
+    Workers* workers;
+    ~PopAtEnd() { workers->PopFront(); }
+  } pop_at_end{workers_.get()};
+  if (batch_->uncommitted() == 0 && !BeginBatch()) {
+    fatal_ = true;
+    return Step::kFatal;
+  }
+  const int32_t partition = msg->partition();
+  const int64_t offset = msg->offset();
+  const auto input = batch_->AddInput(
+      partition, offset,
+      msg->timestamp().type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
+          ? 0
+          : msg->timestamp().timestamp);
+  const SourceCoordinates& source = slot.message.source;
+  const std::string_view value = slot.message.value;
+  const std::string_view key = slot.message.key;
+  if (auto* rejected = batch_->rejections().FindCertain(partition, offset)) {
+    // Kafka refused one of its outputs before the abort: dead-letter it.
+    if (!batch_->DeadLetterRejected(*rejected, value, key, source, input).ok()) {
+      return Step::kFailed;
+    }
+  } else {
+    std::vector<OutputRecord>& records = records_;
+    records.clear();
+    PipelineResult& result = slot.result;
+    pipeline_->Finish(slot.message, &slot.prepared, &records, &result);
+    if (replay_ != nullptr) replay_->Count(result);
+    if (result.kind != PipelineResult::Kind::kDeadLetter && key != result.page.canonical_url) {
+      metrics_.CountUnkeyedInput();
+      if (unkeyed_logged_++ % 10000 == 0) {
+        log::Warn(
+            "input message not keyed by its canonical URL (counted in "
+            "dedupd_unkeyed_input_total; see docs/delivery.md)",
+            {{"key", std::string(key.substr(0, 200))},
+             {"canonical_url", result.page.canonical_url}});
+      }
+    }
+    // Everything this input writes: its output records, and the state it
+    // wrote, to the changelog partition of its input partition (the
+    // restore of partition p reads changelog partition p) and to the
+    // fingerprints topic every instance reads.
+    std::vector<Outgoing> out;
+    for (const auto& r : records) {
+      out.push_back(
+          {&topics_[r.topic], RdKafka::Topic::PARTITION_UA, &r.key, &r.value, KindOf(r.topic)});
+    }
+    std::string state_value, fingerprint_value;
+    const std::string* state_record = &state_value;
+    if (result.outcome.stored) {
+      // The bytes the store encoded when the Detector staged this state:
+      // the state is compressed once for the store and the changelog.
+      state_record = store_->StagedRecord(result.outcome.stored->canonical_url);
+      if (state_record == nullptr) {
+        state_value = state::EncodeUrlState(*result.outcome.stored);
+        state_record = &state_value;
+      }
+      // No text: every instance reads this record (docs/design.md, "The
+      // state record"); the text stays in the owner's changelog.
+      fingerprint_value =
+          fingerprint_full_
+              ? state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest)
+              : state::EncodeFingerprintRecord(*result.outcome.stored);
+      const std::string& url = result.outcome.stored->canonical_url;
+      ownership_.Record(url, partition);
+      out.push_back({&state_topic_, partition, &url, state_record, RecordKind::kChangelog});
+      out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url, &fingerprint_value,
+                     RecordKind::kFingerprint});
+    }
+    // All of them or none: a record produce() would refuse is found before
+    // any of them is produced. The Detector has staged this page's state
+    // with the batch's, so the batch is aborted (which undoes it) and the
+    // retry dead-letters this input.
+    if (auto produced = batch_->ProduceInput(out, input, partition, offset); !produced.ok()) {
+      if (!produced.detail().empty()) *why = produced.detail();  // over message.max.bytes
+      return Step::kFailed;
+    }
+    if (notifier_ && result.kind == PipelineResult::Kind::kEvent && result.diff &&
+        result.outcome.verdict == Verdict::kRevised) {
+      pending_alerts_.emplace_back(std::move(result.event), std::move(*result.diff));
+    }
+  }
+  // While some input messages are suspected of records the broker refused
+  // together with others' records, every input commits alone: a refusal
+  // then names its culprit.
+  return batch_->CommitEachInput() ? Step::kCommitNow : Step::kDone;
+}
+
+void Daemon::FinishReadAhead(bool drop) {
+  if (read_ahead_.empty()) return;
+  std::string why = "produce failed";
+  while (!read_ahead_.empty() && !drop && !fatal_) {
+    if (FinishNext(&why) == Step::kFailed) {
+      DropReadAhead();
+      if (!fatal_ && AbortBatch(why, true) == CommitResult::kFatal) fatal_ = true;
+      return;
+    }
+  }
+  DropReadAhead();
+}
+
+void Daemon::DropReadAhead() {
+  workers_->Clear();  // first: the workers may still read the messages' bytes
+  read_ahead_.clear();
+}
+
 Daemon::CommitResult Daemon::AbortBatch(const std::string& why, bool rewind) {
   return batch_->Abort(why, rewind ? delivery::Rewind::kYes : delivery::Rewind::kNo);
 }
@@ -1026,8 +1166,6 @@ int Daemon::Run() {
   const size_t batch_size = cfg_.processing.batch_size;
   const size_t commit_messages = cfg_.processing.commit_messages;
   const auto commit_interval = cfg_.processing.commit_interval;
-  std::vector<OutputRecord> records;
-  uint64_t unkeyed_logged = 0;
 
   if (replay_ != nullptr && notifier_) {  // a replay never pages anyone
     notifier_->Stop();
@@ -1049,106 +1187,63 @@ int Daemon::Run() {
     bool failed = false;
     std::string why = "produce failed";  // when failed
     bool commit_now = false;
-    for (size_t n = 0; n < batch_size && g_signals.load() == 0 && !fatal_; ++n) {
-      kafka::MessagePtr msg(consumer_->consume(n == 0 ? 100 : 0));
-      if (!msg) break;
-      if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) break;
-      if (msg->err() != RdKafka::ERR_NO_ERROR) {
-        metrics_.CountKafkaError("consume");
-        log::Warn("consume error", {{"error", msg->errstr()}});
-        // ERR__FATAL: the consumer is done for; the loop's top re-creates it.
-        break;
-      }
-      if (replay_ != nullptr && replay_->PastEnd(msg->partition(), msg->offset())) continue;
-      if (batch_->uncommitted() == 0 && !BeginBatch()) {
-        fatal_ = true;
-        break;
-      }
-      const int32_t partition = msg->partition();
-      const int64_t offset = msg->offset();
-      const auto input = batch_->AddInput(
-          partition, offset,
-          msg->timestamp().type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
-              ? 0
-              : msg->timestamp().timestamp);
-      SourceCoordinates source{input_topic_, partition, offset, msg->timestamp().timestamp};
-      const std::string_view value(static_cast<const char*>(msg->payload()), msg->len());
-      std::string_view key =
-          msg->key_pointer() != nullptr
-              ? std::string_view(static_cast<const char*>(msg->key_pointer()), msg->key_len())
-              : std::string_view{};
-      if (auto* rejected = batch_->rejections().FindCertain(partition, offset)) {
-        // Kafka refused one of its outputs before the abort: dead-letter it.
-        if (!batch_->DeadLetterRejected(*rejected, value, key, source, input).ok()) {
-          failed = true;
+    // Up to batch_size messages this turn: consumed ahead into the workers,
+    // which parse and prepare them, and finished here in input order
+    // (docs/delivery.md, "Workers").
+    size_t consumed = 0;
+    bool input_done = false;
+    while (!failed && !commit_now) {
+      // While some input messages are suspected of records the broker
+      // refused together with others' records, every input commits alone:
+      // none is read ahead.
+      const size_t ahead = batch_->CommitEachInput() ? 1 : workers_->capacity();
+      while (!input_done && consumed < batch_size && read_ahead_.size() < ahead &&
+             g_signals.load() == 0 && !fatal_) {
+        // (consume() may run the rebalance callback, which finishes or drops
+        // what is read ahead: FinishReadAhead.)
+        kafka::MessagePtr msg(consumer_->consume(consumed == 0 ? 100 : 0));
+        if (!msg || msg->err() == RdKafka::ERR__TIMED_OUT ||
+            msg->err() == RdKafka::ERR__PARTITION_EOF) {
+          input_done = true;
           break;
         }
-      } else {
-        records.clear();
-        PipelineResult result = pipeline_->Process({value, key, source}, &records);
-        if (replay_ != nullptr) replay_->Count(result);
-        if (result.kind != PipelineResult::Kind::kDeadLetter && key != result.page.canonical_url) {
-          metrics_.CountUnkeyedInput();
-          if (unkeyed_logged++ % 10000 == 0) {
-            log::Warn(
-                "input message not keyed by its canonical URL (counted in "
-                "dedupd_unkeyed_input_total; see docs/delivery.md)",
-                {{"key", std::string(key.substr(0, 200))},
-                 {"canonical_url", result.page.canonical_url}});
-          }
-        }
-        // Everything this input writes: its output records, and the state it
-        // wrote, to the changelog partition of its input partition (the
-        // restore of partition p reads changelog partition p) and to the
-        // fingerprints topic every instance reads.
-        std::vector<Outgoing> out;
-        for (const auto& r : records) {
-          out.push_back(
-              {&topics_[r.topic], RdKafka::Topic::PARTITION_UA, &r.key, &r.value, KindOf(r.topic)});
-        }
-        std::string state_value, fingerprint_value;
-        const std::string* state_record = &state_value;
-        if (result.outcome.stored) {
-          // The bytes the store encoded when the Detector staged this state:
-          // the state is compressed once for the store and the changelog.
-          state_record = store_->StagedRecord(result.outcome.stored->canonical_url);
-          if (state_record == nullptr) {
-            state_value = state::EncodeUrlState(*result.outcome.stored);
-            state_record = &state_value;
-          }
-          // No text: every instance reads this record (docs/design.md, "The
-          // state record"); the text stays in the owner's changelog.
-          fingerprint_value =
-              fingerprint_full_
-                  ? state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest)
-                  : state::EncodeFingerprintRecord(*result.outcome.stored);
-          const std::string& url = result.outcome.stored->canonical_url;
-          ownership_.Record(url, partition);
-          out.push_back({&state_topic_, partition, &url, state_record, RecordKind::kChangelog});
-          out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url,
-                         &fingerprint_value, RecordKind::kFingerprint});
-        }
-        // All of them or none: a record produce() would refuse is found before
-        // any of them is produced. The Detector has staged this page's state
-        // with the batch's, so the batch is aborted (which undoes it) and the
-        // retry dead-letters this input.
-        if (auto produced = batch_->ProduceInput(out, input, partition, offset); !produced.ok()) {
-          if (!produced.detail().empty()) why = produced.detail();  // over message.max.bytes
-          failed = true;
+        if (msg->err() != RdKafka::ERR_NO_ERROR) {
+          metrics_.CountKafkaError("consume");
+          log::Warn("consume error", {{"error", msg->errstr()}});
+          // ERR__FATAL: the consumer is done for; the loop's top re-creates it.
+          input_done = true;
           break;
         }
-        if (notifier_ && result.kind == PipelineResult::Kind::kEvent && result.diff &&
-            result.outcome.verdict == Verdict::kRevised) {
-          pending_alerts_.emplace_back(std::move(result.event), std::move(*result.diff));
-        }
+        ++consumed;
+        if (replay_ != nullptr && replay_->PastEnd(msg->partition(), msg->offset())) continue;
+        // An abort rewinds to it (Rewind) even before it is finished.
+        batch_->NoteConsumed(msg->partition(), msg->offset());
+        Workers::Slot& slot = workers_->Acquire();
+        slot.message.value = std::string_view(static_cast<const char*>(msg->payload()), msg->len());
+        slot.message.key =
+            msg->key_pointer() != nullptr
+                ? std::string_view(static_cast<const char*>(msg->key_pointer()), msg->key_len())
+                : std::string_view{};
+        slot.message.source = {input_topic_, msg->partition(), msg->offset(),
+                               msg->timestamp().timestamp};
+        workers_->Submit();
+        read_ahead_.push_back(std::move(msg));
       }
-      // While some input messages are suspected of records the broker refused
-      // together with others' records, every input commits alone: a refusal
-      // then names its culprit.
-      if (batch_->CommitEachInput()) {
-        commit_now = true;
-        break;
+      if (read_ahead_.empty() || fatal_) break;
+      switch (FinishNext(&why)) {
+        case Step::kDone: break;
+        case Step::kFailed: failed = true; break;
+        case Step::kFatal: break;  // the loop stops on fatal_
+        case Step::kCommitNow: commit_now = read_ahead_.empty(); break;
       }
+    }
+    if (!read_ahead_.empty()) {
+      // Left unfinished (a failure, or a fatal error): the abort's rewind
+      // takes the consumer back to them (the batch's first offsets have
+      // them); with nothing uncommitted after a fatal error, RecoverProducer's
+      // resync.
+      DropReadAhead();
+      if (!fatal_ || batch_->uncommitted() > 0) failed = true;
     }
     if (failed) {
       // A record that did not go out must not be committed without it.

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "app/pipeline.h"
 #include "app/settings.h"
+#include "app/workers.h"
 #include "common/log.h"
 #include "emit/json.h"
 #include "metrics/http_server.h"
@@ -129,20 +130,36 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
     in = &file;
   }
   std::string topic = args.input == "-" ? "stdin" : args.input;
-  std::string line;
-  // Kept across lines: the page, event and diff reuse their strings, lists
-  // and sub-messages, and no output record is encoded (scan prints `r`).
-  PipelineResult r;
+  // The pages are parsed and prepared on `threads` threads and finished
+  // (verdict, state) here in line order. Each slot keeps its line, page,
+  // event and diff across lines (their strings, lists and sub-messages are
+  // reused), and no output record is encoded (scan prints the result).
+  Workers workers(&pipeline, WorkerThreads(cfg.processing.threads));
   std::string json;  // one page's JSON lines, reused
   std::map<std::string, std::string> commit_metadata{{"scan.last_line", ""}};  // reused
   const auto last_line = commit_metadata.begin();
   size_t line_no = 0;
+  size_t lines_read = 0;
+  bool input_done = false;
   std::ostream& out = std::cout;
-  while (std::getline(*in, line)) {
+  while (true) {
+    while (!input_done && !workers.Full()) {
+      Workers::Slot& slot = workers.Acquire();
+      if (!std::getline(*in, slot.storage)) {
+        input_done = true;
+        break;
+      }
+      if (!slot.storage.empty() && slot.storage.back() == '\r') slot.storage.pop_back();
+      slot.message = {
+          slot.storage, {}, SourceCoordinates{topic, 0, static_cast<int64_t>(lines_read), 0}};
+      ++lines_read;
+      workers.Submit();
+    }
+    if (workers.Empty()) break;
+    Workers::Slot& slot = workers.Front();
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    SourceCoordinates source{topic, 0, static_cast<int64_t>(line_no - 1), 0};
-    pipeline.Process({line, {}, source}, /*out=*/nullptr, &r);
+    pipeline.Finish(slot.message, &slot.prepared, /*out=*/nullptr, &slot.result);
+    const PipelineResult& r = slot.result;
     // Each line is its own commit in file mode: state is durable per line,
     // and committed before its verdict is printed, so that every verdict
     // printed is one the store holds, whatever stops the scan.
@@ -199,8 +216,18 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
           break;
       }
     }
+    workers.PopFront();
   }
   out.flush();
+  const auto speculation = detector.Speculation();
+  const Workers::Stats work = workers.stats();
+  log::Debug("scan done", {{"threads", std::to_string(workers.threads())},
+                           {"prepared_here", std::to_string(work.prepared_here)},
+                           {"prepared_by_workers", std::to_string(work.prepared_by_workers)},
+                           {"waits", std::to_string(work.waits)},
+                           {"wait_seconds", std::to_string(work.wait_seconds)},
+                           {"speculated_fingerprints_used", std::to_string(speculation.hits)},
+                           {"speculated_fingerprints_redone", std::to_string(speculation.misses)}});
   metrics.SetIndexDocuments(static_cast<double>(detector.IndexedDocuments()));
   metrics.SetStateBytes(static_cast<double>(store->ApproximateBytes()));
   if (args.hold_seconds > 0) {

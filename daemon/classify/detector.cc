@@ -155,15 +155,37 @@ struct Detector::NormalizedBlocks {
   }
 };
 
-// Process()'s per-page vectors, kept so that they keep their capacity.
-struct Detector::PageScratch {
-  // The page's blocks, extracted into the last page's buffers.
+// What Prepare() computes from the page alone, for Decide(): the page's
+// blocks, extracted into the last page's buffers, their forms and hashes,
+// and the outcome's fields that depend on the page alone.
+struct Detector::PreparedParts {
   text::ExtractedText extracted;
   std::vector<size_t> block_index;      // views[i] is extracted.blocks[block_index[i]]
   std::vector<std::string_view> views;  // the blocks without chrome
   text::RepeatResult repeats;
   std::vector<std::string> canonical;    // without repeats
   std::vector<std::string> spare_lines;  // canonical's strings a shorter page left
+  NormalizedBlocks normalized;
+  std::vector<uint64_t> line_hashes;  // the non-empty forms' hashes (the stored line hashes)
+  Flags flags;
+  double repeated_fraction = 0;
+  ContentHash128 content_hash;
+  TextStats stats;
+  // Speculate::kYes: the fingerprint with the blocks marked 1 left out (the
+  // hints' guess of the boilerplate), which Decide() takes if the model
+  // marks the same blocks.
+  bool speculated = false;
+  std::vector<uint8_t> speculated_marks;
+  Fingerprint speculated_fp;
+};
+
+PreparedPage::PreparedPage() : parts_(std::make_unique<Detector::PreparedParts>()) {}
+PreparedPage::~PreparedPage() = default;
+PreparedPage::PreparedPage(PreparedPage&&) noexcept = default;
+PreparedPage& PreparedPage::operator=(PreparedPage&&) noexcept = default;
+
+// Decide()'s per-page vectors, kept so that they keep their capacity.
+struct Detector::PageScratch {
   std::vector<DocId> same_content;
   // What Recycle() handed back: the last outcome's stored state and diff,
   // whose strings and vectors the next page's are built in.
@@ -268,7 +290,7 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
             return ContentTag(static_cast<const Detector*>(self)->current_[doc].hash());
           },
           this),
-      page_blocks_(std::make_unique<NormalizedBlocks>()),
+      page_prepared_(std::make_unique<PreparedPage>()),
       page_fp_(std::make_unique<Fingerprint>()),
       page_scratch_(std::make_unique<PageScratch>()) {
   // A document known from the topic keeps only its passages' prefixes: the
@@ -286,6 +308,17 @@ Detector::~Detector() = default;
 void Detector::Fingerprinter(const std::vector<std::string>& blocks,
                              const NormalizedBlocks& normalized_blocks, std::string_view site,
                              Fingerprint* out) const {
+  thread_local std::vector<uint8_t> marks;
+  marks.assign(blocks.size(), 0);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    marks[i] = !normalized_blocks.forms[i].empty() &&
+               boilerplate_.IsBoilerplate(site, normalized_blocks.line_hash[i]);
+  }
+  FingerprintBlocks(normalized_blocks, marks, out);
+}
+
+void Detector::FingerprintBlocks(const NormalizedBlocks& normalized_blocks,
+                                 std::span<const uint8_t> boilerplate, Fingerprint* out) const {
   // *out is reused page after page (Process), so every field is reset here
   // and the vectors keep their capacity; so do the two scratch strings.
   Fingerprint& fp = *out;
@@ -298,11 +331,10 @@ void Detector::Fingerprinter(const std::vector<std::string>& blocks,
   thread_local std::string joined;
   joined.clear();
   size_t all_tokens = 0;
-  for (size_t i = 0; i < blocks.size(); ++i) {
+  for (size_t i = 0; i < boilerplate.size(); ++i) {
     const std::string& normalized = normalized_blocks.forms[i];
     if (normalized.empty()) continue;
-    uint64_t line_hash = normalized_blocks.line_hash[i];
-    if (boilerplate_.IsBoilerplate(site, line_hash)) {
+    if (boilerplate[i] != 0) {
       ++fp.boilerplate_blocks;
       all_tokens += fingerprint::CountTokens(normalized);
       continue;
@@ -337,6 +369,43 @@ void Detector::Fingerprinter(const std::vector<std::string>& blocks,
   if (fp.paragraph_hashes.size() > options_.passage_sample) {
     fp.paragraph_hashes.resize(options_.passage_sample);  // bottom-k: the smallest hashes
   }
+}
+
+// Speculation hints: at most max_sites sites (as the model) and
+// kMaxHintLines lines each (a site's boilerplate is a few dozen lines; the
+// bound keeps the worst case near 4096 x 256 x 40 B = 40 MiB); a full map
+// or site starts again empty, which costs misses, never a wrong fingerprint.
+constexpr size_t kMaxHintLines = 256;
+
+void Detector::SpeculativeMarks(std::string_view site, const NormalizedBlocks& normalized,
+                                std::vector<uint8_t>* marks) const {
+  marks->assign(normalized.count, 0);
+  std::lock_guard lock(hints_mu_);
+  const auto it = hints_.find(site);
+  if (it == hints_.end()) return;
+  for (size_t i = 0; i < normalized.count; ++i) {
+    (*marks)[i] = !normalized.forms[i].empty() && it->second.contains(normalized.line_hash[i]);
+  }
+}
+
+void Detector::UpdateHints(std::string_view site, const NormalizedBlocks& normalized,
+                           const std::vector<uint8_t>& marks) {
+  std::lock_guard lock(hints_mu_);
+  auto it = hints_.find(site);
+  if (it == hints_.end()) {
+    if (hints_.size() >= options_.boilerplate.max_sites) hints_.clear();
+    it = hints_.emplace(std::string(site), std::unordered_set<uint64_t>{}).first;
+  }
+  std::unordered_set<uint64_t>& lines = it->second;
+  for (size_t i = 0; i < marks.size(); ++i) {
+    if (normalized.forms[i].empty()) continue;
+    if (marks[i] != 0) {
+      lines.insert(normalized.line_hash[i]);
+    } else {
+      lines.erase(normalized.line_hash[i]);
+    }
+  }
+  if (lines.size() > kMaxHintLines) lines.clear();
 }
 
 Detector::DocId Detector::DocIdFor(const std::string& url) {
@@ -766,13 +835,22 @@ DiffOutcome Detector::MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes
 }
 
 Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) {
-  Outcome out;
+  Prepare(page, page_prepared_.get());
+  return Decide(page, fetched_at_ms, page_prepared_.get());
+}
+
+void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
+                       Speculate speculate) const {
+  PreparedParts& scratch = *prepared->parts_;
+  PreparedParts& out = scratch;  // the outcome's fields Decide() copies
+  out.flags = {};
+  out.repeated_fraction = 0;
+  out.stats = {};
   out.stats.invalid_utf8 = static_cast<uint32_t>(page.repaired_utf8);
 
   // Extract -> blocks without page chrome. Every buffer below is the
-  // detector's, reused page after page: the blocks' strings are swapped
+  // prepared page's, reused page after page: the blocks' strings are swapped
   // between the extraction and the canonical blocks, never copied or freed.
-  PageScratch& scratch = *page_scratch_;
   text::ExtractedText& extracted = scratch.extracted;
   if (text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml) {
     text::ExtractHtml(page.body, &extracted);
@@ -795,7 +873,7 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   // Normalised forms and content keys of every block, then repeats ->
   // canonical blocks (first occurrence kept). `normalized.sentences` are
   // views into the extraction's strings: not to be read after the swap below.
-  NormalizedBlocks& normalized = *page_blocks_;
+  NormalizedBlocks& normalized = scratch.normalized;
   normalized.Assign(views);
   text::RepeatResult& repeats = scratch.repeats;
   text::FindRepeats(views.size(), &normalized.keys, normalized.key_end, options_.repeats, &repeats);
@@ -823,16 +901,55 @@ Outcome Detector::Process(const parse::ParsedPage& page, int64_t fetched_at_ms) 
   }
   out.stats.sentences = static_cast<uint32_t>(normalized.sentences.size());
   out.stats.blocks = static_cast<uint32_t>(canonical.size());
+  normalized.NonEmptyHashes(&scratch.line_hashes);
+
+  scratch.speculated = speculate == Speculate::kYes;
+  if (scratch.speculated) {
+    SpeculativeMarks(page.site, normalized, &scratch.speculated_marks);
+    FingerprintBlocks(normalized, scratch.speculated_marks, &scratch.speculated_fp);
+  }
+}
+
+Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
+                         PreparedPage* prepared) {
+  PreparedParts& ready = *prepared->parts_;
+  const std::vector<std::string>& canonical = ready.canonical;
+  const NormalizedBlocks& normalized = ready.normalized;
+  PageScratch& scratch = *page_scratch_;
+  Outcome out;
+  out.flags = ready.flags;
+  out.repeated_fraction = ready.repeated_fraction;
+  out.content_hash = ready.content_hash;
+  out.stats = ready.stats;
 
   // Boilerplate: learn from this page, then fingerprint without it.
   // The state this page stores, in the buffers of the last one Recycle()
   // handed back (if any).
   state::UrlState next = StateWithBuffersOf(&scratch.spare_state);
   std::vector<uint64_t>& line_hashes = next.line_hashes;
-  normalized.NonEmptyHashes(&line_hashes);
+  line_hashes.swap(ready.line_hashes);  // the prepared page keeps the old buffer
   boilerplate_.Observe(page.site, fingerprint::Hash64(page.canonical_url), line_hashes);
   Fingerprint& fp = *page_fp_;
-  Fingerprinter(canonical, normalized, page.site, &fp);
+  if (!ready.speculated) {
+    Fingerprinter(canonical, normalized, page.site, &fp);
+  } else {
+    // The speculative fingerprint is exact when the model marks the blocks
+    // the hints did: the fingerprint is a function of the blocks and marks.
+    std::vector<uint8_t>& marks = decide_marks_;
+    marks.assign(canonical.size(), 0);
+    for (size_t i = 0; i < canonical.size(); ++i) {
+      marks[i] = !normalized.forms[i].empty() &&
+                 boilerplate_.IsBoilerplate(page.site, normalized.line_hash[i]);
+    }
+    if (marks == ready.speculated_marks) {
+      std::swap(fp, ready.speculated_fp);
+      ++speculation_.hits;
+    } else {
+      FingerprintBlocks(normalized, marks, &fp);
+      ++speculation_.misses;
+      UpdateHints(page.site, normalized, marks);
+    }
+  }
   out.simhash = fp.simhash;
   out.stats.shingles = static_cast<uint32_t>(fp.shingles.size());
   out.stats.boilerplate_blocks += fp.boilerplate_blocks;

@@ -9,18 +9,26 @@
 // Changes to the state store are staged; the caller commits them (after the
 // Kafka transaction that carries the same outputs) or calls Rollback(), which
 // also undoes the in-memory index changes made since the last Commit().
-// Thread-safety: not thread-safe; one Detector per pipeline.
+// Thread-safety: not thread-safe; one Detector per pipeline, except
+// Prepare(), which any number of threads may call at once, also while the
+// detector's own thread runs Decide() or anything else:
+//
+//   PreparedPage prepared;                         // one per page in flight
+//   detector.Prepare(page, &prepared);             // any thread: the page alone
+//   Outcome out = detector.Decide(page, fetched_at_ms, &prepared);  // in input order
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "classify/boilerplate.h"
@@ -116,6 +124,13 @@ struct Outcome {
   std::optional<state::UrlState> stored;
 };
 
+class PreparedPage;
+
+// Prepare(..., Speculate::kYes) also fingerprints the page with the blocks
+// that its site's recent pages had as boilerplate left out, so that Decide()
+// only checks that the model still says so (docs/delivery.md, "Workers").
+enum class Speculate : bool { kNo, kYes };
+
 class Detector {
  public:
   Detector(DetectOptions options, state::StateStore* store);
@@ -127,6 +142,24 @@ class Detector {
                        size_t every = 100000);
 
   Outcome Process(const parse::ParsedPage& page, int64_t fetched_at_ms);
+  // Process() in two parts. Prepare() does what depends on the page alone
+  // (extraction, repeats, the content hash, normalisation and sentences,
+  // the line hashes; with Speculate::kYes a speculative fingerprint) into
+  // *prepared, whose buffers serve page after page. It reads no state that
+  // any other member writes: it is thread-safe. Decide() does the rest
+  // (boilerplate learning, the fingerprint, the verdict, staging) from a page
+  // Prepare() filled, on the detector's thread, in input order; its outcome
+  // equals Process()'s for the same page at the same point of the stream.
+  void Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
+               Speculate speculate = Speculate::kNo) const;
+  Outcome Decide(const parse::ParsedPage& page, int64_t fetched_at_ms, PreparedPage* prepared);
+  // Decide()s of speculated pages whose speculative fingerprint was used
+  // (hits) or computed again (misses).
+  struct SpeculationStats {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+  };
+  SpeculationStats Speculation() const { return speculation_; }
   // Hands back an outcome the caller is done with (file mode reuses one
   // result page after page): the next Process() builds its stored state and
   // diff sentences in its strings and vectors, which then allocate nothing
@@ -210,6 +243,22 @@ class Detector {
   struct NormalizedBlocks;
   void Fingerprinter(const std::vector<std::string>& blocks, const NormalizedBlocks& normalized,
                      std::string_view site, Fingerprint* out) const;
+  // The fingerprint with the blocks marked 1 in `boilerplate` left out: a
+  // function of the blocks and the marks alone (any thread).
+  void FingerprintBlocks(const NormalizedBlocks& normalized, std::span<const uint8_t> boilerplate,
+                         Fingerprint* out) const;
+  friend class PreparedPage;
+  struct PreparedParts;
+  // Speculation hints (Prepare, Decide): per site, the line hashes its last
+  // decided pages had as boilerplate. Bounded (UpdateHints).
+  struct HintSiteHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  void SpeculativeMarks(std::string_view site, const NormalizedBlocks& normalized,
+                        std::vector<uint8_t>* marks) const;
+  void UpdateHints(std::string_view site, const NormalizedBlocks& normalized,
+                   const std::vector<uint8_t>& marks);
   DocId DocIdFor(const std::string& url);
   // `held_tags`: s is RemoteState(doc) (a rollback re-inserting it), so
   // remote_ and remote_prefixes_ hold it already and s has no passage
@@ -320,11 +369,31 @@ class Detector {
   std::vector<uint32_t> removed_tags_;  // RemoveRemotePassages()'s, for the undo log
   std::unordered_map<DocId, std::pair<int64_t, uint32_t>> remote_overflow_;
   std::vector<Undo> undo_;
-  std::unique_ptr<NormalizedBlocks> page_blocks_;  // Process()'s, reused page after page
-  std::unique_ptr<Fingerprint> page_fp_;           // likewise
+  std::unique_ptr<PreparedPage> page_prepared_;  // Process()'s, reused page after page
+  std::unique_ptr<Fingerprint> page_fp_;         // likewise
   struct PageScratch;
   std::unique_ptr<PageScratch> page_scratch_;  // Process()'s vectors, likewise
   std::function<void(const state::UrlState&)> observer_;
+  mutable std::mutex hints_mu_;
+  std::unordered_map<std::string, std::unordered_set<uint64_t>, HintSiteHash, std::equal_to<>>
+      hints_;                          // guarded by hints_mu_
+  std::vector<uint8_t> decide_marks_;  // Decide()'s, reused
+  SpeculationStats speculation_;
+};
+
+// A page Detector::Prepare() filled, for Detector::Decide(): it owns its
+// blocks, forms and hashes. Reusing one for page after page keeps their
+// buffers. Thread-safety: one thread at a time.
+class PreparedPage {
+ public:
+  PreparedPage();
+  ~PreparedPage();
+  PreparedPage(PreparedPage&&) noexcept;
+  PreparedPage& operator=(PreparedPage&&) noexcept;
+
+ private:
+  friend class Detector;
+  std::unique_ptr<Detector::PreparedParts> parts_;
 };
 
 }  // namespace dedupd::classify

@@ -47,6 +47,10 @@ const std::vector<Setting>& Table() {
        "exactly_once (Kafka transactions) or at_least_once (commit after delivery)", 0, 0,
        "exactly_once|at_least_once"},
       {"processing.batch_size", Type::kInt, "500", "Messages consumed per batch", 1, 100000},
+      {"processing.threads", Type::kInt, "0",
+       "Threads that parse and prepare pages for detection, the loop's included (verdicts stay "
+       "in input order); 0: one per core",
+       0, 256},
       {"processing.commit_interval_ms", Type::kInt, "1000",
        "Commit (transaction) at least this often", 10, 600000},
       {"processing.commit_messages", Type::kInt, "2000",

@@ -55,6 +55,7 @@ void BindSettings(Settings& s, Visitor& v) {
   v("topics.fingerprints", &s.topics.fingerprints);
   v("processing.mode", &s.processing.mode, Names<ProcessingMode>(kModes));
   v("processing.batch_size", &s.processing.batch_size);
+  v("processing.threads", &s.processing.threads);
   v("processing.commit_interval_ms", &s.processing.commit_interval);
   v("processing.commit_messages", &s.processing.commit_messages);
   v("processing.max_message_bytes", &s.processing.max_message_bytes);

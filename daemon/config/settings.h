@@ -86,6 +86,7 @@ struct Settings {
   struct Processing {
     ProcessingMode mode{};
     size_t batch_size{};
+    size_t threads{};  // 0: one per core (app::WorkerThreads)
     std::chrono::milliseconds commit_interval{};
     size_t commit_messages{};
     size_t max_message_bytes{};

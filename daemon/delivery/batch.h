@@ -110,6 +110,11 @@ class Batch {
   bool Begin();
   // Adds the input at (partition, offset); its index, for record tags.
   uint32_t AddInput(int32_t partition, int64_t offset, int64_t timestamp_ms);
+  // A message consumed ahead of AddInput (read ahead by the workers): an
+  // abort rewinds to it, and Drop() returns it, even before it is added.
+  void NoteConsumed(int32_t partition, int64_t offset) {
+    first_offsets_.try_emplace(partition, offset);
+  }
   // Produces every record of one input, or none when one is over
   // message.max.bytes; a record refused for its size is remembered
   // (rejections()) so that the retry dead-letters its input. Not ok: abort.

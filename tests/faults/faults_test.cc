@@ -169,6 +169,8 @@ struct Topics {
 std::vector<std::string> DaemonArgs(const std::string& bootstrap, const std::string& group,
                                     const Topics& t, int slot, const fs::path& state_dir,
                                     long partitions, const std::string& mode) {
+  // processing.threads=2: more than one detection worker (issue #12), pages
+  // read ahead while rebalances, aborts and kills happen.
   return {"--kafka.bootstrap_servers=" + bootstrap,
           "--kafka.group_id=" + group,
           "--kafka.transactional_id=" + group + "-" + std::to_string(slot),
@@ -187,6 +189,7 @@ std::vector<std::string> DaemonArgs(const std::string& bootstrap, const std::str
           "--state.dir=" + state_dir.string(),
           "--processing.mode=" + mode,
           "--processing.commit_interval_ms=500",
+          "--processing.threads=2",
           "--shutdown.grace_period_ms=30000"};
 }
 
