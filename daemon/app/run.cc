@@ -54,6 +54,8 @@
 #include "delivery/client_events.h"
 #include "delivery/rdkafka_edge.h"
 #include "delivery/rebalance.h"
+#include "delivery/resync.h"
+#include "delivery/store_guard.h"
 #include "delivery/topics.h"
 #include "emit/records.h"
 #include "kafka/admin.h"
@@ -110,6 +112,28 @@ RecordKind KindOf(OutputTopic topic) {
   return RecordKind::kEvent;
 }
 
+// The store and the detector's staged writes, for delivery::StoreGuard.
+class StoreAdapter final : public delivery::StoreEdge {
+ public:
+  StoreAdapter(const state::StateStorePtr* store, const std::unique_ptr<classify::Detector>* det)
+      : store_(store), detector_(det) {}
+  static std::optional<delivery::StoreFault> Fault(const std::optional<state::StoreError>& e) {
+    if (!e) return std::nullopt;
+    return delivery::StoreFault{std::string(state::StoreErrorKindName(e->kind)), e->message};
+  }
+  std::optional<delivery::StoreFault> CheckWritable() override {
+    return Fault((*store_)->CheckWritable());
+  }
+  std::optional<delivery::StoreFault> LastError() override { return Fault((*store_)->LastError()); }
+  bool Commit(const std::map<std::string, std::string>& meta, std::string* why) override {
+    return (*detector_)->Commit(meta, why);
+  }
+
+ private:
+  const state::StateStorePtr* store_;
+  const std::unique_ptr<classify::Detector>* detector_;
+};
+
 class Daemon;
 
 class Rebalancer : public RdKafka::RebalanceCb {
@@ -139,7 +163,9 @@ class Daemon {
         rebalancer_(this),
         liveness_(cfg.health.liveness_timeout),
         producer_(cfg.topics.input, [this] { return consumer_.get(); }),
-        consumer_edge_(cfg.topics.input, [this] { return consumer_.get(); }) {}
+        consumer_edge_(cfg.topics.input, [this] { return consumer_.get(); }),
+        store_edge_(&store_, &detector_),
+        store_guard_(&store_edge_, &clock_, &metrics_, StoreHooks()) {}
   // The HTTP threads read the store through api_: stopped before any member
   // they use is destroyed, whichever way Run() returned.
   ~Daemon() { http_.Stop(); }
@@ -171,18 +197,19 @@ class Daemon {
                                              Clock::time_point deadline);
   bool Resync(const std::map<int32_t, int64_t>& batch_first);
   void TailFingerprints();
-  // The state store on a full volume (docs/delivery.md, "Full disk").
-  bool StoreReady();
-  void NoteStore(const std::optional<state::StoreError>& error, bool failed_write);
-  bool WaitForStore(Clock::time_point deadline);
-  void HoldInput();
-  std::string StoreWhy() const {
-    std::lock_guard lock(store_why_mu_);
-    return store_why_;
+  // The state store on a full volume (docs/delivery.md, "Full disk"):
+  // store_guard_ (delivery/store_guard.h).
+  delivery::StoreGuardHooks StoreHooks() {
+    delivery::StoreGuardHooks h;
+    h.beat = [this](const char* what) { liveness_.Beat(what); };
+    h.cancelled = [] { return g_signals.load() > 0; };
+    h.changed = [this](bool) { metrics_.SetReady(Ready()); };
+    return h;
   }
+  void HoldInput();
   bool Ready() const {
     return loaded_ && producer_ready_ && joined_ && !restoring_ &&
-           !events_.brokers().Unavailable() && !Stalled() && store_writable_;
+           !events_.brokers().Unavailable() && !Stalled() && store_guard_.writable();
   }
   // `dedupd replay` hooks (app/replay.h); unused when replay_ is null.
   void ReplayStartOffsets(delivery::Offsets& offsets);
@@ -247,15 +274,9 @@ class Daemon {
   std::chrono::milliseconds restore_timeout_{120000};
   bool fatal_ = false;
   // Full disk (docs/delivery.md): whether the store takes writes (read by
-  // /readyz), why not, and a store write that failed after its Kafka commit
-  // (the batch's metadata; empty for a restore or tail chunk), kept staged and
-  // retried before any other write and before any new batch.
-  std::atomic<bool> store_writable_{true};
-  mutable std::mutex store_why_mu_;
-  std::string store_why_;
-  std::optional<std::map<std::string, std::string>> unstored_;
-  Clock::time_point store_blocked_since_{};
-  Clock::time_point store_logged_{};
+  // /readyz), and a store write that failed, kept staged and retried first.
+  StoreAdapter store_edge_;
+  delivery::StoreGuard store_guard_;
 };
 
 void Rebalancer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -327,16 +348,15 @@ delivery::RebalanceOutcome Daemon::RestoreAssigned(const std::vector<int32_t>& i
   std::string list;
   for (int32_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
   std::string error;
-  while (!WaitForStore(deadline) || !sync_->RestorePartitions(ids, &error)) {
+  while (!store_guard_.Wait(deadline) || !sync_->RestorePartitions(ids, &error)) {
     // Shutting down: nothing to process.
     if (g_signals.load() > 0) return delivery::RebalanceOutcome::kInterrupted;
-    if (auto why = store_->LastError(); why && Clock::now() < deadline) {
-      if (!unstored_) unstored_.emplace();  // the chunk stays staged: written first
-      NoteStore(why, true);
+    if (auto why = store_edge_.LastError(); why && Clock::now() < deadline) {
+      store_guard_.ChunkFailed(*why);  // the chunk stays staged: written first
       continue;
     }
-    if (!store_writable_) {
-      error = "the state store takes no writes: " + StoreWhy();
+    if (!store_guard_.writable()) {
+      error = "the state store takes no writes: " + store_guard_.why();
     } else if (events_.brokers().Unavailable()) {
       // No broker is up: an outage, which the restore outlasts by retrying.
       log::Warn("state restore failed while no broker is up; retrying",
@@ -411,8 +431,8 @@ bool Daemon::Setup() {
           "\nbrokers_up=" + std::to_string(events_.brokers_up()) + "\nbroker_unavailable_seconds=" +
           std::to_string(static_cast<int64_t>(events_.brokers().UnavailableSeconds())) +
           "\nloop_stalled=" + (Stalled() ? "1" : "0") +
-          "\nstate_store_writable=" + (store_writable_ ? "1" : "0") + "\n";
-      if (!store_writable_) body += "state_store=" + StoreWhy() + "\n";
+          "\nstate_store_writable=" + (store_guard_.writable() ? "1" : "0") + "\n";
+      if (!store_guard_.writable()) body += "state_store=" + store_guard_.why() + "\n";
       return metrics::HttpResponse{ready ? 200 : 503, "text/plain", body};
     });
     // Several instances: /v1/owner answers for the URLs this instance owns;
@@ -588,11 +608,10 @@ bool Daemon::Setup() {
   so.on_changelog_record = [this](std::string_view url, int32_t p) { ownership_.Record(url, p); };
   sync_ = std::make_unique<StateSync>(so, detector_.get(), store_.get(), &metrics_);
   // It writes to the store: on a full volume, not ready until there is space.
-  while (!WaitForStore(Clock::time_point::max()) || !sync_->Bootstrap(&error)) {
+  while (!store_guard_.Wait(Clock::time_point::max()) || !sync_->Bootstrap(&error)) {
     if (g_signals.load() > 0) return false;
-    if (auto why = store_->LastError()) {
-      if (!unstored_) unstored_.emplace();
-      NoteStore(why, true);
+    if (auto why = store_edge_.LastError()) {
+      store_guard_.ChunkFailed(*why);
       continue;
     }
     log::Error("cannot read the fingerprints topic", {{"error", error}});
@@ -739,58 +758,19 @@ bool Daemon::RecoverConsumer(const std::string& reason) {
   return true;
 }
 
-// Every assigned partition: its state restored from the changelog (a batch
-// whose commit went through before the producer failed is in it) and its
-// position set to the committed offset; a partition with none goes back to
-// its first message of the dropped batch.
+// Every assigned partition back to what Kafka committed (delivery/resync.h).
 bool Daemon::Resync(const std::map<int32_t, int64_t>& batch_first) {
-  kafka::TopicPartitionList assigned;
-  if (consumer_->assignment(assigned.out()) != RdKafka::ERR_NO_ERROR) return false;
-  if (assigned.get().empty()) return true;
-  std::vector<int32_t> ids;
-  for (auto* tp : assigned.get()) ids.push_back(tp->partition());
-  restoring_ = true;
-  for (int attempt = 0;; ++attempt) {
-    auto e = consumer_->committed(assigned.get(), kKafkaCallTimeoutMs);
-    if (e == RdKafka::ERR_NO_ERROR) break;
-    if (g_signals.load() > 0) return false;
-    if (attempt % 6 == 0) {
-      log::Warn("fetching committed offsets: retrying", {{"error", kafka::DescribeError(e)}});
-    }
-    liveness_.Beat("fetching committed offsets (retry)");
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  std::string error;
-  while (!sync_->RestorePartitions(ids, &error)) {
-    if (g_signals.load() > 0) return false;
-    log::Warn("state restore failed; retrying", {{"error", error}});
-    liveness_.Beat("state restore (retry)");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  }
-  for (auto* tp : assigned.get()) {
-    if (tp->offset() < 0) {
-      auto first = batch_first.find(tp->partition());
-      if (first == batch_first.end()) continue;
-      tp->set_offset(first->second);
-    }
-    // A seek can fail while the partition's fetcher is still starting:
-    // retried a few times; a partition left at a wrong position would break
-    // exactly-once, so after that the process exits.
-    for (int attempt = 0;; ++attempt) {
-      const auto err = consumer_->seek(*tp, kKafkaCallTimeoutMs);
-      if (err == RdKafka::ERR_NO_ERROR) break;
-      if (attempt >= 5 || g_signals.load() > 0) {
-        log::Error(
-            "cannot seek to the committed offset",
-            {{"partition", std::to_string(tp->partition())}, {"error", kafka::DescribeError(err)}});
-        return false;
-      }
-      liveness_.Beat("seeking to the committed offsets (retry)");
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
+  delivery::ResyncHooks hooks;
+  hooks.beat = [this](const char* what) { liveness_.Beat(what); };
+  hooks.cancelled = [] { return g_signals.load() > 0; };
+  hooks.restoring = [this](bool restoring) { restoring_ = restoring; };
+  hooks.restore = [this](const std::vector<int32_t>& ids, std::string* error) {
+    return sync_->RestorePartitions(ids, error);
+  };
+  if (!delivery::Resync(consumer_edge_, clock_, batch_first, kKafkaCallTimeoutMs, hooks)) {
+    return false;
   }
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
-  restoring_ = false;
   return true;
 }
 
@@ -808,8 +788,8 @@ Daemon::CommitResult Daemon::CommitBatch() {
     if (!batch_->in_transaction()) return CommitResult::kCommitted;
     // A batch the store could not take is not committed to Kafka either: its
     // offsets would pass what the store holds (docs/delivery.md, "Full disk").
-    if (auto full = store_->CheckWritable()) {
-      NoteStore(full, false);
+    if (auto full = store_edge_.CheckWritable()) {
+      store_guard_.Note(full, false);
       return AbortBatch("the state store takes no writes: " + full->message, true);
     }
   }
@@ -833,9 +813,7 @@ Daemon::CommitResult Daemon::CommitBatch() {
     // The write stays staged and is retried before anything else is written
     // and before any new batch (docs/delivery.md, "Full disk"). A crash
     // meanwhile loses nothing: the restore replays the changelog.
-    unstored_ = meta;
-    auto why = store_->LastError();
-    NoteStore(why ? why : state::StoreError{state::StoreErrorKind::kIo, error}, true);
+    store_guard_.CommitFailed(std::move(meta), store_edge_.LastError(), error);
   }
   if (notifier_) {
     for (const auto& [event, diff] : pending_alerts_) notifier_->Enqueue(event, diff);
@@ -910,92 +888,19 @@ bool Daemon::ReplayFinished() {
 
 void Daemon::TailFingerprints() {
   if (batch_->open() || detector_->HasStaged()) return;
-  if (unstored_ || !store_writable_) return;  // the store first (StoreReady)
+  if (store_guard_.unstored() || !store_guard_.writable()) return;  // the store first
   if (Clock::now() - last_tail_ < std::chrono::milliseconds(100)) return;
   last_tail_ = Clock::now();
   std::string error;
   if (!sync_->Tail(20000, &error)) {
-    if (auto why = store_->LastError()) {
-      // The chunk stays staged and is written first (StoreReady).
-      unstored_.emplace();
-      NoteStore(why, true);
+    if (auto why = store_edge_.LastError()) {
+      // The chunk stays staged and is written first (StoreGuard::Ready).
+      store_guard_.ChunkFailed(*why);
       return;
     }
     log::Error("applying fingerprint records failed", {{"error", error}});
     fatal_ = true;
   }
-}
-
-// Whether the store can take the next batch: RocksDB reopened if a write
-// failed, the free space over state.min_free_bytes, and a write kept from a
-// failed commit written first.
-bool Daemon::StoreReady() {
-  auto error = store_->CheckWritable();
-  bool failed_write = false;
-  if (!error && unstored_) {
-    std::string why;
-    if (detector_->Commit(*unstored_, &why)) {
-      unstored_.reset();
-    } else {
-      error = store_->LastError();
-      if (!error) error = state::StoreError{state::StoreErrorKind::kIo, why};
-      failed_write = true;
-    }
-  }
-  NoteStore(error, failed_write);
-  return !error;
-}
-
-// Readiness, metrics and the log follow the store's state. Counted: each
-// failed write, and each time the store is found unwritable after being
-// writable (not every retry). Logged: the change, then every 30 s.
-void Daemon::NoteStore(const std::optional<state::StoreError>& error, bool failed_write) {
-  const bool was_writable = store_writable_.load();
-  const auto now = Clock::now();
-  if (!error) {
-    if (was_writable) return;
-    store_writable_ = true;
-    metrics_.SetStateStoreWritable(true);
-    metrics_.SetReady(Ready());
-    log::Info("state store writable again; taking input",
-              {{"waited_seconds", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                     now - store_blocked_since_)
-                                                     .count())}});
-    return;
-  }
-  if (failed_write || was_writable) {
-    metrics_.CountStateStoreError(state::StoreErrorKindName(error->kind));
-  }
-  {
-    std::lock_guard lock(store_why_mu_);
-    store_why_ = error->message;
-  }
-  if (was_writable) store_blocked_since_ = now;
-  store_writable_ = false;
-  metrics_.SetStateStoreWritable(false);
-  metrics_.SetReady(false);
-  if (was_writable || now - store_logged_ >= std::chrono::seconds(30)) {
-    store_logged_ = now;
-    log::Error(
-        "the state store takes no writes: not ready, no new input until it does; retrying "
-        "every second (free space on the state volume: docs/runbook.md, "
-        "DedupdStateStoreNotWritable)",
-        {{"kind", std::string(state::StoreErrorKindName(error->kind))},
-         {"error", error->message},
-         {"waiting_seconds", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                now - store_blocked_since_)
-                                                .count())}});
-  }
-}
-
-// Waits until the store takes writes; false on a signal or past `deadline`.
-bool Daemon::WaitForStore(Clock::time_point deadline) {
-  while (!StoreReady()) {
-    if (g_signals.load() > 0 || Clock::now() >= deadline) return false;
-    liveness_.Beat("waiting for space on the state volume");
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
-  return true;
 }
 
 // While the store takes no writes: no new batch, but the consumer is still
@@ -1042,7 +947,7 @@ int Daemon::Run() {
     liveness_.Beat("consume");
     if (replay_ != nullptr && ReplayFinished()) break;
     // A store that takes no writes: no new batch (docs/delivery.md, "Full disk").
-    if (batch_->uncommitted() == 0 && !StoreReady()) {
+    if (batch_->uncommitted() == 0 && !store_guard_.Ready()) {
       HoldInput();
       continue;
     }
@@ -1172,9 +1077,9 @@ int Daemon::Run() {
   } else if (batch_->uncommitted() > 0 && CommitBatch() != CommitResult::kCommitted) {
     code = 1;
   }
-  if (unstored_ && !StoreReady()) {
+  if (store_guard_.unstored() && !store_guard_.Ready()) {
     log::Warn("exiting with the state store behind Kafka: the next start's restore replays it",
-              {{"error", StoreWhy()}});
+              {{"error", store_guard_.why()}});
   }
   log::Info("shutting down");
   // close: leaves the group, unless it is a static member (its partitions

@@ -15,7 +15,9 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "kafka/result.h"
 #include "kafka/status.h"
 
 namespace dedupd::delivery {
@@ -72,6 +74,12 @@ class ConsumerEdge {
   virtual ~ConsumerEdge() = default;
   // The assigned partitions' positions; partitions without one are left out.
   virtual Offsets Positions() = 0;
+  // The partitions assigned now.
+  virtual kafka::Result<std::vector<int32_t>> Assignment() = 0;
+  // The group's committed offsets of `partitions`; a partition without one
+  // maps to a negative offset (OFFSET_INVALID).
+  virtual kafka::Result<Offsets> Committed(const std::vector<int32_t>& partitions,
+                                           int timeout_ms) = 0;
   virtual kafka::Status Seek(int32_t partition, int64_t offset, int timeout_ms) = 0;
   // At-least-once: the consumer's own offset commit.
   virtual kafka::Status CommitSync(const Offsets& offsets) = 0;

@@ -148,14 +148,42 @@ class FakeProducer final : public ProducerEdge {
 class FakeConsumer final : public ConsumerEdge {
  public:
   Offsets positions;
+  std::vector<int32_t> assignment;
+  // The group's committed offsets; Committed() answers with those of the
+  // partitions asked for, after the scripted failures (front first).
+  Offsets committed;
+  std::deque<std::string> committed_failures;
+  size_t committed_calls = 0;
   std::vector<std::pair<int32_t, int64_t>> seeks;
+  // Scripted seek answers, front first; then seek_result.
+  std::deque<kafka::Status> seek_results;
   std::vector<Offsets> commits;
   kafka::Status seek_result;
   bool failed = false;
 
   Offsets Positions() override { return positions; }
+  kafka::Result<std::vector<int32_t>> Assignment() override { return assignment; }
+  kafka::Result<Offsets> Committed(const std::vector<int32_t>& partitions, int) override {
+    ++committed_calls;
+    if (!committed_failures.empty()) {
+      std::string why = committed_failures.front();
+      committed_failures.pop_front();
+      return kafka::Failure{why};
+    }
+    Offsets out;
+    for (int32_t p : partitions) {
+      auto at = committed.find(p);
+      out[p] = at == committed.end() ? -1001 : at->second;  // OFFSET_INVALID
+    }
+    return out;
+  }
   kafka::Status Seek(int32_t partition, int64_t offset, int) override {
     seeks.emplace_back(partition, offset);
+    if (!seek_results.empty()) {
+      kafka::Status s = seek_results.front();
+      seek_results.pop_front();
+      return s;
+    }
     return seek_result;
   }
   kafka::Status CommitSync(const Offsets& offsets) override {
