@@ -54,6 +54,7 @@
 #include "delivery/client_events.h"
 #include "delivery/rdkafka_edge.h"
 #include "delivery/rebalance.h"
+#include "delivery/restore.h"
 #include "delivery/resync.h"
 #include "delivery/store_guard.h"
 #include "delivery/topics.h"
@@ -340,37 +341,24 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
   }
 }
 
-// The assigned partitions' state from the changelog (Rebalance::Assigned).
-// It writes to the store: on a full volume it waits for space, up to the
-// restore timeout.
+// The assigned partitions' state from the changelog (Rebalance::Assigned),
+// waiting for space on a full volume (delivery/restore.h).
 delivery::RebalanceOutcome Daemon::RestoreAssigned(const std::vector<int32_t>& ids,
                                                    Clock::time_point deadline) {
-  std::string list;
-  for (int32_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
-  std::string error;
-  while (!store_guard_.Wait(deadline) || !sync_->RestorePartitions(ids, &error)) {
-    // Shutting down: nothing to process.
-    if (g_signals.load() > 0) return delivery::RebalanceOutcome::kInterrupted;
-    if (auto why = store_edge_.LastError(); why && Clock::now() < deadline) {
-      store_guard_.ChunkFailed(*why);  // the chunk stays staged: written first
-      continue;
-    }
-    if (!store_guard_.writable()) {
-      error = "the state store takes no writes: " + store_guard_.why();
-    } else if (events_.brokers().Unavailable()) {
-      // No broker is up: an outage, which the restore outlasts by retrying.
-      log::Warn("state restore failed while no broker is up; retrying",
-                {{"partitions", list}, {"error", error}});
-      liveness_.Beat("state restore (retry: no broker up)");
-      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-      continue;
-    }
-    log::Error("state restore failed; exiting for the supervisor to restart",
-               {{"partitions", list}, {"error", error}});
-    return delivery::RebalanceOutcome::kFatal;
+  delivery::RestoreHooks hooks;
+  hooks.beat = [this](const char* what) { liveness_.Beat(what); };
+  hooks.cancelled = [] { return g_signals.load() > 0; };
+  hooks.brokers_unavailable = [this] { return events_.brokers().Unavailable(); };
+  hooks.restore = [this](const std::vector<int32_t>& partitions, std::string* error) {
+    return sync_->RestorePartitions(partitions, error);
+  };
+  hooks.store_error = [this] { return store_edge_.LastError(); };
+  const delivery::RebalanceOutcome outcome =
+      delivery::RestoreAssigned(ids, deadline, store_guard_, clock_, hooks);
+  if (outcome == delivery::RebalanceOutcome::kDone) {
+    metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   }
-  metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
-  return delivery::RebalanceOutcome::kDone;
+  return outcome;
 }
 
 // Partitions this instance no longer owns: their HTTP routing and their lag

@@ -14,11 +14,13 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "delivery/clock.h"
 #include "delivery/edge.h"
+#include "delivery/store_guard.h"
 
 namespace dedupd::delivery::testing {
 
@@ -191,6 +193,42 @@ class FakeConsumer final : public ConsumerEdge {
     return {};
   }
   bool Failed() override { return failed; }
+};
+
+// A volume that is full for the next `full_checks` checks, and whose writes
+// fail while `fail_writes` > 0.
+class FakeStore final : public StoreEdge {
+ public:
+  int full_checks = 0;
+  int fail_writes = 0;
+  int checks = 0;
+  std::vector<std::map<std::string, std::string>> written;
+
+  std::optional<StoreFault> CheckWritable() override {
+    ++checks;
+    if (full_checks > 0) {
+      --full_checks;
+      return StoreFault{"no_space", "/state: 10 MB free, below state.min_free_bytes"};
+    }
+    return std::nullopt;
+  }
+  std::optional<StoreFault> LastError() override {
+    if (last_failed_) return StoreFault{"no_space", "No space left on device"};
+    return std::nullopt;
+  }
+  bool Commit(const std::map<std::string, std::string>& meta, std::string* why) override {
+    last_failed_ = fail_writes > 0;
+    if (last_failed_) {
+      --fail_writes;
+      *why = "IO error: No space left on device";
+      return false;
+    }
+    written.push_back(meta);
+    return true;
+  }
+
+ private:
+  bool last_failed_ = false;
 };
 
 }  // namespace dedupd::delivery::testing
