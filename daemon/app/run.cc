@@ -51,6 +51,7 @@
 #include "app/state_sync.h"
 #include "common/log.h"
 #include "delivery/batch.h"
+#include "delivery/client_config.h"
 #include "delivery/client_events.h"
 #include "delivery/rdkafka_edge.h"
 #include "delivery/rebalance.h"
@@ -378,9 +379,9 @@ bool Daemon::Setup() {
              {OutputTopic::kDiffs, cfg_.topics.diffs},
              {OutputTopic::kDlq, cfg_.topics.dlq}};
   restore_timeout_ = cfg_.state.restore_timeout;
-  kafka::Props common = cfg_.kafka.common_properties;
-  common["bootstrap.servers"] = cfg_.kafka.bootstrap_servers;
-  common["client.id"] = cfg_.kafka.client_id;
+  // The clients' properties: delivery/client_config.h.
+  const kafka::Props common = delivery::CommonProps(
+      cfg_.kafka.common_properties, cfg_.kafka.bootstrap_servers, cfg_.kafka.client_id);
   // A credential or CA file that cannot be read is a configuration error:
   // fail at once, before waiting for Kafka, rather than drop every alert later.
   const alert::AlertmanagerOptions a = alert::AlertmanagerOptionsFrom(cfg_);
@@ -388,10 +389,6 @@ bool Daemon::Setup() {
     log::Error("invalid Alertmanager settings", {{"error", error}});
     return false;
   }
-  // librdkafka 2.0.2 backs reconnects off up to 10 s: after an outage the
-  // first connection could wait that long. 1 s keeps the resume within
-  // seconds of the broker's return (docs/delivery.md, "Broker outages").
-  common.try_emplace("reconnect.backoff.max.ms", "1000");
   if (const char* freeze = std::getenv("DEDUPD_FAULT_FREEZE_LOOP_FILE")) freeze_file_ = freeze;
 
   // Metrics and health first, so that a slow start is visible.
@@ -502,20 +499,8 @@ bool Daemon::Setup() {
   // previous incarnation of this instance slot and aborts its open
   // transaction, which would otherwise hold back the stable end of the state
   // topics until transaction.timeout.ms.
-  kafka::Props pprops = common;
-  for (const auto& [k, v] : cfg_.kafka.producer_properties) pprops[k] = v;
-  pprops.try_emplace("acks", "all");
-  pprops.try_emplace("enable.idempotence", "true");
-  // 50 ms, not 5: about 10x fewer, fuller record batches per topic at the
-  // same commit latency (a commit flushes what lingers), and less broker CPU
-  // (docs/benchmarks.md, "Loop overhead, issue #12").
-  pprops.try_emplace("linger.ms", "50");
-  pprops.try_emplace("statistics.interval.ms", "0");
-  if (exactly_once_) {
-    pprops["transactional.id"] = cfg_.kafka.transactional_id;
-    pprops.try_emplace("transaction.timeout.ms", "10000");
-    pprops.try_emplace("message.timeout.ms", "10000");
-  }
+  const kafka::Props pprops = delivery::ProducerProps(common, cfg_.kafka.producer_properties,
+                                                      exactly_once_, cfg_.kafka.transactional_id);
   pconf_ = kafka::MakeConf(pprops, &error);
   kafka::ConfPtr& pconf = pconf_;
   if (!pconf) {
@@ -610,24 +595,8 @@ bool Daemon::Setup() {
   loaded_ = true;
 
   // Consumer.
-  cprops["group.id"] = cfg_.kafka.group_id;
-  cprops["enable.auto.commit"] = "false";
-  cprops["enable.auto.offset.store"] = "false";
-  cprops.try_emplace("isolation.level", "read_committed");
-  cprops.try_emplace("auto.offset.reset", "earliest");
-  // Rolling restarts without stopping the world (docs/kafka.md, "Rolling
-  // restarts"): cooperative rebalancing moves only the partitions that
-  // change owner while the others keep being consumed, and a static member
-  // (kafka.group_instance_id) that comes back within session.timeout.ms gets
-  // its partitions back without any rebalance. A static member does not
-  // leave the group when it closes, so its session timeout is how long its
-  // partitions wait for it: longer than a restart, by default.
-  cprops.try_emplace("partition.assignment.strategy", "cooperative-sticky");
-  if (const std::string instance = cfg_.kafka.group_instance_id; !instance.empty()) {
-    cprops["group.instance.id"] = instance;
-    cprops.try_emplace("session.timeout.ms", "120000");
-  }
-  cprops["statistics.interval.ms"] = std::to_string(cfg_.kafka.statistics_interval.count());
+  cprops = delivery::ConsumerProps(std::move(cprops), cfg_.kafka.group_id,
+                                   cfg_.kafka.group_instance_id, cfg_.kafka.statistics_interval);
   kafka::ConfPtr cconf = kafka::MakeConf(cprops, &error);
   if (!cconf) {
     log::Error("invalid consumer configuration", {{"error", error}});
