@@ -208,7 +208,6 @@ class Daemon {
     h.changed = [this](bool) { metrics_.SetReady(Ready()); };
     return h;
   }
-  void HoldInput();
   bool Ready() const {
     return loaded_ && producer_ready_ && joined_ && !restoring_ &&
            !events_.brokers().Unavailable() && !Stalled() && store_guard_.writable();
@@ -860,28 +859,6 @@ void Daemon::TailFingerprints() {
   }
 }
 
-// While the store takes no writes: no new batch, but the consumer is still
-// served (rebalances, max.poll.interval.ms). A message that arrives is put
-// back (seek to it), to be consumed again once the store takes writes.
-void Daemon::HoldInput() {
-  liveness_.Beat("holding input: the state store takes no writes");
-  kafka::MessagePtr msg(consumer_->consume(1000));
-  if (!msg || msg->err() != RdKafka::ERR_NO_ERROR) return;
-  std::unique_ptr<RdKafka::TopicPartition> tp(
-      RdKafka::TopicPartition::create(input_topic_, msg->partition(), msg->offset()));
-  if (auto err = consumer_->seek(*tp, 10000); err != RdKafka::ERR_NO_ERROR) {
-    log::Error("cannot put a message back while the state store takes no writes",
-               {{"partition", std::to_string(msg->partition())},
-                {"offset", std::to_string(msg->offset())},
-                {"error", kafka::DescribeError(err)}});
-    fatal_ = true;
-    return;
-  }
-  for (int i = 0; i < 10 && g_signals.load() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-}
-
 int Daemon::Run() {
   if (!Setup()) return 1;
   metrics_.SetReady(Ready());
@@ -905,7 +882,7 @@ int Daemon::Run() {
     if (replay_ != nullptr && ReplayFinished()) break;
     // A store that takes no writes: no new batch (docs/delivery.md, "Full disk").
     if (batch_->uncommitted() == 0 && !store_guard_.Ready()) {
-      HoldInput();
+      if (!store_guard_.HoldInput(consumer_edge_)) fatal_ = true;
       continue;
     }
     bool failed = false;

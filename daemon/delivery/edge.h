@@ -13,8 +13,10 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kafka/result.h"
@@ -81,6 +83,10 @@ class ConsumerEdge {
   virtual kafka::Result<Offsets> Committed(const std::vector<int32_t>& partitions,
                                            int timeout_ms) = 0;
   virtual kafka::Status Seek(int32_t partition, int64_t offset, int timeout_ms) = 0;
+  // Consumes one message for up to timeout_ms and tells where it was
+  // (partition, offset); nothing on a timeout or an error. Only the hold of
+  // a full disk uses it (StoreGuard::HoldInput), to put the message back.
+  virtual std::optional<std::pair<int32_t, int64_t>> ConsumeOne(int timeout_ms) = 0;
   // At-least-once: the consumer's own offset commit.
   virtual kafka::Status CommitSync(const Offsets& offsets) = 0;
   // The consumer raised a fatal error (a fenced static member): it takes no

@@ -134,6 +134,12 @@ kafka::Status RdKafkaConsumer::Seek(int32_t partition, int64_t offset, int timeo
   return kafka::Status(consumer_()->seek(*tp, timeout_ms));
 }
 
+std::optional<std::pair<int32_t, int64_t>> RdKafkaConsumer::ConsumeOne(int timeout_ms) {
+  kafka::MessagePtr msg(consumer_()->consume(timeout_ms));
+  if (!msg || msg->err() != RdKafka::ERR_NO_ERROR) return std::nullopt;
+  return std::make_pair(msg->partition(), msg->offset());
+}
+
 kafka::Status RdKafkaConsumer::CommitSync(const Offsets& offsets) {
   kafka::TopicPartitionList list;
   for (const auto& [partition, offset] : offsets) list.Add(input_topic_, partition, offset);

@@ -44,6 +44,24 @@ bool StoreGuard::Wait(Clock::TimePoint deadline) {
   return true;
 }
 
+bool StoreGuard::HoldInput(ConsumerEdge& consumer) {
+  hooks_.beat("holding input: the state store takes no writes");
+  const auto consumed = consumer.ConsumeOne(1000);
+  if (!consumed) return true;
+  const auto [partition, offset] = *consumed;
+  if (kafka::Status s = consumer.Seek(partition, offset, 10000); !s.ok()) {
+    log::Error("cannot put a message back while the state store takes no writes",
+               {{"partition", std::to_string(partition)},
+                {"offset", std::to_string(offset)},
+                {"error", s.Describe()}});
+    return false;
+  }
+  for (int i = 0; i < 10 && !hooks_.cancelled(); ++i) {
+    clock_->SleepFor(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
 void StoreGuard::CommitFailed(Meta meta, std::optional<StoreFault> fault, const std::string& why) {
   unstored_ = std::move(meta);
   Note(fault ? fault : StoreFault{"io", why}, true);

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "delivery/clock.h"
+#include "delivery/edge.h"
 #include "metrics/metrics.h"
 
 namespace dedupd::delivery {
@@ -68,6 +69,12 @@ class StoreGuard {
   // Waits until Ready(), a second between checks; false on cancelled() or
   // past `deadline`.
   bool Wait(Clock::TimePoint deadline);
+  // While the store takes no writes (not Ready()): no new batch, but the
+  // consumer is still served (rebalances, max.poll.interval.ms). A message
+  // that arrives is put back (seek to it), to be consumed again once the
+  // store takes writes, and the loop pauses a second. False when it cannot
+  // be put back (fatal: the partition would skip it).
+  bool HoldInput(ConsumerEdge& consumer);
   // A batch's store write failed after its Kafka commit: kept with its
   // metadata, retried first by Ready().
   void CommitFailed(Meta meta, std::optional<StoreFault> fault, const std::string& why);

@@ -114,5 +114,21 @@ TEST_F(StoreGuardTest, WaitGivesUpAtItsDeadlineOrOnASignal) {
   EXPECT_EQ(clock_.slept(), slept) << "a signal ends the wait at once";
 }
 
+TEST_F(StoreGuardTest, HeldInputIsPutBackAndTheLoopPausesASecond) {
+  testing::FakeConsumer consumer;
+  EXPECT_TRUE(guard_->HoldInput(consumer));
+  EXPECT_TRUE(consumer.seeks.empty());
+  EXPECT_EQ(clock_.slept(), std::chrono::milliseconds(0)) << "consume waited already";
+  consumer.arriving = {{3, 812}};
+  EXPECT_TRUE(guard_->HoldInput(consumer));
+  EXPECT_EQ(consumer.seeks, (std::vector<std::pair<int32_t, int64_t>>{{3, 812}}));
+  EXPECT_EQ(clock_.slept(), std::chrono::seconds(1));
+  EXPECT_EQ(beats_.size(), 2u);
+  // A message that cannot be put back would be skipped: fatal.
+  consumer.arriving = {{3, 812}};
+  consumer.seek_result = kafka::Status::Retriable(RdKafka::ERR__STATE);
+  EXPECT_FALSE(guard_->HoldInput(consumer));
+}
+
 }  // namespace
 }  // namespace dedupd::delivery

@@ -193,6 +193,14 @@ class FakeConsumer final : public ConsumerEdge {
     return {};
   }
   bool Failed() override { return failed; }
+  // ConsumeOne(): the messages that arrive, front first (partition, offset).
+  std::deque<std::pair<int32_t, int64_t>> arriving;
+  std::optional<std::pair<int32_t, int64_t>> ConsumeOne(int) override {
+    if (arriving.empty()) return std::nullopt;
+    auto m = arriving.front();
+    arriving.pop_front();
+    return m;
+  }
 };
 
 // A volume that is full for the next `full_checks` checks, and whose writes
