@@ -53,9 +53,13 @@
 #include "app/workers.h"
 #include "common/log.h"
 #include "delivery/batch.h"
+#include "delivery/client_config.h"
 #include "delivery/client_events.h"
 #include "delivery/rdkafka_edge.h"
 #include "delivery/rebalance.h"
+#include "delivery/restore.h"
+#include "delivery/resync.h"
+#include "delivery/store_guard.h"
 #include "delivery/topics.h"
 #include "emit/records.h"
 #include "kafka/admin.h"
@@ -112,6 +116,28 @@ RecordKind KindOf(OutputTopic topic) {
   return RecordKind::kEvent;
 }
 
+// The store and the detector's staged writes, for delivery::StoreGuard.
+class StoreAdapter final : public delivery::StoreEdge {
+ public:
+  StoreAdapter(const state::StateStorePtr* store, const std::unique_ptr<classify::Detector>* det)
+      : store_(store), detector_(det) {}
+  static std::optional<delivery::StoreFault> Fault(const std::optional<state::StoreError>& e) {
+    if (!e) return std::nullopt;
+    return delivery::StoreFault{std::string(state::StoreErrorKindName(e->kind)), e->message};
+  }
+  std::optional<delivery::StoreFault> CheckWritable() override {
+    return Fault((*store_)->CheckWritable());
+  }
+  std::optional<delivery::StoreFault> LastError() override { return Fault((*store_)->LastError()); }
+  bool Commit(const std::map<std::string, std::string>& meta, std::string* why) override {
+    return (*detector_)->Commit(meta, why);
+  }
+
+ private:
+  const state::StateStorePtr* store_;
+  const std::unique_ptr<classify::Detector>* detector_;
+};
+
 class Daemon;
 
 class Rebalancer : public RdKafka::RebalanceCb {
@@ -141,7 +167,9 @@ class Daemon {
         rebalancer_(this),
         liveness_(cfg.health.liveness_timeout),
         producer_(cfg.topics.input, [this] { return consumer_.get(); }),
-        consumer_edge_(cfg.topics.input, [this] { return consumer_.get(); }) {}
+        consumer_edge_(cfg.topics.input, [this] { return consumer_.get(); }),
+        store_edge_(&store_, &detector_),
+        store_guard_(&store_edge_, &clock_, &metrics_, StoreHooks()) {}
   // The HTTP threads read the store through api_: stopped before any member
   // they use is destroyed, whichever way Run() returned.
   ~Daemon() { http_.Stop(); }
@@ -182,18 +210,18 @@ class Daemon {
                                              Clock::time_point deadline);
   bool Resync(const std::map<int32_t, int64_t>& batch_first);
   void TailFingerprints();
-  // The state store on a full volume (docs/delivery.md, "Full disk").
-  bool StoreReady();
-  void NoteStore(const std::optional<state::StoreError>& error, bool failed_write);
-  bool WaitForStore(Clock::time_point deadline);
-  void HoldInput();
-  std::string StoreWhy() const {
-    std::lock_guard lock(store_why_mu_);
-    return store_why_;
+  // The state store on a full volume (docs/delivery.md, "Full disk"):
+  // store_guard_ (delivery/store_guard.h).
+  delivery::StoreGuardHooks StoreHooks() {
+    delivery::StoreGuardHooks h;
+    h.beat = [this](const char* what) { liveness_.Beat(what); };
+    h.cancelled = [] { return g_signals.load() > 0; };
+    h.changed = [this](bool) { metrics_.SetReady(Ready()); };
+    return h;
   }
   bool Ready() const {
     return loaded_ && producer_ready_ && joined_ && !restoring_ &&
-           !events_.brokers().Unavailable() && !Stalled() && store_writable_;
+           !events_.brokers().Unavailable() && !Stalled() && store_guard_.writable();
   }
   // `dedupd replay` hooks (app/replay.h); unused when replay_ is null.
   void ReplayStartOffsets(delivery::Offsets& offsets);
@@ -268,15 +296,9 @@ class Daemon {
   std::chrono::milliseconds restore_timeout_{120000};
   bool fatal_ = false;
   // Full disk (docs/delivery.md): whether the store takes writes (read by
-  // /readyz), why not, and a store write that failed after its Kafka commit
-  // (the batch's metadata; empty for a restore or tail chunk), kept staged and
-  // retried before any other write and before any new batch.
-  std::atomic<bool> store_writable_{true};
-  mutable std::mutex store_why_mu_;
-  std::string store_why_;
-  std::optional<std::map<std::string, std::string>> unstored_;
-  Clock::time_point store_blocked_since_{};
-  Clock::time_point store_logged_{};
+  // /readyz), and a store write that failed, kept staged and retried first.
+  StoreAdapter store_edge_;
+  delivery::StoreGuard store_guard_;
 };
 
 void Rebalancer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -344,38 +366,24 @@ void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode er
   }
 }
 
-// The assigned partitions' state from the changelog (Rebalance::Assigned).
-// It writes to the store: on a full volume it waits for space, up to the
-// restore timeout.
+// The assigned partitions' state from the changelog (Rebalance::Assigned),
+// waiting for space on a full volume (delivery/restore.h).
 delivery::RebalanceOutcome Daemon::RestoreAssigned(const std::vector<int32_t>& ids,
                                                    Clock::time_point deadline) {
-  std::string list;
-  for (int32_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
-  std::string error;
-  while (!WaitForStore(deadline) || !sync_->RestorePartitions(ids, &error)) {
-    // Shutting down: nothing to process.
-    if (g_signals.load() > 0) return delivery::RebalanceOutcome::kInterrupted;
-    if (auto why = store_->LastError(); why && Clock::now() < deadline) {
-      if (!unstored_) unstored_.emplace();  // the chunk stays staged: written first
-      NoteStore(why, true);
-      continue;
-    }
-    if (!store_writable_) {
-      error = "the state store takes no writes: " + StoreWhy();
-    } else if (events_.brokers().Unavailable()) {
-      // No broker is up: an outage, which the restore outlasts by retrying.
-      log::Warn("state restore failed while no broker is up; retrying",
-                {{"partitions", list}, {"error", error}});
-      liveness_.Beat("state restore (retry: no broker up)");
-      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-      continue;
-    }
-    log::Error("state restore failed; exiting for the supervisor to restart",
-               {{"partitions", list}, {"error", error}});
-    return delivery::RebalanceOutcome::kFatal;
+  delivery::RestoreHooks hooks;
+  hooks.beat = [this](const char* what) { liveness_.Beat(what); };
+  hooks.cancelled = [] { return g_signals.load() > 0; };
+  hooks.brokers_unavailable = [this] { return events_.brokers().Unavailable(); };
+  hooks.restore = [this](const std::vector<int32_t>& partitions, std::string* error) {
+    return sync_->RestorePartitions(partitions, error);
+  };
+  hooks.store_error = [this] { return store_edge_.LastError(); };
+  const delivery::RebalanceOutcome outcome =
+      delivery::RestoreAssigned(ids, deadline, store_guard_, clock_, hooks);
+  if (outcome == delivery::RebalanceOutcome::kDone) {
+    metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   }
-  metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
-  return delivery::RebalanceOutcome::kDone;
+  return outcome;
 }
 
 // Partitions this instance no longer owns: their HTTP routing and their lag
@@ -395,9 +403,9 @@ bool Daemon::Setup() {
              {OutputTopic::kDiffs, cfg_.topics.diffs},
              {OutputTopic::kDlq, cfg_.topics.dlq}};
   restore_timeout_ = cfg_.state.restore_timeout;
-  kafka::Props common = cfg_.kafka.common_properties;
-  common["bootstrap.servers"] = cfg_.kafka.bootstrap_servers;
-  common["client.id"] = cfg_.kafka.client_id;
+  // The clients' properties: delivery/client_config.h.
+  const kafka::Props common = delivery::CommonProps(
+      cfg_.kafka.common_properties, cfg_.kafka.bootstrap_servers, cfg_.kafka.client_id);
   // A credential or CA file that cannot be read is a configuration error:
   // fail at once, before waiting for Kafka, rather than drop every alert later.
   const alert::AlertmanagerOptions a = alert::AlertmanagerOptionsFrom(cfg_);
@@ -405,10 +413,6 @@ bool Daemon::Setup() {
     log::Error("invalid Alertmanager settings", {{"error", error}});
     return false;
   }
-  // librdkafka 2.0.2 backs reconnects off up to 10 s: after an outage the
-  // first connection could wait that long. 1 s keeps the resume within
-  // seconds of the broker's return (docs/delivery.md, "Broker outages").
-  common.try_emplace("reconnect.backoff.max.ms", "1000");
   if (const char* freeze = std::getenv("DEDUPD_FAULT_FREEZE_LOOP_FILE")) freeze_file_ = freeze;
 
   // Metrics and health first, so that a slow start is visible.
@@ -436,8 +440,8 @@ bool Daemon::Setup() {
           "\nbrokers_up=" + std::to_string(events_.brokers_up()) + "\nbroker_unavailable_seconds=" +
           std::to_string(static_cast<int64_t>(events_.brokers().UnavailableSeconds())) +
           "\nloop_stalled=" + (Stalled() ? "1" : "0") +
-          "\nstate_store_writable=" + (store_writable_ ? "1" : "0") + "\n";
-      if (!store_writable_) body += "state_store=" + StoreWhy() + "\n";
+          "\nstate_store_writable=" + (store_guard_.writable() ? "1" : "0") + "\n";
+      if (!store_guard_.writable()) body += "state_store=" + store_guard_.why() + "\n";
       return metrics::HttpResponse{ready ? 200 : 503, "text/plain", body};
     });
     // Several instances: /v1/owner answers for the URLs this instance owns;
@@ -521,20 +525,8 @@ bool Daemon::Setup() {
   // previous incarnation of this instance slot and aborts its open
   // transaction, which would otherwise hold back the stable end of the state
   // topics until transaction.timeout.ms.
-  kafka::Props pprops = common;
-  for (const auto& [k, v] : cfg_.kafka.producer_properties) pprops[k] = v;
-  pprops.try_emplace("acks", "all");
-  pprops.try_emplace("enable.idempotence", "true");
-  // 50 ms, not 5: about 10x fewer, fuller record batches per topic at the
-  // same commit latency (a commit flushes what lingers), and less broker CPU
-  // (docs/benchmarks.md, "Loop overhead, issue #12").
-  pprops.try_emplace("linger.ms", "50");
-  pprops.try_emplace("statistics.interval.ms", "0");
-  if (exactly_once_) {
-    pprops["transactional.id"] = cfg_.kafka.transactional_id;
-    pprops.try_emplace("transaction.timeout.ms", "10000");
-    pprops.try_emplace("message.timeout.ms", "10000");
-  }
+  const kafka::Props pprops = delivery::ProducerProps(common, cfg_.kafka.producer_properties,
+                                                      exactly_once_, cfg_.kafka.transactional_id);
   pconf_ = kafka::MakeConf(pprops, &error);
   kafka::ConfPtr& pconf = pconf_;
   if (!pconf) {
@@ -615,11 +607,10 @@ bool Daemon::Setup() {
   so.on_changelog_record = [this](std::string_view url, int32_t p) { ownership_.Record(url, p); };
   sync_ = std::make_unique<StateSync>(so, detector_.get(), store_.get(), &metrics_);
   // It writes to the store: on a full volume, not ready until there is space.
-  while (!WaitForStore(Clock::time_point::max()) || !sync_->Bootstrap(&error)) {
+  while (!store_guard_.Wait(Clock::time_point::max()) || !sync_->Bootstrap(&error)) {
     if (g_signals.load() > 0) return false;
-    if (auto why = store_->LastError()) {
-      if (!unstored_) unstored_.emplace();
-      NoteStore(why, true);
+    if (auto why = store_edge_.LastError()) {
+      store_guard_.ChunkFailed(*why);
       continue;
     }
     log::Error("cannot read the fingerprints topic", {{"error", error}});
@@ -630,24 +621,8 @@ bool Daemon::Setup() {
   loaded_ = true;
 
   // Consumer.
-  cprops["group.id"] = cfg_.kafka.group_id;
-  cprops["enable.auto.commit"] = "false";
-  cprops["enable.auto.offset.store"] = "false";
-  cprops.try_emplace("isolation.level", "read_committed");
-  cprops.try_emplace("auto.offset.reset", "earliest");
-  // Rolling restarts without stopping the world (docs/kafka.md, "Rolling
-  // restarts"): cooperative rebalancing moves only the partitions that
-  // change owner while the others keep being consumed, and a static member
-  // (kafka.group_instance_id) that comes back within session.timeout.ms gets
-  // its partitions back without any rebalance. A static member does not
-  // leave the group when it closes, so its session timeout is how long its
-  // partitions wait for it: longer than a restart, by default.
-  cprops.try_emplace("partition.assignment.strategy", "cooperative-sticky");
-  if (const std::string instance = cfg_.kafka.group_instance_id; !instance.empty()) {
-    cprops["group.instance.id"] = instance;
-    cprops.try_emplace("session.timeout.ms", "120000");
-  }
-  cprops["statistics.interval.ms"] = std::to_string(cfg_.kafka.statistics_interval.count());
+  cprops = delivery::ConsumerProps(std::move(cprops), cfg_.kafka.group_id,
+                                   cfg_.kafka.group_instance_id, cfg_.kafka.statistics_interval);
   kafka::ConfPtr cconf = kafka::MakeConf(cprops, &error);
   if (!cconf) {
     log::Error("invalid consumer configuration", {{"error", error}});
@@ -766,58 +741,19 @@ bool Daemon::RecoverConsumer(const std::string& reason) {
   return true;
 }
 
-// Every assigned partition: its state restored from the changelog (a batch
-// whose commit went through before the producer failed is in it) and its
-// position set to the committed offset; a partition with none goes back to
-// its first message of the dropped batch.
+// Every assigned partition back to what Kafka committed (delivery/resync.h).
 bool Daemon::Resync(const std::map<int32_t, int64_t>& batch_first) {
-  kafka::TopicPartitionList assigned;
-  if (consumer_->assignment(assigned.out()) != RdKafka::ERR_NO_ERROR) return false;
-  if (assigned.get().empty()) return true;
-  std::vector<int32_t> ids;
-  for (auto* tp : assigned.get()) ids.push_back(tp->partition());
-  restoring_ = true;
-  for (int attempt = 0;; ++attempt) {
-    auto e = consumer_->committed(assigned.get(), kKafkaCallTimeoutMs);
-    if (e == RdKafka::ERR_NO_ERROR) break;
-    if (g_signals.load() > 0) return false;
-    if (attempt % 6 == 0) {
-      log::Warn("fetching committed offsets: retrying", {{"error", kafka::DescribeError(e)}});
-    }
-    liveness_.Beat("fetching committed offsets (retry)");
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  std::string error;
-  while (!sync_->RestorePartitions(ids, &error)) {
-    if (g_signals.load() > 0) return false;
-    log::Warn("state restore failed; retrying", {{"error", error}});
-    liveness_.Beat("state restore (retry)");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  }
-  for (auto* tp : assigned.get()) {
-    if (tp->offset() < 0) {
-      auto first = batch_first.find(tp->partition());
-      if (first == batch_first.end()) continue;
-      tp->set_offset(first->second);
-    }
-    // A seek can fail while the partition's fetcher is still starting:
-    // retried a few times; a partition left at a wrong position would break
-    // exactly-once, so after that the process exits.
-    for (int attempt = 0;; ++attempt) {
-      const auto err = consumer_->seek(*tp, kKafkaCallTimeoutMs);
-      if (err == RdKafka::ERR_NO_ERROR) break;
-      if (attempt >= 5 || g_signals.load() > 0) {
-        log::Error(
-            "cannot seek to the committed offset",
-            {{"partition", std::to_string(tp->partition())}, {"error", kafka::DescribeError(err)}});
-        return false;
-      }
-      liveness_.Beat("seeking to the committed offsets (retry)");
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
+  delivery::ResyncHooks hooks;
+  hooks.beat = [this](const char* what) { liveness_.Beat(what); };
+  hooks.cancelled = [] { return g_signals.load() > 0; };
+  hooks.restoring = [this](bool restoring) { restoring_ = restoring; };
+  hooks.restore = [this](const std::vector<int32_t>& ids, std::string* error) {
+    return sync_->RestorePartitions(ids, error);
+  };
+  if (!delivery::Resync(consumer_edge_, clock_, batch_first, kKafkaCallTimeoutMs, hooks)) {
+    return false;
   }
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
-  restoring_ = false;
   return true;
 }
 
@@ -948,8 +884,8 @@ Daemon::CommitResult Daemon::CommitBatch() {
     if (!batch_->in_transaction()) return CommitResult::kCommitted;
     // A batch the store could not take is not committed to Kafka either: its
     // offsets would pass what the store holds (docs/delivery.md, "Full disk").
-    if (auto full = store_->CheckWritable()) {
-      NoteStore(full, false);
+    if (auto full = store_edge_.CheckWritable()) {
+      store_guard_.Note(full, false);
       return AbortBatch("the state store takes no writes: " + full->message, true);
     }
   }
@@ -973,9 +909,7 @@ Daemon::CommitResult Daemon::CommitBatch() {
     // The write stays staged and is retried before anything else is written
     // and before any new batch (docs/delivery.md, "Full disk"). A crash
     // meanwhile loses nothing: the restore replays the changelog.
-    unstored_ = meta;
-    auto why = store_->LastError();
-    NoteStore(why ? why : state::StoreError{state::StoreErrorKind::kIo, error}, true);
+    store_guard_.CommitFailed(std::move(meta), store_edge_.LastError(), error);
   }
   if (notifier_) {
     for (const auto& [event, diff] : pending_alerts_) notifier_->Enqueue(event, diff);
@@ -1050,113 +984,18 @@ bool Daemon::ReplayFinished() {
 
 void Daemon::TailFingerprints() {
   if (batch_->open() || detector_->HasStaged()) return;
-  if (unstored_ || !store_writable_) return;  // the store first (StoreReady)
+  if (store_guard_.unstored() || !store_guard_.writable()) return;  // the store first
   if (Clock::now() - last_tail_ < std::chrono::milliseconds(100)) return;
   last_tail_ = Clock::now();
   std::string error;
   if (!sync_->Tail(20000, &error)) {
-    if (auto why = store_->LastError()) {
-      // The chunk stays staged and is written first (StoreReady).
-      unstored_.emplace();
-      NoteStore(why, true);
+    if (auto why = store_edge_.LastError()) {
+      // The chunk stays staged and is written first (StoreGuard::Ready).
+      store_guard_.ChunkFailed(*why);
       return;
     }
     log::Error("applying fingerprint records failed", {{"error", error}});
     fatal_ = true;
-  }
-}
-
-// Whether the store can take the next batch: RocksDB reopened if a write
-// failed, the free space over state.min_free_bytes, and a write kept from a
-// failed commit written first.
-bool Daemon::StoreReady() {
-  auto error = store_->CheckWritable();
-  bool failed_write = false;
-  if (!error && unstored_) {
-    std::string why;
-    if (detector_->Commit(*unstored_, &why)) {
-      unstored_.reset();
-    } else {
-      error = store_->LastError();
-      if (!error) error = state::StoreError{state::StoreErrorKind::kIo, why};
-      failed_write = true;
-    }
-  }
-  NoteStore(error, failed_write);
-  return !error;
-}
-
-// Readiness, metrics and the log follow the store's state. Counted: each
-// failed write, and each time the store is found unwritable after being
-// writable (not every retry). Logged: the change, then every 30 s.
-void Daemon::NoteStore(const std::optional<state::StoreError>& error, bool failed_write) {
-  const bool was_writable = store_writable_.load();
-  const auto now = Clock::now();
-  if (!error) {
-    if (was_writable) return;
-    store_writable_ = true;
-    metrics_.SetStateStoreWritable(true);
-    metrics_.SetReady(Ready());
-    log::Info("state store writable again; taking input",
-              {{"waited_seconds", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                     now - store_blocked_since_)
-                                                     .count())}});
-    return;
-  }
-  if (failed_write || was_writable) {
-    metrics_.CountStateStoreError(state::StoreErrorKindName(error->kind));
-  }
-  {
-    std::lock_guard lock(store_why_mu_);
-    store_why_ = error->message;
-  }
-  if (was_writable) store_blocked_since_ = now;
-  store_writable_ = false;
-  metrics_.SetStateStoreWritable(false);
-  metrics_.SetReady(false);
-  if (was_writable || now - store_logged_ >= std::chrono::seconds(30)) {
-    store_logged_ = now;
-    log::Error(
-        "the state store takes no writes: not ready, no new input until it does; retrying "
-        "every second (free space on the state volume: docs/runbook.md, "
-        "DedupdStateStoreNotWritable)",
-        {{"kind", std::string(state::StoreErrorKindName(error->kind))},
-         {"error", error->message},
-         {"waiting_seconds", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                now - store_blocked_since_)
-                                                .count())}});
-  }
-}
-
-// Waits until the store takes writes; false on a signal or past `deadline`.
-bool Daemon::WaitForStore(Clock::time_point deadline) {
-  while (!StoreReady()) {
-    if (g_signals.load() > 0 || Clock::now() >= deadline) return false;
-    liveness_.Beat("waiting for space on the state volume");
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
-  return true;
-}
-
-// While the store takes no writes: no new batch, but the consumer is still
-// served (rebalances, max.poll.interval.ms). A message that arrives is put
-// back (seek to it), to be consumed again once the store takes writes.
-void Daemon::HoldInput() {
-  liveness_.Beat("holding input: the state store takes no writes");
-  kafka::MessagePtr msg(consumer_->consume(1000));
-  if (!msg || msg->err() != RdKafka::ERR_NO_ERROR) return;
-  std::unique_ptr<RdKafka::TopicPartition> tp(
-      RdKafka::TopicPartition::create(input_topic_, msg->partition(), msg->offset()));
-  if (auto err = consumer_->seek(*tp, 10000); err != RdKafka::ERR_NO_ERROR) {
-    log::Error("cannot put a message back while the state store takes no writes",
-               {{"partition", std::to_string(msg->partition())},
-                {"offset", std::to_string(msg->offset())},
-                {"error", kafka::DescribeError(err)}});
-    fatal_ = true;
-    return;
-  }
-  for (int i = 0; i < 10 && g_signals.load() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
@@ -1180,8 +1019,8 @@ int Daemon::Run() {
     liveness_.Beat("consume");
     if (replay_ != nullptr && ReplayFinished()) break;
     // A store that takes no writes: no new batch (docs/delivery.md, "Full disk").
-    if (batch_->uncommitted() == 0 && !StoreReady()) {
-      HoldInput();
+    if (batch_->uncommitted() == 0 && !store_guard_.Ready()) {
+      if (!store_guard_.HoldInput(consumer_edge_)) fatal_ = true;
       continue;
     }
     bool failed = false;
@@ -1267,9 +1106,9 @@ int Daemon::Run() {
   } else if (batch_->uncommitted() > 0 && CommitBatch() != CommitResult::kCommitted) {
     code = 1;
   }
-  if (unstored_ && !StoreReady()) {
+  if (store_guard_.unstored() && !store_guard_.Ready()) {
     log::Warn("exiting with the state store behind Kafka: the next start's restore replays it",
-              {{"error", StoreWhy()}});
+              {{"error", store_guard_.why()}});
   }
   log::Info("shutting down");
   // close: leaves the group, unless it is a static member (its partitions

@@ -13,9 +13,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "kafka/result.h"
 #include "kafka/status.h"
 
 namespace dedupd::delivery {
@@ -72,7 +76,17 @@ class ConsumerEdge {
   virtual ~ConsumerEdge() = default;
   // The assigned partitions' positions; partitions without one are left out.
   virtual Offsets Positions() = 0;
+  // The partitions assigned now.
+  virtual kafka::Result<std::vector<int32_t>> Assignment() = 0;
+  // The group's committed offsets of `partitions`; a partition without one
+  // maps to a negative offset (OFFSET_INVALID).
+  virtual kafka::Result<Offsets> Committed(const std::vector<int32_t>& partitions,
+                                           int timeout_ms) = 0;
   virtual kafka::Status Seek(int32_t partition, int64_t offset, int timeout_ms) = 0;
+  // Consumes one message for up to timeout_ms and tells where it was
+  // (partition, offset); nothing on a timeout or an error. Only the hold of
+  // a full disk uses it (StoreGuard::HoldInput), to put the message back.
+  virtual std::optional<std::pair<int32_t, int64_t>> ConsumeOne(int timeout_ms) = 0;
   // At-least-once: the consumer's own offset commit.
   virtual kafka::Status CommitSync(const Offsets& offsets) = 0;
   // The consumer raised a fatal error (a fenced static member): it takes no

@@ -106,10 +106,38 @@ Offsets RdKafkaConsumer::Positions() {
   return positions;
 }
 
+kafka::Result<std::vector<int32_t>> RdKafkaConsumer::Assignment() {
+  kafka::TopicPartitionList assigned;
+  if (auto err = consumer_()->assignment(assigned.out()); err != RdKafka::ERR_NO_ERROR) {
+    return kafka::Failure{kafka::DescribeError(err)};
+  }
+  std::vector<int32_t> partitions;
+  for (auto* tp : assigned) partitions.push_back(tp->partition());
+  return partitions;
+}
+
+kafka::Result<Offsets> RdKafkaConsumer::Committed(const std::vector<int32_t>& partitions,
+                                                  int timeout_ms) {
+  kafka::TopicPartitionList list;
+  for (int32_t partition : partitions) list.Add(input_topic_, partition);
+  if (auto err = consumer_()->committed(list.get(), timeout_ms); err != RdKafka::ERR_NO_ERROR) {
+    return kafka::Failure{kafka::DescribeError(err)};
+  }
+  Offsets offsets;
+  for (auto* tp : list) offsets[tp->partition()] = tp->offset();
+  return offsets;
+}
+
 kafka::Status RdKafkaConsumer::Seek(int32_t partition, int64_t offset, int timeout_ms) {
   std::unique_ptr<RdKafka::TopicPartition> tp(
       RdKafka::TopicPartition::create(input_topic_, partition, offset));
   return kafka::Status(consumer_()->seek(*tp, timeout_ms));
+}
+
+std::optional<std::pair<int32_t, int64_t>> RdKafkaConsumer::ConsumeOne(int timeout_ms) {
+  kafka::MessagePtr msg(consumer_()->consume(timeout_ms));
+  if (!msg || msg->err() != RdKafka::ERR_NO_ERROR) return std::nullopt;
+  return std::make_pair(msg->partition(), msg->offset());
 }
 
 kafka::Status RdKafkaConsumer::CommitSync(const Offsets& offsets) {

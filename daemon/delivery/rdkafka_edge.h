@@ -69,7 +69,10 @@ class RdKafkaConsumer final : public ConsumerEdge {
       : input_topic_(std::move(input_topic)), consumer_(std::move(consumer)) {}
 
   Offsets Positions() override;
+  kafka::Result<std::vector<int32_t>> Assignment() override;
+  kafka::Result<Offsets> Committed(const std::vector<int32_t>& partitions, int timeout_ms) override;
   kafka::Status Seek(int32_t partition, int64_t offset, int timeout_ms) override;
+  std::optional<std::pair<int32_t, int64_t>> ConsumeOne(int timeout_ms) override;
   kafka::Status CommitSync(const Offsets& offsets) override;
   bool Failed() override;
 

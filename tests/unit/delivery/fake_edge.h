@@ -14,11 +14,13 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "delivery/clock.h"
 #include "delivery/edge.h"
+#include "delivery/store_guard.h"
 
 namespace dedupd::delivery::testing {
 
@@ -148,14 +150,42 @@ class FakeProducer final : public ProducerEdge {
 class FakeConsumer final : public ConsumerEdge {
  public:
   Offsets positions;
+  std::vector<int32_t> assignment;
+  // The group's committed offsets; Committed() answers with those of the
+  // partitions asked for, after the scripted failures (front first).
+  Offsets committed;
+  std::deque<std::string> committed_failures;
+  size_t committed_calls = 0;
   std::vector<std::pair<int32_t, int64_t>> seeks;
+  // Scripted seek answers, front first; then seek_result.
+  std::deque<kafka::Status> seek_results;
   std::vector<Offsets> commits;
   kafka::Status seek_result;
   bool failed = false;
 
   Offsets Positions() override { return positions; }
+  kafka::Result<std::vector<int32_t>> Assignment() override { return assignment; }
+  kafka::Result<Offsets> Committed(const std::vector<int32_t>& partitions, int) override {
+    ++committed_calls;
+    if (!committed_failures.empty()) {
+      std::string why = committed_failures.front();
+      committed_failures.pop_front();
+      return kafka::Failure{why};
+    }
+    Offsets out;
+    for (int32_t p : partitions) {
+      auto at = committed.find(p);
+      out[p] = at == committed.end() ? -1001 : at->second;  // OFFSET_INVALID
+    }
+    return out;
+  }
   kafka::Status Seek(int32_t partition, int64_t offset, int) override {
     seeks.emplace_back(partition, offset);
+    if (!seek_results.empty()) {
+      kafka::Status s = seek_results.front();
+      seek_results.pop_front();
+      return s;
+    }
     return seek_result;
   }
   kafka::Status CommitSync(const Offsets& offsets) override {
@@ -163,6 +193,50 @@ class FakeConsumer final : public ConsumerEdge {
     return {};
   }
   bool Failed() override { return failed; }
+  // ConsumeOne(): the messages that arrive, front first (partition, offset).
+  std::deque<std::pair<int32_t, int64_t>> arriving;
+  std::optional<std::pair<int32_t, int64_t>> ConsumeOne(int) override {
+    if (arriving.empty()) return std::nullopt;
+    auto m = arriving.front();
+    arriving.pop_front();
+    return m;
+  }
+};
+
+// A volume that is full for the next `full_checks` checks, and whose writes
+// fail while `fail_writes` > 0.
+class FakeStore final : public StoreEdge {
+ public:
+  int full_checks = 0;
+  int fail_writes = 0;
+  int checks = 0;
+  std::vector<std::map<std::string, std::string>> written;
+
+  std::optional<StoreFault> CheckWritable() override {
+    ++checks;
+    if (full_checks > 0) {
+      --full_checks;
+      return StoreFault{"no_space", "/state: 10 MB free, below state.min_free_bytes"};
+    }
+    return std::nullopt;
+  }
+  std::optional<StoreFault> LastError() override {
+    if (last_failed_) return StoreFault{"no_space", "No space left on device"};
+    return std::nullopt;
+  }
+  bool Commit(const std::map<std::string, std::string>& meta, std::string* why) override {
+    last_failed_ = fail_writes > 0;
+    if (last_failed_) {
+      --fail_writes;
+      *why = "IO error: No space left on device";
+      return false;
+    }
+    written.push_back(meta);
+    return true;
+  }
+
+ private:
+  bool last_failed_ = false;
 };
 
 }  // namespace dedupd::delivery::testing
