@@ -419,6 +419,21 @@ Detector::DocId Detector::DocIdFor(const std::string& url) {
   return id;
 }
 
+uint32_t Detector::VersionOf(DocId doc) const {
+  const uint16_t v = current_[doc].version;
+  return v != kVersionOverflow ? v : version_overflow_.at(doc);
+}
+
+void Detector::SetVersion(DocId doc, uint32_t version) {
+  if (version < kVersionOverflow) {
+    if (current_[doc].version == kVersionOverflow) version_overflow_.erase(doc);
+    current_[doc].version = static_cast<uint16_t>(version);
+    return;
+  }
+  current_[doc].version = kVersionOverflow;
+  version_overflow_[doc] = version;
+}
+
 void Detector::SetSketch(DocId doc, const state::UrlState& s) {
   if (!s.sketch_known) {
     sketches_.Forget(doc);
@@ -471,8 +486,11 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s,
   // by_content_ reads the doc's tag from current_: a doc indexed again
   // without IndexRemove (its store record was gone) leaves under its old hash.
   if (current_[doc].in_by_content) by_content_.Remove(doc);
-  current_[doc] = {s.content_hash.low, s.content_hash.high, s.version, s.history_full,
-                   /*in_by_content=*/1};
+  current_[doc].hash_low = s.content_hash.low;
+  current_[doc].hash_high = s.content_hash.high;
+  current_[doc].history_full = s.history_full;
+  current_[doc].in_by_content = 1;
+  SetVersion(doc, s.version);
   by_content_.Insert(doc);
   SetSketch(doc, s);
 }
@@ -492,7 +510,7 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
   remote_boilerplate_.erase(doc);
   if (current_[doc].in_by_content) by_content_.Remove(doc);  // under current_'s hash: s's
   current_[doc].in_by_content = 0;
-  current_[doc].version = 0;
+  SetVersion(doc, 0);
   sketches_.Forget(doc);
 }
 
@@ -517,26 +535,33 @@ void Detector::RemoveRemotePassages(DocId doc) {
 
 namespace {
 
-// Remote::packed: the fetch time in the low 44 bits (two's complement), the
-// boilerplate block count in the top 20; kRemoteOverflow there sends both to
-// remote_overflow_.
-constexpr int kRemoteTimeBits = 44;
+// Remote::packed: the fetch time in the low 42 bits (ms since 1970,
+// unsigned), the boilerplate block count in the top 6; kRemoteOverflow there
+// sends both to remote_overflow_.
+constexpr int kRemoteTimeBits = 42;
 constexpr uint64_t kRemoteTimeMask = (uint64_t{1} << kRemoteTimeBits) - 1;
-constexpr uint32_t kRemoteOverflow = (1u << (64 - kRemoteTimeBits)) - 1;
-constexpr int64_t kRemoteTimeMax = (int64_t{1} << (kRemoteTimeBits - 1)) - 1;
+constexpr uint32_t kRemoteOverflow = (1u << (48 - kRemoteTimeBits)) - 1;
+
+uint64_t RemoteBits(const uint16_t (&packed)[3]) {
+  return uint64_t{packed[0]} | uint64_t{packed[1]} << 16 | uint64_t{packed[2]} << 32;
+}
+
+void SetRemoteBits(uint64_t bits, uint16_t (&packed)[3]) {
+  for (int i = 0; i < 3; ++i) packed[i] = static_cast<uint16_t>(bits >> (16 * i));
+}
 
 }  // namespace
 
 void Detector::SetRemote(DocId doc, const state::UrlState& s) {
   const int64_t fetched_at = s.fetched_at_ms;
   const uint32_t boilerplate = s.versions.empty() ? 0 : s.versions.front().boilerplate_blocks;
-  if (fetched_at >= -kRemoteTimeMax - 1 && fetched_at <= kRemoteTimeMax &&
+  if (fetched_at >= 0 && static_cast<uint64_t>(fetched_at) <= kRemoteTimeMask &&
       boilerplate < kRemoteOverflow) {
-    remote_[doc].packed = (static_cast<uint64_t>(fetched_at) & kRemoteTimeMask) |
-                          (uint64_t{boilerplate} << kRemoteTimeBits);
+    SetRemoteBits(static_cast<uint64_t>(fetched_at) | uint64_t{boilerplate} << kRemoteTimeBits,
+                  remote_[doc].packed);
     remote_overflow_.erase(doc);
   } else {
-    remote_[doc].packed = uint64_t{kRemoteOverflow} << kRemoteTimeBits;
+    SetRemoteBits(uint64_t{kRemoteOverflow} << kRemoteTimeBits, remote_[doc].packed);
     remote_overflow_[doc] = {fetched_at, boilerplate};
   }
   const size_t filed = std::min(s.paragraph_hashes.size(), options_.passage_sample);
@@ -558,9 +583,8 @@ void Detector::RemotePrefixes(DocId doc, std::vector<uint16_t>* prefixes) const 
 
 state::UrlState Detector::RemoteState(DocId doc) const {
   const Current& c = current_[doc];
-  const uint64_t packed = remote_[doc].packed;
-  int64_t fetched_at = static_cast<int64_t>(packed << (64 - kRemoteTimeBits)) >>
-                       (64 - kRemoteTimeBits);  // sign-extended
+  const uint64_t packed = RemoteBits(remote_[doc].packed);
+  int64_t fetched_at = static_cast<int64_t>(packed & kRemoteTimeMask);
   uint32_t boilerplate = static_cast<uint32_t>(packed >> kRemoteTimeBits);
   if (boilerplate == kRemoteOverflow) {
     const auto it = remote_overflow_.find(doc);
@@ -568,7 +592,7 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   }
   state::UrlState s;
   s.canonical_url = urls_.Url(doc);
-  s.version = c.version;
+  s.version = VersionOf(doc);
   s.content_hash = c.hash();
   s.simhash = simhash_index_.Hash(doc);
   s.fetched_at_ms = fetched_at;
@@ -583,7 +607,7 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   // sketch until its next fingerprint record (it is no candidate meanwhile).
   s.sketch_known = false;
   state::VersionRecord v;
-  v.version = c.version;
+  v.version = s.version;
   v.fetched_at_ms = fetched_at;
   v.content_hash = c.hash();
   v.boilerplate_blocks = boilerplate;
@@ -601,7 +625,7 @@ std::optional<state::UrlState> Detector::IndexedState(DocId doc) {
   // pages with their text, or a text-free record with its line keys applied
   // through ApplyCommitted) has what memory lacks for a diff: use it.
   if (auto stored = store_->Get(urls_.Url(doc));
-      stored && stored->version == c.version && stored->content_hash == c.hash()) {
+      stored && stored->version == VersionOf(doc) && stored->content_hash == c.hash()) {
     return stored;
   }
   return RemoteState(doc);
@@ -977,12 +1001,12 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
     if (c.version != 0 && c.history_full && c.hash() == out.content_hash) {
       MatchInfo self;
       self.url = scratch.MatchUrl(page.canonical_url);
-      self.version = c.version;
+      self.version = VersionOf(*known);
       self.distance = HammingDistance(simhash_index_.Hash(*known), fp.simhash);
       self.content_hash = c.hash();
       self.similarity = 1.0;
       out.verdict = Verdict::kUnchanged;
-      out.version = c.version;
+      out.version = self.version;
       out.match = std::move(self);
       scratch.spare_state = std::move(next);  // its buffers, for the next page
       return out;  // nothing to store: the URL's last version is this content
@@ -1183,7 +1207,7 @@ const state::UrlState* Detector::PeekIndexedState(DocId doc,
   // As IndexedState(): a stored copy of the same version has what memory
   // lacks.
   if (const state::UrlState* stored = store_->Peek(url);
-      stored != nullptr && stored->version == c.version && stored->content_hash == c.hash()) {
+      stored != nullptr && stored->version == VersionOf(doc) && stored->content_hash == c.hash()) {
     return stored;
   }
   *holder = RemoteState(doc);
@@ -1222,12 +1246,12 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
       if (const Current& current = current_[*id]; current.version != 0) {
         // Versions of a URL only grow, so an older record (a late fingerprint,
         // or this instance's own write read back) never replaces a newer one.
-        if (current.version > s.version) continue;
+        if (VersionOf(*id) > s.version) continue;
         // The changelog's full record (with the history) replaces the same
         // version known only from the fingerprints topic (a partition that
         // moved here).
         const bool gains_history = replace_same_version && s.history_full && !current.history_full;
-        if (current.version == s.version &&
+        if (VersionOf(*id) == s.version &&
             (!replace_same_version || current.hash() == s.content_hash) && !gains_history) {
           continue;
         }
@@ -1252,7 +1276,10 @@ Detector::MemoryUsage Detector::Memory() const {
   MemoryUsage m;
   m.urls = urls_.ArenaBytes();
   m.url_ids = urls_.IdBytes();
-  m.current = current_.MemoryBytes();
+  // version_overflow_ (empty but for versions past 16,382): nodes as
+  // remote_overflow_'s below (next pointer, DocId, version: 16 B, 32).
+  m.current = current_.MemoryBytes() + version_overflow_.size() * 32 +
+              version_overflow_.bucket_count() * sizeof(void*);
   m.sketches = sketches_.MemoryBytes();
   m.by_content = by_content_.MemoryBytes();
   m.simhash_index = simhash_index_.MemoryBytes();
@@ -1275,8 +1302,7 @@ void Detector::Reserve(size_t docs) {
 bool Detector::HoldsVersion(std::string_view canonical_url, uint32_t version) const {
   const auto id = urls_.Find(canonical_url);
   if (!id) return false;
-  const Current& current = current_[*id];
-  return current.version != 0 && current.version >= version;
+  return current_[*id].version != 0 && VersionOf(*id) >= version;
 }
 
 bool Detector::ApplyFingerprints(std::vector<state::UrlState>* states, size_t* applied,
@@ -1292,7 +1318,7 @@ bool Detector::ApplyFingerprints(std::vector<state::UrlState>* states, size_t* a
     DocId doc;
     if (auto id = urls_.Find(s.canonical_url)) {
       doc = *id;
-      const uint32_t held = current_[doc].version;
+      const uint32_t held = VersionOf(doc);
       if (held != 0 && held >= s.version) continue;
       if (held != 0) {
         if (auto previous = IndexedState(doc)) IndexRemove(doc, *previous);

@@ -317,11 +317,16 @@ class Detector {
   // indexed version. Each URL is held once, in urls_'s arena
   // (docs/design.md, "Memory per document").
   index::UrlTable urls_;
-  // 21 bytes: the SimHash is held once, by simhash_index_ (Hash()), and the
+  // 18 bytes: the SimHash is held once, by simhash_index_ (Hash()), and the
   // struct is packed (docs/design.md, "Memory per document"). The full
   // 128-bit hash stays: for a document known from the fingerprints topic it
   // is the only copy, and events and the history carry it (a PageDiff's old
-  // side, a REVISED page's history).
+  // side, a REVISED page's history). The version shares 16 bits with the
+  // flags (issue #15, session 8: 21 bytes before): up to kVersionOverflow - 1
+  // it is held here, a larger one is kVersionOverflow here and the value in
+  // version_overflow_ (a URL revised 16,383 times). So `version != 0` tests
+  // "indexed" as before; VersionOf() gives the value.
+  static constexpr uint16_t kVersionOverflow = (1u << 14) - 1;
 #pragma pack(push, 1)
   struct Current {
     // The content hash's halves as scalars, not a ContentHash128 member: a
@@ -329,17 +334,22 @@ class Detector {
     // reference at a misaligned address (undefined; UBSan stops on it).
     uint64_t hash_low = 0;
     uint64_t hash_high = 0;
-    uint32_t version = 0;  // 0: not in the indexes (stored versions start at 1)
+    // 0: not in the indexes (stored versions start at 1); kVersionOverflow:
+    // the value is in version_overflow_.
+    uint16_t version : 14 = 0;
     // 0: known from another instance's fingerprint record (memory only)
-    uint8_t history_full : 1 = 1;
+    uint16_t history_full : 1 = 1;
     // by_content_ holds the doc, under hash's tag (kept apart from version:
     // a record may carry any version, 0 included).
-    uint8_t in_by_content : 1 = 0;
+    uint16_t in_by_content : 1 = 0;
     ContentHash128 hash() const { return {hash_low, hash_high}; }
   };
 #pragma pack(pop)
-  static_assert(sizeof(Current) == 21);
+  static_assert(sizeof(Current) == 18);
   index::PagedArray<Current> current_;  // by DocId; lets ApplyCommitted skip without a store read
+  std::unordered_map<DocId, uint32_t> version_overflow_;  // versions >= kVersionOverflow
+  uint32_t VersionOf(DocId doc) const;
+  void SetVersion(DocId doc, uint32_t version);
   // Confirmation sketches by DocId, quantised gaps (index::SketchStore), and
   // whether each is known (false for a page indexed from a record without a
   // sketch until it is first a candidate: DeriveSketch).
@@ -351,17 +361,19 @@ class Detector {
   index::IdTable by_content_;
   // Documents known only from the fingerprints topic (Current::history_full
   // false; not in the store): what IndexRemove() and a match would otherwise
-  // read from the store. By DocId, 8 bytes: the fetch time (ms, 44 bits,
-  // signed) and its versions[0]'s boilerplate_blocks (20 bits); a value out of
-  // range (before 1692 or after 2248, or over 2^20 - 2 blocks) marks the slot
-  // and lives in remote_overflow_. Then passage_sample 16-bit prefixes of the
+  // read from the store. By DocId, 6 bytes (8 before session 8): the fetch
+  // time (ms since 1970, 42 bits, unsigned) and its versions[0]'s
+  // boilerplate_blocks (6 bits); a value out of range (before 1970 or after
+  // 2109, or over 62 blocks: the corpus's pages have at most 31) marks the
+  // slot and lives in remote_overflow_. Then passage_sample 16-bit prefixes of the
   // filed passages' tags per doc (index::ParagraphIndex::Prefix(), 0: none):
   // RemoveByPrefix() finds a posting from them, and remote_boilerplate_ the
   // tags of those with no posting, counted in a boilerplate paragraph
   // (docs/design.md, "Memory per document").
   struct Remote {
-    uint64_t packed = 0;
+    uint16_t packed[3] = {0, 0, 0};  // 48 bits, low word first (2-byte alignment)
   };
+  static_assert(sizeof(Remote) == 6);
   index::PagedArray<Remote> remote_;
   index::PagedArray<uint16_t, 16> remote_prefixes_;
   std::unordered_multimap<DocId, uint32_t> remote_boilerplate_;

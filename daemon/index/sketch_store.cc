@@ -42,16 +42,23 @@ void SketchStore::Set(DocId doc, std::span<const uint32_t> sketch, uint32_t shin
   // A record from an instance with a larger sketch size: its smallest values
   // are this size's sketch (with the whole-set test kept exact by the count).
   sketch = sketch.first(n);
-  m.shift = static_cast<uint64_t>(ShiftFor(sketch));
-  m.shingle_count = std::min<uint64_t>(shingle_count, kMaxCount);
-  m.size = n;
+  const int shift = ShiftFor(sketch);
+  const uint64_t count = std::min<uint64_t>(shingle_count, kMaxCount);
+  const bool size_held = n != std::min<uint64_t>(k_, count);
+  m.set_bits(count | static_cast<uint64_t>(shift) << kShiftAt |
+             static_cast<uint64_t>(size_held) << kSizeHeldAt);
+  if (size_held) {
+    sizes_[doc] = static_cast<uint16_t>(n);
+  } else {
+    sizes_.erase(doc);
+  }
   // The gaps, kGapBits each, packed into the document's words (a gap may
   // straddle two words).
   const size_t base = static_cast<size_t>(doc) * words_;
   for (size_t w = 0; w < words_; ++w) bits_[base + w] = 0;
   uint32_t previous = 0;
   for (size_t i = 0; i < n; ++i) {
-    const uint32_t q = sketch[i] >> m.shift;
+    const uint32_t q = sketch[i] >> shift;
     const uint64_t gap = q - previous;
     previous = q;
     const size_t bit = i * kGapBits, word = base + bit / 64, offset = bit % 64;
@@ -60,17 +67,31 @@ void SketchStore::Set(DocId doc, std::span<const uint32_t> sketch, uint32_t shin
   }
 }
 
+void SketchStore::Forget(DocId doc) {
+  Meta& m = meta_[doc];
+  if (m.size_held()) sizes_.erase(doc);
+  m.set_bits((m.bits() | kUnknown << kShiftAt) & ~(uint64_t{1} << kSizeHeldAt));
+}
+
+size_t SketchStore::Size(DocId doc) const {
+  const Meta& m = meta_[doc];
+  return m.size_held() ? sizes_.at(doc) : std::min<uint64_t>(k_, m.shingle_count());
+}
+
 fingerprint::SketchEstimate SketchStore::Compare(DocId doc, std::span<const uint32_t> sketch,
                                                  size_t shingle_count) const {
-  const Meta& m = meta_[doc];
+  const Meta& meta = meta_[doc];
+  const int shift = static_cast<int>(meta.shift());
+  const size_t size = Size(doc);
+  const uint64_t held_count = meta.shingle_count();
   thread_local std::vector<uint32_t> page, held;
   page.clear();
-  for (const uint32_t v : sketch) page.push_back(v >> m.shift);
+  for (const uint32_t v : sketch) page.push_back(v >> shift);
   held.clear();
   const size_t base = static_cast<size_t>(doc) * words_;
   constexpr uint64_t kMask = (uint64_t{1} << kGapBits) - 1;
   uint32_t q = 0;
-  for (size_t i = 0; i < m.size; ++i) {
+  for (size_t i = 0; i < size; ++i) {
     const size_t bit = i * kGapBits, word = base + bit / 64, offset = bit % 64;
     uint64_t gap = bits_[word] >> offset;
     if (offset + kGapBits > 64) gap |= bits_[word + 1] << (64 - offset);
@@ -90,7 +111,7 @@ fingerprint::SketchEstimate SketchStore::Compare(DocId doc, std::span<const uint
     return longest;
   };
   const size_t run = std::max(longest_run(page), longest_run(held));
-  const int b = run <= 1 ? 0 : std::min<int>(m.shift, std::bit_width(run - 1));
+  const int b = run <= 1 ? 0 : std::min<int>(shift, std::bit_width(run - 1));
   auto expand = [b](std::vector<uint32_t>* v) {
     const uint32_t cap = (1u << b) - 1;
     uint32_t rank = 0;
@@ -110,8 +131,8 @@ fingerprint::SketchEstimate SketchStore::Compare(DocId doc, std::span<const uint
   // A sketch that holds its whole set still does after the shift: the set is
   // then the quantised values (the exact path of CompareSketches).
   const size_t page_set = sketch.size() >= shingle_count ? page.size() : shingle_count;
-  const bool whole = m.size >= m.shingle_count;
-  const size_t held_set = whole ? held.size() : static_cast<size_t>(m.shingle_count);
+  const bool whole = size >= held_count;
+  const size_t held_set = whole ? held.size() : static_cast<size_t>(held_count);
   return fingerprint::CompareSketches(page, page_set, held, held_set);
 }
 

@@ -78,7 +78,10 @@ TEST(DetectorRemote, MatchReportsTheRecordsFetchTimeAndBoilerplateExactly) {
   };
   for (const Case c : {Case{1'765'432'109'876, 7}, Case{-1, 0},
                        Case{std::numeric_limits<int64_t>::max(), 3'000'000},
-                       Case{std::numeric_limits<int64_t>::min(), 1'048'575}}) {
+                       Case{std::numeric_limits<int64_t>::min(), 1'048'575},
+                       // The 6-byte slot's edges (session 8): 42 bits of time, 62 blocks.
+                       Case{(int64_t{1} << 42) - 1, 62}, Case{int64_t{1} << 42, 62}, Case{0, 63},
+                       Case{1'765'432'109'876, 64}}) {
     auto store = state::NewMemoryStore();
     Detector detector(DetectOptions{}, store.get());
     state::UrlState r = Record("https://other.example/a", kOriginal, c.fetched_at_ms);
@@ -160,10 +163,10 @@ TEST(DetectorRemote, ANewerRecordTakesOutTheOldPassagesOnly) {
   EXPECT_EQ(out.match->fetched_at_ms, 900);
 }
 
-// 8 bytes of fetch time and boilerplate count and passage_sample (8) tag
-// prefixes of 2 bytes: 24 B per document another instance owns, where an
-// int64, two uint32 and 8 hashes of 8 bytes took 80.
-TEST(DetectorRemote, ADocumentKnownFromTheTopicKeeps24BytesToBeRemovedAgain) {
+// 6 bytes of fetch time and boilerplate count (8 before session 8) and
+// passage_sample (8) tag prefixes of 2 bytes: 22 B per document another
+// instance owns, where an int64, two uint32 and 8 hashes of 8 bytes took 80.
+TEST(DetectorRemote, ADocumentKnownFromTheTopicKeeps22BytesToBeRemovedAgain) {
   auto store = state::NewMemoryStore();
   Detector detector(DetectOptions{}, store.get());
   std::mt19937_64 rng(6);
@@ -185,8 +188,8 @@ TEST(DetectorRemote, ADocumentKnownFromTheTopicKeeps24BytesToBeRemovedAgain) {
   ASSERT_TRUE(detector.ApplyFingerprints(&batch, &applied, &error)) << error;
   ASSERT_EQ(applied, kDocs);
   const Detector::MemoryUsage m = detector.Memory();
-  EXPECT_LT(static_cast<double>(m.remote) / kDocs, 24.5);
-  EXPECT_GE(static_cast<double>(m.remote) / kDocs, 24.0);
+  EXPECT_LT(static_cast<double>(m.remote) / kDocs, 22.5);
+  EXPECT_GE(static_cast<double>(m.remote) / kDocs, 22.0);
   // 8 postings of 8-byte slots at 64-80% load.
   EXPECT_LE(static_cast<double>(m.passage_index) / kDocs, 8 * 12.5);
 }
