@@ -49,7 +49,6 @@
 #include "app/pipeline.h"
 #include "app/replay.h"
 #include "app/settings.h"
-#include "app/state_sync.h"
 #include "app/workers.h"
 #include "common/log.h"
 #include "delivery/batch.h"
@@ -70,6 +69,9 @@
 #include "metrics/owner_routing.h"
 #include "state/store.h"
 #include "state/url_state.h"
+#include "sync/rdkafka_sync_edge.h"
+#include "sync/state_sync.h"
+#include "sync/sync_metrics.h"
 
 namespace dedupd::app {
 namespace {
@@ -162,6 +164,7 @@ class Daemon {
         fingerprint_full_(cfg.state.fingerprint_format == config::FingerprintFormat::kFull),
         metrics_(cfg.metrics.site_label_limit, DEDUPD_VERSION),
         delivery_metrics_(*metrics_.registry()),
+        sync_metrics_(*metrics_.registry()),
         http_(HttpServerOptionsFrom(cfg)),
         events_(&metrics_, cfg.topics.input),
         rebalancer_(this),
@@ -238,6 +241,7 @@ class Daemon {
   bool fingerprint_full_;
   metrics::Metrics metrics_;
   delivery::DeliveryMetrics delivery_metrics_;  // on metrics_'s registry
+  sync::SyncMetrics sync_metrics_;              // likewise
   // Used by the HTTP server's threads: declared before http_ so that they
   // outlive it (members are destroyed in reverse order).
   OwnershipIndex ownership_;
@@ -261,7 +265,9 @@ class Daemon {
   std::unique_ptr<api::Api> api_;                // read-only; HTTP threads use it
   std::atomic<const api::Api*> api_ready_{nullptr};
   std::unique_ptr<Pipeline> pipeline_;
-  std::unique_ptr<StateSync> sync_;
+  // The state readers (sync/state_sync.h) and their librdkafka edge.
+  std::unique_ptr<sync::RdKafkaSyncEdge> sync_edge_;
+  std::unique_ptr<sync::StateSync> sync_;
   // The open batch and its transaction (delivery/batch.h); made in Setup().
   // Its producer_lost() (fatal error, fenced, or a transactional call that
   // stayed ambiguous): the producer is re-created in-process, not by an exit.
@@ -292,7 +298,6 @@ class Daemon {
   std::atomic<bool> producer_ready_{false};
   std::atomic<bool> joined_{false};
   std::atomic<bool> restoring_{false};
-  Clock::time_point last_tail_ = Clock::now();
   std::chrono::milliseconds restore_timeout_{120000};
   bool fatal_ = false;
   // Full disk (docs/delivery.md): whether the store takes writes (read by
@@ -591,13 +596,11 @@ bool Daemon::Setup() {
   // The global index: every instance's fingerprints, read before processing.
   kafka::Props cprops = common;
   for (const auto& [k, v] : cfg_.kafka.consumer_properties) cprops[k] = v;
-  StateSyncOptions so;
-  so.props = cprops;
-  so.admin_props = common;
-  so.events = &events_;
+  sync_edge_ = std::make_unique<sync::RdKafkaSyncEdge>(cprops, common, &events_,
+                                                       cfg_.kafka.group_id + ".state-reader");
+  sync::StateSyncOptions so;
   so.changelog_topic = state_topic_;
   so.fingerprints_topic = fingerprints_topic_;
-  so.reader_group = cfg_.kafka.group_id + ".state-reader";
   so.stable_timeout = restore_timeout_;
   // Called between the restore's reads and waits: a sign of progress.
   so.cancelled = [this] {
@@ -605,7 +608,8 @@ bool Daemon::Setup() {
     return g_signals.load() > 0;
   };
   so.on_changelog_record = [this](std::string_view url, int32_t p) { ownership_.Record(url, p); };
-  sync_ = std::make_unique<StateSync>(so, detector_.get(), store_.get(), &metrics_);
+  sync_ = std::make_unique<sync::StateSync>(so, sync_edge_.get(), &clock_, detector_.get(),
+                                            store_.get(), &metrics_, &sync_metrics_);
   // It writes to the store: on a full volume, not ready until there is space.
   while (!store_guard_.Wait(Clock::time_point::max()) || !sync_->Bootstrap(&error)) {
     if (g_signals.load() > 0) return false;
@@ -901,7 +905,7 @@ Daemon::CommitResult Daemon::CommitBatch() {
     meta["offset/" + input_topic_ + "/" + std::to_string(partition)] = std::to_string(offset);
   }
   for (const auto& [partition, next] : batch_->Reached()) {
-    meta[StateSync::ChangelogKey(state_topic_, partition)] = std::to_string(next);
+    meta[sync::StateSync::ChangelogKey(state_topic_, partition)] = std::to_string(next);
   }
   std::string error;
   if (!detector_->Commit(meta, &error)) {
@@ -985,8 +989,6 @@ bool Daemon::ReplayFinished() {
 void Daemon::TailFingerprints() {
   if (batch_->open() || detector_->HasStaged()) return;
   if (store_guard_.unstored() || !store_guard_.writable()) return;  // the store first
-  if (Clock::now() - last_tail_ < std::chrono::milliseconds(100)) return;
-  last_tail_ = Clock::now();
   std::string error;
   if (!sync_->Tail(20000, &error)) {
     if (auto why = store_edge_.LastError()) {
