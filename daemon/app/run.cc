@@ -54,6 +54,7 @@
 #include "delivery/batch.h"
 #include "delivery/client_config.h"
 #include "delivery/client_events.h"
+#include "delivery/health.h"
 #include "delivery/rdkafka_edge.h"
 #include "delivery/rebalance.h"
 #include "delivery/restore.h"
@@ -89,8 +90,6 @@ using Clock = std::chrono::steady_clock;
 // of progress between attempts, so health.liveness_timeout_ms (at least 3
 // times this) never fails a loop that is only waiting for a broker.
 constexpr int kKafkaCallTimeoutMs = 10000;
-// A loop that has shown no progress for this long is not ready (Stalled()).
-constexpr int kStallMs = 5000;
 
 // Fault injection for the liveness e2e test (tests/e2e/liveness_test.cc):
 // while the file named by DEDUPD_FAULT_FREEZE_LOOP_FILE exists, the loop
@@ -172,7 +171,8 @@ class Daemon {
         producer_(cfg.topics.input, [this] { return consumer_.get(); }),
         consumer_edge_(cfg.topics.input, [this] { return consumer_.get(); }),
         store_edge_(&store_, &detector_),
-        store_guard_(&store_edge_, &clock_, &metrics_, StoreHooks()) {}
+        store_guard_(&store_edge_, &clock_, &metrics_, StoreHooks()),
+        health_(&liveness_, &events_.brokers(), &store_guard_, &metrics_) {}
   // The HTTP threads read the store through api_: stopped before any member
   // they use is destroyed, whichever way Run() returned.
   ~Daemon() { http_.Stop(); }
@@ -199,10 +199,6 @@ class Daemon {
   // commits (or dropped: `drop`, when nothing of the batch commits).
   void FinishReadAhead(bool drop);
   void DropReadAhead();
-  // No sign of progress for kStallMs: the loop is inside a blocking call (a
-  // commit waiting for a broker that just went, before librdkafka's events
-  // reach the loop). Not ready then, without waiting for those events.
-  bool Stalled() const { return liveness_.Check().since > std::chrono::milliseconds(kStallMs); }
   bool RecoverProducer();
   // The consumer raised a fatal error (a static member fenced by the group
   // coordinator): re-created in-process, as a restart would (RecoverConsumer).
@@ -219,13 +215,10 @@ class Daemon {
     delivery::StoreGuardHooks h;
     h.beat = [this](const char* what) { liveness_.Beat(what); };
     h.cancelled = [] { return g_signals.load() > 0; };
-    h.changed = [this](bool) { metrics_.SetReady(Ready()); };
+    h.changed = [this](bool) { health_.Publish(); };
     return h;
   }
-  bool Ready() const {
-    return loaded_ && producer_ready_ && joined_ && !restoring_ &&
-           !events_.brokers().Unavailable() && !Stalled() && store_guard_.writable();
-  }
+  bool Ready() const { return health_.Ready(); }
   // `dedupd replay` hooks (app/replay.h); unused when replay_ is null.
   void ReplayStartOffsets(delivery::Offsets& offsets);
   bool ReplayFinished();
@@ -294,16 +287,15 @@ class Daemon {
   // the transaction has committed (an aborted batch must not page anyone).
   std::unique_ptr<alert::AlertmanagerNotifier> notifier_;
   std::vector<std::pair<v1::PageEvent, v1::PageDiff>> pending_alerts_;
-  std::atomic<bool> loaded_{false};
-  std::atomic<bool> producer_ready_{false};
-  std::atomic<bool> joined_{false};
-  std::atomic<bool> restoring_{false};
   std::chrono::milliseconds restore_timeout_{120000};
   bool fatal_ = false;
   // Full disk (docs/delivery.md): whether the store takes writes (read by
   // /readyz), and a store write that failed, kept staged and retried first.
   StoreAdapter store_edge_;
   delivery::StoreGuard store_guard_;
+  // /readyz, /healthz, /metrics and dedupd_ready (delivery/health.h); the
+  // HTTP threads read it until http_.Stop() in ~Daemon().
+  delivery::Health health_;
 };
 
 void Rebalancer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -423,32 +415,7 @@ bool Daemon::Setup() {
   // Metrics and health first, so that a slow start is visible.
   int port = cfg_.metrics.port;
   if (port > 0) {
-    http_.Handle("/metrics", [this] {
-      metrics_.SetLoopLastProgress(liveness_.LastProgressUnixSeconds());
-      metrics_.SetBrokers(events_.brokers().BrokersUp(), events_.brokers().UnavailableSeconds());
-      return metrics::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                                   metrics_.Render()};
-    });
-    // Liveness is the loop's progress (metrics/liveness.h): 503 once it has
-    // shown none for health.liveness_timeout_ms.
-    http_.Handle("/healthz", [this] {
-      const metrics::Liveness::Status status = liveness_.Check(events_.brokers());
-      return metrics::HttpResponse{status.alive ? 200 : 503, "text/plain",
-                                   liveness_.Describe(status)};
-    });
-    http_.Handle("/readyz", [this] {
-      bool ready = Ready();
-      std::string body =
-          std::string(ready ? "ready" : "not ready") + "\nstate_loaded=" + (loaded_ ? "1" : "0") +
-          "\nproducer_ready=" + (producer_ready_ ? "1" : "0") +
-          "\ngroup_joined=" + (joined_ ? "1" : "0") + "\nrestoring=" + (restoring_ ? "1" : "0") +
-          "\nbrokers_up=" + std::to_string(events_.brokers_up()) + "\nbroker_unavailable_seconds=" +
-          std::to_string(static_cast<int64_t>(events_.brokers().UnavailableSeconds())) +
-          "\nloop_stalled=" + (Stalled() ? "1" : "0") +
-          "\nstate_store_writable=" + (store_guard_.writable() ? "1" : "0") + "\n";
-      if (!store_guard_.writable()) body += "state_store=" + store_guard_.why() + "\n";
-      return metrics::HttpResponse{ready ? 200 : 503, "text/plain", body};
-    });
+    health_.Register(&http_);
     // Several instances: /v1/owner answers for the URLs this instance owns;
     // the API's handlers are registered through router_->RouteToOwner().
     router_ = std::make_unique<metrics::OwnerRouter>(
@@ -565,8 +532,8 @@ bool Daemon::Setup() {
   rh.brokers_unavailable = [this] { return events_.brokers().Unavailable(); };
   rh.commit = [this] { return CommitBatch(); };
   rh.restoring = [this](bool restoring) {
-    restoring_ = restoring;
-    if (restoring) metrics_.SetReady(false);
+    health_.restoring = restoring;
+    if (restoring) health_.PublishNotReady();
   };
   if (replay_ != nullptr)
     rh.start_offsets = [this](delivery::Offsets& o) { ReplayStartOffsets(o); };
@@ -577,9 +544,9 @@ bool Daemon::Setup() {
     for (int32_t id : ids) events_.SetOwned(id, true);
     ownership_.Assign(ids);
     metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
-    restoring_ = false;
-    joined_ = true;
-    metrics_.SetReady(Ready());
+    health_.restoring = false;
+    health_.joined = true;
+    health_.Publish();
   };
   rh.given_up = [this](const std::set<int32_t>& partitions) { GiveUp(partitions); };
   rh.owned = [this] { return events_.owned(); };
@@ -591,7 +558,7 @@ bool Daemon::Setup() {
     return false;
   }
   if (exactly_once_ && !batch_->InitTransactions()) return false;
-  producer_ready_ = true;
+  health_.producer_ready = true;
 
   // The global index: every instance's fingerprints, read before processing.
   kafka::Props cprops = common;
@@ -622,7 +589,7 @@ bool Daemon::Setup() {
   }
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   metrics_.SetStateBytes(static_cast<double>(store_->ApproximateBytes()));
-  loaded_ = true;
+  health_.loaded = true;
 
   // Consumer.
   cprops = delivery::ConsumerProps(std::move(cprops), cfg_.kafka.group_id,
@@ -672,8 +639,8 @@ bool Daemon::RecoverProducer() {
   log::Warn("re-creating the producer (same transactional.id) instead of exiting",
             {{"detail", reason.empty() ? "a transactional call failed (logged above)" : reason}});
   liveness_.Beat("re-creating the producer");
-  producer_ready_ = false;
-  metrics_.SetReady(false);
+  health_.producer_ready = false;
+  health_.PublishNotReady();
   producer_.Destroy();
   const delivery::Offsets batch_first = batch_->Drop();
   std::string error;
@@ -682,13 +649,13 @@ bool Daemon::RecoverProducer() {
     return false;
   }
   if (exactly_once_ && !batch_->InitTransactions()) return false;
-  producer_ready_ = true;
+  health_.producer_ready = true;
   if (!Resync(batch_first)) return false;
   batch_->ClearProducerLost();
   fatal_ = false;
   events_.ClearFatal();
   log::Info("producer re-created; processing resumes from the committed offsets");
-  metrics_.SetReady(Ready());
+  health_.Publish();
   return true;
 }
 
@@ -715,8 +682,8 @@ bool Daemon::RecoverConsumer(const std::string& reason) {
       {{"error", reason}});
   liveness_.Beat("re-creating the consumer");
   metrics_.CountRebalance("lost");
-  joined_ = false;
-  metrics_.SetReady(false);
+  health_.joined = false;
+  health_.PublishNotReady();
   if (!fatal_ && batch_->open() && AbortBatch("consumer failed", false) == CommitResult::kFatal) {
     fatal_ = true;
   }
@@ -750,7 +717,7 @@ bool Daemon::Resync(const std::map<int32_t, int64_t>& batch_first) {
   delivery::ResyncHooks hooks;
   hooks.beat = [this](const char* what) { liveness_.Beat(what); };
   hooks.cancelled = [] { return g_signals.load() > 0; };
-  hooks.restoring = [this](bool restoring) { restoring_ = restoring; };
+  hooks.restoring = [this](bool restoring) { health_.restoring = restoring; };
   hooks.restore = [this](const std::vector<int32_t>& ids, std::string* error) {
     return sync_->RestorePartitions(ids, error);
   };
