@@ -57,6 +57,7 @@
 #include "delivery/health.h"
 #include "delivery/rdkafka_edge.h"
 #include "delivery/rebalance.h"
+#include "delivery/recovery.h"
 #include "delivery/restore.h"
 #include "delivery/resync.h"
 #include "delivery/store_guard.h"
@@ -204,10 +205,10 @@ class Daemon {
   // coordinator): re-created in-process, as a restart would (RecoverConsumer).
   bool ConsumerFailed(std::string* reason) const;
   bool RecoverConsumer(const std::string& reason);
+  bool MakeConsumer();
   void GiveUp(const std::set<int32_t>& partitions);
   delivery::RebalanceOutcome RestoreAssigned(const std::vector<int32_t>& ids,
                                              Clock::time_point deadline);
-  bool Resync(const std::map<int32_t, int64_t>& batch_first);
   void TailFingerprints();
   // The state store on a full volume (docs/delivery.md, "Full disk"):
   // store_guard_ (delivery/store_guard.h).
@@ -266,6 +267,7 @@ class Daemon {
   // stayed ambiguous): the producer is re-created in-process, not by an exit.
   std::unique_ptr<delivery::Batch> batch_;
   std::unique_ptr<delivery::Rebalance> rebalance_;  // the rebalance callback's steps
+  std::unique_ptr<delivery::Recovery> recovery_;    // a client lost for good
   // The librdkafka edge of the delivery stage. Both reach consumer_ through a
   // function (it is re-created); the producer is re-created in place. The
   // producer is destroyed before batch_, whose tracker takes its reports.
@@ -552,6 +554,23 @@ bool Daemon::Setup() {
   rh.owned = [this] { return events_.owned(); };
   rebalance_ = std::make_unique<delivery::Rebalance>(batch_.get(), &clock_, &metrics_,
                                                      restore_timeout_, std::move(rh));
+  delivery::RecoveryHooks rec;
+  rec.beat = [this](const char* what) { liveness_.Beat(what); };
+  rec.destroy_producer = [this] { producer_.Destroy(); };
+  rec.create_producer = [this](std::string* e) {
+    return producer_.Create(pconf_.get(), batch_->tracker(), e);
+  };
+  rec.producer_ready = [this](bool ready) { health_.producer_ready = ready; };
+  rec.give_up_all = [this] { GiveUp(events_.owned()); };
+  rec.resync.beat = rec.beat;
+  rec.resync.cancelled = [] { return g_signals.load() > 0; };
+  rec.resync.restoring = [this](bool restoring) { health_.restoring = restoring; };
+  rec.resync.restore = [this](const std::vector<int32_t>& ids, std::string* why) {
+    return sync_->RestorePartitions(ids, why);
+  };
+  recovery_ = std::make_unique<delivery::Recovery>(
+      batch_.get(), &producer_, &consumer_edge_, &clock_,
+      delivery::RecoveryOptions{exactly_once_, kKafkaCallTimeoutMs}, std::move(rec));
   pconf->set("event_cb", &events_, error);
   if (!producer_.Create(pconf.get(), batch_->tracker(), &error)) {
     log::Error("cannot create the producer", {{"error", error}});
@@ -602,15 +621,7 @@ bool Daemon::Setup() {
   cconf->set("event_cb", &events_, error);
   cconf->set("rebalance_cb", &rebalancer_, error);
   cconf_ = std::move(cconf);
-  consumer_.reset(RdKafka::KafkaConsumer::create(cconf_.get(), error));
-  if (!consumer_) {
-    log::Error("cannot create the consumer", {{"error", error}});
-    return false;
-  }
-  if (auto err = consumer_->subscribe({input_topic_}); err != RdKafka::ERR_NO_ERROR) {
-    log::Error("cannot subscribe", {{"error", kafka::DescribeError(err)}});
-    return false;
-  }
+  if (!MakeConsumer()) return false;
   log::Info("consuming", {{"topic", input_topic_},
                           {"group", cfg_.kafka.group_id},
                           {"mode", config::Name(cfg_.processing.mode)},
@@ -619,42 +630,13 @@ bool Daemon::Setup() {
   return true;
 }
 
-// After the producer failed for good (batch_->producer_lost(), or a fatal error event
-// from it): instead of exiting, which under Kubernetes ends in
-// CrashLoopBackOff after a long broker outage, do in-process what a restart
-// would do: drop the open batch (detector rolled back, its records purged), a
-// new producer with the same transactional.id, init_transactions() (which
-// aborts or completes the old transaction at the coordinator), then every
-// assigned partition's state restored from the changelog and its position
-// set to its committed offset. The committed offsets decide, not this
-// instance's view: a commit that went through before the error is kept, one
-// that did not is processed again. False when the failure is not the
-// producer's (the caller exits) or on a signal.
+// A lost producer is re-created in-process (delivery/recovery.h).
 bool Daemon::RecoverProducer() {
-  const kafka::Status fatal = producer_.FatalError();
-  const bool producer_fatal = !fatal.ok();
-  const std::string& reason = fatal.detail();
-  if (fatal_ ? !batch_->producer_lost() : !producer_fatal) return false;
-  if (events_.fatal() && !producer_fatal) return false;  // another client's fatal error
-  log::Warn("re-creating the producer (same transactional.id) instead of exiting",
-            {{"detail", reason.empty() ? "a transactional call failed (logged above)" : reason}});
-  liveness_.Beat("re-creating the producer");
-  health_.producer_ready = false;
-  health_.PublishNotReady();
-  producer_.Destroy();
-  const delivery::Offsets batch_first = batch_->Drop();
-  std::string error;
-  if (!producer_.Create(pconf_.get(), batch_->tracker(), &error)) {
-    log::Error("cannot re-create the producer", {{"error", error}});
-    return false;
-  }
-  if (exactly_once_ && !batch_->InitTransactions()) return false;
-  health_.producer_ready = true;
-  if (!Resync(batch_first)) return false;
-  batch_->ClearProducerLost();
+  if (!recovery_->ProducerRecoverable(fatal_, events_.fatal())) return false;
+  if (!recovery_->RecoverProducer()) return false;
   fatal_ = false;
   events_.ClearFatal();
-  log::Info("producer re-created; processing resumes from the committed offsets");
+  metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   health_.Publish();
   return true;
 }
@@ -664,17 +646,10 @@ bool Daemon::ConsumerFailed(std::string* reason) const {
 }
 
 // A consumer that raised a fatal error takes no part in the group any more,
-// and librdkafka 2.0.2 never recovers it: its consume() returns ERR__FATAL
-// for good, a silent stall of every partition it had. The usual cause is
-// static membership (kafka.group_instance_id) after a broker restart or a
-// coordinator move: the member rejoins under a new member id and the
-// coordinator fences the old one, this very process ("Static consumer fenced
-// by other consumer with same group.instance.id"). What a restart would do,
-// in-process: the open batch is aborted (another member may own its
-// partitions now), every partition is given up, and a new consumer with the
-// same configuration subscribes; the group gives the partitions back through
-// the rebalance callback, which restores them and resumes from the committed
-// offsets. False on a signal or when the new consumer cannot be made.
+// and librdkafka 2.0.2 never recovers it (a static member fenced after a
+// broker restart or a coordinator move): what a restart would do, in-process
+// (delivery/recovery.h), then a new consumer with the same configuration;
+// the group gives the partitions back through the rebalance callback.
 bool Daemon::RecoverConsumer(const std::string& reason) {
   log::Warn(
       "the consumer failed for good: re-creating it (same group.instance.id) instead of "
@@ -684,12 +659,7 @@ bool Daemon::RecoverConsumer(const std::string& reason) {
   metrics_.CountRebalance("lost");
   health_.joined = false;
   health_.PublishNotReady();
-  if (!fatal_ && batch_->open() && AbortBatch("consumer failed", false) == CommitResult::kFatal) {
-    fatal_ = true;
-  }
-  batch_->ClearFirstOffsets();
-  batch_->rejections().Forget([](int32_t, int64_t) { return true; });
-  GiveUp(events_.owned());
+  if (recovery_->ConsumerLost(fatal_) == CommitResult::kFatal) fatal_ = true;
   recovering_consumer_ = true;
   consumer_->close();
   consumer_.reset();
@@ -698,33 +668,23 @@ bool Daemon::RecoverConsumer(const std::string& reason) {
     events_.ClearFatal();  // the consumer's fatal error event: dealt with here
   }
   if (g_signals.load() > 0) return false;
+  if (!MakeConsumer()) return false;
+  log::Info("consumer re-created; partitions come back through the group");
+  return true;
+}
+
+// The group consumer from cconf_, subscribed to the input topic.
+bool Daemon::MakeConsumer() {
   std::string error;
   consumer_.reset(RdKafka::KafkaConsumer::create(cconf_.get(), error));
   if (!consumer_) {
-    log::Error("cannot re-create the consumer", {{"error", error}});
+    log::Error("cannot create the consumer", {{"error", error}});
     return false;
   }
   if (auto err = consumer_->subscribe({input_topic_}); err != RdKafka::ERR_NO_ERROR) {
     log::Error("cannot subscribe", {{"error", kafka::DescribeError(err)}});
     return false;
   }
-  log::Info("consumer re-created; partitions come back through the group");
-  return true;
-}
-
-// Every assigned partition back to what Kafka committed (delivery/resync.h).
-bool Daemon::Resync(const std::map<int32_t, int64_t>& batch_first) {
-  delivery::ResyncHooks hooks;
-  hooks.beat = [this](const char* what) { liveness_.Beat(what); };
-  hooks.cancelled = [] { return g_signals.load() > 0; };
-  hooks.restoring = [this](bool restoring) { health_.restoring = restoring; };
-  hooks.restore = [this](const std::vector<int32_t>& ids, std::string* error) {
-    return sync_->RestorePartitions(ids, error);
-  };
-  if (!delivery::Resync(consumer_edge_, clock_, batch_first, kKafkaCallTimeoutMs, hooks)) {
-    return false;
-  }
-  metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   return true;
 }
 
