@@ -305,64 +305,17 @@ void Rebalancer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCo
   daemon_->OnRebalance(consumer, err, partitions);
 }
 
+// The steps and their order: delivery/rebalance.h.
 void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                          std::vector<RdKafka::TopicPartition*>& partitions) {
-  // COOPERATIVE (cooperative-sticky, the default): each callback names only
-  // the partitions that move, and every other partition keeps being consumed
-  // through the rebalance. EAGER (range, roundrobin): a rebalance revokes
-  // everything, then assigns the whole new assignment.
-  const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
-  if (recovering_consumer_) {
-    // The failed consumer's close(): RecoverConsumer gave everything up already.
-    if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
-      if (cooperative) {
-        kafka::ErrorPtr ignored(consumer->incremental_unassign(partitions));
-      } else {
-        consumer->unassign();
-      }
-    }
-    return;
-  }
-  // Messages consume() returned before this callback: finished into the open
-  // batch first, as they would have been without read-ahead, so that the
-  // consumer's positions (what a commit sends) match what was processed.
-  FinishReadAhead(consumer->assignment_lost() || fatal_ || events_.fatal());
   std::vector<int32_t> ids;
-  std::string list;
-  for (auto* tp : partitions) {
-    ids.push_back(tp->partition());
-    list += (list.empty() ? "" : ",") + std::to_string(tp->partition());
-  }
-  // The steps and their order: delivery/rebalance.h.
+  for (auto* tp : partitions) ids.push_back(tp->partition());
   delivery::RdKafkaRebalanceEdge edge(consumer, input_topic_);
-  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-    log::Info("partitions assigned",
-              {{"partitions", list}, {"protocol", consumer->rebalance_protocol()}});
-    // A cooperative rebalance ends with an assignment callback for every
-    // member, most of them empty: only real assignments count.
-    if (!partitions.empty()) metrics_.CountRebalance("assigned");
-    // A producer lost during the revocation is re-created before the new
-    // partitions are taken (nothing is assigned now, so nothing to rewind).
-    if ((fatal_ || events_.fatal()) && !RecoverProducer()) return;
-    if (fatal_) return;
-    if (rebalance_->Assigned(edge, ids) == delivery::RebalanceOutcome::kFatal) fatal_ = true;
-    return;
-  }
-  // Revoked (or lost). The state of the revoked partitions stays in the
-  // store and the global index: it is every instance's near-duplicate
-  // reference, kept current by the fingerprints topic, and the changelog
-  // offsets stored with it let a later restore of the same partitions read
-  // only what changed since.
-  const bool lost = consumer->assignment_lost();
-  log::Info(lost ? "partitions lost" : "partitions revoked",
-            {{"count", std::to_string(partitions.size())},
-             {"partitions", list},
-             {"protocol", consumer->rebalance_protocol()}});
-  if (!partitions.empty() || !cooperative) metrics_.CountRebalance(lost ? "lost" : "revoked");
-  const bool incremental = cooperative && err == RdKafka::ERR__REVOKE_PARTITIONS;
-  if (rebalance_->Revoked(edge, ids, incremental, fatal_) == delivery::RebalanceOutcome::kFatal) {
-    fatal_ = true;
-  }
+  const delivery::RebalanceEvent event =
+      err == RdKafka::ERR__ASSIGN_PARTITIONS   ? delivery::RebalanceEvent::kAssign
+      : err == RdKafka::ERR__REVOKE_PARTITIONS ? delivery::RebalanceEvent::kRevoke
+                                               : delivery::RebalanceEvent::kError;
+  if (rebalance_->Callback(edge, event, ids) == delivery::RebalanceOutcome::kFatal) fatal_ = true;
 }
 
 // The assigned partitions' state from the changelog (Rebalance::Assigned),
@@ -552,6 +505,11 @@ bool Daemon::Setup() {
   };
   rh.given_up = [this](const std::set<int32_t>& partitions) { GiveUp(partitions); };
   rh.owned = [this] { return events_.owned(); };
+  rh.loop_fatal = [this] { return fatal_; };
+  rh.client_fatal = [this] { return events_.fatal(); };
+  rh.finish_read_ahead = [this](bool drop) { FinishReadAhead(drop); };
+  rh.recover_producer = [this] { return RecoverProducer(); };
+  rh.recovering_consumer = [this] { return recovering_consumer_; };
   rebalance_ = std::make_unique<delivery::Rebalance>(batch_.get(), &clock_, &metrics_,
                                                      restore_timeout_, std::move(rh));
   delivery::RecoveryHooks rec;
