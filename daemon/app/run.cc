@@ -221,7 +221,6 @@ class Daemon {
   }
   bool Ready() const { return health_.Ready(); }
   // `dedupd replay` hooks (app/replay.h); unused when replay_ is null.
-  void ReplayStartOffsets(delivery::Offsets& offsets);
   bool ReplayFinished();
 
   const config::Settings& cfg_;
@@ -491,7 +490,11 @@ bool Daemon::Setup() {
     if (restoring) health_.PublishNotReady();
   };
   if (replay_ != nullptr)
-    rh.start_offsets = [this](delivery::Offsets& o) { ReplayStartOffsets(o); };
+    // Partitions the replay's group has no committed offset for start where
+    // the replay planned; committed ones continue (an interrupted replay resumes).
+    rh.start_offsets = [this](delivery::Offsets& offsets) {
+      for (auto& [partition, offset] : offsets) offset = replay_->StartOffset(partition, offset);
+    };
   rh.restore = [this](const std::vector<int32_t>& ids, Clock::time_point deadline) {
     return RestoreAssigned(ids, deadline);
   };
@@ -825,50 +828,9 @@ void Daemon::ObserveCommitLatency() {
   }
 }
 
-// Partitions the replay's group has no committed offset for start where the
-// replay planned; committed ones continue (an interrupted replay resumes).
-void Daemon::ReplayStartOffsets(delivery::Offsets& offsets) {
-  for (auto& [partition, offset] : offsets) offset = replay_->StartOffset(partition, offset);
-}
-
-// Once per loop turn: the replay's progress from the consumer's positions
-// (they step over transaction markers) and its gauge; a partition at its end
-// is paused. When every position is at its end and nothing is uncommitted,
-// the group's committed offsets decide (positions alone could be ahead of
-// what an aborted batch left committed): all at their ends, the loop leaves
-// as on a signal and the consumer closes.
+// `dedupd replay` (app/replay.h): done once the committed offsets reach the ends.
 bool Daemon::ReplayFinished() {
-  kafka::TopicPartitionList assigned;
-  consumer_->assignment(assigned.out());
-  consumer_->position(assigned.get());
-  std::map<int32_t, int64_t> positions;
-  for (auto* tp : assigned) {
-    if (tp->offset() >= 0) positions[tp->partition()] = tp->offset();
-  }
-  const ReplayRun::Progress progress = replay_->Observe(positions);
-  metrics_.SetReplayRemaining(static_cast<double>(progress.remaining));
-  if (!progress.reached_end.empty()) {
-    kafka::TopicPartitionList done;
-    for (int32_t partition : progress.reached_end) done.Add(input_topic_, partition);
-    consumer_->pause(done.get());
-  }
-  if (!progress.confirm || batch_->open()) return false;
-  kafka::TopicPartitionList committed;
-  for (int32_t partition : replay_->Partitions()) committed.Add(input_topic_, partition);
-  if (auto err = consumer_->committed(committed.get(), 10000); err != RdKafka::ERR_NO_ERROR) {
-    log::Warn("replay: cannot fetch its committed offsets; retrying",
-              {{"error", kafka::DescribeError(err)}});
-    return false;
-  }
-  std::map<int32_t, int64_t> offsets;
-  for (auto* tp : committed) offsets[tp->partition()] = tp->offset();
-  const ReplayRun::Confirmation confirmation = replay_->Confirm(offsets);
-  if (!confirmation.behind.empty()) {
-    kafka::TopicPartitionList behind;
-    for (int32_t partition : confirmation.behind) behind.Add(input_topic_, partition);
-    consumer_->resume(behind.get());
-  }
-  return confirmation.finished;
+  return replay_->Finished(consumer_edge_, batch_->open(), &metrics_);
 }
 
 void Daemon::TailFingerprints() {
