@@ -1,29 +1,12 @@
-// `dedupd run`: the Kafka loop. Consume a batch, run each message through the
-// Pipeline, produce its records, and commit after processing.commit_messages
-// messages or processing.commit_interval_ms after the batch's first message:
-//  - exactly_once: outputs, the state changelog and fingerprint records of
-//    the pages that wrote state, and the consumer offsets in one Kafka
-//    transaction (send_offsets_to_transaction); the local state store, a
-//    cache of the changelog, is updated only after the commit succeeded,
-//    together with the changelog offsets it now reflects. An abortable error
-//    aborts, rewinds every partition of the batch to its first message and
-//    rolls the detector back; a fatal error exits non-zero for the
-//    supervisor to restart.
-//  - at_least_once: flush the producer, require every delivery report to be
-//    a success, then commit the consumer offsets and the state.
-// A record Kafka refuses for good (too large for the producer's
-// message.max.bytes, checked before producing; or refused by the broker in a
-// delivery report: kafka::IsRecordRejection) aborts its batch like any failed
-// delivery, but its input message is remembered by (partition, offset), and
-// the retry dead-letters it (reason output_rejected) instead of processing it
-// again: none of its outputs and none of its state is written, and the
-// partition moves on. Records of several inputs that the broker refused
-// together are retried one input per commit to find the culprit.
-// On assignment, the changelog partitions of the assigned input partitions
-// are restored (StateSync) before any of their messages is processed; the
-// fingerprints topic is read at start and tailed between transactions.
-// Guarantees and their limits: docs/delivery.md. librdkafka's sequence and
-// pitfalls: ../shared/KAFKA.md and docs/kafka.md.
+// `dedupd run`: the wiring of the Kafka loop. Consume a batch, run each
+// message through the Pipeline on the workers, produce its records into the
+// open batch, commit after processing.commit_messages messages or
+// processing.commit_interval_ms. The stages it wires: delivery/ (the batch
+// and its transaction, delivery tracking and refused records, topics,
+// rebalances, recovery of a lost client, the full-disk guard, health), sync/
+// (restore from the changelog, the fingerprints topic), app/pipeline and
+// app/workers (detection). Guarantees and their limits: docs/delivery.md;
+// librdkafka's sequence and pitfalls: ../shared/KAFKA.md and docs/kafka.md.
 #include "app/run.h"
 
 #include <unistd.h>
@@ -73,6 +56,7 @@
 #include "state/url_state.h"
 #include "sync/rdkafka_sync_edge.h"
 #include "sync/state_sync.h"
+#include "sync/store_edge.h"
 #include "sync/sync_metrics.h"
 
 namespace dedupd::app {
@@ -117,28 +101,6 @@ RecordKind KindOf(OutputTopic topic) {
   }
   return RecordKind::kEvent;
 }
-
-// The store and the detector's staged writes, for delivery::StoreGuard.
-class StoreAdapter final : public delivery::StoreEdge {
- public:
-  StoreAdapter(const state::StateStorePtr* store, const std::unique_ptr<classify::Detector>* det)
-      : store_(store), detector_(det) {}
-  static std::optional<delivery::StoreFault> Fault(const std::optional<state::StoreError>& e) {
-    if (!e) return std::nullopt;
-    return delivery::StoreFault{std::string(state::StoreErrorKindName(e->kind)), e->message};
-  }
-  std::optional<delivery::StoreFault> CheckWritable() override {
-    return Fault((*store_)->CheckWritable());
-  }
-  std::optional<delivery::StoreFault> LastError() override { return Fault((*store_)->LastError()); }
-  bool Commit(const std::map<std::string, std::string>& meta, std::string* why) override {
-    return (*detector_)->Commit(meta, why);
-  }
-
- private:
-  const state::StateStorePtr* store_;
-  const std::unique_ptr<classify::Detector>* detector_;
-};
 
 class Daemon;
 
@@ -188,7 +150,6 @@ class Daemon {
 
   bool Setup();
   CommitResult CommitBatch();
-  void ObserveCommitLatency();
   CommitResult AbortBatch(const std::string& why, bool rewind);
   bool BeginBatch();
   // The oldest message read ahead, finished: its verdict and outputs
@@ -292,7 +253,7 @@ class Daemon {
   bool fatal_ = false;
   // Full disk (docs/delivery.md): whether the store takes writes (read by
   // /readyz), and a store write that failed, kept staged and retried first.
-  StoreAdapter store_edge_;
+  sync::DetectorStoreEdge store_edge_;
   delivery::StoreGuard store_guard_;
   // /readyz, /healthz, /metrics and dedupd_ready (delivery/health.h); the
   // HTTP threads read it until http_.Stop() in ~Daemon().
@@ -399,20 +360,11 @@ bool Daemon::Setup() {
                            cfg_.kafka.partitions,
                            cfg_.kafka.replication_factor};
   for (const auto& [kind, topic] : topics_) plan.outputs.push_back(topic);
-  for (int attempt = 0;; ++attempt) {
-    const delivery::TopicsPrepared topics = delivery::PrepareTopics(plan, &admin);
-    if (topics.outcome == delivery::TopicsOutcome::kReady) break;
-    if (topics.outcome == delivery::TopicsOutcome::kPermanent) {
-      log::Error("topics do not fit together", {{"error", topics.error}});
-      return false;
-    }
-    metrics_.CountKafkaError("admin");
-    log::Warn("topics not ready yet; retrying", {{"error", topics.error}});
-    liveness_.Beat("waiting for the topics");
-    if (g_signals.load() > 0) return false;
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::min(500 << std::min(attempt, 4), 8000)));
-  }
+  delivery::TopicsWaitHooks topic_hooks;
+  topic_hooks.beat = [this](const char* what) { liveness_.Beat(what); };
+  topic_hooks.cancelled = [] { return g_signals.load() > 0; };
+  topic_hooks.failed = [this] { metrics_.CountKafkaError("admin"); };
+  if (!delivery::PrepareTopicsUntilReady(plan, &admin, &clock_, topic_hooks)) return false;
 
   state::RocksStoreOptions store_options;
   store_options.min_free_bytes = cfg_.state.min_free_bytes;
@@ -784,17 +736,14 @@ Daemon::CommitResult Daemon::CommitBatch() {
   if (const CommitResult result = batch_->Commit(positions); result != CommitResult::kCommitted) {
     return result;
   }
-  ObserveCommitLatency();
+  batch_->ObserveCommitLatency(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
   // The Kafka side is committed; now the cache. A crash before this line
   // leaves the store behind the changelog, which the next restore replays.
   producer_.Poll(0);  // serve the last delivery reports (changelog offsets)
-  std::map<std::string, std::string> meta;
-  for (const auto& [partition, offset] : positions) {
-    meta["offset/" + input_topic_ + "/" + std::to_string(partition)] = std::to_string(offset);
-  }
-  for (const auto& [partition, next] : batch_->Reached()) {
-    meta[sync::StateSync::ChangelogKey(state_topic_, partition)] = std::to_string(next);
-  }
+  std::map<std::string, std::string> meta =
+      sync::StateSync::CommittedMetadata(input_topic_, positions, state_topic_, batch_->Reached());
   std::string error;
   if (!detector_->Commit(meta, &error)) {
     // Kafka has the batch, the changelog included; the store is its cache.
@@ -811,21 +760,6 @@ Daemon::CommitResult Daemon::CommitBatch() {
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   metrics_.SetStateBytes(static_cast<double>(store_->ApproximateBytes()));
   return CommitResult::kCommitted;
-}
-
-// The batch's outputs are committed (exactly-once: commit_transaction()
-// returned; at-least-once: every delivery report in and the offsets
-// committed): each input's time from its Kafka timestamp to now. The
-// timestamp is the producer's clock (CreateTime) unless the topic sets
-// LogAppendTime (the broker's); a clock ahead of this host's counts as 0.
-void Daemon::ObserveCommitLatency() {
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  for (const int64_t at : batch_->input_times_ms()) {
-    if (at <= 0) continue;
-    metrics_.ObserveEventLatency(static_cast<double>(std::max<int64_t>(now_ms - at, 0)) / 1000.0);
-  }
 }
 
 // `dedupd replay` (app/replay.h): done once the committed offsets reach the ends.

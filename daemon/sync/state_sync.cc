@@ -59,6 +59,19 @@ std::string StateSync::FingerprintsKey(const std::string& topic, int32_t partiti
   return "fingerprints/" + topic + "/" + std::to_string(partition);
 }
 
+std::map<std::string, std::string> StateSync::CommittedMetadata(
+    const std::string& input_topic, const std::map<int32_t, int64_t>& positions,
+    const std::string& changelog_topic, const std::map<int32_t, int64_t>& changelog_next) {
+  std::map<std::string, std::string> meta;
+  for (const auto& [partition, offset] : positions) {
+    meta["offset/" + input_topic + "/" + std::to_string(partition)] = std::to_string(offset);
+  }
+  for (const auto& [partition, next] : changelog_next) {
+    meta[ChangelogKey(changelog_topic, partition)] = std::to_string(next);
+  }
+  return meta;
+}
+
 double StateSync::Since(TimePoint t) const {
   return std::chrono::duration<double>(clock_->Now() - t).count();
 }

@@ -108,6 +108,13 @@ class StateSync {
   // store reflects.
   static std::string ChangelogKey(const std::string& topic, int32_t partition);
   static std::string FingerprintsKey(const std::string& topic, int32_t partition);
+  // What the store writes with a committed batch: the input positions it
+  // reflects ("offset/<input>/<p>") and, per changelog partition, the next
+  // offset after the batch's records (ChangelogKey), so that a restore reads
+  // only what the store has not seen.
+  static std::map<std::string, std::string> CommittedMetadata(
+      const std::string& input_topic, const std::map<int32_t, int64_t>& positions,
+      const std::string& changelog_topic, const std::map<int32_t, int64_t>& changelog_next);
 
  private:
   std::map<int32_t, int64_t> StoredOffsets(const std::vector<int32_t>& partitions,

@@ -272,5 +272,12 @@ TEST_F(StateSyncTest, TailBeforeBootstrapReadsNothing) {
   EXPECT_EQ(detector_.IndexedDocuments(), 0u);
 }
 
+TEST(CommittedMetadata, NamesTheInputPositionsAndTheChangelogOffsets) {
+  const auto meta = StateSync::CommittedMetadata("pages", {{0, 12}, {3, 7}}, "state", {{0, 40}});
+  EXPECT_EQ(meta,
+            (std::map<std::string, std::string>{
+                {"offset/pages/0", "12"}, {"offset/pages/3", "7"}, {"changelog/state/0", "40"}}));
+}
+
 }  // namespace
 }  // namespace dedupd::sync
