@@ -102,6 +102,9 @@ TEST_F(RecoveryTest, ALostBatchMarksTheProducerRecoverable) {
   EXPECT_EQ(batch_->Commit(consumer_.positions), CommitOutcome::kFatal);
   ASSERT_TRUE(batch_->producer_lost());
   EXPECT_TRUE(recovery_->ProducerRecoverable(true, false));
+  // ... unless another client raised a fatal error meanwhile (the producer
+  // itself reports none): that one is not recovered here.
+  EXPECT_FALSE(recovery_->ProducerRecoverable(true, true));
 }
 
 TEST_F(RecoveryTest, RecreatesInitialisesAndResyncs) {
