@@ -386,4 +386,21 @@ std::string ReplayRun::Summary() const {
   return out.str();
 }
 
+bool ReplayRun::Finished(delivery::ConsumerEdge& consumer, bool batch_open,
+                         metrics::Metrics* metrics) {
+  const Progress progress = Observe(consumer.Positions());
+  metrics->SetReplayRemaining(static_cast<double>(progress.remaining));
+  if (!progress.reached_end.empty()) (void)consumer.Pause(progress.reached_end);
+  if (!progress.confirm || batch_open) return false;
+  auto committed = consumer.Committed(Partitions(), 10000);
+  if (!committed.ok()) {
+    log::Warn("replay: cannot fetch its committed offsets; retrying",
+              {{"error", committed.error()}});
+    return false;
+  }
+  const Confirmation confirmation = Confirm(committed.value());
+  if (!confirmation.behind.empty()) (void)consumer.Resume(confirmation.behind);
+  return confirmation.finished;
+}
+
 }  // namespace dedupd::app

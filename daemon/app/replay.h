@@ -30,7 +30,9 @@
 
 #include "app/pipeline.h"
 #include "config/config.h"
+#include "delivery/edge.h"
 #include "kafka/result.h"
+#include "metrics/metrics.h"
 
 namespace dedupd::app {
 
@@ -143,6 +145,16 @@ class ReplayRun {
   std::vector<int32_t> Partitions() const;
 
   void Count(const PipelineResult& result);
+
+  // Once per loop turn of `dedupd replay`: the progress from the consumer's
+  // positions (they step over transaction markers) and the
+  // dedupd_replay_remaining_messages gauge; a partition at its end is paused.
+  // When every position is at its end and nothing is uncommitted
+  // (`batch_open` false), the group's committed offsets decide (positions
+  // alone could be ahead of what an aborted batch left committed): true when
+  // all are at their ends (the loop then leaves as on a signal). A paused
+  // partition whose commit is short of its end is resumed.
+  bool Finished(delivery::ConsumerEdge& consumer, bool batch_open, metrics::Metrics* metrics);
 
   // True for a message at or past its partition's end (or of a partition the
   // replay did not plan): the loop skips it, so that a replay covers exactly

@@ -1,29 +1,12 @@
-// `dedupd run`: the Kafka loop. Consume a batch, run each message through the
-// Pipeline, produce its records, and commit after processing.commit_messages
-// messages or processing.commit_interval_ms after the batch's first message:
-//  - exactly_once: outputs, the state changelog and fingerprint records of
-//    the pages that wrote state, and the consumer offsets in one Kafka
-//    transaction (send_offsets_to_transaction); the local state store, a
-//    cache of the changelog, is updated only after the commit succeeded,
-//    together with the changelog offsets it now reflects. An abortable error
-//    aborts, rewinds every partition of the batch to its first message and
-//    rolls the detector back; a fatal error exits non-zero for the
-//    supervisor to restart.
-//  - at_least_once: flush the producer, require every delivery report to be
-//    a success, then commit the consumer offsets and the state.
-// A record Kafka refuses for good (too large for the producer's
-// message.max.bytes, checked before producing; or refused by the broker in a
-// delivery report: kafka::IsRecordRejection) aborts its batch like any failed
-// delivery, but its input message is remembered by (partition, offset), and
-// the retry dead-letters it (reason output_rejected) instead of processing it
-// again: none of its outputs and none of its state is written, and the
-// partition moves on. Records of several inputs that the broker refused
-// together are retried one input per commit to find the culprit.
-// On assignment, the changelog partitions of the assigned input partitions
-// are restored (StateSync) before any of their messages is processed; the
-// fingerprints topic is read at start and tailed between transactions.
-// Guarantees and their limits: docs/delivery.md. librdkafka's sequence and
-// pitfalls: ../shared/KAFKA.md and docs/kafka.md.
+// `dedupd run`: the wiring of the Kafka loop. Consume a batch, run each
+// message through the Pipeline on the workers, produce its records into the
+// open batch, commit after processing.commit_messages messages or
+// processing.commit_interval_ms. The stages it wires: delivery/ (the batch
+// and its transaction, delivery tracking and refused records, topics,
+// rebalances, recovery of a lost client, the full-disk guard, health), sync/
+// (restore from the changelog, the fingerprints topic), app/pipeline and
+// app/workers (detection). Guarantees and their limits: docs/delivery.md;
+// librdkafka's sequence and pitfalls: ../shared/KAFKA.md and docs/kafka.md.
 #include "app/run.h"
 
 #include <unistd.h>
@@ -49,14 +32,15 @@
 #include "app/pipeline.h"
 #include "app/replay.h"
 #include "app/settings.h"
-#include "app/state_sync.h"
 #include "app/workers.h"
 #include "common/log.h"
 #include "delivery/batch.h"
 #include "delivery/client_config.h"
 #include "delivery/client_events.h"
+#include "delivery/health.h"
 #include "delivery/rdkafka_edge.h"
 #include "delivery/rebalance.h"
+#include "delivery/recovery.h"
 #include "delivery/restore.h"
 #include "delivery/resync.h"
 #include "delivery/store_guard.h"
@@ -70,6 +54,10 @@
 #include "metrics/owner_routing.h"
 #include "state/store.h"
 #include "state/url_state.h"
+#include "sync/rdkafka_sync_edge.h"
+#include "sync/state_sync.h"
+#include "sync/store_edge.h"
+#include "sync/sync_metrics.h"
 
 namespace dedupd::app {
 namespace {
@@ -87,8 +75,6 @@ using Clock = std::chrono::steady_clock;
 // of progress between attempts, so health.liveness_timeout_ms (at least 3
 // times this) never fails a loop that is only waiting for a broker.
 constexpr int kKafkaCallTimeoutMs = 10000;
-// A loop that has shown no progress for this long is not ready (Stalled()).
-constexpr int kStallMs = 5000;
 
 // Fault injection for the liveness e2e test (tests/e2e/liveness_test.cc):
 // while the file named by DEDUPD_FAULT_FREEZE_LOOP_FILE exists, the loop
@@ -116,28 +102,6 @@ RecordKind KindOf(OutputTopic topic) {
   return RecordKind::kEvent;
 }
 
-// The store and the detector's staged writes, for delivery::StoreGuard.
-class StoreAdapter final : public delivery::StoreEdge {
- public:
-  StoreAdapter(const state::StateStorePtr* store, const std::unique_ptr<classify::Detector>* det)
-      : store_(store), detector_(det) {}
-  static std::optional<delivery::StoreFault> Fault(const std::optional<state::StoreError>& e) {
-    if (!e) return std::nullopt;
-    return delivery::StoreFault{std::string(state::StoreErrorKindName(e->kind)), e->message};
-  }
-  std::optional<delivery::StoreFault> CheckWritable() override {
-    return Fault((*store_)->CheckWritable());
-  }
-  std::optional<delivery::StoreFault> LastError() override { return Fault((*store_)->LastError()); }
-  bool Commit(const std::map<std::string, std::string>& meta, std::string* why) override {
-    return (*detector_)->Commit(meta, why);
-  }
-
- private:
-  const state::StateStorePtr* store_;
-  const std::unique_ptr<classify::Detector>* detector_;
-};
-
 class Daemon;
 
 class Rebalancer : public RdKafka::RebalanceCb {
@@ -162,6 +126,7 @@ class Daemon {
         fingerprint_full_(cfg.state.fingerprint_format == config::FingerprintFormat::kFull),
         metrics_(cfg.metrics.site_label_limit, DEDUPD_VERSION),
         delivery_metrics_(*metrics_.registry()),
+        sync_metrics_(*metrics_.registry()),
         http_(HttpServerOptionsFrom(cfg)),
         events_(&metrics_, cfg.topics.input),
         rebalancer_(this),
@@ -169,7 +134,8 @@ class Daemon {
         producer_(cfg.topics.input, [this] { return consumer_.get(); }),
         consumer_edge_(cfg.topics.input, [this] { return consumer_.get(); }),
         store_edge_(&store_, &detector_),
-        store_guard_(&store_edge_, &clock_, &metrics_, StoreHooks()) {}
+        store_guard_(&store_edge_, &clock_, &metrics_, StoreHooks()),
+        health_(&liveness_, &events_.brokers(), &store_guard_, &metrics_) {}
   // The HTTP threads read the store through api_: stopped before any member
   // they use is destroyed, whichever way Run() returned.
   ~Daemon() { http_.Stop(); }
@@ -184,7 +150,6 @@ class Daemon {
 
   bool Setup();
   CommitResult CommitBatch();
-  void ObserveCommitLatency();
   CommitResult AbortBatch(const std::string& why, bool rewind);
   bool BeginBatch();
   // The oldest message read ahead, finished: its verdict and outputs
@@ -196,19 +161,15 @@ class Daemon {
   // commits (or dropped: `drop`, when nothing of the batch commits).
   void FinishReadAhead(bool drop);
   void DropReadAhead();
-  // No sign of progress for kStallMs: the loop is inside a blocking call (a
-  // commit waiting for a broker that just went, before librdkafka's events
-  // reach the loop). Not ready then, without waiting for those events.
-  bool Stalled() const { return liveness_.Check().since > std::chrono::milliseconds(kStallMs); }
   bool RecoverProducer();
   // The consumer raised a fatal error (a static member fenced by the group
   // coordinator): re-created in-process, as a restart would (RecoverConsumer).
   bool ConsumerFailed(std::string* reason) const;
   bool RecoverConsumer(const std::string& reason);
+  bool MakeConsumer();
   void GiveUp(const std::set<int32_t>& partitions);
   delivery::RebalanceOutcome RestoreAssigned(const std::vector<int32_t>& ids,
                                              Clock::time_point deadline);
-  bool Resync(const std::map<int32_t, int64_t>& batch_first);
   void TailFingerprints();
   // The state store on a full volume (docs/delivery.md, "Full disk"):
   // store_guard_ (delivery/store_guard.h).
@@ -216,15 +177,11 @@ class Daemon {
     delivery::StoreGuardHooks h;
     h.beat = [this](const char* what) { liveness_.Beat(what); };
     h.cancelled = [] { return g_signals.load() > 0; };
-    h.changed = [this](bool) { metrics_.SetReady(Ready()); };
+    h.changed = [this](bool) { health_.Publish(); };
     return h;
   }
-  bool Ready() const {
-    return loaded_ && producer_ready_ && joined_ && !restoring_ &&
-           !events_.brokers().Unavailable() && !Stalled() && store_guard_.writable();
-  }
+  bool Ready() const { return health_.Ready(); }
   // `dedupd replay` hooks (app/replay.h); unused when replay_ is null.
-  void ReplayStartOffsets(delivery::Offsets& offsets);
   bool ReplayFinished();
 
   const config::Settings& cfg_;
@@ -238,6 +195,7 @@ class Daemon {
   bool fingerprint_full_;
   metrics::Metrics metrics_;
   delivery::DeliveryMetrics delivery_metrics_;  // on metrics_'s registry
+  sync::SyncMetrics sync_metrics_;              // likewise
   // Used by the HTTP server's threads: declared before http_ so that they
   // outlive it (members are destroyed in reverse order).
   OwnershipIndex ownership_;
@@ -261,12 +219,15 @@ class Daemon {
   std::unique_ptr<api::Api> api_;                // read-only; HTTP threads use it
   std::atomic<const api::Api*> api_ready_{nullptr};
   std::unique_ptr<Pipeline> pipeline_;
-  std::unique_ptr<StateSync> sync_;
+  // The state readers (sync/state_sync.h) and their librdkafka edge.
+  std::unique_ptr<sync::RdKafkaSyncEdge> sync_edge_;
+  std::unique_ptr<sync::StateSync> sync_;
   // The open batch and its transaction (delivery/batch.h); made in Setup().
   // Its producer_lost() (fatal error, fenced, or a transactional call that
   // stayed ambiguous): the producer is re-created in-process, not by an exit.
   std::unique_ptr<delivery::Batch> batch_;
   std::unique_ptr<delivery::Rebalance> rebalance_;  // the rebalance callback's steps
+  std::unique_ptr<delivery::Recovery> recovery_;    // a client lost for good
   // The librdkafka edge of the delivery stage. Both reach consumer_ through a
   // function (it is re-created); the producer is re-created in place. The
   // producer is destroyed before batch_, whose tracker takes its reports.
@@ -288,17 +249,15 @@ class Daemon {
   // the transaction has committed (an aborted batch must not page anyone).
   std::unique_ptr<alert::AlertmanagerNotifier> notifier_;
   std::vector<std::pair<v1::PageEvent, v1::PageDiff>> pending_alerts_;
-  std::atomic<bool> loaded_{false};
-  std::atomic<bool> producer_ready_{false};
-  std::atomic<bool> joined_{false};
-  std::atomic<bool> restoring_{false};
-  Clock::time_point last_tail_ = Clock::now();
   std::chrono::milliseconds restore_timeout_{120000};
   bool fatal_ = false;
   // Full disk (docs/delivery.md): whether the store takes writes (read by
   // /readyz), and a store write that failed, kept staged and retried first.
-  StoreAdapter store_edge_;
+  sync::DetectorStoreEdge store_edge_;
   delivery::StoreGuard store_guard_;
+  // /readyz, /healthz, /metrics and dedupd_ready (delivery/health.h); the
+  // HTTP threads read it until http_.Stop() in ~Daemon().
+  delivery::Health health_;
 };
 
 void Rebalancer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -306,64 +265,17 @@ void Rebalancer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCo
   daemon_->OnRebalance(consumer, err, partitions);
 }
 
+// The steps and their order: delivery/rebalance.h.
 void Daemon::OnRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                          std::vector<RdKafka::TopicPartition*>& partitions) {
-  // COOPERATIVE (cooperative-sticky, the default): each callback names only
-  // the partitions that move, and every other partition keeps being consumed
-  // through the rebalance. EAGER (range, roundrobin): a rebalance revokes
-  // everything, then assigns the whole new assignment.
-  const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
-  if (recovering_consumer_) {
-    // The failed consumer's close(): RecoverConsumer gave everything up already.
-    if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
-      if (cooperative) {
-        kafka::ErrorPtr ignored(consumer->incremental_unassign(partitions));
-      } else {
-        consumer->unassign();
-      }
-    }
-    return;
-  }
-  // Messages consume() returned before this callback: finished into the open
-  // batch first, as they would have been without read-ahead, so that the
-  // consumer's positions (what a commit sends) match what was processed.
-  FinishReadAhead(consumer->assignment_lost() || fatal_ || events_.fatal());
   std::vector<int32_t> ids;
-  std::string list;
-  for (auto* tp : partitions) {
-    ids.push_back(tp->partition());
-    list += (list.empty() ? "" : ",") + std::to_string(tp->partition());
-  }
-  // The steps and their order: delivery/rebalance.h.
+  for (auto* tp : partitions) ids.push_back(tp->partition());
   delivery::RdKafkaRebalanceEdge edge(consumer, input_topic_);
-  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-    log::Info("partitions assigned",
-              {{"partitions", list}, {"protocol", consumer->rebalance_protocol()}});
-    // A cooperative rebalance ends with an assignment callback for every
-    // member, most of them empty: only real assignments count.
-    if (!partitions.empty()) metrics_.CountRebalance("assigned");
-    // A producer lost during the revocation is re-created before the new
-    // partitions are taken (nothing is assigned now, so nothing to rewind).
-    if ((fatal_ || events_.fatal()) && !RecoverProducer()) return;
-    if (fatal_) return;
-    if (rebalance_->Assigned(edge, ids) == delivery::RebalanceOutcome::kFatal) fatal_ = true;
-    return;
-  }
-  // Revoked (or lost). The state of the revoked partitions stays in the
-  // store and the global index: it is every instance's near-duplicate
-  // reference, kept current by the fingerprints topic, and the changelog
-  // offsets stored with it let a later restore of the same partitions read
-  // only what changed since.
-  const bool lost = consumer->assignment_lost();
-  log::Info(lost ? "partitions lost" : "partitions revoked",
-            {{"count", std::to_string(partitions.size())},
-             {"partitions", list},
-             {"protocol", consumer->rebalance_protocol()}});
-  if (!partitions.empty() || !cooperative) metrics_.CountRebalance(lost ? "lost" : "revoked");
-  const bool incremental = cooperative && err == RdKafka::ERR__REVOKE_PARTITIONS;
-  if (rebalance_->Revoked(edge, ids, incremental, fatal_) == delivery::RebalanceOutcome::kFatal) {
-    fatal_ = true;
-  }
+  const delivery::RebalanceEvent event =
+      err == RdKafka::ERR__ASSIGN_PARTITIONS   ? delivery::RebalanceEvent::kAssign
+      : err == RdKafka::ERR__REVOKE_PARTITIONS ? delivery::RebalanceEvent::kRevoke
+                                               : delivery::RebalanceEvent::kError;
+  if (rebalance_->Callback(edge, event, ids) == delivery::RebalanceOutcome::kFatal) fatal_ = true;
 }
 
 // The assigned partitions' state from the changelog (Rebalance::Assigned),
@@ -418,32 +330,7 @@ bool Daemon::Setup() {
   // Metrics and health first, so that a slow start is visible.
   int port = cfg_.metrics.port;
   if (port > 0) {
-    http_.Handle("/metrics", [this] {
-      metrics_.SetLoopLastProgress(liveness_.LastProgressUnixSeconds());
-      metrics_.SetBrokers(events_.brokers().BrokersUp(), events_.brokers().UnavailableSeconds());
-      return metrics::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                                   metrics_.Render()};
-    });
-    // Liveness is the loop's progress (metrics/liveness.h): 503 once it has
-    // shown none for health.liveness_timeout_ms.
-    http_.Handle("/healthz", [this] {
-      const metrics::Liveness::Status status = liveness_.Check(events_.brokers());
-      return metrics::HttpResponse{status.alive ? 200 : 503, "text/plain",
-                                   liveness_.Describe(status)};
-    });
-    http_.Handle("/readyz", [this] {
-      bool ready = Ready();
-      std::string body =
-          std::string(ready ? "ready" : "not ready") + "\nstate_loaded=" + (loaded_ ? "1" : "0") +
-          "\nproducer_ready=" + (producer_ready_ ? "1" : "0") +
-          "\ngroup_joined=" + (joined_ ? "1" : "0") + "\nrestoring=" + (restoring_ ? "1" : "0") +
-          "\nbrokers_up=" + std::to_string(events_.brokers_up()) + "\nbroker_unavailable_seconds=" +
-          std::to_string(static_cast<int64_t>(events_.brokers().UnavailableSeconds())) +
-          "\nloop_stalled=" + (Stalled() ? "1" : "0") +
-          "\nstate_store_writable=" + (store_guard_.writable() ? "1" : "0") + "\n";
-      if (!store_guard_.writable()) body += "state_store=" + store_guard_.why() + "\n";
-      return metrics::HttpResponse{ready ? 200 : 503, "text/plain", body};
-    });
+    health_.Register(&http_);
     // Several instances: /v1/owner answers for the URLs this instance owns;
     // the API's handlers are registered through router_->RouteToOwner().
     router_ = std::make_unique<metrics::OwnerRouter>(
@@ -473,20 +360,11 @@ bool Daemon::Setup() {
                            cfg_.kafka.partitions,
                            cfg_.kafka.replication_factor};
   for (const auto& [kind, topic] : topics_) plan.outputs.push_back(topic);
-  for (int attempt = 0;; ++attempt) {
-    const delivery::TopicsPrepared topics = delivery::PrepareTopics(plan, &admin);
-    if (topics.outcome == delivery::TopicsOutcome::kReady) break;
-    if (topics.outcome == delivery::TopicsOutcome::kPermanent) {
-      log::Error("topics do not fit together", {{"error", topics.error}});
-      return false;
-    }
-    metrics_.CountKafkaError("admin");
-    log::Warn("topics not ready yet; retrying", {{"error", topics.error}});
-    liveness_.Beat("waiting for the topics");
-    if (g_signals.load() > 0) return false;
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::min(500 << std::min(attempt, 4), 8000)));
-  }
+  delivery::TopicsWaitHooks topic_hooks;
+  topic_hooks.beat = [this](const char* what) { liveness_.Beat(what); };
+  topic_hooks.cancelled = [] { return g_signals.load() > 0; };
+  topic_hooks.failed = [this] { metrics_.CountKafkaError("admin"); };
+  if (!delivery::PrepareTopicsUntilReady(plan, &admin, &clock_, topic_hooks)) return false;
 
   state::RocksStoreOptions store_options;
   store_options.min_free_bytes = cfg_.state.min_free_bytes;
@@ -560,11 +438,15 @@ bool Daemon::Setup() {
   rh.brokers_unavailable = [this] { return events_.brokers().Unavailable(); };
   rh.commit = [this] { return CommitBatch(); };
   rh.restoring = [this](bool restoring) {
-    restoring_ = restoring;
-    if (restoring) metrics_.SetReady(false);
+    health_.restoring = restoring;
+    if (restoring) health_.PublishNotReady();
   };
   if (replay_ != nullptr)
-    rh.start_offsets = [this](delivery::Offsets& o) { ReplayStartOffsets(o); };
+    // Partitions the replay's group has no committed offset for start where
+    // the replay planned; committed ones continue (an interrupted replay resumes).
+    rh.start_offsets = [this](delivery::Offsets& offsets) {
+      for (auto& [partition, offset] : offsets) offset = replay_->StartOffset(partition, offset);
+    };
   rh.restore = [this](const std::vector<int32_t>& ids, Clock::time_point deadline) {
     return RestoreAssigned(ids, deadline);
   };
@@ -572,32 +454,52 @@ bool Daemon::Setup() {
     for (int32_t id : ids) events_.SetOwned(id, true);
     ownership_.Assign(ids);
     metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
-    restoring_ = false;
-    joined_ = true;
-    metrics_.SetReady(Ready());
+    health_.restoring = false;
+    health_.joined = true;
+    health_.Publish();
   };
   rh.given_up = [this](const std::set<int32_t>& partitions) { GiveUp(partitions); };
   rh.owned = [this] { return events_.owned(); };
+  rh.loop_fatal = [this] { return fatal_; };
+  rh.client_fatal = [this] { return events_.fatal(); };
+  rh.finish_read_ahead = [this](bool drop) { FinishReadAhead(drop); };
+  rh.recover_producer = [this] { return RecoverProducer(); };
+  rh.recovering_consumer = [this] { return recovering_consumer_; };
   rebalance_ = std::make_unique<delivery::Rebalance>(batch_.get(), &clock_, &metrics_,
                                                      restore_timeout_, std::move(rh));
+  delivery::RecoveryHooks rec;
+  rec.beat = [this](const char* what) { liveness_.Beat(what); };
+  rec.destroy_producer = [this] { producer_.Destroy(); };
+  rec.create_producer = [this](std::string* e) {
+    return producer_.Create(pconf_.get(), batch_->tracker(), e);
+  };
+  rec.producer_ready = [this](bool ready) { health_.producer_ready = ready; };
+  rec.give_up_all = [this] { GiveUp(events_.owned()); };
+  rec.resync.beat = rec.beat;
+  rec.resync.cancelled = [] { return g_signals.load() > 0; };
+  rec.resync.restoring = [this](bool restoring) { health_.restoring = restoring; };
+  rec.resync.restore = [this](const std::vector<int32_t>& ids, std::string* why) {
+    return sync_->RestorePartitions(ids, why);
+  };
+  recovery_ = std::make_unique<delivery::Recovery>(
+      batch_.get(), &producer_, &consumer_edge_, &clock_,
+      delivery::RecoveryOptions{exactly_once_, kKafkaCallTimeoutMs}, std::move(rec));
   pconf->set("event_cb", &events_, error);
   if (!producer_.Create(pconf.get(), batch_->tracker(), &error)) {
     log::Error("cannot create the producer", {{"error", error}});
     return false;
   }
   if (exactly_once_ && !batch_->InitTransactions()) return false;
-  producer_ready_ = true;
+  health_.producer_ready = true;
 
   // The global index: every instance's fingerprints, read before processing.
   kafka::Props cprops = common;
   for (const auto& [k, v] : cfg_.kafka.consumer_properties) cprops[k] = v;
-  StateSyncOptions so;
-  so.props = cprops;
-  so.admin_props = common;
-  so.events = &events_;
+  sync_edge_ = std::make_unique<sync::RdKafkaSyncEdge>(cprops, common, &events_,
+                                                       cfg_.kafka.group_id + ".state-reader");
+  sync::StateSyncOptions so;
   so.changelog_topic = state_topic_;
   so.fingerprints_topic = fingerprints_topic_;
-  so.reader_group = cfg_.kafka.group_id + ".state-reader";
   so.stable_timeout = restore_timeout_;
   // Called between the restore's reads and waits: a sign of progress.
   so.cancelled = [this] {
@@ -605,7 +507,8 @@ bool Daemon::Setup() {
     return g_signals.load() > 0;
   };
   so.on_changelog_record = [this](std::string_view url, int32_t p) { ownership_.Record(url, p); };
-  sync_ = std::make_unique<StateSync>(so, detector_.get(), store_.get(), &metrics_);
+  sync_ = std::make_unique<sync::StateSync>(so, sync_edge_.get(), &clock_, detector_.get(),
+                                            store_.get(), &metrics_, &sync_metrics_);
   // It writes to the store: on a full volume, not ready until there is space.
   while (!store_guard_.Wait(Clock::time_point::max()) || !sync_->Bootstrap(&error)) {
     if (g_signals.load() > 0) return false;
@@ -618,7 +521,7 @@ bool Daemon::Setup() {
   }
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   metrics_.SetStateBytes(static_cast<double>(store_->ApproximateBytes()));
-  loaded_ = true;
+  health_.loaded = true;
 
   // Consumer.
   cprops = delivery::ConsumerProps(std::move(cprops), cfg_.kafka.group_id,
@@ -631,6 +534,61 @@ bool Daemon::Setup() {
   cconf->set("event_cb", &events_, error);
   cconf->set("rebalance_cb", &rebalancer_, error);
   cconf_ = std::move(cconf);
+  if (!MakeConsumer()) return false;
+  log::Info("consuming", {{"topic", input_topic_},
+                          {"group", cfg_.kafka.group_id},
+                          {"mode", config::Name(cfg_.processing.mode)},
+                          {"state_topic", state_topic_},
+                          {"fingerprints_topic", fingerprints_topic_}});
+  return true;
+}
+
+// A lost producer is re-created in-process (delivery/recovery.h).
+bool Daemon::RecoverProducer() {
+  if (!recovery_->ProducerRecoverable(fatal_, events_.fatal())) return false;
+  if (!recovery_->RecoverProducer()) return false;
+  fatal_ = false;
+  events_.ClearFatal();
+  metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
+  health_.Publish();
+  return true;
+}
+
+bool Daemon::ConsumerFailed(std::string* reason) const {
+  return consumer_ && consumer_->fatal_error(*reason) != RdKafka::ERR_NO_ERROR;
+}
+
+// A consumer that raised a fatal error takes no part in the group any more,
+// and librdkafka 2.0.2 never recovers it (a static member fenced after a
+// broker restart or a coordinator move): what a restart would do, in-process
+// (delivery/recovery.h), then a new consumer with the same configuration;
+// the group gives the partitions back through the rebalance callback.
+bool Daemon::RecoverConsumer(const std::string& reason) {
+  log::Warn(
+      "the consumer failed for good: re-creating it (same group.instance.id) instead of "
+      "exiting",
+      {{"error", reason}});
+  liveness_.Beat("re-creating the consumer");
+  metrics_.CountRebalance("lost");
+  health_.joined = false;
+  health_.PublishNotReady();
+  if (recovery_->ConsumerLost(fatal_) == CommitResult::kFatal) fatal_ = true;
+  recovering_consumer_ = true;
+  consumer_->close();
+  consumer_.reset();
+  recovering_consumer_ = false;
+  if (!batch_->producer_lost() && producer_.FatalError().ok()) {
+    events_.ClearFatal();  // the consumer's fatal error event: dealt with here
+  }
+  if (g_signals.load() > 0) return false;
+  if (!MakeConsumer()) return false;
+  log::Info("consumer re-created; partitions come back through the group");
+  return true;
+}
+
+// The group consumer from cconf_, subscribed to the input topic.
+bool Daemon::MakeConsumer() {
+  std::string error;
   consumer_.reset(RdKafka::KafkaConsumer::create(cconf_.get(), error));
   if (!consumer_) {
     log::Error("cannot create the consumer", {{"error", error}});
@@ -640,120 +598,6 @@ bool Daemon::Setup() {
     log::Error("cannot subscribe", {{"error", kafka::DescribeError(err)}});
     return false;
   }
-  log::Info("consuming", {{"topic", input_topic_},
-                          {"group", cfg_.kafka.group_id},
-                          {"mode", config::Name(cfg_.processing.mode)},
-                          {"state_topic", state_topic_},
-                          {"fingerprints_topic", fingerprints_topic_}});
-  return true;
-}
-
-// After the producer failed for good (batch_->producer_lost(), or a fatal error event
-// from it): instead of exiting, which under Kubernetes ends in
-// CrashLoopBackOff after a long broker outage, do in-process what a restart
-// would do: drop the open batch (detector rolled back, its records purged), a
-// new producer with the same transactional.id, init_transactions() (which
-// aborts or completes the old transaction at the coordinator), then every
-// assigned partition's state restored from the changelog and its position
-// set to its committed offset. The committed offsets decide, not this
-// instance's view: a commit that went through before the error is kept, one
-// that did not is processed again. False when the failure is not the
-// producer's (the caller exits) or on a signal.
-bool Daemon::RecoverProducer() {
-  const kafka::Status fatal = producer_.FatalError();
-  const bool producer_fatal = !fatal.ok();
-  const std::string& reason = fatal.detail();
-  if (fatal_ ? !batch_->producer_lost() : !producer_fatal) return false;
-  if (events_.fatal() && !producer_fatal) return false;  // another client's fatal error
-  log::Warn("re-creating the producer (same transactional.id) instead of exiting",
-            {{"detail", reason.empty() ? "a transactional call failed (logged above)" : reason}});
-  liveness_.Beat("re-creating the producer");
-  producer_ready_ = false;
-  metrics_.SetReady(false);
-  producer_.Destroy();
-  const delivery::Offsets batch_first = batch_->Drop();
-  std::string error;
-  if (!producer_.Create(pconf_.get(), batch_->tracker(), &error)) {
-    log::Error("cannot re-create the producer", {{"error", error}});
-    return false;
-  }
-  if (exactly_once_ && !batch_->InitTransactions()) return false;
-  producer_ready_ = true;
-  if (!Resync(batch_first)) return false;
-  batch_->ClearProducerLost();
-  fatal_ = false;
-  events_.ClearFatal();
-  log::Info("producer re-created; processing resumes from the committed offsets");
-  metrics_.SetReady(Ready());
-  return true;
-}
-
-bool Daemon::ConsumerFailed(std::string* reason) const {
-  return consumer_ && consumer_->fatal_error(*reason) != RdKafka::ERR_NO_ERROR;
-}
-
-// A consumer that raised a fatal error takes no part in the group any more,
-// and librdkafka 2.0.2 never recovers it: its consume() returns ERR__FATAL
-// for good, a silent stall of every partition it had. The usual cause is
-// static membership (kafka.group_instance_id) after a broker restart or a
-// coordinator move: the member rejoins under a new member id and the
-// coordinator fences the old one, this very process ("Static consumer fenced
-// by other consumer with same group.instance.id"). What a restart would do,
-// in-process: the open batch is aborted (another member may own its
-// partitions now), every partition is given up, and a new consumer with the
-// same configuration subscribes; the group gives the partitions back through
-// the rebalance callback, which restores them and resumes from the committed
-// offsets. False on a signal or when the new consumer cannot be made.
-bool Daemon::RecoverConsumer(const std::string& reason) {
-  log::Warn(
-      "the consumer failed for good: re-creating it (same group.instance.id) instead of "
-      "exiting",
-      {{"error", reason}});
-  liveness_.Beat("re-creating the consumer");
-  metrics_.CountRebalance("lost");
-  joined_ = false;
-  metrics_.SetReady(false);
-  if (!fatal_ && batch_->open() && AbortBatch("consumer failed", false) == CommitResult::kFatal) {
-    fatal_ = true;
-  }
-  batch_->ClearFirstOffsets();
-  batch_->rejections().Forget([](int32_t, int64_t) { return true; });
-  GiveUp(events_.owned());
-  recovering_consumer_ = true;
-  consumer_->close();
-  consumer_.reset();
-  recovering_consumer_ = false;
-  if (!batch_->producer_lost() && producer_.FatalError().ok()) {
-    events_.ClearFatal();  // the consumer's fatal error event: dealt with here
-  }
-  if (g_signals.load() > 0) return false;
-  std::string error;
-  consumer_.reset(RdKafka::KafkaConsumer::create(cconf_.get(), error));
-  if (!consumer_) {
-    log::Error("cannot re-create the consumer", {{"error", error}});
-    return false;
-  }
-  if (auto err = consumer_->subscribe({input_topic_}); err != RdKafka::ERR_NO_ERROR) {
-    log::Error("cannot subscribe", {{"error", kafka::DescribeError(err)}});
-    return false;
-  }
-  log::Info("consumer re-created; partitions come back through the group");
-  return true;
-}
-
-// Every assigned partition back to what Kafka committed (delivery/resync.h).
-bool Daemon::Resync(const std::map<int32_t, int64_t>& batch_first) {
-  delivery::ResyncHooks hooks;
-  hooks.beat = [this](const char* what) { liveness_.Beat(what); };
-  hooks.cancelled = [] { return g_signals.load() > 0; };
-  hooks.restoring = [this](bool restoring) { restoring_ = restoring; };
-  hooks.restore = [this](const std::vector<int32_t>& ids, std::string* error) {
-    return sync_->RestorePartitions(ids, error);
-  };
-  if (!delivery::Resync(consumer_edge_, clock_, batch_first, kKafkaCallTimeoutMs, hooks)) {
-    return false;
-  }
-  metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   return true;
 }
 
@@ -892,17 +736,14 @@ Daemon::CommitResult Daemon::CommitBatch() {
   if (const CommitResult result = batch_->Commit(positions); result != CommitResult::kCommitted) {
     return result;
   }
-  ObserveCommitLatency();
+  batch_->ObserveCommitLatency(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
   // The Kafka side is committed; now the cache. A crash before this line
   // leaves the store behind the changelog, which the next restore replays.
   producer_.Poll(0);  // serve the last delivery reports (changelog offsets)
-  std::map<std::string, std::string> meta;
-  for (const auto& [partition, offset] : positions) {
-    meta["offset/" + input_topic_ + "/" + std::to_string(partition)] = std::to_string(offset);
-  }
-  for (const auto& [partition, next] : batch_->Reached()) {
-    meta[StateSync::ChangelogKey(state_topic_, partition)] = std::to_string(next);
-  }
+  std::map<std::string, std::string> meta =
+      sync::StateSync::CommittedMetadata(input_topic_, positions, state_topic_, batch_->Reached());
   std::string error;
   if (!detector_->Commit(meta, &error)) {
     // Kafka has the batch, the changelog included; the store is its cache.
@@ -921,72 +762,14 @@ Daemon::CommitResult Daemon::CommitBatch() {
   return CommitResult::kCommitted;
 }
 
-// The batch's outputs are committed (exactly-once: commit_transaction()
-// returned; at-least-once: every delivery report in and the offsets
-// committed): each input's time from its Kafka timestamp to now. The
-// timestamp is the producer's clock (CreateTime) unless the topic sets
-// LogAppendTime (the broker's); a clock ahead of this host's counts as 0.
-void Daemon::ObserveCommitLatency() {
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  for (const int64_t at : batch_->input_times_ms()) {
-    if (at <= 0) continue;
-    metrics_.ObserveEventLatency(static_cast<double>(std::max<int64_t>(now_ms - at, 0)) / 1000.0);
-  }
-}
-
-// Partitions the replay's group has no committed offset for start where the
-// replay planned; committed ones continue (an interrupted replay resumes).
-void Daemon::ReplayStartOffsets(delivery::Offsets& offsets) {
-  for (auto& [partition, offset] : offsets) offset = replay_->StartOffset(partition, offset);
-}
-
-// Once per loop turn: the replay's progress from the consumer's positions
-// (they step over transaction markers) and its gauge; a partition at its end
-// is paused. When every position is at its end and nothing is uncommitted,
-// the group's committed offsets decide (positions alone could be ahead of
-// what an aborted batch left committed): all at their ends, the loop leaves
-// as on a signal and the consumer closes.
+// `dedupd replay` (app/replay.h): done once the committed offsets reach the ends.
 bool Daemon::ReplayFinished() {
-  kafka::TopicPartitionList assigned;
-  consumer_->assignment(assigned.out());
-  consumer_->position(assigned.get());
-  std::map<int32_t, int64_t> positions;
-  for (auto* tp : assigned) {
-    if (tp->offset() >= 0) positions[tp->partition()] = tp->offset();
-  }
-  const ReplayRun::Progress progress = replay_->Observe(positions);
-  metrics_.SetReplayRemaining(static_cast<double>(progress.remaining));
-  if (!progress.reached_end.empty()) {
-    kafka::TopicPartitionList done;
-    for (int32_t partition : progress.reached_end) done.Add(input_topic_, partition);
-    consumer_->pause(done.get());
-  }
-  if (!progress.confirm || batch_->open()) return false;
-  kafka::TopicPartitionList committed;
-  for (int32_t partition : replay_->Partitions()) committed.Add(input_topic_, partition);
-  if (auto err = consumer_->committed(committed.get(), 10000); err != RdKafka::ERR_NO_ERROR) {
-    log::Warn("replay: cannot fetch its committed offsets; retrying",
-              {{"error", kafka::DescribeError(err)}});
-    return false;
-  }
-  std::map<int32_t, int64_t> offsets;
-  for (auto* tp : committed) offsets[tp->partition()] = tp->offset();
-  const ReplayRun::Confirmation confirmation = replay_->Confirm(offsets);
-  if (!confirmation.behind.empty()) {
-    kafka::TopicPartitionList behind;
-    for (int32_t partition : confirmation.behind) behind.Add(input_topic_, partition);
-    consumer_->resume(behind.get());
-  }
-  return confirmation.finished;
+  return replay_->Finished(consumer_edge_, batch_->open(), &metrics_);
 }
 
 void Daemon::TailFingerprints() {
   if (batch_->open() || detector_->HasStaged()) return;
   if (store_guard_.unstored() || !store_guard_.writable()) return;  // the store first
-  if (Clock::now() - last_tail_ < std::chrono::milliseconds(100)) return;
-  last_tail_ = Clock::now();
   std::string error;
   if (!sync_->Tail(20000, &error)) {
     if (auto why = store_edge_.LastError()) {

@@ -155,6 +155,13 @@ class Batch {
   void ClearFirstOffsets() { first_offsets_.clear(); }
   // Each input's Kafka timestamp (ms; 0: none), for the commit latency.
   const std::vector<int64_t>& input_times_ms() const { return input_times_ms_; }
+  // The batch's outputs are committed (exactly-once: commit_transaction()
+  // returned; at-least-once: every delivery report in and the offsets
+  // committed): each input's time from its Kafka timestamp to `now_ms`
+  // (Unix ms) into dedupd_event_latency_seconds. The timestamp is the
+  // producer's clock (CreateTime) unless the topic sets LogAppendTime (the
+  // broker's); a clock ahead of this host's counts as 0; none (0) is skipped.
+  void ObserveCommitLatency(int64_t now_ms) const;
   // Changelog partition -> offset after this batch's last changelog record.
   std::map<int32_t, int64_t> Reached() { return tracker_.Reached(); }
   DeliveryTracker* tracker() { return &tracker_; }

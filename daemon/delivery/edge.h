@@ -92,6 +92,10 @@ class ConsumerEdge {
   // The consumer raised a fatal error (a fenced static member): it takes no
   // seek, and is re-created by the daemon.
   virtual bool Failed() = 0;
+  // Stops / restarts fetching `partitions` (`dedupd replay`: a partition at
+  // its end is paused).
+  virtual kafka::Status Pause(const std::vector<int32_t>& partitions) = 0;
+  virtual kafka::Status Resume(const std::vector<int32_t>& partitions) = 0;
 };
 
 }  // namespace dedupd::delivery

@@ -152,6 +152,18 @@ bool RdKafkaConsumer::Failed() {
   return consumer != nullptr && consumer->fatal_error(reason) != RdKafka::ERR_NO_ERROR;
 }
 
+kafka::Status RdKafkaConsumer::Pause(const std::vector<int32_t>& partitions) {
+  kafka::TopicPartitionList list;
+  for (int32_t partition : partitions) list.Add(input_topic_, partition);
+  return kafka::Status(consumer_()->pause(list.get()));
+}
+
+kafka::Status RdKafkaConsumer::Resume(const std::vector<int32_t>& partitions) {
+  kafka::TopicPartitionList list;
+  for (int32_t partition : partitions) list.Add(input_topic_, partition);
+  return kafka::Status(consumer_()->resume(list.get()));
+}
+
 RebalanceProtocol RdKafkaRebalanceEdge::protocol() {
   return consumer_->rebalance_protocol() == "COOPERATIVE" ? RebalanceProtocol::kCooperative
                                                           : RebalanceProtocol::kEager;

@@ -75,6 +75,8 @@ class RdKafkaConsumer final : public ConsumerEdge {
   std::optional<std::pair<int32_t, int64_t>> ConsumeOne(int timeout_ms) override;
   kafka::Status CommitSync(const Offsets& offsets) override;
   bool Failed() override;
+  kafka::Status Pause(const std::vector<int32_t>& partitions) override;
+  kafka::Status Resume(const std::vector<int32_t>& partitions) override;
 
  private:
   std::string input_topic_;

@@ -14,6 +14,47 @@ Rebalance::Rebalance(Batch* batch, Clock* clock, metrics::Metrics* metrics,
       restore_timeout_(restore_timeout),
       hooks_(std::move(hooks)) {}
 
+RebalanceOutcome Rebalance::Callback(RebalanceEdge& edge, RebalanceEvent event,
+                                     const std::vector<int32_t>& partitions) {
+  const bool cooperative = edge.protocol() == RebalanceProtocol::kCooperative;
+  const char* protocol = cooperative ? "COOPERATIVE" : "EAGER";
+  if (hooks_.recovering_consumer()) {
+    if (event == RebalanceEvent::kRevoke) (void)edge.Unassign(partitions, cooperative);
+    return RebalanceOutcome::kDone;
+  }
+  hooks_.finish_read_ahead(edge.AssignmentLost() || hooks_.loop_fatal() || hooks_.client_fatal());
+  std::string list;
+  for (int32_t p : partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
+  switch (event) {
+    case RebalanceEvent::kAssign:
+      log::Info("partitions assigned", {{"partitions", list}, {"protocol", protocol}});
+      // A cooperative rebalance ends with an assignment callback for every
+      // member, most of them empty: only real assignments count.
+      if (!partitions.empty()) metrics_->CountRebalance("assigned");
+      // A producer lost during the revocation is re-created before the new
+      // partitions are taken (nothing is assigned now, so nothing to rewind).
+      if ((hooks_.loop_fatal() || hooks_.client_fatal()) && !hooks_.recover_producer()) {
+        return RebalanceOutcome::kDone;  // the loop exits on its fatal flag
+      }
+      if (hooks_.loop_fatal()) return RebalanceOutcome::kDone;
+      return Assigned(edge, partitions);
+    case RebalanceEvent::kRevoke:
+    case RebalanceEvent::kError: break;
+  }
+  // Revoked (or lost). The state of the revoked partitions stays in the
+  // store and the global index: it is every instance's near-duplicate
+  // reference, kept current by the fingerprints topic, and the changelog
+  // offsets stored with it let a later restore of the same partitions read
+  // only what changed since.
+  const bool lost = edge.AssignmentLost();
+  log::Info(
+      lost ? "partitions lost" : "partitions revoked",
+      {{"count", std::to_string(partitions.size())}, {"partitions", list}, {"protocol", protocol}});
+  if (!partitions.empty() || !cooperative) metrics_->CountRebalance(lost ? "lost" : "revoked");
+  const bool incremental = cooperative && event == RebalanceEvent::kRevoke;
+  return Revoked(edge, partitions, incremental, hooks_.loop_fatal());
+}
+
 RebalanceOutcome Rebalance::Assigned(RebalanceEdge& edge, const std::vector<int32_t>& partitions) {
   // The open batch (cooperative: of the partitions this instance keeps)
   // commits before the restore writes the new partitions' state into the

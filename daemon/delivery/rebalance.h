@@ -60,6 +60,11 @@ class RebalanceEdge {
   virtual kafka::Status Unassign(const std::vector<int32_t>& partitions, bool incremental) = 0;
 };
 
+// What a rebalance callback is for: librdkafka's ERR__ASSIGN_PARTITIONS,
+// ERR__REVOKE_PARTITIONS, or any other code (a rebalance error: everything
+// is given up).
+enum class RebalanceEvent { kAssign, kRevoke, kError };
+
 enum class RebalanceOutcome {
   kDone,
   kFatal,        // the daemon exits (or re-creates what failed)
@@ -87,12 +92,33 @@ struct RebalanceHooks {
   std::function<void(const std::set<int32_t>& partitions)> given_up = [](const auto&) {};
   // The partitions owned now (an eager revoke gives them all up).
   std::function<std::set<int32_t>()> owned = [] { return std::set<int32_t>{}; };
+
+  // For Callback() only.
+  // The loop's fatal flag, and a fatal error event of any client.
+  std::function<bool()> loop_fatal = [] { return false; };
+  std::function<bool()> client_fatal = [] { return false; };
+  // Messages read ahead before the callback: finished into the open batch
+  // first (so that the positions a commit sends match what was processed),
+  // or dropped (`drop`: the assignment was lost, or the daemon is failing).
+  std::function<void(bool drop)> finish_read_ahead = [](bool) {};
+  // Re-creates a lost producer in-process (delivery/recovery.h); false: the
+  // daemon exits.
+  std::function<bool()> recover_producer = [] { return false; };
+  // The failed consumer's close() runs the callback too: a consumer being
+  // re-created only gives everything up (Recovery::ConsumerLost did the rest).
+  std::function<bool()> recovering_consumer = [] { return false; };
 };
 
 class Rebalance {
  public:
   Rebalance(Batch* batch, Clock* clock, metrics::Metrics* metrics,
             std::chrono::milliseconds restore_timeout, RebalanceHooks hooks);
+
+  // The whole callback: logged, counted (dedupd_rebalances_total), read-ahead
+  // messages finished first, a lost producer re-created before an
+  // assignment, then Assigned() or Revoked().
+  RebalanceOutcome Callback(RebalanceEdge& edge, RebalanceEvent event,
+                            const std::vector<int32_t>& partitions);
 
   RebalanceOutcome Assigned(RebalanceEdge& edge, const std::vector<int32_t>& partitions);
   // `incremental`: a cooperative revocation (not a rebalance error, which

@@ -1,6 +1,9 @@
 #include "delivery/topics.h"
 
+#include <algorithm>
 #include <map>
+
+#include "common/log.h"
 
 namespace dedupd::delivery {
 
@@ -64,6 +67,25 @@ kafka::Status RdKafkaTopicAdmin::Create(const std::vector<kafka::TopicSpec>& top
   std::string error;
   if (kafka::EnsureTopics(props_, topics, create_timeout_, &error)) return {};
   return kafka::Status(RdKafka::ERR__FAIL, error);
+}
+
+bool PrepareTopicsUntilReady(const TopicPlan& plan, TopicAdmin* admin, Clock* clock,
+                             const TopicsWaitHooks& hooks) {
+  for (int attempt = 0;; ++attempt) {
+    const TopicsPrepared topics = PrepareTopics(plan, admin);
+    switch (topics.outcome) {
+      case TopicsOutcome::kReady: return true;
+      case TopicsOutcome::kPermanent:
+        log::Error("topics do not fit together", {{"error", topics.error}});
+        return false;
+      case TopicsOutcome::kRetry: break;
+    }
+    hooks.failed();
+    log::Warn("topics not ready yet; retrying", {{"error", topics.error}});
+    hooks.beat("waiting for the topics");
+    if (hooks.cancelled()) return false;
+    clock->SleepFor(std::chrono::milliseconds(std::min(500 << std::min(attempt, 4), 8000)));
+  }
 }
 
 }  // namespace dedupd::delivery

@@ -15,9 +15,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "delivery/clock.h"
 #include "kafka/admin.h"
 #include "kafka/config.h"
 #include "kafka/result.h"
@@ -57,6 +59,18 @@ struct TopicsPrepared {
 };
 
 TopicsPrepared PrepareTopics(const TopicPlan& plan, TopicAdmin* admin);
+
+struct TopicsWaitHooks {
+  std::function<void(const char* what)> beat = [](const char*) {};
+  std::function<bool()> cancelled = [] { return false; };
+  // A failed attempt (dedupd_kafka_errors_total{kind="admin"}).
+  std::function<void()> failed = [] {};
+};
+// At start: PrepareTopics until the topics are ready (true), retried with a
+// back-off of 0.5, 1, 2, 4, then 8 s while the broker may not be up yet;
+// false on a permanent answer (logged) or cancelled().
+bool PrepareTopicsUntilReady(const TopicPlan& plan, TopicAdmin* admin, Clock* clock,
+                             const TopicsWaitHooks& hooks);
 
 // The librdkafka admin edge (kafka/admin.h): each call its own short-lived client.
 class RdKafkaTopicAdmin final : public TopicAdmin {

@@ -120,11 +120,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                        .Help("Approximate size of the state store")
                        .Register(*registry_)
                        .Add({})),
-      restore_remaining_(BuildGauge()
-                             .Name("dedupd_state_restore_remaining_messages")
-                             .Help("State changelog messages still to restore")
-                             .Register(*registry_)
-                             .Add({})),
       ready_(BuildGauge()
                  .Name("dedupd_ready")
                  .Help("1 when /readyz answers ready")

@@ -62,7 +62,6 @@ class Metrics {
   // A consumer group rebalance callback: assigned | revoked | lost.
   void CountRebalance(std::string_view kind);
   void SetAssignedPartitions(double n) { assigned_partitions_.Set(n); }
-  void SetRestoreRemaining(double n) { restore_remaining_.Set(n); }
   void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
   void SetReplayRemaining(double n) { replay_remaining_.Set(n); }
   // The state store: 0 while it takes no writes (free space under
@@ -119,7 +118,6 @@ class Metrics {
   prometheus::Histogram& simhash_distance_;
   prometheus::Gauge& index_documents_;
   prometheus::Gauge& state_bytes_;
-  prometheus::Gauge& restore_remaining_;
   prometheus::Gauge& ready_;
   prometheus::Gauge& replay_remaining_;  // `dedupd replay` only; 0 in `run`
   prometheus::Family<prometheus::Counter>& state_store_errors_;

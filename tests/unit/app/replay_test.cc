@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "unit/delivery/fake_edge.h"
+
 namespace dedupd::app {
 namespace {
 
@@ -287,6 +289,43 @@ TEST(ReplayRun, FinishesWhenEveryPartitionsCommittedOffsetReachedItsEnd) {
   EXPECT_TRUE(c.behind.empty());
   EXPECT_TRUE(run.finished());
   EXPECT_FALSE(run.resumed());
+}
+
+// The loop's turn (ReplayRun::Finished) against a fake consumer: the gauge,
+// a partition at its end paused, the committed offsets asked only once
+// caught up with nothing uncommitted, a partition short of its end resumed.
+TEST(ReplayRun, FinishedPausesAsksTheCommittedOffsetsAndResumes) {
+  ReplayRun::Clock::time_point now{};
+  ReplayNames names = DeriveReplay(Load({}), "r-", "").value();
+  ReplayRun run(names, {{0, {0, 10}}, {1, {5, 8}}}, std::chrono::seconds(5),
+                [&now] { return now; });
+  delivery::testing::FakeConsumer consumer;
+  metrics::Metrics metrics(50);
+  EXPECT_EQ(run.StartOffset(0, -1001), 0);  // assigned
+  EXPECT_EQ(run.StartOffset(1, -1001), 5);
+  consumer.positions = {{0, 4}, {1, 8}};
+  EXPECT_FALSE(run.Finished(consumer, false, &metrics));
+  EXPECT_EQ(consumer.pause_calls, std::vector<std::string>{"pause 1"});
+  EXPECT_NE(metrics.Render().find("dedupd_replay_remaining_messages 6"), std::string::npos);
+  EXPECT_EQ(consumer.committed_calls, 0u);
+  consumer.positions = {{0, 10}, {1, 8}};
+  // Caught up, but a batch is open: its commit comes first.
+  EXPECT_FALSE(run.Finished(consumer, true, &metrics));
+  EXPECT_EQ(consumer.committed_calls, 0u);
+  now += std::chrono::seconds(1);
+  // An aborted batch left partition 1's commit behind: resumed.
+  consumer.committed = {{0, 10}, {1, 6}};
+  EXPECT_FALSE(run.Finished(consumer, false, &metrics));
+  EXPECT_EQ(consumer.committed_calls, 1u);
+  EXPECT_EQ(consumer.pause_calls.back(), "resume 1");
+  // A failed fetch is retried at a later turn.
+  now += std::chrono::seconds(1);
+  consumer.committed = {{0, 10}, {1, 8}};
+  consumer.committed_failures = {"_TIMED_OUT"};
+  EXPECT_FALSE(run.Finished(consumer, false, &metrics));
+  now += std::chrono::seconds(1);
+  EXPECT_TRUE(run.Finished(consumer, false, &metrics));
+  EXPECT_TRUE(run.finished());
 }
 
 TEST(ReplayRun, ContinuesFromCommittedOffsets) {

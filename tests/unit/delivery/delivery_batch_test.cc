@@ -414,5 +414,19 @@ TEST_F(BatchTest, AtLeastOnceCommitsTheConsumerOnlyAfterEveryReportSucceeded) {
   EXPECT_NE(batch_->rejections().FindCertain(0, 11), nullptr);
 }
 
+// dedupd_event_latency_seconds: each committed input's age at the commit;
+// an input without a timestamp is left out, a clock ahead counts as 0.
+TEST_F(BatchTest, TheCommitObservesEachInputsLatency) {
+  ASSERT_TRUE(batch_->Begin());
+  batch_->AddInput(0, 1, 1'000'000);
+  batch_->AddInput(0, 2, 0);  // no timestamp
+  batch_->AddInput(0, 3, 1'003'500);
+  batch_->AddInput(0, 4, 1'009'000);  // ahead of this host's clock
+  batch_->ObserveCommitLatency(1'004'000);
+  const std::string m = Metrics();
+  EXPECT_NE(m.find("dedupd_event_latency_seconds_count 3"), std::string::npos);
+  EXPECT_NE(m.find("dedupd_event_latency_seconds_sum 4.5"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace dedupd::delivery

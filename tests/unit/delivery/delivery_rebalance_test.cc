@@ -234,5 +234,106 @@ TEST_F(RebalanceTest, AFailedRestoreOrIncrementalAssignIsFatal) {
   EXPECT_EQ(rebalance_->Assigned(group_, {0}), RebalanceOutcome::kDone);
 }
 
+// The whole callback (Rebalance::Callback): what the daemon's rebalance_cb
+// did before it moved into the stage.
+class RebalanceCallbackTest : public RebalanceTest {
+ protected:
+  void SetUp() override {
+    RebalanceTest::SetUp();
+    RebalanceHooks hooks;
+    hooks.commit = [this] {
+      steps_.push_back("commit");
+      return CommitOutcome::kCommitted;
+    };
+    hooks.restore = [this](const std::vector<int32_t>&, Clock::TimePoint) {
+      steps_.push_back("restore");
+      return RebalanceOutcome::kDone;
+    };
+    hooks.given_up = [this](const std::set<int32_t>&) { steps_.push_back("given_up"); };
+    hooks.loop_fatal = [this] { return loop_fatal_; };
+    hooks.client_fatal = [this] { return client_fatal_; };
+    hooks.finish_read_ahead = [this](bool drop) {
+      steps_.push_back(drop ? "drop read-ahead" : "finish read-ahead");
+    };
+    hooks.recover_producer = [this] {
+      steps_.push_back("recover producer");
+      loop_fatal_ = client_fatal_ = !recovers_;
+      return recovers_;
+    };
+    hooks.recovering_consumer = [this] { return recovering_consumer_; };
+    rebalance_ = std::make_unique<Rebalance>(batch_.get(), &clock_, &metrics_,
+                                             std::chrono::seconds(120), hooks);
+  }
+  std::string Count(const std::string& kind) {
+    const std::string m = metrics_.Render();
+    const std::string series = "dedupd_rebalances_total{kind=\"" + kind + "\"} ";
+    const size_t at = m.find(series);
+    return at == std::string::npos ? "none" : m.substr(at + series.size(), 1);
+  }
+
+  bool loop_fatal_ = false;
+  bool client_fatal_ = false;
+  bool recovers_ = true;
+  bool recovering_consumer_ = false;
+};
+
+TEST_F(RebalanceCallbackTest, ReadAheadIsFinishedBeforeARevocationCommits) {
+  OpenBatch({0});
+  ASSERT_EQ(rebalance_->Callback(group_, RebalanceEvent::kRevoke, {0}), RebalanceOutcome::kDone);
+  EXPECT_EQ(steps_,
+            (std::vector<std::string>{"finish read-ahead", "commit", "unassign", "given_up"}));
+  EXPECT_EQ(group_.unassigned.back().second, true);  // cooperative: incremental
+  EXPECT_EQ(Count("revoked"), "1");
+}
+
+TEST_F(RebalanceCallbackTest, ALostAssignmentDropsTheReadAheadAndAborts) {
+  OpenBatch({0});
+  group_.lost = true;
+  ASSERT_EQ(rebalance_->Callback(group_, RebalanceEvent::kRevoke, {0}), RebalanceOutcome::kDone);
+  EXPECT_EQ(steps_, (std::vector<std::string>{"drop read-ahead", "unassign", "given_up"}));
+  EXPECT_EQ(producer_.Count("abort"), 1u);
+  EXPECT_EQ(Count("lost"), "1");
+}
+
+TEST_F(RebalanceCallbackTest, ARebalanceErrorGivesEverythingUp) {
+  ASSERT_EQ(rebalance_->Callback(group_, RebalanceEvent::kError, {}), RebalanceOutcome::kDone);
+  ASSERT_EQ(group_.unassigned.size(), 1u);
+  EXPECT_FALSE(group_.unassigned[0].second);  // unassign(): not incremental
+  EXPECT_EQ(Count("revoked"), "0");           // cooperative and empty: not a real revocation
+}
+
+TEST_F(RebalanceCallbackTest, AnEmptyCooperativeAssignmentIsNotCounted) {
+  ASSERT_EQ(rebalance_->Callback(group_, RebalanceEvent::kAssign, {}), RebalanceOutcome::kDone);
+  EXPECT_EQ(Count("assigned"), "0");
+  ASSERT_EQ(rebalance_->Callback(group_, RebalanceEvent::kAssign, {3}), RebalanceOutcome::kDone);
+  EXPECT_EQ(Count("assigned"), "1");
+  EXPECT_EQ(group_.assigned.count(3), 1u);
+}
+
+TEST_F(RebalanceCallbackTest, ALostProducerIsRecreatedBeforeAnAssignment) {
+  client_fatal_ = true;
+  ASSERT_EQ(rebalance_->Callback(group_, RebalanceEvent::kAssign, {2}), RebalanceOutcome::kDone);
+  EXPECT_EQ(steps_.front(), "drop read-ahead");
+  EXPECT_EQ(steps_[1], "recover producer");
+  EXPECT_EQ(group_.assigned.count(2), 1u);
+}
+
+TEST_F(RebalanceCallbackTest, AProducerThatCannotBeRecreatedTakesNothing) {
+  loop_fatal_ = true;
+  recovers_ = false;
+  ASSERT_EQ(rebalance_->Callback(group_, RebalanceEvent::kAssign, {2}), RebalanceOutcome::kDone);
+  EXPECT_EQ(steps_, (std::vector<std::string>{"drop read-ahead", "recover producer"}));
+  EXPECT_TRUE(group_.assigned.empty());
+}
+
+TEST_F(RebalanceCallbackTest, AConsumerBeingRecreatedOnlyGivesUp) {
+  OpenBatch({0});
+  recovering_consumer_ = true;
+  ASSERT_EQ(rebalance_->Callback(group_, RebalanceEvent::kRevoke, {0, 1}), RebalanceOutcome::kDone);
+  EXPECT_EQ(steps_, (std::vector<std::string>{"unassign"}));
+  EXPECT_TRUE(batch_->open());  // Recovery::ConsumerLost deals with it
+  EXPECT_EQ(Count("revoked"), "0");
+}
+
 }  // namespace
 }  // namespace dedupd::delivery

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "delivery/topics.h"
+#include "unit/delivery/fake_edge.h"
 
 namespace dedupd::delivery {
 namespace {
@@ -92,6 +93,37 @@ TEST(PrepareTopics, ABrokerThatIsDownIsRetried) {
   const TopicsPrepared r = PrepareTopics(Plan(), &admin);
   EXPECT_EQ(r.outcome, TopicsOutcome::kRetry);
   EXPECT_NE(r.error.find("all brokers down"), std::string::npos) << r.error;
+}
+
+// At start, the broker may not be up yet: retried with a growing back-off
+// (on the manual clock) until it is; a permanent answer is not retried.
+TEST(PrepareTopicsUntilReady, RetriesWithBackOffUntilTheBrokerAnswers) {
+  FakeAdmin admin;
+  admin.broker_down = true;
+  testing::ManualClock clock;
+  TopicsWaitHooks hooks;
+  int failures = 0;
+  hooks.failed = [&] {
+    if (++failures == 7) admin.broker_down = false;
+  };
+  ASSERT_TRUE(PrepareTopicsUntilReady(Plan(), &admin, &clock, hooks));
+  EXPECT_EQ(failures, 7);
+  // 0.5 + 1 + 2 + 4 + 8 + 8 + 8 s.
+  EXPECT_EQ(clock.slept(), std::chrono::milliseconds(31500));
+  EXPECT_FALSE(admin.created.empty());
+}
+
+TEST(PrepareTopicsUntilReady, APermanentAnswerOrASignalStops) {
+  FakeAdmin admin;
+  testing::ManualClock clock;
+  admin.topics = {{"pages", 4}, {"state", 3}, {"fingerprints", 4}};
+  EXPECT_FALSE(PrepareTopicsUntilReady(Plan(), &admin, &clock, {}));
+  EXPECT_EQ(clock.slept(), std::chrono::milliseconds(0));
+  FakeAdmin down;
+  down.broker_down = true;
+  TopicsWaitHooks hooks;
+  hooks.cancelled = [] { return true; };
+  EXPECT_FALSE(PrepareTopicsUntilReady(Plan(), &down, &clock, hooks));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -193,6 +194,29 @@ class FakeConsumer final : public ConsumerEdge {
     return {};
   }
   bool Failed() override { return failed; }
+  // Partitions paused now, and every Pause()/Resume() call ("pause 0,1").
+  std::set<int32_t> paused;
+  std::vector<std::string> pause_calls;
+  kafka::Status Pause(const std::vector<int32_t>& partitions) override {
+    return PauseCall("pause", partitions, true);
+  }
+  kafka::Status Resume(const std::vector<int32_t>& partitions) override {
+    return PauseCall("resume", partitions, false);
+  }
+  kafka::Status PauseCall(const std::string& name, const std::vector<int32_t>& partitions,
+                          bool pause) {
+    std::string call = name + " ";
+    for (int32_t p : partitions) {
+      call += (call.back() == ' ' ? "" : ",") + std::to_string(p);
+      if (pause) {
+        paused.insert(p);
+      } else {
+        paused.erase(p);
+      }
+    }
+    pause_calls.push_back(call);
+    return {};
+  }
   // ConsumeOne(): the messages that arrive, front first (partition, offset).
   std::deque<std::pair<int32_t, int64_t>> arriving;
   std::optional<std::pair<int32_t, int64_t>> ConsumeOne(int) override {

@@ -17,7 +17,12 @@
 // the states and the offsets they were read up to in one store commit, so the
 // store can be behind Kafka after a crash but never inconsistent with itself.
 //
-//   StateSync sync(options, &detector, store.get(), &metrics);
+// Kafka is reached through a thin edge (sync/edge.h) and time through an
+// injected clock (delivery/clock.h): tests/unit/sync/ runs all of it against
+// a fake edge and a manual clock.
+//
+//   RdKafkaSyncEdge edge(reader_props, admin_props, &events, group + ".state-reader");
+//   StateSync sync(options, &edge, &clock, &detector, store.get(), &metrics, &sync_metrics);
 //   if (!sync.Bootstrap(&error)) return 1;             // before processing starts
 //   if (!sync.RestorePartitions({0, 3}, &error)) ...   // on assignment
 //   sync.Tail(5000, &error);                           // when no batch is staged
@@ -35,22 +40,17 @@
 #include <vector>
 
 #include "classify/detector.h"
-#include "kafka/config.h"
-#include "kafka/handles.h"
+#include "delivery/clock.h"
 #include "metrics/metrics.h"
 #include "state/store.h"
+#include "sync/edge.h"
+#include "sync/sync_metrics.h"
 
-namespace dedupd::app {
+namespace dedupd::sync {
 
 struct StateSyncOptions {
-  kafka::Props props;        // the readers' properties: connection, security, consumer settings
-  kafka::Props admin_props;  // connection properties only, for metadata and watermark queries
-  RdKafka::EventCb* events = nullptr;  // receives the readers' errors and logs
   std::string changelog_topic;
   std::string fingerprints_topic;
-  // group.id of the readers. They only assign() partitions: they never join
-  // the group and never commit offsets (librdkafka needs a group for assign()).
-  std::string reader_group;
   // How long a restore waits for a changelog partition to become stable (no
   // open transaction of a previous owner left on it), and how long a read may
   // make no progress, before it gives up (the daemon then exits and restarts).
@@ -58,6 +58,8 @@ struct StateSyncOptions {
   size_t chunk_records = 2000;      // records applied per store commit ...
   size_t chunk_bytes = 32u << 20;   // ... or this many value bytes
   std::function<bool()> cancelled;  // e.g. a shutdown signal arrived
+  // Tail() reads at most this often (it runs once per loop turn).
+  std::chrono::milliseconds tail_interval{100};
   // Called for every changelog record read (URL, partition): tells the HTTP
   // routing which URLs belong to which partition (app/ownership.h).
   std::function<void(std::string_view canonical_url, int32_t partition)> on_changelog_record;
@@ -74,8 +76,9 @@ struct SyncStats {
 
 class StateSync {
  public:
-  StateSync(StateSyncOptions options, classify::Detector* detector, state::StateStore* store,
-            metrics::Metrics* metrics);
+  StateSync(StateSyncOptions options, SyncEdge* edge, delivery::Clock* clock,
+            classify::Detector* detector, state::StateStore* store, metrics::Metrics* metrics,
+            SyncMetrics* sync_metrics);
   ~StateSync();
   StateSync(const StateSync&) = delete;
   StateSync& operator=(const StateSync&) = delete;
@@ -93,33 +96,47 @@ class StateSync {
   bool RestorePartitions(const std::vector<int32_t>& partitions, std::string* error);
 
   // Applies up to `max_records` fingerprint records that have arrived (does
-  // not wait). Precondition: the detector has nothing staged.
+  // not wait); nothing when called again within options.tail_interval.
+  // Precondition: the detector has nothing staged.
   bool Tail(size_t max_records, std::string* error);
 
   const SyncStats& last() const { return last_; }
+  // What Tail() did since the start.
+  const SyncStats& tailed() const { return tailed_; }
 
   // Store metadata keys: the next offset of `topic` partition `p` that the
   // store reflects.
   static std::string ChangelogKey(const std::string& topic, int32_t partition);
   static std::string FingerprintsKey(const std::string& topic, int32_t partition);
+  // What the store writes with a committed batch: the input positions it
+  // reflects ("offset/<input>/<p>") and, per changelog partition, the next
+  // offset after the batch's records (ChangelogKey), so that a restore reads
+  // only what the store has not seen.
+  static std::map<std::string, std::string> CommittedMetadata(
+      const std::string& input_topic, const std::map<int32_t, int64_t>& positions,
+      const std::string& changelog_topic, const std::map<int32_t, int64_t>& changelog_next);
 
  private:
-  kafka::KafkaConsumerPtr MakeReader(std::string* error) const;
   std::map<int32_t, int64_t> StoredOffsets(const std::vector<int32_t>& partitions,
                                            bool changelog) const;
-  // Consumes until every partition's next offset reaches its target.
-  bool ReadUntil(RdKafka::KafkaConsumer* reader, const std::string& topic, bool changelog,
+  // Reads until every partition's next offset reaches its target.
+  bool ReadUntil(StateReader* reader, const std::string& topic, bool changelog,
                  std::map<int32_t, int64_t>* next, const std::map<int32_t, int64_t>& target,
                  std::string* error);
   bool Apply(bool changelog, const std::string& topic, const std::map<int32_t, int64_t>& next,
              SyncStats* stats, std::string* error);
-  void Decode(const RdKafka::Message& message, bool changelog, SyncStats* stats);
+  void Decode(const ReadEvent& record, const std::string& topic, bool changelog, SyncStats* stats);
+  double Since(delivery::Clock::TimePoint t) const;
 
   StateSyncOptions options_;
+  SyncEdge* edge_;
+  delivery::Clock* clock_;
   classify::Detector* detector_;
   state::StateStore* store_;
   metrics::Metrics* metrics_;
-  kafka::KafkaConsumerPtr tail_;
+  SyncMetrics* sync_metrics_;
+  StateReaderPtr tail_;
+  delivery::Clock::TimePoint last_tail_{};
   std::map<int32_t, int64_t> tail_next_;  // fingerprints: next offset per partition
   std::vector<state::UrlState> pending_;  // decoded, not yet applied
   size_t pending_bytes_ = 0;
@@ -127,4 +144,4 @@ class StateSync {
   SyncStats tailed_;  // Tail() since start (not reported by last())
 };
 
-}  // namespace dedupd::app
+}  // namespace dedupd::sync

@@ -1,22 +1,16 @@
-#include "app/state_sync.h"
+#include "sync/state_sync.h"
 
 #include <algorithm>
 #include <charconv>
 #include <set>
-#include <thread>
 
 #include "common/log.h"
-#include "kafka/admin.h"
 #include "state/url_state.h"
 
-namespace dedupd::app {
+namespace dedupd::sync {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
+using TimePoint = delivery::Clock::TimePoint;
 
 int64_t ParseOffset(const std::optional<std::string>& s) {
   if (!s) return 0;
@@ -37,16 +31,23 @@ int64_t Remaining(const std::map<int32_t, int64_t>& next,
   return n;
 }
 
-int RemainingMs(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+int RemainingMs(TimePoint now, TimePoint deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
   return static_cast<int>(std::clamp<int64_t>(left.count(), 1, 60000));
 }
 
 }  // namespace
 
-StateSync::StateSync(StateSyncOptions options, classify::Detector* detector,
-                     state::StateStore* store, metrics::Metrics* metrics)
-    : options_(std::move(options)), detector_(detector), store_(store), metrics_(metrics) {}
+StateSync::StateSync(StateSyncOptions options, SyncEdge* edge, delivery::Clock* clock,
+                     classify::Detector* detector, state::StateStore* store,
+                     metrics::Metrics* metrics, SyncMetrics* sync_metrics)
+    : options_(std::move(options)),
+      edge_(edge),
+      clock_(clock),
+      detector_(detector),
+      store_(store),
+      metrics_(metrics),
+      sync_metrics_(sync_metrics) {}
 
 StateSync::~StateSync() = default;
 
@@ -58,22 +59,21 @@ std::string StateSync::FingerprintsKey(const std::string& topic, int32_t partiti
   return "fingerprints/" + topic + "/" + std::to_string(partition);
 }
 
-kafka::KafkaConsumerPtr StateSync::MakeReader(std::string* error) const {
-  kafka::Props props = options_.props;
-  props["group.id"] = options_.reader_group;
-  props["enable.auto.commit"] = "false";
-  props["enable.auto.offset.store"] = "false";
-  props["enable.partition.eof"] = "true";
-  props["isolation.level"] = "read_committed";
-  props["auto.offset.reset"] = "earliest";
-  props.erase("transactional.id");
-  kafka::ConfPtr conf = kafka::MakeConf(props, error);
-  if (!conf) return nullptr;
-  std::string errstr;
-  if (options_.events != nullptr) conf->set("event_cb", options_.events, errstr);
-  kafka::KafkaConsumerPtr reader(RdKafka::KafkaConsumer::create(conf.get(), errstr));
-  if (!reader && error != nullptr) *error = "cannot create the state reader: " + errstr;
-  return reader;
+std::map<std::string, std::string> StateSync::CommittedMetadata(
+    const std::string& input_topic, const std::map<int32_t, int64_t>& positions,
+    const std::string& changelog_topic, const std::map<int32_t, int64_t>& changelog_next) {
+  std::map<std::string, std::string> meta;
+  for (const auto& [partition, offset] : positions) {
+    meta["offset/" + input_topic + "/" + std::to_string(partition)] = std::to_string(offset);
+  }
+  for (const auto& [partition, next] : changelog_next) {
+    meta[ChangelogKey(changelog_topic, partition)] = std::to_string(next);
+  }
+  return meta;
+}
+
+double StateSync::Since(TimePoint t) const {
+  return std::chrono::duration<double>(clock_->Now() - t).count();
 }
 
 std::map<int32_t, int64_t> StateSync::StoredOffsets(const std::vector<int32_t>& partitions,
@@ -87,12 +87,13 @@ std::map<int32_t, int64_t> StateSync::StoredOffsets(const std::vector<int32_t>& 
   return out;
 }
 
-void StateSync::Decode(const RdKafka::Message& message, bool changelog, SyncStats* stats) {
+void StateSync::Decode(const ReadEvent& record, const std::string& topic, bool changelog,
+                       SyncStats* stats) {
   ++stats->records;
-  if (message.payload() == nullptr || message.len() == 0) return;  // a tombstone: nothing to apply
-  const std::string_view bytes(static_cast<const char*>(message.payload()), message.len());
+  if (record.value.empty()) return;  // a tombstone: nothing to apply
+  const std::string_view bytes = record.value;
   state::UrlState s;
-  const std::string_view key(static_cast<const char*>(message.key_pointer()), message.key_len());
+  const std::string_view key = record.key;
   bool ok = true;
   if (!changelog) {
     // A fingerprint record whose version the detector holds (this instance's
@@ -115,17 +116,17 @@ void StateSync::Decode(const RdKafka::Message& message, bool changelog, SyncStat
   if (!ok) {
     if (stats->corrupt++ < 10) {
       log::Warn("undecodable state record skipped",
-                {{"topic", message.topic_name()},
-                 {"partition", std::to_string(message.partition())},
-                 {"offset", std::to_string(message.offset())}});
+                {{"topic", topic},
+                 {"partition", std::to_string(record.partition)},
+                 {"offset", std::to_string(record.offset)}});
     }
     metrics_->CountKafkaError("state_record");
     return;
   }
-  if (options_.on_changelog_record && message.topic_name() == options_.changelog_topic) {
-    options_.on_changelog_record(s.canonical_url, message.partition());
+  if (options_.on_changelog_record && changelog) {
+    options_.on_changelog_record(s.canonical_url, record.partition);
   }
-  pending_bytes_ += message.len();
+  pending_bytes_ += bytes.size();
   pending_.push_back(std::move(s));
 }
 
@@ -148,49 +149,54 @@ bool StateSync::Apply(bool changelog, const std::string& topic,
   return ok;
 }
 
-bool StateSync::ReadUntil(RdKafka::KafkaConsumer* reader, const std::string& topic, bool changelog,
+bool StateSync::ReadUntil(StateReader* reader, const std::string& topic, bool changelog,
                           std::map<int32_t, int64_t>* next,
                           const std::map<int32_t, int64_t>& target, std::string* error) {
   std::set<int32_t> pending;
   for (const auto& [p, end] : target) {
     if ((*next)[p] < end) pending.insert(p);
   }
-  auto progress = Clock::now();
-  auto last_log = Clock::now();
+  auto progress = clock_->Now();
+  auto last_log = clock_->Now();
   size_t transport_errors = 0;
   uint32_t since_tick = 0;
   bool moved = false;  // a record or an end of partition since the last tick
-  metrics_->SetRestoreRemaining(static_cast<double>(Remaining(*next, target)));
+  sync_metrics_->SetRestoreRemaining(static_cast<double>(Remaining(*next, target)));
   while (!pending.empty()) {
-    kafka::MessagePtr m(reader->consume(200));
-    const RdKafka::ErrorCode err = m->err();
+    const ReadEvent e = reader->Read(200);
     // The clocks are read once per 256 records (they cost 2-3 % of a
     // restore) or at anything but a record: a record is progress, and the
     // checks below need no finer grain than that.
-    const bool tick = (++since_tick & 255u) == 0 || err != RdKafka::ERR_NO_ERROR;
-    if (err == RdKafka::ERR_NO_ERROR) {
-      int32_t p = m->partition();
-      Decode(*m, changelog, &last_);
-      (*next)[p] = m->offset() + 1;
-      if (target.count(p) != 0 && (*next)[p] >= target.at(p)) pending.erase(p);
-      moved = true;
-    } else if (err == RdKafka::ERR__PARTITION_EOF) {
-      // The EOF offset is the partition's end for a read_committed reader
-      // (its last stable offset), past any trailing transaction marker.
-      int32_t p = m->partition();
-      (*next)[p] = std::max((*next)[p], m->offset());
-      if (target.count(p) != 0 && (*next)[p] >= target.at(p)) pending.erase(p);
-      moved = true;
-    } else if (err != RdKafka::ERR__TIMED_OUT) {
-      metrics_->CountKafkaError("state_read");
-      if (transport_errors++ < 5) {
-        log::Warn("state read error (retrying)",
-                  {{"topic", topic}, {"error", kafka::DescribeError(err) + " " + m->errstr()}});
-      }
+    const bool tick = (++since_tick & 255u) == 0 || e.kind != ReadEvent::Kind::kRecord;
+    switch (e.kind) {
+      case ReadEvent::Kind::kRecord:
+        Decode(e, topic, changelog, &last_);
+        (*next)[e.partition] = e.offset + 1;
+        if (target.count(e.partition) != 0 && (*next)[e.partition] >= target.at(e.partition)) {
+          pending.erase(e.partition);
+        }
+        moved = true;
+        break;
+      case ReadEvent::Kind::kEnd:
+        // The end offset is the partition's end for a read_committed reader
+        // (its last stable offset), past any trailing transaction marker.
+        (*next)[e.partition] = std::max((*next)[e.partition], e.offset);
+        if (target.count(e.partition) != 0 && (*next)[e.partition] >= target.at(e.partition)) {
+          pending.erase(e.partition);
+        }
+        moved = true;
+        break;
+      case ReadEvent::Kind::kNothing: break;
+      case ReadEvent::Kind::kError:
+        metrics_->CountKafkaError("state_read");
+        if (transport_errors++ < 5) {
+          log::Warn("state read error (retrying)", {{"topic", topic}, {"error", e.error}});
+        }
+        break;
     }
     if (pending_.size() >= options_.chunk_records || pending_bytes_ >= options_.chunk_bytes) {
       if (!Apply(changelog, topic, *next, &last_, error)) return false;
-      metrics_->SetRestoreRemaining(static_cast<double>(Remaining(*next, target)));
+      sync_metrics_->SetRestoreRemaining(static_cast<double>(Remaining(*next, target)));
     }
     if (!tick) continue;
     // cancelled() is also the liveness beat (two clock reads): per tick too.
@@ -198,33 +204,34 @@ bool StateSync::ReadUntil(RdKafka::KafkaConsumer* reader, const std::string& top
       *error = "interrupted";
       return false;
     }
+    const TimePoint now = clock_->Now();
     if (moved) {
-      progress = Clock::now();
+      progress = now;
       moved = false;
     }
-    if (Clock::now() - progress > options_.stable_timeout) {
+    if (now - progress > options_.stable_timeout) {
       *error = "reading '" + topic + "' made no progress for " +
                std::to_string(options_.stable_timeout.count()) + " ms";
       return false;
     }
-    if (Clock::now() - last_log > std::chrono::seconds(5)) {
-      last_log = Clock::now();
-      metrics_->SetRestoreRemaining(static_cast<double>(Remaining(*next, target)));
+    if (now - last_log > std::chrono::seconds(5)) {
+      last_log = now;
+      sync_metrics_->SetRestoreRemaining(static_cast<double>(Remaining(*next, target)));
       log::Info("restoring state", {{"topic", topic},
                                     {"records", std::to_string(last_.records)},
                                     {"remaining", std::to_string(Remaining(*next, target))}});
     }
   }
   if (!Apply(changelog, topic, *next, &last_, error)) return false;
-  metrics_->SetRestoreRemaining(0);
+  sync_metrics_->SetRestoreRemaining(0);
   return true;
 }
 
 bool StateSync::Bootstrap(std::string* error) {
   last_ = SyncStats{};
-  auto started = Clock::now();
+  auto started = clock_->Now();
   const std::string& topic = options_.fingerprints_topic;
-  auto parts = kafka::ListPartitions(options_.admin_props, topic, options_.stable_timeout);
+  auto parts = edge_->Partitions(topic, options_.stable_timeout);
   if (!parts.ok()) {
     *error = parts.error();
     return false;
@@ -234,9 +241,7 @@ bool StateSync::Bootstrap(std::string* error) {
   // stable offset seen now. A commit whose markers are still on their way is
   // picked up by Tail() shortly after; that only delays near-duplicate
   // matches across partitions, which are not ordered anyway (delivery.md).
-  kafka::Props committed = options_.admin_props;
-  committed["isolation.level"] = "read_committed";
-  auto marks = kafka::HighWatermarks(committed, topic, options_.stable_timeout);
+  auto marks = edge_->Watermarks(topic, Isolation::kCommitted, options_.stable_timeout);
   if (!marks.ok()) {
     *error = marks.error();
     return false;
@@ -255,14 +260,12 @@ bool StateSync::Bootstrap(std::string* error) {
   // About as many documents as records in the log (fewer: compaction has not
   // removed every superseded record yet, and transaction markers count).
   detector_->Reserve(detector_->IndexedDocuments() + static_cast<size_t>(in_log));
-  tail_ = MakeReader(error);
-  if (!tail_) return false;
-  kafka::TopicPartitionList tpl;
-  for (const auto& [p, offset] : tail_next_) tpl.Add(topic, p, offset);
-  if (auto err = tail_->assign(tpl.get()); err != RdKafka::ERR_NO_ERROR) {
-    *error = "cannot assign the fingerprints reader: " + kafka::DescribeError(err);
+  auto reader = edge_->OpenReader(topic, tail_next_);
+  if (!reader.ok()) {
+    *error = reader.error();
     return false;
   }
+  tail_ = std::move(reader).value();
   log::Info("reading fingerprints", {{"topic", topic},
                                      {"partitions", std::to_string(parts.value().size())},
                                      {"remaining", std::to_string(Remaining(tail_next_, target))}});
@@ -280,13 +283,9 @@ bool StateSync::Bootstrap(std::string* error) {
 bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::string* error) {
   last_ = SyncStats{};
   if (partitions.empty()) return true;
-  auto started = Clock::now();
+  auto started = clock_->Now();
   const std::string& topic = options_.changelog_topic;
-  const auto deadline = Clock::now() + options_.stable_timeout;
-  kafka::Props committed = options_.admin_props;
-  committed["isolation.level"] = "read_committed";
-  kafka::Props uncommitted = options_.admin_props;
-  uncommitted["isolation.level"] = "read_uncommitted";
+  const auto deadline = started + options_.stable_timeout;
 
   // Wait until no transaction is open on these partitions. Only the
   // partition's previous owner writes there: its last transaction is
@@ -303,9 +302,10 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
     }
     // Each query waits at most 10 s (the loop retries until the deadline):
     // between two, cancelled() is a sign of liveness while the broker is away.
-    const auto query_timeout = std::chrono::milliseconds(std::min(RemainingMs(deadline), 10000));
-    auto lso = kafka::HighWatermarks(committed, topic, query_timeout);
-    auto hw = kafka::HighWatermarks(uncommitted, topic, query_timeout);
+    const auto query_timeout =
+        std::chrono::milliseconds(std::min(RemainingMs(clock_->Now(), deadline), 10000));
+    auto lso = edge_->Watermarks(topic, Isolation::kCommitted, query_timeout);
+    auto hw = edge_->Watermarks(topic, Isolation::kUncommitted, query_timeout);
     std::string open;
     if (lso.ok() && hw.ok()) {
       target.clear();
@@ -333,7 +333,7 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
     } else {
       open = lso.ok() ? hw.error() : lso.error();
     }
-    if (Clock::now() >= deadline) {
+    if (clock_->Now() >= deadline) {
       *error = "changelog '" + topic + "' did not become stable within " +
                std::to_string(options_.stable_timeout.count()) + " ms:" + open;
       return false;
@@ -342,7 +342,7 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
       logged_wait = true;
       log::Info("waiting for an open transaction on the changelog to end", {{"detail", open}});
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    clock_->SleepFor(std::chrono::milliseconds(100));
   }
 
   std::map<int32_t, int64_t> next = StoredOffsets(partitions, true);
@@ -357,20 +357,19 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
   }
   const int64_t remaining = Remaining(next, target);
   if (remaining > 0) {
-    kafka::KafkaConsumerPtr reader = MakeReader(error);
-    if (!reader) return false;
-    kafka::TopicPartitionList tpl;
+    Offsets from;
     for (const auto& [p, offset] : next) {
-      if (offset < target[p]) tpl.Add(topic, p, offset);
+      if (offset < target[p]) from[p] = offset;
     }
-    if (auto err = reader->assign(tpl.get()); err != RdKafka::ERR_NO_ERROR) {
-      *error = "cannot assign the changelog reader: " + kafka::DescribeError(err);
+    auto reader = edge_->OpenReader(topic, from);
+    if (!reader.ok()) {
+      *error = reader.error();
       return false;
     }
     log::Info("restoring state", {{"topic", topic},
-                                  {"partitions", std::to_string(tpl.size())},
+                                  {"partitions", std::to_string(from.size())},
                                   {"remaining", std::to_string(remaining)}});
-    if (!ReadUntil(reader.get(), topic, true, &next, target, error)) return false;
+    if (!ReadUntil(reader.value().get(), topic, true, &next, target, error)) return false;
   }
   last_.seconds = Since(started);
   std::string list;
@@ -385,26 +384,34 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
 
 bool StateSync::Tail(size_t max_records, std::string* error) {
   if (!tail_) return true;
+  const TimePoint now = clock_->Now();
+  if (now - last_tail_ < options_.tail_interval) return true;
+  last_tail_ = now;
   size_t read = 0;
-  while (read < max_records) {
-    kafka::MessagePtr m(tail_->consume(0));
-    const RdKafka::ErrorCode err = m->err();
-    if (err == RdKafka::ERR_NO_ERROR) {
-      Decode(*m, false, &tailed_);
-      tail_next_[m->partition()] = m->offset() + 1;
-      ++read;
-      if (pending_.size() >= options_.chunk_records || pending_bytes_ >= options_.chunk_bytes) {
-        if (!Apply(false, options_.fingerprints_topic, tail_next_, &tailed_, error)) return false;
-      }
-    } else if (err == RdKafka::ERR__PARTITION_EOF) {
-      tail_next_[m->partition()] = std::max(tail_next_[m->partition()], m->offset());
-    } else {
-      if (err != RdKafka::ERR__TIMED_OUT) metrics_->CountKafkaError("state_read");
-      break;
+  bool more = true;
+  while (more && read < max_records) {
+    const ReadEvent e = tail_->Read(0);
+    switch (e.kind) {
+      case ReadEvent::Kind::kRecord:
+        Decode(e, options_.fingerprints_topic, false, &tailed_);
+        tail_next_[e.partition] = e.offset + 1;
+        ++read;
+        if (pending_.size() >= options_.chunk_records || pending_bytes_ >= options_.chunk_bytes) {
+          if (!Apply(false, options_.fingerprints_topic, tail_next_, &tailed_, error)) return false;
+        }
+        break;
+      case ReadEvent::Kind::kEnd:
+        tail_next_[e.partition] = std::max(tail_next_[e.partition], e.offset);
+        break;
+      case ReadEvent::Kind::kError:
+        metrics_->CountKafkaError("state_read");
+        more = false;
+        break;
+      case ReadEvent::Kind::kNothing: more = false; break;
     }
   }
   if (read == 0) return true;
   return Apply(false, options_.fingerprints_topic, tail_next_, &tailed_, error);
 }
 
-}  // namespace dedupd::app
+}  // namespace dedupd::sync
