@@ -1,6 +1,7 @@
 #include "classify/detector.h"
 
 #include <algorithm>
+#include <charconv>
 #include <tuple>
 
 #include "common/log.h"
@@ -210,6 +211,8 @@ struct Detector::PageScratch {
       if (spare_undo.size() < kMaxSpareUndo) spare_undo.push_back(std::move(u.state));
     }
   }
+  // The diff's labels ("URL vN"), written over page after page.
+  std::string old_label, new_label;
   // `url` in the string of the last outcome's match (Recycle()).
   std::string MatchUrl(std::string_view url) {
     std::string out = std::move(spare_match_url);
@@ -219,6 +222,18 @@ struct Detector::PageScratch {
 };
 
 namespace {
+
+// "URL vN" and `suffix`, in *out (its buffer reused): a diff's label.
+std::string_view VersionLabel(std::string_view url, uint32_t version, std::string_view suffix,
+                              std::string* out) {
+  out->assign(url);
+  out->append(" v");
+  char digits[16];
+  const auto end = std::to_chars(digits, digits + sizeof digits, version).ptr;
+  out->append(digits, end);
+  out->append(suffix);
+  return *out;
+}
 
 // Resizes *v to n strings, parking the strings it drops in *spare and taking
 // the ones it adds from there, so that their buffers serve later pages (a
@@ -767,12 +782,24 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
   // The sentences are written over those of the last diff Recycle() handed
   // back, so their strings keep their capacity.
   thread_local std::vector<std::string_view> split;
+  // The sentences a shorter diff left over (their strings' buffers), for the
+  // next longer one: a bounded number, none bigger than 64 KiB.
+  thread_local std::vector<diff::Sentence> spare;
+  constexpr size_t kMaxSpare = 4096;
+  constexpr size_t kMaxSpareBytes = 64 * 1024;
   auto add_block = [](std::string_view block, uint32_t b, std::vector<diff::Sentence>* out,
                       size_t* n) {
     split.clear();
     text::SplitSentencesInto(block, &split);
     for (std::string_view s : split) {
-      if (*n == out->size()) out->emplace_back();
+      if (*n == out->size()) {
+        if (spare.empty()) {
+          out->emplace_back();
+        } else {
+          out->push_back(std::move(spare.back()));
+          spare.pop_back();
+        }
+      }
       diff::Sentence& sentence = (*out)[*n];
       text::ContentKey(s, &sentence.key);
       if (sentence.key.empty()) continue;  // the slot is reused by the next sentence
@@ -800,8 +827,16 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
   for (uint32_t i = 0; i < new_blocks.size(); ++i) {
     add_block(new_blocks[i], i, &d.new_sentences, &new_n);
   }
-  d.old_sentences.resize(old_n);
-  d.new_sentences.resize(new_n);
+  for (auto [side, n] : {std::pair{&d.old_sentences, old_n}, std::pair{&d.new_sentences, new_n}}) {
+    while (side->size() > n) {
+      diff::Sentence& last = side->back();
+      if (spare.size() < kMaxSpare && last.text.capacity() <= kMaxSpareBytes &&
+          last.key.capacity() <= kMaxSpareBytes) {
+        spare.push_back(std::move(last));
+      }
+      side->pop_back();
+    }
+  }
   diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff, &d.result);
   diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label,
                       /*context=*/1, &d.unified);
@@ -1049,14 +1084,16 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
     }
     // A previous version known only from a fingerprint record (the URL's
     // partition moved here without its changelog): its block hashes.
-    out.diff = previous->text_known
-                   ? MakeDiff(previous->text, canonical,
-                              previous->canonical_url + " v" + std::to_string(previous->version),
-                              page.canonical_url + " v" + std::to_string(out.version))
-                   : MakeBlockDiff(previous->line_hashes, canonical, normalized,
-                                   previous->canonical_url + " v" +
-                                       std::to_string(previous->version) + " (block hashes)",
-                                   page.canonical_url + " v" + std::to_string(out.version));
+    out.diff =
+        previous->text_known
+            ? MakeDiff(
+                  previous->text, canonical,
+                  VersionLabel(previous->canonical_url, previous->version, "", &scratch.old_label),
+                  VersionLabel(page.canonical_url, out.version, "", &scratch.new_label))
+            : MakeBlockDiff(previous->line_hashes, canonical, normalized,
+                            VersionLabel(previous->canonical_url, previous->version,
+                                         " (block hashes)", &scratch.old_label),
+                            VersionLabel(page.canonical_url, out.version, "", &scratch.new_label));
     out.severity = out.diff->result.significance.severity;
     self.similarity = 1.0 - out.diff->result.significance.changed_fraction;
     out.match = std::move(self);
@@ -1126,13 +1163,16 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
         // document known only from the fingerprints topic keeps none in
         // memory (issue #15's memory bound), so it gets no PageDiff: the
         // event keeps the explanation.
-        const std::string old_label =
-            best->state.canonical_url + " v" + std::to_string(best->state.version);
         if (best->state.history_full && best->state.text_known) {
-          out.diff = MakeDiff(best->state.text, canonical, old_label, page.canonical_url + " v1");
+          out.diff = MakeDiff(
+              best->state.text, canonical,
+              VersionLabel(best->state.canonical_url, best->state.version, "", &scratch.old_label),
+              VersionLabel(page.canonical_url, 1, "", &scratch.new_label));
         } else if (!best->state.line_hashes.empty()) {
           out.diff = MakeBlockDiff(best->state.line_hashes, canonical, normalized,
-                                   old_label + " (block hashes)", page.canonical_url + " v1");
+                                   VersionLabel(best->state.canonical_url, best->state.version,
+                                                " (block hashes)", &scratch.old_label),
+                                   VersionLabel(page.canonical_url, 1, "", &scratch.new_label));
         }
         out.match = std::move(m);
       }

@@ -1,5 +1,6 @@
 #include <functional>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -23,26 +24,26 @@ class MemoryStore final : public StateStore {
   }
   std::optional<UrlState> GetCommitted(std::string_view url) override {
     std::lock_guard lock(committed_mutex_);
-    if (auto it = committed_.find(std::string(url)); it != committed_.end()) return it->second;
+    if (auto it = committed_.find(url); it != committed_.end()) return it->second;
     return std::nullopt;
   }
   // The state is copied into a staged node: one an earlier Commit() or
-  // Rollback() left (its key and state assigned, their buffers reused) when
-  // there is one, so that a URL seen again allocates nothing.
+  // Rollback() left (its state assigned, its buffers reused) when there is
+  // one, so that a URL seen again allocates nothing.
   void Put(const UrlState& s) override {
+    Map::node_type node;
     if (auto it = staged_.find(s.canonical_url); it != staged_.end()) {
-      it->second = s;
-      return;
+      node = staged_.extract(it);
+      node.mapped() = s;
+    } else if (!spare_.empty()) {
+      node = std::move(spare_.back());
+      spare_.pop_back();
+      node.mapped() = s;
+    } else {
+      // A new node, keyed for now by the caller's URL, then by its own.
+      node = staged_.extract(staged_.emplace(s.canonical_url, s).first);
     }
-    if (spare_.empty()) {
-      staged_.emplace(s.canonical_url, s);
-      return;
-    }
-    Map::node_type node = std::move(spare_.back());
-    spare_.pop_back();
-    node.key() = s.canonical_url;
-    node.mapped() = s;
-    staged_.insert(std::move(node));
+    Stage(std::move(node));
   }
   // Staged nodes move into committed_ whole (a new URL), or swap their state
   // with the committed one (a URL already there) and are kept as spares.
@@ -52,6 +53,9 @@ class MemoryStore final : public StateStore {
       Map::node_type node = staged_.extract(staged_.begin());
       if (auto it = committed_.find(node.key()); it != committed_.end()) {
         std::swap(it->second, node.mapped());
+        // The URLs are equal: each node takes its own back, which its key
+        // views.
+        std::swap(it->second.canonical_url, node.mapped().canonical_url);
         Keep(std::move(node));
       } else {
         committed_.insert(std::move(node));
@@ -81,13 +85,18 @@ class MemoryStore final : public StateStore {
   size_t Count() override { return committed_.size(); }
 
  private:
-  // Looked up by string_view (C++20 heterogeneous lookup): no key string
-  // built per Get().
   struct UrlHash {
-    using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  using Map = std::unordered_map<std::string, UrlState, UrlHash, std::equal_to<>>;
+  // A node's key views its own state's canonical_url (a node's state never
+  // moves; Stage() points the key at it, Commit() keeps each node's URL in
+  // it): the URL is held once, and a new URL costs one allocation less.
+  using Map = std::unordered_map<std::string_view, UrlState, UrlHash>;
+
+  void Stage(Map::node_type node) {
+    node.key() = node.mapped().canonical_url;
+    staged_.insert(std::move(node));
+  }
 
   // A few spare nodes: enough for the pages of one transaction to reuse the
   // last one's, without holding many old states' texts.

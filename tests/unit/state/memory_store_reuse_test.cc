@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "state/store.h"
 #include "unit/counting_new.h"
@@ -60,6 +61,64 @@ TEST(MemoryStoreReuse, PutAndCommitOfAKnownUrlAllocateNothing) {
   store->Rollback();
   EXPECT_EQ(store->Get(v4.canonical_url)->version, 4u);
   EXPECT_EQ(store->GetCommitted(v4.canonical_url)->version, 4u);
+}
+
+TEST(MemoryStoreReuse, ANewUrlIsHeldOnce) {
+  // The map's key views the state's own URL: a new URL's Put() allocates
+  // its node and the state's buffers, not a second copy of the URL (e3f9acc:
+  // 3 allocations for this state, one of them the key). Every read still
+  // finds every URL, long or short, after commits that swap states and
+  // rollbacks that recycle nodes.
+  const std::map<std::string, std::string> none;
+  std::string error;
+  StateStorePtr store = NewMemoryStore();
+  UrlState bare;
+  bare.canonical_url = "https://s.ex/0";
+  store->Put(bare);  // the maps' bucket arrays
+  ASSERT_TRUE(store->Commit(none, &error));
+  bare.canonical_url = "https://a.example/news/2026/12/06/a-url-too-long-for-the-inline-buffer";
+  {
+    CountingNew counting;
+    store->Put(bare);
+    EXPECT_EQ(counting.Count(), 2u);  // the node, the URL
+  }
+  ASSERT_TRUE(store->Commit(none, &error));
+  std::vector<std::string> urls = {"https://s.ex/1", bare.canonical_url};
+  for (int i = 0; i < 40; ++i) {
+    urls.push_back("https://a.example/" + std::string(static_cast<size_t>(i), 'p') + "/" +
+                   std::to_string(i));
+  }
+  for (uint32_t round = 1; round <= 4; ++round) {
+    for (const std::string& url : urls) {
+      UrlState s = Version(round, "text " + std::to_string(round) + " of " + url);
+      s.canonical_url = url;
+      store->Put(s);
+    }
+    if (round == 3) {
+      store->Rollback();
+    } else {
+      ASSERT_TRUE(store->Commit(none, &error));
+    }
+  }
+  EXPECT_EQ(store->Count(), urls.size() + 1);
+  for (const std::string& url : urls) {
+    const std::string copy = url;  // a different buffer than the store's
+    const auto got = store->Get(copy);
+    ASSERT_TRUE(got.has_value()) << url;
+    EXPECT_EQ(got->canonical_url, url);
+    EXPECT_EQ(got->version, 4u) << url;
+    EXPECT_EQ(got->text, "text 4 of " + url);
+    EXPECT_EQ(store->GetCommitted(copy)->version, 4u);
+    ASSERT_NE(store->Peek(copy), nullptr);
+  }
+  size_t visited = 0;
+  store->ForEach(
+      [&](const UrlState& s) {
+        visited += s.version == 4 ? 1 : 0;
+        return true;
+      },
+      TextPart::kDecode);
+  EXPECT_EQ(visited, urls.size());
 }
 
 TEST(MemoryStoreReuse, PeekReadsInPlace) {
