@@ -21,6 +21,7 @@ Workers::Workers(const Pipeline* pipeline, size_t threads, size_t capacity, Enco
   slots_.reserve(capacity);
   for (size_t i = 0; i < capacity; ++i) slots_.push_back(std::make_unique<Slot>());
   stage_.assign(capacity, Stage::kSubmitted);
+  wake_at_ = std::max<size_t>(1, capacity / 4);
   for (size_t i = 0; i < threads_; ++i) {
     parsers_.push_back(std::make_unique<parse::PageParser>(pipeline_->options().parse));
   }
@@ -44,9 +45,22 @@ void Workers::Submit() {
     std::lock_guard lock(mu_);
     stage_[tail_ % slots_.size()] = Stage::kSubmitted;
     ++tail_;
-    wake = idle_ > 0;  // a wake-up is a system call: only for a worker that sleeps
+    wake = WakeLocked();
   }
   if (wake) work_.notify_one();
+}
+
+bool Workers::WakeLocked() {
+  // A wake-up is a system call and a context switch on each side: only for
+  // a worker that sleeps, and only once wake_at_ jobs wait for it, so that
+  // it takes them in one go instead of sleeping and waking for each page.
+  // Until then the pipeline's thread takes the oldest itself when it needs
+  // it (Help, Front): no job waits for a sleeping worker.
+  if (idle_ == 0) return false;
+  const uint64_t pending = (decided_ - encode_claimed_) + (tail_ - claimed_);
+  if (pending < wake_at_) return false;
+  ++stats_.wakeups;
+  return true;
 }
 
 bool Workers::RunJob(std::unique_lock<std::mutex>& lock, parse::PageParser* parser, bool here) {
@@ -128,7 +142,7 @@ void Workers::Decided(bool encode) {
       stage_[at] = Stage::kEncoded;
     } else {
       stage_[at] = Stage::kDecided;
-      wake = idle_ > 0;
+      wake = WakeLocked();
     }
   }
   if (wake) work_.notify_one();

@@ -123,6 +123,7 @@ class Workers {
     uint64_t encoded_by_workers = 0;
     uint64_t waits = 0;
     double wait_seconds = 0;
+    uint64_t wakeups = 0;  // of a sleeping worker
   };
   Stats stats();
 
@@ -132,6 +133,8 @@ class Workers {
   // The oldest job nobody has taken, taken (under `lock`); run with it
   // released. False: none.
   bool RunJob(std::unique_lock<std::mutex>& lock, parse::PageParser* parser, bool here);
+  // Whether to wake a sleeping worker for the jobs waiting (under mu_).
+  bool WakeLocked();
   void Work(parse::PageParser* parser);
 
   const Pipeline* pipeline_;
@@ -153,6 +156,7 @@ class Workers {
   uint64_t encode_claimed_ = 0;
   size_t preparing_ = 0;  // jobs taken by workers and not done yet (guarded by mu_)
   size_t idle_ = 0;       // workers waiting for a message (guarded by mu_)
+  size_t wake_at_ = 1;    // jobs waiting that wake a sleeping worker (WakeLocked)
   bool waiting_ = false;  // the pipeline's thread waits for a worker (guarded by mu_)
   bool stop_ = false;
   Stats stats_;  // guarded by mu_
