@@ -1158,6 +1158,19 @@ int Daemon::Run() {
     }
     if (!fatal_) TailFingerprints();
   }
+  {
+    // Where the jobs ran (docs/delivery.md, "Workers").
+    const Workers::Stats work = workers_->stats();
+    log::Info("detection workers done",
+              {{"threads", std::to_string(workers_->threads())},
+               {"prepared_here", std::to_string(work.prepared_here)},
+               {"prepared_by_workers", std::to_string(work.prepared_by_workers)},
+               {"encoded_here", std::to_string(work.encoded_here)},
+               {"encoded_by_workers", std::to_string(work.encoded_by_workers)},
+               {"waits", std::to_string(work.waits)},
+               {"wait_seconds", std::to_string(work.wait_seconds)},
+               {"wakeups", std::to_string(work.wakeups)}});
+  }
   // Shutdown: stop fetching, finish the batch, commit, close, flush.
   int code = 0;
   if (fatal_ || events_.fatal()) {
