@@ -67,10 +67,7 @@ void Pipeline::Finish(const InputMessage& message, classify::PreparedPage* prepa
     r.dead_letter = emit::MakeDeadLetter(r.error, message.value, message.key, message.source,
                                          options_.dlq_max_original_bytes, NowMs());
     metrics_->CountDeadLetter(parse::ReasonCode(r.error.code));
-    if (out != nullptr) {
-      out->push_back({OutputTopic::kDlq, std::string(message.key),
-                      emit::Encode(r.dead_letter, options_.format)});
-    }
+    if (out != nullptr) EncodeOutputs(message, r, out);
     return;
   }
   if (r.kind == PipelineResult::Kind::kSkipped) {
@@ -84,19 +81,12 @@ void Pipeline::Finish(const InputMessage& message, classify::PreparedPage* prepa
   r.outcome = detector_->Decide(r.page, fetched_at, prepared);
   int64_t now = NowMs();
   emit::FillEvent(r.page, r.outcome, message.source, fetched_at, now, &r.event);
-  if (out != nullptr) {
-    out->push_back(
-        {OutputTopic::kEvents, r.page.canonical_url, emit::Encode(r.event, options_.format)});
-  }
   if (r.outcome.diff && r.outcome.match) {
     r.diff.emplace();
     r.diff->Swap(&spare_diff_);
     emit::FillDiff(r.page, r.outcome, message.source, fetched_at, &*r.diff);
-    if (out != nullptr) {
-      out->push_back(
-          {OutputTopic::kDiffs, r.page.canonical_url, emit::Encode(*r.diff, options_.format)});
-    }
   }
+  if (out != nullptr) EncodeOutputs(message, r, out);
 
   metrics_->CountVerdict(r.outcome.verdict);
   if (r.outcome.flags.Has(Flag::kRepeatedContent)) {
@@ -117,6 +107,25 @@ void Pipeline::Finish(const InputMessage& message, classify::PreparedPage* prepa
   metrics_->ObserveProcessing(
       r.prepare_seconds +
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+void Pipeline::EncodeOutputs(const InputMessage& message, const PipelineResult& result,
+                             std::vector<OutputRecord>* out) const {
+  switch (result.kind) {
+    case PipelineResult::Kind::kEvent:
+      out->push_back({OutputTopic::kEvents, result.page.canonical_url,
+                      emit::Encode(result.event, options_.format)});
+      if (result.diff) {
+        out->push_back({OutputTopic::kDiffs, result.page.canonical_url,
+                        emit::Encode(*result.diff, options_.format)});
+      }
+      return;
+    case PipelineResult::Kind::kDeadLetter:
+      out->push_back({OutputTopic::kDlq, std::string(message.key),
+                      emit::Encode(result.dead_letter, options_.format)});
+      return;
+    case PipelineResult::Kind::kSkipped: return;
+  }
 }
 
 size_t LoadState(classify::Detector* detector, bool log_empty,

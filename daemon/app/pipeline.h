@@ -84,6 +84,13 @@ class Pipeline {
                classify::Speculate speculate = classify::Speculate::kNo) const;
   void Finish(const InputMessage& message, classify::PreparedPage* prepared,
               std::vector<OutputRecord>* out, PipelineResult* result);
+  // The output records of a finished message (Finish() with `out` null
+  // leaves them to this): the event and its diff, or the dead letter, in
+  // that order, appended to `*out`. Const and thread-safe: it reads only
+  // `result` and the options, so a worker encodes one message's outputs
+  // while the pipeline's thread finishes the next (app/workers.h).
+  void EncodeOutputs(const InputMessage& message, const PipelineResult& result,
+                     std::vector<OutputRecord>* out) const;
   const PipelineOptions& options() const { return options_; }
 
  private:

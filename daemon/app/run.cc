@@ -153,10 +153,19 @@ class Daemon {
   CommitResult AbortBatch(const std::string& why, bool rewind);
   bool BeginBatch();
   // The oldest message read ahead, finished: its verdict and outputs
-  // produced into the open batch (begun if none is).
+  // produced into the open batch (begun if none is). On the way, the
+  // messages after it that are prepared are decided, and their outputs
+  // encoded by the workers (docs/delivery.md, "Workers").
   // kFailed: the batch must abort; kFatal: fatal_ is set (RecoverProducer).
   enum class Step { kDone, kFailed, kFatal, kCommitNow };
   Step FinishNext(std::string* why);
+  // FinishNext's steps: the oldest undecided message decided (false: the
+  // batch could not begin, fatal_ is set); the oldest, encoded, produced.
+  bool DecideNext(Workers::Slot& slot);
+  Step ProduceOldest(Workers::Slot& slot, std::string* why);
+  // The workers' encoder: a decided message's output records and state
+  // records, into its slot (any thread; reads only the slot and constants).
+  void EncodeOutputs(Workers::Slot& slot) const;
   // Messages read ahead when a rebalance starts are finished before the batch
   // commits (or dropped: `drop`, when nothing of the batch commits).
   void FinishReadAhead(bool drop);
@@ -239,9 +248,13 @@ class Daemon {
   // close() on destruction runs the rebalance callback (FinishReadAhead),
   // after batch_ (which that finishes them into), and workers_ after
   // read_ahead_ and pipeline_: the workers read both until they are stopped.
-  std::deque<kafka::MessagePtr> read_ahead_;
+  struct ReadAhead {
+    kafka::MessagePtr msg;
+    uint32_t input = 0;     // its index in the batch, once decided (AddInput)
+    bool rejected = false;  // decided: Kafka refused one of its outputs; dead-lettered
+  };
+  std::deque<ReadAhead> read_ahead_;  // read_ahead_[i] is workers_'s i-th oldest slot
   std::unique_ptr<Workers> workers_;
-  std::vector<OutputRecord> records_;  // FinishNext()'s, reused
   uint64_t unkeyed_logged_ = 0;
   kafka::KafkaConsumerPtr consumer_;
   std::map<OutputTopic, std::string> topics_;
@@ -384,7 +397,11 @@ bool Daemon::Setup() {
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
   const PipelineOptions pipeline_options = PipelineOptionsFrom(cfg_);
   pipeline_ = std::make_unique<Pipeline>(pipeline_options, detector_.get(), &metrics_);
-  workers_ = std::make_unique<Workers>(pipeline_.get(), WorkerThreads(cfg_.processing.threads));
+  // Outputs and state records are encoded by the workers (EncodeOutputs),
+  // the store takes the state records from there (AdoptRecord).
+  workers_ = std::make_unique<Workers>(pipeline_.get(), WorkerThreads(cfg_.processing.threads), 0,
+                                       [this](Workers::Slot& slot) { EncodeOutputs(slot); });
+  store_->DeferEncoding();
   log::Info("detection workers", {{"threads", std::to_string(workers_->threads())}});
   if (cfg_.alertmanager.enabled) {
     notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &metrics_);
@@ -606,88 +623,132 @@ bool Daemon::BeginBatch() {
 }
 
 Daemon::Step Daemon::FinishNext(std::string* why) {
-  const kafka::MessagePtr msg = std::move(read_ahead_.front());
+  // In input order: a message is decided once prepared, its outputs are
+  // encoded by a worker, then produced here. Producing the oldest comes
+  // first (it frees its slot for the next message); while it is not
+  // encoded, the messages after it are decided, so that the workers encode
+  // theirs meanwhile; with nothing to do in order, this thread prepares or
+  // encodes one itself, or sleeps until a worker has.
+  while (true) {
+    if (workers_->DecidedAhead() > 0) {
+      if (Workers::Slot* slot = workers_->Producible()) return ProduceOldest(*slot, why);
+    }
+    if (workers_->Undecided() > 0) {
+      if (Workers::Slot* slot = workers_->Decidable()) {
+        if (!DecideNext(*slot)) return Step::kFatal;
+        continue;
+      }
+    }
+    workers_->Help();
+  }
+}
+
+bool Daemon::DecideNext(Workers::Slot& slot) {
+  ReadAhead& ahead = read_ahead_[workers_->DecidedAhead()];
+  if (batch_->uncommitted() == 0 && !BeginBatch()) {
+    fatal_ = true;
+    return false;
+  }
+  const RdKafka::Message& msg = *ahead.msg;
+  const int32_t partition = msg.partition();
+  const int64_t offset = msg.offset();
+  // Added in input order, at its decision: an abort from here on undoes
+  // the state it staged even when its outputs were never produced.
+  ahead.input = batch_->AddInput(
+      partition, offset,
+      msg.timestamp().type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
+          ? 0
+          : msg.timestamp().timestamp);
+  ahead.rejected = batch_->rejections().FindCertain(partition, offset) != nullptr;
+  if (ahead.rejected) {
+    // Kafka refused one of its outputs before the abort: dead-lettered
+    // when produced (ProduceOldest), not decided.
+    workers_->Decided(/*encode=*/false);
+    return true;
+  }
+  PipelineResult& result = slot.result;
+  pipeline_->Finish(slot.message, &slot.prepared, /*out=*/nullptr, &result);
+  if (replay_ != nullptr) replay_->Count(result);
+  const std::string_view key = slot.message.key;
+  if (result.kind != PipelineResult::Kind::kDeadLetter && key != result.page.canonical_url) {
+    metrics_.CountUnkeyedInput();
+    if (unkeyed_logged_++ % 10000 == 0) {
+      log::Warn(
+          "input message not keyed by its canonical URL (counted in "
+          "dedupd_unkeyed_input_total; see docs/delivery.md)",
+          {{"key", std::string(key.substr(0, 200))}, {"canonical_url", result.page.canonical_url}});
+    }
+  }
+  workers_->Decided();
+  return true;
+}
+
+void Daemon::EncodeOutputs(Workers::Slot& slot) const {
+  slot.records.clear();
+  const PipelineResult& result = slot.result;
+  pipeline_->EncodeOutputs(slot.message, result, &slot.records);
+  if (result.outcome.stored) {
+    // The state once (the store adopts these bytes: a state is compressed
+    // once for the store and the changelog), and the fingerprint record,
+    // with no text: every instance reads it (docs/design.md, "The state
+    // record"); the text stays in the owner's changelog.
+    const state::UrlState& stored = *result.outcome.stored;
+    slot.state_record = state::EncodeUrlState(stored);
+    slot.fingerprint_record = fingerprint_full_
+                                  ? state::EncodeUrlState(stored, state::HistoryPart::kLatest)
+                                  : state::EncodeFingerprintRecord(stored);
+  }
+}
+
+Daemon::Step Daemon::ProduceOldest(Workers::Slot& slot, std::string* why) {
+  const ReadAhead ahead = std::move(read_ahead_.front());
   read_ahead_.pop_front();
-  Workers::Slot& slot = workers_->Front();
-  // The slot goes back to the workers on every return, before `msg` (whose
-  // bytes its message views) is destroyed.
+  // The slot goes back to the workers on every return, before `ahead.msg`
+  // (whose bytes its message views) is destroyed.
   struct PopAtEnd {
     Workers* workers;
     ~PopAtEnd() { workers->PopFront(); }
   } pop_at_end{workers_.get()};
-  if (batch_->uncommitted() == 0 && !BeginBatch()) {
-    fatal_ = true;
-    return Step::kFatal;
-  }
-  const int32_t partition = msg->partition();
-  const int64_t offset = msg->offset();
-  const auto input = batch_->AddInput(
-      partition, offset,
-      msg->timestamp().type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
-          ? 0
-          : msg->timestamp().timestamp);
-  const SourceCoordinates& source = slot.message.source;
-  const std::string_view value = slot.message.value;
-  const std::string_view key = slot.message.key;
-  if (auto* rejected = batch_->rejections().FindCertain(partition, offset)) {
-    // Kafka refused one of its outputs before the abort: dead-letter it.
-    if (!batch_->DeadLetterRejected(*rejected, value, key, source, input).ok()) {
+  const int32_t partition = ahead.msg->partition();
+  const int64_t offset = ahead.msg->offset();
+  if (ahead.rejected) {
+    auto* rejected = batch_->rejections().FindCertain(partition, offset);
+    if (rejected == nullptr ||
+        !batch_
+             ->DeadLetterRejected(*rejected, slot.message.value, slot.message.key,
+                                  slot.message.source, ahead.input)
+             .ok()) {
       return Step::kFailed;
     }
   } else {
-    std::vector<OutputRecord>& records = records_;
-    records.clear();
     PipelineResult& result = slot.result;
-    pipeline_->Finish(slot.message, &slot.prepared, &records, &result);
-    if (replay_ != nullptr) replay_->Count(result);
-    if (result.kind != PipelineResult::Kind::kDeadLetter && key != result.page.canonical_url) {
-      metrics_.CountUnkeyedInput();
-      if (unkeyed_logged_++ % 10000 == 0) {
-        log::Warn(
-            "input message not keyed by its canonical URL (counted in "
-            "dedupd_unkeyed_input_total; see docs/delivery.md)",
-            {{"key", std::string(key.substr(0, 200))},
-             {"canonical_url", result.page.canonical_url}});
-      }
-    }
     // Everything this input writes: its output records, and the state it
     // wrote, to the changelog partition of its input partition (the
     // restore of partition p reads changelog partition p) and to the
     // fingerprints topic every instance reads.
     std::vector<Outgoing> out;
-    for (const auto& r : records) {
+    for (const auto& r : slot.records) {
       out.push_back(
           {&topics_[r.topic], RdKafka::Topic::PARTITION_UA, &r.key, &r.value, KindOf(r.topic)});
     }
-    std::string state_value, fingerprint_value;
-    const std::string* state_record = &state_value;
     if (result.outcome.stored) {
-      // The bytes the store encoded when the Detector staged this state:
-      // the state is compressed once for the store and the changelog.
-      state_record = store_->StagedRecord(result.outcome.stored->canonical_url);
-      if (state_record == nullptr) {
-        state_value = state::EncodeUrlState(*result.outcome.stored);
-        state_record = &state_value;
-      }
-      // No text: every instance reads this record (docs/design.md, "The
-      // state record"); the text stays in the owner's changelog.
-      fingerprint_value =
-          fingerprint_full_
-              ? state::EncodeUrlState(*result.outcome.stored, state::HistoryPart::kLatest)
-              : state::EncodeFingerprintRecord(*result.outcome.stored);
       const std::string& url = result.outcome.stored->canonical_url;
       ownership_.Record(url, partition);
-      out.push_back({&state_topic_, partition, &url, state_record, RecordKind::kChangelog});
-      out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url, &fingerprint_value,
-                     RecordKind::kFingerprint});
+      out.push_back({&state_topic_, partition, &url, &slot.state_record, RecordKind::kChangelog});
+      out.push_back({&fingerprints_topic_, RdKafka::Topic::PARTITION_UA, &url,
+                     &slot.fingerprint_record, RecordKind::kFingerprint});
     }
     // All of them or none: a record produce() would refuse is found before
     // any of them is produced. The Detector has staged this page's state
     // with the batch's, so the batch is aborted (which undoes it) and the
     // retry dead-letters this input.
-    if (auto produced = batch_->ProduceInput(out, input, partition, offset); !produced.ok()) {
+    if (auto produced = batch_->ProduceInput(out, ahead.input, partition, offset); !produced.ok()) {
       if (!produced.detail().empty()) *why = produced.detail();  // over message.max.bytes
       return Step::kFailed;
+    }
+    if (result.outcome.stored) {
+      // In input order, as the Detector staged them (StateStore::AdoptRecord).
+      store_->AdoptRecord(result.outcome.stored->canonical_url, std::move(slot.state_record));
     }
     if (notifier_ && result.kind == PipelineResult::Kind::kEvent && result.diff &&
         result.outcome.verdict == Verdict::kRevised) {
@@ -849,7 +910,7 @@ int Daemon::Run() {
         slot.message.source = {input_topic_, msg->partition(), msg->offset(),
                                msg->timestamp().timestamp};
         workers_->Submit();
-        read_ahead_.push_back(std::move(msg));
+        read_ahead_.push_back({std::move(msg)});
       }
       if (read_ahead_.empty() || fatal_) break;
       switch (FinishNext(&why)) {
@@ -879,6 +940,19 @@ int Daemon::Run() {
       if (CommitBatch() == CommitResult::kFatal) fatal_ = true;
     }
     if (!fatal_) TailFingerprints();
+  }
+  {
+    // Where the jobs ran (docs/delivery.md, "Workers").
+    const Workers::Stats work = workers_->stats();
+    log::Info("detection workers done",
+              {{"threads", std::to_string(workers_->threads())},
+               {"prepared_here", std::to_string(work.prepared_here)},
+               {"prepared_by_workers", std::to_string(work.prepared_by_workers)},
+               {"encoded_here", std::to_string(work.encoded_here)},
+               {"encoded_by_workers", std::to_string(work.encoded_by_workers)},
+               {"waits", std::to_string(work.waits)},
+               {"wait_seconds", std::to_string(work.wait_seconds)},
+               {"wakeups", std::to_string(work.wakeups)}});
   }
   // Shutdown: stop fetching, finish the batch, commit, close, flush.
   int code = 0;

@@ -226,6 +226,7 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
                            {"prepared_by_workers", std::to_string(work.prepared_by_workers)},
                            {"waits", std::to_string(work.waits)},
                            {"wait_seconds", std::to_string(work.wait_seconds)},
+                           {"wakeups", std::to_string(work.wakeups)},
                            {"speculated_fingerprints_used", std::to_string(speculation.hits)},
                            {"speculated_fingerprints_redone", std::to_string(speculation.misses)}});
   metrics.SetIndexDocuments(static_cast<double>(detector.IndexedDocuments()));

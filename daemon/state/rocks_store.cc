@@ -109,11 +109,24 @@ class RocksStore final : public StateStore {
   void Put(const UrlState& s) override {
     Staged& staged = staged_[s.canonical_url];
     staged.state = s;
-    staged.record = EncodeUrlState(s);
+    if (defer_encoding_) {
+      ++staged.unadopted;
+    } else {
+      staged.record = EncodeUrlState(s);
+    }
   }
   const std::string* StagedRecord(std::string_view url) const override {
     auto it = staged_.find(std::string(url));
-    return it == staged_.end() ? nullptr : &it->second.record;
+    return it == staged_.end() || it->second.unadopted > 0 ? nullptr : &it->second.record;
+  }
+  void DeferEncoding() override { defer_encoding_ = true; }
+  // The records come in the order of the Put()s: when none is outstanding,
+  // the last one adopted is the last state's.
+  void AdoptRecord(std::string_view url, std::string record) override {
+    auto it = staged_.find(std::string(url));
+    if (it == staged_.end() || it->second.unadopted == 0) return;
+    --it->second.unadopted;
+    it->second.record = std::move(record);
   }
   bool Commit(const std::map<std::string, std::string>& metadata, std::string* error) override {
     // Under the bound, RocksDB is not even asked: its out-of-space path
@@ -124,7 +137,13 @@ class RocksStore final : public StateStore {
       return false;
     }
     rocksdb::WriteBatch batch;
-    for (const auto& [k, v] : staged_) batch.Put(std::string(kUrlPrefix) + k, v.record);
+    for (auto& [k, v] : staged_) {
+      if (v.unadopted > 0) {  // DeferEncoding(): not adopted (or Put() again since)
+        v.record = EncodeUrlState(v.state);
+        v.unadopted = 0;
+      }
+      batch.Put(std::string(kUrlPrefix) + k, v.record);
+    }
     for (const auto& [k, v] : metadata) batch.Put(std::string(kMetaPrefix) + k, v);
     // Without the WAL unless the volume is nearly full: then the WAL is
     // written as before, so that ENOSPC (or the bound) is met by the commit
@@ -278,8 +297,10 @@ class RocksStore final : public StateStore {
   std::shared_mutex db_mutex_;       // db_ replaced (unique) vs GetCommitted() (shared)
   struct Staged {
     UrlState state;
-    std::string record;  // EncodeUrlState(state)
+    std::string record;      // EncodeUrlState(state) when `unadopted` is 0
+    uint32_t unadopted = 0;  // DeferEncoding(): Put()s whose record is not adopted yet
   };
+  bool defer_encoding_ = false;
   std::unordered_map<std::string, Staged> staged_;
   std::optional<StoreError> last_error_;
   bool needs_reopen_ = false;           // a write failed: RocksDB refuses writes until reopened

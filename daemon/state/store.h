@@ -76,6 +76,19 @@ class StateStore {
     (void)canonical_url;
     return nullptr;
   }
+  // `dedupd run` with workers (docs/delivery.md, "Workers"): from now on
+  // Put() stages a state without encoding it, and the caller hands the
+  // encoded bytes over with AdoptRecord(), made on another thread, in the
+  // order of the Put()s; a state Put() again since, or never adopted, is
+  // encoded at Commit(). StagedRecord() is nullptr until adopted. No effect
+  // on a store that does not keep states serialised.
+  virtual void DeferEncoding() {}
+  // EncodeUrlState() of the state of one Put() of this URL, in the order of
+  // the Put()s; ignored when the URL has no staged state.
+  virtual void AdoptRecord(std::string_view canonical_url, std::string record) {
+    (void)canonical_url;
+    (void)record;
+  }
   // Applies staged writes together with metadata entries (e.g. changelog
   // offsets). Returns false with *error on an I/O failure or when the store
   // refuses the write for lack of space (LastError() says which); the staged

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -160,6 +161,61 @@ StreamRun Parallel(const std::vector<std::string>& lines, size_t threads, size_t
   return run;
 }
 
+// The same as `dedupd run` drives them (run.cc, FinishNext): decided in
+// input order as soon as prepared, several ahead of the oldest, whose
+// outputs and state record a worker encodes (the encoder), produced oldest
+// first; the detector commits only with nothing decided ahead.
+StreamRun Pipelined(const std::vector<std::string>& lines, size_t threads, size_t capacity) {
+  auto store = state::NewMemoryStore();
+  classify::Detector detector(classify::DetectOptions{}, store.get());
+  metrics::Metrics metrics;
+  Pipeline pipeline(Options(), &detector, &metrics);
+  Workers workers(&pipeline, threads, capacity, [&pipeline](Workers::Slot& slot) {
+    slot.records.clear();
+    pipeline.EncodeOutputs(slot.message, slot.result, &slot.records);
+    slot.state_record.clear();
+    if (slot.result.outcome.stored) {
+      slot.state_record = state::EncodeUrlState(*slot.result.outcome.stored);
+    }
+  });
+  StreamRun run;
+  size_t submitted = 0;
+  size_t produced = 0;
+  while (produced < lines.size()) {
+    while (submitted < lines.size() && !workers.Full()) {
+      Workers::Slot& slot = workers.Acquire();
+      slot.storage = lines[submitted];
+      slot.message = {slot.storage, {}, {"in", 0, static_cast<int64_t>(submitted), 0}};
+      workers.Submit();
+      ++submitted;
+    }
+    if (Workers::Slot* slot = workers.DecidedAhead() > 0 ? workers.Producible() : nullptr) {
+      std::string d = std::to_string(static_cast<int>(slot->result.kind));
+      for (const auto& rec : slot->records) {
+        d += "|" + std::to_string(static_cast<int>(rec.topic)) + ":" + rec.key + ":" + rec.value;
+      }
+      if (slot->result.kind == PipelineResult::Kind::kEvent && slot->result.outcome.stored) {
+        d += "|state:" + slot->state_record;
+      }
+      run.outputs.push_back(d);
+      workers.PopFront();
+      ++produced;
+      std::string error;
+      if (workers.DecidedAhead() == 0) {
+        EXPECT_TRUE(detector.Commit({}, &error)) << error;
+      }
+    } else if (Workers::Slot* next = workers.Undecided() > 0 ? workers.Decidable() : nullptr) {
+      pipeline.Finish(next->message, &next->prepared, nullptr, &next->result);
+      workers.Decided();
+    } else {
+      workers.Help();
+    }
+  }
+  EXPECT_TRUE(workers.Empty());
+  run.speculation = detector.Speculation();
+  return run;
+}
+
 void ExpectSameOutputs(const StreamRun& expected, const StreamRun& actual,
                        const std::string& what) {
   ASSERT_EQ(expected.outputs.size(), actual.outputs.size()) << what;
@@ -198,6 +254,23 @@ TEST(Workers, SameOutputsAsOnePageAfterTheOther) {
           EXPECT_GT(parallel.speculation.hits, 0u) << what;
           EXPECT_GT(parallel.speculation.misses, 0u) << what;
         }
+      }
+    }
+  }
+}
+
+// Decided ahead, encoded by the workers, produced in order: the records
+// and state records of one page after the other.
+TEST(Workers, EncodedByTheWorkersInInputOrder) {
+  const std::vector<std::string> names = {"fixtures", "corpus", "templated"};
+  const auto streams = Streams();
+  for (size_t s = 0; s < streams.size(); ++s) {
+    const StreamRun serial = Serial(streams[s]);
+    for (const size_t threads : {1, 2, 4}) {
+      for (const size_t capacity : {0, 3}) {
+        ExpectSameOutputs(serial, Pipelined(streams[s], threads, capacity),
+                          names[s] + ", encoded by workers, " + std::to_string(threads) +
+                              " threads, capacity " + std::to_string(capacity));
       }
     }
   }
