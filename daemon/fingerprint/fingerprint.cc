@@ -922,13 +922,70 @@ void BottomK32(std::span<const uint64_t> set, size_t k, std::vector<uint32_t>* o
       if (kept >= k) break;
       bound = bound > ~uint64_t{0} / 2 ? ~uint64_t{0} : bound * 2;
     }
-    const auto first = scratch.begin();
-    std::nth_element(first, first + static_cast<std::ptrdiff_t>(k - 1),
-                     first + static_cast<std::ptrdiff_t>(kept));
-    out->assign(first, first + static_cast<std::ptrdiff_t>(k));
+    internal::SortUniform32(scratch.data(), kept, static_cast<uint32_t>(bound >> 32));
+    out->assign(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k));
+    out->erase(std::unique(out->begin(), out->end()), out->end());
+    return;
   }
   std::sort(out->begin(), out->end());
   out->erase(std::unique(out->begin(), out->end()), out->end());
+}
+
+void internal::SortUniform32(uint32_t* v, size_t n, uint32_t top) {
+  // A counting sort on the values' place in [0, top] (buckets in order, one
+  // or two values each), then one insertion pass that fixes the few
+  // inversions inside buckets. nth_element + std::sort of the k smallest
+  // cost 3.5% of `dedupd scan` (~1 mispredicted branch per comparison on
+  // random values); this has almost none (docs/fingerprint.md).
+  if (n < 2) return;
+  // A widened bound on a huge set, or a range too narrow for the scale
+  // below (a set of ~2^30 hashes): not the hot path.
+  if (n > (size_t{1} << 16) || top < (uint32_t{1} << 24)) {
+    std::sort(v, v + n);
+    return;
+  }
+  struct Scratch {
+    std::vector<uint32_t> tmp;
+    std::vector<uint32_t> start;
+  };
+  thread_local Scratch scratch;
+  // 1 to 2 buckets per value.
+  const int bits = std::clamp(static_cast<int>(std::bit_width(n)), 4, 17);
+  const size_t buckets = size_t{1} << bits;
+  // bucket(x) = floor(x * scale / 2^32) with scale = floor(buckets * 2^32 /
+  // (top + 1)): monotone in x, and < buckets for x <= top. scale < 2^26 with
+  // top >= 2^24, so x * scale fits in 64 bits.
+  const uint64_t scale = (uint64_t{buckets} << 32) / (uint64_t{top} + 1);
+  const auto bucket = [scale](uint32_t x) { return static_cast<size_t>((x * scale) >> 32); };
+  std::vector<uint32_t>& start = scratch.start;
+  start.assign(buckets + 1, 0);
+  for (size_t i = 0; i < n; ++i) ++start[bucket(v[i]) + 1];
+  uint32_t largest = 0;
+  for (size_t b = 1; b <= buckets; ++b) {
+    largest = std::max(largest, start[b]);
+    start[b] += start[b - 1];
+  }
+  if (scratch.tmp.size() < n) scratch.tmp.resize(n);
+  uint32_t* const tmp = scratch.tmp.data();
+  for (size_t i = 0; i < n; ++i) tmp[start[bucket(v[i])]++] = v[i];  // start[b] := end of b
+  if (largest > 16) {
+    // Values crowded into few buckets (not uniform on [0, top]): sort the
+    // big buckets on their own so that the insertion pass stays linear.
+    uint32_t from = 0;
+    for (size_t b = 0; b < buckets; ++b) {
+      if (start[b] - from > 16) std::sort(tmp + from, tmp + start[b]);
+      from = start[b];
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t x = tmp[i];
+    size_t j = i;
+    while (j > 0 && v[j - 1] > x) {
+      v[j] = v[j - 1];
+      --j;
+    }
+    v[j] = x;
+  }
 }
 
 SketchEstimate CompareSketches(std::span<const uint32_t> a, size_t set_size_a,

@@ -147,6 +147,12 @@ SimHash64 SimHashAvx2(std::span<const uint64_t> features);  // only if CpuHasAvx
 size_t FilterTopHalvesScalar(std::span<const uint64_t> hashes, uint64_t bound, uint32_t* out);
 size_t FilterTopHalvesAvx2(std::span<const uint64_t> hashes, uint64_t bound, uint32_t* out);
 
+// Sorts v[0..n) ascending; every value must be <= top. Made for values spread
+// evenly over [0, top] (BottomK32's filtered top halves): a counting sort on
+// the values' place in the range and an insertion pass. Values crowded in a
+// part of the range still sort right, only slower.
+void SortUniform32(uint32_t* v, size_t n, uint32_t top);
+
 // ShingleSet with 8-byte token offsets, the path it takes for a matching
 // form over 2 GiB; exposed so that tests can check it on ordinary inputs.
 size_t ShingleSetWideOffsets(std::string_view normalized, int k, std::vector<uint64_t>* out);

@@ -716,6 +716,63 @@ TEST(ConfirmationSketch, BottomK32IsTheTopHalvesOfTheSmallestHashesInAnyOrder) {
   EXPECT_EQ(sketch, TopHalves(SortedSet(low), 64));
 }
 
+// BottomK32's sort of the filtered values: std::sort's order for values
+// spread over [0, top] (the usual case), crowded at the bottom or in one
+// value (the fallbacks), with repeats, at every length to 300 and at tops
+// from 0 to the whole range (the bucket scale is largest at top = 2^24).
+TEST(ConfirmationSketch, SortUniform32IsASort) {
+  std::mt19937_64 rng(41);
+  std::vector<uint32_t> v, expected;
+  for (size_t n = 0; n < 300; ++n) {
+    for (int round = 0; round < 6; ++round) {
+      uint32_t top = static_cast<uint32_t>(rng());
+      if (round == 1) top = ~uint32_t{0};
+      if (round == 2) top = 0;
+      if (round == 3) top = static_cast<uint32_t>(rng() % 1000 + (n % 2 == 0 ? 0 : 1u << 24));
+      v.resize(n);
+      for (uint32_t& x : v) {
+        x = top == ~uint32_t{0} ? static_cast<uint32_t>(rng())
+                                : static_cast<uint32_t>(rng() % (uint64_t{top} + 1));
+        if (round == 4 && rng() % 2 == 0) x = top / 3;          // one value, many times
+        if (round == 5) x = static_cast<uint32_t>(rng() % 40);  // crowded at the bottom
+      }
+      if (round == 5) top = ~uint32_t{0};
+      expected = v;
+      std::sort(expected.begin(), expected.end());
+      internal::SortUniform32(v.data(), v.size(), top);
+      ASSERT_EQ(v, expected) << n << " " << round;
+    }
+  }
+  // Longer inputs (the bound widened on a big page) take std::sort.
+  v.resize(100000);
+  for (uint32_t& x : v) x = static_cast<uint32_t>(rng());
+  expected = v;
+  std::sort(expected.begin(), expected.end());
+  internal::SortUniform32(v.data(), v.size(), ~uint32_t{0});
+  EXPECT_EQ(v, expected);
+}
+
+TEST(ConfirmationSketch, BottomK32OnManyPagesAndRepeatedTopHalves) {
+  std::mt19937_64 rng(43);
+  std::vector<uint32_t> sketch;
+  for (int t = 0; t < 3000; ++t) {
+    const size_t n = 1 + rng() % 3000;
+    std::vector<uint64_t> set(n);
+    for (uint64_t& x : set) {
+      x = rng();
+      // Hashes that share their top half: the sketch holds it once.
+      if (t % 3 == 0 && rng() % 4 == 0) x = (set[rng() % n] & ~uint64_t{0xFFFFFFFF}) | (x >> 32);
+    }
+    std::vector<uint64_t> sorted = set;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    set = sorted;
+    std::shuffle(set.begin(), set.end(), rng);
+    BottomK32(set, 64, &sketch);
+    ASSERT_EQ(sketch, TopHalves(sorted, 64)) << t << " " << n;
+  }
+}
+
 // BottomK32's filtering pass: the AVX2 kernel (where the CPU has it) keeps
 // exactly the scalar one's values, in order, at every length around its
 // 4-value steps and at bounds on, just under and above values, at 0, at
