@@ -40,6 +40,7 @@ GROUPS = [
     # kernels of the groups above under names their patterns miss (a group
     # named twice adds up), then new groups.
     ("sketch (BottomK32, CompareSketches)", r"FilterTopHalves|SortUniform32"),
+    ("tokenise/shingle/hash/SimHash", r"HashShingles"),
     ("normalisation", r"NormalizeBlockForms|text::\(anonymous namespace\)::Mapped<|EdgeOf|utf8proc"),
     ("plain-text blocks", r"SplitValidPlainText"),
     ("URL table (UrlTable, TagTable)", r"UrlTable|TagTable"),
