@@ -36,6 +36,20 @@ GROUPS = [
     ("set algebra (exact)", r"Containment|Jaccard|IntersectionSize"),
     ("code point counting", r"CountCodePoints"),
     ("plain-text blocks", r"SplitPlainText|SplitLines|JoinLines"),
+    # What "other" held in a profile of `dedupd scan` (session 8, s8/kernels):
+    # kernels of the groups above under names their patterns miss (a group
+    # named twice adds up), then new groups.
+    ("sketch (BottomK32, CompareSketches)", r"FilterTopHalves|SortUniform32"),
+    ("tokenise/shingle/hash/SimHash", r"HashShingles"),
+    ("normalisation", r"NormalizeBlockForms|text::\(anonymous namespace\)::Mapped<|EdgeOf|utf8proc"),
+    ("plain-text blocks", r"SplitValidPlainText"),
+    ("URL table (UrlTable, TagTable)", r"UrlTable|TagTable"),
+    ("indexes (passages, SimHash, sketches)", r"ParagraphIndex|SimHashIndex|BucketArray|SketchStore|IdTable|index::"),
+    ("detector's own code (Prepare, Decide, FingerprintBlocks)", r"Detector::|classify::"),
+    ("state (memory store, UrlState)", r"state::|MemoryStore"),
+    ("std hash tables", r"_Hashtable|_Hash_bytes|_Map_base|unordered_"),
+    ("text extraction (plain text, trimming)", r"text::internal::|StreamExtract|TrimBlockText|HasNoncharacter"),
+    ("std::string and vector growth", r"basic_string|vector<"),
     ("kernel", r"^\[k\]"),
     ("other libc", r"libc\.so"),
 ]

@@ -147,6 +147,22 @@ SimHash64 SimHashAvx2(std::span<const uint64_t> features);  // only if CpuHasAvx
 size_t FilterTopHalvesScalar(std::span<const uint64_t> hashes, uint64_t bound, uint32_t* out);
 size_t FilterTopHalvesAvx2(std::span<const uint64_t> hashes, uint64_t bound, uint32_t* out);
 
+// Sorts v[0..n) ascending; every value must be <= top. Made for values spread
+// evenly over [0, top] (BottomK32's filtered top halves): a counting sort on
+// the values' place in the range and an insertion pass. Values crowded in a
+// part of the range still sort right, only slower.
+void SortUniform32(uint32_t* v, size_t n, uint32_t top);
+
+// ShingleSet hashes its shingles 8 at a time with AVX-512 (F, DQ, VL, BW) when
+// the CPU has them and all 8 are 9 to 16 bytes long (XXH3's 9-16 byte path:
+// four CJK characters and three spaces are 15), one by one otherwise.
+bool CpuHasAvx512Hashing();
+// XXH3_64bits of base + from[j] (len[j] bytes, 9..16) for j < 8, into out[j]:
+// that kernel, only if CpuHasAvx512Hashing().
+void Xxh3Len9To16Avx512(const char* base, const uint32_t* from, const uint32_t* len, uint64_t* out);
+// Off: ShingleSet hashes one by one (for tests comparing the two). Global.
+void SetAvx512HashingForTest(bool on);
+
 // ShingleSet with 8-byte token offsets, the path it takes for a matching
 // form over 2 GiB; exposed so that tests can check it on ordinary inputs.
 size_t ShingleSetWideOffsets(std::string_view normalized, int k, std::vector<uint64_t>* out);

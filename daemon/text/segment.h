@@ -33,6 +33,9 @@ namespace internal {
 // candidate lead byte decoded) that SplitSentencesInto's 16-byte search must
 // agree with, sentence for sentence. For tests and benchmarks.
 void SplitSentencesReference(std::string_view block, std::vector<std::string_view>* out);
+// The 16-byte (SSE2) search, which SplitSentencesInto takes on CPUs without
+// AVX2 (with it, 32 bytes at a time): for tests on every machine.
+void SplitSentencesSse2(std::string_view block, std::vector<std::string_view>* out);
 }  // namespace internal
 
 }  // namespace dedupd::text

@@ -385,6 +385,61 @@ TEST(Shingles, MatchForEachTokenOnCorpusAndFixtures) {
   }
 }
 
+// The AVX-512 shingle hashing (where the CPU has it): XXH3_64bits of 8
+// inputs of 9 to 16 bytes at random offsets, equal to libxxhash's on random
+// bytes (every byte value, so every carry of the 128-bit product and every
+// byte of the swap is exercised); and ShingleSet with it on and off gives the
+// same hashes in the same order on texts mixing Han runs (15-byte shingles,
+// the 8-wide path) with Latin words (longer and shorter ones, groups of 8
+// hashed one by one).
+TEST(ShingleSet, Avx512HashingMatchesXxh3) {
+  if (!internal::CpuHasAvx512Hashing()) GTEST_SKIP() << "no AVX-512 F/DQ/VL/BW on this CPU";
+  std::mt19937_64 rng(123);
+  std::string bytes(4096, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng());
+  uint32_t from[8], len[8];
+  uint64_t got[8];
+  for (int round = 0; round < 200000; ++round) {
+    for (int j = 0; j < 8; ++j) {
+      len[j] = 9 + static_cast<uint32_t>(rng() % 8);
+      from[j] = static_cast<uint32_t>(rng() % (bytes.size() - 16));
+      if (round % 7 == 0) from[j] = static_cast<uint32_t>(rng() % 4);  // the first bytes
+    }
+    if (round % 5 == 0) {  // all-ones and all-zero words: the product's carries
+      const char fill = round % 10 == 0 ? '\xFF' : '\0';
+      for (int j = 0; j < 8; ++j) std::fill_n(bytes.begin() + from[j], len[j], fill);
+    }
+    internal::Xxh3Len9To16Avx512(bytes.data(), from, len, got);
+    for (int j = 0; j < 8; ++j) {
+      ASSERT_EQ(got[j], XXH3_64bits(bytes.data() + from[j], len[j]))
+          << "round " << round << " lane " << j << " length " << len[j];
+    }
+    if (round % 5 == 0) {
+      for (int j = 0; j < 8; ++j) {
+        for (uint32_t b = 0; b < len[j]; ++b) bytes[from[j] + b] = static_cast<char>(rng());
+      }
+    }
+  }
+  const std::vector<std::string> pieces = {
+      "中", "文", "，", "一", "\xE9\xBF\xBF", " ", "a", "bc", "word", "longerword", "7", "ж", "。"};
+  std::vector<uint64_t> on, off;
+  for (int round = 0; round < 2000; ++round) {
+    std::string text;
+    const size_t n = rng() % 500;
+    const size_t latin_share = rng() % 4;  // 0: Han only
+    for (size_t i = 0; i < n; ++i) {
+      text += rng() % 4 < latin_share ? pieces[6 + rng() % 7] : pieces[rng() % 6];
+    }
+    internal::SetAvx512HashingForTest(true);
+    const size_t tokens_on = ShingleSet(text, {}, &on);
+    internal::SetAvx512HashingForTest(false);
+    const size_t tokens_off = ShingleSet(text, {}, &off);
+    internal::SetAvx512HashingForTest(true);
+    ASSERT_EQ(tokens_on, tokens_off) << round;
+    ASSERT_EQ(on, off) << round;
+  }
+}
+
 // The distinct-hash table is not cleared between pages; it is when its
 // offset would wrap. Pages shingled across the wrap give their exact sets,
 // and so do pages after a wrap over a table full of stale slots.
@@ -714,6 +769,63 @@ TEST(ConfirmationSketch, BottomK32IsTheTopHalvesOfTheSmallestHashesInAnyOrder) {
   for (uint64_t i = 0; i < 1000; ++i) low.push_back((i * 7919 % 1000) << 33);
   BottomK32(low, 64, &sketch);
   EXPECT_EQ(sketch, TopHalves(SortedSet(low), 64));
+}
+
+// BottomK32's sort of the filtered values: std::sort's order for values
+// spread over [0, top] (the usual case), crowded at the bottom or in one
+// value (the fallbacks), with repeats, at every length to 300 and at tops
+// from 0 to the whole range (the bucket scale is largest at top = 2^24).
+TEST(ConfirmationSketch, SortUniform32IsASort) {
+  std::mt19937_64 rng(41);
+  std::vector<uint32_t> v, expected;
+  for (size_t n = 0; n < 300; ++n) {
+    for (int round = 0; round < 6; ++round) {
+      uint32_t top = static_cast<uint32_t>(rng());
+      if (round == 1) top = ~uint32_t{0};
+      if (round == 2) top = 0;
+      if (round == 3) top = static_cast<uint32_t>(rng() % 1000 + (n % 2 == 0 ? 0 : 1u << 24));
+      v.resize(n);
+      for (uint32_t& x : v) {
+        x = top == ~uint32_t{0} ? static_cast<uint32_t>(rng())
+                                : static_cast<uint32_t>(rng() % (uint64_t{top} + 1));
+        if (round == 4 && rng() % 2 == 0) x = top / 3;          // one value, many times
+        if (round == 5) x = static_cast<uint32_t>(rng() % 40);  // crowded at the bottom
+      }
+      if (round == 5) top = ~uint32_t{0};
+      expected = v;
+      std::sort(expected.begin(), expected.end());
+      internal::SortUniform32(v.data(), v.size(), top);
+      ASSERT_EQ(v, expected) << n << " " << round;
+    }
+  }
+  // Longer inputs (the bound widened on a big page) take std::sort.
+  v.resize(100000);
+  for (uint32_t& x : v) x = static_cast<uint32_t>(rng());
+  expected = v;
+  std::sort(expected.begin(), expected.end());
+  internal::SortUniform32(v.data(), v.size(), ~uint32_t{0});
+  EXPECT_EQ(v, expected);
+}
+
+TEST(ConfirmationSketch, BottomK32OnManyPagesAndRepeatedTopHalves) {
+  std::mt19937_64 rng(43);
+  std::vector<uint32_t> sketch;
+  for (int t = 0; t < 3000; ++t) {
+    const size_t n = 1 + rng() % 3000;
+    std::vector<uint64_t> set(n);
+    for (uint64_t& x : set) {
+      x = rng();
+      // Hashes that share their top half: the sketch holds it once.
+      if (t % 3 == 0 && rng() % 4 == 0) x = (set[rng() % n] & ~uint64_t{0xFFFFFFFF}) | (x >> 32);
+    }
+    std::vector<uint64_t> sorted = set;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    set = sorted;
+    std::shuffle(set.begin(), set.end(), rng);
+    BottomK32(set, 64, &sketch);
+    ASSERT_EQ(sketch, TopHalves(sorted, 64)) << t << " " << n;
+  }
 }
 
 // BottomK32's filtering pass: the AVX2 kernel (where the CPU has it) keeps

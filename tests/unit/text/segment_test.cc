@@ -109,15 +109,20 @@ TEST(SplitSentences, InvalidBytesAreText) {
 
 // --- the 16-byte terminator search against the reference loop ------------
 
+// SplitSentencesInto (the 32-byte AVX2 search where the CPU has it) and the
+// 16-byte SSE2 search, each against the reference.
 void ExpectSameAsReference(std::string_view block) {
-  std::vector<std::string_view> fast, slow;
+  std::vector<std::string_view> fast, sse2, slow;
   SplitSentencesInto(block, &fast);
+  internal::SplitSentencesSse2(block, &sse2);
   internal::SplitSentencesReference(block, &slow);
-  ASSERT_EQ(fast.size(), slow.size()) << "[" << block << "]";
-  for (size_t i = 0; i < fast.size(); ++i) {
-    // The same views (same position), not only equal text.
-    ASSERT_EQ(fast[i].data(), slow[i].data()) << "sentence " << i << " of [" << block << "]";
-    ASSERT_EQ(fast[i].size(), slow[i].size()) << "sentence " << i << " of [" << block << "]";
+  for (const auto* got : {&fast, &sse2}) {
+    ASSERT_EQ(got->size(), slow.size()) << "[" << block << "]";
+    for (size_t i = 0; i < got->size(); ++i) {
+      // The same views (same position), not only equal text.
+      ASSERT_EQ((*got)[i].data(), slow[i].data()) << "sentence " << i << " of [" << block << "]";
+      ASSERT_EQ((*got)[i].size(), slow[i].size()) << "sentence " << i << " of [" << block << "]";
+    }
   }
 }
 
@@ -125,7 +130,7 @@ void ExpectSameAsReference(std::string_view block) {
 // the bytes that share a terminator's lead byte or its first two bytes
 // (，：、「 and ｡'s neighbours), truncated and invalid sequences, closers,
 // abbreviations, whitespace and zero-width characters, at every distance
-// from the block's end (the 16-byte search reads 18 bytes).
+// from the block's end (the 16-byte search reads 18 bytes, the 32-byte one 34).
 TEST(SplitSentences, FastSearchAgreesWithReferenceOnRandomText) {
   const std::vector<std::string> pieces = {
       "。",          "！",     "？",   "；",   "｡",  ".",        "!",
@@ -138,11 +143,11 @@ TEST(SplitSentences, FastSearchAgreesWithReferenceOnRandomText) {
   std::mt19937_64 rng(11);
   for (int round = 0; round < 20000; ++round) {
     std::string text;
-    const size_t n = rng() % 40;
+    const size_t n = rng() % 60;
     for (size_t i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
     ASSERT_NO_FATAL_FAILURE(ExpectSameAsReference(text)) << "round " << round;
     // Every suffix: the same bytes at every distance from the end.
-    for (size_t cut = 1; cut < text.size() && cut < 24; ++cut) {
+    for (size_t cut = 1; cut < text.size() && cut < 40; ++cut) {
       ASSERT_NO_FATAL_FAILURE(ExpectSameAsReference(std::string_view(text).substr(cut)));
       ASSERT_NO_FATAL_FAILURE(
           ExpectSameAsReference(std::string_view(text).substr(0, text.size() - cut)));
