@@ -23,7 +23,8 @@ times as LABEL=PATH [--flag=value ...] (flags added to that run's command
 line); with --rounds R every (build, mode) runs R times in alternation, so
 that all of them go through the same minutes of a shared machine. --perf DIR
 attaches `perf record -e cpu-clock -g` to each dedupd for its processing
-window (DIR/LABEL-MODE-ROUND.data). --latency 0.5,1 then runs each build
+window (DIR/LABEL-MODE-ROUND.data; --perf-call-graph dwarf to see the callers
+inside libraries built without frame pointers). --latency 0.5,1 then runs each build
 that exports dedupd_event_latency_seconds again, on a fresh topic, fed at
 that fraction of its own median rate (kcat -P fed line by line at a steady
 pace), and reports p50/p99 of the histogram (interpolated within buckets)."""
@@ -146,6 +147,9 @@ def main():
     ap.add_argument("--kcat-rounds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=1, help="alternating rounds of every (build, mode)")
     ap.add_argument("--perf", help="directory for perf record profiles of the processing window")
+    ap.add_argument("--perf-call-graph", default="fp",
+                    help="perf record --call-graph: fp (default), or dwarf (callers through libraries "
+                         "built without frame pointers, e.g. libzstd; large files: use a smaller --input)")
     ap.add_argument("--latency", default="", help="fractions of the measured rate, e.g. 0.5,1")
     ap.add_argument("--latency-builds", default="", help="labels of the builds to measure latency of (all)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per dedupd run")
@@ -238,7 +242,8 @@ def main():
                 cpu_first, broker_first = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
                 if args.perf:
                     os.makedirs(args.perf, exist_ok=True)
-                    perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-g", "-p", str(proc.pid),
+                    perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock",
+                                             "--call-graph", args.perf_call_graph, "-p", str(proc.pid),
                                              "-o", os.path.join(args.perf, f"{tag}.data")],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if c is not None and c >= n:
