@@ -8,7 +8,7 @@ to the end, once per processing mode, each from an empty state.
        --input pages.jsonl --work /tmp/e2e --json e2e.json [--modes at_least_once,exactly_once]
 
 Timing of a dedupd run: its /metrics counter dedupd_input_messages_total is
-polled every 50 ms; "processing" is from the first poll that sees a message
+polled every --poll-interval (0.2 s); "processing" is from the first poll that sees a message
 to the first that sees all N (start-up, group join and the fingerprint-topic
 bootstrap are reported separately as "start-up"). Afterwards the committed
 (read_committed) page-events are counted and must equal N. CPU seconds of
@@ -23,7 +23,8 @@ times as LABEL=PATH [--flag=value ...] (flags added to that run's command
 line); with --rounds R every (build, mode) runs R times in alternation, so
 that all of them go through the same minutes of a shared machine. --perf DIR
 attaches `perf record -e cpu-clock -g` to each dedupd for its processing
-window (DIR/LABEL-MODE-ROUND.data). --latency 0.5,1 then runs each build
+window (DIR/LABEL-MODE-ROUND.data; --perf-call-graph dwarf to see the callers
+inside libraries built without frame pointers). --latency 0.5,1 then runs each build
 that exports dedupd_event_latency_seconds again, on a fresh topic, fed at
 that fraction of its own median rate (kcat -P fed line by line at a steady
 pace), and reports p50/p99 of the histogram (interpolated within buckets)."""
@@ -146,9 +147,15 @@ def main():
     ap.add_argument("--kcat-rounds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=1, help="alternating rounds of every (build, mode)")
     ap.add_argument("--perf", help="directory for perf record profiles of the processing window")
+    ap.add_argument("--perf-call-graph", default="fp",
+                    help="perf record --call-graph: fp (default), or dwarf (callers through libraries "
+                         "built without frame pointers, e.g. libzstd; large files: use a smaller --input)")
     ap.add_argument("--latency", default="", help="fractions of the measured rate, e.g. 0.5,1")
     ap.add_argument("--latency-builds", default="", help="labels of the builds to measure latency of (all)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per dedupd run")
+    ap.add_argument("--poll-interval", type=float, default=0.2,
+                    help="seconds between two reads of dedupd's /metrics during a run (0.05 until "
+                         "session 8: rendering the metrics 20 times a second cost ~4%% of dedupd's CPU)")
     ap.add_argument("--json", required=True)
     ap.add_argument("--progress", help="file to append progress lines to")
     args = ap.parse_args()
@@ -238,7 +245,8 @@ def main():
                 cpu_first, broker_first = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
                 if args.perf:
                     os.makedirs(args.perf, exist_ok=True)
-                    perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-g", "-p", str(proc.pid),
+                    perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock",
+                                             "--call-graph", args.perf_call_graph, "-p", str(proc.pid),
                                              "-o", os.path.join(args.perf, f"{tag}.data")],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if c is not None and c >= n:
@@ -247,7 +255,7 @@ def main():
             if c is not None and c - last >= n / 10:
                 progress(f"dedupd run {tag}: {int(c)}/{n}")
                 last = c
-            time.sleep(0.05)
+            time.sleep(args.poll_interval)
         if t_done is None:
             proc.kill()
             sys.exit(f"e2e: dedupd {tag} did not process {n} messages in {args.timeout} s")

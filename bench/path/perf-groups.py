@@ -12,11 +12,17 @@ import subprocess
 import sys
 
 GROUPS = [
-    # the loop's libraries (a profile of `dedupd run`, issue #12), by library
+    # the loop's libraries (a profile of `dedupd run`, issue #12), by library;
+    # for `run`, also the state's encoding, metrics, clock reads and locks
     ("zstd", r"libzstd"),
     ("RocksDB", r"librocksdb|rocksdb::"),
     ("librdkafka", r"librdkafka"),
-    ("state record codec", r"EncodeUrlState|DecodeUrlState|EncodeHistory|DecodeHistory"),
+    ("state record codec", r"EncodeUrlState|DecodeUrlState|EncodeHistory|DecodeHistory|"
+     r"EncodeFingerprintRecord|DecodeStateRecord|PeekRecordHeader|PeekUrlState|PutSketch|GetSketch|"
+     r"BitWriter|state::\(anonymous namespace\)::Put|PutCompressed"),
+    ("metrics (rendering /metrics, counting)", r"metrics::|prometheus|civetweb|mg_"),
+    ("clock reads", r"clock_gettime|__vdso|steady_clock|system_clock"),
+    ("locks", r"pthread_mutex|pthread_rwlock|pthread_cond|mtx_lock|mtx_unlock|cnd_"),
     ("malloc/free/memmove", r"_int_malloc|^malloc|_int_free|cfree|^free$|malloc_consolidate|"
      r"unlink_chunk|operator new|operator delete|__memmove|_M_mutate|_M_create|realloc|tcache"),
     ("memset", r"__memset"),

@@ -130,21 +130,37 @@ class BitWriter {
 };
 
 void PutSketch(std::string* out, const std::vector<uint32_t>& sketch) {
-  // The parameter with the fewest bits, found by trying them all (k values,
-  // 32 parameters: nothing next to the encode).
-  int best_k = 0;
-  uint64_t best_bits = ~uint64_t{0};
-  for (int k = 0; k < 32; ++k) {
+  // The parameter with the fewest bits. bits(k) = sum(gap >> k) + n (1 + k)
+  // is convex in k (bits(k + 1) - bits(k) = n - sum(ceil((gap >> k) / 2)),
+  // which never decreases), so a descent from the parameter of the mean gap
+  // finds the smallest k of least bits, as trying all 32 did, in ~3 passes
+  // over the sketch instead of 32 (1.5% of `dedupd run`'s CPU, issue #12).
+  const auto bits_of = [&sketch](int k) {
     uint64_t bits = 0, prev = 0;
     for (size_t i = 0; i < sketch.size(); ++i) {
       const uint64_t gap = sketch[i] - prev - (i > 0 ? 1 : 0);
       prev = sketch[i];
       bits += (gap >> k) + 1 + static_cast<uint64_t>(k);
     }
-    if (bits < best_bits) {
-      best_bits = bits;
-      best_k = k;
-    }
+    return bits;
+  };
+  int best_k = 0;
+  if (!sketch.empty()) {
+    const uint64_t mean = sketch.back() / sketch.size();
+    best_k = mean == 0 ? 0 : std::min(31, static_cast<int>(std::bit_width(mean)) - 1);
+  }
+  uint64_t best_bits = bits_of(best_k);
+  while (best_k > 0) {  // down while not worse: the smallest k of the minimum
+    const uint64_t bits = bits_of(best_k - 1);
+    if (bits > best_bits) break;
+    best_bits = bits;
+    --best_k;
+  }
+  while (best_k < 31) {  // up while strictly better
+    const uint64_t bits = bits_of(best_k + 1);
+    if (bits >= best_bits) break;
+    best_bits = bits;
+    ++best_k;
   }
   out->push_back(static_cast<char>(best_k));
   BitWriter w(out);

@@ -61,12 +61,38 @@ struct Reader {
   }
 };
 
-std::string Compress(std::string_view text) {
-  std::string compressed(ZSTD_compressBound(text.size()), '\0');
-  size_t n = ZSTD_compress(compressed.data(), compressed.size(), text.data(), text.size(), 3);
+// zstd level of the state's texts. 1, not 3: on the generated zh pages of
+// issue #12 level 3 spent ~20% of `dedupd run`'s CPU for a ratio of 0.572
+// where level 1 gives 0.591 (3.3% more bytes) in ~30% less time
+// (docs/delivery.md, "Run loop cost"). The level is not part of the format:
+// records of any level decode alike.
+constexpr int kTextLevel = 1;
+
+// One compression and one decompression context per thread, freed with it
+// (the HTTP server's workers decode too): ZSTD_compress()/ZSTD_decompress()
+// would allocate and initialise a new one for every text.
+ZSTD_CCtx* CompressContext() {
+  thread_local const std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> owner(ZSTD_createCCtx(),
+                                                                                &ZSTD_freeCCtx);
+  return owner.get();
+}
+ZSTD_DCtx* DecompressContext() {
+  thread_local const std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> owner(ZSTD_createDCtx(),
+                                                                                &ZSTD_freeDCtx);
+  return owner.get();
+}
+
+// Appends PutStr(compressed text) to `out`, compressed in place (no
+// temporary buffer).
+void PutCompressed(std::string* out, std::string_view text) {
+  const size_t at = out->size();
+  out->resize(at + 4 + ZSTD_compressBound(text.size()));
+  size_t n = ZSTD_compressCCtx(CompressContext(), out->data() + at + 4, out->size() - at - 4,
+                               text.data(), text.size(), kTextLevel);
   if (ZSTD_isError(n)) n = 0;
-  compressed.resize(n);
-  return compressed;
+  const auto size = static_cast<uint32_t>(n);
+  std::memcpy(out->data() + at, &size, 4);
+  out->resize(at + 4 + n);
 }
 
 }  // namespace
@@ -104,13 +130,11 @@ void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
   if (!texts.empty()) {
     // The current text as a raw-content dictionary: an earlier version costs
     // about what differs from the current one, not a whole text.
-    // One context per thread, freed with it (the HTTP server's workers decode too).
-    thread_local const std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx_owner(
-        ZSTD_createCCtx(), &ZSTD_freeCCtx);
-    ZSTD_CCtx* cctx = cctx_owner.get();
+    ZSTD_CCtx* cctx = CompressContext();
     compressed.resize(ZSTD_compressBound(texts.size()));
-    size_t size = ZSTD_compress_usingDict(cctx, compressed.data(), compressed.size(), texts.data(),
-                                          texts.size(), dictionary.data(), dictionary.size(), 3);
+    size_t size =
+        ZSTD_compress_usingDict(cctx, compressed.data(), compressed.size(), texts.data(),
+                                texts.size(), dictionary.data(), dictionary.size(), kTextLevel);
     compressed.resize(ZSTD_isError(size) ? 0 : size);
   }
   PutStr(out, compressed);
@@ -151,9 +175,7 @@ bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, b
   if (!r.ok || texts_size != total || texts_size > (256u << 20)) return false;
   if (with_text && texts_size > 0) {
     std::string texts(texts_size, '\0');
-    thread_local const std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx_owner(
-        ZSTD_createDCtx(), &ZSTD_freeDCtx);
-    ZSTD_DCtx* dctx = dctx_owner.get();
+    ZSTD_DCtx* dctx = DecompressContext();
     size_t got = ZSTD_decompress_usingDict(dctx, texts.data(), texts.size(), compressed.data(),
                                            compressed.size(), dictionary.data(), dictionary.size());
     if (ZSTD_isError(got) || got != texts_size) return false;
@@ -173,7 +195,12 @@ std::string EncodeUrlState(const UrlState& s, HistoryPart history) {
   // reload still knows the text is not here.
   if (!s.text_known) return EncodeFingerprintRecord(s, /*with_url=*/true);
   std::string out;
-  out.reserve(128 + s.canonical_url.size() + s.text.size() / 2);
+  // Room for everything but the history's texts: the text is compressed in
+  // place (PutCompressed), into its bound.
+  out.reserve(128 + s.canonical_url.size() + s.site.size() + s.title.size() +
+              16 * s.history.size() + 8 * (s.paragraph_hashes.size() + s.line_hashes.size()) +
+              4 * s.sketch.size() + ZSTD_compressBound(s.text.size()) +
+              64 * (s.versions.size() + 1));
   // A state whose line hashes are not known (read from a format-1 record) is
   // written as format 1 again, so that a later load still computes them (and
   // without history, which such a record never had). Every other state is
@@ -208,7 +235,7 @@ std::string EncodeUrlState(const UrlState& s, HistoryPart history) {
   }
   PutStr(&out, s.title);
   PutU32(&out, static_cast<uint32_t>(s.text.size()));
-  PutStr(&out, Compress(s.text));
+  PutCompressed(&out, s.text);
   if (s.line_hashes_known) EncodeHistory(s.versions, history, s.text, &out);
   return out;
 }
@@ -282,7 +309,8 @@ bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
   } else {
     s->text.resize(text_size);
     if (text_size > 0) {
-      size_t n = ZSTD_decompress(s->text.data(), text_size, compressed.data(), compressed.size());
+      size_t n = ZSTD_decompressDCtx(DecompressContext(), s->text.data(), text_size,
+                                     compressed.data(), compressed.size());
       if (ZSTD_isError(n) || n != text_size) return false;
     }
   }
