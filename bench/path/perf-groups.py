@@ -23,8 +23,11 @@ GROUPS = [
     ("metrics (rendering /metrics, counting)", r"metrics::|prometheus|civetweb|mg_"),
     ("clock reads", r"clock_gettime|__vdso|steady_clock|system_clock"),
     ("locks", r"pthread_mutex|pthread_rwlock|pthread_cond|mtx_lock|mtx_unlock|cnd_"),
-    ("malloc/free/memmove", r"_int_malloc|^malloc|_int_free|cfree|^free$|malloc_consolidate|"
-     r"unlink_chunk|operator new|operator delete|__memmove|_M_mutate|_M_create|realloc|tcache"),
+    # Matched against "KIND DSO SYMBOL": a bare libc symbol is anchored on the
+    # space before it, not on the line's start.
+    ("malloc/free/memmove", r"_int_malloc| malloc$|_int_free|cfree| free$|__libc_free|__libc_malloc|"
+     r"malloc_consolidate|unlink_chunk|operator new|operator delete|__memmove|memcpy|_M_mutate|_M_create|"
+     r"realloc|tcache"),
     ("memset", r"__memset"),
     ("normalisation", r"NormalizeImpl|NormalizeForMatch|ContentKey|JoinSentenceForms|NormalizeBlockFromSentences"),
     ("HTML extraction", r"gumbo|ExtractHtml|NestingLimiter|utf8iterator|ExtractText|extract"),
