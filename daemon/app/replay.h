@@ -28,11 +28,11 @@
 #include <string_view>
 #include <vector>
 
-#include "app/pipeline.h"
 #include "config/config.h"
 #include "delivery/edge.h"
 #include "kafka/result.h"
 #include "metrics/metrics.h"
+#include "pipeline/pipeline.h"
 
 namespace dedupd::app {
 
