@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "app/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "state/store.h"
 
 using namespace dedupd;

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "app/replay.h"
 #include "app/run.h"
 #include "app/scan.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "replay/replay.h"
 
 extern char** environ;
 

@@ -1,14 +1,14 @@
-// `dedupd replay`: the Kafka side of a replay (app/replay.h). Derives the
+// `dedupd replay`: the Kafka side of a replay (replay/replay.h). Derives the
 // replay's configuration from the live one, takes each input partition's end
 // (last stable offset) and start (--from) from the broker, and runs the
 // daemon's loop with a ReplayRun until every partition reached its end.
 #include <filesystem>
 #include <iostream>
 
-#include "app/replay.h"
 #include "app/run.h"
 #include "common/log.h"
 #include "kafka/admin.h"
+#include "replay/replay.h"
 
 namespace dedupd::app {
 

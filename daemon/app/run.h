@@ -8,7 +8,7 @@ namespace dedupd::app {
 
 class ReplayRun;
 
-// `replay` non-null: `dedupd replay` (app/replay.h) through the same loop; it
+// `replay` non-null: `dedupd replay` (replay/replay.h) through the same loop; it
 // decides where partitions without a committed offset start, and the loop
 // stops once every partition reached the end the replay planned.
 int RunDaemon(const config::Settings& cfg, ReplayRun* replay = nullptr);

@@ -10,12 +10,12 @@
 #include <thread>
 
 #include "api/api.h"
-#include "app/pipeline.h"
 #include "app/settings.h"
-#include "app/workers.h"
 #include "common/log.h"
 #include "emit/json.h"
 #include "metrics/http_server.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/workers.h"
 #include "state/store.h"
 
 namespace dedupd::app {

@@ -7,11 +7,11 @@
 #pragma once
 
 #include "api/api.h"
-#include "app/pipeline.h"
 #include "classify/detector.h"
 #include "config/settings.h"
 #include "metrics/http_server.h"
 #include "metrics/owner_routing.h"
+#include "pipeline/pipeline.h"
 
 namespace dedupd::app {
 

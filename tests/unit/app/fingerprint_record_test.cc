@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "app/pipeline.h"
 #include "fingerprint/fingerprint.h"
+#include "pipeline/pipeline.h"
 #include "state/store.h"
 
 namespace dedupd::app {

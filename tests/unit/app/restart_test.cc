@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "app/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "state/store.h"
 
 namespace dedupd::app {

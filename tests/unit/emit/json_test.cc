@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "app/pipeline.h"
 #include "emit/records.h"
+#include "pipeline/pipeline.h"
 #include "state/store.h"
 
 namespace dedupd::emit {

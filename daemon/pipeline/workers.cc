@@ -1,4 +1,4 @@
-#include "app/workers.h"
+#include "pipeline/workers.h"
 
 #include <algorithm>
 #include <chrono>

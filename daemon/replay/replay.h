@@ -6,7 +6,7 @@
 // This file holds what needs no broker: parsing --from, deriving the replay's
 // names and configuration overrides (refusing a prefix that could write into
 // a live topic), choosing each partition's range, and tracking progress.
-// The Kafka side is replay_command.cc and the hooks in run.cc.
+// The Kafka side is app/replay_command.cc and the hooks in app/run.cc.
 // Decisions and the operator's view: docs/runbook.md, "Replaying after a
 // rule change".
 //
@@ -28,11 +28,11 @@
 #include <string_view>
 #include <vector>
 
-#include "app/pipeline.h"
 #include "config/config.h"
 #include "delivery/edge.h"
 #include "kafka/result.h"
 #include "metrics/metrics.h"
+#include "pipeline/pipeline.h"
 
 namespace dedupd::app {
 

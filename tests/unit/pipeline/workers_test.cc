@@ -6,7 +6,7 @@
 // changes (so that speculative fingerprints are both used and redone); and
 // Detector::Prepare() + Decide() equal Process() whatever the hints held
 // when the page was prepared.
-#include "app/workers.h"
+#include "pipeline/workers.h"
 
 #include <gtest/gtest.h>
 
@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "app/pipeline.h"
 #include "classify/detector.h"
 #include "parse/page_parser.h"
+#include "pipeline/pipeline.h"
 #include "state/store.h"
 #include "state/url_state.h"
 

@@ -1,4 +1,4 @@
-#include "app/replay.h"
+#include "replay/replay.h"
 
 #include <algorithm>
 #include <charconv>

@@ -48,9 +48,9 @@
 #include <thread>
 #include <vector>
 
-#include "app/pipeline.h"
 #include "classify/detector.h"
 #include "parse/page_parser.h"
+#include "pipeline/pipeline.h"
 
 namespace dedupd::app {
 

@@ -1,4 +1,4 @@
-#include "app/pipeline.h"
+#include "pipeline/pipeline.h"
 
 #include <chrono>
 

@@ -72,7 +72,7 @@ class Pipeline {
   // scan` prints `*result` itself, so encoding them would be wasted work.
   void Process(const InputMessage& message, std::vector<OutputRecord>* out, PipelineResult* result);
 
-  // Process() in two parts, for a pool of workers (app/workers.h).
+  // Process() in two parts, for a pool of workers (pipeline/workers.h).
   // Prepare(): what depends on the message alone (parse, Detector::Prepare)
   // into `*result` and `*prepared`, with the calling thread's own parser; it
   // is const and thread-safe. Finish(): the rest (the verdict, the event and
@@ -88,7 +88,7 @@ class Pipeline {
   // leaves them to this): the event and its diff, or the dead letter, in
   // that order, appended to `*out`. Const and thread-safe: it reads only
   // `result` and the options, so a worker encodes one message's outputs
-  // while the pipeline's thread finishes the next (app/workers.h).
+  // while the pipeline's thread finishes the next (pipeline/workers.h).
   void EncodeOutputs(const InputMessage& message, const PipelineResult& result,
                      std::vector<OutputRecord>* out) const;
   const PipelineOptions& options() const { return options_; }

@@ -2,7 +2,7 @@
 // configuration overrides (and the prefixes refused because they would write
 // into a live topic), the ranges planned from watermarks, and the progress
 // that decides when the replay stops.
-#include "app/replay.h"
+#include "replay/replay.h"
 
 #include <gtest/gtest.h>
 

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "app/pipeline.h"
 #include "emit/json.h"
 #include "emit/records.h"
 #include "parse/page_parser.h"
+#include "pipeline/pipeline.h"
 #include "state/store.h"
 #include "unit/counting_new.h"
 
