@@ -4,8 +4,8 @@
 // processing.commit_interval_ms. The stages it wires: delivery/ (the batch
 // and its transaction, delivery tracking and refused records, topics,
 // rebalances, recovery of a lost client, the full-disk guard, health), sync/
-// (restore from the changelog, the fingerprints topic), app/pipeline and
-// app/workers (detection). Guarantees and their limits: docs/delivery.md;
+// (restore from the changelog, the fingerprints topic), pipeline/pipeline and
+// pipeline/workers (detection). Guarantees and their limits: docs/delivery.md;
 // librdkafka's sequence and pitfalls: ../shared/KAFKA.md and docs/kafka.md.
 #include "app/run.h"
 
@@ -190,7 +190,7 @@ class Daemon {
     return h;
   }
   bool Ready() const { return health_.Ready(); }
-  // `dedupd replay` hooks (app/replay.h); unused when replay_ is null.
+  // `dedupd replay` hooks (replay/replay.h); unused when replay_ is null.
   bool ReplayFinished();
 
   const config::Settings& cfg_;
@@ -823,7 +823,7 @@ Daemon::CommitResult Daemon::CommitBatch() {
   return CommitResult::kCommitted;
 }
 
-// `dedupd replay` (app/replay.h): done once the committed offsets reach the ends.
+// `dedupd replay` (replay/replay.h): done once the committed offsets reach the ends.
 bool Daemon::ReplayFinished() {
   return replay_->Finished(consumer_edge_, batch_->open(), &metrics_);
 }
