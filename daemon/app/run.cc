@@ -127,6 +127,7 @@ class Daemon {
         metrics_(cfg.metrics.site_label_limit, DEDUPD_VERSION),
         delivery_metrics_(*metrics_.registry()),
         sync_metrics_(*metrics_.registry()),
+        alert_metrics_(*metrics_.registry()),
         http_(HttpServerOptionsFrom(cfg)),
         events_(&metrics_, cfg.topics.input),
         rebalancer_(this),
@@ -205,6 +206,7 @@ class Daemon {
   metrics::Metrics metrics_;
   delivery::DeliveryMetrics delivery_metrics_;  // on metrics_'s registry
   sync::SyncMetrics sync_metrics_;              // likewise
+  alert::AlertMetrics alert_metrics_;           // likewise, with Alertmanager off too
   // Used by the HTTP server's threads: declared before http_ so that they
   // outlive it (members are destroyed in reverse order).
   OwnershipIndex ownership_;
@@ -404,7 +406,7 @@ bool Daemon::Setup() {
   store_->DeferEncoding();
   log::Info("detection workers", {{"threads", std::to_string(workers_->threads())}});
   if (cfg_.alertmanager.enabled) {
-    notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &metrics_);
+    notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &alert_metrics_);
     notifier_->Start();
     // The URLs carry no credentials (the configuration refuses user:password@).
     std::string urls;

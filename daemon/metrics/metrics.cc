@@ -56,10 +56,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                         .Name("dedupd_kafka_errors_total")
                         .Help("Kafka client errors, by kind")
                         .Register(*registry_)),
-      alertmanager_posts_(BuildCounter()
-                              .Name("dedupd_alertmanager_posts_total")
-                              .Help("Alert batches posted to Alertmanager, by result")
-                              .Register(*registry_)),
       consumer_lag_(
           BuildGauge()
               .Name("dedupd_consumer_lag_messages")
@@ -183,7 +179,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
   }
   for (auto kind : {"no_space", "io"}) state_store_errors_.Add({{"kind", kind}});
   for (auto kind : {"assigned", "revoked", "lost"}) rebalances_.Add({{"kind", kind}});
-  for (auto result : {"ok", "error", "dropped"}) alertmanager_posts_.Add({{"result", result}});
   for (auto cls : {"3xx", "4xx", "5xx", "other"}) skipped_.Add({{"status_class", cls}});
   for (auto kind : {"admin", "commit", "consume", "delivery", "fatal", "init_transactions",
                     "produce", "transport"}) {
@@ -262,9 +257,6 @@ void Metrics::CountKafkaError(std::string_view kind) {
 }
 void Metrics::CountStateStoreError(std::string_view kind) {
   state_store_errors_.Add({{"kind", std::string(kind)}}).Increment();
-}
-void Metrics::CountAlertmanagerPost(std::string_view result) {
-  alertmanager_posts_.Add({{"result", std::string(result)}}).Increment();
 }
 void Metrics::SetConsumerLag(std::string_view topic, int32_t partition, double lag) {
   std::lock_guard lock(lag_mu_);

@@ -45,7 +45,6 @@ class Metrics {
   void CountDeadLetter(std::string_view reason);
   void CountSkipped(int http_status);
   void CountKafkaError(std::string_view kind);
-  void CountAlertmanagerPost(std::string_view result);
   void ObserveProcessing(double seconds) { processing_seconds_.Observe(seconds); }
   void ObserveEventLag(double seconds) { event_lag_seconds_.Observe(seconds); }
   // From an input message's Kafka timestamp to the commit of its outputs
@@ -105,7 +104,6 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& dead_letters_;
   prometheus::Family<prometheus::Counter>& skipped_;
   prometheus::Family<prometheus::Counter>& kafka_errors_;
-  prometheus::Family<prometheus::Counter>& alertmanager_posts_;
   prometheus::Family<prometheus::Gauge>& consumer_lag_;
   std::mutex lag_mu_;  // a series' Add and Remove are not one step
   prometheus::Family<prometheus::Counter>& rebalances_;
