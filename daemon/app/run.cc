@@ -128,6 +128,7 @@ class Daemon {
         delivery_metrics_(*metrics_.registry()),
         sync_metrics_(*metrics_.registry()),
         alert_metrics_(*metrics_.registry()),
+        store_metrics_(*metrics_.registry()),
         http_(HttpServerOptionsFrom(cfg)),
         events_(&metrics_, cfg.topics.input),
         rebalancer_(this),
@@ -135,7 +136,7 @@ class Daemon {
         producer_(cfg.topics.input, [this] { return consumer_.get(); }),
         consumer_edge_(cfg.topics.input, [this] { return consumer_.get(); }),
         store_edge_(&store_, &detector_),
-        store_guard_(&store_edge_, &clock_, &metrics_, StoreHooks()),
+        store_guard_(&store_edge_, &clock_, &store_metrics_, StoreHooks()),
         health_(&liveness_, &events_.brokers(), &store_guard_, &metrics_) {}
   // The HTTP threads read the store through api_: stopped before any member
   // they use is destroyed, whichever way Run() returned.
@@ -207,6 +208,7 @@ class Daemon {
   delivery::DeliveryMetrics delivery_metrics_;  // on metrics_'s registry
   sync::SyncMetrics sync_metrics_;              // likewise
   alert::AlertMetrics alert_metrics_;           // likewise, with Alertmanager off too
+  delivery::StoreMetrics store_metrics_;        // likewise; store_guard_ sets them
   // Used by the HTTP server's threads: declared before http_ so that they
   // outlive it (members are destroyed in reverse order).
   OwnershipIndex ownership_;

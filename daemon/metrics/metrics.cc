@@ -127,17 +127,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                                   "the end offsets taken at its start (0 outside a replay)")
                             .Register(*registry_)
                             .Add({})),
-      state_store_errors_(BuildCounter()
-                              .Name("dedupd_state_store_errors_total")
-                              .Help("State store writes that failed or were refused, and volumes "
-                                    "found under state.min_free_bytes, by kind (no_space, io)")
-                              .Register(*registry_)),
-      state_store_writable_(BuildGauge()
-                                .Name("dedupd_state_store_writable")
-                                .Help("1 while the state store takes writes; 0 while its volume is "
-                                      "under state.min_free_bytes or its writes fail")
-                                .Register(*registry_)
-                                .Add({})),
       loop_last_progress_(BuildGauge()
                               .Name("dedupd_loop_last_progress_timestamp_seconds")
                               .Help("Unix time of the processing loop's last sign of progress "
@@ -155,7 +144,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
               .Help("Seconds since the last moment any broker was up; 0 while one is")
               .Register(*registry_)
               .Add({})) {
-  state_store_writable_.Set(1);
   brokers_up_.Set(-1);
   BuildGauge()
       .Name("dedupd_build_info")
@@ -177,7 +165,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
   for (size_t i = 0; i < kFlagNames.size(); ++i) {
     flag_pages_[i] = &flags_.Add({{"flag", std::string(kFlagNames[i])}});
   }
-  for (auto kind : {"no_space", "io"}) state_store_errors_.Add({{"kind", kind}});
   for (auto kind : {"assigned", "revoked", "lost"}) rebalances_.Add({{"kind", kind}});
   for (auto cls : {"3xx", "4xx", "5xx", "other"}) skipped_.Add({{"status_class", cls}});
   for (auto kind : {"admin", "commit", "consume", "delivery", "fatal", "init_transactions",
@@ -254,9 +241,6 @@ void Metrics::CountSkipped(int status) {
 }
 void Metrics::CountKafkaError(std::string_view kind) {
   kafka_errors_.Add({{"kind", std::string(kind)}}).Increment();
-}
-void Metrics::CountStateStoreError(std::string_view kind) {
-  state_store_errors_.Add({{"kind", std::string(kind)}}).Increment();
 }
 void Metrics::SetConsumerLag(std::string_view topic, int32_t partition, double lag) {
   std::lock_guard lock(lag_mu_);

@@ -63,11 +63,6 @@ class Metrics {
   void SetAssignedPartitions(double n) { assigned_partitions_.Set(n); }
   void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
   void SetReplayRemaining(double n) { replay_remaining_.Set(n); }
-  // The state store: 0 while it takes no writes (free space under
-  // state.min_free_bytes, or a failed write), and its failures by kind
-  // (no_space | io). docs/delivery.md, "Full disk".
-  void SetStateStoreWritable(bool writable) { state_store_writable_.Set(writable ? 1 : 0); }
-  void CountStateStoreError(std::string_view kind);
   // Set just before each scrape (the values change with time, not events).
   void SetLoopLastProgress(double unix_seconds) { loop_last_progress_.Set(unix_seconds); }
   void SetBrokers(int up, double unavailable_seconds) {
@@ -118,8 +113,6 @@ class Metrics {
   prometheus::Gauge& state_bytes_;
   prometheus::Gauge& ready_;
   prometheus::Gauge& replay_remaining_;  // `dedupd replay` only; 0 in `run`
-  prometheus::Family<prometheus::Counter>& state_store_errors_;
-  prometheus::Gauge& state_store_writable_;
   prometheus::Gauge& loop_last_progress_;
   prometheus::Gauge& brokers_up_;
   prometheus::Gauge& broker_unavailable_seconds_;
