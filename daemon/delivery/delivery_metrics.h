@@ -6,6 +6,7 @@
 //
 //   DeliveryMetrics delivery_metrics(*metrics.registry());
 //   delivery_metrics.CountTransaction(TransactionResult::kCommitted);
+//   delivery_metrics.ObserveEventLatency(0.8);
 //
 // Thread-safety: thread-safe (prometheus-cpp counters). Registering twice on
 // one registry yields the same series (prometheus-cpp merges families of
@@ -13,6 +14,7 @@
 #pragma once
 
 #include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 namespace dedupd::delivery {
@@ -25,11 +27,15 @@ class DeliveryMetrics {
   // dedupd_transactions_total{result}: Kafka transactions, or at-least-once
   // commits; a batch processed again after an abort counts again.
   void CountTransaction(TransactionResult result);
+  // dedupd_event_latency_seconds: from an input message's Kafka timestamp
+  // to the commit of its outputs (docs/operations.md).
+  void ObserveEventLatency(double seconds) { event_latency_seconds_.Observe(seconds); }
 
  private:
   prometheus::Family<prometheus::Counter>& transactions_;
   prometheus::Counter& committed_;
   prometheus::Counter& aborted_;
+  prometheus::Histogram& event_latency_seconds_;
 };
 
 }  // namespace dedupd::delivery

@@ -15,10 +15,6 @@ using prometheus::Histogram;
 Histogram::BucketBoundaries LatencyBuckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 }
-// 5 ms to 60 s: a commit interval (1 s by default) is the usual middle.
-Histogram::BucketBoundaries CommitLatencyBuckets() {
-  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60};
-}
 Histogram::BucketBoundaries LagBuckets() {
   return {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400};
 }
@@ -93,13 +89,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                              .Help("Time from fetched_at to the event being produced")
                              .Register(*registry_)
                              .Add({}, LagBuckets())),
-      event_latency_seconds_(
-          BuildHistogram()
-              .Name("dedupd_event_latency_seconds")
-              .Help("Time from an input message's Kafka timestamp (CreateTime or LogAppendTime, "
-                    "as the topic sets it) to the commit of its outputs")
-              .Register(*registry_)
-              .Add({}, CommitLatencyBuckets())),
       simhash_distance_(
           BuildHistogram()
               .Name("dedupd_simhash_distance")

@@ -47,9 +47,6 @@ class Metrics {
   void CountKafkaError(std::string_view kind);
   void ObserveProcessing(double seconds) { processing_seconds_.Observe(seconds); }
   void ObserveEventLag(double seconds) { event_lag_seconds_.Observe(seconds); }
-  // From an input message's Kafka timestamp to the commit of its outputs
-  // (docs/operations.md, dedupd_event_latency_seconds).
-  void ObserveEventLatency(double seconds) { event_latency_seconds_.Observe(seconds); }
   void ObserveSimhashDistance(int bits) { simhash_distance_.Observe(bits); }
   void SetIndexDocuments(double n) { index_documents_.Set(n); }
   void SetStateBytes(double n) { state_bytes_.Set(n); }
@@ -107,7 +104,6 @@ class Metrics {
   prometheus::Counter& unkeyed_input_;
   prometheus::Histogram& processing_seconds_;
   prometheus::Histogram& event_lag_seconds_;
-  prometheus::Histogram& event_latency_seconds_;
   prometheus::Histogram& simhash_distance_;
   prometheus::Gauge& index_documents_;
   prometheus::Gauge& state_bytes_;

@@ -1,0 +1,61 @@
+// DeliveryMetrics on a registry of its own, rendered in the Prometheus text
+// format: the names, help, types, labels and buckets the dashboards, alert
+// rules and benchmarks use (tests/ops/metric_names.txt), so renaming any of
+// them fails here, without a broker.
+#include "delivery/delivery_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "unit/metrics/registry_lines.h"
+
+namespace dedupd::delivery {
+namespace {
+
+using dedupd::testing::Lines;
+using dedupd::testing::RegistryLines;
+
+Lines Expected() {
+  Lines lines{
+      "# HELP dedupd_transactions_total Kafka transactions (or at-least-once commits), by result",
+      "# TYPE dedupd_transactions_total counter",
+      "dedupd_transactions_total{result=\"committed\"} 0",
+      "dedupd_transactions_total{result=\"aborted\"} 0",
+      "# HELP dedupd_event_latency_seconds Time from an input message's Kafka timestamp "
+      "(CreateTime or LogAppendTime, as the topic sets it) to the commit of its outputs",
+      "# TYPE dedupd_event_latency_seconds histogram",
+      "dedupd_event_latency_seconds_count 0",
+      "dedupd_event_latency_seconds_sum 0",
+  };
+  // 5 ms to 60 s: dashboards and docs/benchmarks.md read these quantiles.
+  for (const char* le : {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "0.75", "1", "1.5",
+                         "2", "3", "5", "10", "20", "30", "60", "+Inf"}) {
+    lines.insert(std::string("dedupd_event_latency_seconds_bucket{le=\"") + le + "\"} 0");
+  }
+  return lines;
+}
+
+TEST(DeliveryMetrics, DeclaresTheDeliveryStagesMetrics) {
+  prometheus::Registry registry;
+  DeliveryMetrics metrics(registry);
+  EXPECT_EQ(RegistryLines(registry), Expected());
+}
+
+TEST(DeliveryMetrics, CountsTransactionsAndObservesLatency) {
+  prometheus::Registry registry;
+  DeliveryMetrics metrics(registry);
+  metrics.CountTransaction(TransactionResult::kCommitted);
+  metrics.CountTransaction(TransactionResult::kCommitted);
+  metrics.CountTransaction(TransactionResult::kAborted);
+  metrics.ObserveEventLatency(0.8);
+  const Lines lines = RegistryLines(registry);
+  EXPECT_EQ(lines.count("dedupd_transactions_total{result=\"committed\"} 2"), 1u);
+  EXPECT_EQ(lines.count("dedupd_transactions_total{result=\"aborted\"} 1"), 1u);
+  EXPECT_EQ(lines.count("dedupd_event_latency_seconds_bucket{le=\"0.75\"} 0"), 1u);
+  EXPECT_EQ(lines.count("dedupd_event_latency_seconds_bucket{le=\"1\"} 1"), 1u);
+  EXPECT_EQ(lines.count("dedupd_event_latency_seconds_count 1"), 1u);
+}
+
+}  // namespace
+}  // namespace dedupd::delivery
