@@ -130,7 +130,7 @@ class Daemon {
         alert_metrics_(*metrics_.registry()),
         store_metrics_(*metrics_.registry()),
         http_(HttpServerOptionsFrom(cfg)),
-        events_(&metrics_, cfg.topics.input),
+        events_(&metrics_, &delivery_metrics_, cfg.topics.input),
         rebalancer_(this),
         liveness_(cfg.health.liveness_timeout),
         producer_(cfg.topics.input, [this] { return consumer_.get(); }),
@@ -321,9 +321,9 @@ void Daemon::GiveUp(const std::set<int32_t>& partitions) {
   ownership_.Revoke(std::vector<int32_t>(partitions.begin(), partitions.end()));
   for (int32_t id : partitions) {
     events_.SetOwned(id, false);
-    metrics_.RemoveConsumerLag(input_topic_, id);
+    delivery_metrics_.RemoveConsumerLag(input_topic_, id);
   }
-  metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
+  delivery_metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
 }
 
 bool Daemon::Setup() {
@@ -474,7 +474,7 @@ bool Daemon::Setup() {
   rh.assigned = [this](const std::vector<int32_t>& ids) {
     for (int32_t id : ids) events_.SetOwned(id, true);
     ownership_.Assign(ids);
-    metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
+    delivery_metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
     health_.restoring = false;
     health_.joined = true;
     health_.Publish();
@@ -486,8 +486,8 @@ bool Daemon::Setup() {
   rh.finish_read_ahead = [this](bool drop) { FinishReadAhead(drop); };
   rh.recover_producer = [this] { return RecoverProducer(); };
   rh.recovering_consumer = [this] { return recovering_consumer_; };
-  rebalance_ = std::make_unique<delivery::Rebalance>(batch_.get(), &clock_, &metrics_,
-                                                     restore_timeout_, std::move(rh));
+  rebalance_ = std::make_unique<delivery::Rebalance>(
+      batch_.get(), &clock_, &metrics_, &delivery_metrics_, restore_timeout_, std::move(rh));
   delivery::RecoveryHooks rec;
   rec.beat = [this](const char* what) { liveness_.Beat(what); };
   rec.destroy_producer = [this] { producer_.Destroy(); };
@@ -590,7 +590,7 @@ bool Daemon::RecoverConsumer(const std::string& reason) {
       "exiting",
       {{"error", reason}});
   liveness_.Beat("re-creating the consumer");
-  metrics_.CountRebalance("lost");
+  delivery_metrics_.CountRebalance("lost");
   health_.joined = false;
   health_.PublishNotReady();
   if (recovery_->ConsumerLost(fatal_) == CommitResult::kFatal) fatal_ = true;

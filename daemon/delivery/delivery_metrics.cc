@@ -1,5 +1,7 @@
 #include "delivery/delivery_metrics.h"
 
+#include <string>
+
 namespace dedupd::delivery {
 namespace {
 
@@ -23,13 +25,48 @@ DeliveryMetrics::DeliveryMetrics(prometheus::Registry& registry)
               .Help("Time from an input message's Kafka timestamp (CreateTime or LogAppendTime, "
                     "as the topic sets it) to the commit of its outputs")
               .Register(registry)
-              .Add({}, CommitLatencyBuckets())) {}
+              .Add({}, CommitLatencyBuckets())),
+      rebalances_(prometheus::BuildCounter()
+                      .Name("dedupd_rebalances_total")
+                      .Help("Consumer group rebalance callbacks, by kind (assigned, revoked, "
+                            "lost: taken away without a revoke, after a session timeout)")
+                      .Register(registry)),
+      assigned_partitions_(prometheus::BuildGauge()
+                               .Name("dedupd_assigned_partitions")
+                               .Help("Input partitions this instance owns now")
+                               .Register(registry)
+                               .Add({})),
+      consumer_lag_(
+          prometheus::BuildGauge()
+              .Name("dedupd_consumer_lag_messages")
+              .Help(
+                  "Messages behind the end of each input partition (log end offset minus position)")
+              .Register(registry)) {
+  for (auto kind : {"assigned", "revoked", "lost"}) rebalances_.Add({{"kind", kind}});
+}
 
 void DeliveryMetrics::CountTransaction(TransactionResult result) {
   switch (result) {
     case TransactionResult::kCommitted: committed_.Increment(); return;
     case TransactionResult::kAborted: aborted_.Increment(); return;
   }
+}
+
+void DeliveryMetrics::CountRebalance(std::string_view kind) {
+  rebalances_.Add({{"kind", std::string(kind)}}).Increment();
+}
+
+void DeliveryMetrics::SetConsumerLag(std::string_view topic, int32_t partition, double lag) {
+  std::lock_guard lock(lag_mu_);
+  consumer_lag_.Add({{"topic", std::string(topic)}, {"partition", std::to_string(partition)}})
+      .Set(lag);
+}
+
+void DeliveryMetrics::RemoveConsumerLag(std::string_view topic, int32_t partition) {
+  const prometheus::Labels labels{{"topic", std::string(topic)},
+                                  {"partition", std::to_string(partition)}};
+  std::lock_guard lock(lag_mu_);
+  if (consumer_lag_.Has(labels)) consumer_lag_.Remove(&consumer_lag_.Add(labels));
 }
 
 }  // namespace dedupd::delivery

@@ -14,8 +14,13 @@
 #pragma once
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string_view>
 
 namespace dedupd::delivery {
 
@@ -30,12 +35,27 @@ class DeliveryMetrics {
   // dedupd_event_latency_seconds: from an input message's Kafka timestamp
   // to the commit of its outputs (docs/operations.md).
   void ObserveEventLatency(double seconds) { event_latency_seconds_.Observe(seconds); }
+  // dedupd_rebalances_total{kind}: a consumer group rebalance callback:
+  // assigned | revoked | lost (all three exist at 0 from the start).
+  void CountRebalance(std::string_view kind);
+  // dedupd_assigned_partitions: input partitions this instance owns now.
+  void SetAssignedPartitions(double n) { assigned_partitions_.Set(n); }
+  // dedupd_consumer_lag_messages{topic,partition}.
+  void SetConsumerLag(std::string_view topic, int32_t partition, double lag);
+  // Drops the partition's lag series: an instance exports lag only for the
+  // partitions it owns, so a revoked partition's last value does not stay
+  // frozen in its scrape (another instance reports it now).
+  void RemoveConsumerLag(std::string_view topic, int32_t partition);
 
  private:
   prometheus::Family<prometheus::Counter>& transactions_;
   prometheus::Counter& committed_;
   prometheus::Counter& aborted_;
   prometheus::Histogram& event_latency_seconds_;
+  prometheus::Family<prometheus::Counter>& rebalances_;
+  prometheus::Gauge& assigned_partitions_;
+  prometheus::Family<prometheus::Gauge>& consumer_lag_;
+  std::mutex lag_mu_;  // a series' Add and Remove are not one step
 };
 
 }  // namespace dedupd::delivery

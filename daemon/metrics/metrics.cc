@@ -52,22 +52,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                         .Name("dedupd_kafka_errors_total")
                         .Help("Kafka client errors, by kind")
                         .Register(*registry_)),
-      consumer_lag_(
-          BuildGauge()
-              .Name("dedupd_consumer_lag_messages")
-              .Help(
-                  "Messages behind the end of each input partition (log end offset minus position)")
-              .Register(*registry_)),
-      rebalances_(BuildCounter()
-                      .Name("dedupd_rebalances_total")
-                      .Help("Consumer group rebalance callbacks, by kind (assigned, revoked, "
-                            "lost: taken away without a revoke, after a session timeout)")
-                      .Register(*registry_)),
-      assigned_partitions_(BuildGauge()
-                               .Name("dedupd_assigned_partitions")
-                               .Help("Input partitions this instance owns now")
-                               .Register(*registry_)
-                               .Add({})),
       input_messages_(BuildCounter()
                           .Name("dedupd_input_messages_total")
                           .Help("Input messages read, good or bad")
@@ -154,7 +138,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
   for (size_t i = 0; i < kFlagNames.size(); ++i) {
     flag_pages_[i] = &flags_.Add({{"flag", std::string(kFlagNames[i])}});
   }
-  for (auto kind : {"assigned", "revoked", "lost"}) rebalances_.Add({{"kind", kind}});
   for (auto cls : {"3xx", "4xx", "5xx", "other"}) skipped_.Add({{"status_class", cls}});
   for (auto kind : {"admin", "commit", "consume", "delivery", "fatal", "init_transactions",
                     "produce", "transport"}) {
@@ -231,21 +214,6 @@ void Metrics::CountSkipped(int status) {
 void Metrics::CountKafkaError(std::string_view kind) {
   kafka_errors_.Add({{"kind", std::string(kind)}}).Increment();
 }
-void Metrics::SetConsumerLag(std::string_view topic, int32_t partition, double lag) {
-  std::lock_guard lock(lag_mu_);
-  consumer_lag_.Add({{"topic", std::string(topic)}, {"partition", std::to_string(partition)}})
-      .Set(lag);
-}
-void Metrics::RemoveConsumerLag(std::string_view topic, int32_t partition) {
-  const prometheus::Labels labels{{"topic", std::string(topic)},
-                                  {"partition", std::to_string(partition)}};
-  std::lock_guard lock(lag_mu_);
-  if (consumer_lag_.Has(labels)) consumer_lag_.Remove(&consumer_lag_.Add(labels));
-}
-void Metrics::CountRebalance(std::string_view kind) {
-  rebalances_.Add({{"kind", std::string(kind)}}).Increment();
-}
-
 std::string Metrics::Render() const {
   std::ostringstream out;
   auto families = registry_->Collect();

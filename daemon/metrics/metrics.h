@@ -50,14 +50,6 @@ class Metrics {
   void ObserveSimhashDistance(int bits) { simhash_distance_.Observe(bits); }
   void SetIndexDocuments(double n) { index_documents_.Set(n); }
   void SetStateBytes(double n) { state_bytes_.Set(n); }
-  void SetConsumerLag(std::string_view topic, int32_t partition, double lag);
-  // Drops the partition's lag series: an instance exports lag only for the
-  // partitions it owns, so a revoked partition's last value does not stay
-  // frozen in its scrape (another instance reports it now).
-  void RemoveConsumerLag(std::string_view topic, int32_t partition);
-  // A consumer group rebalance callback: assigned | revoked | lost.
-  void CountRebalance(std::string_view kind);
-  void SetAssignedPartitions(double n) { assigned_partitions_.Set(n); }
   void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
   void SetReplayRemaining(double n) { replay_remaining_.Set(n); }
   // Set just before each scrape (the values change with time, not events).
@@ -96,10 +88,6 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& dead_letters_;
   prometheus::Family<prometheus::Counter>& skipped_;
   prometheus::Family<prometheus::Counter>& kafka_errors_;
-  prometheus::Family<prometheus::Gauge>& consumer_lag_;
-  std::mutex lag_mu_;  // a series' Add and Remove are not one step
-  prometheus::Family<prometheus::Counter>& rebalances_;
-  prometheus::Gauge& assigned_partitions_;
   prometheus::Counter& input_messages_;
   prometheus::Counter& unkeyed_input_;
   prometheus::Histogram& processing_seconds_;

@@ -27,6 +27,17 @@ Lines Expected() {
       "# TYPE dedupd_event_latency_seconds histogram",
       "dedupd_event_latency_seconds_count 0",
       "dedupd_event_latency_seconds_sum 0",
+      "# HELP dedupd_rebalances_total Consumer group rebalance callbacks, by kind (assigned, "
+      "revoked, lost: taken away without a revoke, after a session timeout)",
+      "# TYPE dedupd_rebalances_total counter",
+      "dedupd_rebalances_total{kind=\"assigned\"} 0",
+      "dedupd_rebalances_total{kind=\"revoked\"} 0",
+      "dedupd_rebalances_total{kind=\"lost\"} 0",
+      "# HELP dedupd_assigned_partitions Input partitions this instance owns now",
+      "# TYPE dedupd_assigned_partitions gauge",
+      "dedupd_assigned_partitions 0",
+      // dedupd_consumer_lag_messages has no series (so no lines) before the
+      // first statistics of an owned partition.
   };
   // 5 ms to 60 s: dashboards and docs/benchmarks.md read these quantiles.
   for (const char* le : {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "0.75", "1", "1.5",
@@ -49,12 +60,18 @@ TEST(DeliveryMetrics, CountsTransactionsAndObservesLatency) {
   metrics.CountTransaction(TransactionResult::kCommitted);
   metrics.CountTransaction(TransactionResult::kAborted);
   metrics.ObserveEventLatency(0.8);
+  metrics.SetConsumerLag("pages", 3, 12);
   const Lines lines = RegistryLines(registry);
   EXPECT_EQ(lines.count("dedupd_transactions_total{result=\"committed\"} 2"), 1u);
   EXPECT_EQ(lines.count("dedupd_transactions_total{result=\"aborted\"} 1"), 1u);
   EXPECT_EQ(lines.count("dedupd_event_latency_seconds_bucket{le=\"0.75\"} 0"), 1u);
   EXPECT_EQ(lines.count("dedupd_event_latency_seconds_bucket{le=\"1\"} 1"), 1u);
   EXPECT_EQ(lines.count("dedupd_event_latency_seconds_count 1"), 1u);
+  EXPECT_EQ(lines.count("dedupd_consumer_lag_messages{partition=\"3\",topic=\"pages\"} 12"), 1u);
+  EXPECT_EQ(lines.count("# HELP dedupd_consumer_lag_messages Messages behind the end of each "
+                        "input partition (log end offset minus position)"),
+            1u);
+  EXPECT_EQ(lines.count("# TYPE dedupd_consumer_lag_messages gauge"), 1u);
 }
 
 }  // namespace
