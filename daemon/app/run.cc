@@ -137,7 +137,7 @@ class Daemon {
         consumer_edge_(cfg.topics.input, [this] { return consumer_.get(); }),
         store_edge_(&store_, &detector_),
         store_guard_(&store_edge_, &clock_, &store_metrics_, StoreHooks()),
-        health_(&liveness_, &events_.brokers(), &store_guard_, &metrics_) {}
+        health_(&liveness_, &events_.brokers(), &store_guard_, &metrics_, &delivery_metrics_) {}
   // The HTTP threads read the store through api_: stopped before any member
   // they use is destroyed, whichever way Run() returned.
   ~Daemon() { http_.Stop(); }
@@ -849,7 +849,7 @@ void Daemon::TailFingerprints() {
 
 int Daemon::Run() {
   if (!Setup()) return 1;
-  metrics_.SetReady(Ready());
+  delivery_metrics_.SetReady(Ready());
   const size_t batch_size = cfg_.processing.batch_size;
   const size_t commit_messages = cfg_.processing.commit_messages;
   const auto commit_interval = cfg_.processing.commit_interval;
@@ -938,7 +938,7 @@ int Daemon::Run() {
       continue;
     }
     producer_.Poll(0);
-    metrics_.SetReady(Ready());
+    delivery_metrics_.SetReady(Ready());
     if (batch_->uncommitted() > 0 &&
         (commit_now || batch_->Due(commit_messages, commit_interval))) {
       if (CommitBatch() == CommitResult::kFatal) fatal_ = true;

@@ -41,7 +41,30 @@ DeliveryMetrics::DeliveryMetrics(prometheus::Registry& registry)
               .Name("dedupd_consumer_lag_messages")
               .Help(
                   "Messages behind the end of each input partition (log end offset minus position)")
-              .Register(registry)) {
+              .Register(registry)),
+      ready_(prometheus::BuildGauge()
+                 .Name("dedupd_ready")
+                 .Help("1 when /readyz answers ready")
+                 .Register(registry)
+                 .Add({})),
+      loop_last_progress_(prometheus::BuildGauge()
+                              .Name("dedupd_loop_last_progress_timestamp_seconds")
+                              .Help("Unix time of the processing loop's last sign of progress "
+                                    "(/healthz fails after health.liveness_timeout_ms without)")
+                              .Register(registry)
+                              .Add({})),
+      brokers_up_(prometheus::BuildGauge()
+                      .Name("dedupd_brokers_up")
+                      .Help("Brokers librdkafka reports UP (-1 before the first statistics)")
+                      .Register(registry)
+                      .Add({})),
+      broker_unavailable_seconds_(
+          prometheus::BuildGauge()
+              .Name("dedupd_broker_unavailable_seconds")
+              .Help("Seconds since the last moment any broker was up; 0 while one is")
+              .Register(registry)
+              .Add({})) {
+  brokers_up_.Set(-1);
   for (auto kind : {"assigned", "revoked", "lost"}) rebalances_.Add({{"kind", kind}});
 }
 

@@ -46,6 +46,16 @@ class DeliveryMetrics {
   // partitions it owns, so a revoked partition's last value does not stay
   // frozen in its scrape (another instance reports it now).
   void RemoveConsumerLag(std::string_view topic, int32_t partition);
+  // dedupd_ready: 1 when /readyz answers ready.
+  void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
+  // Set just before each scrape (the values change with time, not events):
+  // dedupd_loop_last_progress_timestamp_seconds, dedupd_brokers_up (-1
+  // before the first statistics) and dedupd_broker_unavailable_seconds.
+  void SetLoopLastProgress(double unix_seconds) { loop_last_progress_.Set(unix_seconds); }
+  void SetBrokers(int up, double unavailable_seconds) {
+    brokers_up_.Set(up);
+    broker_unavailable_seconds_.Set(unavailable_seconds);
+  }
 
  private:
   prometheus::Family<prometheus::Counter>& transactions_;
@@ -56,6 +66,10 @@ class DeliveryMetrics {
   prometheus::Gauge& assigned_partitions_;
   prometheus::Family<prometheus::Gauge>& consumer_lag_;
   std::mutex lag_mu_;  // a series' Add and Remove are not one step
+  prometheus::Gauge& ready_;
+  prometheus::Gauge& loop_last_progress_;
+  prometheus::Gauge& brokers_up_;
+  prometheus::Gauge& broker_unavailable_seconds_;
 };
 
 }  // namespace dedupd::delivery

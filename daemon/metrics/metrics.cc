@@ -89,35 +89,12 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                        .Help("Approximate size of the state store")
                        .Register(*registry_)
                        .Add({})),
-      ready_(BuildGauge()
-                 .Name("dedupd_ready")
-                 .Help("1 when /readyz answers ready")
-                 .Register(*registry_)
-                 .Add({})),
       replay_remaining_(BuildGauge()
                             .Name("dedupd_replay_remaining_messages")
                             .Help("Input messages a `dedupd replay` still has to process before "
                                   "the end offsets taken at its start (0 outside a replay)")
                             .Register(*registry_)
-                            .Add({})),
-      loop_last_progress_(BuildGauge()
-                              .Name("dedupd_loop_last_progress_timestamp_seconds")
-                              .Help("Unix time of the processing loop's last sign of progress "
-                                    "(/healthz fails after health.liveness_timeout_ms without)")
-                              .Register(*registry_)
-                              .Add({})),
-      brokers_up_(BuildGauge()
-                      .Name("dedupd_brokers_up")
-                      .Help("Brokers librdkafka reports UP (-1 before the first statistics)")
-                      .Register(*registry_)
-                      .Add({})),
-      broker_unavailable_seconds_(
-          BuildGauge()
-              .Name("dedupd_broker_unavailable_seconds")
-              .Help("Seconds since the last moment any broker was up; 0 while one is")
-              .Register(*registry_)
-              .Add({})) {
-  brokers_up_.Set(-1);
+                            .Add({})) {
   BuildGauge()
       .Name("dedupd_build_info")
       .Help("Build information")

@@ -50,14 +50,7 @@ class Metrics {
   void ObserveSimhashDistance(int bits) { simhash_distance_.Observe(bits); }
   void SetIndexDocuments(double n) { index_documents_.Set(n); }
   void SetStateBytes(double n) { state_bytes_.Set(n); }
-  void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
   void SetReplayRemaining(double n) { replay_remaining_.Set(n); }
-  // Set just before each scrape (the values change with time, not events).
-  void SetLoopLastProgress(double unix_seconds) { loop_last_progress_.Set(unix_seconds); }
-  void SetBrokers(int up, double unavailable_seconds) {
-    brokers_up_.Set(up);
-    broker_unavailable_seconds_.Set(unavailable_seconds);
-  }
 
   std::string Render() const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -95,12 +88,8 @@ class Metrics {
   prometheus::Histogram& simhash_distance_;
   prometheus::Gauge& index_documents_;
   prometheus::Gauge& state_bytes_;
-  prometheus::Gauge& ready_;
   prometheus::Gauge& replay_remaining_;  // `dedupd replay` only; 0 in `run`
-  prometheus::Gauge& loop_last_progress_;
-  prometheus::Gauge& brokers_up_;
-  prometheus::Gauge& broker_unavailable_seconds_;
-  ProcessCollector process_;  // process_*, read from /proc at each Render()
+  ProcessCollector process_;             // process_*, read from /proc at each Render()
   // dedupd_pages_total's series, by Verdict (never removed, so the pointers
   // stay valid).
   std::array<prometheus::Counter*, 5> verdict_pages_{};

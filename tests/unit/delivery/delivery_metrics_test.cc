@@ -36,6 +36,20 @@ Lines Expected() {
       "# HELP dedupd_assigned_partitions Input partitions this instance owns now",
       "# TYPE dedupd_assigned_partitions gauge",
       "dedupd_assigned_partitions 0",
+      "# HELP dedupd_ready 1 when /readyz answers ready",
+      "# TYPE dedupd_ready gauge",
+      "dedupd_ready 0",
+      "# HELP dedupd_loop_last_progress_timestamp_seconds Unix time of the processing loop's "
+      "last sign of progress (/healthz fails after health.liveness_timeout_ms without)",
+      "# TYPE dedupd_loop_last_progress_timestamp_seconds gauge",
+      "dedupd_loop_last_progress_timestamp_seconds 0",
+      "# HELP dedupd_brokers_up Brokers librdkafka reports UP (-1 before the first statistics)",
+      "# TYPE dedupd_brokers_up gauge",
+      "dedupd_brokers_up -1",
+      "# HELP dedupd_broker_unavailable_seconds Seconds since the last moment any broker was up; "
+      "0 while one is",
+      "# TYPE dedupd_broker_unavailable_seconds gauge",
+      "dedupd_broker_unavailable_seconds 0",
       // dedupd_consumer_lag_messages has no series (so no lines) before the
       // first statistics of an owned partition.
   };
