@@ -1,5 +1,8 @@
-// Metrics: every Prometheus metric dedupd exports, declared in one place with
-// the names DESIGN.md fixes (dashboards and alerts depend on them).
+// Metrics: the Prometheus metrics several stages share, with the names
+// DESIGN.md fixes (dashboards and alerts depend on them), and the registry
+// on which each stage declares its own (delivery::DeliveryMetrics,
+// delivery::StoreMetrics, sync::SyncMetrics, alert::AlertMetrics; the table
+// is in docs/delivery.md, "Which stage declares which metric").
 //
 //   Metrics m(50);                                  // site label limit
 //   m.CountVerdict(Verdict::kRevised);
