@@ -250,7 +250,7 @@ int Post(CURL* curl, const std::string& endpoint, const std::string& body,
 // down holds up none of the others.
 class Sender {
  public:
-  Sender(std::string url, const AlertmanagerOptions& options, metrics::Metrics* metrics)
+  Sender(std::string url, const AlertmanagerOptions& options, AlertMetrics* metrics)
       : url_(std::move(url)),
         endpoint_(Endpoint(url_)),
         options_(options),
@@ -285,7 +285,7 @@ class Sender {
     std::lock_guard lock(mu_);
     // After Stop() nothing would send it; overflow keeps memory bounded.
     if (stopping_ || queue_.size() >= options_.max_queue) {
-      metrics_->CountAlertmanagerPost("dropped");
+      metrics_->CountPost(PostResult::kDropped);
       return;
     }
     queue_.push_back(alert);
@@ -308,7 +308,7 @@ class Sender {
         drain_expired = stopping_ && std::chrono::steady_clock::now() >= drain_deadline_;
       }
       if (drain_expired) {
-        metrics_->CountAlertmanagerPost("dropped");
+        metrics_->CountPost(PostResult::kDropped);
         log::Warn("alerts dropped at shutdown: drain timeout reached",
                   {{"url", url_}, {"alerts", std::to_string(batch.size())}});
         continue;
@@ -332,11 +332,11 @@ class Sender {
         status = Post(curl_.get(), endpoint_, body, options_, creds, &error);
       }
       if (status >= 200 && status < 300) {
-        metrics_->CountAlertmanagerPost("ok");
+        metrics_->CountPost(PostResult::kOk);
         return;
       }
       if (status != 0) error = "HTTP " + std::to_string(status);
-      metrics_->CountAlertmanagerPost("error");
+      metrics_->CountPost(PostResult::kError);
       // A client error (bad JSON, bad labels) will not get better on retry;
       // 408 and 429 (a proxy's timeout or rate limit) may.
       if (status >= 400 && status < 500 && status != 408 && status != 429) break;
@@ -351,7 +351,7 @@ class Sender {
         break;  // stopping: this batch had its attempt
       }
     }
-    metrics_->CountAlertmanagerPost("dropped");
+    metrics_->CountPost(PostResult::kDropped);
     log::Warn("alerts dropped after retries",
               {{"url", url_}, {"alerts", std::to_string(batch.size())}, {"error", error}});
   }
@@ -359,7 +359,7 @@ class Sender {
   const std::string url_;
   const std::string endpoint_;
   const AlertmanagerOptions& options_;  // owned by the Impl, which outlives this
-  metrics::Metrics* metrics_;
+  AlertMetrics* metrics_;
   CurlPtr curl_;  // used by thread_ only, once started
   bool valid_url_ = false;
   std::mutex mu_;
@@ -426,7 +426,7 @@ bool CheckAlertmanagerOptions(const AlertmanagerOptions& o, std::string* error) 
 
 class AlertmanagerNotifier::Impl {
  public:
-  Impl(AlertmanagerOptions options, metrics::Metrics* metrics) : options_(std::move(options)) {
+  Impl(AlertmanagerOptions options, AlertMetrics* metrics) : options_(std::move(options)) {
     // Once per process, before any handle; never cleaned up (libcurl's
     // global state lives as long as the process).
     static std::once_flag curl_init;
@@ -503,7 +503,7 @@ class AlertmanagerNotifier::Impl {
   std::vector<std::unique_ptr<Sender>> senders_;  // hold a reference to options_
 };
 
-AlertmanagerNotifier::AlertmanagerNotifier(AlertmanagerOptions options, metrics::Metrics* metrics)
+AlertmanagerNotifier::AlertmanagerNotifier(AlertmanagerOptions options, AlertMetrics* metrics)
     : impl_(std::make_unique<Impl>(std::move(options), metrics)) {}
 AlertmanagerNotifier::~AlertmanagerNotifier() {
   impl_->Stop();

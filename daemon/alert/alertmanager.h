@@ -6,7 +6,8 @@
 //   AlertmanagerOptions options = AlertmanagerOptionsFrom(cfg.settings());  // alertmanager.*
 //   std::string error;
 //   if (!CheckAlertmanagerOptions(options, &error)) return Fail(error);  // unreadable file
-//   AlertmanagerNotifier notifier(options, &metrics);
+//   AlertMetrics alert_metrics(*metrics.registry());
+//   AlertmanagerNotifier notifier(options, &alert_metrics);
 //   notifier.Start();
 //   notifier.Enqueue(event, diff);   // after the Kafka transaction committed
 //   notifier.Stop();                 // drains what it can within the timeout
@@ -26,9 +27,9 @@
 #include <string>
 #include <vector>
 
+#include "alert/alert_metrics.h"
 #include "config/config.h"
 #include "dedupd/v1/dedupd.pb.h"
-#include "metrics/metrics.h"
 
 namespace dedupd::alert {
 
@@ -71,7 +72,7 @@ bool CheckAlertmanagerOptions(const AlertmanagerOptions& options, std::string* e
 
 class AlertmanagerNotifier {
  public:
-  AlertmanagerNotifier(AlertmanagerOptions options, metrics::Metrics* metrics);
+  AlertmanagerNotifier(AlertmanagerOptions options, AlertMetrics* metrics);
   ~AlertmanagerNotifier();
   AlertmanagerNotifier(const AlertmanagerNotifier&) = delete;
   AlertmanagerNotifier& operator=(const AlertmanagerNotifier&) = delete;

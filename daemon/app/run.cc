@@ -127,15 +127,17 @@ class Daemon {
         metrics_(cfg.metrics.site_label_limit, DEDUPD_VERSION),
         delivery_metrics_(*metrics_.registry()),
         sync_metrics_(*metrics_.registry()),
+        alert_metrics_(*metrics_.registry()),
+        store_metrics_(*metrics_.registry()),
         http_(HttpServerOptionsFrom(cfg)),
-        events_(&metrics_, cfg.topics.input),
+        events_(&metrics_, &delivery_metrics_, cfg.topics.input),
         rebalancer_(this),
         liveness_(cfg.health.liveness_timeout),
         producer_(cfg.topics.input, [this] { return consumer_.get(); }),
         consumer_edge_(cfg.topics.input, [this] { return consumer_.get(); }),
         store_edge_(&store_, &detector_),
-        store_guard_(&store_edge_, &clock_, &metrics_, StoreHooks()),
-        health_(&liveness_, &events_.brokers(), &store_guard_, &metrics_) {}
+        store_guard_(&store_edge_, &clock_, &store_metrics_, StoreHooks()),
+        health_(&liveness_, &events_.brokers(), &store_guard_, &metrics_, &delivery_metrics_) {}
   // The HTTP threads read the store through api_: stopped before any member
   // they use is destroyed, whichever way Run() returned.
   ~Daemon() { http_.Stop(); }
@@ -205,6 +207,8 @@ class Daemon {
   metrics::Metrics metrics_;
   delivery::DeliveryMetrics delivery_metrics_;  // on metrics_'s registry
   sync::SyncMetrics sync_metrics_;              // likewise
+  alert::AlertMetrics alert_metrics_;           // likewise, with Alertmanager off too
+  delivery::StoreMetrics store_metrics_;        // likewise; store_guard_ sets them
   // Used by the HTTP server's threads: declared before http_ so that they
   // outlive it (members are destroyed in reverse order).
   OwnershipIndex ownership_;
@@ -317,9 +321,9 @@ void Daemon::GiveUp(const std::set<int32_t>& partitions) {
   ownership_.Revoke(std::vector<int32_t>(partitions.begin(), partitions.end()));
   for (int32_t id : partitions) {
     events_.SetOwned(id, false);
-    metrics_.RemoveConsumerLag(input_topic_, id);
+    delivery_metrics_.RemoveConsumerLag(input_topic_, id);
   }
-  metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
+  delivery_metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
 }
 
 bool Daemon::Setup() {
@@ -404,7 +408,7 @@ bool Daemon::Setup() {
   store_->DeferEncoding();
   log::Info("detection workers", {{"threads", std::to_string(workers_->threads())}});
   if (cfg_.alertmanager.enabled) {
-    notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &metrics_);
+    notifier_ = std::make_unique<alert::AlertmanagerNotifier>(a, &alert_metrics_);
     notifier_->Start();
     // The URLs carry no credentials (the configuration refuses user:password@).
     std::string urls;
@@ -470,7 +474,7 @@ bool Daemon::Setup() {
   rh.assigned = [this](const std::vector<int32_t>& ids) {
     for (int32_t id : ids) events_.SetOwned(id, true);
     ownership_.Assign(ids);
-    metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
+    delivery_metrics_.SetAssignedPartitions(static_cast<double>(events_.owned().size()));
     health_.restoring = false;
     health_.joined = true;
     health_.Publish();
@@ -482,8 +486,8 @@ bool Daemon::Setup() {
   rh.finish_read_ahead = [this](bool drop) { FinishReadAhead(drop); };
   rh.recover_producer = [this] { return RecoverProducer(); };
   rh.recovering_consumer = [this] { return recovering_consumer_; };
-  rebalance_ = std::make_unique<delivery::Rebalance>(batch_.get(), &clock_, &metrics_,
-                                                     restore_timeout_, std::move(rh));
+  rebalance_ = std::make_unique<delivery::Rebalance>(
+      batch_.get(), &clock_, &metrics_, &delivery_metrics_, restore_timeout_, std::move(rh));
   delivery::RecoveryHooks rec;
   rec.beat = [this](const char* what) { liveness_.Beat(what); };
   rec.destroy_producer = [this] { producer_.Destroy(); };
@@ -586,7 +590,7 @@ bool Daemon::RecoverConsumer(const std::string& reason) {
       "exiting",
       {{"error", reason}});
   liveness_.Beat("re-creating the consumer");
-  metrics_.CountRebalance("lost");
+  delivery_metrics_.CountRebalance("lost");
   health_.joined = false;
   health_.PublishNotReady();
   if (recovery_->ConsumerLost(fatal_) == CommitResult::kFatal) fatal_ = true;
@@ -845,7 +849,7 @@ void Daemon::TailFingerprints() {
 
 int Daemon::Run() {
   if (!Setup()) return 1;
-  metrics_.SetReady(Ready());
+  delivery_metrics_.SetReady(Ready());
   const size_t batch_size = cfg_.processing.batch_size;
   const size_t commit_messages = cfg_.processing.commit_messages;
   const auto commit_interval = cfg_.processing.commit_interval;
@@ -934,7 +938,7 @@ int Daemon::Run() {
       continue;
     }
     producer_.Poll(0);
-    metrics_.SetReady(Ready());
+    delivery_metrics_.SetReady(Ready());
     if (batch_->uncommitted() > 0 &&
         (commit_now || batch_->Due(commit_messages, commit_interval))) {
       if (CommitBatch() == CommitResult::kFatal) fatal_ = true;

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "app/settings.h"
 #include "common/log.h"
+#include "delivery/store_metrics.h"
 #include "emit/json.h"
 #include "metrics/http_server.h"
 #include "pipeline/pipeline.h"
@@ -99,6 +100,7 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
   const api::Api page_api(store.get(), &copies, ApiOptionsFrom(cfg));
 
   metrics::Metrics metrics(cfg.metrics.site_label_limit, DEDUPD_VERSION);
+  delivery::StoreMetrics store_metrics(*metrics.registry());
   metrics::HttpServer server(HttpServerOptionsFrom(cfg));
   if (args.metrics_port >= 0 || args.hold_seconds > 0) {
     page_api.Register(&server);  // the API and /ui/page: browse the scanned stream
@@ -168,8 +170,8 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
       out.flush();
       const auto why = store->LastError();
       const auto kind = why ? why->kind : state::StoreErrorKind::kIo;
-      metrics.SetStateStoreWritable(false);
-      metrics.CountStateStoreError(state::StoreErrorKindName(kind));
+      store_metrics.SetWritable(false);
+      store_metrics.CountError(state::StoreErrorKindName(kind));
       switch (kind) {
         case state::StoreErrorKind::kNoSpace:
           log::Error(

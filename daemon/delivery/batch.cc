@@ -360,7 +360,8 @@ Offsets Batch::Drop() {
 void Batch::ObserveCommitLatency(int64_t now_ms) const {
   for (const int64_t at : input_times_ms_) {
     if (at <= 0) continue;
-    metrics_->ObserveEventLatency(static_cast<double>(std::max<int64_t>(now_ms - at, 0)) / 1000.0);
+    delivery_metrics_->ObserveEventLatency(static_cast<double>(std::max<int64_t>(now_ms - at, 0)) /
+                                           1000.0);
   }
 }
 

@@ -17,7 +17,7 @@ void ClientEvents::event_cb(RdKafka::Event& event) {
         // revoke removed, frozen at its last value (docs/kafka.md).
         if (!Owns(p.partition)) continue;
         if (auto lag = kafka::ExportedLag(p, kafka::Isolation::kReadCommitted)) {
-          metrics_->SetConsumerLag(p.topic, p.partition, static_cast<double>(*lag));
+          delivery_metrics_->SetConsumerLag(p.topic, p.partition, static_cast<double>(*lag));
         }
       }
       return;

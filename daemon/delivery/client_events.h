@@ -24,6 +24,7 @@
 #include <set>
 #include <string>
 
+#include "delivery/delivery_metrics.h"
 #include "kafka/stats.h"
 #include "metrics/broker_watch.h"
 #include "metrics/metrics.h"
@@ -32,8 +33,11 @@ namespace dedupd::delivery {
 
 class ClientEvents final : public RdKafka::EventCb {
  public:
-  ClientEvents(metrics::Metrics* metrics, std::string input_topic)
-      : metrics_(metrics), input_topic_(std::move(input_topic)) {}
+  ClientEvents(metrics::Metrics* metrics, DeliveryMetrics* delivery_metrics,
+               std::string input_topic)
+      : metrics_(metrics),
+        delivery_metrics_(delivery_metrics),
+        input_topic_(std::move(input_topic)) {}
   void event_cb(RdKafka::Event& event) override;
 
   int brokers_up() const { return brokers_.BrokersUp(); }
@@ -50,6 +54,7 @@ class ClientEvents final : public RdKafka::EventCb {
   bool Owns(int32_t partition);
 
   metrics::Metrics* metrics_;
+  DeliveryMetrics* delivery_metrics_;  // the lag series
   std::string input_topic_;
   std::mutex owned_mu_;
   std::set<int32_t> owned_;

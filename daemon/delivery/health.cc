@@ -3,8 +3,13 @@
 namespace dedupd::delivery {
 
 Health::Health(const metrics::Liveness* liveness, const metrics::BrokerWatch* brokers,
-               const StoreGuard* store_guard, metrics::Metrics* metrics)
-    : liveness_(liveness), brokers_(brokers), store_guard_(store_guard), metrics_(metrics) {}
+               const StoreGuard* store_guard, metrics::Metrics* metrics,
+               DeliveryMetrics* delivery_metrics)
+    : liveness_(liveness),
+      brokers_(brokers),
+      store_guard_(store_guard),
+      metrics_(metrics),
+      delivery_metrics_(delivery_metrics) {}
 
 bool Health::Stalled() const {
   return liveness_->Check().since > kStall;
@@ -16,11 +21,11 @@ bool Health::Ready() const {
 }
 
 void Health::Publish() const {
-  metrics_->SetReady(Ready());
+  delivery_metrics_->SetReady(Ready());
 }
 
 void Health::PublishNotReady() const {
-  metrics_->SetReady(false);
+  delivery_metrics_->SetReady(false);
 }
 
 metrics::HttpResponse Health::Readyz() const {
@@ -43,8 +48,8 @@ metrics::HttpResponse Health::Healthz() const {
 }
 
 metrics::HttpResponse Health::Metrics() const {
-  metrics_->SetLoopLastProgress(liveness_->LastProgressUnixSeconds());
-  metrics_->SetBrokers(brokers_->BrokersUp(), brokers_->UnavailableSeconds());
+  delivery_metrics_->SetLoopLastProgress(liveness_->LastProgressUnixSeconds());
+  delivery_metrics_->SetBrokers(brokers_->BrokersUp(), brokers_->UnavailableSeconds());
   return metrics::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render()};
 }
 

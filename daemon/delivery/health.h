@@ -24,6 +24,7 @@
 #include <chrono>
 #include <string>
 
+#include "delivery/delivery_metrics.h"
 #include "delivery/store_guard.h"
 #include "metrics/broker_watch.h"
 #include "metrics/http_server.h"
@@ -38,7 +39,8 @@ class Health {
   static constexpr std::chrono::milliseconds kStall{5000};
 
   Health(const metrics::Liveness* liveness, const metrics::BrokerWatch* brokers,
-         const StoreGuard* store_guard, metrics::Metrics* metrics);
+         const StoreGuard* store_guard, metrics::Metrics* metrics,
+         DeliveryMetrics* delivery_metrics);
 
   std::atomic<bool> loaded{false};          // the state and the fingerprints are read
   std::atomic<bool> producer_ready{false};  // created (and its transactions initialised)
@@ -65,7 +67,8 @@ class Health {
   const metrics::Liveness* liveness_;
   const metrics::BrokerWatch* brokers_;
   const StoreGuard* store_guard_;
-  metrics::Metrics* metrics_;
+  metrics::Metrics* metrics_;  // renders /metrics
+  DeliveryMetrics* delivery_metrics_;
 };
 
 }  // namespace dedupd::delivery

@@ -7,10 +7,12 @@
 namespace dedupd::delivery {
 
 Rebalance::Rebalance(Batch* batch, Clock* clock, metrics::Metrics* metrics,
-                     std::chrono::milliseconds restore_timeout, RebalanceHooks hooks)
+                     DeliveryMetrics* delivery_metrics, std::chrono::milliseconds restore_timeout,
+                     RebalanceHooks hooks)
     : batch_(batch),
       clock_(clock),
       metrics_(metrics),
+      delivery_metrics_(delivery_metrics),
       restore_timeout_(restore_timeout),
       hooks_(std::move(hooks)) {}
 
@@ -30,7 +32,7 @@ RebalanceOutcome Rebalance::Callback(RebalanceEdge& edge, RebalanceEvent event,
       log::Info("partitions assigned", {{"partitions", list}, {"protocol", protocol}});
       // A cooperative rebalance ends with an assignment callback for every
       // member, most of them empty: only real assignments count.
-      if (!partitions.empty()) metrics_->CountRebalance("assigned");
+      if (!partitions.empty()) delivery_metrics_->CountRebalance("assigned");
       // A producer lost during the revocation is re-created before the new
       // partitions are taken (nothing is assigned now, so nothing to rewind).
       if ((hooks_.loop_fatal() || hooks_.client_fatal()) && !hooks_.recover_producer()) {
@@ -50,7 +52,8 @@ RebalanceOutcome Rebalance::Callback(RebalanceEdge& edge, RebalanceEvent event,
   log::Info(
       lost ? "partitions lost" : "partitions revoked",
       {{"count", std::to_string(partitions.size())}, {"partitions", list}, {"protocol", protocol}});
-  if (!partitions.empty() || !cooperative) metrics_->CountRebalance(lost ? "lost" : "revoked");
+  if (!partitions.empty() || !cooperative)
+    delivery_metrics_->CountRebalance(lost ? "lost" : "revoked");
   const bool incremental = cooperative && event == RebalanceEvent::kRevoke;
   return Revoked(edge, partitions, incremental, hooks_.loop_fatal());
 }

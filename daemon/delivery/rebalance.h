@@ -31,6 +31,7 @@
 
 #include "delivery/batch.h"
 #include "delivery/clock.h"
+#include "delivery/delivery_metrics.h"
 #include "delivery/edge.h"
 #include "kafka/result.h"
 #include "kafka/status.h"
@@ -112,7 +113,8 @@ struct RebalanceHooks {
 class Rebalance {
  public:
   Rebalance(Batch* batch, Clock* clock, metrics::Metrics* metrics,
-            std::chrono::milliseconds restore_timeout, RebalanceHooks hooks);
+            DeliveryMetrics* delivery_metrics, std::chrono::milliseconds restore_timeout,
+            RebalanceHooks hooks);
 
   // The whole callback: logged, counted (dedupd_rebalances_total), read-ahead
   // messages finished first, a lost producer re-created before an
@@ -131,6 +133,7 @@ class Rebalance {
   Batch* batch_;
   Clock* clock_;
   metrics::Metrics* metrics_;
+  DeliveryMetrics* delivery_metrics_;
   std::chrono::milliseconds restore_timeout_;
   RebalanceHooks hooks_;
 };

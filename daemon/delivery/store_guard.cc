@@ -14,8 +14,7 @@ std::string Seconds(Clock::TimePoint from, Clock::TimePoint to) {
 
 }  // namespace
 
-StoreGuard::StoreGuard(StoreEdge* store, Clock* clock, metrics::Metrics* metrics,
-                       StoreGuardHooks hooks)
+StoreGuard::StoreGuard(StoreEdge* store, Clock* clock, StoreMetrics* metrics, StoreGuardHooks hooks)
     : store_(store), clock_(clock), metrics_(metrics), hooks_(std::move(hooks)) {}
 
 bool StoreGuard::Ready() {
@@ -78,20 +77,20 @@ void StoreGuard::Note(const std::optional<StoreFault>& fault, bool failed_write)
   if (!fault) {
     if (was_writable) return;
     writable_ = true;
-    metrics_->SetStateStoreWritable(true);
+    metrics_->SetWritable(true);
     hooks_.changed(true);
     log::Info("state store writable again; taking input",
               {{"waited_seconds", Seconds(blocked_since_, now)}});
     return;
   }
-  if (failed_write || was_writable) metrics_->CountStateStoreError(fault->kind);
+  if (failed_write || was_writable) metrics_->CountError(fault->kind);
   {
     std::lock_guard lock(why_mu_);
     why_ = fault->message;
   }
   if (was_writable) blocked_since_ = now;
   writable_ = false;
-  metrics_->SetStateStoreWritable(false);
+  metrics_->SetWritable(false);
   hooks_.changed(false);
   if (was_writable || now - logged_ >= std::chrono::seconds(30)) {
     logged_ = now;

@@ -4,7 +4,8 @@
 // and retried before any other write and before any new batch; while the
 // store takes no writes the daemon is not ready and takes no new input.
 //
-//   delivery::StoreGuard guard(&store_edge, &clock, &metrics, hooks);
+//   delivery::StoreMetrics store_metrics(*metrics.registry());
+//   delivery::StoreGuard guard(&store_edge, &clock, &store_metrics, hooks);
 //   if (batch.uncommitted() == 0 && !guard.Ready()) HoldInput();  // no new batch
 //   if (!detector.Commit(meta, &why)) guard.CommitFailed(meta, store_edge.LastError(), why);
 //   guard.Wait(deadline);  // a restore's write: waits for space, a second at a time
@@ -27,7 +28,7 @@
 
 #include "delivery/clock.h"
 #include "delivery/edge.h"
-#include "metrics/metrics.h"
+#include "delivery/store_metrics.h"
 
 namespace dedupd::delivery {
 
@@ -60,7 +61,7 @@ struct StoreGuardHooks {
 class StoreGuard {
  public:
   using Meta = std::map<std::string, std::string>;
-  StoreGuard(StoreEdge* store, Clock* clock, metrics::Metrics* metrics, StoreGuardHooks hooks);
+  StoreGuard(StoreEdge* store, Clock* clock, StoreMetrics* metrics, StoreGuardHooks hooks);
 
   // Whether the store can take the next batch: RocksDB reopened if a write
   // failed, the free space over state.min_free_bytes, and a write kept from
@@ -94,7 +95,7 @@ class StoreGuard {
  private:
   StoreEdge* store_;
   Clock* clock_;
-  metrics::Metrics* metrics_;
+  StoreMetrics* metrics_;
   StoreGuardHooks hooks_;
   std::atomic<bool> writable_{true};
   mutable std::mutex why_mu_;

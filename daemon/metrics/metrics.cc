@@ -15,10 +15,6 @@ using prometheus::Histogram;
 Histogram::BucketBoundaries LatencyBuckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 }
-// 5 ms to 60 s: a commit interval (1 s by default) is the usual middle.
-Histogram::BucketBoundaries CommitLatencyBuckets() {
-  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60};
-}
 Histogram::BucketBoundaries LagBuckets() {
   return {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400};
 }
@@ -56,26 +52,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                         .Name("dedupd_kafka_errors_total")
                         .Help("Kafka client errors, by kind")
                         .Register(*registry_)),
-      alertmanager_posts_(BuildCounter()
-                              .Name("dedupd_alertmanager_posts_total")
-                              .Help("Alert batches posted to Alertmanager, by result")
-                              .Register(*registry_)),
-      consumer_lag_(
-          BuildGauge()
-              .Name("dedupd_consumer_lag_messages")
-              .Help(
-                  "Messages behind the end of each input partition (log end offset minus position)")
-              .Register(*registry_)),
-      rebalances_(BuildCounter()
-                      .Name("dedupd_rebalances_total")
-                      .Help("Consumer group rebalance callbacks, by kind (assigned, revoked, "
-                            "lost: taken away without a revoke, after a session timeout)")
-                      .Register(*registry_)),
-      assigned_partitions_(BuildGauge()
-                               .Name("dedupd_assigned_partitions")
-                               .Help("Input partitions this instance owns now")
-                               .Register(*registry_)
-                               .Add({})),
       input_messages_(BuildCounter()
                           .Name("dedupd_input_messages_total")
                           .Help("Input messages read, good or bad")
@@ -97,13 +73,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                              .Help("Time from fetched_at to the event being produced")
                              .Register(*registry_)
                              .Add({}, LagBuckets())),
-      event_latency_seconds_(
-          BuildHistogram()
-              .Name("dedupd_event_latency_seconds")
-              .Help("Time from an input message's Kafka timestamp (CreateTime or LogAppendTime, "
-                    "as the topic sets it) to the commit of its outputs")
-              .Register(*registry_)
-              .Add({}, CommitLatencyBuckets())),
       simhash_distance_(
           BuildHistogram()
               .Name("dedupd_simhash_distance")
@@ -120,47 +89,12 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                        .Help("Approximate size of the state store")
                        .Register(*registry_)
                        .Add({})),
-      ready_(BuildGauge()
-                 .Name("dedupd_ready")
-                 .Help("1 when /readyz answers ready")
-                 .Register(*registry_)
-                 .Add({})),
       replay_remaining_(BuildGauge()
                             .Name("dedupd_replay_remaining_messages")
                             .Help("Input messages a `dedupd replay` still has to process before "
                                   "the end offsets taken at its start (0 outside a replay)")
                             .Register(*registry_)
-                            .Add({})),
-      state_store_errors_(BuildCounter()
-                              .Name("dedupd_state_store_errors_total")
-                              .Help("State store writes that failed or were refused, and volumes "
-                                    "found under state.min_free_bytes, by kind (no_space, io)")
-                              .Register(*registry_)),
-      state_store_writable_(BuildGauge()
-                                .Name("dedupd_state_store_writable")
-                                .Help("1 while the state store takes writes; 0 while its volume is "
-                                      "under state.min_free_bytes or its writes fail")
-                                .Register(*registry_)
-                                .Add({})),
-      loop_last_progress_(BuildGauge()
-                              .Name("dedupd_loop_last_progress_timestamp_seconds")
-                              .Help("Unix time of the processing loop's last sign of progress "
-                                    "(/healthz fails after health.liveness_timeout_ms without)")
-                              .Register(*registry_)
-                              .Add({})),
-      brokers_up_(BuildGauge()
-                      .Name("dedupd_brokers_up")
-                      .Help("Brokers librdkafka reports UP (-1 before the first statistics)")
-                      .Register(*registry_)
-                      .Add({})),
-      broker_unavailable_seconds_(
-          BuildGauge()
-              .Name("dedupd_broker_unavailable_seconds")
-              .Help("Seconds since the last moment any broker was up; 0 while one is")
-              .Register(*registry_)
-              .Add({})) {
-  state_store_writable_.Set(1);
-  brokers_up_.Set(-1);
+                            .Add({})) {
   BuildGauge()
       .Name("dedupd_build_info")
       .Help("Build information")
@@ -181,9 +115,6 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
   for (size_t i = 0; i < kFlagNames.size(); ++i) {
     flag_pages_[i] = &flags_.Add({{"flag", std::string(kFlagNames[i])}});
   }
-  for (auto kind : {"no_space", "io"}) state_store_errors_.Add({{"kind", kind}});
-  for (auto kind : {"assigned", "revoked", "lost"}) rebalances_.Add({{"kind", kind}});
-  for (auto result : {"ok", "error", "dropped"}) alertmanager_posts_.Add({{"result", result}});
   for (auto cls : {"3xx", "4xx", "5xx", "other"}) skipped_.Add({{"status_class", cls}});
   for (auto kind : {"admin", "commit", "consume", "delivery", "fatal", "init_transactions",
                     "produce", "transport"}) {
@@ -260,27 +191,6 @@ void Metrics::CountSkipped(int status) {
 void Metrics::CountKafkaError(std::string_view kind) {
   kafka_errors_.Add({{"kind", std::string(kind)}}).Increment();
 }
-void Metrics::CountStateStoreError(std::string_view kind) {
-  state_store_errors_.Add({{"kind", std::string(kind)}}).Increment();
-}
-void Metrics::CountAlertmanagerPost(std::string_view result) {
-  alertmanager_posts_.Add({{"result", std::string(result)}}).Increment();
-}
-void Metrics::SetConsumerLag(std::string_view topic, int32_t partition, double lag) {
-  std::lock_guard lock(lag_mu_);
-  consumer_lag_.Add({{"topic", std::string(topic)}, {"partition", std::to_string(partition)}})
-      .Set(lag);
-}
-void Metrics::RemoveConsumerLag(std::string_view topic, int32_t partition) {
-  const prometheus::Labels labels{{"topic", std::string(topic)},
-                                  {"partition", std::to_string(partition)}};
-  std::lock_guard lock(lag_mu_);
-  if (consumer_lag_.Has(labels)) consumer_lag_.Remove(&consumer_lag_.Add(labels));
-}
-void Metrics::CountRebalance(std::string_view kind) {
-  rebalances_.Add({{"kind", std::string(kind)}}).Increment();
-}
-
 std::string Metrics::Render() const {
   std::ostringstream out;
   auto families = registry_->Collect();

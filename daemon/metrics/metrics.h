@@ -1,5 +1,8 @@
-// Metrics: every Prometheus metric dedupd exports, declared in one place with
-// the names DESIGN.md fixes (dashboards and alerts depend on them).
+// Metrics: the Prometheus metrics several stages share, with the names
+// DESIGN.md fixes (dashboards and alerts depend on them), and the registry
+// on which each stage declares its own (delivery::DeliveryMetrics,
+// delivery::StoreMetrics, sync::SyncMetrics, alert::AlertMetrics; the table
+// is in docs/delivery.md, "Which stage declares which metric").
 //
 //   Metrics m(50);                                  // site label limit
 //   m.CountVerdict(Verdict::kRevised);
@@ -45,36 +48,12 @@ class Metrics {
   void CountDeadLetter(std::string_view reason);
   void CountSkipped(int http_status);
   void CountKafkaError(std::string_view kind);
-  void CountAlertmanagerPost(std::string_view result);
   void ObserveProcessing(double seconds) { processing_seconds_.Observe(seconds); }
   void ObserveEventLag(double seconds) { event_lag_seconds_.Observe(seconds); }
-  // From an input message's Kafka timestamp to the commit of its outputs
-  // (docs/operations.md, dedupd_event_latency_seconds).
-  void ObserveEventLatency(double seconds) { event_latency_seconds_.Observe(seconds); }
   void ObserveSimhashDistance(int bits) { simhash_distance_.Observe(bits); }
   void SetIndexDocuments(double n) { index_documents_.Set(n); }
   void SetStateBytes(double n) { state_bytes_.Set(n); }
-  void SetConsumerLag(std::string_view topic, int32_t partition, double lag);
-  // Drops the partition's lag series: an instance exports lag only for the
-  // partitions it owns, so a revoked partition's last value does not stay
-  // frozen in its scrape (another instance reports it now).
-  void RemoveConsumerLag(std::string_view topic, int32_t partition);
-  // A consumer group rebalance callback: assigned | revoked | lost.
-  void CountRebalance(std::string_view kind);
-  void SetAssignedPartitions(double n) { assigned_partitions_.Set(n); }
-  void SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
   void SetReplayRemaining(double n) { replay_remaining_.Set(n); }
-  // The state store: 0 while it takes no writes (free space under
-  // state.min_free_bytes, or a failed write), and its failures by kind
-  // (no_space | io). docs/delivery.md, "Full disk".
-  void SetStateStoreWritable(bool writable) { state_store_writable_.Set(writable ? 1 : 0); }
-  void CountStateStoreError(std::string_view kind);
-  // Set just before each scrape (the values change with time, not events).
-  void SetLoopLastProgress(double unix_seconds) { loop_last_progress_.Set(unix_seconds); }
-  void SetBrokers(int up, double unavailable_seconds) {
-    brokers_up_.Set(up);
-    broker_unavailable_seconds_.Set(unavailable_seconds);
-  }
 
   std::string Render() const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -105,27 +84,15 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& dead_letters_;
   prometheus::Family<prometheus::Counter>& skipped_;
   prometheus::Family<prometheus::Counter>& kafka_errors_;
-  prometheus::Family<prometheus::Counter>& alertmanager_posts_;
-  prometheus::Family<prometheus::Gauge>& consumer_lag_;
-  std::mutex lag_mu_;  // a series' Add and Remove are not one step
-  prometheus::Family<prometheus::Counter>& rebalances_;
-  prometheus::Gauge& assigned_partitions_;
   prometheus::Counter& input_messages_;
   prometheus::Counter& unkeyed_input_;
   prometheus::Histogram& processing_seconds_;
   prometheus::Histogram& event_lag_seconds_;
-  prometheus::Histogram& event_latency_seconds_;
   prometheus::Histogram& simhash_distance_;
   prometheus::Gauge& index_documents_;
   prometheus::Gauge& state_bytes_;
-  prometheus::Gauge& ready_;
   prometheus::Gauge& replay_remaining_;  // `dedupd replay` only; 0 in `run`
-  prometheus::Family<prometheus::Counter>& state_store_errors_;
-  prometheus::Gauge& state_store_writable_;
-  prometheus::Gauge& loop_last_progress_;
-  prometheus::Gauge& brokers_up_;
-  prometheus::Gauge& broker_unavailable_seconds_;
-  ProcessCollector process_;  // process_*, read from /proc at each Render()
+  ProcessCollector process_;             // process_*, read from /proc at each Render()
   // dedupd_pages_total's series, by Verdict (never removed, so the pointers
   // stay valid).
   std::array<prometheus::Counter*, 5> verdict_pages_{};

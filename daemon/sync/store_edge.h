@@ -5,7 +5,7 @@
 // after the guard.
 //
 //   sync::DetectorStoreEdge edge(&store_, &detector_);
-//   delivery::StoreGuard guard(&edge, &clock, &metrics, hooks);
+//   delivery::StoreGuard guard(&edge, &clock, &store_metrics, hooks);
 //
 // Thread-safety: the loop thread's.
 #pragma once

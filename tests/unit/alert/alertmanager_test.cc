@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "metrics/metrics.h"
 #include "unit/alert/recording_http_server.h"
 
 namespace dedupd::alert {
@@ -33,6 +34,13 @@ using std::chrono::seconds;
 using StringMap = std::map<std::string, std::string>;
 
 constexpr auto kWait = seconds(20);
+
+// The notifier's metrics on the daemon's registry, rendered as /metrics is.
+struct TestMetrics {
+  metrics::Metrics all;
+  AlertMetrics alert{*all.registry()};
+  std::string Render() const { return all.Render(); }
+};
 
 struct Edit {
   v1::PageEvent event;
@@ -68,7 +76,7 @@ std::string Url(int i) {
 
 // The value of dedupd_alertmanager_posts_total{result=...}; 0 when the series
 // does not exist (yet).
-double Posts(const metrics::Metrics& m, const std::string& result) {
+double Posts(const TestMetrics& m, const std::string& result) {
   std::string text = m.Render();
   std::smatch match;
   std::regex line("(^|\\n)dedupd_alertmanager_posts_total\\{result=\"" + result +
@@ -77,7 +85,7 @@ double Posts(const metrics::Metrics& m, const std::string& result) {
 }
 
 // Polls the metrics until `result` reaches `want` (for failures no server sees).
-bool WaitForPosts(const metrics::Metrics& m, const std::string& result, double want) {
+bool WaitForPosts(const TestMetrics& m, const std::string& result, double want) {
   auto end = std::chrono::steady_clock::now() + kWait;
   while (std::chrono::steady_clock::now() < end) {
     if (Posts(m, result) >= want) return true;
@@ -143,8 +151,8 @@ AlertmanagerOptions Options(const RecordingHttpServer& server) {
 TEST(AlertmanagerNotifier, PostsOneBatchAsTheJsonArrayAlertmanagerV2Expects) {
   RecordingHttpServer server;
   ASSERT_TRUE(server.listening());
-  metrics::Metrics m;
-  AlertmanagerNotifier notifier(Options(server), &m);
+  TestMetrics m;
+  AlertmanagerNotifier notifier(Options(server), &m.alert);
   Edit major = Revised(Url(1), v1::MAJOR, 3);
   // A title with everything JSON must escape, and CJK text.
   major.event.set_title("\"Quoted\" \\ title\nwith a tab\t and 成渝地区双城经济圈");
@@ -201,8 +209,8 @@ TEST(AlertmanagerNotifier, PostsOneBatchAsTheJsonArrayAlertmanagerV2Expects) {
 
 TEST(AlertmanagerNotifier, LongTextsAreClippedOnACharacterBoundary) {
   RecordingHttpServer server;
-  metrics::Metrics m;
-  AlertmanagerNotifier notifier(Options(server), &m);
+  TestMetrics m;
+  AlertmanagerNotifier notifier(Options(server), &m.alert);
   Edit e = Revised(Url(1), v1::MAJOR);
   std::string cjk;
   for (int i = 0; i < 3000; ++i) cjk += "经";  // 3 bytes each: 9000 bytes
@@ -224,10 +232,10 @@ TEST(AlertmanagerNotifier, LongTextsAreClippedOnACharacterBoundary) {
 
 TEST(AlertmanagerNotifier, ABaseUrlWithAPathPrefixKeepsIt) {
   RecordingHttpServer server;
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o = Options(server);
   o.urls = {server.url() + "/alertmanager/"};
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   Edit e = Revised(Url(1), v1::MINOR);
   notifier.Enqueue(e.event, e.diff);
   notifier.Start();
@@ -238,10 +246,10 @@ TEST(AlertmanagerNotifier, ABaseUrlWithAPathPrefixKeepsIt) {
 
 TEST(AlertmanagerNotifier, SplitsTheQueueIntoBatchesOfBatchSizeInOrder) {
   RecordingHttpServer server;
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o = Options(server);
   o.batch_size = 2;
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   for (int i = 0; i < 5; ++i) {
     Edit e = Revised(Url(i), v1::MAJOR);
     notifier.Enqueue(e.event, e.diff);
@@ -259,8 +267,8 @@ TEST(AlertmanagerNotifier, SplitsTheQueueIntoBatchesOfBatchSizeInOrder) {
 
 TEST(AlertmanagerNotifier, OnlyUnrevertedRevisionsAtOrAboveMinSeverityArePosted) {
   RecordingHttpServer server;
-  metrics::Metrics m;
-  AlertmanagerNotifier notifier(Options(server), &m);  // min_severity: minor
+  TestMetrics m;
+  AlertmanagerNotifier notifier(Options(server), &m.alert);  // min_severity: minor
   std::vector<Edit> ignored;
   Edit near = Revised(Url(1), v1::MAJOR);
   near.event.set_verdict(v1::NEAR_DUPLICATE);
@@ -292,10 +300,10 @@ TEST(AlertmanagerNotifier, OnlyUnrevertedRevisionsAtOrAboveMinSeverityArePosted)
 
 TEST(AlertmanagerNotifier, MinSeverityMajorLeavesMinorEditsOut) {
   RecordingHttpServer server;
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o = Options(server);
   o.min_severity = "major";
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   Edit minor = Revised(Url(1), v1::MINOR);
   Edit major = Revised(Url(2), v1::MAJOR);
   notifier.Enqueue(minor.event, minor.diff);
@@ -310,10 +318,10 @@ TEST(AlertmanagerNotifier, MinSeverityMajorLeavesMinorEditsOut) {
 TEST(AlertmanagerNotifier, RetriesA5xxWithBackoffThenSucceeds) {
   RecordingHttpServer server;
   server.Script({503, 500});
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o = Options(server);
   o.retries = 3;
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   Edit first = Revised(Url(0), v1::MAJOR);
   notifier.Enqueue(first.event, first.diff);
   notifier.Start();
@@ -356,10 +364,10 @@ TEST(AlertmanagerNotifier, RetriesA5xxWithBackoffThenSucceeds) {
 TEST(AlertmanagerNotifier, A4xxIsNotRetried) {
   RecordingHttpServer server;
   server.Script({400});
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o = Options(server);
   o.retries = 5;
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   Edit rejected = Revised(Url(1), v1::MAJOR);
   notifier.Enqueue(rejected.event, rejected.diff);
   notifier.Start();
@@ -382,8 +390,8 @@ TEST(AlertmanagerNotifier, A4xxIsNotRetried) {
 TEST(AlertmanagerNotifier, A429IsRetriedLikeA5xx) {
   RecordingHttpServer server;
   server.Script({429});
-  metrics::Metrics m;
-  AlertmanagerNotifier notifier(Options(server), &m);
+  TestMetrics m;
+  AlertmanagerNotifier notifier(Options(server), &m.alert);
   Edit e = Revised(Url(1), v1::MAJOR);
   notifier.Enqueue(e.event, e.diff);
   notifier.Start();
@@ -398,10 +406,10 @@ TEST(AlertmanagerNotifier, A429IsRetriedLikeA5xx) {
 
 TEST(AlertmanagerNotifier, ABatchIsDroppedAndCountedAfterItsRetries) {
   RecordingHttpServer server(503);
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o = Options(server);
   o.retries = 2;
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   Edit e = Revised(Url(1), v1::MAJOR);
   notifier.Enqueue(e.event, e.diff);
   notifier.Start();
@@ -422,11 +430,11 @@ TEST(AlertmanagerNotifier, AnUnreachableAlertmanagerCountsErrorsThenADrop) {
     RecordingHttpServer gone;  // bound, then closed: connections are refused
     closed_port = gone.port();
   }
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o;
   o.urls = {"http://127.0.0.1:" + std::to_string(closed_port)};
   o.retries = 1;
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   Edit e = Revised(Url(1), v1::MAJOR);
   notifier.Enqueue(e.event, e.diff);
   notifier.Start();
@@ -437,10 +445,10 @@ TEST(AlertmanagerNotifier, AnUnreachableAlertmanagerCountsErrorsThenADrop) {
 }
 
 TEST(AlertmanagerNotifier, ANonHttpUrlDropsWithoutTrying) {
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o;
   o.urls = {"ftp://alertmanager.example:9093"};  // neither http nor https: refused, counted
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   Edit e = Revised(Url(1), v1::MAJOR);
   notifier.Enqueue(e.event, e.diff);
   notifier.Start();
@@ -451,10 +459,10 @@ TEST(AlertmanagerNotifier, ANonHttpUrlDropsWithoutTrying) {
 
 TEST(AlertmanagerNotifier, QueueOverflowIsDroppedAndCounted) {
   RecordingHttpServer server;
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o = Options(server);
   o.max_queue = 2;
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   for (int i = 0; i < 3; ++i) {
     Edit e = Revised(Url(i), v1::MAJOR);
     notifier.Enqueue(e.event, e.diff);
@@ -470,10 +478,10 @@ TEST(AlertmanagerNotifier, QueueOverflowIsDroppedAndCounted) {
 
 TEST(AlertmanagerNotifier, StopDrainsTheQueue) {
   RecordingHttpServer server;
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o = Options(server);
   o.batch_size = 2;
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   for (int i = 0; i < 7; ++i) {
     Edit e = Revised(Url(i), v1::MAJOR);
     notifier.Enqueue(e.event, e.diff);
@@ -499,11 +507,11 @@ TEST(AlertmanagerNotifier, StopDrainsTheQueue) {
 
 TEST(AlertmanagerNotifier, StopDoesNotRetryAFailingAlertmanager) {
   RecordingHttpServer server(503);
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o = Options(server);
   o.batch_size = 1;
   o.retries = 100;  // would take many minutes if Stop() kept retrying
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   for (int i = 0; i < 5; ++i) {
     Edit e = Revised(Url(i), v1::MAJOR);
     notifier.Enqueue(e.event, e.diff);
@@ -535,13 +543,13 @@ TEST(AlertmanagerNotifier, StopGivesUpWhatItCannotSendWithinTheTimeout) {
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(::listen(fd, 64), 0);
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o;
   o.urls = {"http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port))};
   o.batch_size = 1;
   o.timeout_ms = 300;
   o.retries = 3;
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   for (int i = 0; i < 5; ++i) {
     Edit e = Revised(Url(i), v1::MAJOR);
     notifier.Enqueue(e.event, e.diff);
@@ -628,9 +636,9 @@ class TempFile {
 };
 
 // Posts one alert to `o` and returns what `server` received (empty if nothing).
-std::vector<HttpRequest> PostOne(AlertmanagerOptions o, metrics::Metrics* m,
+std::vector<HttpRequest> PostOne(AlertmanagerOptions o, TestMetrics* m,
                                  const RecordingHttpServer& server) {
-  AlertmanagerNotifier notifier(o, m);
+  AlertmanagerNotifier notifier(o, &m->alert);
   Edit e = Revised(Url(1), v1::MAJOR);
   notifier.Enqueue(e.event, e.diff);
   notifier.Start();
@@ -644,7 +652,7 @@ TEST(AlertmanagerHttps, TheCertificateIsVerifiedAgainstTheGivenCaFile) {
   RecordingHttpServer server;
   TlsFront front(server);
   ASSERT_TRUE(front.ready()) << "tls_front.py did not start (python3, openssl)";
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o;
   o.urls = {front.url()};
   o.ca_file = front.ca_file();
@@ -663,12 +671,12 @@ TEST(AlertmanagerHttps, AnUntrustedCertificateIsRefusedAndCounted) {
   TlsFront other(other_backend);  // another self-signed certificate: the wrong CA
   ASSERT_TRUE(front.ready() && other.ready());
   for (const std::string& ca : {std::string(), other.ca_file()}) {  // system CAs, wrong CA
-    metrics::Metrics m;
+    TestMetrics m;
     AlertmanagerOptions o;
     o.urls = {front.url()};
     o.ca_file = ca;
     o.retries = 0;
-    AlertmanagerNotifier notifier(o, &m);
+    AlertmanagerNotifier notifier(o, &m.alert);
     Edit e = Revised(Url(1), v1::MAJOR);
     notifier.Enqueue(e.event, e.diff);
     notifier.Start();
@@ -684,7 +692,7 @@ TEST(AlertmanagerHttps, InsecureSkipVerifyAcceptsAnyCertificate) {
   RecordingHttpServer server;
   TlsFront front(server);
   ASSERT_TRUE(front.ready());
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o;
   o.urls = {front.url()};
   o.insecure_skip_verify = true;
@@ -696,7 +704,7 @@ TEST(AlertmanagerAuth, BasicAuthWithThePasswordFromAFileOverHttps) {
   TlsFront front(server);
   ASSERT_TRUE(front.ready());
   TempFile password("s3cret: pw\n");  // a Secret's trailing newline is not part of it
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o;
   o.urls = {front.url()};
   o.ca_file = front.ca_file();
@@ -710,11 +718,11 @@ TEST(AlertmanagerAuth, BasicAuthWithThePasswordFromAFileOverHttps) {
 TEST(AlertmanagerAuth, BearerTokenFromAFileIsReadAgainForEachBatch) {
   RecordingHttpServer server;
   TempFile token("token-one\n");
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o;
   o.urls = {server.url()};
   o.bearer_token_file = token.path();
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   notifier.Start();
   Edit first = Revised(Url(1), v1::MAJOR);
   notifier.Enqueue(first.event, first.diff);
@@ -754,9 +762,9 @@ TEST(AlertmanagerAuth, CredentialsFromTheEnvironmentThroughTheConfiguration) {
     AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg.settings());
     std::string error;
     ASSERT_TRUE(CheckAlertmanagerOptions(o, &error)) << error;
-    metrics::Metrics m;
+    TestMetrics m;
     size_t before = server.Count();
-    AlertmanagerNotifier notifier(o, &m);
+    AlertmanagerNotifier notifier(o, &m.alert);
     Edit e = Revised(Url(1), v1::MAJOR);
     notifier.Enqueue(e.event, e.diff);
     notifier.Start();
@@ -783,11 +791,11 @@ TEST(AlertmanagerAuth, AnUnreadableCredentialFileFailsTheStartCheckByName) {
 
 TEST(AlertmanagerCluster, EveryAlertmanagerGetsEveryBatch) {
   RecordingHttpServer a, b;
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o;
   o.urls = {a.url(), b.url() + "/prefix"};
   o.batch_size = 2;
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   for (int i = 0; i < 3; ++i) {
     Edit e = Revised(Url(i), v1::MAJOR);
     notifier.Enqueue(e.event, e.diff);
@@ -818,13 +826,13 @@ TEST(AlertmanagerCluster, AHungAlertmanagerDoesNotHoldUpTheOthers) {
   ASSERT_EQ(::listen(fd, 64), 0);
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   RecordingHttpServer live;
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o;
   o.urls = {"http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), live.url()};
   o.batch_size = 1;
   o.timeout_ms = 4000;
   o.retries = 3;
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   auto start = std::chrono::steady_clock::now();
   notifier.Start();
   for (int i = 0; i < 3; ++i) {
@@ -844,11 +852,11 @@ TEST(AlertmanagerCluster, AHungAlertmanagerDoesNotHoldUpTheOthers) {
 
 TEST(AlertmanagerGeneratorUrl, TheTemplateGetsTheEncodedUrlAndBothVersions) {
   RecordingHttpServer server;
-  metrics::Metrics m;
+  TestMetrics m;
   AlertmanagerOptions o;
   o.urls = {server.url()};
   o.generator_url = "https://dedupd.example/diff?url={url}&from={from}&to={to}";
-  AlertmanagerNotifier notifier(o, &m);
+  AlertmanagerNotifier notifier(o, &m.alert);
   Edit e = Revised("https://gov.example/news/a b?x=1&y=成#{to}", v1::MAJOR, 3);
   e.diff.mutable_old_side()->set_version(2);
   notifier.Enqueue(e.event, e.diff);
@@ -882,9 +890,9 @@ TEST(AlertmanagerGeneratorUrl, ExternalUrlGivesThePageLink) {
     char* env[] = {nullptr};
     ASSERT_TRUE(config::LoadConfig("", env, flags, &cfg, &errors)) << errors.front();
     AlertmanagerOptions o = AlertmanagerOptionsFrom(cfg.settings());
-    metrics::Metrics m;
+    TestMetrics m;
     size_t before = server.Count();
-    AlertmanagerNotifier notifier(o, &m);
+    AlertmanagerNotifier notifier(o, &m.alert);
     Edit e = Revised("https://gov.example/a?x=1&y=成", v1::MAJOR, 3);
     e.diff.mutable_old_side()->set_version(2);
     notifier.Enqueue(e.event, e.diff);

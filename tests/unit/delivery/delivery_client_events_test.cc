@@ -44,7 +44,8 @@ std::string Stats(const std::string& state) {
 
 TEST(ClientEvents, ExportsLagOnlyForOwnedPartitionsAndFollowsTheBrokers) {
   metrics::Metrics metrics;
-  ClientEvents events(&metrics, "pages");
+  DeliveryMetrics delivery_metrics(*metrics.registry());
+  ClientEvents events(&metrics, &delivery_metrics, "pages");
   EXPECT_EQ(events.brokers_up(), -1) << "unknown before any statistics";
   events.SetOwned(1, true);
   FakeEvent stats(RdKafka::Event::EVENT_STATS, Stats("UP"));
@@ -71,7 +72,8 @@ TEST(ClientEvents, ExportsLagOnlyForOwnedPartitionsAndFollowsTheBrokers) {
 
 TEST(ClientEvents, RemembersAFatalErrorUntilCleared) {
   metrics::Metrics metrics;
-  ClientEvents events(&metrics, "pages");
+  DeliveryMetrics delivery_metrics(*metrics.registry());
+  ClientEvents events(&metrics, &delivery_metrics, "pages");
   FakeEvent transport(RdKafka::Event::EVENT_ERROR, "timeout", RdKafka::ERR__TRANSPORT);
   events.event_cb(transport);
   EXPECT_FALSE(events.fatal());

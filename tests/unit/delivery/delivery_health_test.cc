@@ -22,8 +22,8 @@ class HealthTest : public ::testing::Test {
       : metrics_(50),
         liveness_(std::chrono::seconds(60), Clocks()),
         brokers_([this] { return steady_; }),
-        guard_(&store_, &clock_, &metrics_, StoreGuardHooks{}),
-        health_(&liveness_, &brokers_, &guard_, &metrics_) {
+        guard_(&store_, &clock_, &store_metrics_, StoreGuardHooks{}),
+        health_(&liveness_, &brokers_, &guard_, &metrics_, &delivery_metrics_) {
     liveness_.Beat("consume");
     brokers_.OnStats(1);
   }
@@ -47,6 +47,8 @@ class HealthTest : public ::testing::Test {
   std::chrono::system_clock::time_point wall_ =
       std::chrono::system_clock::time_point{} + std::chrono::seconds(1'700'000'000);
   metrics::Metrics metrics_;
+  StoreMetrics store_metrics_{*metrics_.registry()};
+  DeliveryMetrics delivery_metrics_{*metrics_.registry()};
   metrics::Liveness liveness_;
   metrics::BrokerWatch brokers_;
   ManualClock clock_;

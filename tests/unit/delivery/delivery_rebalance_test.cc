@@ -102,7 +102,7 @@ class RebalanceTest : public ::testing::Test {
       for (int32_t id : ids) owned_.erase(id);
     };
     hooks.owned = [this] { return owned_; };
-    rebalance_ = std::make_unique<Rebalance>(batch_.get(), &clock_, &metrics_,
+    rebalance_ = std::make_unique<Rebalance>(batch_.get(), &clock_, &metrics_, &delivery_metrics_,
                                              std::chrono::seconds(120), hooks);
   }
 
@@ -261,7 +261,7 @@ class RebalanceCallbackTest : public RebalanceTest {
       return recovers_;
     };
     hooks.recovering_consumer = [this] { return recovering_consumer_; };
-    rebalance_ = std::make_unique<Rebalance>(batch_.get(), &clock_, &metrics_,
+    rebalance_ = std::make_unique<Rebalance>(batch_.get(), &clock_, &metrics_, &delivery_metrics_,
                                              std::chrono::seconds(120), hooks);
   }
   std::string Count(const std::string& kind) {

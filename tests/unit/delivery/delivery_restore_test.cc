@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "delivery/restore.h"
+#include "metrics/metrics.h"
 #include "unit/delivery/fake_edge.h"
 
 namespace dedupd::delivery {
@@ -19,7 +20,7 @@ using testing::ManualClock;
 
 class RestoreTest : public ::testing::Test {
  protected:
-  RestoreTest() : guard_(&store_, &clock_, &metrics_, StoreGuardHooks{}) {
+  RestoreTest() : guard_(&store_, &clock_, &store_metrics_, StoreGuardHooks{}) {
     hooks_.cancelled = [this] { return cancelled_; };
     hooks_.brokers_unavailable = [this] { return brokers_down_; };
     hooks_.store_error = [this] { return store_.LastError(); };
@@ -46,6 +47,7 @@ class RestoreTest : public ::testing::Test {
   FakeStore store_;
   ManualClock clock_;
   metrics::Metrics metrics_;
+  StoreMetrics store_metrics_{*metrics_.registry()};
   StoreGuard guard_;
   RestoreHooks hooks_;
   bool cancelled_ = false;

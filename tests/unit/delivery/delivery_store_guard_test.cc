@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "delivery/store_guard.h"
+#include "metrics/metrics.h"
 #include "unit/delivery/fake_edge.h"
 
 namespace dedupd::delivery {
@@ -28,7 +29,7 @@ class StoreGuardTest : public ::testing::Test {
     hooks.beat = [this](const char* what) { beats_.emplace_back(what); };
     hooks.cancelled = [this] { return cancelled_; };
     hooks.changed = [this](bool writable) { changes_.push_back(writable); };
-    guard_.emplace(&store_, &clock_, &metrics_, std::move(hooks));
+    guard_.emplace(&store_, &clock_, &store_metrics_, std::move(hooks));
   }
   bool MetricHas(const std::string& line) {
     return metrics_.Render().find(line) != std::string::npos;
@@ -37,6 +38,7 @@ class StoreGuardTest : public ::testing::Test {
   FakeStore store_;
   ManualClock clock_;
   metrics::Metrics metrics_;
+  StoreMetrics store_metrics_{*metrics_.registry()};
   bool cancelled_ = false;
   std::vector<std::string> beats_;
   std::vector<bool> changes_;

@@ -2,13 +2,15 @@
 // exist at 0 before the first rebalance, and a partition's lag series goes
 // away when the instance gives the partition up: a frozen value left behind
 // would be summed with its new owner's by every dashboard and alert.
+// Declared by the delivery stage (delivery/delivery_metrics.h).
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "delivery/delivery_metrics.h"
 #include "metrics/metrics.h"
 
-namespace dedupd::metrics {
+namespace dedupd::delivery {
 namespace {
 
 bool HasLine(const std::string& text, const std::string& line) {
@@ -16,8 +18,9 @@ bool HasLine(const std::string& text, const std::string& line) {
 }
 
 TEST(RebalanceMetrics, KindsArePreCreatedAtZero) {
-  Metrics m;
-  const std::string text = m.Render();
+  metrics::Metrics all;  // rendered as /metrics is
+  DeliveryMetrics m(*all.registry());
+  const std::string text = all.Render();
   for (const char* kind : {"assigned", "revoked", "lost"}) {
     EXPECT_TRUE(HasLine(text, std::string("dedupd_rebalances_total{kind=\"") + kind + "\"} 0"))
         << kind << "\n"
@@ -27,12 +30,13 @@ TEST(RebalanceMetrics, KindsArePreCreatedAtZero) {
 }
 
 TEST(RebalanceMetrics, CountsByKindAndSetsTheAssignedGauge) {
-  Metrics m;
+  metrics::Metrics all;  // rendered as /metrics is
+  DeliveryMetrics m(*all.registry());
   m.CountRebalance("assigned");
   m.CountRebalance("assigned");
   m.CountRebalance("lost");
   m.SetAssignedPartitions(4);
-  const std::string text = m.Render();
+  const std::string text = all.Render();
   EXPECT_TRUE(HasLine(text, "dedupd_rebalances_total{kind=\"assigned\"} 2")) << text;
   EXPECT_TRUE(HasLine(text, "dedupd_rebalances_total{kind=\"revoked\"} 0")) << text;
   EXPECT_TRUE(HasLine(text, "dedupd_rebalances_total{kind=\"lost\"} 1")) << text;
@@ -40,16 +44,17 @@ TEST(RebalanceMetrics, CountsByKindAndSetsTheAssignedGauge) {
 }
 
 TEST(RebalanceMetrics, RemovedLagSeriesIsGoneAndOthersStay) {
-  Metrics m;
+  metrics::Metrics all;  // rendered as /metrics is
+  DeliveryMetrics m(*all.registry());
   m.SetConsumerLag("pages", 0, 5);
   m.SetConsumerLag("pages", 1, 7);
   m.SetConsumerLag("pages", 2, 9);
-  std::string text = m.Render();
+  std::string text = all.Render();
   ASSERT_TRUE(HasLine(text, "dedupd_consumer_lag_messages{partition=\"1\",topic=\"pages\"} 7"))
       << text;
 
   m.RemoveConsumerLag("pages", 1);
-  text = m.Render();
+  text = all.Render();
   EXPECT_EQ(text.find("dedupd_consumer_lag_messages{partition=\"1\""), std::string::npos) << text;
   EXPECT_TRUE(HasLine(text, "dedupd_consumer_lag_messages{partition=\"0\",topic=\"pages\"} 5"))
       << text;
@@ -61,10 +66,10 @@ TEST(RebalanceMetrics, RemovedLagSeriesIsGoneAndOthersStay) {
   m.RemoveConsumerLag("pages", 1);
   m.RemoveConsumerLag("other", 0);
   m.SetConsumerLag("pages", 1, 3);
-  text = m.Render();
+  text = all.Render();
   EXPECT_TRUE(HasLine(text, "dedupd_consumer_lag_messages{partition=\"1\",topic=\"pages\"} 3"))
       << text;
 }
 
 }  // namespace
-}  // namespace dedupd::metrics
+}  // namespace dedupd::delivery
