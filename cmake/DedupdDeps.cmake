@@ -21,6 +21,9 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(GUMBO REQUIRED IMPORTED_TARGET gumbo)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+# The state's texts (state.text_compression = lz4; Debian liblz4-dev, which
+# librocksdb links too).
+pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
 pkg_check_modules(PSL REQUIRED IMPORTED_TARGET libpsl)
 # HTTP(S) client of the Alertmanager notifier (Debian libcurl4-openssl-dev).
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "replay/replay.h"
+#include "state/url_state.h"
 
 extern char** environ;
 
@@ -166,6 +167,10 @@ int main(int argc, char** argv) {
   dedupd::log::SetFormat(settings.log.format == dedupd::config::LogFormat::kJson
                              ? dedupd::log::Format::kJson
                              : dedupd::log::Format::kText);
+  dedupd::state::SetTextCompression(settings.state.text_compression ==
+                                            dedupd::config::TextCompression::kZstd
+                                        ? dedupd::state::TextCompression::kZstd
+                                        : dedupd::state::TextCompression::kLz4);
 
   if (args.command == "check-config") {
     // Secrets (config::IsSecretKey) show as "(redacted)", or "(unset)".

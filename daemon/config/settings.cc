@@ -22,6 +22,8 @@ constexpr std::pair<std::string_view, ProcessingMode> kModes[] = {
     {"at_least_once", ProcessingMode::kAtLeastOnce}};
 constexpr std::pair<std::string_view, FingerprintFormat> kFingerprintFormats[] = {
     {"compact", FingerprintFormat::kCompact}, {"full", FingerprintFormat::kFull}};
+constexpr std::pair<std::string_view, TextCompression> kTextCompressions[] = {
+    {"lz4", TextCompression::kLz4}, {"zstd", TextCompression::kZstd}};
 constexpr std::pair<std::string_view, OutputFormat> kOutputFormats[] = {
     {"protobuf", OutputFormat::kProtobuf}, {"json", OutputFormat::kJson}};
 constexpr std::pair<std::string_view, LogLevel> kLogLevels[] = {{"debug", LogLevel::kDebug},
@@ -79,6 +81,7 @@ void BindSettings(Settings& s, Visitor& v) {
   v("state.history_versions", &s.state.history_versions);
   v("state.fingerprint_format", &s.state.fingerprint_format,
     Names<FingerprintFormat>(kFingerprintFormats));
+  v("state.text_compression", &s.state.text_compression, Names<TextCompression>(kTextCompressions));
   v("output.format", &s.output.format, Names<OutputFormat>(kOutputFormats));
   v("dlq.max_original_bytes", &s.dlq.max_original_bytes);
   v("metrics.port", &s.metrics.port);

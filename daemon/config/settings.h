@@ -33,6 +33,7 @@ struct Setting;
 
 enum class ProcessingMode { kExactlyOnce, kAtLeastOnce };
 enum class FingerprintFormat { kCompact, kFull };
+enum class TextCompression { kLz4, kZstd };
 enum class OutputFormat { kProtobuf, kJson };
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 enum class LogFormat { kText, kJson };
@@ -115,6 +116,7 @@ struct Settings {
     uint64_t min_free_bytes{};
     size_t history_versions{};
     FingerprintFormat fingerprint_format{};
+    TextCompression text_compression{};
     bool operator==(const State&) const = default;
   } state;
   struct Output {

@@ -85,11 +85,11 @@ class RocksStore final : public StateStore {
   }
 
   std::optional<UrlState> Get(std::string_view url) override {
-    std::string key(url);
-    if (auto it = staged_.find(key); it != staged_.end()) return it->second.state;
+    if (auto it = staged_.find(url); it != staged_.end()) return it->second.state;
     if (!db_) return std::nullopt;
     std::string value;
-    auto status = db_->Get(rocksdb::ReadOptions(), std::string(kUrlPrefix) + key, &value);
+    auto status =
+        db_->Get(rocksdb::ReadOptions(), std::string(kUrlPrefix) + std::string(url), &value);
     if (!status.ok()) return std::nullopt;
     UrlState s;
     if (!DecodeUrlState(value, &s)) return std::nullopt;  // corrupt entry: treated as unseen
@@ -111,10 +111,10 @@ class RocksStore final : public StateStore {
   // decoded into peeked_, whose strings and vectors keep their capacity from
   // one page to the next. The detector peeks once per stored page.
   const UrlState* Peek(std::string_view url) override {
-    peek_key_.assign(url);
-    if (auto it = staged_.find(peek_key_); it != staged_.end()) return &it->second.state;
+    if (auto it = staged_.find(url); it != staged_.end()) return &it->second.state;
     if (!db_) return nullptr;
-    peek_key_.insert(0, kUrlPrefix);
+    peek_key_.assign(kUrlPrefix);
+    peek_key_.append(url);
     peek_value_.Reset();
     auto status =
         db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), peek_key_, &peek_value_);
@@ -136,14 +136,14 @@ class RocksStore final : public StateStore {
     }
   }
   const std::string* StagedRecord(std::string_view url) const override {
-    auto it = staged_.find(std::string(url));
+    auto it = staged_.find(url);
     return it == staged_.end() || it->second.unadopted > 0 ? nullptr : &it->second.record;
   }
   void DeferEncoding() override { defer_encoding_ = true; }
   // The records come in the order of the Put()s: when none is outstanding,
   // the last one adopted is the last state's.
   void AdoptRecord(std::string_view url, std::string record) override {
-    auto it = staged_.find(std::string(url));
+    auto it = staged_.find(url);
     if (it == staged_.end() || it->second.unadopted == 0) return;
     --it->second.unadopted;
     it->second.record = std::move(record);
@@ -157,12 +157,15 @@ class RocksStore final : public StateStore {
       return false;
     }
     rocksdb::WriteBatch batch;
+    std::string key;  // one buffer for every key: the batch copies it
     for (auto& [k, v] : staged_) {
       if (v.unadopted > 0) {  // DeferEncoding(): not adopted (or Put() again since)
         v.record = EncodeUrlState(v.state);
         v.unadopted = 0;
       }
-      batch.Put(std::string(kUrlPrefix) + k, v.record);
+      key.assign(kUrlPrefix);
+      key.append(k);
+      batch.Put(key, v.record);
     }
     for (const auto& [k, v] : metadata) batch.Put(std::string(kMetaPrefix) + k, v);
     // Without the WAL unless the volume is nearly full: then the WAL is
@@ -321,7 +324,13 @@ class RocksStore final : public StateStore {
     uint32_t unadopted = 0;  // DeferEncoding(): Put()s whose record is not adopted yet
   };
   bool defer_encoding_ = false;
-  std::unordered_map<std::string, Staged> staged_;
+  // Looked up by std::string_view without building a std::string per page
+  // (StagedRecord and AdoptRecord run once per stored page in `dedupd run`).
+  struct UrlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view url) const { return std::hash<std::string_view>()(url); }
+  };
+  std::unordered_map<std::string, Staged, UrlHash, std::equal_to<>> staged_;
   // Peek()'s, reused from call to call.
   std::string peek_key_;
   rocksdb::PinnableSlice peek_value_;

@@ -1,8 +1,10 @@
 #include "state/url_state.h"
 
+#include <lz4.h>
 #include <zstd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 
@@ -20,6 +22,15 @@ constexpr uint8_t kFormatVersion = 4;
 constexpr uint8_t kFormatHistory = 4;
 // 5: the fingerprint record, no text (fingerprint_record.cc).
 constexpr uint8_t kFormatFingerprint = 5;
+// 6: format 4 with the text and the history's texts in LZ4 blocks instead of
+// zstd frames (state.text_compression = lz4; docs/delivery.md, "Run loop
+// cost, session 9"). Every field is where format 4 has it.
+constexpr uint8_t kFormatLz4 = 6;
+
+// Formats of a state record with text (1-4 zstd, 6 LZ4).
+bool KnownTextFormat(uint8_t format) {
+  return (format >= 1 && format <= kFormatVersion) || format == kFormatLz4;
+}
 constexpr uint32_t kMaxSketch = 1u << 16;
 constexpr uint32_t kSketchUnknown = 0xFFFFFFFFu;
 constexpr uint32_t kMaxVersions = 1024;
@@ -68,6 +79,9 @@ struct Reader {
 // records of any level decode alike.
 constexpr int kTextLevel = 1;
 
+// state.text_compression, process-wide (SetTextCompression).
+std::atomic<TextCompression> text_compression{TextCompression::kLz4};
+
 // One compression and one decompression context per thread, freed with it
 // (the HTTP server's workers decode too): ZSTD_compress()/ZSTD_decompress()
 // would allocate and initialise a new one for every text.
@@ -82,14 +96,93 @@ ZSTD_DCtx* DecompressContext() {
   return owner.get();
 }
 
+// LZ4's streaming state, for a history compressed against a dictionary; one
+// per thread, as the zstd contexts.
+LZ4_stream_t* Lz4Stream() {
+  thread_local const std::unique_ptr<LZ4_stream_t, decltype(&LZ4_freeStream)> owner(
+      LZ4_createStream(), &LZ4_freeStream);
+  return owner.get();
+}
+
+size_t CompressBound(TextCompression codec, size_t size) {
+  switch (codec) {
+    case TextCompression::kLz4:
+      return size > LZ4_MAX_INPUT_SIZE
+                 ? 0
+                 : static_cast<size_t>(LZ4_compressBound(static_cast<int>(size)));
+    case TextCompression::kZstd: return ZSTD_compressBound(size);
+  }
+  return 0;
+}
+
+// Compresses `text` into [dst, dst + capacity) against `dictionary` (a
+// raw-content dictionary; may be empty); returns the compressed size, 0 on
+// failure (which the decoder refuses: never a silent empty text).
+size_t Compress(TextCompression codec, std::string_view text, std::string_view dictionary,
+                char* dst, size_t capacity) {
+  switch (codec) {
+    case TextCompression::kLz4: {
+      if (text.size() > LZ4_MAX_INPUT_SIZE) return 0;
+      const int cap = static_cast<int>(std::min<size_t>(capacity, LZ4_MAX_INPUT_SIZE));
+      int n = 0;
+      if (dictionary.empty()) {
+        n = LZ4_compress_default(text.data(), dst, static_cast<int>(text.size()), cap);
+      } else {
+        // LZ4 keeps the last 64 KiB of the dictionary, as the decoder reads it.
+        LZ4_stream_t* stream = Lz4Stream();
+        const std::string_view dict = dictionary.substr(
+            dictionary.size() > (64u << 10) ? dictionary.size() - (64u << 10) : 0);
+        LZ4_loadDict(stream, dict.data(), static_cast<int>(dict.size()));
+        n = LZ4_compress_fast_continue(stream, text.data(), dst, static_cast<int>(text.size()), cap,
+                                       1);
+      }
+      return n > 0 ? static_cast<size_t>(n) : 0;
+    }
+    case TextCompression::kZstd: {
+      const size_t n =
+          dictionary.empty()
+              ? ZSTD_compressCCtx(CompressContext(), dst, capacity, text.data(), text.size(),
+                                  kTextLevel)
+              : ZSTD_compress_usingDict(CompressContext(), dst, capacity, text.data(), text.size(),
+                                        dictionary.data(), dictionary.size(), kTextLevel);
+      return ZSTD_isError(n) ? 0 : n;
+    }
+  }
+  return 0;
+}
+
+// Decompresses exactly dst.size() bytes; false on any error or another size.
+bool Decompress(TextCompression codec, std::string_view compressed, std::string_view dictionary,
+                std::string* dst) {
+  switch (codec) {
+    case TextCompression::kLz4: {
+      if (compressed.size() > LZ4_MAX_INPUT_SIZE || dst->size() > LZ4_MAX_INPUT_SIZE) return false;
+      const std::string_view dict =
+          dictionary.substr(dictionary.size() > (64u << 10) ? dictionary.size() - (64u << 10) : 0);
+      const int n = LZ4_decompress_safe_usingDict(
+          compressed.data(), dst->data(), static_cast<int>(compressed.size()),
+          static_cast<int>(dst->size()), dict.data(), static_cast<int>(dict.size()));
+      return n >= 0 && static_cast<size_t>(n) == dst->size();
+    }
+    case TextCompression::kZstd: {
+      const size_t n = dictionary.empty()
+                           ? ZSTD_decompressDCtx(DecompressContext(), dst->data(), dst->size(),
+                                                 compressed.data(), compressed.size())
+                           : ZSTD_decompress_usingDict(
+                                 DecompressContext(), dst->data(), dst->size(), compressed.data(),
+                                 compressed.size(), dictionary.data(), dictionary.size());
+      return !ZSTD_isError(n) && n == dst->size();
+    }
+  }
+  return false;
+}
+
 // Appends PutStr(compressed text) to `out`, compressed in place (no
 // temporary buffer).
-void PutCompressed(std::string* out, std::string_view text) {
+void PutCompressed(std::string* out, std::string_view text, TextCompression codec) {
   const size_t at = out->size();
-  out->resize(at + 4 + ZSTD_compressBound(text.size()));
-  size_t n = ZSTD_compressCCtx(CompressContext(), out->data() + at + 4, out->size() - at - 4,
-                               text.data(), text.size(), kTextLevel);
-  if (ZSTD_isError(n)) n = 0;
+  out->resize(at + 4 + CompressBound(codec, text.size()));
+  const size_t n = Compress(codec, text, {}, out->data() + at + 4, out->size() - at - 4);
   const auto size = static_cast<uint32_t>(n);
   std::memcpy(out->data() + at, &size, 4);
   out->resize(at + 4 + n);
@@ -97,8 +190,15 @@ void PutCompressed(std::string* out, std::string_view text) {
 
 }  // namespace
 
+void SetTextCompression(TextCompression codec) {
+  text_compression.store(codec, std::memory_order_relaxed);
+}
+TextCompression GetTextCompression() {
+  return text_compression.load(std::memory_order_relaxed);
+}
+
 void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
-                   std::string_view dictionary, std::string* out) {
+                   std::string_view dictionary, std::string* out, TextCompression codec) {
   const size_t n = part == HistoryPart::kLatest ? std::min<size_t>(versions.size(), 1)
                                                 : std::min<size_t>(versions.size(), kMaxVersions);
   out->push_back(static_cast<char>(part == HistoryPart::kLatest ? 1 : 0));
@@ -126,22 +226,21 @@ void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
     if (with_text) texts.append(v.text);
   }
   PutU32(out, static_cast<uint32_t>(texts.size()));
-  std::string compressed;
-  if (!texts.empty()) {
-    // The current text as a raw-content dictionary: an earlier version costs
-    // about what differs from the current one, not a whole text.
-    ZSTD_CCtx* cctx = CompressContext();
-    compressed.resize(ZSTD_compressBound(texts.size()));
-    size_t size =
-        ZSTD_compress_usingDict(cctx, compressed.data(), compressed.size(), texts.data(),
-                                texts.size(), dictionary.data(), dictionary.size(), kTextLevel);
-    compressed.resize(ZSTD_isError(size) ? 0 : size);
-  }
-  PutStr(out, compressed);
+  // The current text as a raw-content dictionary: an earlier version costs
+  // about what differs from the current one, not a whole text. Compressed
+  // straight into `out` after its length.
+  const size_t at = out->size();
+  out->resize(at + 4 + (texts.empty() ? 0 : CompressBound(codec, texts.size())));
+  const size_t size = texts.empty() ? 0
+                                    : Compress(codec, texts, dictionary, out->data() + at + 4,
+                                               out->size() - at - 4);
+  const auto size32 = static_cast<uint32_t>(size);
+  std::memcpy(out->data() + at, &size32, 4);
+  out->resize(at + 4 + size);
 }
 
 bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, bool with_text,
-                   std::string_view dictionary, bool* full) {
+                   std::string_view dictionary, bool* full, TextCompression codec) {
   Reader r{*in};
   const auto part = r.Get<uint8_t>();
   if (part > 1) return false;
@@ -175,10 +274,7 @@ bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, b
   if (!r.ok || texts_size != total || texts_size > (256u << 20)) return false;
   if (with_text && texts_size > 0) {
     std::string texts(texts_size, '\0');
-    ZSTD_DCtx* dctx = DecompressContext();
-    size_t got = ZSTD_decompress_usingDict(dctx, texts.data(), texts.size(), compressed.data(),
-                                           compressed.size(), dictionary.data(), dictionary.size());
-    if (ZSTD_isError(got) || got != texts_size) return false;
+    if (!Decompress(codec, compressed, dictionary, &texts)) return false;
     size_t off = 0;
     for (uint32_t i = 0; i < n; ++i) {
       (*versions)[i].text = texts.substr(off, sizes[i]);
@@ -194,19 +290,27 @@ std::string EncodeUrlState(const UrlState& s, HistoryPart history) {
   // text to write: it stays a fingerprint record (with its URL), so that a
   // reload still knows the text is not here.
   if (!s.text_known) return EncodeFingerprintRecord(s, /*with_url=*/true);
+  // The codec: state.text_compression for the store and the changelog; zstd
+  // for format 1 and for kLatest (state.fingerprint_format = full: the
+  // record for versions that read format 4 and nothing newer).
+  const TextCompression codec = s.line_hashes_known && history == HistoryPart::kFull
+                                    ? text_compression.load(std::memory_order_relaxed)
+                                    : TextCompression::kZstd;
   std::string out;
   // Room for everything but the history's texts: the text is compressed in
   // place (PutCompressed), into its bound.
   out.reserve(128 + s.canonical_url.size() + s.site.size() + s.title.size() +
               16 * s.history.size() + 8 * (s.paragraph_hashes.size() + s.line_hashes.size()) +
-              4 * s.sketch.size() + ZSTD_compressBound(s.text.size()) +
+              4 * s.sketch.size() + CompressBound(codec, s.text.size()) +
               64 * (s.versions.size() + 1));
   // A state whose line hashes are not known (read from a format-1 record) is
   // written as format 1 again, so that a later load still computes them (and
   // without history, which such a record never had). Every other state is
-  // format 4; one without a sketch says so (kSketchUnknown), for the same
-  // reason.
-  const uint8_t format = s.line_hashes_known ? kFormatVersion : 1;
+  // format 4 (zstd) or 6 (LZ4); one without a sketch says so
+  // (kSketchUnknown), for the same reason.
+  const uint8_t format = !s.line_hashes_known             ? 1
+                         : codec == TextCompression::kLz4 ? kFormatLz4
+                                                          : kFormatVersion;
   out.push_back(static_cast<char>(format));
   PutStr(&out, s.canonical_url);
   PutStr(&out, s.site);
@@ -235,15 +339,15 @@ std::string EncodeUrlState(const UrlState& s, HistoryPart history) {
   }
   PutStr(&out, s.title);
   PutU32(&out, static_cast<uint32_t>(s.text.size()));
-  PutCompressed(&out, s.text);
-  if (s.line_hashes_known) EncodeHistory(s.versions, history, s.text, &out);
+  PutCompressed(&out, s.text, codec);
+  if (s.line_hashes_known) EncodeHistory(s.versions, history, s.text, &out, codec);
   return out;
 }
 
 bool PeekUrlState(std::string_view bytes, std::string_view* canonical_url, uint32_t* version) {
   Reader r{bytes};
   const auto format = r.Get<uint8_t>();
-  if (!r.ok || format < 1 || format > kFormatVersion) return false;
+  if (!r.ok || !KnownTextFormat(format)) return false;
   *canonical_url = r.Str();
   r.Str();  // site
   *version = r.Get<uint32_t>();
@@ -254,7 +358,9 @@ bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
   Reader r{bytes};
   const auto format = r.Get<uint8_t>();
   if (r.ok && format == kFormatFingerprint) return DecodeStateRecord({}, bytes, s, text);
-  if (!r.ok || format < 1 || format > kFormatVersion) return false;
+  if (!r.ok || !KnownTextFormat(format)) return false;
+  const TextCompression codec =
+      format == kFormatLz4 ? TextCompression::kLz4 : TextCompression::kZstd;
   s->text_known = true;
   s->canonical_url = r.Str();
   s->site = r.Str();
@@ -308,15 +414,11 @@ bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
     s->text.clear();
   } else {
     s->text.resize(text_size);
-    if (text_size > 0) {
-      size_t n = ZSTD_decompressDCtx(DecompressContext(), s->text.data(), text_size,
-                                     compressed.data(), compressed.size());
-      if (ZSTD_isError(n) || n != text_size) return false;
-    }
+    if (text_size > 0 && !Decompress(codec, compressed, {}, &s->text)) return false;
   }
   // The history's texts are compressed against the current text.
   if (format >= kFormatHistory &&
-      !DecodeHistory(&r.in, &s->versions, !skip_text, s->text, &s->history_full)) {
+      !DecodeHistory(&r.in, &s->versions, !skip_text, s->text, &s->history_full, codec)) {
     return false;
   }
   return r.in.empty();

@@ -10,36 +10,25 @@
 
 #include "state/store.h"
 #include "unit/counting_new.h"
+#include "unit/state/reuse_state.h"
 
 namespace dedupd::state {
 namespace {
-
-UrlState Version(uint32_t version, const std::string& text) {
-  UrlState s;
-  s.canonical_url = "https://a.example/news/2026/12/06/an-article-with-a-long-path.html";
-  s.site = "a.example";
-  s.version = version;
-  s.history = {{3, 4}, {5, 6}};
-  s.line_hashes = {11, 12, 13};
-  s.text = text;
-  s.title = "一个足够长的标题，不放进内联缓冲区";
-  return s;
-}
 
 TEST(MemoryStoreReuse, PutAndCommitOfAKnownUrlAllocateNothing) {
   const std::map<std::string, std::string> none;
   std::string error;
   StateStorePtr store = NewMemoryStore();
   const std::string text(400, 'x');
-  store->Put(Version(1, text));
+  store->Put(ReuseVersion(1, text));
   ASSERT_TRUE(store->Commit(none, &error));
-  store->Put(Version(2, text));
+  store->Put(ReuseVersion(2, text));
   ASSERT_TRUE(store->Commit(none, &error));  // leaves version 1's node as a spare
-  store->Put(Version(9, text));
+  store->Put(ReuseVersion(9, text));
   store->Rollback();  // leaves its node as a spare
 
-  const UrlState v3 = Version(3, text);
-  const UrlState v4 = Version(4, text);
+  const UrlState v3 = ReuseVersion(3, text);
+  const UrlState v4 = ReuseVersion(4, text);
   {
     CountingNew counting;
     store->Put(v3);
@@ -56,7 +45,7 @@ TEST(MemoryStoreReuse, PutAndCommitOfAKnownUrlAllocateNothing) {
   EXPECT_EQ(got->line_hashes, v4.line_hashes);
   EXPECT_EQ(store->Count(), 1u);
 
-  store->Put(Version(5, "changed"));
+  store->Put(ReuseVersion(5, "changed"));
   EXPECT_EQ(store->Get(v4.canonical_url)->text, "changed");  // staged, read back
   store->Rollback();
   EXPECT_EQ(store->Get(v4.canonical_url)->version, 4u);
@@ -90,7 +79,7 @@ TEST(MemoryStoreReuse, ANewUrlIsHeldOnce) {
   }
   for (uint32_t round = 1; round <= 4; ++round) {
     for (const std::string& url : urls) {
-      UrlState s = Version(round, "text " + std::to_string(round) + " of " + url);
+      UrlState s = ReuseVersion(round, "text " + std::to_string(round) + " of " + url);
       s.canonical_url = url;
       store->Put(s);
     }
@@ -128,7 +117,7 @@ TEST(MemoryStoreReuse, PeekReadsInPlace) {
   std::string error;
   StateStorePtr store = NewMemoryStore();
   const std::string text(4000, 'y');
-  UrlState v1 = Version(1, text);
+  UrlState v1 = ReuseVersion(1, text);
   v1.versions.resize(3);
   v1.versions[1].text = text;
   store->Put(v1);
@@ -144,7 +133,7 @@ TEST(MemoryStoreReuse, PeekReadsInPlace) {
   EXPECT_EQ(peeked->version, 1u);
   EXPECT_EQ(peeked->text, text);
   EXPECT_EQ(peeked->versions.size(), 3u);
-  store->Put(Version(2, "staged"));
+  store->Put(ReuseVersion(2, "staged"));
   peeked = store->Peek(v1.canonical_url);
   ASSERT_NE(peeked, nullptr);
   EXPECT_EQ(peeked->version, 2u);

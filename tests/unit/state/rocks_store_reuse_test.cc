@@ -11,25 +11,10 @@
 
 #include "state/store.h"
 #include "unit/counting_new.h"
+#include "unit/state/reuse_state.h"
 
 namespace dedupd::state {
 namespace {
-
-UrlState Version(uint32_t version, const std::string& text) {
-  UrlState s;
-  s.canonical_url = "https://a.example/news/2026/12/06/an-article-with-a-long-path.html";
-  s.site = "a.example";
-  s.version = version;
-  s.history = {{3, 4}, {5, 6}};
-  s.line_hashes = {11, 12, 13};
-  s.line_hashes_known = true;
-  s.sketch = {1, 2, 3};
-  s.shingle_count = 3;
-  s.sketch_known = true;
-  s.text = text;
-  s.title = "一个足够长的标题，不放进内联缓冲区";
-  return s;
-}
 
 class RocksStoreReuse : public ::testing::Test {
  protected:
@@ -50,7 +35,7 @@ class RocksStoreReuse : public ::testing::Test {
 };
 
 TEST_F(RocksStoreReuse, PeekOfAStagedStateReadsInPlaceOnceWarm) {
-  const UrlState v1 = Version(1, std::string(4000, 'y'));
+  const UrlState v1 = ReuseVersion(1, std::string(4000, 'y'));
   store_->Put(v1);
   // Warms the key buffer (a longer URL, not stored).
   ASSERT_EQ(store_->Peek(v1.canonical_url + "/longer"), nullptr);
@@ -68,8 +53,8 @@ TEST_F(RocksStoreReuse, PeekOfAStagedStateReadsInPlaceOnceWarm) {
 TEST_F(RocksStoreReuse, PeekOfACommittedStateAllocatesNothingOnceWarm) {
   std::string error;
   const std::map<std::string, std::string> none;
-  const UrlState v1 = Version(1, std::string(4000, 'y'));
-  UrlState other = Version(7, std::string(4000, 'z'));
+  const UrlState v1 = ReuseVersion(1, std::string(4000, 'y'));
+  UrlState other = ReuseVersion(7, std::string(4000, 'z'));
   other.canonical_url = "https://a.example/news/2026/12/06/another-article-with-a-long-path.html";
   store_->Put(v1);
   store_->Put(other);
@@ -88,6 +73,32 @@ TEST_F(RocksStoreReuse, PeekOfACommittedStateAllocatesNothingOnceWarm) {
   EXPECT_EQ(peeked->line_hashes, v1.line_hashes);
   EXPECT_EQ(peeked->sketch, v1.sketch);
   EXPECT_EQ(store_->Peek("https://a.example/missing"), nullptr);
+}
+
+// `dedupd run` (DeferEncoding) hands each stored page's record over and reads
+// it back for the changelog by the URL's view: neither builds a std::string.
+TEST_F(RocksStoreReuse, AdoptRecordAndStagedRecordAllocateNothing) {
+  store_->DeferEncoding();
+  const UrlState v1 = ReuseVersion(1, std::string(4000, 'y'));
+  store_->Put(v1);
+  const std::string_view url = v1.canonical_url;
+  std::string record = EncodeUrlState(v1);
+  const std::string expected = record;
+  ASSERT_EQ(store_->StagedRecord(url), nullptr);  // not adopted yet
+  const std::string* staged = nullptr;
+  {
+    CountingNew counting;
+    store_->AdoptRecord(url, std::move(record));
+    staged = store_->StagedRecord(url);
+    EXPECT_EQ(counting.Count(), 0u);
+  }
+  ASSERT_NE(staged, nullptr);
+  EXPECT_EQ(*staged, expected);
+  std::string error;
+  ASSERT_TRUE(store_->Commit({}, &error)) << error;
+  const UrlState* peeked = store_->Peek(url);
+  ASSERT_NE(peeked, nullptr);
+  EXPECT_EQ(peeked->text, v1.text);
 }
 
 }  // namespace
