@@ -15,6 +15,7 @@ GROUPS = [
     # the loop's libraries (a profile of `dedupd run`, issue #12), by library;
     # for `run`, also the state's encoding, metrics, clock reads and locks
     ("zstd", r"libzstd"),
+    ("lz4", r"liblz4"),
     ("RocksDB", r"librocksdb|rocksdb::"),
     ("librdkafka", r"librdkafka"),
     ("state record codec", r"EncodeUrlState|DecodeUrlState|EncodeHistory|DecodeHistory|"

@@ -156,7 +156,14 @@ class RocksStore final : public StateStore {
       if (error != nullptr) *error = last_error_->message;
       return false;
     }
-    rocksdb::WriteBatch batch;
+    // The batch is the store's, its buffer kept from commit to commit: a
+    // transaction's batch holds every state record (~10 MB for 2,000 pages),
+    // and a new one per commit grew by doubling (each step a copy of what it
+    // held) into freshly mapped pages (a page fault per 4 KiB): ~5% of
+    // `dedupd run`'s CPU in the profile of docs/benchmarks.md, "Run loop
+    // cost, session 9".
+    rocksdb::WriteBatch& batch = batch_;
+    batch.Clear();
     std::string key;  // one buffer for every key: the batch copies it
     for (auto& [k, v] : staged_) {
       if (v.unadopted > 0) {  // DeferEncoding(): not adopted (or Put() again since)
@@ -198,6 +205,8 @@ class RocksStore final : public StateStore {
     }
     last_error_.reset();
     staged_.clear();
+    // A batch far larger than usual (a restore's) is not kept.
+    if (batch.GetDataSize() > kKeptBatchBytes) batch_ = rocksdb::WriteBatch();
     return true;
   }
   void Rollback() override { staged_.clear(); }
@@ -331,6 +340,9 @@ class RocksStore final : public StateStore {
     size_t operator()(std::string_view url) const { return std::hash<std::string_view>()(url); }
   };
   std::unordered_map<std::string, Staged, UrlHash, std::equal_to<>> staged_;
+  // Commit()'s, reused (its buffer keeps its capacity), up to this size.
+  static constexpr size_t kKeptBatchBytes = 64u << 20;
+  rocksdb::WriteBatch batch_;
   // Peek()'s, reused from call to call.
   std::string peek_key_;
   rocksdb::PinnableSlice peek_value_;
