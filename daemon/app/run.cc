@@ -76,6 +76,7 @@ class Daemon {
         sync_metrics_(*metrics_.registry()),
         alert_metrics_(*metrics_.registry()),
         store_metrics_(*metrics_.registry()),
+        replay_metrics_(*metrics_.registry()),
         http_(HttpServerOptionsFrom(cfg)),
         events_(&metrics_, &delivery_metrics_, cfg.topics.input),
         liveness_(cfg.health.liveness_timeout),
@@ -110,6 +111,7 @@ class Daemon {
   sync::SyncMetrics sync_metrics_;              // likewise
   alert::AlertMetrics alert_metrics_;           // likewise, with Alertmanager off too
   delivery::StoreMetrics store_metrics_;        // likewise; store_guard_ sets them
+  ReplayMetrics replay_metrics_;                // likewise; 0 outside a replay
   // Used by the HTTP server's threads: declared before http_ so that they
   // outlive it (members are destroyed in reverse order).
   OwnershipIndex ownership_;
@@ -347,7 +349,7 @@ void Daemon::MakeLoop() {
   const loop::LoopParts parts{pipeline_.get(),    detector_.get(), store_.get(), &producer_,
                               &consumer_edge_,    input_.get(),    &clock_,      &metrics_,
                               &delivery_metrics_, &events_,        &health_,     &liveness_,
-                              &store_guard_,      &store_edge_,    replay_};
+                              &store_guard_,      &store_edge_,    replay_,      &replay_metrics_};
 
   loop::LoopHooks hooks;
   hooks.cancelled = Cancelled;

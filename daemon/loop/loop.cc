@@ -435,7 +435,7 @@ bool Loop::Turn() {
   Beat("consume");
   // `dedupd replay` (replay/replay.h): done once the committed offsets reach the ends.
   if (parts_.replay != nullptr &&
-      parts_.replay->Finished(*parts_.consumer, batch_->open(), parts_.metrics)) {
+      parts_.replay->Finished(*parts_.consumer, batch_->open(), parts_.replay_metrics)) {
     return false;
   }
   // A store that takes no writes: no new batch (docs/delivery.md, "Full disk").

@@ -101,7 +101,8 @@ struct LoopParts {
   metrics::Liveness* liveness = nullptr;
   delivery::StoreGuard* store_guard = nullptr;
   delivery::StoreEdge* store_edge = nullptr;
-  app::ReplayRun* replay = nullptr;  // null in `dedupd run`
+  app::ReplayRun* replay = nullptr;              // null in `dedupd run`
+  app::ReplayMetrics* replay_metrics = nullptr;  // with `replay`
 };
 
 // What the daemon owns around the loop.

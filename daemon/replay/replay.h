@@ -33,6 +33,7 @@
 #include "kafka/result.h"
 #include "metrics/metrics.h"
 #include "pipeline/pipeline.h"
+#include "replay/replay_metrics.h"
 
 namespace dedupd::app {
 
@@ -154,7 +155,7 @@ class ReplayRun {
   // alone could be ahead of what an aborted batch left committed): true when
   // all are at their ends (the loop then leaves as on a signal). A paused
   // partition whose commit is short of its end is resumed.
-  bool Finished(delivery::ConsumerEdge& consumer, bool batch_open, metrics::Metrics* metrics);
+  bool Finished(delivery::ConsumerEdge& consumer, bool batch_open, ReplayMetrics* metrics);
 
   // True for a message at or past its partition's end (or of a partition the
   // replay did not plan): the loop skips it, so that a replay covers exactly
