@@ -39,7 +39,6 @@
 #include "metrics/liveness.h"
 #include "metrics/owner_routing.h"
 #include "pipeline/pipeline.h"
-#include "pipeline/workers.h"
 #include "replay/replay.h"
 #include "state/store.h"
 #include "sync/rdkafka_sync_edge.h"
@@ -59,12 +58,6 @@ void OnSignal(int) {
 bool Cancelled() {
   return g_signals.load() > 0;
 }
-
-// The longest a single blocking Kafka call of the loop may take (the
-// transactional calls, seek, committed): each retries on its own, with a sign
-// of progress between attempts, so health.liveness_timeout_ms (at least 3
-// times this) never fails a loop that is only waiting for a broker.
-constexpr int kKafkaCallTimeoutMs = 10000;
 
 class Daemon {
  public:
@@ -132,21 +125,17 @@ class Daemon {
   std::unique_ptr<sync::StateSync> sync_;
   // Edited releases, posted once their transaction has committed.
   std::unique_ptr<alert::AlertmanagerNotifier> notifier_;
-  // The librdkafka edge of the delivery stage: both reach the consumer
-  // through input_ (it is re-created); the producer is re-created in place,
-  // and destroyed before loop_, whose batch's tracker takes its reports.
+  // The delivery stage's librdkafka edge: both reach the consumer through
+  // input_; the producer is destroyed before loop_ (its batch takes the reports).
   std::unique_ptr<loop::Loop> loop_;
   delivery::RdKafkaProducer producer_;
   delivery::RdKafkaConsumer consumer_edge_;
-  // Full disk (docs/delivery.md): whether the store takes writes (read by
-  // /readyz), and a store write that failed, kept staged and retried first.
+  // Full disk (docs/delivery.md): whether the store takes writes, a failed write.
   sync::DetectorStoreEdge store_edge_;
   delivery::StoreGuard store_guard_;
-  // /readyz, /healthz, /metrics and dedupd_ready (delivery/health.h); the
-  // HTTP threads read it until http_.Stop() in ~Daemon().
+  // /readyz, /healthz, /metrics, dedupd_ready; read by HTTP threads until http_.Stop().
   delivery::Health health_;
-  // The group consumer. Declared last: its close() on destruction runs the
-  // rebalance callback, into loop_.
+  // Declared last: its close() on destruction runs the rebalance callback (loop_).
   std::unique_ptr<loop::RdKafkaInput> input_;
 };
 
@@ -287,16 +276,9 @@ bool Daemon::Setup() {
   so.on_changelog_record = [this](std::string_view url, int32_t p) { ownership_.Record(url, p); };
   sync_ = std::make_unique<sync::StateSync>(so, sync_edge_.get(), &clock_, detector_.get(),
                                             store_.get(), &metrics_, &sync_metrics_);
-  // It writes to the store: on a full volume, not ready until there is space.
-  kafka::Status read;
-  while (!store_guard_.Wait(delivery::Clock::TimePoint::max()) ||
-         !(read = sync_->Bootstrap()).ok()) {
-    if (Cancelled()) return false;
-    if (auto why = store_edge_.LastError()) {
-      store_guard_.ChunkFailed(*why);
-      continue;
-    }
-    log::Error("cannot read the fingerprints topic", {{"error", read.detail()}});
+  if (kafka::Status read = loop::Bootstrap(*sync_, store_guard_, store_edge_, Cancelled);
+      !read.ok()) {
+    if (!Cancelled()) log::Error("cannot read the fingerprints topic", {{"error", read.detail()}});
     return false;
   }
   metrics_.SetIndexDocuments(static_cast<double>(detector_->IndexedDocuments()));
@@ -319,31 +301,13 @@ bool Daemon::Setup() {
 // The loop stage (loop/loop.h) from the settings, and its hooks into what
 // this daemon owns (ownership, the state sync, Alertmanager, the producer).
 void Daemon::MakeLoop() {
-  const PipelineOptions& po = pipeline_->options();
-  loop::LoopOptions lo;
-  lo.exactly_once = cfg_.processing.mode == config::ProcessingMode::kExactlyOnce;
-  lo.input_topic = cfg_.topics.input;
-  lo.state_topic = cfg_.topics.state;
-  lo.fingerprints_topic = cfg_.topics.fingerprints;
-  lo.outputs = {{OutputTopic::kEvents, cfg_.topics.events},
-                {OutputTopic::kDiffs, cfg_.topics.diffs},
-                {OutputTopic::kDlq, cfg_.topics.dlq}};
-  // state.fingerprint_format: full writes format 4 with text, compact format 5.
-  lo.fingerprint_full = cfg_.state.fingerprint_format == config::FingerprintFormat::kFull;
-  lo.batch_size = cfg_.processing.batch_size;
-  lo.commit_messages = cfg_.processing.commit_messages;
-  lo.commit_interval = cfg_.processing.commit_interval;
-  lo.threads = WorkerThreads(cfg_.processing.threads);
-  lo.restore_timeout = cfg_.state.restore_timeout;
-  lo.batch.call_timeout_ms = kKafkaCallTimeoutMs;
+  loop::LoopOptions lo = loop::LoopOptionsFrom(cfg_, pipeline_->options());
   // The effective message.max.bytes (librdkafka's default unless
   // kafka.producer.message.max.bytes sets it): larger records are refused by
   // produce() and are dead-lettered without being produced.
   if (std::string value; pconf_->get("message.max.bytes", value) == RdKafka::Conf::CONF_OK) {
     lo.batch.max_record_bytes = static_cast<size_t>(std::stoull(value));
   }
-  lo.batch.format = po.format;
-  lo.batch.dlq_max_original_bytes = po.dlq_max_original_bytes;
   if (const char* freeze = std::getenv("DEDUPD_FAULT_FREEZE_LOOP_FILE")) lo.freeze_file = freeze;
 
   const loop::LoopParts parts{pipeline_.get(),    detector_.get(), store_.get(), &producer_,

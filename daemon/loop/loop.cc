@@ -30,6 +30,44 @@ RecordKind KindOf(OutputTopic topic) {
 
 }  // namespace
 
+LoopOptions LoopOptionsFrom(const config::Settings& cfg, const app::PipelineOptions& pipeline) {
+  LoopOptions lo;
+  lo.exactly_once = cfg.processing.mode == config::ProcessingMode::kExactlyOnce;
+  lo.input_topic = cfg.topics.input;
+  lo.state_topic = cfg.topics.state;
+  lo.fingerprints_topic = cfg.topics.fingerprints;
+  lo.outputs = {{OutputTopic::kEvents, cfg.topics.events},
+                {OutputTopic::kDiffs, cfg.topics.diffs},
+                {OutputTopic::kDlq, cfg.topics.dlq}};
+  lo.fingerprint_full = cfg.state.fingerprint_format == config::FingerprintFormat::kFull;
+  lo.batch_size = cfg.processing.batch_size;
+  lo.commit_messages = cfg.processing.commit_messages;
+  lo.commit_interval = cfg.processing.commit_interval;
+  lo.threads = app::WorkerThreads(cfg.processing.threads);
+  lo.restore_timeout = cfg.state.restore_timeout;
+  lo.batch.call_timeout_ms = kKafkaCallTimeoutMs;
+  lo.batch.format = pipeline.format;
+  lo.batch.dlq_max_original_bytes = pipeline.dlq_max_original_bytes;
+  return lo;
+}
+
+kafka::Status Bootstrap(sync::StateSync& sync, delivery::StoreGuard& guard,
+                        delivery::StoreEdge& store, const std::function<bool()>& cancelled) {
+  while (true) {
+    const kafka::Status read =
+        guard.Wait(delivery::Clock::TimePoint::max())
+            ? sync.Bootstrap()
+            : kafka::Status(RdKafka::ERR__FAIL, "the state store takes no writes");
+    if (read.ok()) return read;
+    if (cancelled()) return kafka::Status(RdKafka::ERR__FAIL, "interrupted");
+    if (auto why = store.LastError()) {
+      guard.ChunkFailed(*why);
+      continue;
+    }
+    return read;
+  }
+}
+
 Loop::Loop(LoopOptions options, LoopParts parts, LoopHooks hooks)
     : options_(std::move(options)), parts_(parts), hooks_(std::move(hooks)) {
   delivery::BatchOptions bo = options_.batch;

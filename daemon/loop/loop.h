@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "classify/detector.h"
+#include "config/config.h"
 #include "delivery/batch.h"
 #include "delivery/client_events.h"
 #include "delivery/clock.h"
@@ -58,8 +59,15 @@
 #include "pipeline/workers.h"
 #include "replay/replay.h"
 #include "state/store.h"
+#include "sync/state_sync.h"
 
 namespace dedupd::loop {
+
+// The longest a single blocking Kafka call of the loop may take (the
+// transactional calls, seek, committed): each retries on its own, with a sign
+// of progress between attempts, so health.liveness_timeout_ms (at least 3
+// times this) never fails a loop that is only waiting for a broker.
+constexpr int kKafkaCallTimeoutMs = 10000;
 
 struct LoopOptions {
   bool exactly_once = true;
@@ -83,6 +91,18 @@ struct LoopOptions {
   // turn blocks without a sign of progress, as a loop hung inside a call.
   std::string freeze_file;
 };
+
+// The options from the typed settings (processing.*, topics.*, state.*) and
+// the pipeline's (output format, dead letters); the producer's
+// message.max.bytes (batch.max_record_bytes) is the caller's to set.
+LoopOptions LoopOptionsFrom(const config::Settings& cfg, const app::PipelineOptions& pipeline);
+
+// The fingerprints topic read before processing (StateSync::Bootstrap),
+// into a store that may be on a full volume: not ready until there is space
+// (a failed chunk stays staged and is written first). Not ok: a read failed
+// for good, or `cancelled`.
+kafka::Status Bootstrap(sync::StateSync& sync, delivery::StoreGuard& guard,
+                        delivery::StoreEdge& store, const std::function<bool()>& cancelled);
 
 // What the loop works with; none is owned. store_edge: the store as the
 // full-disk guard sees it (whether it takes writes, its last error).
