@@ -68,7 +68,9 @@ kafka::Result<kafka::ConfPtr> ClientConf(const kafka::Props& props, RdKafka::Eve
   std::string error;
   kafka::ConfPtr conf = kafka::MakeConf(props, &error);
   if (!conf) return kafka::Failure{error};
-  if (conf->set("event_cb", events, error) != RdKafka::Conf::CONF_OK) return kafka::Failure{error};
+  if (events != nullptr && conf->set("event_cb", events, error) != RdKafka::Conf::CONF_OK) {
+    return kafka::Failure{error};
+  }
   return conf;
 }
 

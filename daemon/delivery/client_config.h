@@ -38,7 +38,7 @@ kafka::Props ReaderProps(const kafka::Props& common, const kafka::Props& consume
 
 // A client's configuration from `props`, its events going to `events` (the
 // clients' event callback: delivery/client_events.h); a Failure names the
-// property librdkafka refused.
+// property librdkafka refused. `events` may be null (none).
 kafka::Result<kafka::ConfPtr> ClientConf(const kafka::Props& props, RdKafka::EventCb* events);
 
 // The effective message.max.bytes of a producer configuration
