@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/replay_command.h"
 #include "app/run.h"
 #include "app/scan.h"
 #include "common/log.h"

@@ -2,13 +2,14 @@
 // replay's configuration from the live one, takes each input partition's end
 // (last stable offset) and start (--from) from the broker, and runs the
 // daemon's loop with a ReplayRun until every partition reached its end.
+#include "app/replay_command.h"
+
 #include <filesystem>
 #include <iostream>
 
 #include "app/run.h"
 #include "common/log.h"
 #include "kafka/admin.h"
-#include "replay/replay.h"
 
 namespace dedupd::app {
 

@@ -90,4 +90,14 @@ metrics::OwnerRoutingOptions OwnerRoutingOptionsFrom(const config::Settings& cfg
   return o;
 }
 
+delivery::TopicPlan TopicPlanFrom(const config::Settings& cfg) {
+  return {cfg.topics.input,
+          cfg.topics.state,
+          cfg.topics.fingerprints,
+          {cfg.topics.events, cfg.topics.diffs, cfg.topics.dlq},
+          cfg.kafka.create_topics,
+          cfg.kafka.partitions,
+          cfg.kafka.replication_factor};
+}
+
 }  // namespace dedupd::app

@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "classify/detector.h"
 #include "config/settings.h"
+#include "delivery/topics.h"
 #include "metrics/http_server.h"
 #include "metrics/owner_routing.h"
 #include "pipeline/pipeline.h"
@@ -24,5 +25,8 @@ metrics::HttpServerOptions HttpServerOptionsFrom(const config::Settings& cfg);
 // server's actual port, so `--metrics-port 0` advertises the right one).
 std::string ExternalUrl(const config::Settings& cfg, int port);
 metrics::OwnerRoutingOptions OwnerRoutingOptionsFrom(const config::Settings& cfg, int port);
+// The topics `dedupd run` prepares at start (topics.*, kafka.create_topics,
+// kafka.partitions, kafka.replication_factor).
+delivery::TopicPlan TopicPlanFrom(const config::Settings& cfg);
 
 }  // namespace dedupd::app

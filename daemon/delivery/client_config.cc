@@ -58,4 +58,26 @@ kafka::Props ConsumerProps(kafka::Props c, const std::string& group_id,
   return c;
 }
 
+kafka::Props ReaderProps(const kafka::Props& common, const kafka::Props& consumer) {
+  kafka::Props props = common;
+  for (const auto& [k, v] : consumer) props[k] = v;
+  return props;
+}
+
+kafka::Result<kafka::ConfPtr> ClientConf(const kafka::Props& props, RdKafka::EventCb* events) {
+  std::string error;
+  kafka::ConfPtr conf = kafka::MakeConf(props, &error);
+  if (!conf) return kafka::Failure{error};
+  if (events != nullptr && conf->set("event_cb", events, error) != RdKafka::Conf::CONF_OK) {
+    return kafka::Failure{error};
+  }
+  return conf;
+}
+
+size_t MessageMaxBytes(const RdKafka::Conf& conf, size_t otherwise) {
+  std::string value;
+  if (conf.get("message.max.bytes", value) != RdKafka::Conf::CONF_OK) return otherwise;
+  return static_cast<size_t>(std::stoull(value));
+}
+
 }  // namespace dedupd::delivery

@@ -5,13 +5,21 @@
 #include "common/log.h"
 
 namespace dedupd::delivery {
+namespace {
+
+bool Restored(const kafka::Status& status, std::string* error) {
+  if (!status.ok()) *error = status.detail();
+  return status.ok();
+}
+
+}  // namespace
 
 RebalanceOutcome RestoreAssigned(const std::vector<int32_t>& partitions, Clock::TimePoint deadline,
                                  StoreGuard& guard, Clock& clock, const RestoreHooks& hooks) {
   std::string list;
   for (int32_t id : partitions) list += (list.empty() ? "" : ",") + std::to_string(id);
   std::string error;
-  while (!guard.Wait(deadline) || !hooks.restore(partitions, &error)) {
+  while (!guard.Wait(deadline) || !Restored(hooks.restore(partitions), &error)) {
     // Shutting down: nothing to process.
     if (hooks.cancelled()) return RebalanceOutcome::kInterrupted;
     if (auto why = hooks.store_error(); why && clock.Now() < deadline) {

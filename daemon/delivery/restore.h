@@ -22,6 +22,7 @@
 #include "delivery/clock.h"
 #include "delivery/rebalance.h"
 #include "delivery/store_guard.h"
+#include "kafka/status.h"
 
 namespace dedupd::delivery {
 
@@ -30,8 +31,8 @@ struct RestoreHooks {
   std::function<bool()> cancelled = [] { return false; };
   std::function<bool()> brokers_unavailable = [] { return false; };
   // Reads the changelog partitions from the offsets the store reflects into
-  // the store (StateSync::RestorePartitions); false with `error`.
-  std::function<bool(const std::vector<int32_t>& partitions, std::string* error)> restore;
+  // the store (StateSync::RestorePartitions); not ok: why in detail().
+  std::function<kafka::Status(const std::vector<int32_t>& partitions)> restore;
   // Why the store's last write failed, if it did.
   std::function<std::optional<StoreFault>()> store_error = [] {
     return std::optional<StoreFault>{};

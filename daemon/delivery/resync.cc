@@ -27,10 +27,9 @@ bool Resync(ConsumerEdge& consumer, Clock& clock, const Offsets& batch_first, in
     hooks.beat("fetching committed offsets (retry)");
     clock.SleepFor(std::chrono::milliseconds(500));
   }
-  std::string error;
-  while (!hooks.restore(ids, &error)) {
+  for (kafka::Status restored = hooks.restore(ids); !restored.ok(); restored = hooks.restore(ids)) {
     if (hooks.cancelled()) return false;
-    log::Warn("state restore failed; retrying", {{"error", error}});
+    log::Warn("state restore failed; retrying", {{"error", restored.detail()}});
     hooks.beat("state restore (retry)");
     clock.SleepFor(std::chrono::milliseconds(1000));
   }

@@ -25,6 +25,7 @@
 
 #include "delivery/clock.h"
 #include "delivery/edge.h"
+#include "kafka/status.h"
 
 namespace dedupd::delivery {
 
@@ -35,7 +36,7 @@ struct ResyncHooks {
   // (the daemon exits then).
   std::function<void(bool restoring)> restoring = [](bool) {};
   // Restores the partitions' state from the changelog.
-  std::function<bool(const std::vector<int32_t>& partitions, std::string* error)> restore;
+  std::function<kafka::Status(const std::vector<int32_t>& partitions)> restore;
 };
 
 // False on cancelled(), when the assignment cannot be read, or when a seek

@@ -88,13 +88,7 @@ Metrics::Metrics(size_t site_label_limit, std::string_view version)
                        .Name("dedupd_state_bytes")
                        .Help("Approximate size of the state store")
                        .Register(*registry_)
-                       .Add({})),
-      replay_remaining_(BuildGauge()
-                            .Name("dedupd_replay_remaining_messages")
-                            .Help("Input messages a `dedupd replay` still has to process before "
-                                  "the end offsets taken at its start (0 outside a replay)")
-                            .Register(*registry_)
-                            .Add({})) {
+                       .Add({})) {
   BuildGauge()
       .Name("dedupd_build_info")
       .Help("Build information")

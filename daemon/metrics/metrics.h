@@ -53,7 +53,6 @@ class Metrics {
   void ObserveSimhashDistance(int bits) { simhash_distance_.Observe(bits); }
   void SetIndexDocuments(double n) { index_documents_.Set(n); }
   void SetStateBytes(double n) { state_bytes_.Set(n); }
-  void SetReplayRemaining(double n) { replay_remaining_.Set(n); }
 
   std::string Render() const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -91,8 +90,7 @@ class Metrics {
   prometheus::Histogram& simhash_distance_;
   prometheus::Gauge& index_documents_;
   prometheus::Gauge& state_bytes_;
-  prometheus::Gauge& replay_remaining_;  // `dedupd replay` only; 0 in `run`
-  ProcessCollector process_;             // process_*, read from /proc at each Render()
+  ProcessCollector process_;  // process_*, read from /proc at each Render()
   // dedupd_pages_total's series, by Verdict (never removed, so the pointers
   // stay valid).
   std::array<prometheus::Counter*, 5> verdict_pages_{};

@@ -387,9 +387,9 @@ std::string ReplayRun::Summary() const {
 }
 
 bool ReplayRun::Finished(delivery::ConsumerEdge& consumer, bool batch_open,
-                         metrics::Metrics* metrics) {
+                         ReplayMetrics* metrics) {
   const Progress progress = Observe(consumer.Positions());
-  metrics->SetReplayRemaining(static_cast<double>(progress.remaining));
+  metrics->SetRemaining(static_cast<double>(progress.remaining));
   if (!progress.reached_end.empty()) (void)consumer.Pause(progress.reached_end);
   if (!progress.confirm || batch_open) return false;
   auto committed = consumer.Committed(Partitions(), 10000);

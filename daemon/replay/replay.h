@@ -33,6 +33,7 @@
 #include "kafka/result.h"
 #include "metrics/metrics.h"
 #include "pipeline/pipeline.h"
+#include "replay/replay_metrics.h"
 
 namespace dedupd::app {
 
@@ -154,7 +155,7 @@ class ReplayRun {
   // alone could be ahead of what an aborted batch left committed): true when
   // all are at their ends (the loop then leaves as on a signal). A paused
   // partition whose commit is short of its end is resumed.
-  bool Finished(delivery::ConsumerEdge& consumer, bool batch_open, metrics::Metrics* metrics);
+  bool Finished(delivery::ConsumerEdge& consumer, bool batch_open, ReplayMetrics* metrics);
 
   // True for a message at or past its partition's end (or of a partition the
   // replay did not plan): the loop skips it, so that a replay covers exactly
@@ -188,21 +189,11 @@ class ReplayRun {
   bool resumed_ = false;
 };
 
-// The command line of `dedupd replay`.
+// The command line of `dedupd replay` (app/replay_command.h runs it).
 struct ReplayArgs {
   std::string from = "earliest";
   std::string prefix;
   std::string state_dir;  // empty: <state.dir>/replay-<prefix>
 };
-
-// `dedupd replay`: loads the live configuration (file, environment,
-// overrides), derives the replay's, plans the ranges with the broker, runs the
-// daemon's loop until every partition reached its end, prints the summary.
-// Exit codes: 0 finished; 1 failed (broker, topics, store); 2 bad arguments or
-// configuration; 3 interrupted by a signal before the end (the replay's group
-// has committed what was done: the same command continues). Defined in
-// replay_command.cc, part of the dedupd binary.
-int RunReplay(const std::string& config_file, char** environ_vars,
-              const std::vector<std::string>& overrides, const ReplayArgs& args);
 
 }  // namespace dedupd::app

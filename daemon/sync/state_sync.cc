@@ -36,6 +36,12 @@ int RemainingMs(TimePoint now, TimePoint deadline) {
   return static_cast<int>(std::clamp<int64_t>(left.count(), 1, 60000));
 }
 
+// A failure as the stages' result type (kafka::Status, as the delivery
+// stage's): ERR__FAIL with the reason as its detail.
+kafka::Status Failed(std::string why) {
+  return kafka::Status(RdKafka::ERR__FAIL, std::move(why));
+}
+
 }  // namespace
 
 StateSync::StateSync(StateSyncOptions options, SyncEdge* edge, delivery::Clock* clock,
@@ -227,14 +233,14 @@ bool StateSync::ReadUntil(StateReader* reader, const std::string& topic, bool ch
   return true;
 }
 
-bool StateSync::Bootstrap(std::string* error) {
+kafka::Status StateSync::Bootstrap() {
+  std::string error;
   last_ = SyncStats{};
   auto started = clock_->Now();
   const std::string& topic = options_.fingerprints_topic;
   auto parts = edge_->Partitions(topic, options_.stable_timeout);
   if (!parts.ok()) {
-    *error = parts.error();
-    return false;
+    return Failed(parts.error());
   }
   // The fingerprints topic is written by every instance all the time, so its
   // last stable offset rarely equals its high watermark: read up to the last
@@ -243,8 +249,7 @@ bool StateSync::Bootstrap(std::string* error) {
   // matches across partitions, which are not ordered anyway (delivery.md).
   auto marks = edge_->Watermarks(topic, Isolation::kCommitted, options_.stable_timeout);
   if (!marks.ok()) {
-    *error = marks.error();
-    return false;
+    return Failed(marks.error());
   }
   // From the start: other instances' documents are held in memory only, so
   // each start rebuilds them from the whole (compacted) topic. A log start
@@ -262,14 +267,13 @@ bool StateSync::Bootstrap(std::string* error) {
   detector_->Reserve(detector_->IndexedDocuments() + static_cast<size_t>(in_log));
   auto reader = edge_->OpenReader(topic, tail_next_);
   if (!reader.ok()) {
-    *error = reader.error();
-    return false;
+    return Failed(reader.error());
   }
   tail_ = std::move(reader).value();
   log::Info("reading fingerprints", {{"topic", topic},
                                      {"partitions", std::to_string(parts.value().size())},
                                      {"remaining", std::to_string(Remaining(tail_next_, target))}});
-  if (!ReadUntil(tail_.get(), topic, false, &tail_next_, target, error)) return false;
+  if (!ReadUntil(tail_.get(), topic, false, &tail_next_, target, &error)) return Failed(error);
   last_.seconds = Since(started);
   log::Info("fingerprints read", {{"topic", topic},
                                   {"records", std::to_string(last_.records)},
@@ -277,12 +281,13 @@ bool StateSync::Bootstrap(std::string* error) {
                                   {"skipped", std::to_string(last_.skipped)},
                                   {"corrupt", std::to_string(last_.corrupt)},
                                   {"seconds", std::to_string(last_.seconds)}});
-  return true;
+  return {};
 }
 
-bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::string* error) {
+kafka::Status StateSync::RestorePartitions(const std::vector<int32_t>& partitions) {
+  std::string error;
   last_ = SyncStats{};
-  if (partitions.empty()) return true;
+  if (partitions.empty()) return {};
   auto started = clock_->Now();
   const std::string& topic = options_.changelog_topic;
   const auto deadline = started + options_.stable_timeout;
@@ -297,8 +302,7 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
   bool logged_wait = false;
   while (true) {
     if (options_.cancelled && options_.cancelled()) {
-      *error = "interrupted";
-      return false;
+      return Failed("interrupted");
     }
     // Each query waits at most 10 s (the loop retries until the deadline):
     // between two, cancelled() is a sign of liveness while the broker is away.
@@ -319,9 +323,8 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
           if (w.partition == p) high = w.high;
         }
         if (stable < 0 || high < 0) {
-          *error = "changelog '" + topic + "' has no partition " + std::to_string(p) +
-                   " (it must have as many partitions as the input)";
-          return false;
+          return Failed("changelog '" + topic + "' has no partition " + std::to_string(p) +
+                        " (it must have as many partitions as the input)");
         }
         if (stable != high) {
           open += " [" + std::to_string(p) + "] stable " + std::to_string(stable) + " < end " +
@@ -334,9 +337,8 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
       open = lso.ok() ? hw.error() : lso.error();
     }
     if (clock_->Now() >= deadline) {
-      *error = "changelog '" + topic + "' did not become stable within " +
-               std::to_string(options_.stable_timeout.count()) + " ms:" + open;
-      return false;
+      return Failed("changelog '" + topic + "' did not become stable within " +
+                    std::to_string(options_.stable_timeout.count()) + " ms:" + open);
     }
     if (!logged_wait) {
       logged_wait = true;
@@ -363,13 +365,12 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
     }
     auto reader = edge_->OpenReader(topic, from);
     if (!reader.ok()) {
-      *error = reader.error();
-      return false;
+      return Failed(reader.error());
     }
     log::Info("restoring state", {{"topic", topic},
                                   {"partitions", std::to_string(from.size())},
                                   {"remaining", std::to_string(remaining)}});
-    if (!ReadUntil(reader.value().get(), topic, true, &next, target, error)) return false;
+    if (!ReadUntil(reader.value().get(), topic, true, &next, target, &error)) return Failed(error);
   }
   last_.seconds = Since(started);
   std::string list;
@@ -379,13 +380,14 @@ bool StateSync::RestorePartitions(const std::vector<int32_t>& partitions, std::s
                                {"applied", std::to_string(last_.applied)},
                                {"corrupt", std::to_string(last_.corrupt)},
                                {"seconds", std::to_string(last_.seconds)}});
-  return true;
+  return {};
 }
 
-bool StateSync::Tail(size_t max_records, std::string* error) {
-  if (!tail_) return true;
+kafka::Status StateSync::Tail(size_t max_records) {
+  std::string error;
+  if (!tail_) return {};
   const TimePoint now = clock_->Now();
-  if (now - last_tail_ < options_.tail_interval) return true;
+  if (now - last_tail_ < options_.tail_interval) return {};
   last_tail_ = now;
   size_t read = 0;
   bool more = true;
@@ -397,7 +399,8 @@ bool StateSync::Tail(size_t max_records, std::string* error) {
         tail_next_[e.partition] = e.offset + 1;
         ++read;
         if (pending_.size() >= options_.chunk_records || pending_bytes_ >= options_.chunk_bytes) {
-          if (!Apply(false, options_.fingerprints_topic, tail_next_, &tailed_, error)) return false;
+          if (!Apply(false, options_.fingerprints_topic, tail_next_, &tailed_, &error))
+            return Failed(error);
         }
         break;
       case ReadEvent::Kind::kEnd:
@@ -410,8 +413,10 @@ bool StateSync::Tail(size_t max_records, std::string* error) {
       case ReadEvent::Kind::kNothing: more = false; break;
     }
   }
-  if (read == 0) return true;
-  return Apply(false, options_.fingerprints_topic, tail_next_, &tailed_, error);
+  if (read == 0) return {};
+  if (!Apply(false, options_.fingerprints_topic, tail_next_, &tailed_, &error))
+    return Failed(error);
+  return {};
 }
 
 }  // namespace dedupd::sync

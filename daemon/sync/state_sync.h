@@ -23,9 +23,11 @@
 //
 //   RdKafkaSyncEdge edge(reader_props, admin_props, &events, group + ".state-reader");
 //   StateSync sync(options, &edge, &clock, &detector, store.get(), &metrics, &sync_metrics);
-//   if (!sync.Bootstrap(&error)) return 1;             // before processing starts
-//   if (!sync.RestorePartitions({0, 3}, &error)) ...   // on assignment
-//   sync.Tail(5000, &error);                           // when no batch is staged
+//   if (!sync.Bootstrap().ok()) return 1;              // before processing starts
+//   if (kafka::Status s = sync.RestorePartitions({0, 3}); !s.ok()) s.detail() ...
+//   sync.Tail(5000);                                   // when no batch is staged
+// Failures are kafka::Status values (ERR__FAIL, the reason in detail()), the
+// result type of the delivery stage.
 //
 // Thread-safety: not thread-safe; one StateSync, used from the daemon's loop
 // thread (the rebalance callback runs there too).
@@ -41,6 +43,7 @@
 
 #include "classify/detector.h"
 #include "delivery/clock.h"
+#include "kafka/status.h"
 #include "metrics/metrics.h"
 #include "state/store.h"
 #include "sync/edge.h"
@@ -86,19 +89,19 @@ class StateSync {
   // Reads the fingerprints topic from its start up to its last stable offset
   // into the detector's memory, and keeps the reader for Tail(). Records
   // committed while it reads arrive through Tail().
-  bool Bootstrap(std::string* error);
+  kafka::Status Bootstrap();
 
   // Replays the changelog partitions from the offsets the store reflects to
   // their end: it first waits until no transaction is open on them (last
   // stable offset == high watermark), because commit_transaction() returns
   // before the markers reach the partitions and a read_committed reader's
   // first EOF can come before records that are already committed.
-  bool RestorePartitions(const std::vector<int32_t>& partitions, std::string* error);
+  kafka::Status RestorePartitions(const std::vector<int32_t>& partitions);
 
   // Applies up to `max_records` fingerprint records that have arrived (does
   // not wait); nothing when called again within options.tail_interval.
   // Precondition: the detector has nothing staged.
-  bool Tail(size_t max_records, std::string* error);
+  kafka::Status Tail(size_t max_records);
 
   const SyncStats& last() const { return last_; }
   // What Tail() did since the start.

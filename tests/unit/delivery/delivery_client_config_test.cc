@@ -7,6 +7,22 @@
 namespace dedupd::delivery {
 namespace {
 
+// The state readers start from the common properties, kafka.consumer.* over
+// them; a configuration librdkafka refuses names the property; the producer's
+// message.max.bytes is the one set, else the fallback given.
+TEST(ClientConfig, ReaderPropsConfAndMessageMaxBytes) {
+  const kafka::Props r = ReaderProps({{"client.id", "c"}, {"fetch.max.bytes", "1"}},
+                                     {{"fetch.max.bytes", "2"}, {"isolation.level", "x"}});
+  EXPECT_EQ(r,
+            (kafka::Props{{"client.id", "c"}, {"fetch.max.bytes", "2"}, {"isolation.level", "x"}}));
+  auto bad = ClientConf({{"no.such.property", "1"}}, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("no.such.property"), std::string::npos) << bad.error();
+  auto conf = ClientConf({{"message.max.bytes", "2000000"}}, nullptr);
+  ASSERT_TRUE(conf.ok()) << conf.error();
+  EXPECT_EQ(MessageMaxBytes(*conf.value(), 7), 2000000u);
+}
+
 TEST(ClientConfig, CommonForcesTheConnectionAndKeepsTheOperatorsBackoff) {
   kafka::Props c = CommonProps({{"bootstrap.servers", "old:1"}, {"security.protocol", "SSL"}},
                                "k1:9092", "dedupd-0");

@@ -49,9 +49,9 @@ class RecoveryTest : public ::testing::Test {
       return true;
     };
     hooks.give_up_all = [this] { steps_.push_back("give up"); };
-    hooks.resync.restore = [this](const std::vector<int32_t>&, std::string*) {
+    hooks.resync.restore = [this](const std::vector<int32_t>&) {
       steps_.push_back("restore");
-      return true;
+      return kafka::Status();
     };
     recovery_ = std::make_unique<Recovery>(batch_.get(), &producer_, &consumer_, &clock_,
                                            RecoveryOptions{exactly_once, 10000}, hooks);

@@ -24,22 +24,20 @@ class RestoreTest : public ::testing::Test {
     hooks_.cancelled = [this] { return cancelled_; };
     hooks_.brokers_unavailable = [this] { return brokers_down_; };
     hooks_.store_error = [this] { return store_.LastError(); };
-    hooks_.restore = [this](const std::vector<int32_t>& ids, std::string* error) {
+    hooks_.restore = [this](const std::vector<int32_t>& ids) {
       restores_.push_back(ids);
       if (chunk_failures_ > 0) {  // a chunk's store write fails on the way
         --chunk_failures_;
         std::string why;
         store_.fail_writes = 1;
         EXPECT_FALSE(store_.Commit({}, &why));
-        *error = why;
-        return false;
+        return kafka::Status(RdKafka::ERR__FAIL, why);
       }
       if (read_failures_ > 0) {
         --read_failures_;
-        *error = "reading 'state' made no progress for 120000 ms";
-        return false;
+        return kafka::Status(RdKafka::ERR__FAIL, "reading 'state' made no progress for 120000 ms");
       }
-      return true;
+      return kafka::Status();
     };
   }
   Clock::TimePoint In(std::chrono::seconds s) { return clock_.Now() + s; }

@@ -21,17 +21,16 @@ class ResyncTest : public ::testing::Test {
   ResyncTest() {
     hooks_.cancelled = [this] { return cancelled_; };
     hooks_.restoring = [this](bool r) { steps_.push_back(r ? "restoring" : "restored"); };
-    hooks_.restore = [this](const std::vector<int32_t>& ids, std::string* error) {
+    hooks_.restore = [this](const std::vector<int32_t>& ids) {
       steps_.push_back("restore");
       restored_ = ids;
       // The restore happens before any partition is sought.
       EXPECT_TRUE(consumer_.seeks.empty());
       if (restore_failures_ > 0) {
         --restore_failures_;
-        *error = "changelog partition not stable";
-        return false;
+        return kafka::Status(RdKafka::ERR__FAIL, "changelog partition not stable");
       }
-      return true;
+      return kafka::Status();
     };
   }
 

@@ -7,9 +7,26 @@
 #include <gtest/gtest.h>
 
 #include "unit/delivery/fake_edge.h"
+#include "unit/metrics/registry_lines.h"
 
 namespace dedupd::app {
 namespace {
+
+using dedupd::testing::RegistryLines;
+
+// The replay stage declares its own metric (replay/replay_metrics.h): name,
+// help, type and its value outside a replay, as tests/ops/metric_names.txt
+// and the dashboards have them.
+TEST(ReplayMetrics, DeclaresTheRemainingMessagesGauge) {
+  prometheus::Registry registry;
+  ReplayMetrics metrics(registry);
+  EXPECT_EQ(
+      RegistryLines(registry),
+      (dedupd::testing::Lines{
+          "# HELP dedupd_replay_remaining_messages Input messages a `dedupd replay` still "
+          "has to process before the end offsets taken at its start (0 outside a replay)",
+          "# TYPE dedupd_replay_remaining_messages gauge", "dedupd_replay_remaining_messages 0"}));
+}
 
 config::Settings Load(const std::vector<std::string>& overrides) {
   config::Config cfg;
@@ -300,13 +317,14 @@ TEST(ReplayRun, FinishedPausesAsksTheCommittedOffsetsAndResumes) {
   ReplayRun run(names, {{0, {0, 10}}, {1, {5, 8}}}, std::chrono::seconds(5),
                 [&now] { return now; });
   delivery::testing::FakeConsumer consumer;
-  metrics::Metrics metrics(50);
+  prometheus::Registry registry;
+  ReplayMetrics metrics(registry);
   EXPECT_EQ(run.StartOffset(0, -1001), 0);  // assigned
   EXPECT_EQ(run.StartOffset(1, -1001), 5);
   consumer.positions = {{0, 4}, {1, 8}};
   EXPECT_FALSE(run.Finished(consumer, false, &metrics));
   EXPECT_EQ(consumer.pause_calls, std::vector<std::string>{"pause 1"});
-  EXPECT_NE(metrics.Render().find("dedupd_replay_remaining_messages 6"), std::string::npos);
+  EXPECT_EQ(RegistryLines(registry).count("dedupd_replay_remaining_messages 6"), 1u);
   EXPECT_EQ(consumer.committed_calls, 0u);
   consumer.positions = {{0, 10}, {1, 8}};
   // Caught up, but a batch is open: its commit comes first.

@@ -23,6 +23,12 @@
 namespace dedupd::sync {
 namespace {
 
+// StateSync's results are kafka::Status values: the reason of a failure in detail().
+::testing::AssertionResult Ok(const kafka::Status& status) {
+  if (status.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << status.detail();
+}
+
 using testing::FakeSyncEdge;
 using testing::ManualClock;
 
@@ -102,8 +108,7 @@ TEST_F(StateSyncTest, RestoreWaitsForAnOpenTransactionThenReadsToTheEnd) {
   edge_.stable_answers["state"] = {{{0, 2}}, {{0, 2}}};
   sync_metrics_.SetRestoreRemaining(99);
   const auto started = clock_.Now();
-  std::string error;
-  ASSERT_TRUE(Sync().RestorePartitions({0}, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().RestorePartitions({0})));
   EXPECT_EQ(clock_.slept(), std::chrono::milliseconds(200));  // two waits of 100 ms
   ASSERT_EQ(edge_.opened.size(), 1u);
   EXPECT_EQ(edge_.opened[0], (Offsets{{0, 0}}));  // partition 1 is not read
@@ -122,9 +127,10 @@ TEST_F(StateSyncTest, RestoreWaitsForAnOpenTransactionThenReadsToTheEnd) {
 TEST_F(StateSyncTest, RestoreGivesUpWhenTheTransactionNeverEnds) {
   AppendChangelog(0, 0);
   for (int i = 0; i < 100; ++i) edge_.stable_answers["state"].push_back({{0, 0}});
-  std::string error;
-  EXPECT_FALSE(Sync().RestorePartitions({0}, &error));
-  EXPECT_NE(error.find("did not become stable within 2000 ms"), std::string::npos) << error;
+  const kafka::Status failed = Sync().RestorePartitions({0});
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.detail().find("did not become stable within 2000 ms"), std::string::npos)
+      << failed.detail();
   EXPECT_TRUE(edge_.opened.empty());
   EXPECT_GE(clock_.slept(), std::chrono::milliseconds(2000));
   EXPECT_LE(clock_.slept(), std::chrono::milliseconds(2100));
@@ -133,32 +139,30 @@ TEST_F(StateSyncTest, RestoreGivesUpWhenTheTransactionNeverEnds) {
 TEST_F(StateSyncTest, RestoreRetriesFailedQueriesUntilTheBrokerAnswers) {
   AppendChangelog(0, 0);
   edge_.failing_queries = 5;  // lso and hw: two per attempt
-  std::string error;
-  ASSERT_TRUE(Sync().RestorePartitions({0}, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().RestorePartitions({0})));
   EXPECT_EQ(StoredOffset(0), "1");
 }
 
 TEST_F(StateSyncTest, RestoreOfAnUnknownPartitionFails) {
   AppendChangelog(0, 0);
-  std::string error;
-  EXPECT_FALSE(Sync().RestorePartitions({4}, &error));
-  EXPECT_NE(error.find("has no partition 4"), std::string::npos) << error;
+  const kafka::Status failed = Sync().RestorePartitions({4});
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.detail().find("has no partition 4"), std::string::npos) << failed.detail();
 }
 
 TEST_F(StateSyncTest, RestoreReadsOnlyWhatChangedSinceTheStoredOffset) {
   for (int i = 0; i < 3; ++i) AppendChangelog(0, i);
-  std::string error;
-  ASSERT_TRUE(Sync().RestorePartitions({0}, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().RestorePartitions({0})));
   AppendChangelog(0, 3);
   AppendChangelog(0, 0, 2);  // a new version of page 0
-  ASSERT_TRUE(Sync().RestorePartitions({0}, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().RestorePartitions({0})));
   ASSERT_EQ(edge_.opened.size(), 2u);
   EXPECT_EQ(edge_.opened[1], (Offsets{{0, 3}}));
   EXPECT_EQ(Sync().last().records, 2u);
   EXPECT_EQ(StoredOffset(0), "5");
   EXPECT_EQ(store_->Get(Url(0))->version, 2u);
   // Nothing new: no reader at all.
-  ASSERT_TRUE(Sync().RestorePartitions({0}, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().RestorePartitions({0})));
   EXPECT_EQ(edge_.opened.size(), 2u);
 }
 
@@ -166,7 +170,7 @@ TEST_F(StateSyncTest, AStoredOffsetPastTheEndRestoresFromTheStart) {
   for (int i = 0; i < 2; ++i) AppendChangelog(0, i);
   std::string error;
   ASSERT_TRUE(store_->Commit({{StateSync::ChangelogKey("state", 0), "99"}}, &error)) << error;
-  ASSERT_TRUE(Sync().RestorePartitions({0}, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().RestorePartitions({0})));
   ASSERT_EQ(edge_.opened.size(), 1u);
   EXPECT_EQ(edge_.opened[0], (Offsets{{0, 0}}));
   EXPECT_EQ(StoredOffset(0), "2");
@@ -176,9 +180,10 @@ TEST_F(StateSyncTest, AReadWithoutProgressGivesUpAtTheTimeout) {
   AppendChangelog(0, 0);
   edge_.stall = true;
   const auto started = clock_.Now();
-  std::string error;
-  EXPECT_FALSE(Sync().RestorePartitions({0}, &error));
-  EXPECT_NE(error.find("made no progress for 2000 ms"), std::string::npos) << error;
+  const kafka::Status failed = Sync().RestorePartitions({0});
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.detail().find("made no progress for 2000 ms"), std::string::npos)
+      << failed.detail();
   EXPECT_GT(clock_.Now() - started, std::chrono::milliseconds(2000));
   EXPECT_LT(clock_.Now() - started, std::chrono::milliseconds(2600));
 }
@@ -186,8 +191,7 @@ TEST_F(StateSyncTest, AReadWithoutProgressGivesUpAtTheTimeout) {
 TEST_F(StateSyncTest, ReadErrorsAreRetriedAndCounted) {
   for (int i = 0; i < 2; ++i) AppendChangelog(0, i);
   edge_.read_errors = 3;
-  std::string error;
-  ASSERT_TRUE(Sync().RestorePartitions({0}, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().RestorePartitions({0})));
   EXPECT_EQ(StoredOffset(0), "2");
   EXPECT_NE(metrics_.Render().find(R"(dedupd_kafka_errors_total{kind="state_read"} 3)"),
             std::string::npos);
@@ -197,9 +201,9 @@ TEST_F(StateSyncTest, ACancelledRestoreStops) {
   AppendChangelog(0, 0);
   edge_.stable_answers["state"] = {{{0, 0}}};
   options_.cancelled = [] { return true; };
-  std::string error;
-  EXPECT_FALSE(Sync().RestorePartitions({0}, &error));
-  EXPECT_EQ(error, "interrupted");
+  const kafka::Status failed = Sync().RestorePartitions({0});
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(failed.detail(), "interrupted");
 }
 
 TEST_F(StateSyncTest, BootstrapReadsEveryPartitionAndCountsUndecodableRecords) {
@@ -207,8 +211,7 @@ TEST_F(StateSyncTest, BootstrapReadsEveryPartitionAndCountsUndecodableRecords) {
   edge_.Append("fingerprints", 1, Url(9), "not a state record");
   edge_.Append("fingerprints", 0, Url(4), "");  // a tombstone
   edge_.AddPartition("fingerprints", 2);        // empty
-  std::string error;
-  ASSERT_TRUE(Sync().Bootstrap(&error)) << error;
+  ASSERT_TRUE(Ok(Sync().Bootstrap()));
   ASSERT_EQ(edge_.opened.size(), 1u);
   EXPECT_EQ(edge_.opened[0], (Offsets{{0, 0}, {1, 0}, {2, 0}}));
   EXPECT_EQ(Sync().last().records, 6u);
@@ -226,29 +229,27 @@ TEST_F(StateSyncTest, BootstrapStopsAtTheStableEndAndTailReadsTheRest) {
   for (int i = 0; i < 3; ++i) AppendFingerprint(0, i);
   // A transaction is open on the last record: the bootstrap does not wait.
   edge_.stable_answers["fingerprints"] = {{{0, 2}}};
-  std::string error;
-  ASSERT_TRUE(Sync().Bootstrap(&error)) << error;
+  ASSERT_TRUE(Ok(Sync().Bootstrap()));
   EXPECT_GE(Sync().last().records, 2u);
-  ASSERT_TRUE(Sync().Tail(100, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().Tail(100)));
   EXPECT_EQ(Sync().last().records + Sync().tailed().records, 3u);
   EXPECT_EQ(detector_.IndexedDocuments(), 3u);
 }
 
 TEST_F(StateSyncTest, TailSkipsHeldVersionsAndReadsAtMostOncePerInterval) {
   AppendFingerprint(0, 0);
-  std::string error;
-  ASSERT_TRUE(Sync().Bootstrap(&error)) << error;
+  ASSERT_TRUE(Ok(Sync().Bootstrap()));
   ASSERT_EQ(detector_.IndexedDocuments(), 1u);
-  ASSERT_TRUE(Sync().Tail(100, &error)) << error;  // nothing new
+  ASSERT_TRUE(Ok(Sync().Tail(100)));  // nothing new
   EXPECT_EQ(Sync().tailed().records, 0u);
 
   // This instance's own record (the version held) and another's new page.
   edge_.Append("fingerprints", 0, Url(0), edge_.logs["fingerprints"][0][0].value);
   AppendFingerprint(0, 1);
-  ASSERT_TRUE(Sync().Tail(100, &error)) << error;  // within tail_interval of the last
+  ASSERT_TRUE(Ok(Sync().Tail(100)));  // within tail_interval of the last
   EXPECT_EQ(Sync().tailed().records, 0u);
   clock_.Advance(options_.tail_interval);
-  ASSERT_TRUE(Sync().Tail(100, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().Tail(100)));
   EXPECT_EQ(Sync().tailed().records, 2u);
   EXPECT_EQ(Sync().tailed().skipped, 1u);
   EXPECT_EQ(Sync().tailed().applied, 1u);
@@ -257,17 +258,16 @@ TEST_F(StateSyncTest, TailSkipsHeldVersionsAndReadsAtMostOncePerInterval) {
   // At most max_records a call; the rest comes next time.
   for (int i = 2; i < 7; ++i) AppendFingerprint(0, i);
   clock_.Advance(options_.tail_interval);
-  ASSERT_TRUE(Sync().Tail(3, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().Tail(3)));
   EXPECT_EQ(detector_.IndexedDocuments(), 5u);
   clock_.Advance(options_.tail_interval);
-  ASSERT_TRUE(Sync().Tail(3, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().Tail(3)));
   EXPECT_EQ(detector_.IndexedDocuments(), 7u);
 }
 
 TEST_F(StateSyncTest, TailBeforeBootstrapReadsNothing) {
   AppendFingerprint(0, 0);
-  std::string error;
-  ASSERT_TRUE(Sync().Tail(100, &error)) << error;
+  ASSERT_TRUE(Ok(Sync().Tail(100)));
   EXPECT_TRUE(edge_.opened.empty());
   EXPECT_EQ(detector_.IndexedDocuments(), 0u);
 }
