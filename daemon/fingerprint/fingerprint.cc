@@ -21,6 +21,7 @@
 #include <xxhash.h>
 
 #include "common/han_run.h"
+#include "common/target.h"
 
 namespace dedupd::fingerprint {
 namespace internal {
@@ -271,14 +272,8 @@ constexpr std::array<std::array<uint8_t, 8>, 256> kFilterPermutation = [] {
   return t;
 }();
 
-// Everything defined until the matching pop is compiled for AVX2 (GCC and
-// clang spell it differently; clang builds the fuzzers).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#endif
+// Everything defined until DEDUPD_TARGET_END is compiled for AVX2.
+DEDUPD_TARGET_BEGIN("avx2")
 namespace avx2_kernel {
 struct Ops {
   using V = __m256i;
@@ -336,19 +331,11 @@ size_t FilterTopHalves(const uint64_t* h, size_t n, uint64_t bound, uint32_t* ou
   return kept;
 }
 }  // namespace avx2_kernel
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+DEDUPD_TARGET_END
 
 // Shingle hashing 8 at a time with AVX-512 (F, DQ, VL, BW), where the CPU has it.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw")
+DEDUPD_TARGET_BEGIN("avx512f,avx512dq,avx512vl,avx512bw")
+#if !defined(__clang__)
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_epi32(), which it
 // then reports as (maybe) uninitialised.
 #pragma GCC diagnostic push
@@ -427,12 +414,10 @@ void HashEight(const char* base, const uint32_t* from, const uint32_t* len, uint
 }
 
 }  // namespace avx512_kernel
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
+#if !defined(__clang__)
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
 #endif
+DEDUPD_TARGET_END
 
 bool CpuHasAvx512Hashing() {
   static const bool has = [] {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/han_run.h"
+#include "common/target.h"
 #include "text/internal/utf8.h"
 #include "text/segment.h"
 
@@ -1100,13 +1101,7 @@ void internal::ContentKeyScalar(std::string_view utf8, std::string* out) {
 // the tail is one masked load (bytes past the end are neither read nor
 // counted), where the SSE2 kernel finishes 8 and then 1 byte at a time:
 // the strings counted are mostly sentences and blocks of 50-300 bytes.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512bw,avx512vl,popcnt"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512bw,avx512vl,popcnt")
-#endif
+DEDUPD_TARGET_BEGIN("avx512bw,avx512vl,popcnt")
 namespace {
 size_t CountCodePointsAvx512Impl(const char* p, size_t n) {
   const __m256i above = _mm256_set1_epi8(-65);  // non-continuation bytes, as signed bytes
@@ -1124,11 +1119,7 @@ size_t CountCodePointsAvx512Impl(const char* p, size_t n) {
   return count;
 }
 }  // namespace
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+DEDUPD_TARGET_END
 
 bool internal::CpuHasAvx512Bw() {
   static const bool has = [] {
