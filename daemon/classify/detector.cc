@@ -337,9 +337,10 @@ void Detector::Fingerprinter(const std::vector<std::string>& blocks,
 void Detector::FingerprintBlocks(const NormalizedBlocks& normalized_blocks,
                                  std::span<const uint8_t> boilerplate, Fingerprint* out) const {
   // *out is reused page after page (Process), so every field is reset here
-  // and the vectors keep their capacity; so do the two scratch strings.
+  // and the vectors keep their capacity; so do the two scratch strings. The
+  // shingles are not cleared: ShingleSet replaces them, and resizing from
+  // the last page's count instead of 0 writes fewer zeros (~12 KB a page).
   Fingerprint& fp = *out;
-  fp.shingles.clear();
   fp.sketch.clear();
   fp.simhash = {};
   fp.paragraph_hashes.clear();
