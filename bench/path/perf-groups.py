@@ -51,7 +51,7 @@ GROUPS = [
     # named twice adds up), then new groups.
     ("sketch (BottomK32, CompareSketches)", r"FilterTopHalves|SortUniform32"),
     ("tokenise/shingle/hash/SimHash", r"HashShingles"),
-    ("normalisation", r"NormalizeBlockForms|text::\(anonymous namespace\)::Mapped<|EdgeOf|utf8proc"),
+    ("normalisation", r"NormalizeBlockForms|PageForms|SentenceJoin|text::\(anonymous namespace\)::Mapped<|EdgeOf|utf8proc"),
     ("plain-text blocks", r"SplitValidPlainText"),
     ("URL table (UrlTable, TagTable)", r"UrlTable|TagTable"),
     ("indexes (passages, SimHash, sketches)", r"ParagraphIndex|SimHashIndex|BucketArray|SketchStore|IdTable|index::"),

@@ -248,8 +248,9 @@ void BM_TextStagePlainWithSentences(benchmark::State& state, Lang lang) {
 // the content keys and repeats, then each block's sentences, their matching
 // forms and the block's form. kSeparate: as main did until session 7 (a
 // ContentKey pass per block in FindRepeats, a NormalizeForMatch pass per
-// sentence); kOnePass: NormalizeBlockForms (both forms from one pass per
-// sentence) and FindRepeats on its keys.
+// sentence); kOnePass: PageForms (both forms from one pass per sentence,
+// the block's form the run of its sentences' forms in one buffer) and
+// FindRepeatsInKeys on its keys.
 enum class FormsPath { kSeparate, kOnePass };
 
 void BM_BlockForms(benchmark::State& state, Lang lang, FormsPath path) {
@@ -259,8 +260,7 @@ void BM_BlockForms(benchmark::State& state, Lang lang, FormsPath path) {
   const std::vector<std::string_view> blocks = BlockViews(t);
   std::vector<std::string_view> sentences;
   std::vector<std::string> sentence_forms, forms(blocks.size());
-  std::string keys;
-  std::vector<size_t> key_end;
+  PageForms page;
   RepeatResult r;
   for (auto _ : state) {
     sentences.clear();
@@ -279,13 +279,10 @@ void BM_BlockForms(benchmark::State& state, Lang lang, FormsPath path) {
             &forms[i]);
       }
     } else {
-      keys.clear();
-      key_end.clear();
-      for (size_t i = 0; i < blocks.size(); ++i) {
-        NormalizeBlockForms(blocks[i], &sentences, &sentence_forms, &forms[i], &keys);
-        key_end.push_back(keys.size());
-      }
-      FindRepeats(blocks.size(), &keys, key_end, {}, &r);
+      page.Clear();
+      for (const std::string_view b : blocks) page.Append(b);
+      FindRepeatsInKeys(blocks.size(), page.Keys(), page.KeyEnds(), {}, &r);
+      benchmark::DoNotOptimize(page.Keys().data());
     }
     benchmark::DoNotOptimize(r.content_key.data());
     benchmark::DoNotOptimize(forms.data());

@@ -107,41 +107,43 @@ struct Detector::Fingerprint {
 };
 
 // Each block's matching form and its hash (0 for a block that normalises to
-// nothing) and its sentences (views into the block), computed once per page
-// and shared by the page statistics, boilerplate learning and the
-// fingerprinter. Process() reuses one instance for every page, so the forms'
-// strings and the vectors keep their capacity (no allocation per page once
-// they have grown).
+// nothing), its sentences and their forms, computed once per page and shared
+// by the page statistics, boilerplate learning and the fingerprinter. The
+// forms are views into one buffer (text::PageForms), where a block's form is
+// the run of its sentences' forms: nothing is copied from one to the other,
+// nor into a joined text for the fingerprint. Process() reuses one instance
+// for every page, so the buffer and the vectors keep their capacity (no
+// allocation per page once they have grown).
 struct Detector::NormalizedBlocks {
-  std::vector<std::string> forms;  // [0, count) are this page's
+  text::PageForms page;
+  std::vector<std::string_view> forms;  // block i's matching form (a view into page)
   std::vector<uint64_t> line_hash;
-  std::vector<std::string_view> sentences;  // every block's, in order
-  std::vector<std::string> sentence_forms;  // NormalizeForMatch of each sentence
-  std::vector<uint32_t> first_sentence;     // block i: [first_sentence[i], first_sentence[i + 1])
-  std::string keys;             // every block's ContentKey, concatenated (for FindRepeats)
-  std::vector<size_t> key_end;  // block i's key ends at key_end[i]
   size_t count = 0;
 
   NormalizedBlocks() = default;
   explicit NormalizedBlocks(const std::vector<std::string>& blocks) { Assign(blocks); }
   // Blocks: strings or views. One normalising pass per sentence gives both
-  // forms (text::NormalizeBlockForms).
+  // forms (text::PageForms).
   template <typename Blocks>
   void Assign(const Blocks& blocks) {
-    count = blocks.size();
-    if (forms.size() < count) forms.resize(count);
+    page.Clear();
+    for (const auto& block : blocks) page.Append(block);
+    Index();
+  }
+  // Keeps the blocks i with keep[i] (text::PageForms::Keep): the forms of
+  // the kept blocks are those Assign() gives them alone.
+  void Keep(const std::vector<bool>& keep) {
+    page.Keep(keep);
+    Index();
+  }
+  void Index() {
+    count = page.blocks();
+    forms.resize(count);
     line_hash.assign(count, 0);
-    sentences.clear();
-    first_sentence.clear();
-    keys.clear();
-    key_end.clear();
     for (size_t i = 0; i < count; ++i) {
-      first_sentence.push_back(static_cast<uint32_t>(sentences.size()));
-      text::NormalizeBlockForms(blocks[i], &sentences, &sentence_forms, &forms[i], &keys);
-      key_end.push_back(keys.size());
+      forms[i] = page.BlockForm(i);
       if (!forms[i].empty()) line_hash[i] = fingerprint::Hash64(forms[i]);
     }
-    first_sentence.push_back(static_cast<uint32_t>(sentences.size()));
   }
   void NonEmptyHashes(std::vector<uint64_t>* out) const {
     out->clear();
@@ -335,19 +337,23 @@ void Detector::Fingerprinter(const std::vector<std::string>& blocks,
 void Detector::FingerprintBlocks(const NormalizedBlocks& normalized_blocks,
                                  std::span<const uint8_t> boilerplate, Fingerprint* out) const {
   // *out is reused page after page (Process), so every field is reset here
-  // and the vectors keep their capacity; so do the two scratch strings.
+  // and the vectors keep their capacity; so do the two scratch strings. The
+  // shingles are not cleared: ShingleSet replaces them, and resizing from
+  // the last page's count instead of 0 writes fewer zeros (~12 KB a page).
   Fingerprint& fp = *out;
-  fp.shingles.clear();
   fp.sketch.clear();
   fp.simhash = {};
   fp.paragraph_hashes.clear();
   fp.boilerplate_blocks = 0;
   fp.boilerplate_only = false;
-  thread_local std::string joined;
-  joined.clear();
+  // The fingerprinted text: the forms of the blocks kept, as if joined with
+  // '\n' (ShingleSet takes them as pieces, so they are not copied).
+  thread_local std::vector<std::string_view> kept;
+  kept.clear();
   size_t all_tokens = 0;
+  const text::PageForms& page = normalized_blocks.page;
   for (size_t i = 0; i < boilerplate.size(); ++i) {
-    const std::string& normalized = normalized_blocks.forms[i];
+    const std::string_view normalized = normalized_blocks.forms[i];
     if (normalized.empty()) continue;
     if (boilerplate[i] != 0) {
       ++fp.boilerplate_blocks;
@@ -356,20 +362,18 @@ void Detector::FingerprintBlocks(const NormalizedBlocks& normalized_blocks,
     }
     // Sentences are split on the original text (the splitter needs case and
     // the original punctuation), then normalised one by one.
-    for (uint32_t k = normalized_blocks.first_sentence[i];
-         k < normalized_blocks.first_sentence[i + 1]; ++k) {
-      const std::string& passage = normalized_blocks.sentence_forms[k];
+    for (size_t k = page.FirstSentence(i); k < page.FirstSentence(i + 1); ++k) {
+      const std::string_view passage = page.SentenceForm(k);
       if (text::CountCodePoints(passage) >= options_.passage_min_chars) {
         fp.paragraph_hashes.push_back(fingerprint::Hash64(passage));
       }
     }
-    if (!joined.empty()) joined.push_back('\n');
-    joined.append(normalized);
+    kept.push_back(normalized);
   }
   fingerprint::ShingleOptions shingle_options;
   shingle_options.k = options_.shingle_k;
   // The shingle set in no order (SimHash needs none; candidates sort it).
-  const size_t kept_tokens = fingerprint::ShingleSet(joined, shingle_options, &fp.shingles);
+  const size_t kept_tokens = fingerprint::ShingleSet(kept, shingle_options, &fp.shingles);
   if (kept_tokens < options_.min_fingerprint_tokens && all_tokens > 0) {
     fp.boilerplate_only = true;
     fp.shingles.clear();
@@ -930,12 +934,14 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
   }
 
   // Normalised forms and content keys of every block, then repeats ->
-  // canonical blocks (first occurrence kept). `normalized.sentences` are
-  // views into the extraction's strings: not to be read after the swap below.
+  // canonical blocks (first occurrence kept). The sentences
+  // (normalized.page.Sentence) are views into the extraction's strings: not
+  // to be read after the swap below (only their count is).
   NormalizedBlocks& normalized = scratch.normalized;
   normalized.Assign(views);
   text::RepeatResult& repeats = scratch.repeats;
-  text::FindRepeats(views.size(), &normalized.keys, normalized.key_end, options_.repeats, &repeats);
+  text::FindRepeatsInKeys(views.size(), normalized.page.Keys(), normalized.page.KeyEnds(),
+                          options_.repeats, &repeats);
   auto kept = [&](size_t i) { return i >= repeats.keep.size() || repeats.keep[i]; };
   size_t kept_count = 0;
   for (size_t i = 0; i < views.size(); ++i) kept_count += kept(i) ? 1 : 0;
@@ -952,13 +958,16 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
   }
 
   // Exact-content hash over the content key (whitespace-insensitive) of the
-  // kept blocks, which FindRepeats has already built.
-  out.content_hash = fingerprint::HashContent(repeats.content_key);
-  if (repeats.has_repeats) normalized.Assign(canonical);  // without the dropped copies
+  // kept blocks: the blocks' keys, or FindRepeatsInKeys's copy of the kept
+  // ones' when it dropped some.
+  out.content_hash =
+      fingerprint::HashContent(repeats.has_repeats ? repeats.content_key : normalized.page.Keys());
+  // Without the dropped copies: the kept blocks' forms, not normalised again.
+  if (repeats.has_repeats) normalized.Keep(repeats.keep);
   for (const auto& b : canonical) {
     out.stats.characters += static_cast<uint32_t>(text::CountCodePoints(b));
   }
-  out.stats.sentences = static_cast<uint32_t>(normalized.sentences.size());
+  out.stats.sentences = static_cast<uint32_t>(normalized.page.sentences());
   out.stats.blocks = static_cast<uint32_t>(canonical.size());
   normalized.NonEmptyHashes(&scratch.line_hashes);
 

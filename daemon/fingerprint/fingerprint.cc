@@ -21,6 +21,7 @@
 #include <xxhash.h>
 
 #include "common/han_run.h"
+#include "common/target.h"
 
 namespace dedupd::fingerprint {
 namespace internal {
@@ -271,14 +272,8 @@ constexpr std::array<std::array<uint8_t, 8>, 256> kFilterPermutation = [] {
   return t;
 }();
 
-// Everything defined until the matching pop is compiled for AVX2 (GCC and
-// clang spell it differently; clang builds the fuzzers).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#endif
+// Everything defined until DEDUPD_TARGET_END is compiled for AVX2.
+DEDUPD_TARGET_BEGIN("avx2")
 namespace avx2_kernel {
 struct Ops {
   using V = __m256i;
@@ -336,19 +331,11 @@ size_t FilterTopHalves(const uint64_t* h, size_t n, uint64_t bound, uint32_t* ou
   return kept;
 }
 }  // namespace avx2_kernel
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+DEDUPD_TARGET_END
 
 // Shingle hashing 8 at a time with AVX-512 (F, DQ, VL, BW), where the CPU has it.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw")
+DEDUPD_TARGET_BEGIN("avx512f,avx512dq,avx512vl,avx512bw")
+#if !defined(__clang__)
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_epi32(), which it
 // then reports as (maybe) uninitialised.
 #pragma GCC diagnostic push
@@ -427,12 +414,10 @@ void HashEight(const char* base, const uint32_t* from, const uint32_t* len, uint
 }
 
 }  // namespace avx512_kernel
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
+#if !defined(__clang__)
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
 #endif
+DEDUPD_TARGET_END
 
 bool CpuHasAvx512Hashing() {
   static const bool has = [] {
@@ -529,17 +514,26 @@ inline AsciiClasses16 ClassifyAscii16(const unsigned char* p) {
   return {letters, ascii & ~letters, joined};
 }
 
+// What JoinTokens has written: bytes of buf and tokens.
+struct JoinedTokens {
+  size_t bytes = 0;
+  size_t tokens = 0;
+};
+
 // Writes the tokens of `text` into buf as "tok tok tok " and their start
-// offsets into starts (plus the end offset); returns the number of tokens.
-// The same classes as ForEachToken, in one loop without callbacks: this is the
-// hot path. Raw arrays, not vectors: stores through char* may alias a vector's
-// end pointer, which would then be reloaded on every byte.
+// offsets into starts (plus the end offset), after the `from` bytes and
+// tokens written before; returns the totals. Called on pieces one after the
+// other, it writes what one call on the pieces joined with a separator
+// would: a piece's end ends a token as a separator does. The same classes as
+// ForEachToken, in one loop without callbacks: this is the hot path. Raw
+// arrays, not vectors: stores through char* may alias a vector's end
+// pointer, which would then be reloaded on every byte.
 template <typename Offset>
-size_t JoinTokens(std::string_view text, char* buf, Offset* starts) {
+JoinedTokens JoinTokens(std::string_view text, char* buf, Offset* starts, JoinedTokens from) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* const end = p + text.size();
-  size_t w = 0;
-  size_t tokens = 0;
+  size_t w = from.bytes;
+  size_t tokens = from.tokens;
   size_t in_run = 0;  // 1 while inside a letter run
   // Branch-free updates: a separator writes ' ' and keeps it only if it ends a
   // run; a letter records its offset as a token start and keeps it only if it
@@ -726,7 +720,7 @@ size_t JoinTokens(std::string_view text, char* buf, Offset* starts) {
   buf[w] = ' ';
   w += in_run;
   starts[tokens] = static_cast<Offset>(w);
-  return tokens;
+  return {w, tokens};
 }
 
 // The hash set behind ShingleSet: open addressing, indexed by a hash's top
@@ -815,13 +809,16 @@ struct Tokenized {
   size_t span = 0;   // tokens per shingle
 };
 
-// The shingle set of `normalized` into *out, through the caller's buffers
-// (sized for it: 2 * size + 1 bytes, size + 1 offsets); returns the number of
-// tokens. A text of fewer than k tokens is one shingle of all of them.
+// The shingle set of the pieces joined with '\n' into *out, through the
+// caller's buffers (sized for the joined text: 2 * size + 1 bytes, size + 1
+// offsets); returns the number of tokens. A text of fewer than k tokens is
+// one shingle of all of them.
 template <typename Offset>
-size_t ShingleSetInto(std::string_view normalized, size_t k, char* buf, Offset* starts,
+size_t ShingleSetInto(std::span<const std::string_view> pieces, size_t k, char* buf, Offset* starts,
                       DistinctSet* set, std::vector<uint64_t>* out) {
-  const size_t tokens = JoinTokens(normalized, buf, starts);
+  JoinedTokens joined;
+  for (const std::string_view piece : pieces) joined = JoinTokens(piece, buf, starts, joined);
+  const size_t tokens = joined.tokens;
   const size_t span = std::min(tokens, k);
   out->resize(tokens == 0 ? 0 : tokens - span + 1);
   if (!out->empty()) out->resize(HashDistinct(buf, starts, out->size(), span, out->data(), set));
@@ -841,13 +838,22 @@ DistinctSet& ThreadDistinctSet() {
   return set;
 }
 
+// The size of the pieces joined with one separator between two.
+size_t JoinedSize(std::span<const std::string_view> pieces) {
+  size_t size = pieces.empty() ? 0 : pieces.size() - 1;
+  for (const std::string_view piece : pieces) size += piece.size();
+  return size;
+}
+
 // ShingleSet for a matching form too long for 4-byte offsets (over 2 GiB):
 // the same loops on 8-byte offsets, with buffers of its own.
-size_t WideShingleSet(std::string_view normalized, size_t k, std::vector<uint64_t>* out) {
-  const auto buf = std::make_unique_for_overwrite<char[]>(2 * normalized.size() + 1);
-  const auto starts = std::make_unique_for_overwrite<size_t[]>(normalized.size() + 1);
+size_t WideShingleSet(std::span<const std::string_view> pieces, size_t k,
+                      std::vector<uint64_t>* out) {
+  const size_t size = JoinedSize(pieces);
+  const auto buf = std::make_unique_for_overwrite<char[]>(2 * size + 1);
+  const auto starts = std::make_unique_for_overwrite<size_t[]>(size + 1);
   DistinctSet set;
-  return ShingleSetInto(normalized, k, buf.get(), starts.get(), &set, out);
+  return ShingleSetInto(pieces, k, buf.get(), starts.get(), &set, out);
 }
 
 }  // namespace
@@ -870,24 +876,31 @@ void internal::SetShingleTableBaseForTest(uint32_t base) {
 
 size_t internal::ShingleSetWideOffsets(std::string_view normalized, int k,
                                        std::vector<uint64_t>* out) {
-  return WideShingleSet(normalized, static_cast<size_t>(std::max(1, k)), out);
+  return WideShingleSet(std::span<const std::string_view>(&normalized, 1),
+                        static_cast<size_t>(std::max(1, k)), out);
 }
 
 size_t ShingleSet(std::string_view normalized, const ShingleOptions& options,
                   std::vector<uint64_t>* out) {
+  return ShingleSet(std::span<const std::string_view>(&normalized, 1), options, out);
+}
+
+size_t ShingleSet(std::span<const std::string_view> pieces, const ShingleOptions& options,
+                  std::vector<uint64_t>* out) {
   const size_t k = static_cast<size_t>(std::max(1, options.k));
-  if (normalized.size() > kMaxNarrowOffsetInput) [[unlikely]] {
-    return WideShingleSet(normalized, k, out);
+  const size_t size = JoinedSize(pieces);
+  if (size > kMaxNarrowOffsetInput) [[unlikely]] {
+    return WideShingleSet(pieces, k, out);
   }
   thread_local ShingleScratch s;
   // Worst case: every byte is a token followed by a space.
-  if (s.capacity < normalized.size() || !s.buf) {
-    s.capacity = std::max(normalized.size(), size_t{4096});
+  if (s.capacity < size || !s.buf) {
+    s.capacity = std::max(size, size_t{4096});
     s.buf = std::make_unique_for_overwrite<char[]>(2 * s.capacity + 1);
     s.starts = std::make_unique_for_overwrite<uint32_t[]>(s.capacity + 1);
   }
   const size_t tokens =
-      ShingleSetInto(normalized, k, s.buf.get(), s.starts.get(), &ThreadDistinctSet(), out);
+      ShingleSetInto(pieces, k, s.buf.get(), s.starts.get(), &ThreadDistinctSet(), out);
   ReleaseBigScratch(&s);
   return tokens;
 }

@@ -49,6 +49,11 @@ void Shingles(std::string_view normalized, const ShingleOptions& options,
 // the set algebra below, which needs sorted sets.
 size_t ShingleSet(std::string_view normalized, const ShingleOptions& options,
                   std::vector<uint64_t>* out);
+// The same for the pieces joined with '\n' (a page's blocks), without
+// joining them: no piece's bytes are copied but into the tokenizer's own
+// buffer. Equal to ShingleSet on the joined text.
+size_t ShingleSet(std::span<const std::string_view> pieces, const ShingleOptions& options,
+                  std::vector<uint64_t>* out);
 
 // Number of tokens Shingles() sees in the text.
 size_t CountTokens(std::string_view normalized);

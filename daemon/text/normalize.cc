@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/han_run.h"
+#include "common/target.h"
 #include "text/internal/utf8.h"
 #include "text/segment.h"
 
@@ -289,7 +290,8 @@ const MappedTable& Mapped() {
 // Output and spacing state handed to the out-of-line slow path.
 struct Ctx {
   std::string* out;
-  size_t n = 0;  // bytes written to *out
+  size_t at = 0;  // where the output starts in *out
+  size_t n = 0;   // bytes written from there
   // Matching form spacing: a whitespace run becomes one pending space, written
   // before the next character unless that character or the previous one is
   // CJK. Leading and trailing spaces are never written.
@@ -306,7 +308,7 @@ struct Ctx {
 // Grows *out so that `extra` bytes plus one byte per remaining input byte
 // (and kSlack) fit after position n.
 void Reserve(Ctx& c, size_t extra, size_t remaining) {
-  const size_t want = c.n + extra + remaining + kSlack;
+  const size_t want = c.at + c.n + extra + remaining + kSlack;
   if (want > c.out->size()) c.out->resize(std::max(want, c.out->size() * 2));
 }
 
@@ -315,7 +317,7 @@ template <Form F>
 void EmitSlowCp(Ctx& c, char32_t cp, size_t remaining) {
   constexpr bool kMatch = F == Form::kMatch;
   Reserve(c, 8, remaining);
-  char* o = c.out->data();
+  char* o = c.out->data() + c.at;
   if (IsWhiteSpace(cp)) {
     if (kMatch && c.n > 0) c.pending = true;
     return;
@@ -436,14 +438,18 @@ inline bool EmitMappedKey(const MappedCp& key, const MappedCp& match, unsigned c
 }
 
 // The matching form (kMatch), the content key (kKey), or both (kBoth: the
-// matching form into *out, the content key APPENDED to *key_out). kBoth
-// takes only the fast paths, which need no state of the other form: where
-// either form would need utf8proc (or bad bytes, or a character whose form
-// is longer than itself) it returns false, *key_out is as it was and *out
-// unspecified; the caller then runs the two forms one by one. The other
-// forms always return true.
+// matching form into *out, the content key into *key_out). Each is written
+// from the offset *out_end (*key_end) on, and *out_end (*key_end) is set to
+// its end. The strings are grown as needed and never shrunk: bytes past the
+// end are spare room (the callers resize them, or write after the end
+// next). kBoth takes only the fast paths, which need no state of the other
+// form: where either form would need utf8proc (or bad bytes, or a character
+// whose form is longer than itself) it returns false, *key_end is as it was
+// and *out unspecified from *out_end on; the caller then runs the two forms
+// one by one. The other forms always return true.
 template <Form F, bool kSimd>
-bool NormalizeImpl(std::string_view in, std::string* out, std::string* key_out = nullptr) {
+bool NormalizeImpl(std::string_view in, std::string* out, size_t* out_end,
+                   std::string* key_out = nullptr, size_t* key_end = nullptr) {
   constexpr bool kMatch = F != Form::kKey;
   constexpr bool kBoth = F == Form::kBoth;
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
@@ -458,8 +464,10 @@ bool NormalizeImpl(std::string_view in, std::string* out, std::string* key_out =
   [[maybe_unused]] char* wk = nullptr;
   [[maybe_unused]] char* kbase = nullptr;
   if constexpr (kBoth) {
-    key_start = key_out->size();
-    key_out->resize(key_start + in.size() + kSlack);
+    key_start = *key_end;
+    if (key_out->size() < key_start + in.size() + kSlack) {
+      key_out->resize(key_start + in.size() + kSlack);
+    }
     kbase = key_out->data();
     wk = kbase + key_start;
   }
@@ -469,23 +477,24 @@ bool NormalizeImpl(std::string_view in, std::string* out, std::string* key_out =
       __VA_ARGS__;         \
     }                      \
   } while (0)
-#define DEDUPD_BAIL()             \
-  do {                            \
-    if constexpr (kBoth) {        \
-      key_out->resize(key_start); \
-      return false;               \
-    }                             \
+#define DEDUPD_BAIL()      \
+  do {                     \
+    if constexpr (kBoth) { \
+      return false;        \
+    }                      \
   } while (0)
 
   // The fast path never writes more bytes than it consumes, except for the one
   // space a consumed whitespace run paid for; so it needs no capacity checks.
-  out->resize(in.size() + kSlack);
+  const size_t at = *out_end;
+  if (out->size() < at + in.size() + kSlack) out->resize(at + in.size() + kSlack);
   Ctx c;
   c.out = out;
+  c.at = at;
 
   // Hot state lives in locals (not in Ctx) so that the byte stores through w
   // cannot alias it; it is synced with Ctx around the slow path only.
-  char* base = out->data();  // reloaded after the slow path (it may reallocate)
+  char* base = out->data() + at;  // reloaded after the slow path (it may reallocate)
   char* w = base;
   bool pending = false;
   bool last_cjk = false;
@@ -520,28 +529,28 @@ bool NormalizeImpl(std::string_view in, std::string* out, std::string* key_out =
 
   // Writes a MappedCp for the `consumed` bytes at p. Its output may be longer
   // than its input (U+01C6 -> "dž"): then make room first.
-#define DEDUPD_EMIT_MAPPED(entry, consumed)                                   \
-  do {                                                                        \
-    const MappedCp& e_ = (entry);                                             \
-    if (e_.kind == MappedCp::kSpace) {                                        \
-      DEDUPD_ON_SPACE();                                                      \
-    } else if (e_.kind == MappedCp::kMapped) {                                \
-      if (e_.len > (consumed)) {                                              \
-        const size_t n_ = static_cast<size_t>(w - base);                      \
-        const size_t want_ = n_ + 16 + static_cast<size_t>(end - p) + kSlack; \
-        if (want_ > out->size()) {                                            \
-          out->resize(std::max(want_, out->size() * 2));                      \
-          base = out->data();                                                 \
-          w = base + n_;                                                      \
-        }                                                                     \
-      }                                                                       \
-      DEDUPD_SAVE_UNDO(p);                                                    \
-      DEDUPD_SPACE_BEFORE(e_.first_cjk);                                      \
-      if constexpr (kMatch) last_cjk = e_.last_cjk;                           \
-      std::memcpy(w, e_.bytes, sizeof(e_.bytes));                             \
-      w += e_.len;                                                            \
-    }                                                                         \
-    p += (consumed);                                                          \
+#define DEDUPD_EMIT_MAPPED(entry, consumed)                                        \
+  do {                                                                             \
+    const MappedCp& e_ = (entry);                                                  \
+    if (e_.kind == MappedCp::kSpace) {                                             \
+      DEDUPD_ON_SPACE();                                                           \
+    } else if (e_.kind == MappedCp::kMapped) {                                     \
+      if (e_.len > (consumed)) {                                                   \
+        const size_t n_ = static_cast<size_t>(w - base);                           \
+        const size_t want_ = at + n_ + 16 + static_cast<size_t>(end - p) + kSlack; \
+        if (want_ > out->size()) {                                                 \
+          out->resize(std::max(want_, out->size() * 2));                           \
+          base = out->data() + at;                                                 \
+          w = base + n_;                                                           \
+        }                                                                          \
+      }                                                                            \
+      DEDUPD_SAVE_UNDO(p);                                                         \
+      DEDUPD_SPACE_BEFORE(e_.first_cjk);                                           \
+      if constexpr (kMatch) last_cjk = e_.last_cjk;                                \
+      std::memcpy(w, e_.bytes, sizeof(e_.bytes));                                  \
+      w += e_.len;                                                                 \
+    }                                                                              \
+    p += (consumed);                                                               \
   } while (0)
 
   while (p < end) {
@@ -803,10 +812,10 @@ bool NormalizeImpl(std::string_view in, std::string* out, std::string* key_out =
     const Decoded d = DecodeUtf8(p, end);
     if (!d.valid) {
       const size_t n = static_cast<size_t>(w - base);
-      const size_t want = n + 8 + static_cast<size_t>(end - p) + kSlack;
+      const size_t want = at + n + 8 + static_cast<size_t>(end - p) + kSlack;
       if (want > out->size()) {  // U+FFFD may be longer than the bad bytes
         out->resize(std::max(want, out->size() * 2));
-        base = out->data();
+        base = out->data() + at;
         w = base + n;
       }
       DEDUPD_SAVE_UNDO(p);
@@ -828,7 +837,7 @@ bool NormalizeImpl(std::string_view in, std::string* out, std::string* key_out =
     c.undo_pending = undo_pending;
     c.undo_last_cjk = undo_last_cjk;
     p = SlowSegment<F>(c, p, end);
-    base = out->data();
+    base = out->data() + at;
     w = base + c.n;
     pending = c.pending;
     last_cjk = c.last_cjk;
@@ -840,9 +849,17 @@ bool NormalizeImpl(std::string_view in, std::string* out, std::string* key_out =
 #undef DEDUPD_EMIT_MAPPED
 #undef DEDUPD_KEY
 #undef DEDUPD_BAIL
-  out->resize(static_cast<size_t>(w - base));
-  if constexpr (kBoth) key_out->resize(static_cast<size_t>(wk - kbase));
+  *out_end = at + static_cast<size_t>(w - base);
+  if constexpr (kBoth) *key_end = static_cast<size_t>(wk - kbase);
   return true;
+}
+
+// One form of `in` into *out, replacing its contents.
+template <Form F, bool kSimd>
+void NormalizeInto(std::string_view in, std::string* out) {
+  size_t end = 0;
+  NormalizeImpl<F, kSimd>(in, out, &end);
+  out->resize(end);
 }
 
 }  // namespace
@@ -904,7 +921,7 @@ std::string RepairUtf8(std::string_view in, size_t* replaced) {
 }
 
 void NormalizeForMatch(std::string_view utf8, std::string* out) {
-  NormalizeImpl<Form::kMatch, true>(utf8, out);
+  NormalizeInto<Form::kMatch, true>(utf8, out);
 }
 
 namespace {
@@ -968,27 +985,30 @@ bool ScanGap(std::string_view gap, bool* space) {
   return true;
 }
 
-}  // namespace
+// JoinSentenceForms's checks, one sentence at a time: whether a block's
+// matching form is its sentences' forms joined, and where the join puts a
+// space. PageForms writes each sentence's form right after the checks have
+// passed for it, so that the block's form is built without a copy.
+class SentenceJoin {
+ public:
+  explicit SentenceJoin(std::string_view block) : block_(block) {}
 
-bool internal::JoinSentenceForms(std::string_view block,
-                                 std::span<const std::string_view> sentences,
-                                 std::span<const std::string> forms, std::string* out) {
-  out->clear();
-  if (sentences.size() != forms.size()) return false;
-  const char* const base = block.data();
-  size_t at = 0;  // end of the previous sentence in block
-  bool last_cjk = false;
-  for (size_t i = 0; i < sentences.size(); ++i) {
-    const std::string_view s = sentences[i];
-    if (s.empty() || s.data() < base + at || s.data() + s.size() > base + block.size()) {
+  // Before the next sentence `s` (a view into the block, after the previous
+  // one; `last` when no sentence follows): false when the join cannot vouch
+  // for the block; otherwise *space says whether one space goes before the
+  // sentence's form.
+  bool Next(std::string_view s, bool last, bool* space) {
+    *space = false;
+    const char* const base = block_.data();
+    if (s.empty() || s.data() < base + at_ || s.data() + s.size() > base + block_.size()) {
       return false;
     }
-    bool space = false;
-    if (!ScanGap(block.substr(at, static_cast<size_t>(s.data() - base) - at), &space)) {
+    bool gap_space = false;
+    if (!ScanGap(block_.substr(at_, static_cast<size_t>(s.data() - base) - at_), &gap_space)) {
       return false;
     }
     const auto* const b = reinterpret_cast<const unsigned char*>(s.data());
-    if (i > 0) {
+    if (!first_) {
       // The sentence must start with a character that cannot compose with
       // what precedes it and is written as it stands; then the block's form
       // continues exactly as the sentence's own form starts, after one
@@ -1004,20 +1024,48 @@ bool internal::JoinSentenceForms(std::string_view block,
         const Decoded next = DecodeUtf8(b + d.len, b + s.size());
         if (EdgeOf(next) == Edge::kOther && !(next.valid && IsWhiteSpace(next.cp))) return false;
       }
-      if (space && !last_cjk && first != Edge::kCjk) out->push_back(' ');
+      *space = gap_space && !last_cjk_ && first != Edge::kCjk;
     }
-    if (i + 1 < sentences.size()) {
+    if (!last) {
       // ... and every sentence but the last must end with such a character
       // (the spacing flag it leaves is then known).
-      const Edge last = LastEdge(s);
-      if (last == Edge::kOther) return false;
-      last_cjk = last == Edge::kCjk;
+      const Edge end = LastEdge(s);
+      if (end == Edge::kOther) return false;
+      last_cjk_ = end == Edge::kCjk;
     }
-    out->append(forms[i]);
-    at = static_cast<size_t>(s.data() - base) + s.size();
+    first_ = false;
+    at_ = static_cast<size_t>(s.data() - base) + s.size();
+    return true;
   }
-  bool space = false;
-  return ScanGap(block.substr(at), &space);
+
+  // After the last sentence: whether the rest of the block is a gap.
+  bool End() const {
+    bool space = false;
+    return ScanGap(block_.substr(at_), &space);
+  }
+
+ private:
+  std::string_view block_;
+  size_t at_ = 0;  // end of the previous sentence in block_
+  bool first_ = true;
+  bool last_cjk_ = false;
+};
+
+}  // namespace
+
+bool internal::JoinSentenceForms(std::string_view block,
+                                 std::span<const std::string_view> sentences,
+                                 std::span<const std::string> forms, std::string* out) {
+  out->clear();
+  if (sentences.size() != forms.size()) return false;
+  SentenceJoin join(block);
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    bool space = false;
+    if (!join.Next(sentences[i], i + 1 == sentences.size(), &space)) return false;
+    if (space) out->push_back(' ');
+    out->append(forms[i]);
+  }
+  return join.End();
 }
 
 void NormalizeBlockFromSentences(std::string_view block,
@@ -1027,72 +1075,115 @@ void NormalizeBlockFromSentences(std::string_view block,
 }
 
 bool internal::NormalizeBothFast(std::string_view utf8, std::string* match, std::string* key) {
-  return NormalizeImpl<Form::kBoth, true>(utf8, match, key);
+  size_t match_end = 0;
+  size_t key_end = key->size();
+  const bool took = NormalizeImpl<Form::kBoth, true>(utf8, match, &match_end, key, &key_end);
+  key->resize(key_end);  // as it was when refused
+  if (took) match->resize(match_end);
+  return took;
 }
 
-namespace {
-
-// ContentKey(utf8) appended to *keys.
-void AppendContentKey(std::string_view utf8, std::string* keys) {
-  thread_local std::string key;
-  NormalizeImpl<Form::kKey, true>(utf8, &key);
-  keys->append(key);
+void PageForms::Clear() {
+  text_end_ = 0;
+  keys_end_ = 0;
+  blocks_.clear();
+  sentences_.clear();
+  sentence_forms_.clear();
+  key_ends_.clear();
 }
 
-}  // namespace
-
-void NormalizeBlockForms(std::string_view block, std::vector<std::string_view>* sentences,
-                         std::vector<std::string>* sentence_forms, std::string* form,
-                         std::string* keys) {
-  const size_t first = sentences->size();
-  SplitSentencesInto(block, sentences);
-  const size_t n = sentences->size() - first;
-  if (sentence_forms->size() < first + n) sentence_forms->resize(first + n);
-  const size_t key_start = keys->size();
+void PageForms::Append(std::string_view block) {
+  const size_t first = sentences_.size();
+  SplitSentencesInto(block, &sentences_);
+  const size_t n = sentences_.size() - first;
+  const size_t form_start = text_end_;
+  const size_t key_start = keys_end_;
+  // Each sentence's form goes right after the last one's (after a space
+  // where the join puts one) as long as the join vouches for the block,
+  // which is then the run of them; keys likewise.
+  SentenceJoin join(block);
+  bool joined = true;
   for (size_t i = 0; i < n; ++i) {
-    const std::string_view s = (*sentences)[first + i];
-    std::string* const s_form = &(*sentence_forms)[first + i];
-    if (!NormalizeImpl<Form::kBoth, true>(s, s_form, keys)) {
-      NormalizeImpl<Form::kMatch, true>(s, s_form);
-      AppendContentKey(s, keys);
+    const std::string_view s = sentences_[first + i];
+    if (joined) {
+      bool space = false;
+      joined = join.Next(s, i + 1 == n, &space);
+      if (joined && space) {
+        if (text_.size() <= text_end_) text_.resize(std::max(text_end_ + 1, text_.size() * 2));
+        text_[text_end_++] = ' ';
+      }
     }
+    const size_t at = text_end_;
+    if (!NormalizeImpl<Form::kBoth, true>(s, &text_, &text_end_, &keys_, &keys_end_)) {
+      text_end_ = at;
+      NormalizeImpl<Form::kMatch, true>(s, &text_, &text_end_);
+      NormalizeImpl<Form::kKey, true>(s, &keys_, &keys_end_);
+    }
+    sentence_forms_.push_back({at, text_end_ - at});
   }
-  // Where the join vouches for the block's matching form, no character
-  // composes or takes utf8proc's path across a sentence boundary, and the
-  // gaps hold only White_Space and zero-width characters, which the key
-  // drops: the block's key is its sentences' keys joined.
-  if (internal::JoinSentenceForms(
-          block, std::span<const std::string_view>(*sentences).subspan(first),
-          std::span<const std::string>(*sentence_forms).subspan(first, n), form)) {
-    return;
+  BlockEntry entry;
+  entry.first_sentence = first;
+  if (joined && join.End()) {
+    // No character composes or takes utf8proc's path across a sentence
+    // boundary, and the gaps hold only White_Space and zero-width
+    // characters, which the key drops: the block's key is its sentences'
+    // keys joined.
+    entry.form = {form_start, text_end_ - form_start};
+  } else {
+    const size_t at = text_end_;
+    NormalizeImpl<Form::kMatch, true>(block, &text_, &text_end_);
+    entry.form = {at, text_end_ - at};
+    keys_end_ = key_start;
+    NormalizeImpl<Form::kKey, true>(block, &keys_, &keys_end_);
   }
-  NormalizeImpl<Form::kMatch, true>(block, form);
-  keys->resize(key_start);
-  AppendContentKey(block, keys);
+  blocks_.push_back(entry);
+  key_ends_.push_back(keys_end_);
+}
+
+void PageForms::Keep(const std::vector<bool>& keep) {
+  size_t kept = 0;
+  size_t kept_sentences = 0;
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    if (i < keep.size() && !keep[i]) continue;
+    const size_t from = blocks_[i].first_sentence;
+    const size_t to = FirstSentence(i + 1);
+    BlockEntry entry = blocks_[i];
+    entry.first_sentence = kept_sentences;
+    for (size_t k = from; k < to; ++k, ++kept_sentences) {
+      sentences_[kept_sentences] = sentences_[k];
+      sentence_forms_[kept_sentences] = sentence_forms_[k];
+    }
+    blocks_[kept++] = entry;
+  }
+  blocks_.resize(kept);
+  sentences_.resize(kept_sentences);
+  sentence_forms_.resize(kept_sentences);
+  key_ends_.clear();
+  keys_end_ = 0;
 }
 
 std::string NormalizeForMatch(std::string_view utf8) {
   std::string out;
-  NormalizeImpl<Form::kMatch, true>(utf8, &out);
+  NormalizeInto<Form::kMatch, true>(utf8, &out);
   return out;
 }
 
 void ContentKey(std::string_view utf8, std::string* out) {
-  NormalizeImpl<Form::kKey, true>(utf8, out);
+  NormalizeInto<Form::kKey, true>(utf8, out);
 }
 
 std::string ContentKey(std::string_view utf8) {
   std::string out;
-  NormalizeImpl<Form::kKey, true>(utf8, &out);
+  NormalizeInto<Form::kKey, true>(utf8, &out);
   return out;
 }
 
 void internal::NormalizeForMatchScalar(std::string_view utf8, std::string* out) {
-  NormalizeImpl<Form::kMatch, false>(utf8, out);
+  NormalizeInto<Form::kMatch, false>(utf8, out);
 }
 
 void internal::ContentKeyScalar(std::string_view utf8, std::string* out) {
-  NormalizeImpl<Form::kKey, false>(utf8, out);
+  NormalizeInto<Form::kKey, false>(utf8, out);
 }
 
 // CountCodePoints with AVX-512 (BW + VL, on 32-byte registers: no clock
@@ -1100,13 +1191,7 @@ void internal::ContentKeyScalar(std::string_view utf8, std::string* out) {
 // the tail is one masked load (bytes past the end are neither read nor
 // counted), where the SSE2 kernel finishes 8 and then 1 byte at a time:
 // the strings counted are mostly sentences and blocks of 50-300 bytes.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512bw,avx512vl,popcnt"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512bw,avx512vl,popcnt")
-#endif
+DEDUPD_TARGET_BEGIN("avx512bw,avx512vl,popcnt")
 namespace {
 size_t CountCodePointsAvx512Impl(const char* p, size_t n) {
   const __m256i above = _mm256_set1_epi8(-65);  // non-continuation bytes, as signed bytes
@@ -1124,11 +1209,7 @@ size_t CountCodePointsAvx512Impl(const char* p, size_t n) {
   return count;
 }
 }  // namespace
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+DEDUPD_TARGET_END
 
 bool internal::CpuHasAvx512Bw() {
   static const bool has = [] {

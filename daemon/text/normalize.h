@@ -53,21 +53,76 @@ void NormalizeBlockFromSentences(std::string_view block,
                                  std::span<const std::string_view> sentences,
                                  std::span<const std::string> forms, std::string* out);
 
-// Everything the detector needs of one block's text, with one normalising
-// pass per sentence instead of one for each form: the block's sentences
-// (SplitSentencesInto(block), appended to *sentences), their matching forms
-// ((*sentence_forms)[first + i] for the i-th sentence appended, where first
-// is sentences->size() on entry; the vector grows as needed and keeps its
-// strings' capacity), the block's matching form in *form (as
-// NormalizeBlockFromSentences gives it) and the block's ContentKey APPENDED
-// to *keys. Each sentence's two forms come from one pass over it; the
-// block's key is its sentences' keys joined, where the join of the matching
-// forms vouches for the block (otherwise both block forms are computed from
-// the block itself). Equal to the forms computed one by one (tested on
-// random text, the corpus and the fixtures).
-void NormalizeBlockForms(std::string_view block, std::vector<std::string_view>* sentences,
-                         std::vector<std::string>* sentence_forms, std::string* form,
-                         std::string* keys);
+// Everything the detector needs of a page's blocks, with one normalising
+// pass per sentence and every matching form written once, into one buffer
+// reused page after page: each block's sentences (SplitSentencesInto; views
+// into the block), their matching forms, the block's matching form (as
+// NormalizeBlockFromSentences gives it) and its ContentKey. Where the join
+// vouches for the block (nearly always), the block's form IS the run of its
+// sentences' forms in the buffer (with the spaces the join puts between
+// them), not a copy of them, and its key is its sentences' keys; otherwise
+// both block forms are computed from the block itself. Equal to the forms
+// computed one by one (tested on random text, the corpus and the fixtures).
+// Once its buffers have grown to the largest page, a page allocates
+// nothing, however its text is split into blocks and sentences.
+//
+//   PageForms forms;                       // one per thread or page in flight
+//   forms.Clear();
+//   for (std::string_view b : blocks) forms.Append(b);
+//   std::string_view f = forms.BlockForm(0);    // NormalizeForMatch(blocks[0])
+//   std::string_view s = forms.SentenceForm(0); // NormalizeForMatch(first sentence)
+//
+// Views it returns stay valid until the next Append or Clear (and the
+// sentences as long as the blocks' text).
+class PageForms {
+ public:
+  // Forgets the blocks, keeping every buffer's capacity.
+  void Clear();
+  // Appends `block`'s sentences and forms, as block number blocks().
+  void Append(std::string_view block);
+  // Keeps only the blocks i with keep[i] (FindRepeats's RepeatResult::keep;
+  // blocks past its end are kept), as if only they had been appended, except
+  // for the content keys, which are dropped. Moves no text.
+  void Keep(const std::vector<bool>& keep);
+
+  size_t blocks() const { return blocks_.size(); }
+  std::string_view BlockForm(size_t i) const { return View(blocks_[i].form); }
+  // Block i's sentences are [FirstSentence(i), FirstSentence(i + 1)).
+  size_t FirstSentence(size_t i) const {
+    return i < blocks_.size() ? blocks_[i].first_sentence : sentences_.size();
+  }
+  size_t sentences() const { return sentences_.size(); }
+  std::string_view Sentence(size_t k) const { return sentences_[k]; }
+  std::string_view SentenceForm(size_t k) const { return View(sentence_forms_[k]); }
+
+  // The blocks' content keys, concatenated (for FindRepeatsInKeys); block
+  // i's key ends at KeyEnds()[i].
+  std::string_view Keys() const { return {keys_.data(), keys_end_}; }
+  std::span<const size_t> KeyEnds() const { return key_ends_; }
+
+ private:
+  struct Range {
+    size_t begin = 0;
+    size_t size = 0;
+  };
+  struct BlockEntry {
+    Range form;
+    size_t first_sentence = 0;
+  };
+  std::string_view View(Range r) const { return {text_.data() + r.begin, r.size}; }
+
+  // Every matching form: [0, text_end_) is in use; text_ is never shrunk
+  // (its size is how much of it has been written once, so growing into it
+  // again writes no zeros).
+  std::string text_;
+  size_t text_end_ = 0;
+  std::string keys_;  // likewise, keys_end_ bytes in use
+  size_t keys_end_ = 0;
+  std::vector<BlockEntry> blocks_;
+  std::vector<std::string_view> sentences_;
+  std::vector<Range> sentence_forms_;
+  std::vector<size_t> key_ends_;
+};
 
 // Content-key form, for the exact-content hash: NFKC WITHOUT case fold (a
 // capitalisation edit is a real revision), control / zero-width / format
@@ -98,7 +153,8 @@ size_t CountCodePointsSse2(std::string_view utf8);
 bool CpuHasAvx512Bw();
 size_t CountCodePointsAvx512(std::string_view utf8);  // only if CpuHasAvx512Bw()
 // NormalizeBlockFromSentences's join alone: false when it cannot vouch for
-// the result (*out is then unspecified). For tests.
+// the result (*out is then unspecified). For tests (PageForms makes the same
+// checks as it writes the sentences' forms).
 bool JoinSentenceForms(std::string_view block, std::span<const std::string_view> sentences,
                        std::span<const std::string> forms, std::string* out);
 }  // namespace internal

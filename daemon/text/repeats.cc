@@ -238,10 +238,11 @@ thread_local Scratch tls_scratch;
 namespace {
 
 // FindRepeats on the blocks' content keys: n blocks, block k's key is
-// (*keys)[key_end[k-1], key_end[k]). *keys ends up in out->content_key (its
-// buffer swapped in when every block is kept).
-void FindRepeatsInKeys(size_t n, std::string* keys_in, std::span<const size_t> key_end,
-                       const RepeatOptions& options, Scratch& scratch, RepeatResult* out) {
+// keys[key_end[k-1], key_end[k]). out->content_key is left empty when every
+// block is kept (the content key is `keys` itself), otherwise it is the kept
+// blocks' keys.
+void FindRepeatsImpl(size_t n, std::string_view keys, std::span<const size_t> key_end,
+                     const RepeatOptions& options, Scratch& scratch, RepeatResult* out) {
   RepeatResult& result = *out;
   result.keep.assign(n, true);
   result.repeated_fraction = 0;
@@ -256,7 +257,6 @@ void FindRepeatsInKeys(size_t n, std::string* keys_in, std::span<const size_t> k
   hash.resize(n);
   empty.resize(n);
   chars.resize(n);
-  std::string& keys = *keys_in;
   size_t total_chars = 0;
   for (size_t k = 0; k < n; ++k) {
     const size_t begin = k == 0 ? 0 : key_end[k - 1];
@@ -328,14 +328,12 @@ void FindRepeatsInKeys(size_t n, std::string* keys_in, std::span<const size_t> k
     result.runs.push_back(run);
     j = run.copy_end;
   }
-  if (result.runs.empty()) {
-    result.content_key.swap(keys);  // keys keeps the old buffer for the next page
-  } else {
+  if (!result.runs.empty()) {
     result.content_key.reserve(keys.size());
     for (size_t k = 0; k < n; ++k) {
       if (!result.keep[k]) continue;
       const size_t begin = k == 0 ? 0 : key_end[k - 1];
-      result.content_key.append(keys, begin, key_end[k] - begin);
+      result.content_key.append(keys.substr(begin, key_end[k] - begin));
     }
   }
   result.has_repeats = !result.runs.empty();
@@ -363,14 +361,16 @@ void FindRepeats(const std::vector<std::string_view>& blocks, const RepeatOption
     keys.append(key);
     key_end[k] = keys.size();
   }
-  FindRepeatsInKeys(n, &keys, key_end, options, scratch, out);
+  FindRepeatsImpl(n, keys, key_end, options, scratch, out);
+  if (!out->has_repeats)
+    out->content_key.swap(keys);  // keys keeps the old buffer for the next page
   if (n > kMaxKeptBlocks || keys.capacity() > kMaxKeptKeyBytes) scratch = Scratch{};
 }
 
-void FindRepeats(size_t blocks, std::string* keys, std::span<const size_t> key_end,
-                 const RepeatOptions& options, RepeatResult* out) {
+void FindRepeatsInKeys(size_t blocks, std::string_view keys, std::span<const size_t> key_end,
+                       const RepeatOptions& options, RepeatResult* out) {
   Scratch& scratch = tls_scratch;
-  FindRepeatsInKeys(std::min(blocks, key_end.size()), keys, key_end, options, scratch, out);
+  FindRepeatsImpl(std::min(blocks, key_end.size()), keys, key_end, options, scratch, out);
   if (blocks > kMaxKeptBlocks) scratch = Scratch{};
 }
 

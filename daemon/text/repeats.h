@@ -71,12 +71,12 @@ RepeatResult FindRepeats(const std::vector<std::string_view>& blocks,
 void FindRepeats(const std::vector<std::string_view>& blocks, const RepeatOptions& options,
                  RepeatResult* out);
 
-// The same from the blocks' content keys, computed already (by
-// NormalizeBlockForms): `blocks` blocks, block k's key is
-// (*keys)[key_end[k-1], key_end[k]) (key_end[-1] = 0). *keys is consumed:
-// out->content_key takes its buffer (and *keys the old content key's), so
-// neither allocates once grown.
-void FindRepeats(size_t blocks, std::string* keys, std::span<const size_t> key_end,
-                 const RepeatOptions& options, RepeatResult* out);
+// The same from the blocks' content keys, computed already (by PageForms):
+// `blocks` blocks, block k's key is keys[key_end[k-1], key_end[k])
+// (key_end[-1] = 0). Unlike FindRepeats, out->content_key is left EMPTY when
+// every block is kept: the content key is then `keys` itself, which is not
+// copied. Otherwise it is the kept blocks' keys, as FindRepeats gives it.
+void FindRepeatsInKeys(size_t blocks, std::string_view keys, std::span<const size_t> key_end,
+                       const RepeatOptions& options, RepeatResult* out);
 
 }  // namespace dedupd::text

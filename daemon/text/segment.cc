@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <iterator>
 
+#include "common/target.h"
 #include "text/internal/utf8.h"
 
 namespace dedupd::text {
@@ -226,15 +227,9 @@ size_t NextTerminator(const unsigned char* b, size_t i, size_t n) {
   return n;
 }
 
-// Everything defined until the matching pop is compiled for AVX2 (GCC and
-// clang spell it differently; clang builds the fuzzers), and only called
-// when the CPU has it: the default build runs on any x86-64.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#endif
+// Everything defined until DEDUPD_TARGET_END is compiled for AVX2, and only
+// called when the CPU has it: the default build runs on any x86-64.
+DEDUPD_TARGET_BEGIN("avx2")
 // TerminatorMask16 on 32 positions (b[0..34) readable).
 [[gnu::always_inline]] inline __m256i Eq32(__m256i v, unsigned char c) {
   return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(static_cast<char>(c)));
@@ -267,11 +262,7 @@ size_t NextTerminatorAvx2(const unsigned char* b, size_t i, size_t n) {
   }
   return NextTerminator(b, i, n);
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+DEDUPD_TARGET_END
 
 bool CpuHasAvx2() {
   static const bool has = [] {

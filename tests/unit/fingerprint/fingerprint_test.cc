@@ -385,6 +385,96 @@ TEST(Shingles, MatchForEachTokenOnCorpusAndFixtures) {
   }
 }
 
+// ShingleSet on pieces (a page's block forms, not joined: session 9) gives
+// the hashes, in the same order, and the token count of ShingleSet on the
+// pieces joined with '\n': random pieces of mixed text (empty ones, ones
+// cut inside a word, a Han run or a UTF-8 sequence, lengths around the
+// tokenizer's 16- and 32-byte steps), and every corpus body's and fixture's
+// block forms.
+void ExpectPiecesEqualJoined(const std::vector<std::string_view>& pieces, int k) {
+  std::string joined;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (i > 0) joined.push_back('\n');
+    joined.append(pieces[i]);
+  }
+  ShingleOptions options;
+  options.k = k;
+  std::vector<uint64_t> from_pieces = {1, 2, 3}, from_joined;
+  const size_t tokens_pieces = ShingleSet(pieces, options, &from_pieces);
+  const size_t tokens_joined = ShingleSet(joined, options, &from_joined);
+  ASSERT_EQ(tokens_pieces, tokens_joined) << joined;
+  ASSERT_EQ(from_pieces, from_joined) << joined;
+}
+
+TEST(ShingleSet, OnPiecesEqualsOnThePiecesJoined) {
+  const std::vector<std::string> parts = {"中文",
+                                          "一二三四五六七八九十",
+                                          "。",
+                                          "，",
+                                          "word",
+                                          "Ab9",
+                                          " ",
+                                          "  ",
+                                          "é",
+                                          "\xE4\xB8",
+                                          "\xFF",
+                                          "𠀀",
+                                          "ж",
+                                          "-",
+                                          "한국어",
+                                          "x y z",
+                                          "丁\xE4\xB8\xBF鿏"};
+  std::mt19937_64 rng(909);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const size_t n = rng() % 80;
+    for (size_t i = 0; i < n; ++i) text += parts[rng() % parts.size()];
+    std::vector<std::string_view> pieces;
+    size_t at = 0;
+    while (at < text.size()) {
+      const size_t len = std::min(text.size() - at, static_cast<size_t>(rng() % 40));
+      pieces.push_back(std::string_view(text).substr(at, len));
+      at += len;
+    }
+    if (rng() % 3 == 0) pieces.insert(pieces.begin() + rng() % (pieces.size() + 1), "");
+    ASSERT_NO_FATAL_FAILURE(ExpectPiecesEqualJoined(pieces, 1 + static_cast<int>(round % 5)))
+        << "round " << round;
+  }
+  ASSERT_NO_FATAL_FAILURE(ExpectPiecesEqualJoined({}, 4));
+}
+
+TEST(ShingleSet, OnBlockFormsEqualsOnTheFormsJoined) {
+  std::ifstream in(std::string(DEDUPD_TEST_DATA_DIR) + "/corpus/dev.jsonl", std::ios::binary);
+  ASSERT_TRUE(in.good());
+  simdjson::dom::parser parser;
+  std::vector<std::string> texts;
+  for (const char* name : {"en-release.txt", "sc-gov-release.txt", "sc-gov-release-doubled.txt",
+                           "sc-news-syndicated.txt"}) {
+    texts.push_back(ReadFixture(name));
+  }
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element e;
+    std::string_view body;
+    if (parser.parse(line).get(e) == simdjson::SUCCESS &&
+        e["body"].get(body) == simdjson::SUCCESS) {
+      texts.emplace_back(body);
+    }
+  }
+  ASSERT_GT(texts.size(), 1500u);
+  text::PageForms page;
+  std::vector<std::string_view> forms;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const text::ExtractedText blocks = text::SplitPlainText(texts[i]);
+    page.Clear();
+    for (const auto& b : blocks.blocks) page.Append(b.text);
+    forms.clear();
+    for (size_t b = 0; b < page.blocks(); ++b) {
+      if (!page.BlockForm(b).empty()) forms.push_back(page.BlockForm(b));
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectPiecesEqualJoined(forms, 4)) << "text " << i;
+  }
+}
+
 // The AVX-512 shingle hashing (where the CPU has it): XXH3_64bits of 8
 // inputs of 9 to 16 bytes at random offsets, equal to libxxhash's on random
 // bytes (every byte value, so every carry of the 128-bit product and every

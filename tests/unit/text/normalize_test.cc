@@ -447,7 +447,7 @@ TEST(NormalizeBlockFromSentences, EqualsTheBlocksFormOnCorpusAndFixtures) {
   std::cout << blocks << " blocks, " << vouched << " joined\n";
 }
 
-// --- both forms in one pass (NormalizeBothFast, NormalizeBlockForms) -----
+// --- both forms in one pass (NormalizeBothFast, PageForms) -----
 
 // Returns whether the one-pass kernel took `text` (and then checks both of
 // its forms against the separate ones, the key appended after a prefix).
@@ -539,29 +539,36 @@ TEST(NormalizeBothFast, EqualsTheSeparateFormsOnCorpusAndFixtures) {
   std::cout << blocks << " blocks, " << took << " taken by the one-pass kernel\n";
 }
 
-// NormalizeBlockForms against the forms computed one by one: the sentences,
-// each sentence's matching form, the block's matching form and its key
-// (appended after whatever *keys held), with the output vectors reused.
-void ExpectBlockFormsMatch(std::string_view block, std::vector<std::string_view>* sentences,
-                           std::vector<std::string>* forms) {
-  sentences->assign(3, "earlier");
-  std::string form, keys = "earlier keys|";
-  NormalizeBlockForms(block, sentences, forms, &form, &keys);
+// PageForms against the forms computed one by one: the sentences, each
+// sentence's matching form, the block's matching form and its key, for a
+// block appended after others (the buffers reused, page after page).
+void ExpectBlockFormsMatch(std::string_view block, PageForms* page) {
+  static const std::string earlier = "Earlier block. 中文句子！ Ｗｉｄｅ";
+  page->Clear();
+  page->Append(earlier);
+  const size_t first = page->sentences();
+  page->Append(block);
+  ASSERT_EQ(page->blocks(), 2u);
+  EXPECT_EQ(page->BlockForm(0), NormalizeForMatch(earlier));
+  ASSERT_EQ(page->FirstSentence(1), first);
   const std::vector<std::string_view> expected_sentences = SplitSentences(block);
-  ASSERT_EQ(sentences->size(), 3 + expected_sentences.size()) << "[" << block << "]";
+  ASSERT_EQ(page->sentences(), first + expected_sentences.size()) << "[" << block << "]";
+  ASSERT_EQ(page->FirstSentence(2), page->sentences());
   for (size_t i = 0; i < expected_sentences.size(); ++i) {
-    ASSERT_EQ((*sentences)[3 + i].data(), expected_sentences[i].data());
-    ASSERT_EQ((*sentences)[3 + i].size(), expected_sentences[i].size());
-    EXPECT_EQ((*forms)[3 + i], NormalizeForMatch(expected_sentences[i]))
+    ASSERT_EQ(page->Sentence(first + i).data(), expected_sentences[i].data());
+    ASSERT_EQ(page->Sentence(first + i).size(), expected_sentences[i].size());
+    EXPECT_EQ(page->SentenceForm(first + i), NormalizeForMatch(expected_sentences[i]))
         << "sentence " << i << " of [" << block << "]";
   }
-  EXPECT_EQ(form, NormalizeForMatch(block)) << "[" << block << "]";
-  EXPECT_EQ(keys, "earlier keys|" + ContentKey(block)) << "[" << block << "]";
+  EXPECT_EQ(page->BlockForm(1), NormalizeForMatch(block)) << "[" << block << "]";
+  ASSERT_EQ(page->KeyEnds().size(), 2u);
+  EXPECT_EQ(page->Keys(), ContentKey(earlier) + ContentKey(block)) << "[" << block << "]";
+  EXPECT_EQ(page->KeyEnds()[0], ContentKey(earlier).size());
 }
 
 // The random blocks of EqualsTheBlocksFormOnRandomText (sentence boundaries
 // with everything that meets there) plus upper-case ASCII, for the key.
-TEST(NormalizeBlockForms, EqualsTheFormsOneByOneOnRandomText) {
+TEST(PageForms, EqualsTheFormsOneByOneOnRandomText) {
   const std::vector<std::string> pieces = {
       "。",     "！",     "？",   "；", "｡",      ".",          "!",      "?",    ";",  "...",
       "”",      "」",     "）",   ")",  "\"",     " ",          " ",      "  ",   "\t", "\u00A0",
@@ -569,29 +576,81 @@ TEST(NormalizeBlockForms, EqualsTheFormsOneByOneOnRandomText) {
       "a",      "Word",   "No",   "3",  "\u0301", "\u0338",     "\u3099", "\x01", "é",  "ﬁ",
       "…",      "“",      "\xFF", "Ⅻ",  "か",     "\U00020000", "ABC",    "É",    "©",  "Mr."};
   std::mt19937_64 rng(23);
-  std::vector<std::string_view> sentences;
-  std::vector<std::string> forms;
+  PageForms page;
   for (int round = 0; round < 20000; ++round) {
     std::string text;
     const size_t n = rng() % 30;
     for (size_t i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
-    ExpectBlockFormsMatch(text, &sentences, &forms);
+    ExpectBlockFormsMatch(text, &page);
     if (HasFatalFailure() || HasNonfatalFailure()) FAIL() << "round " << round;
   }
 }
 
-TEST(NormalizeBlockForms, EqualsTheFormsOneByOneOnCorpusAndFixtures) {
-  std::vector<std::string_view> sentences;
-  std::vector<std::string> forms;
+TEST(PageForms, EqualsTheFormsOneByOneOnCorpusAndFixtures) {
+  PageForms page;
   size_t blocks = 0;
   for (const std::string& t : testing::CorpusAndFixtureTexts()) {
     for (const Block& b : SplitPlainText(t).blocks) {
       ++blocks;
-      ExpectBlockFormsMatch(b.text, &sentences, &forms);
+      ExpectBlockFormsMatch(b.text, &page);
       if (HasFatalFailure() || HasNonfatalFailure()) FAIL() << "block [" << b.text << "]";
     }
   }
   ASSERT_GT(blocks, 10000u);
+}
+
+// Where the join vouches for a block, its form is the run of its
+// sentences' forms in the page's buffer, not a copy: the first sentence's
+// form starts where the block's does and the last one's ends where it ends.
+TEST(PageForms, AJoinedBlocksFormIsItsSentencesFormsInPlace) {
+  PageForms page;
+  page.Clear();
+  page.Append("第一句话很长，说的是一件事。第二句话也不短！Third sentence here.  Fourth one?");
+  page.Append("  ");  // no sentence: an empty form
+  page.Append("另一段。Another paragraph.");
+  ASSERT_EQ(page.blocks(), 3u);
+  for (size_t i : {size_t{0}, size_t{2}}) {
+    const std::string_view form = page.BlockForm(i);
+    const size_t first = page.FirstSentence(i);
+    const size_t last = page.FirstSentence(i + 1) - 1;
+    ASSERT_LT(first, last);
+    EXPECT_EQ(page.SentenceForm(first).data(), form.data()) << i;
+    EXPECT_EQ(page.SentenceForm(last).data() + page.SentenceForm(last).size(),
+              form.data() + form.size())
+        << i;
+  }
+  EXPECT_EQ(page.BlockForm(0),
+            "第一句话很长,说的是一件事.第二句话也不短!third sentence here. fourth one?");
+  EXPECT_EQ(page.BlockForm(1), "");
+  EXPECT_EQ(page.FirstSentence(1), page.FirstSentence(2));
+}
+
+// Keep() leaves the kept blocks as if only they had been appended.
+TEST(PageForms, KeepEqualsAppendingTheKeptBlocksOnly) {
+  const std::vector<std::string> blocks = {"甲。乙！",    "Dropped one. Two.", "丙丁",     "",
+                                           "Kept É. ﬁ x", "dropped 戊",        "last 己。"};
+  const std::vector<bool> keep = {true, false, true, true, true, false};  // the last: past the end
+  PageForms page, expected;
+  page.Clear();
+  expected.Clear();
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    page.Append(blocks[i]);
+    if (i >= keep.size() || keep[i]) expected.Append(blocks[i]);
+  }
+  page.Keep(keep);
+  ASSERT_EQ(page.blocks(), expected.blocks());
+  ASSERT_EQ(page.sentences(), expected.sentences());
+  for (size_t i = 0; i <= page.blocks(); ++i) {
+    EXPECT_EQ(page.FirstSentence(i), expected.FirstSentence(i)) << i;
+    if (i < page.blocks()) {
+      EXPECT_EQ(page.BlockForm(i), expected.BlockForm(i)) << i;
+    }
+  }
+  for (size_t k = 0; k < page.sentences(); ++k) {
+    EXPECT_EQ(page.Sentence(k).data(), expected.Sentence(k).data()) << k;
+    EXPECT_EQ(page.SentenceForm(k), expected.SentenceForm(k)) << k;
+  }
+  EXPECT_TRUE(page.KeyEnds().empty());
 }
 
 // --- content key ---------------------------------------------------------
