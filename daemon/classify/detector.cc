@@ -25,14 +25,26 @@ std::vector<std::string> SplitLines(std::string_view text) {
   return out;
 }
 
-void JoinLines(const std::vector<std::string>& blocks, std::string* out) {
-  out->clear();
+// The blocks joined with '\n' into *joined (the stored canonical text), and
+// *views set to each block's bytes in it: the blocks are copied once, into
+// the text the state stores, and read from there (Decide() swaps the text
+// into the state instead of joining the blocks again).
+void JoinBlocks(const std::vector<std::string_view>& blocks, const std::vector<bool>& keep,
+                std::string* joined, std::vector<std::string_view>* views) {
+  joined->clear();
+  views->clear();
   size_t size = 0;
-  for (const auto& b : blocks) size += b.size() + 1;
-  out->reserve(size);
-  for (const auto& b : blocks) {
-    if (!out->empty()) out->push_back('\n');
-    out->append(b);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (i >= keep.size() || keep[i]) size += blocks[i].size() + 1;
+  }
+  // Reserved up front: no reallocation below, so the views stay valid.
+  joined->reserve(size);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (i < keep.size() && !keep[i]) continue;
+    if (!joined->empty()) joined->push_back('\n');
+    const size_t start = joined->size();
+    joined->append(blocks[i]);
+    views->emplace_back(joined->data() + start, blocks[i].size());
   }
 }
 
@@ -160,12 +172,15 @@ struct Detector::NormalizedBlocks {
 // blocks, extracted into the last page's buffers, their forms and hashes,
 // and the outcome's fields that depend on the page alone.
 struct Detector::PreparedParts {
-  text::ExtractedText extracted;
-  std::vector<size_t> block_index;      // views[i] is extracted.blocks[block_index[i]]
-  std::vector<std::string_view> views;  // the blocks without chrome
+  text::ExtractedText extracted;        // an HTML page's blocks
+  std::string repaired;                 // a plain page's body with its invalid UTF-8 repaired
+  std::vector<std::string_view> views;  // the blocks without chrome (in extracted or the body)
   text::RepeatResult repeats;
-  std::vector<std::string> canonical;    // without repeats
-  std::vector<std::string> spare_lines;  // canonical's strings a shorter page left
+  // The canonical text (the kept blocks joined with '\n', as the state
+  // stores it: Decide() swaps it into the state) and the kept blocks, views
+  // into it.
+  std::string joined;
+  std::vector<std::string_view> canonical;  // without repeats
   NormalizedBlocks normalized;
   std::vector<uint64_t> line_hashes;  // the non-empty forms' hashes (the stored line hashes)
   Flags flags;
@@ -235,28 +250,6 @@ std::string_view VersionLabel(std::string_view url, uint32_t version, std::strin
   return *out;
 }
 
-// Resizes *v to n strings, parking the strings it drops in *spare and taking
-// the ones it adds from there, so that their buffers serve later pages (a
-// bounded number, none bigger than 64 KiB: one huge page keeps no memory).
-void ResizeKeepingBuffers(std::vector<std::string>* v, size_t n, std::vector<std::string>* spare) {
-  constexpr size_t kMaxSpare = 4096;
-  constexpr size_t kMaxSpareBytes = 64 * 1024;
-  while (v->size() > n) {
-    if (spare->size() < kMaxSpare && v->back().capacity() <= kMaxSpareBytes) {
-      spare->push_back(std::move(v->back()));
-    }
-    v->pop_back();
-  }
-  while (v->size() < n) {
-    if (spare->empty()) {
-      v->emplace_back();
-    } else {
-      v->push_back(std::move(spare->back()));
-      spare->pop_back();
-    }
-  }
-}
-
 // A default state holding `spare`'s buffers, emptied: the fields Process()
 // fills keep their capacity, and every other field (one added later too)
 // starts from its default.
@@ -320,9 +313,9 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
 
 Detector::~Detector() = default;
 
-void Detector::Fingerprinter(const std::vector<std::string>& blocks,
-                             const NormalizedBlocks& normalized_blocks, std::string_view site,
-                             Fingerprint* out) const {
+template <typename Blocks>  // strings, or views
+void Detector::Fingerprinter(const Blocks& blocks, const NormalizedBlocks& normalized_blocks,
+                             std::string_view site, Fingerprint* out) const {
   thread_local std::vector<uint8_t> marks;
   marks.assign(blocks.size(), 0);
   for (size_t i = 0; i < blocks.size(); ++i) {
@@ -774,7 +767,7 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
 }
 
 DiffOutcome Detector::MakeDiff(const std::string& old_text,
-                               const std::vector<std::string>& new_blocks,
+                               const std::vector<std::string_view>& new_blocks,
                                std::string_view old_label, std::string_view new_label) const {
   // The sentences of each side, split into one reused list of views (no
   // vector per block, no string per line of the old text); each sentence then
@@ -844,7 +837,7 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
 }
 
 DiffOutcome Detector::MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes,
-                                    const std::vector<std::string>& new_blocks,
+                                    const std::vector<std::string_view>& new_blocks,
                                     const NormalizedBlocks& normalized, std::string_view old_label,
                                     std::string_view new_label) const {
   // The original's blocks are known only by their line keys, in order. Each
@@ -907,45 +900,33 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
   out.stats = {};
   out.stats.invalid_utf8 = static_cast<uint32_t>(page.repaired_utf8);
 
-  // Extract -> blocks without page chrome. Every buffer below is the
-  // prepared page's, reused page after page: the blocks' strings are swapped
-  // between the extraction and the canonical blocks, never copied or freed.
-  text::ExtractedText& extracted = scratch.extracted;
-  if (text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml) {
-    text::ExtractHtml(page.body, &extracted);
-  } else {
-    text::SplitPlainText(page.body, &extracted);
-  }
+  // Extract -> blocks without page chrome, as views: an HTML page's into
+  // its extracted blocks, a plain page's lines into its body (no copy).
+  // Every buffer below is the prepared page's, reused page after page.
   std::vector<std::string_view>& views = scratch.views;
-  std::vector<size_t>& block_index = scratch.block_index;
   views.clear();
-  block_index.clear();
-  for (size_t k = 0; k < extracted.blocks.size(); ++k) {
-    if (extracted.blocks[k].chrome) {
-      ++out.stats.boilerplate_blocks;
-    } else {
-      views.push_back(extracted.blocks[k].text);
-      block_index.push_back(k);
+  if (text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml) {
+    text::ExtractedText& extracted = scratch.extracted;
+    text::ExtractHtml(page.body, &extracted);
+    for (const text::Block& block : extracted.blocks) {
+      if (block.chrome) {
+        ++out.stats.boilerplate_blocks;
+      } else {
+        views.push_back(block.text);
+      }
     }
+  } else {
+    text::SplitPlainTextLines(page.body, &views, &scratch.repaired);
   }
 
   // Normalised forms and content keys of every block, then repeats ->
-  // canonical blocks (first occurrence kept). `normalized.sentences` are
-  // views into the extraction's strings: not to be read after the swap below.
+  // canonical blocks (first occurrence kept).
   NormalizedBlocks& normalized = scratch.normalized;
   normalized.Assign(views);
   text::RepeatResult& repeats = scratch.repeats;
   text::FindRepeats(views.size(), &normalized.keys, normalized.key_end, options_.repeats, &repeats);
-  auto kept = [&](size_t i) { return i >= repeats.keep.size() || repeats.keep[i]; };
-  size_t kept_count = 0;
-  for (size_t i = 0; i < views.size(); ++i) kept_count += kept(i) ? 1 : 0;
-  std::vector<std::string>& canonical = scratch.canonical;
-  ResizeKeepingBuffers(&canonical, kept_count, &scratch.spare_lines);
-  // views are not used past this point: a swap moves a short (inline)
-  // string's bytes, not its buffer.
-  for (size_t i = 0, c = 0; i < views.size(); ++i) {
-    if (kept(i)) canonical[c++].swap(extracted.blocks[block_index[i]].text);
-  }
+  std::vector<std::string_view>& canonical = scratch.canonical;
+  JoinBlocks(views, repeats.keep, &scratch.joined, &canonical);
   if (repeats.has_repeats) {
     out.flags.Set(Flag::kRepeatedContent);
     out.repeated_fraction = repeats.repeated_fraction;
@@ -972,7 +953,7 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
 Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
                          PreparedPage* prepared) {
   PreparedParts& ready = *prepared->parts_;
-  const std::vector<std::string>& canonical = ready.canonical;
+  const std::vector<std::string_view>& canonical = ready.canonical;
   const NormalizedBlocks& normalized = ready.normalized;
   PageScratch& scratch = *page_scratch_;
   Outcome out;
@@ -1106,7 +1087,9 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
       next.history.push_back(h);
     }
     if (next.history.size() > options_.revert_history) next.history.resize(options_.revert_history);
-    JoinLines(canonical, &next.text);
+    // The canonical text Prepare() joined (the prepared page keeps the old
+    // buffer); `canonical`, views into it, is not read past this point.
+    next.text.swap(ready.joined);
     IndexRemove(doc, *previous);
     // Rollback() re-indexes the replaced version from its indexed fields
     // alone; its text and history, which the new version's history takes
@@ -1177,7 +1160,7 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
         out.match = std::move(m);
       }
     }
-    JoinLines(canonical, &next.text);
+    next.text.swap(ready.joined);  // as above: `canonical` is not read past this point
   }
 
   AppendVersion(out, previous_for_history, &next);

@@ -241,7 +241,8 @@ class Detector {
   using DocId = index::DocId;
 
   struct NormalizedBlocks;
-  void Fingerprinter(const std::vector<std::string>& blocks, const NormalizedBlocks& normalized,
+  template <typename Blocks>  // strings, or views
+  void Fingerprinter(const Blocks& blocks, const NormalizedBlocks& normalized,
                      std::string_view site, Fingerprint* out) const;
   // The fingerprint with the blocks marked 1 in `boilerplate` left out: a
   // function of the blocks and the marks alone (any thread).
@@ -290,12 +291,12 @@ class Detector {
   // until the next call on the store; *holder keeps a state rebuilt from
   // memory.
   const state::UrlState* PeekIndexedState(DocId doc, std::optional<state::UrlState>* holder);
-  DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
+  DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string_view>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
   // The diff against a page whose text this instance does not hold (known
   // from a fingerprint record): from its line hashes (docs/diff.md).
   DiffOutcome MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes,
-                            const std::vector<std::string>& new_blocks,
+                            const std::vector<std::string_view>& new_blocks,
                             const NormalizedBlocks& normalized, std::string_view old_label,
                             std::string_view new_label) const;
 
