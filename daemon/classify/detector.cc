@@ -766,70 +766,85 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   return best;
 }
 
+namespace {
+
+// Where a sentence is before its views can be taken (the buffers grow).
+struct SentenceAt {
+  size_t begin = 0, size = 0;  // in the side's text
+  uint32_t block = 0;
+};
+
+// One side of a diff: `blocks`' sentences (those with a non-empty key), the
+// blocks copied into *text (joined with '\n'), each key in a string of
+// *keys (reused), then *views pointed at them.
+template <typename Blocks>
+void SideSentences(const Blocks& blocks, std::string* text, std::vector<std::string>* keys,
+                   std::vector<diff::SentenceView>* views) {
+  thread_local std::vector<std::string_view> split;
+  thread_local std::vector<SentenceAt> at;
+  at.clear();
+  text->clear();
+  size_t n = 0;
+  for (uint32_t b = 0; b < blocks.size(); ++b) {
+    const std::string_view block = blocks[b];
+    split.clear();
+    text::SplitSentencesInto(block, &split);
+    if (!text->empty()) text->push_back('\n');
+    const size_t base = text->size();
+    text->append(block);
+    for (std::string_view s : split) {
+      if (n == keys->size()) keys->emplace_back();
+      text::ContentKey(s, &(*keys)[n]);
+      if ((*keys)[n].empty()) continue;  // the string is reused by the next sentence
+      at.push_back({base + static_cast<size_t>(s.data() - block.data()), s.size(), b});
+      ++n;
+    }
+  }
+  // A huge diff keeps no more than kMaxKeptKeys strings, none over 64 KiB.
+  constexpr size_t kMaxKeptKeys = 4096;
+  constexpr size_t kMaxKeptKeyBytes = 64 * 1024;
+  if (keys->size() > std::max(n, kMaxKeptKeys)) keys->resize(std::max(n, kMaxKeptKeys));
+  for (size_t k = n; k < keys->size(); ++k) {
+    if ((*keys)[k].capacity() > kMaxKeptKeyBytes) std::string().swap((*keys)[k]);
+  }
+  views->clear();
+  for (size_t k = 0; k < n; ++k) {
+    views->push_back(
+        {std::string_view(*text).substr(at[k].begin, at[k].size), (*keys)[k], at[k].block});
+  }
+}
+
+// The old text's lines as SplitLines() gives them (empty lines dropped), as
+// views.
+std::vector<std::string_view>& NonEmptyLines(std::string_view text) {
+  thread_local std::vector<std::string_view> lines;
+  lines.clear();
+  for (std::string_view rest = text; !rest.empty();) {
+    const size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    if (!line.empty()) lines.push_back(line);
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+  return lines;
+}
+
+}  // namespace
+
 DiffOutcome Detector::MakeDiff(const std::string& old_text,
                                const std::vector<std::string_view>& new_blocks,
                                std::string_view old_label, std::string_view new_label) const {
-  // The sentences of each side, split into one reused list of views (no
-  // vector per block, no string per line of the old text); each sentence then
-  // owns its text and key, as the outcome outlives the page's buffers.
-  // The sentences are written over those of the last diff Recycle() handed
-  // back, so their strings keep their capacity.
-  thread_local std::vector<std::string_view> split;
-  // The sentences a shorter diff left over (their strings' buffers), for the
-  // next longer one: a bounded number, none bigger than 64 KiB.
-  thread_local std::vector<diff::Sentence> spare;
-  constexpr size_t kMaxSpare = 4096;
-  constexpr size_t kMaxSpareBytes = 64 * 1024;
-  auto add_block = [](std::string_view block, uint32_t b, std::vector<diff::Sentence>* out,
-                      size_t* n) {
-    split.clear();
-    text::SplitSentencesInto(block, &split);
-    for (std::string_view s : split) {
-      if (*n == out->size()) {
-        if (spare.empty()) {
-          out->emplace_back();
-        } else {
-          out->push_back(std::move(spare.back()));
-          spare.pop_back();
-        }
-      }
-      diff::Sentence& sentence = (*out)[*n];
-      text::ContentKey(s, &sentence.key);
-      if (sentence.key.empty()) continue;  // the slot is reused by the next sentence
-      sentence.text.assign(s);
-      sentence.block = b;
-      ++*n;
-    }
-  };
+  // Each side's text is copied once into the diff (it outlives the page's
+  // buffers and the store's state), its sentences views into it; the keys
+  // are written into the strings of the last diff Recycle() handed back.
   DiffOutcome d;
   if (page_scratch_->spare_diff) {
     // Its sentences, hunks and rendering are all overwritten below.
     d = std::move(*page_scratch_->spare_diff);
     page_scratch_->spare_diff.reset();
   }
-  size_t old_n = 0, new_n = 0;
-  // Lines as SplitLines() gives them (empty lines dropped), as views.
-  uint32_t b = 0;
-  for (std::string_view rest = old_text; !rest.empty();) {
-    const size_t nl = rest.find('\n');
-    const std::string_view line = rest.substr(0, nl);
-    if (!line.empty()) add_block(line, b++, &d.old_sentences, &old_n);
-    if (nl == std::string_view::npos) break;
-    rest.remove_prefix(nl + 1);
-  }
-  for (uint32_t i = 0; i < new_blocks.size(); ++i) {
-    add_block(new_blocks[i], i, &d.new_sentences, &new_n);
-  }
-  for (auto [side, n] : {std::pair{&d.old_sentences, old_n}, std::pair{&d.new_sentences, new_n}}) {
-    while (side->size() > n) {
-      diff::Sentence& last = side->back();
-      if (spare.size() < kMaxSpare && last.text.capacity() <= kMaxSpareBytes &&
-          last.key.capacity() <= kMaxSpareBytes) {
-        spare.push_back(std::move(last));
-      }
-      side->pop_back();
-    }
-  }
+  SideSentences(NonEmptyLines(old_text), &d.old_text, &d.old_keys, &d.old_sentences);
+  SideSentences(new_blocks, &d.new_text, &d.new_keys, &d.new_sentences);
   diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff, &d.result);
   diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label,
                       /*context=*/1, &d.unified);
@@ -848,17 +863,12 @@ DiffOutcome Detector::MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes
   // page's sentences shared or added exactly as it would with the text for
   // every block copied whole.
   DiffOutcome d;
+  SideSentences(new_blocks, &d.new_text, &d.new_keys, &d.new_sentences);
   std::vector<std::pair<uint32_t, uint32_t>> block_sentences(new_blocks.size());  // [first, end)
-  for (uint32_t b = 0; b < new_blocks.size(); ++b) {
-    block_sentences[b].first = static_cast<uint32_t>(d.new_sentences.size());
-    for (std::string_view s : text::SplitSentences(new_blocks[b])) {
-      diff::Sentence sentence;
-      sentence.text = std::string(s);
-      sentence.key = text::ContentKey(s);
-      sentence.block = b;
-      if (!sentence.key.empty()) d.new_sentences.push_back(std::move(sentence));
-    }
-    block_sentences[b].second = static_cast<uint32_t>(d.new_sentences.size());
+  for (uint32_t i = 0, b = 0; b < new_blocks.size(); ++b) {
+    block_sentences[b].first = i;
+    while (i < d.new_sentences.size() && d.new_sentences[i].block == b) ++i;
+    block_sentences[b].second = i;
   }
   std::unordered_map<uint32_t, std::deque<uint32_t>> blocks_by_key;  // new blocks, in order
   for (uint32_t b = 0; b < new_blocks.size() && b < normalized.count; ++b) {
@@ -869,20 +879,21 @@ DiffOutcome Detector::MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes
   for (uint32_t j = 0; j < old_line_hashes.size(); ++j) {
     auto it = blocks_by_key.find(state::LineKey(old_line_hashes[j]));
     if (it == blocks_by_key.end() || it->second.empty()) {
-      diff::Sentence unknown;
+      diff::SentenceView unknown;
       unknown.block = j;
-      d.old_sentences.push_back(std::move(unknown));
+      d.old_sentences.push_back(unknown);
       continue;
     }
     const auto [first, end] = block_sentences[it->second.front()];
     it->second.pop_front();
     for (uint32_t i = first; i < end; ++i) {
-      d.old_sentences.push_back(d.new_sentences[i]);
+      d.old_sentences.push_back(d.new_sentences[i]);  // views into the new side's buffers
       d.old_sentences.back().block = j;
     }
   }
-  d.result = diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff);
-  d.unified = diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label);
+  diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff, &d.result);
+  diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label,
+                      /*context=*/1, &d.unified);
   return d;
 }
 

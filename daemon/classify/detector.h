@@ -103,9 +103,15 @@ inline constexpr uint8_t kFoundByPassages = 2;  // shares sampled passages (para
 
 struct DiffOutcome {
   diff::DiffResult result;
-  std::vector<diff::Sentence> old_sentences;
-  std::vector<diff::Sentence> new_sentences;
+  // Each side's sentences: views into the text and keys below, which the
+  // diff owns (each side's text copied once, not a string per sentence).
+  std::vector<diff::SentenceView> old_sentences;
+  std::vector<diff::SentenceView> new_sentences;
   std::string unified;
+  std::string old_text, new_text;  // the sentences' text
+  // Their comparison keys, one string each (only [0, sentences) are this
+  // diff's: the others keep their buffers for a later, longer diff).
+  std::vector<std::string> old_keys, new_keys;
 };
 
 struct Outcome {

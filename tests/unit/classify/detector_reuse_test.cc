@@ -194,5 +194,41 @@ TEST(DetectorReuse, PlainLinesAreNotCopiedIntoStringsOfTheirOwn) {
   RecordProperty("allocations_for_60_more_lines", static_cast<int>(allocations));
 }
 
+// A diff's sentences are views into each side's text, copied once into the
+// diff, not a string per sentence (session 9): the first REVISED page of a
+// 40-line URL allocates for the keys and the two texts, not for every
+// sentence's text as well.
+TEST(DetectorReuse, DiffSentencesAreViewsIntoEachSidesText) {
+  auto store = state::NewMemoryStore();
+  Detector detector(DetectOptions{}, store.get());
+  const std::string url = "https://news.example.com/a/2026/12/06/a-long-article-revised.html";
+  const parse::ParsedPage first = Page(url, "长", 40);
+  parse::ParsedPage revised = first;
+  revised.body += "新增的一段：这是后来加上的一句话，编号999。\n";
+  std::string error;
+  Outcome o = detector.Process(first, 1000);
+  ASSERT_EQ(o.verdict, Verdict::kNew);
+  detector.Recycle(std::move(o));
+  ASSERT_TRUE(detector.Commit({}, &error)) << error;
+  size_t allocations = 0;
+  {
+    CountingNew counting;
+    o = detector.Process(revised, 2000);
+    allocations = counting.Count();
+  }
+  ASSERT_EQ(o.verdict, Verdict::kRevised);
+  ASSERT_TRUE(o.diff.has_value());
+  ASSERT_EQ(o.diff->old_sentences.size(), 40u);
+  ASSERT_EQ(o.diff->new_sentences.size(), 41u);
+  EXPECT_EQ(o.diff->new_sentences[40].text, "新增的一段：这是后来加上的一句话，编号999。");
+  EXPECT_EQ(o.diff->old_sentences[3].block, 3u);
+  EXPECT_NE(o.diff->unified.find("+新增的一段"), std::string::npos);
+  // d1876e9: 257 (a text and a key string per sentence, besides the page's
+  // own); now 218.
+  EXPECT_LE(allocations, 230u) << allocations;
+  RecordProperty("allocations_first_revised_page", static_cast<int>(allocations));
+  detector.Recycle(std::move(o));
+}
+
 }  // namespace
 }  // namespace dedupd::classify
