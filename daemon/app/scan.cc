@@ -1,15 +1,17 @@
 #include "app/scan.h"
 
+#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <thread>
 
 #include "api/api.h"
+#include "app/line_reader.h"
 #include "app/settings.h"
 #include "common/log.h"
 #include "delivery/store_metrics.h"
@@ -121,16 +123,24 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
   PipelineOptions options = PipelineOptionsFrom(cfg);
   Pipeline pipeline(options, &detector, &metrics);
 
-  std::ifstream file;
-  std::istream* in = &std::cin;
+  // The input is read in 1 MiB blocks, and each line copied once, into its
+  // slot, with the zero bytes after it that the parser needs to read it in
+  // place (no copy into the parser's buffer, no std::getline).
+  int fd = STDIN_FILENO;
   if (args.input != "-") {
-    file.open(args.input, std::ios::binary);
-    if (!file) {
+    fd = ::open(args.input.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
       log::Error("cannot read the input file", {{"file", args.input}});
       return 1;
     }
-    in = &file;
   }
+  struct CloseFile {
+    int fd;
+    ~CloseFile() {
+      if (fd != STDIN_FILENO) ::close(fd);
+    }
+  } close_file{fd};
+  LineReader reader(fd, size_t{1} << 20, parse::kPadding);
   std::string topic = args.input == "-" ? "stdin" : args.input;
   // The pages are parsed and prepared on `threads` threads and finished
   // (verdict, state) here in line order. Each slot keeps its line, page,
@@ -147,13 +157,15 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
   while (true) {
     while (!input_done && !workers.Full()) {
       Workers::Slot& slot = workers.Acquire();
-      if (!std::getline(*in, slot.storage)) {
+      std::string_view line;
+      if (!reader.Next(&slot.storage, &line)) {
         input_done = true;
         break;
       }
-      if (!slot.storage.empty() && slot.storage.back() == '\r') slot.storage.pop_back();
-      slot.message = {
-          slot.storage, {}, SourceCoordinates{topic, 0, static_cast<int64_t>(lines_read), 0}};
+      slot.message = {line,
+                      {},
+                      SourceCoordinates{topic, 0, static_cast<int64_t>(lines_read), 0},
+                      /*zero_padded=*/true};
       ++lines_read;
       workers.Submit();
     }

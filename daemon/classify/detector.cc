@@ -25,14 +25,26 @@ std::vector<std::string> SplitLines(std::string_view text) {
   return out;
 }
 
-void JoinLines(const std::vector<std::string>& blocks, std::string* out) {
-  out->clear();
+// The blocks joined with '\n' into *joined (the stored canonical text), and
+// *views set to each block's bytes in it: the blocks are copied once, into
+// the text the state stores, and read from there (Decide() swaps the text
+// into the state instead of joining the blocks again).
+void JoinBlocks(const std::vector<std::string_view>& blocks, const std::vector<bool>& keep,
+                std::string* joined, std::vector<std::string_view>* views) {
+  joined->clear();
+  views->clear();
   size_t size = 0;
-  for (const auto& b : blocks) size += b.size() + 1;
-  out->reserve(size);
-  for (const auto& b : blocks) {
-    if (!out->empty()) out->push_back('\n');
-    out->append(b);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (i >= keep.size() || keep[i]) size += blocks[i].size() + 1;
+  }
+  // Reserved up front: no reallocation below, so the views stay valid.
+  joined->reserve(size);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (i < keep.size() && !keep[i]) continue;
+    if (!joined->empty()) joined->push_back('\n');
+    const size_t start = joined->size();
+    joined->append(blocks[i]);
+    views->emplace_back(joined->data() + start, blocks[i].size());
   }
 }
 
@@ -162,12 +174,15 @@ struct Detector::NormalizedBlocks {
 // blocks, extracted into the last page's buffers, their forms and hashes,
 // and the outcome's fields that depend on the page alone.
 struct Detector::PreparedParts {
-  text::ExtractedText extracted;
-  std::vector<size_t> block_index;      // views[i] is extracted.blocks[block_index[i]]
-  std::vector<std::string_view> views;  // the blocks without chrome
+  text::ExtractedText extracted;        // an HTML page's blocks
+  std::string repaired;                 // a plain page's body with its invalid UTF-8 repaired
+  std::vector<std::string_view> views;  // the blocks without chrome (in extracted or the body)
   text::RepeatResult repeats;
-  std::vector<std::string> canonical;    // without repeats
-  std::vector<std::string> spare_lines;  // canonical's strings a shorter page left
+  // The canonical text (the kept blocks joined with '\n', as the state
+  // stores it: Decide() swaps it into the state) and the kept blocks, views
+  // into it.
+  std::string joined;
+  std::vector<std::string_view> canonical;  // without repeats
   NormalizedBlocks normalized;
   std::vector<uint64_t> line_hashes;  // the non-empty forms' hashes (the stored line hashes)
   Flags flags;
@@ -237,28 +252,6 @@ std::string_view VersionLabel(std::string_view url, uint32_t version, std::strin
   return *out;
 }
 
-// Resizes *v to n strings, parking the strings it drops in *spare and taking
-// the ones it adds from there, so that their buffers serve later pages (a
-// bounded number, none bigger than 64 KiB: one huge page keeps no memory).
-void ResizeKeepingBuffers(std::vector<std::string>* v, size_t n, std::vector<std::string>* spare) {
-  constexpr size_t kMaxSpare = 4096;
-  constexpr size_t kMaxSpareBytes = 64 * 1024;
-  while (v->size() > n) {
-    if (spare->size() < kMaxSpare && v->back().capacity() <= kMaxSpareBytes) {
-      spare->push_back(std::move(v->back()));
-    }
-    v->pop_back();
-  }
-  while (v->size() < n) {
-    if (spare->empty()) {
-      v->emplace_back();
-    } else {
-      v->push_back(std::move(spare->back()));
-      spare->pop_back();
-    }
-  }
-}
-
 // A default state holding `spare`'s buffers, emptied: the fields Process()
 // fills keep their capacity, and every other field (one added later too)
 // starts from its default.
@@ -322,9 +315,9 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
 
 Detector::~Detector() = default;
 
-void Detector::Fingerprinter(const std::vector<std::string>& blocks,
-                             const NormalizedBlocks& normalized_blocks, std::string_view site,
-                             Fingerprint* out) const {
+template <typename Blocks>  // strings, or views
+void Detector::Fingerprinter(const Blocks& blocks, const NormalizedBlocks& normalized_blocks,
+                             std::string_view site, Fingerprint* out) const {
   thread_local std::vector<uint8_t> marks;
   marks.assign(blocks.size(), 0);
   for (size_t i = 0; i < blocks.size(); ++i) {
@@ -777,70 +770,85 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   return best;
 }
 
-DiffOutcome Detector::MakeDiff(const std::string& old_text,
-                               const std::vector<std::string>& new_blocks,
-                               std::string_view old_label, std::string_view new_label) const {
-  // The sentences of each side, split into one reused list of views (no
-  // vector per block, no string per line of the old text); each sentence then
-  // owns its text and key, as the outcome outlives the page's buffers.
-  // The sentences are written over those of the last diff Recycle() handed
-  // back, so their strings keep their capacity.
+namespace {
+
+// Where a sentence is before its views can be taken (the buffers grow).
+struct SentenceAt {
+  size_t begin = 0, size = 0;  // in the side's text
+  uint32_t block = 0;
+};
+
+// One side of a diff: `blocks`' sentences (those with a non-empty key), the
+// blocks copied into *text (joined with '\n'), each key in a string of
+// *keys (reused), then *views pointed at them.
+template <typename Blocks>
+void SideSentences(const Blocks& blocks, std::string* text, std::vector<std::string>* keys,
+                   std::vector<diff::SentenceView>* views) {
   thread_local std::vector<std::string_view> split;
-  // The sentences a shorter diff left over (their strings' buffers), for the
-  // next longer one: a bounded number, none bigger than 64 KiB.
-  thread_local std::vector<diff::Sentence> spare;
-  constexpr size_t kMaxSpare = 4096;
-  constexpr size_t kMaxSpareBytes = 64 * 1024;
-  auto add_block = [](std::string_view block, uint32_t b, std::vector<diff::Sentence>* out,
-                      size_t* n) {
+  thread_local std::vector<SentenceAt> at;
+  at.clear();
+  text->clear();
+  size_t n = 0;
+  for (uint32_t b = 0; b < blocks.size(); ++b) {
+    const std::string_view block = blocks[b];
     split.clear();
     text::SplitSentencesInto(block, &split);
+    if (!text->empty()) text->push_back('\n');
+    const size_t base = text->size();
+    text->append(block);
     for (std::string_view s : split) {
-      if (*n == out->size()) {
-        if (spare.empty()) {
-          out->emplace_back();
-        } else {
-          out->push_back(std::move(spare.back()));
-          spare.pop_back();
-        }
-      }
-      diff::Sentence& sentence = (*out)[*n];
-      text::ContentKey(s, &sentence.key);
-      if (sentence.key.empty()) continue;  // the slot is reused by the next sentence
-      sentence.text.assign(s);
-      sentence.block = b;
-      ++*n;
+      if (n == keys->size()) keys->emplace_back();
+      text::ContentKey(s, &(*keys)[n]);
+      if ((*keys)[n].empty()) continue;  // the string is reused by the next sentence
+      at.push_back({base + static_cast<size_t>(s.data() - block.data()), s.size(), b});
+      ++n;
     }
-  };
+  }
+  // A huge diff keeps no more than kMaxKeptKeys strings, none over 64 KiB.
+  constexpr size_t kMaxKeptKeys = 4096;
+  constexpr size_t kMaxKeptKeyBytes = 64 * 1024;
+  if (keys->size() > std::max(n, kMaxKeptKeys)) keys->resize(std::max(n, kMaxKeptKeys));
+  for (size_t k = n; k < keys->size(); ++k) {
+    if ((*keys)[k].capacity() > kMaxKeptKeyBytes) std::string().swap((*keys)[k]);
+  }
+  views->clear();
+  for (size_t k = 0; k < n; ++k) {
+    views->push_back(
+        {std::string_view(*text).substr(at[k].begin, at[k].size), (*keys)[k], at[k].block});
+  }
+}
+
+// The old text's lines as SplitLines() gives them (empty lines dropped), as
+// views.
+std::vector<std::string_view>& NonEmptyLines(std::string_view text) {
+  thread_local std::vector<std::string_view> lines;
+  lines.clear();
+  for (std::string_view rest = text; !rest.empty();) {
+    const size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    if (!line.empty()) lines.push_back(line);
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+  return lines;
+}
+
+}  // namespace
+
+DiffOutcome Detector::MakeDiff(const std::string& old_text,
+                               const std::vector<std::string_view>& new_blocks,
+                               std::string_view old_label, std::string_view new_label) const {
+  // Each side's text is copied once into the diff (it outlives the page's
+  // buffers and the store's state), its sentences views into it; the keys
+  // are written into the strings of the last diff Recycle() handed back.
   DiffOutcome d;
   if (page_scratch_->spare_diff) {
     // Its sentences, hunks and rendering are all overwritten below.
     d = std::move(*page_scratch_->spare_diff);
     page_scratch_->spare_diff.reset();
   }
-  size_t old_n = 0, new_n = 0;
-  // Lines as SplitLines() gives them (empty lines dropped), as views.
-  uint32_t b = 0;
-  for (std::string_view rest = old_text; !rest.empty();) {
-    const size_t nl = rest.find('\n');
-    const std::string_view line = rest.substr(0, nl);
-    if (!line.empty()) add_block(line, b++, &d.old_sentences, &old_n);
-    if (nl == std::string_view::npos) break;
-    rest.remove_prefix(nl + 1);
-  }
-  for (uint32_t i = 0; i < new_blocks.size(); ++i) {
-    add_block(new_blocks[i], i, &d.new_sentences, &new_n);
-  }
-  for (auto [side, n] : {std::pair{&d.old_sentences, old_n}, std::pair{&d.new_sentences, new_n}}) {
-    while (side->size() > n) {
-      diff::Sentence& last = side->back();
-      if (spare.size() < kMaxSpare && last.text.capacity() <= kMaxSpareBytes &&
-          last.key.capacity() <= kMaxSpareBytes) {
-        spare.push_back(std::move(last));
-      }
-      side->pop_back();
-    }
-  }
+  SideSentences(NonEmptyLines(old_text), &d.old_text, &d.old_keys, &d.old_sentences);
+  SideSentences(new_blocks, &d.new_text, &d.new_keys, &d.new_sentences);
   diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff, &d.result);
   diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label,
                       /*context=*/1, &d.unified);
@@ -848,7 +856,7 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
 }
 
 DiffOutcome Detector::MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes,
-                                    const std::vector<std::string>& new_blocks,
+                                    const std::vector<std::string_view>& new_blocks,
                                     const NormalizedBlocks& normalized, std::string_view old_label,
                                     std::string_view new_label) const {
   // The original's blocks are known only by their line keys, in order. Each
@@ -859,17 +867,12 @@ DiffOutcome Detector::MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes
   // page's sentences shared or added exactly as it would with the text for
   // every block copied whole.
   DiffOutcome d;
+  SideSentences(new_blocks, &d.new_text, &d.new_keys, &d.new_sentences);
   std::vector<std::pair<uint32_t, uint32_t>> block_sentences(new_blocks.size());  // [first, end)
-  for (uint32_t b = 0; b < new_blocks.size(); ++b) {
-    block_sentences[b].first = static_cast<uint32_t>(d.new_sentences.size());
-    for (std::string_view s : text::SplitSentences(new_blocks[b])) {
-      diff::Sentence sentence;
-      sentence.text = std::string(s);
-      sentence.key = text::ContentKey(s);
-      sentence.block = b;
-      if (!sentence.key.empty()) d.new_sentences.push_back(std::move(sentence));
-    }
-    block_sentences[b].second = static_cast<uint32_t>(d.new_sentences.size());
+  for (uint32_t i = 0, b = 0; b < new_blocks.size(); ++b) {
+    block_sentences[b].first = i;
+    while (i < d.new_sentences.size() && d.new_sentences[i].block == b) ++i;
+    block_sentences[b].second = i;
   }
   std::unordered_map<uint32_t, std::deque<uint32_t>> blocks_by_key;  // new blocks, in order
   for (uint32_t b = 0; b < new_blocks.size() && b < normalized.count; ++b) {
@@ -880,20 +883,21 @@ DiffOutcome Detector::MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes
   for (uint32_t j = 0; j < old_line_hashes.size(); ++j) {
     auto it = blocks_by_key.find(state::LineKey(old_line_hashes[j]));
     if (it == blocks_by_key.end() || it->second.empty()) {
-      diff::Sentence unknown;
+      diff::SentenceView unknown;
       unknown.block = j;
-      d.old_sentences.push_back(std::move(unknown));
+      d.old_sentences.push_back(unknown);
       continue;
     }
     const auto [first, end] = block_sentences[it->second.front()];
     it->second.pop_front();
     for (uint32_t i = first; i < end; ++i) {
-      d.old_sentences.push_back(d.new_sentences[i]);
+      d.old_sentences.push_back(d.new_sentences[i]);  // views into the new side's buffers
       d.old_sentences.back().block = j;
     }
   }
-  d.result = diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff);
-  d.unified = diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label);
+  diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff, &d.result);
+  diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label,
+                      /*context=*/1, &d.unified);
   return d;
 }
 
@@ -911,47 +915,37 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
   out.stats = {};
   out.stats.invalid_utf8 = static_cast<uint32_t>(page.repaired_utf8);
 
-  // Extract -> blocks without page chrome. Every buffer below is the
-  // prepared page's, reused page after page: the blocks' strings are swapped
-  // between the extraction and the canonical blocks, never copied or freed.
-  text::ExtractedText& extracted = scratch.extracted;
-  if (text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml) {
-    text::ExtractHtml(page.body, &extracted);
-  } else {
-    text::SplitPlainText(page.body, &extracted);
-  }
+  // Extract -> blocks without page chrome, as views: an HTML page's into
+  // its extracted blocks, a plain page's lines into its body (no copy).
+  // Every buffer below is the prepared page's, reused page after page.
   std::vector<std::string_view>& views = scratch.views;
-  std::vector<size_t>& block_index = scratch.block_index;
   views.clear();
-  block_index.clear();
-  for (size_t k = 0; k < extracted.blocks.size(); ++k) {
-    if (extracted.blocks[k].chrome) {
-      ++out.stats.boilerplate_blocks;
-    } else {
-      views.push_back(extracted.blocks[k].text);
-      block_index.push_back(k);
+  if (text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml) {
+    text::ExtractedText& extracted = scratch.extracted;
+    text::ExtractHtml(page.body, &extracted);
+    for (const text::Block& block : extracted.blocks) {
+      if (block.chrome) {
+        ++out.stats.boilerplate_blocks;
+      } else {
+        views.push_back(block.text);
+      }
     }
+  } else {
+    text::SplitPlainTextLines(page.body, &views, &scratch.repaired);
   }
 
   // Normalised forms and content keys of every block, then repeats ->
   // canonical blocks (first occurrence kept). The sentences
-  // (normalized.page.Sentence) are views into the extraction's strings: not
-  // to be read after the swap below (only their count is).
+  // (normalized.page.Sentence) are views into the extraction's strings or
+  // the plain body; the canonical blocks are views into scratch.joined, which
+  // Decide() swaps into the stored state.
   NormalizedBlocks& normalized = scratch.normalized;
   normalized.Assign(views);
   text::RepeatResult& repeats = scratch.repeats;
   text::FindRepeatsInKeys(views.size(), normalized.page.Keys(), normalized.page.KeyEnds(),
                           options_.repeats, &repeats);
-  auto kept = [&](size_t i) { return i >= repeats.keep.size() || repeats.keep[i]; };
-  size_t kept_count = 0;
-  for (size_t i = 0; i < views.size(); ++i) kept_count += kept(i) ? 1 : 0;
-  std::vector<std::string>& canonical = scratch.canonical;
-  ResizeKeepingBuffers(&canonical, kept_count, &scratch.spare_lines);
-  // views are not used past this point: a swap moves a short (inline)
-  // string's bytes, not its buffer.
-  for (size_t i = 0, c = 0; i < views.size(); ++i) {
-    if (kept(i)) canonical[c++].swap(extracted.blocks[block_index[i]].text);
-  }
+  std::vector<std::string_view>& canonical = scratch.canonical;
+  JoinBlocks(views, repeats.keep, &scratch.joined, &canonical);
   if (repeats.has_repeats) {
     out.flags.Set(Flag::kRepeatedContent);
     out.repeated_fraction = repeats.repeated_fraction;
@@ -981,7 +975,7 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
 Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
                          PreparedPage* prepared) {
   PreparedParts& ready = *prepared->parts_;
-  const std::vector<std::string>& canonical = ready.canonical;
+  const std::vector<std::string_view>& canonical = ready.canonical;
   const NormalizedBlocks& normalized = ready.normalized;
   PageScratch& scratch = *page_scratch_;
   Outcome out;
@@ -1115,7 +1109,9 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
       next.history.push_back(h);
     }
     if (next.history.size() > options_.revert_history) next.history.resize(options_.revert_history);
-    JoinLines(canonical, &next.text);
+    // The canonical text Prepare() joined (the prepared page keeps the old
+    // buffer); `canonical`, views into it, is not read past this point.
+    next.text.swap(ready.joined);
     IndexRemove(doc, *previous);
     // Rollback() re-indexes the replaced version from its indexed fields
     // alone; its text and history, which the new version's history takes
@@ -1186,7 +1182,7 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
         out.match = std::move(m);
       }
     }
-    JoinLines(canonical, &next.text);
+    next.text.swap(ready.joined);  // as above: `canonical` is not read past this point
   }
 
   AppendVersion(out, previous_for_history, &next);

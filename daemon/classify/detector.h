@@ -103,9 +103,15 @@ inline constexpr uint8_t kFoundByPassages = 2;  // shares sampled passages (para
 
 struct DiffOutcome {
   diff::DiffResult result;
-  std::vector<diff::Sentence> old_sentences;
-  std::vector<diff::Sentence> new_sentences;
+  // Each side's sentences: views into the text and keys below, which the
+  // diff owns (each side's text copied once, not a string per sentence).
+  std::vector<diff::SentenceView> old_sentences;
+  std::vector<diff::SentenceView> new_sentences;
   std::string unified;
+  std::string old_text, new_text;  // the sentences' text
+  // Their comparison keys, one string each (only [0, sentences) are this
+  // diff's: the others keep their buffers for a later, longer diff).
+  std::vector<std::string> old_keys, new_keys;
 };
 
 struct Outcome {
@@ -241,7 +247,8 @@ class Detector {
   using DocId = index::DocId;
 
   struct NormalizedBlocks;
-  void Fingerprinter(const std::vector<std::string>& blocks, const NormalizedBlocks& normalized,
+  template <typename Blocks>  // strings, or views
+  void Fingerprinter(const Blocks& blocks, const NormalizedBlocks& normalized,
                      std::string_view site, Fingerprint* out) const;
   // The fingerprint with the blocks marked 1 in `boilerplate` left out: a
   // function of the blocks and the marks alone (any thread).
@@ -290,12 +297,12 @@ class Detector {
   // until the next call on the store; *holder keeps a state rebuilt from
   // memory.
   const state::UrlState* PeekIndexedState(DocId doc, std::optional<state::UrlState>* holder);
-  DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string>& new_blocks,
+  DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string_view>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
   // The diff against a page whose text this instance does not hold (known
   // from a fingerprint record): from its line hashes (docs/diff.md).
   DiffOutcome MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes,
-                            const std::vector<std::string>& new_blocks,
+                            const std::vector<std::string_view>& new_blocks,
                             const NormalizedBlocks& normalized, std::string_view old_label,
                             std::string_view new_label) const;
 

@@ -43,7 +43,7 @@ constexpr uint64_t kTypoFloor = 8;
 // (offsets by sentence), reused diff after diff.
 class DecodedKeys {
  public:
-  void Reset(const std::vector<Sentence>* side) {
+  void Reset(const std::vector<SentenceView>* side) {
     side_ = side;
     cps_.clear();
     first_.assign(side->size(), kNotDecoded);
@@ -62,7 +62,7 @@ class DecodedKeys {
 
  private:
   static constexpr uint32_t kNotDecoded = ~uint32_t{0};
-  const std::vector<Sentence>* side_ = nullptr;
+  const std::vector<SentenceView>* side_ = nullptr;
   std::vector<uint32_t> cps_;
   std::vector<uint32_t> first_, end_;
 
@@ -124,7 +124,7 @@ bool EqualIgnoringPunctuation(DecodedKeys* old_keys, uint32_t a0, uint32_t a1,
   }
 }
 
-void FiguresOf(const std::vector<Sentence>& side, uint32_t begin, uint32_t end, Figures* f) {
+void FiguresOf(const std::vector<SentenceView>& side, uint32_t begin, uint32_t end, Figures* f) {
   f->Clear();
   for (uint32_t i = begin; i < end; ++i) internal::ExtractFigures(side[i].text, f);
   f->Sort();
@@ -306,7 +306,7 @@ struct DifferScratch {
 
 class Differ {
  public:
-  Differ(const std::vector<Sentence>& old_side, const std::vector<Sentence>& new_side,
+  Differ(const std::vector<SentenceView>& old_side, const std::vector<SentenceView>& new_side,
          const DiffOptions& options, DifferScratch* scratch, DiffResult* result)
       : old_(old_side),
         new_(new_side),
@@ -425,7 +425,7 @@ class Differ {
     h.new_begin = b0;
     h.new_end = b1;
     h.coarse = false;
-    auto blocks = [](const std::vector<Sentence>& side, uint32_t begin, uint32_t end,
+    auto blocks = [](const std::vector<SentenceView>& side, uint32_t begin, uint32_t end,
                      uint32_t* first, uint32_t* last) {
       if (begin < end) {
         *first = side[begin].block;
@@ -669,8 +669,8 @@ class Differ {
     result_.significance = sig_;
   }
 
-  const std::vector<Sentence>& old_;
-  const std::vector<Sentence>& new_;
+  const std::vector<SentenceView>& old_;
+  const std::vector<SentenceView>& new_;
   const DiffOptions& options_;
   DifferScratch& x_;
   double threshold_ = 0.5;
@@ -723,6 +723,12 @@ void DiffWithinSentenceInto(std::string_view old_text, std::string_view new_text
 
 }  // namespace
 
+void Views(const std::vector<Sentence>& sentences, std::vector<SentenceView>* out) {
+  out->clear();
+  out->reserve(sentences.size());
+  for (const Sentence& s : sentences) out->push_back({s.text, s.key, s.block});
+}
+
 DiffResult DiffSentences(const std::vector<Sentence>& old_side,
                          const std::vector<Sentence>& new_side, const DiffOptions& options) {
   DiffResult result;
@@ -732,6 +738,15 @@ DiffResult DiffSentences(const std::vector<Sentence>& old_side,
 
 void DiffSentences(const std::vector<Sentence>& old_side, const std::vector<Sentence>& new_side,
                    const DiffOptions& options, DiffResult* result) {
+  thread_local std::vector<SentenceView> old_views, new_views;
+  Views(old_side, &old_views);
+  Views(new_side, &new_views);
+  DiffSentences(old_views, new_views, options, result);
+}
+
+void DiffSentences(const std::vector<SentenceView>& old_side,
+                   const std::vector<SentenceView>& new_side, const DiffOptions& options,
+                   DiffResult* result) {
   thread_local DifferScratch scratch;
   Differ differ(old_side, new_side, options, &scratch, result);
   differ.Run();

@@ -26,6 +26,18 @@ struct Sentence {
   uint32_t block = 0;  // index of the block (line/paragraph) it comes from, 0-based
 };
 
+// A sentence whose text and key are held elsewhere (the detector's diffs:
+// each side's text copied once, not a string per sentence). The diff reads
+// sentences through these; a Sentence is one too (Views()).
+struct SentenceView {
+  std::string_view text;
+  std::string_view key;
+  uint32_t block = 0;
+};
+
+// *out = views of `sentences` (replaced; valid while they are unchanged).
+void Views(const std::vector<Sentence>& sentences, std::vector<SentenceView>* out);
+
 // A byte range [begin, end) inside Sentence::text that changed. Always on
 // UTF-8 code point boundaries.
 struct Span {
@@ -115,6 +127,11 @@ void DiffSentences(const std::vector<Sentence>& old_side, const std::vector<Sent
 struct SentenceSpans {
   std::vector<Span> old_spans, new_spans;
 };
+// The same over views: no copy of any sentence.
+void DiffSentences(const std::vector<SentenceView>& old_side,
+                   const std::vector<SentenceView>& new_side, const DiffOptions& options,
+                   DiffResult* result);
+
 SentenceSpans DiffWithinSentence(std::string_view old_text, std::string_view new_text);
 
 // Unified diff, one sentence per line, sentence numbers 1-based as lines:
@@ -129,6 +146,12 @@ std::string RenderUnified(const std::vector<Sentence>& old_side,
 void RenderUnified(const std::vector<Sentence>& old_side, const std::vector<Sentence>& new_side,
                    const DiffResult& diff, std::string_view old_label, std::string_view new_label,
                    int context, std::string* out);
+
+// The same over views.
+void RenderUnified(const std::vector<SentenceView>& old_side,
+                   const std::vector<SentenceView>& new_side, const DiffResult& diff,
+                   std::string_view old_label, std::string_view new_label, int context,
+                   std::string* out);
 
 // For a console: one line per sentence, git --word-diff style. A changed
 // sentence shows its common text with [-removed-]{+added+} marks; an added

@@ -157,6 +157,16 @@ std::string RenderUnified(const std::vector<Sentence>& old_side,
 void RenderUnified(const std::vector<Sentence>& old_side, const std::vector<Sentence>& new_side,
                    const DiffResult& diff, std::string_view old_label, std::string_view new_label,
                    int context, std::string* out_string) {
+  thread_local std::vector<SentenceView> old_views, new_views;
+  Views(old_side, &old_views);
+  Views(new_side, &new_views);
+  RenderUnified(old_views, new_views, diff, old_label, new_label, context, out_string);
+}
+
+void RenderUnified(const std::vector<SentenceView>& old_side,
+                   const std::vector<SentenceView>& new_side, const DiffResult& diff,
+                   std::string_view old_label, std::string_view new_label, int context,
+                   std::string* out_string) {
   std::string& out = *out_string;
   out.clear();
   if (diff.hunks.empty()) return;

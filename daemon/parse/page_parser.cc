@@ -196,31 +196,37 @@ void ParsedPage::Clear() {
 
 PageParser::PageParser(ParseOptions options) : options_(options) {}
 
-bool PageParser::Parse(std::string_view message, ParsedPage* page, ParseError* error) {
+bool PageParser::Parse(std::string_view message, ParsedPage* page, ParseError* error,
+                       bool zero_padded) {
   page->Clear();
   if (message.size() > options_.max_message_bytes) {
     return Fail(error, ErrorCode::kTooLarge,
                 "message is " + std::to_string(message.size()) + " bytes, over the limit of " +
                     std::to_string(options_.max_message_bytes));
   }
-  if (!ParseDocument(message, false, page, error)) {
+  if (!ParseDocument(message, false, zero_padded, page, error)) {
     if (error->code != ErrorCode::kInvalidUtf8) return false;
     // Slow path: find out which field holds the invalid bytes.
     MarkInvalidUtf8(message, &repaired_);
     std::string marked = std::move(repaired_);
-    bool ok = ParseDocument(marked, true, page, error);
+    bool ok = ParseDocument(marked, true, false, page, error);
     repaired_ = std::move(marked);
     return ok;
   }
   return true;
 }
 
-bool PageParser::ParseDocument(std::string_view json, bool repaired, ParsedPage* page,
-                               ParseError* error) {
+bool PageParser::ParseDocument(std::string_view json, bool repaired, bool zero_padded,
+                               ParsedPage* page, ParseError* error) {
   using namespace simdjson;
-  buffer_.assign(json);
-  buffer_.resize(json.size() + SIMDJSON_PADDING, '\0');
-  padded_string_view view(buffer_.data(), json.size(), buffer_.size());
+  padded_string_view view;
+  if (zero_padded) {
+    view = padded_string_view(json.data(), json.size(), json.size() + SIMDJSON_PADDING);
+  } else {
+    buffer_.assign(json);
+    buffer_.resize(json.size() + SIMDJSON_PADDING, '\0');
+    view = padded_string_view(buffer_.data(), json.size(), buffer_.size());
+  }
 
   ondemand::document doc;
   if (auto e = parser_.iterate(view).get(doc); e != SUCCESS) {

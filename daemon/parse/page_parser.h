@@ -56,6 +56,11 @@ struct ParsedPage {
   void Clear();
 };
 
+// Zero bytes a caller's message may carry after its end (Parse(...,
+// zero_padded = true)) so that it is parsed in place, without the copy into
+// the parser's padded buffer.
+inline constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
+
 struct ParseOptions {
   size_t max_message_bytes = 9 * 1024 * 1024;
   size_t max_body_bytes = 8 * 1024 * 1024;
@@ -65,10 +70,15 @@ class PageParser {
  public:
   explicit PageParser(ParseOptions options = {});
 
-  bool Parse(std::string_view message, ParsedPage* page, ParseError* error);
+  // zero_padded: `message` is followed by kPadding readable zero bytes (not
+  // part of it), exactly what the parser's own buffer would hold after its
+  // copy, so it is parsed where it is, with the same result.
+  bool Parse(std::string_view message, ParsedPage* page, ParseError* error,
+             bool zero_padded = false);
 
  private:
-  bool ParseDocument(std::string_view json, bool repaired, ParsedPage* page, ParseError* error);
+  bool ParseDocument(std::string_view json, bool repaired, bool zero_padded, ParsedPage* page,
+                     ParseError* error);
 
   ParseOptions options_;
   simdjson::ondemand::parser parser_;

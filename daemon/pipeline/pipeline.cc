@@ -39,7 +39,7 @@ void Pipeline::Prepare(const InputMessage& message, parse::PageParser* parser,
   r.kind = PipelineResult::Kind::kEvent;
   r.error.code = parse::ErrorCode::kInvalidJson;
   r.error.detail.clear();
-  if (!parser->Parse(message.value, &r.page, &r.error)) {
+  if (!parser->Parse(message.value, &r.page, &r.error, message.zero_padded)) {
     r.kind = PipelineResult::Kind::kDeadLetter;
   } else if (r.page.status != 0 && (r.page.status < 200 || r.page.status > 299)) {
     r.kind = PipelineResult::Kind::kSkipped;

@@ -32,6 +32,9 @@ struct InputMessage {
   std::string_view value;
   std::string_view key;
   SourceCoordinates source;
+  // value is followed by parse::kPadding zero bytes (not part of it): the
+  // parser reads it in place instead of copying it (`dedupd scan`'s lines).
+  bool zero_padded = false;
 };
 
 enum class OutputTopic { kEvents, kDiffs, kDlq };

@@ -819,32 +819,18 @@ constexpr size_t kMaxSparePlainBlocks = 4096;
 constexpr size_t kMaxSparePlainBytes = 64 * 1024;
 thread_local std::vector<Block> tls_spare_plain_blocks;
 
-void SplitValidPlainText(std::string_view text, ExtractedText* out) {
-  std::vector<Block>& blocks = out->blocks;
-  std::vector<Block>& spare = tls_spare_plain_blocks;
-  out->title.clear();
+// Calls line(trimmed) for each non-blank line of valid UTF-8 `text`, in
+// order (the line breaks and trimming SplitPlainText() documents): the one
+// scan both SplitPlainText() and SplitPlainTextLines() use.
+template <typename OnLine>
+void ForEachPlainLine(std::string_view text, OnLine&& on_line) {
   const auto* const bytes = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
-  // Room for a line per ~100 bytes up front (the corpus averages 250 bytes
-  // per line): a page's first few lines then cost no reallocation of blocks.
-  blocks.reserve(std::min<size_t>(n / 100 + 1, 64));
-  size_t used = 0;
   size_t begin = 0;
   size_t i = 0;
   auto push_line = [&](size_t line_end) {
     const std::string_view line = internal::TrimBlockText(text.substr(begin, line_end - begin));
-    if (line.empty()) return;
-    if (used == blocks.size()) {
-      if (spare.empty()) {
-        blocks.emplace_back();
-      } else {
-        blocks.push_back(std::move(spare.back()));
-        spare.pop_back();
-      }
-    }
-    Block& b = blocks[used++];
-    b.text.assign(line);
-    b.chrome = false;
+    if (!line.empty()) on_line(line);
   };
   while ((i = NextBreakCandidate(bytes, i, n)) < n) {
     const unsigned c = bytes[i];
@@ -867,6 +853,29 @@ void SplitValidPlainText(std::string_view text, ExtractedText* out) {
     begin = i;
   }
   push_line(n);
+}
+
+void SplitValidPlainText(std::string_view text, ExtractedText* out) {
+  std::vector<Block>& blocks = out->blocks;
+  std::vector<Block>& spare = tls_spare_plain_blocks;
+  out->title.clear();
+  // Room for a line per ~100 bytes up front (the corpus averages 250 bytes
+  // per line): a page's first few lines then cost no reallocation of blocks.
+  blocks.reserve(std::min<size_t>(text.size() / 100 + 1, 64));
+  size_t used = 0;
+  ForEachPlainLine(text, [&](std::string_view line) {
+    if (used == blocks.size()) {
+      if (spare.empty()) {
+        blocks.emplace_back();
+      } else {
+        blocks.push_back(std::move(spare.back()));
+        spare.pop_back();
+      }
+    }
+    Block& b = blocks[used++];
+    b.text.assign(line);
+    b.chrome = false;
+  });
   // Last block first, so that a block taken back from the pool lands in the
   // position it had.
   for (size_t k = blocks.size(); k-- > used;) {
@@ -888,6 +897,16 @@ void SplitPlainText(std::string_view text, ExtractedText* out) {
   }
   std::string repaired = RepairUtf8(text);
   SplitValidPlainText(repaired, out);
+}
+
+void SplitPlainTextLines(std::string_view text, std::vector<std::string_view>* lines,
+                         std::string* repaired) {
+  lines->clear();
+  if (!IsValidUtf8(text)) {
+    *repaired = RepairUtf8(text);
+    text = *repaired;
+  }
+  ForEachPlainLine(text, [lines](std::string_view line) { lines->push_back(line); });
 }
 
 ExtractedText SplitPlainText(std::string_view text) {

@@ -71,6 +71,12 @@ ExtractedText SplitPlainText(std::string_view text);
 // in steady state it allocates nothing for valid UTF-8.
 void SplitPlainText(std::string_view text, ExtractedText* out);
 
+// The same lines as views, into *lines (replaced): into `text`, or into
+// *repaired, which holds `text` with its invalid UTF-8 repaired when it has
+// any. No line is copied: the views live as long as `text` (or *repaired).
+void SplitPlainTextLines(std::string_view text, std::vector<std::string_view>* lines,
+                         std::string* repaired);
+
 // Joins the non-chrome blocks' text with '\n': the canonical text whose
 // ContentKey() is the exact-content key.
 std::string JoinContent(const ExtractedText& text);

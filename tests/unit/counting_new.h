@@ -17,6 +17,7 @@
 namespace counting_new_internal {
 inline std::atomic<bool> counting{false};
 inline std::atomic<size_t> allocations{0};
+inline std::atomic<size_t> bytes{0};  // their sizes, summed
 }  // namespace counting_new_internal
 
 // Not inlined: GCC would otherwise pair an inlined free() with a `new`
@@ -24,6 +25,7 @@ inline std::atomic<size_t> allocations{0};
 __attribute__((noinline)) void* operator new(size_t size) {
   if (counting_new_internal::counting.load(std::memory_order_relaxed)) {
     counting_new_internal::allocations.fetch_add(1);
+    counting_new_internal::bytes.fetch_add(size);
   }
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
@@ -40,6 +42,7 @@ __attribute__((noinline)) void operator delete(void* p, size_t) noexcept {
 __attribute__((noinline)) void* operator new(size_t size, const std::nothrow_t&) noexcept {
   if (counting_new_internal::counting.load(std::memory_order_relaxed)) {
     counting_new_internal::allocations.fetch_add(1);
+    counting_new_internal::bytes.fetch_add(size);
   }
   return std::malloc(size == 0 ? 1 : size);
 }
@@ -52,6 +55,7 @@ class CountingNew {
  public:
   CountingNew() {
     counting_new_internal::allocations = 0;
+    counting_new_internal::bytes = 0;
     counting_new_internal::counting = true;
   }
   ~CountingNew() { counting_new_internal::counting = false; }
@@ -60,5 +64,10 @@ class CountingNew {
   size_t Count() {
     counting_new_internal::counting = false;
     return counting_new_internal::allocations.load();
+  }
+  // The bytes those allocations asked for.
+  size_t Bytes() {
+    counting_new_internal::counting = false;
+    return counting_new_internal::bytes.load();
   }
 };

@@ -157,5 +157,78 @@ TEST(DetectorReuse, RevisionsOfDifferentLengthsReuseTheDiffSentences) {
   EXPECT_NE(o.diff->unified.find(url + " v26"), std::string::npos);
 }
 
+// A plain page's lines are views into its body, copied once, into the
+// canonical text the state stores (issue #11 item 3, session 9): a page
+// with more lines than any before allocates no string per line for its
+// blocks, and its stored text is the kept lines joined with '\n'.
+TEST(DetectorReuse, PlainLinesAreNotCopiedIntoStringsOfTheirOwn) {
+  auto store = state::NewMemoryStore();
+  Detector detector(DetectOptions{}, store.get());
+  std::string error;
+  auto process = [&](const parse::ParsedPage& page) {
+    Outcome o = detector.Process(page, 1000);
+    EXPECT_EQ(o.verdict, Verdict::kNew);
+    detector.Recycle(std::move(o));
+    EXPECT_TRUE(detector.Commit({}, &error)) << error;
+  };
+  process(Page("https://news.example.com/a/2026/12/06/short-article.html", "短", 4));
+  // 60 lines more than any page before, once with the page's lines in the
+  // allocation count (and whatever else grows), once without.
+  const parse::ParsedPage longer =
+      Page("https://news.example.com/a/2026/12/06/long-article.html", "长", 64);
+  size_t allocations = 0;
+  {
+    CountingNew counting;
+    Outcome o = detector.Process(longer, 2000);
+    EXPECT_EQ(o.verdict, Verdict::kNew);
+    ASSERT_TRUE(o.stored.has_value());
+    std::string expected = longer.body;
+    expected.pop_back();  // the last line's '\n'
+    EXPECT_EQ(o.stored->text, expected);
+    detector.Recycle(std::move(o));
+    allocations = counting.Count();
+  }
+  // d1876e9: 274 (a string per line in the extraction, then swapped into
+  // the canonical blocks, besides each line's normalised form); now 201.
+  EXPECT_LE(allocations, 220u) << allocations;
+  RecordProperty("allocations_for_60_more_lines", static_cast<int>(allocations));
+}
+
+// A diff's sentences are views into each side's text, copied once into the
+// diff, not a string per sentence (session 9): the first REVISED page of a
+// 40-line URL allocates for the keys and the two texts, not for every
+// sentence's text as well.
+TEST(DetectorReuse, DiffSentencesAreViewsIntoEachSidesText) {
+  auto store = state::NewMemoryStore();
+  Detector detector(DetectOptions{}, store.get());
+  const std::string url = "https://news.example.com/a/2026/12/06/a-long-article-revised.html";
+  const parse::ParsedPage first = Page(url, "长", 40);
+  parse::ParsedPage revised = first;
+  revised.body += "新增的一段：这是后来加上的一句话，编号999。\n";
+  std::string error;
+  Outcome o = detector.Process(first, 1000);
+  ASSERT_EQ(o.verdict, Verdict::kNew);
+  detector.Recycle(std::move(o));
+  ASSERT_TRUE(detector.Commit({}, &error)) << error;
+  size_t allocations = 0;
+  {
+    CountingNew counting;
+    o = detector.Process(revised, 2000);
+    allocations = counting.Count();
+  }
+  ASSERT_EQ(o.verdict, Verdict::kRevised);
+  ASSERT_TRUE(o.diff.has_value());
+  ASSERT_EQ(o.diff->old_sentences.size(), 40u);
+  ASSERT_EQ(o.diff->new_sentences.size(), 41u);
+  EXPECT_EQ(o.diff->new_sentences[40].text, "新增的一段：这是后来加上的一句话，编号999。");
+  EXPECT_EQ(o.diff->old_sentences[3].block, 3u);
+  EXPECT_NE(o.diff->unified.find("+新增的一段"), std::string::npos);
+  // d1876e9: 257 (a text and a key string per sentence, besides the page's
+  // own); now 218.
+  EXPECT_LE(allocations, 230u) << allocations;
+  RecordProperty("allocations_first_revised_page", static_cast<int>(allocations));
+  detector.Recycle(std::move(o));
+}
+
 }  // namespace
 }  // namespace dedupd::classify

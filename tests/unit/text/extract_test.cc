@@ -271,6 +271,36 @@ TEST(SplitPlainText, SeedPageLines) {
   EXPECT_TRUE(t.title.empty());
 }
 
+// SplitPlainTextLines: the same lines as views, into the text itself when
+// it is valid UTF-8 (no copy), into the repaired copy when it is not.
+TEST(SplitPlainTextLines, SameLinesAsSplitPlainTextAsViews) {
+  const std::string inputs[] = {
+      "a\r\nb\rc\nd\u2028e\u2029f\xC2\x85g\n\n \t\n\u3000\nh",
+      "\u3000\u3000  • 来源:  川观新闻  \n\u200Bx\u200B",
+      "The City Council today approved\rthe 2024 operating budget\r\nby a vote of 9 to 2.\n",
+      "\n\n",
+      "",
+      "one line, no break",
+      "ok\n\xFF\xFEzz\n",
+      "\xE2\x80\n\xC2",
+      Fixture("sc-gov-release.txt"),
+      Fixture("en-release.txt")};
+  std::vector<std::string_view> lines{"stale"};
+  std::string repaired = "stale";
+  for (const std::string& in : inputs) {
+    SplitPlainTextLines(in, &lines, &repaired);
+    std::vector<std::string> got(lines.begin(), lines.end());
+    EXPECT_EQ(got, Texts(SplitPlainText(in))) << in;
+    const bool valid = IsValidUtf8(in);
+    for (std::string_view line : lines) {
+      const std::string_view source = valid ? std::string_view(in) : std::string_view(repaired);
+      EXPECT_TRUE(line.data() >= source.data() &&
+                  line.data() + line.size() <= source.data() + source.size())
+          << "not a view into the " << (valid ? "text" : "repaired text") << ": " << line;
+    }
+  }
+}
+
 // --- sniffing ------------------------------------------------------------
 
 TEST(SniffBodyKind, TrustsTheContentType) {
