@@ -73,6 +73,23 @@ class BucketArray {
     std::copy(value_.begin() + i + 1, value_.begin() + last + 1, value_.begin() + i);
     --entries_;
   }
+  // Takes out bucket b's entries whose value `drop` accepts, in one pass
+  // (the others keep their order); returns how many.
+  template <typename Drop>
+  size_t EraseIf(size_t b, Drop drop) {
+    if (dir_.empty()) return 0;
+    const uint32_t first = dir_[b].start, last = first + dir_[b].fill;
+    uint32_t to = first;
+    for (uint32_t i = first; i < last; ++i) {
+      if (drop(value_[i])) continue;
+      key_[to] = key_[i];
+      value_[to++] = value_[i];
+    }
+    const size_t dropped = last - to;
+    dir_[b].fill -= static_cast<uint32_t>(dropped);
+    entries_ -= dropped;
+    return dropped;
+  }
   // Lays the arrays out again, smaller, when at most a quarter is used.
   void ShrinkIfSparse() {
     if (dir_.empty()) return;

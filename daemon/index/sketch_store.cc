@@ -129,7 +129,21 @@ size_t SketchStore::BlockBytes(size_t block) const {
 void SketchStore::Rewrite(size_t block, DocId doc, const std::vector<uint8_t>& code) {
   const size_t first = block << kBlockBits;
   const size_t last = std::min(first + (size_t{1} << kBlockBits), length_.size());
-  const size_t old_words = (BlockBytes(block) + 7) / 8;
+  const size_t old_bytes = BlockBytes(block), old_words = (old_bytes + 7) / 8;
+  bool appends = size_t{block_at_[block]} + old_words == arena_.size();
+  for (size_t d = doc; d < last && appends; ++d) appends = length_[d] == 0;
+  if (appends) {
+    // A new document's code after the last run's (a document arriving, or
+    // a restore): written after its bytes, as the rewrite below would (the
+    // last word's bytes past a run are 0).
+    const size_t at = size_t{block_at_[block]} * 8 + old_bytes;
+    for (size_t i = 0; i < code.size(); ++i) {
+      if (((at + i) >> 3) == arena_.size()) arena_.push_back(0);
+      arena_[(at + i) >> 3] |= uint64_t{code[i]} << ((at + i) & 7) * 8;
+    }
+    length_[doc] = static_cast<uint8_t>(code.size() / unit_);
+    return;
+  }
   thread_local std::vector<uint8_t> run;
   run.clear();
   size_t at = size_t{block_at_[block]} * 8;
