@@ -124,7 +124,7 @@ class ParagraphIndex {
   // max_postings live holders: its one entry). So an entry keeps the same 32 bits of the hash
   // an 8-byte slot kept (two paragraphs are taken for one exactly when their
   // tags agree, as before), and the arrays grow without the other bits.
-  // 6-6.9 bytes per posting plus a 512 KiB
+  // 6-6.4 bytes per posting (1/16 slack) plus a 512 KiB
   // directory (8-byte slots at 64-80% load took 10-12.5; issue #15, session
   // 7). A query or insert binary-searches its bucket (~105 entries at 10^6
   // documents of ~7 passages).
