@@ -321,7 +321,10 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
   // rollback files the tag again (d counted in it, as if never retired).
   paragraph_index_.SetUnsettledListener([this](DocId d, uint32_t tag) {
     for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
-      if (it->kind == Undo::Kind::kRemoved && it->doc == d) {
+      // The record of d's retirement: its removal as a remote document (a
+      // later removal of the same URL in the batch is of the version this
+      // batch filed, removed exactly).
+      if (it->kind == Undo::Kind::kRemoved && it->doc == d && !it->state.history_full) {
         it->passage_tags.push_back(tag);
         return;
       }
