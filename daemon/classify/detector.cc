@@ -311,6 +311,20 @@ Detector::Detector(DetectOptions options, state::StateStore* store)
       remote_boilerplate_.emplace(d, tag);
     }
   });
+  // A staged batch retired d (a document known from the topic it replaced)
+  // and a paragraph turned boilerplate since, erasing d's stale posting: a
+  // rollback files the tag again (d counted in it, as if never retired).
+  paragraph_index_.SetUnsettledListener([this](DocId d, uint32_t tag) {
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+      // The record of d's retirement: its removal as a remote document (a
+      // later removal of the same URL in the batch is of the version this
+      // batch filed, removed exactly).
+      if (it->kind == Undo::Kind::kRemoved && it->doc == d && !it->state.history_full) {
+        it->passage_tags.push_back(tag);
+        return;
+      }
+    }
+  });
 }
 
 Detector::~Detector() = default;
@@ -426,7 +440,6 @@ Detector::DocId Detector::DocIdFor(const std::string& url) {
     current_.emplace_back();
     sketches_.Resize(current_.size());
     remote_.emplace_back();
-    for (size_t i = 0; i < options_.passage_sample; ++i) remote_prefixes_.emplace_back();
   }
   return id;
 }
@@ -470,7 +483,7 @@ bool Detector::DeriveSketch(DocId doc) {
 }
 
 void Detector::IndexInsert(DocId doc, const state::UrlState& s,
-                           const std::vector<uint32_t>* held_tags) {
+                           const std::vector<uint32_t>* held_tags, uint8_t held_generation) {
   if (s.simhash.bits != 0) {
     simhash_index_.Insert(doc, s.simhash);
   } else if (simhash_index_.Contains(doc)) {  // its one SimHash is this state's (0)
@@ -479,10 +492,13 @@ void Detector::IndexInsert(DocId doc, const state::UrlState& s,
   if (s.history_full) {
     paragraph_index_.Insert(doc, s.paragraph_hashes);
   } else {
-    // Memory only: the passages filed are the ones whose prefixes are kept
-    // to remove them again.
+    // Memory only: the first passage_sample passages are filed.
     thread_local std::vector<uint32_t> tags;
     if (held_tags != nullptr) {
+      // A rollback: the postings of the generation retired are live again
+      // (nothing swept while the batch was staged), the boilerplate counts
+      // taken out are filed again.
+      paragraph_index_.Restore(doc, held_generation);
       tags = *held_tags;
     } else {
       SetRemote(doc, s);
@@ -527,22 +543,14 @@ void Detector::IndexRemove(DocId doc, const state::UrlState& s) {
 }
 
 void Detector::RemoveRemotePassages(DocId doc) {
-  thread_local std::vector<uint16_t> prefixes, unmatched;
-  RemotePrefixes(doc, &prefixes);
-  unmatched.clear();
-  paragraph_index_.RemoveByPrefix(doc, prefixes, &removed_tags_, &unmatched);
-  // A prefix without a posting of doc: a passage counted in a boilerplate
-  // paragraph (the listener kept its tag), or one never filed (two passages
-  // with one tag).
-  for (const uint16_t prefix : unmatched) {
-    auto [it, end] = remote_boilerplate_.equal_range(doc);
-    while (it != end && index::ParagraphIndex::Prefix(it->second) != prefix) ++it;
-    if (it == end) continue;
-    const uint32_t tag = it->second;
-    remote_boilerplate_.erase(it);
-    paragraph_index_.RemoveTags(doc, std::span<const uint32_t>(&tag, 1));
-    removed_tags_.push_back(tag);
-  }
+  // The passages counted in a boilerplate paragraph (the listener kept their
+  // tags) are counts, not postings: out by tag. Then every posting at once,
+  // by its generation.
+  auto [it, end] = remote_boilerplate_.equal_range(doc);
+  for (; it != end; ++it) removed_tags_.push_back(it->second);
+  remote_boilerplate_.erase(doc);
+  paragraph_index_.RemoveTags(doc, removed_tags_);
+  removed_generation_ = paragraph_index_.Retire(doc);
 }
 
 namespace {
@@ -576,21 +584,6 @@ void Detector::SetRemote(DocId doc, const state::UrlState& s) {
     SetRemoteBits(uint64_t{kRemoteOverflow} << kRemoteTimeBits, remote_[doc].packed);
     remote_overflow_[doc] = {fetched_at, boilerplate};
   }
-  const size_t filed = std::min(s.paragraph_hashes.size(), options_.passage_sample);
-  const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
-  for (size_t i = 0; i < options_.passage_sample; ++i) {
-    remote_prefixes_[base + i] =
-        i < filed ? index::ParagraphIndex::Prefix(index::ParagraphIndex::Tag(s.paragraph_hashes[i]))
-                  : 0;
-  }
-}
-
-void Detector::RemotePrefixes(DocId doc, std::vector<uint16_t>* prefixes) const {
-  prefixes->clear();
-  const size_t base = static_cast<size_t>(doc) * options_.passage_sample;
-  for (size_t i = 0; i < options_.passage_sample; ++i) {
-    if (const uint16_t p = remote_prefixes_[base + i]; p != 0) prefixes->push_back(p);
-  }
 }
 
 state::UrlState Detector::RemoteState(DocId doc) const {
@@ -608,10 +601,9 @@ state::UrlState Detector::RemoteState(DocId doc) const {
   s.content_hash = c.hash();
   s.simhash = simhash_index_.Hash(doc);
   s.fetched_at_ms = fetched_at;
-  // No passage hashes: memory keeps their tags' prefixes only, which
-  // IndexRemove reads from remote_prefixes_; a rollback files the tags it took
-  // out again (Undo::passage_tags). Nothing else reads a remote state's
-  // passages.
+  // No passage hashes: memory keeps none (IndexRemove retires the
+  // document's generation; a rollback restores it, Undo::generation).
+  // Nothing else reads a remote state's passages.
   // No sketch: memory holds it quantised (index::SketchStore), and nothing
   // that reads this state needs its values (a match was confirmed already;
   // IndexRemove does not use them). The one loss: a batch rolled back after
@@ -1116,7 +1108,8 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
     // Rollback() re-indexes the replaced version from its indexed fields
     // alone; its text and history, which the new version's history takes
     // over, are copied once, by AppendVersion.
-    undo_.push_back({Undo::Kind::kRemoved, doc, scratch.UndoState(*previous), removed_tags_});
+    undo_.push_back({Undo::Kind::kRemoved, doc, scratch.UndoState(*previous), removed_tags_,
+                     removed_generation_});
     previous_for_history = previous;
   } else {
     next.version = 1;
@@ -1275,6 +1268,7 @@ bool Detector::Commit(const std::map<std::string, std::string>& metadata, std::s
   }
   page_scratch_->KeepUndoStates(&undo_);  // their buffers, for the next batch's
   undo_.clear();
+  SettlePassages();
   return true;
 }
 
@@ -1312,6 +1306,7 @@ bool Detector::ApplyCommitted(const std::vector<state::UrlState>& states, bool r
     ++n;
   }
   if (applied != nullptr) *applied = n;
+  SettlePassages();
   // Nothing else is staged (checked above), so the store's batch holds
   // exactly these states and the offsets they were read up to.
   return store_->Commit(metadata, error);
@@ -1333,7 +1328,7 @@ Detector::MemoryUsage Detector::Memory() const {
   // pointer, DocId, pair: 32 B, 48 with malloc's header and rounding) and
   // its bucket array.
   // remote_boilerplate_ likewise (next pointer, DocId, tag: 16 B, 32).
-  m.remote = remote_.MemoryBytes() + remote_prefixes_.MemoryBytes() + remote_overflow_.size() * 48 +
+  m.remote = remote_.MemoryBytes() + remote_overflow_.size() * 48 +
              remote_overflow_.bucket_count() * sizeof(void*) + remote_boilerplate_.size() * 32 +
              remote_boilerplate_.bucket_count() * sizeof(void*);
   return m;
@@ -1387,6 +1382,7 @@ bool Detector::ApplyFingerprints(std::vector<state::UrlState>* states, size_t* a
     ++n;
   }
   if (applied != nullptr) *applied = n;
+  SettlePassages();
   return true;
 }
 
@@ -1399,12 +1395,24 @@ void Detector::Rollback() {
         // A state known only from the topic (RemoteState) goes back from what
         // memory still holds for it (nothing staged rewrites remote_) and the
         // passage tags IndexRemove took out.
-        IndexInsert(it->doc, it->state, it->state.history_full ? nullptr : &it->passage_tags);
+        IndexInsert(it->doc, it->state, it->state.history_full ? nullptr : &it->passage_tags,
+                    it->generation);
         break;
     }
   }
   page_scratch_->KeepUndoStates(&undo_);  // their buffers, for the next batch's
   undo_.clear();
+  SettlePassages();
+}
+
+void Detector::SettlePassages() {
+  // Nothing staged: the retirements are final, and the stale postings may
+  // be swept (a sweep while a batch is staged would lose what a rollback
+  // restores). A document known from the topic held at most passage_sample.
+  paragraph_index_.Settle();
+  if (paragraph_index_.SweepDue(std::max<size_t>(options_.passage_sample, 1))) {
+    paragraph_index_.Sweep();
+  }
 }
 
 }  // namespace dedupd::classify

@@ -268,10 +268,11 @@ class Detector {
                    const std::vector<uint8_t>& marks);
   DocId DocIdFor(const std::string& url);
   // `held_tags`: s is RemoteState(doc) (a rollback re-inserting it), so
-  // remote_ and remote_prefixes_ hold it already and s has no passage
-  // hashes: these are the tags IndexRemove took out (Undo::passage_tags).
+  // remote_ holds it already and s has no passage hashes: its postings come
+  // back with `held_generation` (Undo::generation), and these are the tags
+  // of its boilerplate counts IndexRemove took out (Undo::passage_tags).
   void IndexInsert(DocId doc, const state::UrlState& s,
-                   const std::vector<uint32_t>* held_tags = nullptr);
+                   const std::vector<uint32_t>* held_tags = nullptr, uint8_t held_generation = 0);
   void IndexRemove(DocId doc, const state::UrlState& s);
   void ObserveStored(const state::UrlState& s);
   // The state the indexes hold for `doc` (its version != 0): the store's copy,
@@ -280,12 +281,13 @@ class Detector {
   std::optional<state::UrlState> IndexedState(DocId doc);
   state::UrlState RemoteState(DocId doc) const;
   void SetRemote(DocId doc, const state::UrlState& s);
-  // The tag prefixes filed for a document known from the topic (zeros dropped).
-  void RemotePrefixes(DocId doc, std::vector<uint16_t>* prefixes) const;
-  // Takes a document known from the topic out of the passage index by its
-  // prefixes and its boilerplate memberships; the tags taken out are left in
-  // removed_tags_.
+  // Takes a document known from the topic out of the passage index: its
+  // boilerplate memberships by tag (left in removed_tags_), its postings by
+  // retiring its generation (the one retired left in removed_generation_).
   void RemoveRemotePassages(DocId doc);
+  // Settles the passage index's retirements and sweeps its stale postings
+  // when due: only with nothing staged (Commit, Rollback, the Apply calls).
+  void SettlePassages();
   std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
   void SetSketch(DocId doc, const state::UrlState& s);
   bool DeriveSketch(DocId doc);
@@ -310,9 +312,11 @@ class Detector {
     enum class Kind { kInserted, kRemoved } kind;
     DocId doc;
     state::UrlState state;  // what was removed, or the indexed fields of what was inserted
-    // kRemoved of a document known from the topic: the passage tags taken
-    // out (memory keeps their prefixes only), which Rollback files again.
+    // kRemoved of a document known from the topic: the generation its
+    // postings had (ParagraphIndex::Retire), which Rollback restores, and
+    // the tags of its boilerplate counts taken out, which it files again.
     std::vector<uint32_t> passage_tags = {};
+    uint8_t generation = 0;
   };
 
   DetectOptions options_;
@@ -372,20 +376,21 @@ class Detector {
   // time (ms since 1970, 42 bits, unsigned) and its versions[0]'s
   // boilerplate_blocks (6 bits); a value out of range (before 1970 or after
   // 2109, or over 62 blocks: the corpus's pages have at most 31) marks the
-  // slot and lives in remote_overflow_. Then passage_sample 16-bit prefixes of the
-  // filed passages' tags per doc (index::ParagraphIndex::Prefix(), 0: none):
-  // RemoveByPrefix() finds a posting from them, and remote_boilerplate_ the
-  // tags of those with no posting, counted in a boilerplate paragraph
-  // (docs/design.md, "Memory per document").
+  // slot and lives in remote_overflow_. Its passages are not kept (session
+  // 9; 16 B of tag prefixes before): its postings go by retiring its
+  // generation in the passage index (ParagraphIndex::Retire), and
+  // remote_boilerplate_ keeps the tags of those counted in a boilerplate
+  // paragraph, which have no posting (docs/scale.md, "Memory per non-owned
+  // document").
   struct Remote {
     uint16_t packed[3] = {0, 0, 0};  // 48 bits, low word first (2-byte alignment)
   };
   static_assert(sizeof(Remote) == 6);
   index::PagedArray<Remote> remote_;
-  index::PagedArray<uint16_t, 16> remote_prefixes_;
   std::unordered_multimap<DocId, uint32_t> remote_boilerplate_;
   DocId inserting_remote_ = ~DocId{0};  // IndexInsert's document, while it files its passages
   std::vector<uint32_t> removed_tags_;  // RemoveRemotePassages()'s, for the undo log
+  uint8_t removed_generation_ = 0;      // likewise
   std::unordered_map<DocId, std::pair<int64_t, uint32_t>> remote_overflow_;
   std::vector<Undo> undo_;
   std::unique_ptr<PreparedPage> page_prepared_;  // Process()'s, reused page after page

@@ -37,6 +37,12 @@ class PagedArray {
     slot = std::move(value);
     return slot;
   }
+  // Drops the elements from n on (n <= size()), and the pages past the one
+  // holding element n - 1.
+  void Truncate(size_t n) {
+    size_ = n;
+    pages_.resize((n + kPage - 1) >> page_bits);
+  }
   // Bytes held: the pages and their directory.
   size_t MemoryBytes() const {
     return pages_.size() * kPage * sizeof(T) + pages_.capacity() * sizeof(std::unique_ptr<T[]>);

@@ -46,91 +46,153 @@ void ParagraphIndex::RemoveTags(DocId doc, std::span<const uint32_t> tags) {
   RemoveDistinct(doc, DistinctTags(tags));
 }
 
+void ParagraphIndex::SetGeneration(DocId doc, uint8_t generation) {
+  const size_t i = doc >> 1;
+  while (generations_.size() <= i) generations_.emplace_back();
+  const int shift = (doc & 1) * 4;
+  generations_[i] = static_cast<uint8_t>((generations_[i] & ~(15 << shift)) | generation << shift);
+}
+
 void ParagraphIndex::InsertDistinct(DocId doc, const std::vector<uint32_t>& tags) {
+  if (doc >= kMaxDocs) return;
   BucketArray& a = entries_;
+  const uint32_t mine = Value(doc);
   for (const uint32_t tag : tags) {
     const size_t b = tag >> 16;
     const auto low = static_cast<uint16_t>(tag);
-    // The paragraph's entries: its holders, or its boilerplate count.
+    // The paragraph's entries: its holders (live or stale), or its
+    // boilerplate count. The cut-off counts live holders only.
     const auto [lo, hi] = a.Range(b, low);
-    const size_t holders = hi - lo;
+    size_t holders = 0;
     uint32_t boilerplate = ~uint32_t{0};
     bool held = false;
     for (uint32_t i = lo; i < hi; ++i) {
-      if (a.value(i) & kBoilerplate) boilerplate = i;
-      held |= a.value(i) == doc;
+      const uint32_t v = a.value(i);
+      if (v & kBoilerplate) {
+        boilerplate = i;
+      } else if (Live(v)) {
+        ++holders;
+        held |= v == mine;
+      }
     }
     if (boilerplate != ~uint32_t{0}) {  // count only
       a.set_value(boilerplate, a.value(boilerplate) + 1);
       if (boilerplate_listener_) boilerplate_listener_(doc, tag);
-      ++postings_;
       continue;
     }
     if (held) continue;
-    ++postings_;
-    if (holders == 0) ++keys_;
     if (holders + 1 > max_postings_) {
-      // Past the cut-off: the holders' entries give way to one count.
-      if (boilerplate_listener_) {
-        for (uint32_t i = lo; i < hi; ++i) boilerplate_listener_(a.value(i), tag);
-        boilerplate_listener_(doc, tag);
+      // Past the cut-off: the holders' entries give way to one count; the
+      // stale ones go with them.
+      for (uint32_t i = lo; i < hi; ++i) {
+        const uint32_t v = a.value(i), d = v & kDocMask;
+        if (Live(v)) {
+          if (boilerplate_listener_) boilerplate_listener_(d, tag);
+        } else if (unsettled_listener_) {
+          const auto u = unsettled_.find(d);
+          if (u != unsettled_.end() && u->second == (v >> kDocBits & (kGenerations - 1))) {
+            unsettled_listener_(d, tag);
+          }
+        }
       }
+      if (boilerplate_listener_) boilerplate_listener_(doc, tag);
       for (uint32_t i = hi; i-- > lo;) a.Erase(b, i);
       a.Insert(b, low, kBoilerplate | static_cast<uint32_t>(holders + 1));
       continue;
     }
-    a.Insert(b, low, doc);  // after the paragraph's earlier holders
+    a.Insert(b, low, mine);  // after the paragraph's earlier holders
   }
 }
 
 void ParagraphIndex::RemoveDistinct(DocId doc, const std::vector<uint32_t>& tags) {
+  if (doc >= kMaxDocs) return;
   BucketArray& a = entries_;
+  const uint32_t mine = Value(doc);
   for (const uint32_t tag : tags) {
     const size_t b = tag >> 16;
     const auto low = static_cast<uint16_t>(tag);
-    uint32_t mine = ~uint32_t{0};
-    size_t holders = 0;
     const auto [lo, hi] = a.Range(b, low);
+    uint32_t found = ~uint32_t{0};
+    bool boilerplate = false;
     for (uint32_t i = lo; i < hi; ++i) {
-      if (const uint32_t d = a.value(i); d & kBoilerplate) {
-        a.set_value(i, d - 1);  // the holders are not known: trust the caller
-        --postings_;
-        if (d - 1 == kBoilerplate) {
-          a.Erase(b, i);
-          --keys_;
-        }
-        holders = 0;
+      if (const uint32_t v = a.value(i); v & kBoilerplate) {
+        a.set_value(i, v - 1);  // the holders are not known: trust the caller
+        if (v - 1 == kBoilerplate) a.Erase(b, i);
+        boilerplate = true;
         break;
+      } else if (v == mine) {
+        found = i;
       }
-      ++holders;
-      if (a.value(i) == doc) mine = i;
     }
-    if (holders == 0 || mine == ~uint32_t{0}) continue;
-    a.Erase(b, mine);
-    --postings_;
-    if (holders == 1) --keys_;
+    if (!boilerplate && found != ~uint32_t{0}) a.Erase(b, found);
   }
   a.ShrinkIfSparse();
 }
 
-void ParagraphIndex::RemoveByPrefix(DocId doc, std::span<const uint16_t> prefixes,
-                                    std::vector<uint32_t>* removed,
-                                    std::vector<uint16_t>* unmatched) {
-  for (const uint16_t prefix : prefixes) {
-    uint32_t found = 0;
-    for (uint32_t i = entries_.begin(prefix), e = entries_.end(prefix); i < e; ++i) {
-      if (entries_.value(i) == doc) {
-        found = uint32_t{prefix} << 16 | entries_.key(i);
-        break;
+uint8_t ParagraphIndex::Retire(DocId doc) {
+  if (doc >= kMaxDocs) return 0;
+  uint8_t& times = retirements_[doc];
+  if (times == kGenerations - 1) {
+    // The next generation may still have stale postings: erase them first.
+    Purge(doc);
+    times = 0;
+  }
+  ++times;
+  ++retired_;
+  const uint8_t generation = Generation(doc);
+  unsettled_.emplace(doc, generation);  // the first since Settle(): a rollback's target
+  SetGeneration(doc, static_cast<uint8_t>((generation + 1) & (kGenerations - 1)));
+  return generation;
+}
+
+void ParagraphIndex::Restore(DocId doc, uint8_t generation) {
+  if (doc >= kMaxDocs) return;
+  SetGeneration(doc, generation & (kGenerations - 1));
+  unsettled_.erase(doc);
+}
+
+void ParagraphIndex::Purge(DocId doc) {
+  for (size_t b = 0; b < BucketArray::kBuckets; ++b) {
+    entries_.EraseIf(b, [&](uint32_t v) {
+      return (v & kBoilerplate) == 0 && (v & kDocMask) == doc && !Live(v);
+    });
+  }
+}
+
+void ParagraphIndex::Sweep() {
+  for (size_t b = 0; b < BucketArray::kBuckets; ++b) {
+    entries_.EraseIf(b, [&](uint32_t v) { return (v & kBoilerplate) == 0 && !Live(v); });
+  }
+  retirements_.clear();
+  retired_ = 0;
+  entries_.ShrinkIfSparse();
+}
+
+size_t ParagraphIndex::size() const {
+  size_t keys = 0;
+  for (size_t b = 0; b < BucketArray::kBuckets; ++b) {
+    bool counted = false;
+    for (uint32_t i = entries_.begin(b), e = entries_.end(b); i < e; ++i) {
+      if (i > entries_.begin(b) && entries_.key(i) != entries_.key(i - 1)) counted = false;
+      const uint32_t v = entries_.value(i);
+      if (!counted && ((v & kBoilerplate) || Live(v))) {
+        ++keys;
+        counted = true;
       }
     }
-    if (found == 0) {
-      unmatched->push_back(prefix);
-      continue;
-    }
-    RemoveDistinct(doc, {found});
-    removed->push_back(found);
   }
+  return keys;
+}
+
+size_t ParagraphIndex::postings() const {
+  size_t n = 0;
+  for (size_t b = 0; b < BucketArray::kBuckets; ++b) {
+    for (uint32_t i = entries_.begin(b), e = entries_.end(b); i < e; ++i) {
+      const uint32_t v = entries_.value(i);
+      n += (v & kBoilerplate) ? v & ~kBoilerplate : Live(v);
+    }
+  }
+  return n;
 }
 
 void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t min_shared,
@@ -146,7 +208,7 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
         hits.resize(first);
         break;
       }
-      hits.push_back(d);
+      if (Live(d)) hits.push_back(d & kDocMask);
     }
   }
   std::sort(hits.begin(), hits.end());
@@ -164,7 +226,11 @@ void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t mi
 }
 
 size_t ParagraphIndex::MemoryBytes() const {
-  return entries_.MemoryBytes();
+  // The maps' nodes (next pointer, key, value: 16 B, 32 with malloc's
+  // header) and bucket arrays.
+  return entries_.MemoryBytes() + generations_.MemoryBytes() +
+         (retirements_.size() + unsettled_.size()) * 32 +
+         (retirements_.bucket_count() + unsettled_.bucket_count()) * sizeof(void*);
 }
 
 }  // namespace dedupd::index

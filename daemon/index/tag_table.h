@@ -11,8 +11,8 @@
 //
 // Entries of one tag are visited in the order they were inserted (a bucket
 // keeps a key's entries in order). A lookup is a binary search in its
-// bucket (~15 entries at 10^6). 6-6.9 bytes per entry plus a 512 KiB directory (the
-// open-addressing array of 8-byte slots it replaced held 10-12.5).
+// bucket (~15 entries at 10^6). 6-6.4 bytes per entry (1/16 slack; 6-6.9 at 1/8 before session 9)
+// plus a 512 KiB directory (the open-addressing array of 8-byte slots it replaced held 10-12.5).
 // Thread-safety: const methods may run concurrently; the others need
 // exclusive access.
 #pragma once
