@@ -58,6 +58,20 @@ state::UrlState Record(const std::string& url, const std::string& text, int64_t 
   return s;
 }
 
+// Version 1 of another instance's document i: random content hash,
+// SimHash and 8 passages (drawn from *rng in that order), text-free.
+state::UrlState RandomRemote(std::mt19937_64* rng, size_t i, int64_t fetched_at_ms) {
+  state::UrlState s;
+  s.canonical_url = "https://other.example/doc/" + std::to_string(i);
+  s.version = 1;
+  s.content_hash = {(*rng)(), (*rng)()};
+  s.simhash = SimHash64{(*rng)()};
+  for (int p = 0; p < 8; ++p) s.paragraph_hashes.push_back((*rng)());
+  s.fetched_at_ms = fetched_at_ms;
+  s.history_full = false;
+  return s;
+}
+
 void Apply(Detector* detector, state::UrlState s) {
   std::vector<state::UrlState> batch = {std::move(s)};
   size_t applied = 0;
@@ -174,15 +188,7 @@ TEST(DetectorRemote, ADocumentKnownFromTheTopicKeeps6BytesToBeRemovedAgain) {
   constexpr size_t kDocs = 65536;  // whole pages of both paged arrays
   std::vector<state::UrlState> batch;
   for (size_t i = 0; i < kDocs; ++i) {
-    state::UrlState s;
-    s.canonical_url = "https://other.example/doc/" + std::to_string(i);
-    s.version = 1;
-    s.content_hash = {rng(), rng()};
-    s.simhash = SimHash64{rng()};
-    for (int p = 0; p < 8; ++p) s.paragraph_hashes.push_back(rng());
-    s.fetched_at_ms = 1'765'000'000'000 + static_cast<int64_t>(i);
-    s.history_full = false;
-    batch.push_back(std::move(s));
+    batch.push_back(RandomRemote(&rng, i, 1'765'000'000'000 + static_cast<int64_t>(i)));
   }
   size_t applied = 0;
   std::string error;
@@ -253,15 +259,7 @@ TEST(DetectorRemote, NoSweepWhileABatchIsStaged) {
   constexpr size_t kDocs = 2000, kReplaced = 1400;
   std::vector<state::UrlState> batch;
   for (size_t i = 0; i < kDocs; ++i) {
-    state::UrlState s;
-    s.canonical_url = "https://other.example/doc/" + std::to_string(i);
-    s.version = 1;
-    s.content_hash = {rng(), rng()};
-    s.simhash = SimHash64{rng()};
-    for (int p = 0; p < 8; ++p) s.paragraph_hashes.push_back(rng());
-    s.fetched_at_ms = 1000;
-    s.history_full = false;
-    batch.push_back(std::move(s));
+    batch.push_back(RandomRemote(&rng, i, 1000));
   }
   size_t applied = 0;
   std::string error;
