@@ -7,14 +7,12 @@
 // and the decode CPU time of each.
 //   bench_record_size pages.jsonl
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
-#include <ctime>
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include "pipeline/pipeline.h"
-#include "state/store.h"
+#include "stored_states.h"
 
 using namespace dedupd;
 
@@ -38,19 +36,12 @@ void Print(const char* name, std::vector<size_t> v) {
               v.back());
 }
 
-// Process CPU time per decode, the best of 3 passes (the machine is shared:
-// CPU time is what the decode costs, wall time what the others left).
+// Process CPU time per decode (bench::CpuMicrosPer: best of 3 passes).
 double DecodeMicros(const std::vector<std::string>& keys, const std::vector<std::string>& values) {
-  double best = 1e18;
   state::UrlState s;
-  for (int run = 0; run < 3; ++run) {
-    const std::clock_t t0 = std::clock();
+  return bench::CpuMicrosPer(values.size(), [&] {
     for (size_t i = 0; i < values.size(); ++i) state::DecodeStateRecord(keys[i], values[i], &s);
-    const std::clock_t t1 = std::clock();
-    best = std::min(best, 1e6 * static_cast<double>(t1 - t0) / CLOCKS_PER_SEC /
-                              static_cast<double>(values.size()));
-  }
-  return best;
+  });
 }
 
 }  // namespace
@@ -60,27 +51,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_record_size pages.jsonl\n");
     return 2;
   }
-  std::ifstream in(argv[1]);
-  auto store = state::NewMemoryStore();
-  classify::Detector detector(classify::DetectOptions{}, store.get());
-  metrics::Metrics metrics;
-  app::Pipeline pipeline(app::PipelineOptions{}, &detector, &metrics);
   Sizes legacy, compact, compact_copies, compact_others;
   std::vector<std::string> keys, legacy_values, compact_values;
-  size_t lines = 0;
-  std::vector<app::OutputRecord> records;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    records.clear();
-    app::PipelineResult r = pipeline.Process({line, {}, {"in", 0, int64_t(lines), 0}}, &records);
-    ++lines;
-    std::string error;
-    if (!detector.Commit({}, &error)) {
-      std::fprintf(stderr, "commit: %s\n", error.c_str());
-      return 1;
-    }
-    if (!r.outcome.stored) continue;
-    const state::UrlState& s = *r.outcome.stored;
+  const int64_t lines = bench::RunStoredStates(argv[1], SIZE_MAX, [&](const state::UrlState& s) {
     const std::string old_value = state::EncodeUrlState(s, state::HistoryPart::kLatest);
     const std::string new_value = state::EncodeFingerprintRecord(s);
     legacy.Add(s.canonical_url.size(), old_value.size());
@@ -90,8 +63,10 @@ int main(int argc, char** argv) {
     keys.push_back(s.canonical_url);
     legacy_values.push_back(old_value);
     compact_values.push_back(new_value);
-  }
-  std::printf("%zu lines, %zu records (new or changed pages)\n", lines, keys.size());
+  });
+  if (lines < 0) return 1;
+  std::printf("%lld lines, %zu records (new or changed pages)\n", static_cast<long long>(lines),
+              keys.size());
   std::printf("format 4 with text (before issue #15):\n");
   Print("value", legacy.value);
   Print("key+value", legacy.key_value);

@@ -7,34 +7,15 @@
 // texts' compressed share, and the CPU time per encode and decode (best of 3
 // passes: the machine is shared).
 //   bench_state_codec pages.jsonl [max_pages]
-#include <algorithm>
+#include <cstdint>
 #include <cstdio>
-#include <ctime>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
-#include "pipeline/pipeline.h"
-#include "state/store.h"
+#include "stored_states.h"
 
 using namespace dedupd;
-
-namespace {
-
-double CpuMicrosPer(size_t n, const std::function<void()>& pass) {
-  double best = 1e18;
-  for (int run = 0; run < 3; ++run) {
-    const std::clock_t t0 = std::clock();
-    pass();
-    const std::clock_t t1 = std::clock();
-    best = std::min(best,
-                    1e6 * static_cast<double>(t1 - t0) / CLOCKS_PER_SEC / static_cast<double>(n));
-  }
-  return best;
-}
-
-}  // namespace
+using bench::CpuMicrosPer;
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -42,32 +23,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   const size_t max_pages = argc > 2 ? std::stoul(argv[2]) : SIZE_MAX;
-  std::ifstream in(argv[1]);
-  auto store = state::NewMemoryStore();
-  classify::Detector detector(classify::DetectOptions{}, store.get());
-  metrics::Metrics metrics;
-  app::Pipeline pipeline(app::PipelineOptions{}, &detector, &metrics);
   std::vector<state::UrlState> states;
-  size_t lines = 0, text_bytes = 0, with_history = 0;
-  std::vector<app::OutputRecord> records;
-  for (std::string line; lines < max_pages && std::getline(in, line);) {
-    if (line.empty()) continue;
-    records.clear();
-    app::PipelineResult r = pipeline.Process({line, {}, {"in", 0, int64_t(lines), 0}}, &records);
-    ++lines;
-    std::string error;
-    if (!detector.Commit({}, &error)) {
-      std::fprintf(stderr, "commit: %s\n", error.c_str());
-      return 1;
-    }
-    if (!r.outcome.stored || !r.outcome.stored->text_known) continue;
-    states.push_back(*r.outcome.stored);
-    text_bytes += states.back().text.size();
-    for (const auto& v : states.back().versions) text_bytes += v.text.size();
-    with_history += states.back().versions.size() > 1 ? 1 : 0;
-  }
-  std::printf("%zu lines, %zu stored states (%zu with earlier versions), %.0f B of text each\n",
-              lines, states.size(), with_history,
+  size_t text_bytes = 0, with_history = 0;
+  const int64_t lines = bench::RunStoredStates(argv[1], max_pages, [&](const state::UrlState& s) {
+    if (!s.text_known) return;
+    states.push_back(s);
+    text_bytes += s.text.size();
+    for (const auto& v : s.versions) text_bytes += v.text.size();
+    with_history += s.versions.size() > 1 ? 1 : 0;
+  });
+  if (lines < 0) return 1;
+  std::printf("%lld lines, %zu stored states (%zu with earlier versions), %.0f B of text each\n",
+              static_cast<long long>(lines), states.size(), with_history,
               static_cast<double>(text_bytes) / static_cast<double>(states.size()));
   for (state::TextCompression codec :
        {state::TextCompression::kZstd, state::TextCompression::kLz4}) {
