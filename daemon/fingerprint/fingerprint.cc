@@ -614,35 +614,63 @@ JoinedTokens JoinTokens(std::string_view text, char* buf, Offset* starts, Joined
             std::memcpy(starts + tok + 4, &s4, 4);
           };
           bool ended = false;
-          // Ten per step while 32 bytes remain: the two 16-byte tests do not
-          // wait on each other (the second counts only if the first found
-          // five), which halves the chain of dependent loads along a run.
-          while (end - p >= 32) {
-            const unsigned first = HanRunBytes16(p);
-            const unsigned second = HanRunBytes16(p + 15);
-            write_five(p, w, tokens);
-            write_five(p + 15, w + 20, tokens + 5);
-            const unsigned bytes = first + (first == 15 ? second : 0);
-            const unsigned n = (bytes * 11) >> 5;  // bytes / 3 for 0, 3, ..., 30
-            tokens += n;
-            w += bytes + n;
-            p += bytes;
-            if (bytes < 30) {
-              ended = true;
-              break;
+          for (;;) {
+            ended = false;
+            // Ten per step while 32 bytes remain: the two 16-byte tests do not
+            // wait on each other (the second counts only if the first found
+            // five), which halves the chain of dependent loads along a run.
+            while (end - p >= 32) {
+              const unsigned first = HanRunBytes16(p);
+              const unsigned second = HanRunBytes16(p + 15);
+              write_five(p, w, tokens);
+              write_five(p + 15, w + 20, tokens + 5);
+              const unsigned bytes = first + (first == 15 ? second : 0);
+              const unsigned n = (bytes * 11) >> 5;  // bytes / 3 for 0, 3, ..., 30
+              tokens += n;
+              w += bytes + n;
+              p += bytes;
+              if (bytes < 30) {
+                ended = true;
+                break;
+              }
             }
-          }
-          while (!ended && end - p >= 16) {
-            const unsigned bytes = HanRunBytes16(p);
-            write_five(p, w, tokens);
-            const unsigned n = (bytes * 11) >> 5;  // bytes / 3 for 0, 3, ..., 15
-            tokens += n;
-            w += bytes + n;
-            p += bytes;
-            if (bytes < 15) {
-              ended = true;
-              break;
+            while (!ended && end - p >= 16) {
+              const unsigned bytes = HanRunBytes16(p);
+              write_five(p, w, tokens);
+              const unsigned n = (bytes * 11) >> 5;  // bytes / 3 for 0, 3, ..., 15
+              tokens += n;
+              w += bytes + n;
+              p += bytes;
+              if (bytes < 15) {
+                ended = true;
+                break;
+              }
             }
+            // The run stops at a separator followed by more ideographs (a
+            // sentence's punctuation: "，" is ASCII "," after NFKC, "。" stays
+            // three bytes). After a CJK token a separator writes nothing, so
+            // the loops go on past it here instead of through the dispatch at
+            // the top, which costs a few mispredicted branches per clause.
+            if (!ended || end - p < 20) break;
+            const unsigned s0 = *p;
+            unsigned skip = 0;
+            if (s0 < 0x80) {
+              skip = internal::ClassifyAscii(static_cast<unsigned char>(s0)) ==
+                     internal::CharClass::kSeparator;
+            } else if (s0 - 0xE0u < 0x10u) {
+              const unsigned s1 = p[1], s2 = p[2];
+              const uint32_t cp3 = ((s0 & 0x0Fu) << 12) | ((s1 & 0x3Fu) << 6) | (s2 & 0x3Fu);
+              const bool valid = ((s1 & 0xC0u) == 0x80u) & ((s2 & 0xC0u) == 0x80u) &
+                                 (cp3 >= 0x800u) & ((cp3 - 0xD800u) >= 0x800u);
+              skip = valid && internal::kBmpClass[cp3] ==
+                                  static_cast<uint8_t>(internal::CharClass::kSeparator)
+                         ? 3
+                         : 0;
+            }
+            if (skip == 0) break;
+            std::memcpy(&x, p + skip, 4);
+            if (!IsHanWord(x)) break;
+            p += skip;
           }
           if (ended || end - p < 4) continue;
           std::memcpy(&x, p, 4);
@@ -726,7 +754,7 @@ JoinedTokens JoinTokens(std::string_view text, char* buf, Offset* starts, Joined
 // The hash set behind ShingleSet: open addressing, indexed by a hash's top
 // bits (shingle hashes are uniform). A slot holds 1 + the position of the
 // hash in the output array (0: empty), 4 bytes, so that the table stays in
-// L1 for pages of up to ~500 shingles; the hash itself is only read back on
+// L1 for pages of up to ~250 shingles; the hash itself is only read back on
 // the rare occupied slot. The table is not cleared between pages: a slot
 // holds `base` + 1 + the position, where `base` grows by the number of
 // values of every page, so whatever an earlier page left (<= base) reads as
@@ -766,11 +794,16 @@ __attribute__((flatten)) size_t HashDistinct(const char* buf, const Offset* star
   for (size_t i = hashed; i < count; ++i) {
     v[i] = XXH3_64bits(buf + starts[i], starts[i + k] - starts[i] - 1);
   }
-  // 8 to 16 slots per value up to 2^16 slots (L1- and L2-sized tables), then
-  // 2 to 4: a long page's table must grow with it (a full table would never
-  // find an empty slot), but need not stay that sparse.
+  // 16 to 32 slots per value up to 2^16 slots (L2-sized tables), 8 to 16 for
+  // 4,096 to 8,191 values, then 2 to 4: a long page's table must grow with
+  // it (a full table would never find an empty slot), but need not stay that
+  // sparse. Every collision is a mispredicted branch, as every repeat is; at
+  // 8 to 16 slots per value (session 9) collisions were ~5% of the values,
+  // and halving them is worth more than keeping a 5 KB page's table in L1
+  // (+3-8% for ShingleSet on the zh and en streams; docs/benchmarks.md,
+  // "Fingerprint stage, session 10").
   const int width = static_cast<int>(std::bit_width(count));
-  const int bits = std::max(6, width + 3 <= 16 ? width + 3 : std::max(16, width + 1));
+  const int bits = std::max(6, width + 4 <= 16 ? width + 4 : std::max(16, width + 1));
   const size_t size = size_t{1} << bits;
   const size_t mask = size - 1;
   const int shift = 64 - bits;

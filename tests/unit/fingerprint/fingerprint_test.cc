@@ -316,6 +316,75 @@ TEST(Shingles, MatchesForEachTokenOnLongHanRuns) {
   }
 }
 
+// Clauses of ideographs between single characters, as Chinese sentences run
+// ("，" is "," after NFKC): the tokenizer's Han loops step over one separator
+// (ASCII or three bytes) followed by more ideographs without leaving the
+// loops. Every kind of character that may follow a run: separators it steps
+// over, and letters, digits, Kana, Hangul, two-byte punctuation, a
+// surrogate, a truncated sequence, which it must not. Clause lengths from 0
+// to 40 ideographs put the run ends at every place of the 32- and 16-byte
+// steps, and texts end within a few bytes of a separator.
+TEST(Shingles, MatchesForEachTokenOnHanClausesAndPunctuation) {
+  const std::vector<std::string> han = {"中", "文", "一", "\xE9\xBF\xBF", "丁"};
+  const std::vector<std::string> after = {",",
+                                          ".",
+                                          "!",
+                                          "?",
+                                          ";",
+                                          ":",
+                                          "(",
+                                          ")",
+                                          "\"",
+                                          "'",
+                                          "-",
+                                          " ",
+                                          "\n",
+                                          "\t",
+                                          "\x01",
+                                          "。",
+                                          "、",
+                                          "“",
+                                          "”",
+                                          "《",
+                                          "》",
+                                          "「",
+                                          "…",
+                                          "—",
+                                          "\xE3\x80\x80",  // ideographic space
+                                          "\xEF\xBF\xBD",  // U+FFFD
+                                          "a",
+                                          "Z",
+                                          "7",
+                                          "の",
+                                          "ア",
+                                          "한",
+                                          "·",
+                                          "é",
+                                          "\xED\xA0\x80",
+                                          "\xE4\xB8",
+                                          "\xE4\xB7\xBF",
+                                          "\xEA\x80\x80",
+                                          "\x80",
+                                          "\xFF",
+                                          "𠀀",
+                                          "\xE0\x80\xAC"};  // an overlong ","
+  std::mt19937_64 rng(4321);
+  for (int round = 0; round < 600; ++round) {
+    std::string text;
+    const size_t clauses = rng() % 12;
+    const bool only_separators = rng() % 2 == 0;  // most of the text stays in the loops
+    for (size_t c = 0; c < clauses; ++c) {
+      const size_t length = rng() % 41;
+      for (size_t i = 0; i < length; ++i) text += han[rng() % han.size()];
+      const size_t pick = rng() % (only_separators ? 26 : after.size());
+      text += after[pick];
+      if (rng() % 8 == 0) text += after[rng() % after.size()];  // two in a row
+    }
+    for (size_t tail = rng() % 8; tail > 0; --tail) text += han[rng() % han.size()];
+    ASSERT_NO_FATAL_FAILURE(ExpectShinglesOfForEachToken(text)) << "round " << round;
+  }
+}
+
 // The tokenizer's 16-byte ASCII step (a prefix in which every separator
 // directly follows a letter is copied in one store) against ForEachToken:
 // ASCII-heavy text with words of every length, runs of separators, controls,
