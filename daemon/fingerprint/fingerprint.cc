@@ -344,26 +344,16 @@ DEDUPD_TARGET_BEGIN("avx512f,avx512dq,avx512vl,avx512bw")
 #endif
 namespace avx512_kernel {
 
-// XXH3_64bits (seed 0) of the 9- to 16-byte inputs at base + from[j], of
-// lengths len[j], 8 lanes at once: XXH3_len_9to16_64b step by step. The
-// 64 x 64 -> 128-bit product is built from four 32 x 32 -> 64 ones, as
-// xxhash's portable XXH_mult64to128 does (its middle sum cannot overflow).
-[[gnu::always_inline]] inline __m512i Xxh3Len9To16(const char* base, __m256i from, __m256i len) {
-  const auto* secret = reinterpret_cast<const uint8_t*>(XXH3_kSecret);
-  const __m512i bitflip1 = _mm512_set1_epi64(
-      static_cast<int64_t>(XXH_readLE64(secret + 24) ^ XXH_readLE64(secret + 32)));
-  const __m512i bitflip2 = _mm512_set1_epi64(
-      static_cast<int64_t>(XXH_readLE64(secret + 40) ^ XXH_readLE64(secret + 48)));
-  const __m256i last = _mm256_sub_epi32(_mm256_add_epi32(from, len), _mm256_set1_epi32(8));
-  const __m512i lo = _mm512_xor_si512(_mm512_i32gather_epi64(from, base, 1), bitflip1);
-  const __m512i hi = _mm512_xor_si512(_mm512_i32gather_epi64(last, base, 1), bitflip2);
-  // lo * hi, 128 bits: lower ^ upper.
-  const __m512i lo_hi32 = _mm512_srli_epi64(lo, 32);
-  const __m512i hi_hi32 = _mm512_srli_epi64(hi, 32);
-  const __m512i ll = _mm512_mul_epu32(lo, hi);
-  const __m512i hl = _mm512_mul_epu32(lo_hi32, hi);
-  const __m512i lh = _mm512_mul_epu32(lo, hi_hi32);
-  const __m512i hh = _mm512_mul_epu32(lo_hi32, hi_hi32);
+// XXH3_mul128_fold64 in every lane: the 128-bit product a * b, its halves
+// xor-ed. Built from four 32 x 32 -> 64-bit products, as xxhash's portable
+// XXH_mult64to128 does (its middle sum cannot overflow).
+[[gnu::always_inline]] inline __m512i Mul128Fold64(__m512i a, __m512i b) {
+  const __m512i a_hi32 = _mm512_srli_epi64(a, 32);
+  const __m512i b_hi32 = _mm512_srli_epi64(b, 32);
+  const __m512i ll = _mm512_mul_epu32(a, b);
+  const __m512i hl = _mm512_mul_epu32(a_hi32, b);
+  const __m512i lh = _mm512_mul_epu32(a, b_hi32);
+  const __m512i hh = _mm512_mul_epu32(a_hi32, b_hi32);
   const __m512i low_mask = _mm512_set1_epi64(0xFFFFFFFF);
   const __m512i cross = _mm512_add_epi64(
       _mm512_add_epi64(_mm512_srli_epi64(ll, 32), _mm512_and_si512(hl, low_mask)), lh);
@@ -371,22 +361,79 @@ namespace avx512_kernel {
       _mm512_add_epi64(_mm512_srli_epi64(hl, 32), _mm512_srli_epi64(cross, 32)), hh);
   const __m512i lower =
       _mm512_or_si512(_mm512_slli_epi64(cross, 32), _mm512_and_si512(ll, low_mask));
-  const __m512i fold = _mm512_xor_si512(lower, upper);
+  return _mm512_xor_si512(lower, upper);
+}
+
+// XXH3_avalanche in every lane.
+[[gnu::always_inline]] inline __m512i Avalanche(__m512i acc) {
+  acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 37));
+  acc = _mm512_mullo_epi64(acc, _mm512_set1_epi64(static_cast<int64_t>(0x165667919E3779F9ULL)));
+  return _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 32));
+}
+
+// XXH3_64bits (seed 0) of the 9- to 16-byte inputs at base + from[j], of
+// lengths len[j], 8 lanes at once: XXH3_len_9to16_64b step by step. The
+// 64 x 64 -> 128-bit product is built from four 32 x 32 -> 64 ones, as
+// xxhash's portable XXH_mult64to128 does (its middle sum cannot overflow).
+[[gnu::always_inline]] inline __m512i Xxh3Len9To16Masked(const char* base, __m256i from,
+                                                         __m256i len, __mmask8 lanes) {
+  const auto* secret = reinterpret_cast<const uint8_t*>(XXH3_kSecret);
+  const __m512i bitflip1 = _mm512_set1_epi64(
+      static_cast<int64_t>(XXH_readLE64(secret + 24) ^ XXH_readLE64(secret + 32)));
+  const __m512i bitflip2 = _mm512_set1_epi64(
+      static_cast<int64_t>(XXH_readLE64(secret + 40) ^ XXH_readLE64(secret + 48)));
+  const __m256i last = _mm256_sub_epi32(_mm256_add_epi32(from, len), _mm256_set1_epi32(8));
+  const __m512i lo = _mm512_xor_si512(
+      _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), lanes, from, base, 1), bitflip1);
+  const __m512i hi = _mm512_xor_si512(
+      _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), lanes, last, base, 1), bitflip2);
+  const __m512i fold = Mul128Fold64(lo, hi);
   // len + swap64(lo) + hi + fold.
   const __m512i reverse = _mm512_set4_epi64(0x08090A0B0C0D0E0FLL, 0x0001020304050607LL,
                                             0x08090A0B0C0D0E0FLL, 0x0001020304050607LL);
   const __m512i swapped = _mm512_shuffle_epi8(lo, reverse);
   __m512i acc = _mm512_add_epi64(_mm512_cvtepu32_epi64(len), swapped);
   acc = _mm512_add_epi64(acc, _mm512_add_epi64(hi, fold));
-  // XXH3_avalanche.
-  acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 37));
-  acc = _mm512_mullo_epi64(acc, _mm512_set1_epi64(static_cast<int64_t>(0x165667919E3779F9ULL)));
-  return _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 32));
+  return Avalanche(acc);
+}
+
+// All 8 lanes (the hot path: a group of ideograph shingles).
+[[gnu::always_inline]] inline __m512i Xxh3Len9To16(const char* base, __m256i from, __m256i len) {
+  return Xxh3Len9To16Masked(base, from, len, 0xFF);
+}
+
+// XXH3_64bits (seed 0) of the 17- to 32-byte inputs at base + from[j], of
+// lengths len[j], in the lanes of `lanes` (the others' loads are masked off,
+// their results undefined): XXH3_len_17to128_64b's two XXH3_mix16B, on the
+// first 16 bytes and the last 16.
+[[gnu::always_inline]] inline __m512i Xxh3Len17To32(const char* base, __m256i from, __m256i len,
+                                                    __mmask8 lanes) {
+  const auto* secret = reinterpret_cast<const uint8_t*>(XXH3_kSecret);
+  const auto word = [secret](int at) {
+    return _mm512_set1_epi64(static_cast<int64_t>(XXH_readLE64(secret + at)));
+  };
+  const auto gather = [base, lanes](__m256i at) {
+    return _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), lanes, at, base, 1);
+  };
+  const __m256i tail = _mm256_sub_epi32(_mm256_add_epi32(from, len), _mm256_set1_epi32(16));
+  const __m256i eight = _mm256_set1_epi32(8);
+  const __m512i head_mix =
+      Mul128Fold64(_mm512_xor_si512(gather(from), word(0)),
+                   _mm512_xor_si512(gather(_mm256_add_epi32(from, eight)), word(8)));
+  const __m512i tail_mix =
+      Mul128Fold64(_mm512_xor_si512(gather(tail), word(16)),
+                   _mm512_xor_si512(gather(_mm256_add_epi32(tail, eight)), word(24)));
+  __m512i acc = _mm512_mullo_epi64(_mm512_cvtepu32_epi64(len),
+                                   _mm512_set1_epi64(static_cast<int64_t>(XXH_PRIME64_1)));
+  acc = _mm512_add_epi64(acc, _mm512_add_epi64(head_mix, tail_mix));
+  return Avalanche(acc);
 }
 
 // v[i] = XXH3 of shingle i (buf + starts[i], starts[i + k] - starts[i] - 1
-// bytes) for i < count: 8 at a time where all 8 are 9 to 16 bytes long (a
-// shingle of four CJK characters is 15), one by one otherwise.
+// bytes) for i < count, 8 at a time: the 9- to 16-byte kernel alone where
+// all 8 are 9 to 16 bytes long (a shingle of four CJK characters is 15);
+// otherwise it and the 17- to 32-byte one on their lanes, and the shingles
+// of other lengths one by one.
 size_t HashShingles(const char* buf, const uint32_t* starts, size_t count, size_t k, uint64_t* v) {
   size_t i = 0;
   for (; i + 8 <= count; i += 8) {
@@ -397,13 +444,33 @@ size_t HashShingles(const char* buf, const uint32_t* starts, size_t count, size_
         _mm256_cmple_epu32_mask(_mm256_sub_epi32(len, _mm256_set1_epi32(9)), _mm256_set1_epi32(7));
     if (short_enough == 0xFF) [[likely]] {
       _mm512_storeu_si512(v + i, Xxh3Len9To16(buf, from, len));
-    } else {
-      for (size_t j = i; j < i + 8; ++j) {
-        v[j] = XXH3_64bits(buf + starts[j], starts[j + k] - starts[j] - 1);
-      }
+      continue;
+    }
+    // A group with longer (or shorter) shingles: Latin words, or an ASCII
+    // word among ideographs. 17 to 32 bytes (three quarters of English
+    // four-word shingles) in the vector too, the rest one by one.
+    const __mmask8 mid = _mm256_cmple_epu32_mask(_mm256_sub_epi32(len, _mm256_set1_epi32(17)),
+                                                 _mm256_set1_epi32(15));
+    __m512i hashes = Xxh3Len17To32(buf, from, len, mid);
+    if (short_enough != 0) {
+      hashes = _mm512_mask_mov_epi64(hashes, short_enough,
+                                     Xxh3Len9To16Masked(buf, from, len, short_enough));
+    }
+    const __mmask8 done = short_enough | mid;
+    _mm512_mask_storeu_epi64(v + i, done, hashes);
+    for (unsigned rest = ~static_cast<unsigned>(done) & 0xFFu; rest != 0; rest &= rest - 1) {
+      const size_t j = i + static_cast<unsigned>(__builtin_ctz(rest));
+      v[j] = XXH3_64bits(buf + starts[j], starts[j + k] - starts[j] - 1);
     }
   }
   return i;
+}
+
+// For the tests: Xxh3Len17To32 on 8 inputs.
+void HashEight17To32(const char* base, const uint32_t* from, const uint32_t* len, uint64_t* out) {
+  _mm512_storeu_si512(
+      out, Xxh3Len17To32(base, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from)),
+                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(len)), 0xFF));
 }
 
 // For the tests: Xxh3Len9To16 on 8 inputs.
@@ -431,6 +498,11 @@ bool CpuHasAvx512Hashing() {
 void Xxh3Len9To16Avx512(const char* base, const uint32_t* from, const uint32_t* len,
                         uint64_t* out) {
   avx512_kernel::HashEight(base, from, len, out);
+}
+
+void Xxh3Len17To32Avx512(const char* base, const uint32_t* from, const uint32_t* len,
+                         uint64_t* out) {
+  avx512_kernel::HashEight17To32(base, from, len, out);
 }
 
 SimHash64 SimHashScalar(std::span<const uint64_t> features) {

@@ -159,12 +159,17 @@ size_t FilterTopHalvesAvx2(std::span<const uint64_t> hashes, uint64_t bound, uin
 void SortUniform32(uint32_t* v, size_t n, uint32_t top);
 
 // ShingleSet hashes its shingles 8 at a time with AVX-512 (F, DQ, VL, BW) when
-// the CPU has them and all 8 are 9 to 16 bytes long (XXH3's 9-16 byte path:
-// four CJK characters and three spaces are 15), one by one otherwise.
+// the CPU has them: those 9 to 16 bytes long (XXH3's 9-16 byte path: four
+// CJK characters and three spaces are 15) and those 17 to 32 bytes long
+// (XXH3's 17-128 byte path: most four-word English shingles) in the vector
+// lanes, the others one by one.
 bool CpuHasAvx512Hashing();
 // XXH3_64bits of base + from[j] (len[j] bytes, 9..16) for j < 8, into out[j]:
 // that kernel, only if CpuHasAvx512Hashing().
 void Xxh3Len9To16Avx512(const char* base, const uint32_t* from, const uint32_t* len, uint64_t* out);
+// The same for len[j] of 17..32 bytes.
+void Xxh3Len17To32Avx512(const char* base, const uint32_t* from, const uint32_t* len,
+                         uint64_t* out);
 // Off: ShingleSet hashes one by one (for tests comparing the two). Global.
 void SetAvx512HashingForTest(bool on);
 

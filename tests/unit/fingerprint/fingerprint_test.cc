@@ -599,6 +599,66 @@ TEST(ShingleSet, Avx512HashingMatchesXxh3) {
   }
 }
 
+// The AVX-512 17- to 32-byte kernel (where the CPU has it): XXH3_64bits of 8
+// inputs at random offsets, every length 17..32 (and each lane's own), equal
+// to libxxhash's on random bytes, all-ones and all-zero words (the product's
+// carries). Then ShingleSet with the AVX-512 hashing on and off on texts
+// whose 8-shingle groups mix lengths below 9, 9..16, 17..32 and above 32
+// (letters, words of every length, ideographs), for k = 1 to 6.
+TEST(ShingleSet, Avx512HashingOf17To32BytesMatchesXxh3) {
+  if (!internal::CpuHasAvx512Hashing()) GTEST_SKIP() << "no AVX-512 F/DQ/VL/BW on this CPU";
+  std::mt19937_64 rng(321);
+  std::string bytes(4096, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng());
+  uint32_t from[8], len[8];
+  uint64_t got[8];
+  for (int round = 0; round < 200000; ++round) {
+    for (int j = 0; j < 8; ++j) {
+      len[j] = round % 3 == 0 ? 17 + static_cast<uint32_t>(round / 3 % 16)  // all one length
+                              : 17 + static_cast<uint32_t>(rng() % 16);
+      from[j] = static_cast<uint32_t>(rng() % (bytes.size() - 32));
+      if (round % 7 == 0) from[j] = static_cast<uint32_t>(rng() % 4);  // the first bytes
+    }
+    if (round % 5 == 0) {
+      const char fill = round % 10 == 0 ? '\xFF' : '\0';
+      for (int j = 0; j < 8; ++j) std::fill_n(bytes.begin() + from[j], len[j], fill);
+    }
+    internal::Xxh3Len17To32Avx512(bytes.data(), from, len, got);
+    for (int j = 0; j < 8; ++j) {
+      ASSERT_EQ(got[j], XXH3_64bits(bytes.data() + from[j], len[j]))
+          << "round " << round << " lane " << j << " length " << len[j];
+    }
+    if (round % 5 == 0) {
+      for (int j = 0; j < 8; ++j) {
+        for (uint32_t b = 0; b < len[j]; ++b) bytes[from[j] + b] = static_cast<char>(rng());
+      }
+    }
+  }
+  std::vector<uint64_t> on, off;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const size_t n = rng() % 400;
+    const size_t longest = 1 + rng() % 14;  // the longest word of this text
+    for (size_t i = 0; i < n; ++i) {
+      if (rng() % 6 == 0) {
+        text += rng() % 2 == 0 ? "中" : "\xE9\xBF\xBF";
+      } else {
+        const size_t length = 1 + rng() % longest;
+        for (size_t c = 0; c < length; ++c) text += static_cast<char>('a' + rng() % 26);
+      }
+      text += rng() % 8 == 0 ? ", " : " ";
+    }
+    const int k = 1 + static_cast<int>(rng() % 6);
+    internal::SetAvx512HashingForTest(true);
+    const size_t tokens_on = ShingleSet(text, ShingleOptions{k}, &on);
+    internal::SetAvx512HashingForTest(false);
+    const size_t tokens_off = ShingleSet(text, ShingleOptions{k}, &off);
+    internal::SetAvx512HashingForTest(true);
+    ASSERT_EQ(tokens_on, tokens_off) << round;
+    ASSERT_EQ(on, off) << round << " k=" << k;
+  }
+}
+
 // The distinct-hash table is not cleared between pages; it is when its
 // offset would wrap. Pages shingled across the wrap give their exact sets,
 // and so do pages after a wrap over a table full of stale slots.
