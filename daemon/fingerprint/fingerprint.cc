@@ -938,6 +938,19 @@ void ReleaseBigScratch(ShingleScratch* s) {
   }
 }
 
+// This thread's tokenizer buffers, with room for an input of `size` bytes
+// (<= kMaxNarrowOffsetInput).
+ShingleScratch& ThreadScratch(size_t size) {
+  thread_local ShingleScratch s;
+  // Worst case: every byte is a token followed by a space.
+  if (s.capacity < size || !s.buf) {
+    s.capacity = std::max(size, size_t{4096});
+    s.buf = std::make_unique_for_overwrite<char[]>(2 * s.capacity + 1);
+    s.starts = std::make_unique_for_overwrite<uint32_t[]>(s.capacity + 1);
+  }
+  return s;
+}
+
 DistinctSet& ThreadDistinctSet() {
   thread_local DistinctSet set;
   return set;
@@ -997,13 +1010,7 @@ size_t ShingleSet(std::span<const std::string_view> pieces, const ShingleOptions
   if (size > kMaxNarrowOffsetInput) [[unlikely]] {
     return WideShingleSet(pieces, k, out);
   }
-  thread_local ShingleScratch s;
-  // Worst case: every byte is a token followed by a space.
-  if (s.capacity < size || !s.buf) {
-    s.capacity = std::max(size, size_t{4096});
-    s.buf = std::make_unique_for_overwrite<char[]>(2 * s.capacity + 1);
-    s.starts = std::make_unique_for_overwrite<uint32_t[]>(s.capacity + 1);
-  }
+  ShingleScratch& s = ThreadScratch(size);
   const size_t tokens =
       ShingleSetInto(pieces, k, s.buf.get(), s.starts.get(), &ThreadDistinctSet(), out);
   ReleaseBigScratch(&s);
@@ -1011,9 +1018,17 @@ size_t ShingleSet(std::span<const std::string_view> pieces, const ShingleOptions
 }
 
 size_t CountTokens(std::string_view normalized) {
-  size_t n = 0;
-  ForEachToken(normalized, [&n](std::string_view) { ++n; });
-  return n;
+  // The shingler's tokenizer into this thread's buffers (its 16-byte ASCII
+  // and Han steps), not ForEachToken's decode-and-classify per character:
+  // the detector counts the tokens of every boilerplate block, on the loop
+  // thread too. Inputs too big to keep the buffers for take ForEachToken.
+  if (normalized.size() > kKeepScratchBytes) {
+    size_t n = 0;
+    ForEachToken(normalized, [&n](std::string_view) { ++n; });
+    return n;
+  }
+  ShingleScratch& s = ThreadScratch(normalized.size());
+  return JoinTokens(normalized, s.buf.get(), s.starts.get(), JoinedTokens{}).tokens;
 }
 
 SimHash64 ComputeSimHash(std::span<const uint64_t> features) {
