@@ -601,7 +601,8 @@ struct JoinedTokens {
 // arrays, not vectors: stores through char* may alias a vector's end
 // pointer, which would then be reloaded on every byte.
 template <typename Offset>
-JoinedTokens JoinTokens(std::string_view text, char* buf, Offset* starts, JoinedTokens from) {
+[[gnu::always_inline]] inline JoinedTokens JoinTokens(std::string_view text, char* buf,
+                                                      Offset* starts, JoinedTokens from) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* const end = p + text.size();
   size_t w = from.bytes;
