@@ -408,8 +408,9 @@ bool DecodeStateRecord(std::string_view key, std::string_view value, UrlState* s
 bool PeekRecordHeader(std::string_view key, std::string_view value, RecordHeader* h) {
   Reader r{value};
   h->format = r.Fixed<uint8_t>();
-  // 1-4 and 6 (format 4 with LZ4 texts) share their header; 5 is this file's.
-  if (!r.ok || h->format < 1 || h->format > kFormatFingerprint + 1) return false;
+  // 1-4, 6 and 7 (format 4 with LZ4 texts, packed in 7) share their header;
+  // 5 is this file's.
+  if (!r.ok || h->format < 1 || h->format > kFormatFingerprint + 2) return false;
   if (h->format == kFormatFingerprint) {
     const auto flags = r.Fixed<uint8_t>();
     if (!r.ok || (flags & ~kKnownFlags) != 0) return false;
