@@ -185,9 +185,9 @@ TEST(FingerprintRecord, HeaderWithoutDecoding) {
   for (HistoryPart part : {HistoryPart::kFull, HistoryPart::kLatest}) {
     const std::string old = EncodeUrlState(s, part);
     ASSERT_TRUE(PeekRecordHeader("key", old, &h));
-    // The store's record is LZ4 (format 6) by default; the fingerprint
-    // topic's full record stays format 4.
-    EXPECT_EQ(h.format, part == HistoryPart::kFull ? 6 : 4);
+    // The store's record is packed LZ4 (format 7) by default; the
+    // fingerprint topic's full record stays format 4.
+    EXPECT_EQ(h.format, part == HistoryPart::kFull ? 7 : 4);
     EXPECT_EQ(h.url, s.canonical_url);
     EXPECT_EQ(h.version, 3u);
     EXPECT_EQ(h.content_hash, s.content_hash);
