@@ -2,8 +2,8 @@
 // record) by state.text_compression (docs/delivery.md, "Run loop cost,
 // session 9"): every page of a JSON-lines stream goes through one Detector,
 // as `dedupd scan` runs it; each state it stores (text and history, as the
-// store keeps it) is kept, then all are encoded and decoded with LZ4 (format
-// 6) and with zstd level 1 (format 4). Prints the mean record size, the
+// store keeps it) is kept, then all are encoded and decoded with zstd level 1
+// (format 4), LZ4 (format 6) and packed LZ4 (format 7). Prints the mean record size, the
 // texts' compressed share, and the CPU time per encode and decode (best of 3
 // passes: the machine is shared).
 //   bench_state_codec pages.jsonl [max_pages]
@@ -36,8 +36,8 @@ int main(int argc, char** argv) {
   std::printf("%lld lines, %zu stored states (%zu with earlier versions), %.0f B of text each\n",
               static_cast<long long>(lines), states.size(), with_history,
               static_cast<double>(text_bytes) / static_cast<double>(states.size()));
-  for (state::TextCompression codec :
-       {state::TextCompression::kZstd, state::TextCompression::kLz4}) {
+  for (state::TextCompression codec : {state::TextCompression::kZstd, state::TextCompression::kLz4,
+                                       state::TextCompression::kLz4Packed}) {
     state::SetTextCompression(codec);
     std::vector<std::string> values(states.size());
     size_t bytes = 0;
@@ -55,9 +55,11 @@ int main(int argc, char** argv) {
       for (const auto& v : values) failed += state::DecodeUrlState(v, &s) ? 0 : 1;
     });
     std::printf(
-        "%-5s format %d: %8.1f B per record (%.3f of the text), encode %6.2f us, decode "
+        "%-10s format %d: %8.1f B per record (%.3f of the text), encode %6.2f us, decode "
         "%6.2f us per record%s\n",
-        codec == state::TextCompression::kLz4 ? "lz4" : "zstd",
+        codec == state::TextCompression::kLz4         ? "lz4"
+        : codec == state::TextCompression::kLz4Packed ? "lz4-packed"
+                                                      : "zstd",
         static_cast<int>(static_cast<uint8_t>(values.front()[0])),
         static_cast<double>(bytes) / static_cast<double>(states.size()),
         static_cast<double>(bytes) / static_cast<double>(text_bytes), encode, decode,

@@ -168,10 +168,17 @@ int main(int argc, char** argv) {
   dedupd::log::SetFormat(settings.log.format == dedupd::config::LogFormat::kJson
                              ? dedupd::log::Format::kJson
                              : dedupd::log::Format::kText);
-  dedupd::state::SetTextCompression(settings.state.text_compression ==
-                                            dedupd::config::TextCompression::kZstd
-                                        ? dedupd::state::TextCompression::kZstd
-                                        : dedupd::state::TextCompression::kLz4);
+  switch (settings.state.text_compression) {
+    case dedupd::config::TextCompression::kLz4:
+      dedupd::state::SetTextCompression(dedupd::state::TextCompression::kLz4);
+      break;
+    case dedupd::config::TextCompression::kZstd:
+      dedupd::state::SetTextCompression(dedupd::state::TextCompression::kZstd);
+      break;
+    case dedupd::config::TextCompression::kLz4Packed:
+      dedupd::state::SetTextCompression(dedupd::state::TextCompression::kLz4Packed);
+      break;
+  }
 
   if (args.command == "check-config") {
     // Secrets (config::IsSecretKey) show as "(redacted)", or "(unset)".

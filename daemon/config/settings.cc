@@ -23,7 +23,9 @@ constexpr std::pair<std::string_view, ProcessingMode> kModes[] = {
 constexpr std::pair<std::string_view, FingerprintFormat> kFingerprintFormats[] = {
     {"compact", FingerprintFormat::kCompact}, {"full", FingerprintFormat::kFull}};
 constexpr std::pair<std::string_view, TextCompression> kTextCompressions[] = {
-    {"lz4", TextCompression::kLz4}, {"zstd", TextCompression::kZstd}};
+    {"lz4", TextCompression::kLz4},
+    {"zstd", TextCompression::kZstd},
+    {"lz4-packed", TextCompression::kLz4Packed}};
 constexpr std::pair<std::string_view, OutputFormat> kOutputFormats[] = {
     {"protobuf", OutputFormat::kProtobuf}, {"json", OutputFormat::kJson}};
 constexpr std::pair<std::string_view, LogLevel> kLogLevels[] = {{"debug", LogLevel::kDebug},

@@ -33,7 +33,7 @@ struct Setting;
 
 enum class ProcessingMode { kExactlyOnce, kAtLeastOnce };
 enum class FingerprintFormat { kCompact, kFull };
-enum class TextCompression { kLz4, kZstd };
+enum class TextCompression { kLz4, kZstd, kLz4Packed };
 enum class OutputFormat { kProtobuf, kJson };
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 enum class LogFormat { kText, kJson };

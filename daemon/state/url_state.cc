@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <memory>
+
+#include "state/text_pack.h"
 
 namespace dedupd::state {
 namespace {
@@ -26,11 +29,48 @@ constexpr uint8_t kFormatFingerprint = 5;
 // zstd frames (state.text_compression = lz4; docs/delivery.md, "Run loop
 // cost, session 9"). Every field is where format 4 has it.
 constexpr uint8_t kFormatLz4 = 6;
+// 7: format 6 with the state's own text packed (text_pack.h) before LZ4, at
+// a higher acceleration (state.text_compression = lz4-packed;
+// docs/delivery.md, "State record cost, session 10"). The history's texts
+// are format 6's. Every field is where format 4 has it.
+constexpr uint8_t kFormatPacked = 7;
 
-// Formats of a state record with text (1-4 zstd, 6 LZ4).
+// Formats of a state record with text (1-4 zstd, 6 LZ4, 7 packed LZ4).
 bool KnownTextFormat(uint8_t format) {
-  return (format >= 1 && format <= kFormatVersion) || format == kFormatLz4;
+  return (format >= 1 && format <= kFormatVersion) || format == kFormatLz4 ||
+         format == kFormatPacked;
 }
+
+// The codec of a record's own text, by its format.
+TextCompression CodecOf(uint8_t format) {
+  return format == kFormatLz4      ? TextCompression::kLz4
+         : format == kFormatPacked ? TextCompression::kLz4Packed
+                                   : TextCompression::kZstd;
+}
+
+// The history's texts of a packed record are format 6's (LZ4 against the
+// current text as it is): packing them against a packed dictionary saved
+// nothing measurable and would need the dictionary packed on every decode.
+TextCompression HistoryCodec(TextCompression codec) {
+  switch (codec) {
+    case TextCompression::kLz4:
+    case TextCompression::kLz4Packed: return TextCompression::kLz4;
+    case TextCompression::kZstd: return TextCompression::kZstd;
+  }
+  return codec;
+}
+
+// Format 7's text: a byte saying how (kRawLz4: LZ4 of the text as format 6
+// writes it; kPackedLz4: the packed size as u32, then LZ4 of PackText's
+// output), then the LZ4 block. Packing is kept where it saves at least a
+// tenth of the bytes (CJK text); otherwise (ASCII, Latin) the text is
+// compressed as in format 6, at acceleration 1.
+constexpr uint8_t kRawLz4 = 0;
+constexpr uint8_t kPackedLz4 = 1;
+// LZ4 finds little in packed CJK text (0.69 -> 0.68 of the text's bytes at
+// acceleration 8, 0.61 at 1 for four times the time): measured on the 30k
+// zh stream, docs/delivery.md.
+constexpr int kPackedAcceleration = 8;
 constexpr uint32_t kMaxSketch = 1u << 16;
 constexpr uint32_t kSketchUnknown = 0xFFFFFFFFu;
 constexpr uint32_t kMaxVersions = 1024;
@@ -40,6 +80,15 @@ void PutU32(std::string* out, uint32_t v) {
 }
 void PutU64(std::string* out, uint64_t v) {
   out->append(reinterpret_cast<const char*>(&v), 8);
+}
+// A vector of fixed-width values in one append: the same bytes as one
+// PutU32/PutU64 per value (host order, little-endian, as those write), a
+// fraction of the calls (a state carries ~100-300 hashes and sketch values).
+static_assert(std::endian::native == std::endian::little,
+              "the state record is little-endian: PutArray and Reader::Array copy host order");
+template <typename T>
+void PutArray(std::string* out, const std::vector<T>& values) {
+  out->append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
 }
 void PutStr(std::string* out, std::string_view s) {
   PutU32(out, static_cast<uint32_t>(s.size()));
@@ -59,6 +108,19 @@ struct Reader {
     std::memcpy(&v, in.data(), sizeof(T));
     in.remove_prefix(sizeof(T));
     return v;
+  }
+  // n fixed-width values into *values (PutArray's bytes); false, and ok
+  // false, when fewer bytes are left.
+  template <typename T>
+  bool Array(size_t n, std::vector<T>* values) {
+    if (!ok || in.size() / sizeof(T) < n) {
+      ok = false;
+      return false;
+    }
+    values->resize(n);
+    if (n > 0) std::memcpy(values->data(), in.data(), n * sizeof(T));
+    in.remove_prefix(n * sizeof(T));
+    return true;
   }
   std::string_view Str() {
     uint32_t n = Get<uint32_t>();
@@ -80,7 +142,7 @@ struct Reader {
 constexpr int kTextLevel = 1;
 
 // state.text_compression, process-wide (SetTextCompression).
-std::atomic<TextCompression> text_compression{TextCompression::kLz4};
+std::atomic<TextCompression> text_compression{TextCompression::kLz4Packed};
 
 // One compression and one decompression context per thread, freed with it
 // (the HTTP server's workers decode too): ZSTD_compress()/ZSTD_decompress()
@@ -104,8 +166,45 @@ LZ4_stream_t* Lz4Stream() {
   return owner.get();
 }
 
+// Packing saves at most a byte per three-byte character: a text with fewer
+// than a tenth of its bytes leading one (ASCII, Latin) is not even packed.
+// Eight bytes at a time, counted in byte lanes (a byte loop, or a popcount,
+// which is a libgcc call without -mpopcnt, cost ~20% of format 6's encode
+// on English text).
+bool WorthPacking(std::string_view text) {
+  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full;
+  size_t leads = 0, i = 0;
+  while (i + 8 <= text.size()) {
+    uint64_t lanes = 0;  // a lead count per byte lane, each < 256
+    for (int n = 0; n < 255 && i + 8 <= text.size(); ++n, i += 8) {
+      uint64_t x;
+      std::memcpy(&x, text.data() + i, 8);
+      // Zero in the bytes whose high nibble is 0xE; the high bit of every
+      // zero byte of t, moved to the lane's low bit (no carries between
+      // bytes: a byte's low 7 bits plus 0x7F stay within it).
+      const uint64_t t = (x & 0xF0F0F0F0F0F0F0F0ull) ^ 0xE0E0E0E0E0E0E0E0ull;
+      lanes += (~(((t & kLow7) + kLow7) | t | kLow7)) >> 7;
+    }
+    for (int b = 0; b < 8; ++b) leads += (lanes >> (8 * b)) & 0xFF;
+  }
+  for (; i < text.size(); ++i) leads += (static_cast<uint8_t>(text[i]) & 0xF0) == 0xE0 ? 1 : 0;
+  return leads >= text.size() / 10;
+}
+
+// PackText's output and LZ4's, per thread: a text packed for format 7.
+std::string& PackBuffer() {
+  thread_local std::string buffer;
+  return buffer;
+}
+
 size_t CompressBound(TextCompression codec, size_t size) {
   switch (codec) {
+    case TextCompression::kLz4Packed: {
+      const size_t packed = size + size / 4 + 8;  // PackText's bound
+      return packed > LZ4_MAX_INPUT_SIZE
+                 ? 0
+                 : 5 + static_cast<size_t>(LZ4_compressBound(static_cast<int>(packed)));
+    }
     case TextCompression::kLz4:
       return size > LZ4_MAX_INPUT_SIZE
                  ? 0
@@ -121,6 +220,26 @@ size_t CompressBound(TextCompression codec, size_t size) {
 size_t Compress(TextCompression codec, std::string_view text, std::string_view dictionary,
                 char* dst, size_t capacity) {
   switch (codec) {
+    case TextCompression::kLz4Packed: {
+      // The text alone (a history is compressed as format 6's).
+      if (!dictionary.empty() || text.size() > LZ4_MAX_INPUT_SIZE || capacity < 5) return 0;
+      std::string& packed = PackBuffer();
+      const int cap = static_cast<int>(std::min<size_t>(capacity - 5, LZ4_MAX_INPUT_SIZE));
+      if (WorthPacking(text) && PackText(text, &packed) &&
+          packed.size() <= text.size() - text.size() / 10) {
+        dst[0] = static_cast<char>(kPackedLz4);
+        const auto packed_size = static_cast<uint32_t>(packed.size());
+        std::memcpy(dst + 1, &packed_size, 4);
+        const int n = LZ4_compress_fast(packed.data(), dst + 5, static_cast<int>(packed.size()),
+                                        cap, kPackedAcceleration);
+        return n > 0 ? 5 + static_cast<size_t>(n) : 0;
+      }
+      dst[0] = static_cast<char>(kRawLz4);
+      const int n = LZ4_compress_default(
+          text.data(), dst + 1, static_cast<int>(text.size()),
+          static_cast<int>(std::min<size_t>(capacity - 1, LZ4_MAX_INPUT_SIZE)));
+      return n > 0 ? 1 + static_cast<size_t>(n) : 0;
+    }
     case TextCompression::kLz4: {
       if (text.size() > LZ4_MAX_INPUT_SIZE) return 0;
       const int cap = static_cast<int>(std::min<size_t>(capacity, LZ4_MAX_INPUT_SIZE));
@@ -155,6 +274,22 @@ size_t Compress(TextCompression codec, std::string_view text, std::string_view d
 bool Decompress(TextCompression codec, std::string_view compressed, std::string_view dictionary,
                 std::string* dst) {
   switch (codec) {
+    case TextCompression::kLz4Packed: {
+      if (!dictionary.empty() || compressed.empty()) return false;
+      const auto how = static_cast<uint8_t>(compressed[0]);
+      if (how == kRawLz4) {
+        return Decompress(TextCompression::kLz4, compressed.substr(1), {}, dst);
+      }
+      uint32_t packed_size = 0;
+      if (how != kPackedLz4 || compressed.size() < 5) return false;
+      std::memcpy(&packed_size, compressed.data() + 1, 4);
+      // PackText's bound: anything larger is corrupt.
+      if (packed_size > dst->size() + dst->size() / 4 + 8) return false;
+      std::string& packed = PackBuffer();
+      packed.resize(packed_size);
+      return Decompress(TextCompression::kLz4, compressed.substr(5), {}, &packed) &&
+             UnpackText(packed, dst);
+    }
     case TextCompression::kLz4: {
       if (compressed.size() > LZ4_MAX_INPUT_SIZE || dst->size() > LZ4_MAX_INPUT_SIZE) return false;
       const std::string_view dict =
@@ -199,6 +334,7 @@ TextCompression GetTextCompression() {
 
 void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
                    std::string_view dictionary, std::string* out, TextCompression codec) {
+  codec = HistoryCodec(codec);
   const size_t n = part == HistoryPart::kLatest ? std::min<size_t>(versions.size(), 1)
                                                 : std::min<size_t>(versions.size(), kMaxVersions);
   out->push_back(static_cast<char>(part == HistoryPart::kLatest ? 1 : 0));
@@ -241,6 +377,7 @@ void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
 
 bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, bool with_text,
                    std::string_view dictionary, bool* full, TextCompression codec) {
+  codec = HistoryCodec(codec);
   Reader r{*in};
   const auto part = r.Get<uint8_t>();
   if (part > 1) return false;
@@ -308,9 +445,13 @@ std::string EncodeUrlState(const UrlState& s, HistoryPart history) {
   // without history, which such a record never had). Every other state is
   // format 4 (zstd) or 6 (LZ4); one without a sketch says so
   // (kSketchUnknown), for the same reason.
-  const uint8_t format = !s.line_hashes_known             ? 1
-                         : codec == TextCompression::kLz4 ? kFormatLz4
-                                                          : kFormatVersion;
+  uint8_t format = kFormatVersion;
+  switch (codec) {
+    case TextCompression::kLz4: format = kFormatLz4; break;
+    case TextCompression::kLz4Packed: format = kFormatPacked; break;
+    case TextCompression::kZstd: format = kFormatVersion; break;
+  }
+  if (!s.line_hashes_known) format = 1;
   out.push_back(static_cast<char>(format));
   PutStr(&out, s.canonical_url);
   PutStr(&out, s.site);
@@ -325,17 +466,15 @@ std::string EncodeUrlState(const UrlState& s, HistoryPart history) {
     PutU64(&out, h.high);
   }
   PutU32(&out, static_cast<uint32_t>(s.paragraph_hashes.size()));
-  for (uint64_t h : s.paragraph_hashes) PutU64(&out, h);
+  PutArray(&out, s.paragraph_hashes);
   if (s.line_hashes_known) {
     PutU32(&out, static_cast<uint32_t>(s.line_hashes.size()));
-    for (uint64_t h : s.line_hashes) PutU64(&out, h);
+    PutArray(&out, s.line_hashes);
   }
   if (format >= 3) {
     PutU32(&out, s.sketch_known ? s.shingle_count : kSketchUnknown);
     PutU32(&out, s.sketch_known ? static_cast<uint32_t>(s.sketch.size()) : 0);
-    if (s.sketch_known) {
-      for (uint32_t v : s.sketch) PutU32(&out, v);
-    }
+    if (s.sketch_known) PutArray(&out, s.sketch);
   }
   PutStr(&out, s.title);
   PutU32(&out, static_cast<uint32_t>(s.text.size()));
@@ -359,8 +498,7 @@ bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
   const auto format = r.Get<uint8_t>();
   if (r.ok && format == kFormatFingerprint) return DecodeStateRecord({}, bytes, s, text);
   if (!r.ok || !KnownTextFormat(format)) return false;
-  const TextCompression codec =
-      format == kFormatLz4 ? TextCompression::kLz4 : TextCompression::kZstd;
+  const TextCompression codec = CodecOf(format);
   s->text_known = true;
   s->canonical_url = r.Str();
   s->site = r.Str();
@@ -377,16 +515,12 @@ bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
     h.high = r.Get<uint64_t>();
   }
   uint32_t np = r.Get<uint32_t>();
-  if (!r.ok || np > (1u << 20)) return false;
-  s->paragraph_hashes.resize(np);
-  for (auto& h : s->paragraph_hashes) h = r.Get<uint64_t>();
+  if (!r.ok || np > (1u << 20) || !r.Array(np, &s->paragraph_hashes)) return false;
   s->line_hashes.clear();
   s->line_hashes_known = format >= 2;
   if (s->line_hashes_known) {
     const uint32_t nl = r.Get<uint32_t>();
-    if (!r.ok || nl > (1u << 24) || r.in.size() / 8 < nl) return false;
-    s->line_hashes.resize(nl);
-    for (auto& h : s->line_hashes) h = r.Get<uint64_t>();
+    if (!r.ok || nl > (1u << 24) || !r.Array(nl, &s->line_hashes)) return false;
   }
   s->sketch.clear();
   s->shingle_count = 0;
@@ -394,9 +528,7 @@ bool DecodeUrlState(std::string_view bytes, UrlState* s, TextPart text) {
   if (s->sketch_known) {
     s->shingle_count = r.Get<uint32_t>();
     const uint32_t ns = r.Get<uint32_t>();
-    if (!r.ok || ns > kMaxSketch || r.in.size() / 4 < ns) return false;
-    s->sketch.resize(ns);
-    for (auto& v : s->sketch) v = r.Get<uint32_t>();
+    if (!r.ok || ns > kMaxSketch || !r.Array(ns, &s->sketch)) return false;
     if (format >= 4 && s->shingle_count == kSketchUnknown) {
       if (ns != 0) return false;
       s->shingle_count = 0;

@@ -97,13 +97,12 @@ inline uint32_t LineKey(uint64_t line_hash) {
 enum class HistoryPart { kFull, kLatest };
 
 // Serialised form: a small versioned binary header, then the text compressed
-// with zstd (LZ4 in format 6), then (format 4) the history block. Encode
-// writes format 6 or 4 (SetTextCompression; line hashes, the confirmation
-// sketch or a mark that it is unknown, and the history), or format 1 for a
-// state without line hashes, or format 5 (the fingerprint record with its
-// URL, below) for a state without text (text_known false); Decode reads
-// formats 1 to 6 (5 only with the URL in the value) and returns false on any
-// corruption (never crashes).
+// with zstd (LZ4 in format 6, packed and LZ4 in format 7), then (format 4)
+// the history block. Encode writes format 7, 6 or 4 (SetTextCompression; line hashes, the
+// confirmation sketch or a mark that it is unknown, and the history), or format 1 for a state
+// without line hashes, or format 5 (the fingerprint record with its URL, below) for a state without
+// text (text_known false); Decode reads formats 1 to 7 (5 only with the URL in the value) and
+// returns false on any corruption (never crashes).
 std::string EncodeUrlState(const UrlState& state, HistoryPart history = HistoryPart::kFull);
 enum class TextPart {
   kDecode,         // always decompress the text
@@ -123,8 +122,8 @@ bool PeekUrlState(std::string_view bytes, std::string_view* canonical_url, uint3
 // current text) as its raw-content dictionary: revisions share most text, so
 // the frame costs little more than what they changed.
 // The codec of the history's texts is the record's (zstd for formats 1-4, LZ4
-// for format 6).
-enum class TextCompression { kLz4, kZstd };
+// for formats 6 and 7: kLz4Packed means kLz4 here).
+enum class TextCompression { kLz4, kZstd, kLz4Packed };
 void EncodeHistory(const std::vector<VersionRecord>& versions, HistoryPart part,
                    std::string_view dictionary, std::string* out,
                    TextCompression codec = TextCompression::kZstd);
@@ -134,12 +133,18 @@ bool DecodeHistory(std::string_view* in, std::vector<VersionRecord>* versions, b
 
 // How EncodeUrlState compresses the texts of the records it writes with the
 // full history (the store and the changelog): the setting
-// state.text_compression, process-wide, set once at start (default kLz4).
+// state.text_compression, process-wide, set once at start (default kLz4Packed).
 // kLz4 writes format 6: about half of zstd level 1's CPU to compress and a
 // third to decompress, for 0.75 of the text's bytes against 0.59 on the CJK
 // pages of issue #12 (docs/delivery.md, "Run loop cost, session 9"). kZstd
-// writes format 4, what versions before it read (a rolling upgrade). Every
-// reader decodes both, whatever the setting. Records with HistoryPart::kLatest
+// writes format 4, what versions before it read (a rolling upgrade).
+// kLz4Packed writes format 7: format 6 with the state's own text packed
+// (text_pack.h: two bytes per CJK character) before LZ4 at acceleration 8,
+// where packing saves a tenth of the bytes; on the zh pages of issue #12
+// about half of LZ4's encode time and 0.85x its bytes, for a slower decode
+// (docs/delivery.md, "State record cost, session 10"); versions before
+// session 10 do not read it. Every reader decodes all three, whatever the
+// setting. Records with HistoryPart::kLatest
 // (state.fingerprint_format = full) and format 1 are always zstd.
 void SetTextCompression(TextCompression codec);
 TextCompression GetTextCompression();
@@ -171,7 +176,7 @@ bool DecodeStateRecord(std::string_view key, std::string_view value, UrlState* s
 // bytes of any format without decompressing or copying anything. `url` views
 // into `value`, or `key` for a format-5 value without its URL.
 struct RecordHeader {
-  uint8_t format = 0;  // 1..6; 5: a fingerprint record (no text); 6: format 4 with LZ4
+  uint8_t format = 0;  // 1..7; 5: a fingerprint record (no text); 6, 7: format 4 with LZ4
   std::string_view url;
   uint32_t version = 0;
   ContentHash128 content_hash;

@@ -185,9 +185,9 @@ TEST(FingerprintRecord, HeaderWithoutDecoding) {
   for (HistoryPart part : {HistoryPart::kFull, HistoryPart::kLatest}) {
     const std::string old = EncodeUrlState(s, part);
     ASSERT_TRUE(PeekRecordHeader("key", old, &h));
-    // The store's record is LZ4 (format 6) by default; the fingerprint
-    // topic's full record stays format 4.
-    EXPECT_EQ(h.format, part == HistoryPart::kFull ? 6 : 4);
+    // The store's record is packed LZ4 (format 7) by default; the
+    // fingerprint topic's full record stays format 4.
+    EXPECT_EQ(h.format, part == HistoryPart::kFull ? 7 : 4);
     EXPECT_EQ(h.url, s.canonical_url);
     EXPECT_EQ(h.version, 3u);
     EXPECT_EQ(h.content_hash, s.content_hash);
@@ -302,6 +302,74 @@ TEST(FingerprintRecord, CorruptInputIsRefusedNotACrash) {
   // Fixed-width hashes take any value, so many flips decode; the structure's
   // bytes (flags, counts, Rice codes) refuse most others.
   EXPECT_LT(accepted, 20000u);
+}
+
+// The sketch's Golomb-Rice code, written bit by bit as the record's
+// definition says (the parameter: the smallest k of the fewest bits, all 32
+// tried), against what EncodeFingerprintRecord writes: the encoder gathers
+// the bits in a word (session 10) and must write exactly these bytes,
+// including quotients of more than 32 ones.
+std::string ReferenceSketchCode(const std::vector<uint32_t>& sketch) {
+  const auto gap = [&sketch](size_t i) -> uint64_t {
+    return i == 0 ? sketch[0] : uint64_t{sketch[i]} - sketch[i - 1] - 1;
+  };
+  int best_k = 0;
+  uint64_t best_bits = UINT64_MAX;
+  for (int k = 0; k < 32; ++k) {
+    uint64_t bits = 0;
+    for (size_t i = 0; i < sketch.size(); ++i) bits += (gap(i) >> k) + 1 + k;
+    if (bits < best_bits) {
+      best_bits = bits;
+      best_k = k;
+    }
+  }
+  std::string out(1, static_cast<char>(best_k));
+  std::vector<bool> bits;
+  for (size_t i = 0; i < sketch.size(); ++i) {
+    for (uint64_t q = gap(i) >> best_k; q > 0; --q) bits.push_back(true);
+    bits.push_back(false);
+    for (int b = 0; b < best_k; ++b) bits.push_back(((gap(i) >> b) & 1) != 0);
+  }
+  out.append((bits.size() + 7) / 8, '\0');
+  for (size_t b = 0; b < bits.size(); ++b) {
+    if (bits[b]) out[1 + b / 8] = static_cast<char>(out[1 + b / 8] | (1 << (b % 8)));
+  }
+  return out;
+}
+
+TEST(FingerprintRecord, SketchCodeIsTheBitByBitCode) {
+  std::mt19937_64 rng(11);
+  std::vector<std::vector<uint32_t>> sketches;
+  for (int round = 0; round < 200; ++round) {
+    std::vector<uint32_t> v;
+    const int n = 1 + static_cast<int>(rng() % 300);
+    const int shift = static_cast<int>(rng() % 33);  // gaps from ~1 to ~2^32
+    for (int i = 0; i < n; ++i)
+      v.push_back(static_cast<uint32_t>(shift == 32 ? 0 : rng() >> (32 + shift)));
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    sketches.push_back(v);
+  }
+  // Many gaps of 0 and one of 2^31: the parameter is ~20, the big gap's
+  // quotient ~2,000 ones.
+  std::vector<uint32_t> skewed;
+  for (uint32_t i = 0; i < 1000; ++i) skewed.push_back(i);
+  skewed.push_back(1u << 31);
+  sketches.push_back(skewed);
+  sketches.push_back({0});
+  sketches.push_back({0xFFFFFFFFu});
+  for (const auto& sketch : sketches) {
+    UrlState s = Page();
+    s.versions.clear();  // the sketch's code is then the record's last bytes
+    s.sketch = sketch;
+    const std::string record = EncodeFingerprintRecord(s);
+    const std::string expected = ReferenceSketchCode(sketch);
+    ASSERT_GE(record.size(), expected.size());
+    EXPECT_EQ(record.substr(record.size() - expected.size()), expected) << sketch.size();
+    UrlState back;
+    ASSERT_TRUE(DecodeStateRecord(s.canonical_url, record, &back));
+    EXPECT_EQ(back.sketch, sketch);
+  }
 }
 
 }  // namespace

@@ -83,13 +83,14 @@ void ExpectSame(const UrlState& a, const UrlState& b) {
 }
 
 // Format 4 (zstd, state.text_compression = zstd) for the tests that take its
-// bytes apart; format 6 (LZ4, the default) has the same layout around its
-// texts (text_compression_test.cc).
+// bytes apart; formats 6 and 7 (LZ4, packed LZ4: the default) have the same
+// layout around their texts (text_compression_test.cc, text_pack_test.cc).
 struct WritingFormat4 {
   WritingFormat4() { SetTextCompression(TextCompression::kZstd); }
-  ~WritingFormat4() { SetTextCompression(TextCompression::kLz4); }
+  ~WritingFormat4() { SetTextCompression(before_); }
   WritingFormat4(const WritingFormat4&) = delete;
   WritingFormat4& operator=(const WritingFormat4&) = delete;
+  const TextCompression before_ = GetTextCompression();
 };
 
 TEST(UrlState, EncodeDecodeRoundTrip) {

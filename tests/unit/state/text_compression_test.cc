@@ -1,7 +1,8 @@
 // The state's text compression (state.text_compression, session 9): LZ4
 // records (format 6) round-trip with their history, their headers read as
 // format 4's do, zstd records (format 4) as dedupd wrote them before session 9
-// still decode whatever the setting (golden bytes), the fingerprint
+// and LZ4 records (format 6) as session 9 wrote them still decode whatever
+// the setting (golden bytes), the fingerprint
 // topic's full record stays format 4, and corrupt LZ4 input is refused,
 // never a crash.
 #include <gtest/gtest.h>
@@ -72,6 +73,26 @@ constexpr const char* kGoldenFormat4 =
     "790400000000000000000000000000000000002d000000a70000002300000028b52ffd20a7d5"
     "00005034e697a7e69687e69cac05002dfafa4020620e00e69a859a20";
 
+// EncodeUrlState(GoldenState()) with state.text_compression = lz4 (format
+// 6), written by the encoder of main 7c4324d (session 9's format 6).
+constexpr const char* kGoldenFormat6 =
+    "061300000068747470733a2f2f612e6578616d706c652f7809000000612e6578616d706c6503"
+    "00000011110000000000002222000000000000efcdab00000000000068e5cf8b010000020000"
+    "0001000000000000000200000000000000030000000000000004000000000000000200000007"
+    "00000000000000080000000000000002000000f0debc9a785634122a00000000000000280000"
+    "000300000005000000060000000700000006000000e6a087e9a298a90000009e000000f219e4"
+    "b89ce5b79de696b0e997bbe7bd9120e5bd93e5898de4bd8de7bdaeefbc9ae9a696e9a1b5203e"
+    "202200f030e4b8ade5bf8320e99fa9e6ada3e8a1a8e7a4baefbc8ce4b8ade6aca7e5bbbae4ba"
+    "a43530e5b9b4e69da5efbc8ce5afb9e8af9de697a5e79b8ae7b4a7e5af861500fa1688a9e79b"
+    "8ae89e8de59088e4b88de696ade58aa0e6b7b1e380820ae7acace4ba8ce6aeb5200a0050ba8c"
+    "e6aeb500030000000300000000000000000000000000000000000000000000000000000002ff"
+    "0000000000000000000000000000000000000000000000000000000000000200000000000000"
+    "0000000000000000000000000000000000000000020100000000000000000000000000000000"
+    "000000000000000000007a000000010000000000000000000000000000000000000000000000"
+    "0000000000ff000000001300000068747470733a2f2f622e6578616d706c652f790400000000"
+    "000000000000000000000000002d000000a7000000210000000fa9003d1f34a90009098e000c"
+    "7a009be697a7e69687e69cac0a00509687e69cac";
+
 std::string FromHex(std::string_view hex) {
   std::string out;
   for (size_t i = 0; i + 1 < hex.size(); i += 2) {
@@ -105,14 +126,16 @@ void ExpectSame(const UrlState& a, const UrlState& b) {
   }
 }
 
-// Restores the process-wide setting after each test.
+// Writes format 6 (state.text_compression = lz4; the default is lz4-packed
+// since session 10: text_pack_test.cc), and restores the default after each
+// test.
 class TextCompressionTest : public ::testing::Test {
  protected:
-  void TearDown() override { SetTextCompression(TextCompression::kLz4); }
+  void SetUp() override { SetTextCompression(TextCompression::kLz4); }
+  void TearDown() override { SetTextCompression(TextCompression::kLz4Packed); }
 };
 
-TEST_F(TextCompressionTest, DefaultIsLz4AndRoundTripsWithHistory) {
-  EXPECT_EQ(GetTextCompression(), TextCompression::kLz4);
+TEST_F(TextCompressionTest, Lz4RoundTripsWithHistory) {
   const UrlState s = GoldenState();
   const std::string bytes = EncodeUrlState(s);
   ASSERT_FALSE(bytes.empty());
@@ -153,7 +176,8 @@ TEST_F(TextCompressionTest, HeadersOfFormat6ReadAsFormat4s) {
 TEST_F(TextCompressionTest, ZstdRecordsOfEarlierVersionsStillDecode) {
   const std::string golden = FromHex(kGoldenFormat4);
   ASSERT_EQ(static_cast<uint8_t>(golden[0]), 4);
-  for (TextCompression setting : {TextCompression::kLz4, TextCompression::kZstd}) {
+  for (TextCompression setting :
+       {TextCompression::kLz4, TextCompression::kZstd, TextCompression::kLz4Packed}) {
     SetTextCompression(setting);
     UrlState back;
     ASSERT_TRUE(DecodeUrlState(golden, &back));
@@ -165,6 +189,24 @@ TEST_F(TextCompressionTest, ZstdRecordsOfEarlierVersionsStillDecode) {
   // state.text_compression = zstd writes what earlier versions wrote, byte
   // for byte (a rolling upgrade's setting).
   SetTextCompression(TextCompression::kZstd);
+  EXPECT_EQ(EncodeUrlState(GoldenState()), golden);
+}
+
+TEST_F(TextCompressionTest, Lz4RecordsOfSession9StillDecode) {
+  // EncodeUrlState(GoldenState()) with state.text_compression = lz4 (format
+  // 6), as main 7c4324d (session 9) wrote it: read whatever the setting, and
+  // written byte for byte with `lz4` (a rolling upgrade from session 9).
+  const std::string golden = FromHex(kGoldenFormat6);
+  ASSERT_FALSE(golden.empty());
+  ASSERT_EQ(static_cast<uint8_t>(golden[0]), 6);
+  for (TextCompression setting :
+       {TextCompression::kLz4, TextCompression::kZstd, TextCompression::kLz4Packed}) {
+    SetTextCompression(setting);
+    UrlState back;
+    ASSERT_TRUE(DecodeUrlState(golden, &back));
+    ExpectSame(GoldenState(), back);
+  }
+  SetTextCompression(TextCompression::kLz4);
   EXPECT_EQ(EncodeUrlState(GoldenState()), golden);
 }
 
