@@ -230,5 +230,56 @@ TEST(DetectorReuse, DiffSentencesAreViewsIntoEachSidesText) {
   detector.Recycle(std::move(o));
 }
 
+// A NEAR_DUPLICATE page in steady state (session 10): the candidates are
+// gathered in the detector's reused vectors (and the passage index's), and
+// the winner's state is read in the store (Peek), not copied out of it
+// with its text and history.
+TEST(DetectorReuse, NearDuplicateWinnerIsReadInPlace) {
+  auto store = state::NewMemoryStore();
+  Detector detector(DetectOptions{}, store.get());
+  const parse::ParsedPage original =
+      Page("https://news.example.com/a/2026/12/06/the-original-article.html", "长", 30);
+  std::string error;
+  Outcome o = detector.Process(original, 1000);
+  ASSERT_EQ(o.verdict, Verdict::kNew);
+  detector.Recycle(std::move(o));
+  ASSERT_TRUE(detector.Commit({}, &error)) << error;
+  // Copies under new URLs, each with one line of its own.
+  auto copy = [&](int i) {
+    parse::ParsedPage page = original;
+    // Each on a site of its own: the site's boilerplate model would
+    // otherwise learn the shared lines.
+    page.host = "www.copier" + std::to_string(i) + ".example";
+    page.site = "copier" + std::to_string(i) + ".example";
+    page.url = page.canonical_url =
+        "https://" + page.host + "/b/2026/12/06/copy-number-" + std::to_string(i) + ".html";
+    page.body += "转载" + std::to_string(i) + "：这是转载时加上的一句话。\n";
+    return page;
+  };
+  for (int i = 0; i < 4; ++i) {  // warm-up
+    o = detector.Process(copy(i), 2000);
+    ASSERT_EQ(o.verdict, Verdict::kNearDuplicate) << i;
+    detector.Recycle(std::move(o));
+    ASSERT_TRUE(detector.Commit({}, &error)) << error;
+  }
+  const parse::ParsedPage next = copy(4);
+  size_t allocations = 0;
+  {
+    CountingNew counting;
+    o = detector.Process(next, 3000);
+    allocations = counting.Count();
+  }
+  ASSERT_EQ(o.verdict, Verdict::kNearDuplicate);
+  ASSERT_TRUE(o.match.has_value());
+  ASSERT_TRUE(o.diff.has_value());
+  EXPECT_NE(o.diff->unified.find("+转载4"), std::string::npos);
+  // 7c4324d: 52 (the winner's state copied out of the store, the candidate
+  // vectors, the passage index's tags and hits); 20 with them gone (the
+  // rest: the state the store keeps for the new URL, the diff's growth).
+  EXPECT_LE(allocations, 24u) << allocations;
+  RecordProperty("allocations_near_duplicate_page", static_cast<int>(allocations));
+  detector.Recycle(std::move(o));
+}
+
 }  // namespace
 }  // namespace dedupd::classify
