@@ -159,6 +159,7 @@ struct Detector::NormalizedBlocks {
   }
   void NonEmptyHashes(std::vector<uint64_t>* out) const {
     out->clear();
+    out->reserve(count);  // one allocation when the buffer went into a stored state
     for (size_t i = 0; i < count; ++i) {
       if (!forms[i].empty()) out->push_back(line_hash[i]);
     }
@@ -1192,9 +1193,16 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
   }
 
   AppendVersion(out, previous_for_history, &next);
-  store_->Put(next);
   IndexInsert(doc, next);
   undo_.push_back({Undo::Kind::kInserted, doc, scratch.UndoState(next)});
+  // `previous` (the store's) is not read past the Put().
+  if (!outcome_stored_ && store_->PutTaking(&next)) {
+    // The store keeps next's buffers; next holds a dropped state's, or none,
+    // for the next page's state.
+    scratch.spare_state = std::move(next);
+    return out;
+  }
+  store_->Put(next);
   out.stored = std::move(next);
   return out;
 }
