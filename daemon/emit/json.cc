@@ -8,7 +8,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -63,38 +62,28 @@ void AppendEscape(uint32_t cp, std::string* out) {
   }
 }
 
-// Writes into a buffer of its own and appends it to *out in a few large
-// pieces: a record is ~20 fields of a few bytes each, and appending each
-// to the string called memcpy (and a capacity check) per piece, ~0.3% of a
-// scan (session 10). Finish() appends what is left and says whether the
-// record was written (else the caller falls back to protobuf's writer).
 class Writer {
  public:
   explicit Writer(std::string* out) : out_(out) {}
-  Writer(const Writer&) = delete;
-  Writer& operator=(const Writer&) = delete;
 
-  bool Finish() {
-    Flush();
-    return ok_;
-  }
+  bool ok() const { return ok_; }
 
   // '{' / '}' of an object; fields in between are separated by commas.
   void Open() {
-    Put('{');
+    out_->push_back('{');
     first_ = true;
   }
   void Close() {
-    Put('}');
+    out_->push_back('}');
     first_ = false;
   }
 
   void Key(std::string_view name) {
-    if (!first_) Put(',');
+    if (!first_) out_->push_back(',');
     first_ = false;
-    Put('"');
-    Put(name.data(), name.size());
-    Put("\":", 2);
+    out_->push_back('"');
+    out_->append(name);
+    out_->append("\":");
   }
 
   // The fields, each left out when it holds its proto3 default.
@@ -116,21 +105,21 @@ class Writer {
   void Int64(std::string_view name, int64_t v) {  // int64 as a string
     if (v == 0) return;
     Key(name);
-    Put('"');
+    out_->push_back('"');
     Number(v);
-    Put('"');
+    out_->push_back('"');
   }
   void Uint64(std::string_view name, uint64_t v) {  // uint64 and fixed64 as a string
     if (v == 0) return;
     Key(name);
-    Put('"');
+    out_->push_back('"');
     Number(v);
-    Put('"');
+    out_->push_back('"');
   }
   void Bool(std::string_view name, bool v) {
     if (!v) return;
     Key(name);
-    Put("true", 4);
+    out_->append("true");
   }
   void Double(std::string_view name, double v) {
     uint64_t bits;
@@ -147,8 +136,8 @@ class Writer {
   }
 
   // List elements: the caller writes '[' and ']' and calls Comma between.
-  void Comma() { Put(','); }
-  void Raw(char c) { Put(c); }
+  void Comma() { out_->push_back(','); }
+  void Raw(char c) { out_->push_back(c); }
 
   void EnumValue(int v, const std::string& value_name) {
     if (value_name.empty()) {
@@ -162,7 +151,7 @@ class Writer {
   void Number(T v) {
     char buf[24];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    Put(buf, static_cast<size_t>(r.ptr - buf));
+    out_->append(buf, static_cast<size_t>(r.ptr - buf));
   }
 
   // protobuf's SimpleDtoa: "%.15g", or "%.17g" if the shorter form does not
@@ -180,13 +169,13 @@ class Writer {
     if (std::from_chars(buf, r.ptr, back).ptr != r.ptr || back != v) {
       r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 17);
     }
-    Put(buf, static_cast<size_t>(r.ptr - buf));
+    out_->append(buf, static_cast<size_t>(r.ptr - buf));
   }
 
   // A JSON string: runs that need no escape are copied as they are. Sets
   // !ok() on bytes that are not well-formed UTF-8.
   void Quoted(std::string_view s) {
-    Put('"');
+    out_->push_back('"');
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const auto* const end = p + s.size();
     const unsigned char* run = p;
@@ -203,15 +192,14 @@ class Writer {
         return;
       }
       if (NeedsEscape(cp)) {
-        Put(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
-        Flush();  // the escapes append to the string
+        out_->append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
         AppendEscape(cp, out_);
         run = p + len;
       }
       p += len;
     }
-    Put(reinterpret_cast<const char*>(run), static_cast<size_t>(end - run));
-    Put('"');
+    out_->append(reinterpret_cast<const char*>(run), static_cast<size_t>(end - run));
+    out_->push_back('"');
   }
 
  private:
@@ -243,52 +231,7 @@ class Writer {
     return false;
   }
 
-  void Put(char c) {
-    if (len_ == sizeof buf_) Flush();
-    buf_[len_++] = c;
-  }
-  void Put(const char* p, size_t n) {
-    if (n > sizeof buf_ - len_) {
-      Flush();
-      if (n > sizeof buf_ / 2) {
-        out_->append(p, n);
-        return;
-      }
-    }
-    CopySmall(buf_ + len_, p, n);
-    len_ += n;
-  }
-  void Flush() {
-    out_->append(buf_, len_);
-    len_ = 0;
-  }
-  // memcpy without the call for the few bytes of a key or a number: two
-  // overlapping loads and stores of a fixed size (which the compiler inlines).
-  static void CopySmall(char* d, const char* p, size_t n) {
-    if (n > 16) {
-      std::memcpy(d, p, n);
-    } else if (n >= 8) {
-      uint64_t a, b;
-      std::memcpy(&a, p, 8);
-      std::memcpy(&b, p + n - 8, 8);
-      std::memcpy(d, &a, 8);
-      std::memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4) {
-      uint32_t a, b;
-      std::memcpy(&a, p, 4);
-      std::memcpy(&b, p + n - 4, 4);
-      std::memcpy(d, &a, 4);
-      std::memcpy(d + n - 4, &b, 4);
-    } else if (n > 0) {
-      d[0] = p[0];
-      d[n - 1] = p[n - 1];
-      if (n == 3) d[1] = p[1];
-    }
-  }
-
   std::string* out_;
-  char buf_[1024];
-  size_t len_ = 0;
   bool first_ = true;
   bool ok_ = true;
 };
@@ -467,7 +410,7 @@ void AppendJson(const v1::PageEvent& e, std::string* out) {
   w.Enum("severity", e.severity(), v1::Severity_Name(e.severity()));
   w.String("event_id", e.event_id());
   w.Close();
-  if (!w.Finish()) {
+  if (!w.ok()) {
     out->resize(start);
     AppendProtobufJson(e, out);
   }
@@ -506,7 +449,7 @@ void AppendJson(const v1::PageDiff& d, std::string* out) {
   w.Bool("reverted", d.reverted());
   w.String("event_id", d.event_id());
   w.Close();
-  if (!w.Finish()) {
+  if (!w.ok()) {
     out->resize(start);
     AppendProtobufJson(d, out);
   }

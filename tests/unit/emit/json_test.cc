@@ -273,31 +273,5 @@ TEST(AppendJson, EscapesLikeProtobuf) {
   }
 }
 
-// The writer buffers its output (1 KiB) and appends it in pieces (session
-// 10): fields of every length up to past twice the buffer, with and without
-// escapes, placed so that they cross the buffer's end at every offset, and
-// each small size (0-17 bytes: the inline copy's cases) equal protobuf's.
-TEST(AppendJson, SameAsProtobufAcrossTheWritersBuffer) {
-  const std::string unit = "ab\"c中\n<";  // 12 bytes with 4 escapes
-  for (size_t n = 0; n < 2300; n += (n < 40 ? 1 : 37)) {
-    for (const bool escapes : {false, true}) {
-      v1::PageEvent e;
-      std::string value;
-      while (value.size() < n) value += escapes ? unit : std::string("0123456789");
-      value.resize(n);
-      while (!value.empty() && (static_cast<unsigned char>(value.back()) & 0xC0) == 0x80) {
-        value.pop_back();  // not a cut UTF-8 sequence
-      }
-      while (!value.empty() && static_cast<unsigned char>(value.back()) >= 0xC0) value.pop_back();
-      e.set_url(value);
-      e.set_title(value + value);
-      e.set_canonical_url(std::string(n % 97, 'u'));
-      e.set_site(std::string(n % 17, 's'));
-      e.set_version(static_cast<uint32_t>(n));
-      ASSERT_NO_FATAL_FAILURE(ExpectSameJson(e, std::to_string(n) + (escapes ? " escaped" : "")));
-    }
-  }
-}
-
 }  // namespace
 }  // namespace dedupd::emit
