@@ -96,6 +96,9 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
     }
   }
   classify::Detector detector(DetectOptionsFrom(cfg), store.get());
+  // Nothing here reads an outcome's stored state: the in-memory store keeps
+  // the detector's buffers instead of a copy of them.
+  detector.SetOutcomeStored(false);
   api::CopyIndex copies(api::kCopyIndexEdges);
   detector.SetStateObserver([&](const state::UrlState& s) { copies.Observe(s); });
   LoadState(&detector, /*log_empty=*/false);

@@ -159,6 +159,7 @@ struct Detector::NormalizedBlocks {
   }
   void NonEmptyHashes(std::vector<uint64_t>* out) const {
     out->clear();
+    out->reserve(count);  // one allocation when the buffer went into a stored state
     for (size_t i = 0; i < count; ++i) {
       if (!forms[i].empty()) out->push_back(line_hash[i]);
     }
@@ -205,6 +206,12 @@ PreparedPage& PreparedPage::operator=(PreparedPage&&) noexcept = default;
 // Decide()'s per-page vectors, kept so that they keep their capacity.
 struct Detector::PageScratch {
   std::vector<DocId> same_content;
+  // BestNearDuplicate()'s candidates, kept so that they keep their capacity.
+  std::vector<DocId> candidate_docs;
+  std::vector<uint8_t> candidate_found_by;
+  std::vector<index::Neighbor> neighbors;
+  std::vector<std::pair<DocId, uint32_t>> shared_passages;
+  std::optional<state::UrlState> candidate_state;  // a winner known only from memory
   // What Recycle() handed back: the last outcome's stored state and diff,
   // whose strings and vectors the next page's are built in.
   std::optional<state::UrlState> spare_state;
@@ -281,7 +288,10 @@ state::UrlState StateWithBuffersOf(std::optional<state::UrlState>* spare) {
 
 struct Detector::Candidate {
   DocId doc;
-  state::UrlState state;
+  // The winner's state, read in place (PeekIndexedState(), into
+  // PageScratch::candidate_state when memory holds it): valid until the next
+  // store call, the Put() of the page it is the match of.
+  const state::UrlState* state = nullptr;
   int distance = 0;
   double containment = 0;
   double jaccard = 0;
@@ -669,15 +679,18 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   // Candidates, most promising first: SimHash neighbours (nearest first), then
   // documents sharing sampled passages (most shared first). Only the first
   // max_candidates are confirmed, so the order matters.
-  std::vector<DocId> docs;
-  std::vector<uint8_t> found_by;  // per entry of docs: which index paths found it
-  std::vector<index::Neighbor> neighbors;
+  PageScratch& scratch = *page_scratch_;
+  std::vector<DocId>& docs = scratch.candidate_docs;
+  std::vector<uint8_t>& found_by = scratch.candidate_found_by;  // per entry of docs: which paths
+  docs.clear();
+  found_by.clear();
+  std::vector<index::Neighbor>& neighbors = scratch.neighbors;
   simhash_index_.Query(fp.simhash, options_.simhash_distance, &neighbors);
   for (const auto& n : neighbors) {
     docs.push_back(n.doc);
     found_by.push_back(kFoundBySimHash);
   }
-  std::vector<std::pair<DocId, uint32_t>> shared;
+  std::vector<std::pair<DocId, uint32_t>>& shared = scratch.shared_passages;
   paragraph_index_.Query(fp.paragraph_hashes, options_.passage_min_shared, options_.max_candidates,
                          &shared);
   for (const auto& [doc, count] : shared) {
@@ -750,13 +763,14 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   if (best) {
     // Only the winner's state is read (its text is diffed against the page;
     // a document another instance owns has no text here).
-    auto stored = IndexedState(best->doc);
-    if (!stored) return std::nullopt;
-    best->state = std::move(*stored);
+    // Read in place, not copied (the store's state, or memory's in the
+    // scratch's).
+    best->state = PeekIndexedState(best->doc, &scratch.candidate_state);
+    if (best->state == nullptr) return std::nullopt;
     // The blocks its own boilerplate model left out when it was indexed, as
     // its history recorded them (the sketch path does not re-fingerprint it).
-    if (!options_.confirm_from_text && !best->state.versions.empty()) {
-      best->boilerplate_blocks = best->state.versions[0].boilerplate_blocks;
+    if (!options_.confirm_from_text && !best->state->versions.empty()) {
+      best->boilerplate_blocks = best->state->versions[0].boilerplate_blocks;
     }
   }
   return best;
@@ -1144,12 +1158,12 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
       if (auto best = BestNearDuplicate(fp, page.canonical_url)) {
         out.verdict = Verdict::kNearDuplicate;
         MatchInfo m;
-        m.url = scratch.MatchUrl(best->state.canonical_url);
-        m.version = best->state.version;
+        m.url = scratch.MatchUrl(best->state->canonical_url);
+        m.version = best->state->version;
         m.distance = best->distance;
         m.similarity = best->containment;
-        m.fetched_at_ms = best->state.fetched_at_ms;
-        m.content_hash = best->state.content_hash;
+        m.fetched_at_ms = best->state->fetched_at_ms;
+        m.content_hash = best->state->content_hash;
         m.containment = best->containment;
         m.jaccard = best->jaccard;
         m.found_by = best->found_by;
@@ -1161,14 +1175,14 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
         // document known only from the fingerprints topic keeps none in
         // memory (issue #15's memory bound), so it gets no PageDiff: the
         // event keeps the explanation.
-        if (best->state.history_full && best->state.text_known) {
-          out.diff = MakeDiff(
-              best->state.text, canonical,
-              VersionLabel(best->state.canonical_url, best->state.version, "", &scratch.old_label),
-              VersionLabel(page.canonical_url, 1, "", &scratch.new_label));
-        } else if (!best->state.line_hashes.empty()) {
-          out.diff = MakeBlockDiff(best->state.line_hashes, canonical, normalized,
-                                   VersionLabel(best->state.canonical_url, best->state.version,
+        if (best->state->history_full && best->state->text_known) {
+          out.diff = MakeDiff(best->state->text, canonical,
+                              VersionLabel(best->state->canonical_url, best->state->version, "",
+                                           &scratch.old_label),
+                              VersionLabel(page.canonical_url, 1, "", &scratch.new_label));
+        } else if (!best->state->line_hashes.empty()) {
+          out.diff = MakeBlockDiff(best->state->line_hashes, canonical, normalized,
+                                   VersionLabel(best->state->canonical_url, best->state->version,
                                                 " (block hashes)", &scratch.old_label),
                                    VersionLabel(page.canonical_url, 1, "", &scratch.new_label));
         }
@@ -1179,9 +1193,16 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
   }
 
   AppendVersion(out, previous_for_history, &next);
-  store_->Put(next);
   IndexInsert(doc, next);
   undo_.push_back({Undo::Kind::kInserted, doc, scratch.UndoState(next)});
+  // `previous` (the store's) is not read past the Put().
+  if (!outcome_stored_ && store_->PutTaking(&next)) {
+    // The store keeps next's buffers; next holds a dropped state's, or none,
+    // for the next page's state.
+    scratch.spare_state = std::move(next);
+    return out;
+  }
+  store_->Put(next);
   out.stored = std::move(next);
   return out;
 }

@@ -214,6 +214,12 @@ class Detector {
   void SetStateObserver(std::function<void(const state::UrlState&)> observer) {
     observer_ = std::move(observer);
   }
+  // Whether an outcome carries the state it stored (Outcome::stored; the
+  // default). `dedupd scan`, which never reads it, turns it off: a store that
+  // can take the state's buffers (MemoryStore::PutTaking) then keeps them
+  // instead of a copy, and hands back those of a state it dropped for the
+  // next page's (issue #11 item 3, session 10).
+  void SetOutcomeStored(bool on) { outcome_stored_ = on; }
   // True while Process() has staged changes that Commit()/Rollback() settle.
   bool HasStaged() const { return !undo_.empty(); }
 
@@ -398,6 +404,7 @@ class Detector {
   struct PageScratch;
   std::unique_ptr<PageScratch> page_scratch_;  // Process()'s vectors, likewise
   std::function<void(const state::UrlState&)> observer_;
+  bool outcome_stored_ = true;  // SetOutcomeStored()
   mutable std::mutex hints_mu_;
   std::unordered_map<std::string, std::unordered_set<uint64_t>, HintSiteHash, std::equal_to<>>
       hints_;                          // guarded by hints_mu_

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <memory>
 
 #include "emit/json.h"
 
@@ -121,7 +122,15 @@ void FillEvent(const parse::ParsedPage& page, const classify::Outcome& o,
   e->set_version(o.version);
   e->set_simhash(o.simhash.bits);
   AssignHexHash(o.content_hash, e->mutable_content_hash());
+  // A page without a match keeps the last one's message (its URL's and
+  // found_by's strings) for the next page with one, instead of deleting it
+  // and allocating a new one then: the thread's spare (an event on an arena
+  // keeps its own, as protobuf would copy it out).
+  thread_local std::unique_ptr<v1::Match> spare_match;
   if (o.match) {
+    if (!e->has_match() && spare_match && e->GetArena() == nullptr) {
+      e->set_allocated_match(spare_match.release());
+    }
     auto* m = e->mutable_match();
     m->mutable_url()->assign(o.match->url);
     m->set_distance(static_cast<uint32_t>(o.match->distance));
@@ -146,6 +155,8 @@ void FillEvent(const parse::ParsedPage& page, const classify::Outcome& o,
       }
       m->set_boilerplate_blocks(o.match->boilerplate_blocks);
     }
+  } else if (e->has_match() && e->GetArena() == nullptr) {
+    spare_match.reset(e->release_match());
   } else {
     e->clear_match();
   }

@@ -7,22 +7,22 @@
 namespace dedupd::index {
 namespace {
 
-// The distinct tags of a span of hashes or tags: hashes with one tag are one
-// paragraph.
+// The distinct tags of a span of hashes or tags, in *v (its buffer reused:
+// one per index for the writer, one per thread for the queries): hashes with
+// one tag are one paragraph.
 template <typename T>
-std::vector<uint32_t> DistinctTags(std::span<const T> values) {
-  std::vector<uint32_t> v;
-  v.reserve(values.size());
+const std::vector<uint32_t>& DistinctTags(std::span<const T> values, std::vector<uint32_t>* v) {
+  v->clear();
   for (const T x : values) {
     if constexpr (sizeof(T) == sizeof(uint64_t)) {
-      v.push_back(ParagraphIndex::Tag(x));
+      v->push_back(ParagraphIndex::Tag(x));
     } else {
-      v.push_back(x);
+      v->push_back(x);
     }
   }
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-  return v;
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
+  return *v;
 }
 
 }  // namespace
@@ -31,19 +31,19 @@ ParagraphIndex::ParagraphIndex(size_t max_postings)
     : max_postings_(std::clamp<size_t>(max_postings, 1, kBoilerplate - 2)) {}
 
 void ParagraphIndex::Insert(DocId doc, std::span<const uint64_t> paragraph_hashes) {
-  InsertDistinct(doc, DistinctTags(paragraph_hashes));
+  InsertDistinct(doc, DistinctTags(paragraph_hashes, &tags_));
 }
 
 void ParagraphIndex::InsertTags(DocId doc, std::span<const uint32_t> tags) {
-  InsertDistinct(doc, DistinctTags(tags));
+  InsertDistinct(doc, DistinctTags(tags, &tags_));
 }
 
 void ParagraphIndex::Remove(DocId doc, std::span<const uint64_t> paragraph_hashes) {
-  RemoveDistinct(doc, DistinctTags(paragraph_hashes));
+  RemoveDistinct(doc, DistinctTags(paragraph_hashes, &tags_));
 }
 
 void ParagraphIndex::RemoveTags(DocId doc, std::span<const uint32_t> tags) {
-  RemoveDistinct(doc, DistinctTags(tags));
+  RemoveDistinct(doc, DistinctTags(tags, &tags_));
 }
 
 void ParagraphIndex::SetGeneration(DocId doc, uint8_t generation) {
@@ -198,8 +198,11 @@ size_t ParagraphIndex::postings() const {
 void ParagraphIndex::Query(std::span<const uint64_t> paragraph_hashes, size_t min_shared,
                            size_t max_results, std::vector<std::pair<DocId, uint32_t>>* out) const {
   out->clear();
-  std::vector<DocId> hits;
-  for (const uint32_t tag : DistinctTags(paragraph_hashes)) {
+  // Const methods run concurrently: the scratch buffers are the thread's.
+  thread_local std::vector<uint32_t> tags;
+  thread_local std::vector<DocId> hits;
+  hits.clear();
+  for (const uint32_t tag : DistinctTags(paragraph_hashes, &tags)) {
     const size_t first = hits.size();
     const auto [lo, hi] = entries_.Range(tag >> 16, static_cast<uint16_t>(tag));
     for (uint32_t i = lo; i < hi; ++i) {

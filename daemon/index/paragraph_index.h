@@ -163,6 +163,7 @@ class ParagraphIndex {
   std::unordered_map<DocId, uint8_t> unsettled_;    // doc -> generation retired, since Settle()
   std::function<void(DocId, uint32_t)> boilerplate_listener_;
   std::function<void(DocId, uint32_t)> unsettled_listener_;
+  std::vector<uint32_t> tags_;  // Insert*() / Remove*()'s distinct tags, reused
 };
 
 }  // namespace dedupd::index

@@ -98,7 +98,7 @@ UrlTable::~UrlTable() {
 }
 
 uint32_t UrlTable::PrefixNumber(std::string_view prefix) {
-  if (auto it = prefix_numbers_.find(std::string(prefix)); it != prefix_numbers_.end()) {
+  if (auto it = prefix_numbers_.find(prefix); it != prefix_numbers_.end()) {
     return it->second;
   }
   // A stream of ever new hosts would make the table cost more than it

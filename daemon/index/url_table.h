@@ -30,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -110,7 +111,12 @@ class UrlTable {
   size_t stored_bytes_ = 0;
   std::string pending_;  // the records of the unfinished block
   std::vector<std::string> prefixes_;
-  std::unordered_map<std::string, uint32_t> prefix_numbers_;
+  // Looked up by a view of the URL (no string built per Add()).
+  struct PrefixHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, PrefixHash, std::equal_to<>> prefix_numbers_;
   std::vector<Dictionary> dictionaries_;
   ZSTD_CDict_s* cdict_ = nullptr;  // the newest dictionary's
   ZSTD_CCtx_s* cctx_ = nullptr;

@@ -45,6 +45,24 @@ class MemoryStore final : public StateStore {
     }
     Stage(std::move(node));
   }
+  // As Put(), without the copy: the state is swapped into the node, and
+  // *s gets the node's old one (a spare's: a state Commit() replaced or
+  // Rollback() dropped), whose buffers the caller's next state reuses. A
+  // new URL with no spare left costs the node alone.
+  bool PutTaking(UrlState* s) override {
+    Map::node_type node;
+    if (auto it = staged_.find(s->canonical_url); it != staged_.end()) {
+      node = staged_.extract(it);
+    } else if (!spare_.empty()) {
+      node = std::move(spare_.back());
+      spare_.pop_back();
+    } else {
+      node = staged_.extract(staged_.try_emplace(s->canonical_url).first);
+    }
+    std::swap(node.mapped(), *s);
+    Stage(std::move(node));
+    return true;
+  }
   // Staged nodes move into committed_ whole (a new URL), or swap their state
   // with the committed one (a URL already there) and are kept as spares.
   bool Commit(const std::map<std::string, std::string>& metadata, std::string*) override {

@@ -66,6 +66,15 @@ class StateStore {
     return peeked_ ? &*peeked_ : nullptr;
   }
   virtual void Put(const UrlState& state) = 0;
+  // Put(*state), where the store may take *state's buffers instead of
+  // copying them (MemoryStore). True when it did: *state then holds the
+  // buffers of a state the store no longer needs, or none, its contents
+  // unspecified (clear them before use). False when it did what Put() does
+  // and left *state as it was (the default).
+  virtual bool PutTaking(UrlState* state) {
+    Put(*state);
+    return false;
+  }
   // The serialised state (EncodeUrlState) staged for this URL by the last
   // Put(), when the store keeps states serialised (RocksStore encodes at
   // Put()); nullptr otherwise. `dedupd run` sends these bytes as the state

@@ -230,5 +230,109 @@ TEST(DetectorReuse, DiffSentencesAreViewsIntoEachSidesText) {
   detector.Recycle(std::move(o));
 }
 
+// A NEAR_DUPLICATE page in steady state (session 10): the candidates are
+// gathered in the detector's reused vectors (and the passage index's), and
+// the winner's state is read in the store (Peek), not copied out of it
+// with its text and history.
+TEST(DetectorReuse, NearDuplicateWinnerIsReadInPlace) {
+  auto store = state::NewMemoryStore();
+  Detector detector(DetectOptions{}, store.get());
+  const parse::ParsedPage original =
+      Page("https://news.example.com/a/2026/12/06/the-original-article.html", "长", 30);
+  std::string error;
+  Outcome o = detector.Process(original, 1000);
+  ASSERT_EQ(o.verdict, Verdict::kNew);
+  detector.Recycle(std::move(o));
+  ASSERT_TRUE(detector.Commit({}, &error)) << error;
+  // Copies under new URLs, each with one line of its own.
+  auto copy = [&](int i) {
+    parse::ParsedPage page = original;
+    // Each on a site of its own: the site's boilerplate model would
+    // otherwise learn the shared lines.
+    page.host = "www.copier" + std::to_string(i) + ".example";
+    page.site = "copier" + std::to_string(i) + ".example";
+    page.url = page.canonical_url =
+        "https://" + page.host + "/b/2026/12/06/copy-number-" + std::to_string(i) + ".html";
+    page.body += "转载" + std::to_string(i) + "：这是转载时加上的一句话。\n";
+    return page;
+  };
+  for (int i = 0; i < 4; ++i) {  // warm-up
+    o = detector.Process(copy(i), 2000);
+    ASSERT_EQ(o.verdict, Verdict::kNearDuplicate) << i;
+    detector.Recycle(std::move(o));
+    ASSERT_TRUE(detector.Commit({}, &error)) << error;
+  }
+  const parse::ParsedPage next = copy(4);
+  size_t allocations = 0;
+  {
+    CountingNew counting;
+    o = detector.Process(next, 3000);
+    allocations = counting.Count();
+  }
+  ASSERT_EQ(o.verdict, Verdict::kNearDuplicate);
+  ASSERT_TRUE(o.match.has_value());
+  ASSERT_TRUE(o.diff.has_value());
+  EXPECT_NE(o.diff->unified.find("+转载4"), std::string::npos);
+  // 7c4324d: 52 (the winner's state copied out of the store, the candidate
+  // vectors, the passage index's tags and hits); 20 with them gone (the
+  // rest: the state the store keeps for the new URL, the diff's growth).
+  EXPECT_LE(allocations, 24u) << allocations;
+  RecordProperty("allocations_near_duplicate_page", static_cast<int>(allocations));
+  detector.Recycle(std::move(o));
+}
+
+// `dedupd scan` (session 10): with SetOutcomeStored(false) the memory store
+// keeps the state the detector built instead of a copy of it (PutTaking;
+// state_memory_store_reuse_test checks that the buffers are the caller's),
+// and no outcome carries the state. A new URL's page allocates the same
+// number of buffers either way (those the store keeps: 9 here), so what goes
+// is the copy, not an allocation; the same pages give the same states.
+TEST(DetectorReuse, WithoutTheOutcomesStateTheStoreKeepsTheDetectorsBuffers) {
+  size_t allocations[2] = {0, 0};
+  state::UrlState stored[2];
+  for (const bool outcome_stored : {true, false}) {
+    auto store = state::NewMemoryStore();
+    Detector detector(DetectOptions{}, store.get());
+    detector.SetOutcomeStored(outcome_stored);
+    std::string error;
+    auto page = [](int i) {
+      parse::ParsedPage p =
+          Page("https://news.example.com/a/2026/12/06/article-" + std::to_string(i) + ".html",
+               "第" + std::to_string(i) + "篇", 12);
+      p.title = "一个足够长的标题，不放进内联缓冲区，第" + std::to_string(i) + "篇";
+      return p;
+    };
+    for (int i = 0; i < 4; ++i) {  // warm-up
+      Outcome o = detector.Process(page(i), 1000);
+      ASSERT_EQ(o.verdict, Verdict::kNew);
+      EXPECT_EQ(o.stored.has_value(), outcome_stored);
+      detector.Recycle(std::move(o));
+      ASSERT_TRUE(detector.Commit({}, &error)) << error;
+    }
+    const parse::ParsedPage next = page(4);
+    {
+      CountingNew counting;
+      Outcome o = detector.Process(next, 2000);
+      detector.Recycle(std::move(o));
+      allocations[outcome_stored ? 0 : 1] = counting.Count();
+    }
+    ASSERT_TRUE(detector.Commit({}, &error)) << error;
+    auto got = store->Get(next.canonical_url);
+    ASSERT_TRUE(got.has_value());
+    stored[outcome_stored ? 0 : 1] = *got;
+  }
+  EXPECT_LE(allocations[1], allocations[0]) << allocations[0] << " " << allocations[1];
+  RecordProperty("allocations_new_url_page_with_copy", static_cast<int>(allocations[0]));
+  RecordProperty("allocations_new_url_page_taken", static_cast<int>(allocations[1]));
+  EXPECT_EQ(stored[0].text, stored[1].text);
+  EXPECT_EQ(stored[0].title, stored[1].title);
+  EXPECT_EQ(stored[0].line_hashes, stored[1].line_hashes);
+  EXPECT_EQ(stored[0].paragraph_hashes, stored[1].paragraph_hashes);
+  EXPECT_EQ(stored[0].sketch, stored[1].sketch);
+  EXPECT_EQ(stored[0].content_hash, stored[1].content_hash);
+  EXPECT_EQ(stored[0].versions.size(), stored[1].versions.size());
+  EXPECT_EQ(stored[0].version, stored[1].version);
+}
+
 }  // namespace
 }  // namespace dedupd::classify

@@ -4,8 +4,11 @@
 // what Get() returns is unchanged.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "state/store.h"
@@ -140,6 +143,92 @@ TEST(MemoryStoreReuse, PeekReadsInPlace) {
   EXPECT_EQ(peeked->text, "staged");
   store->Rollback();
   EXPECT_EQ(store->Peek(v1.canonical_url)->version, 1u);
+}
+
+TEST(MemoryStoreReuse, PutTakingKeepsTheBuffersAndHandsBackADroppedState) {
+  // PutTaking() (session 10) swaps the state into the store instead of
+  // copying it: a new URL costs its node alone, and a Put of a URL whose
+  // committed state a Commit() replaced hands that state's buffers back
+  // (Put() copies every buffer of it).
+  const std::map<std::string, std::string> none;
+  std::string error;
+  StateStorePtr store = NewMemoryStore();
+  const std::string text(4000, 'z');
+  UrlState seed = ReuseVersion(1, "seed");
+  seed.canonical_url = "https://a.example/seed";
+  store->Put(seed);  // the maps' bucket arrays
+  ASSERT_TRUE(store->Commit(none, &error));
+
+  UrlState v1 = ReuseVersion(1, text);
+  const char* const v1_text = v1.text.data();
+  size_t allocations = 0;
+  {
+    CountingNew counting;
+    EXPECT_TRUE(store->PutTaking(&v1));
+    allocations = counting.Count();
+  }
+  EXPECT_EQ(allocations, 1u);    // the node
+  EXPECT_TRUE(v1.text.empty());  // a new node's (default) state
+  ASSERT_TRUE(store->Commit(none, &error));
+  const UrlState* held = store->Peek(ReuseVersion(1, "").canonical_url);
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(held->text.data(), v1_text);  // the caller's buffer, not a copy
+  EXPECT_EQ(held->title, ReuseVersion(1, "").title);
+
+  // Version 2 replaces it; the next PutTaking (another URL) gets version 1's
+  // buffers back.
+  UrlState v2 = ReuseVersion(2, "second");
+  ASSERT_TRUE(store->PutTaking(&v2));
+  ASSERT_TRUE(store->Commit(none, &error));
+  UrlState other = ReuseVersion(1, "other");
+  other.canonical_url = "https://a.example/news/2026/12/06/another-article-with-a-long-path.html";
+  {
+    CountingNew counting;
+    ASSERT_TRUE(store->PutTaking(&other));
+    allocations = counting.Count();
+  }
+  EXPECT_EQ(allocations, 0u);
+  EXPECT_EQ(other.text.data(), v1_text);  // version 1's, to reuse
+  EXPECT_EQ(other.version, 1u);
+  ASSERT_TRUE(store->Commit(none, &error));
+  EXPECT_EQ(store->Get(ReuseVersion(1, "").canonical_url)->text, "second");
+  EXPECT_EQ(
+      store->Get("https://a.example/news/2026/12/06/another-article-with-a-long-path.html")->text,
+      "other");
+  EXPECT_EQ(store->Count(), 3u);
+
+  // Staged twice in one batch: the second takes the first's node, and a
+  // rollback leaves the committed state.
+  UrlState v3 = ReuseVersion(3, "third");
+  ASSERT_TRUE(store->PutTaking(&v3));
+  UrlState v4 = ReuseVersion(4, "fourth");
+  ASSERT_TRUE(store->PutTaking(&v4));
+  EXPECT_EQ(v4.text, "third");
+  EXPECT_EQ(store->Peek(ReuseVersion(1, "").canonical_url)->version, 4u);
+  store->Rollback();
+  EXPECT_EQ(store->Get(ReuseVersion(1, "").canonical_url)->version, 2u);
+}
+
+TEST(MemoryStoreReuse, PutTakingOfTheDefaultStoreCopies) {
+  // A store without its own PutTaking() (RocksStore) puts a copy and leaves
+  // the state as it was: the caller still has it.
+  struct CopyingStore final : StateStore {
+    std::optional<UrlState> Get(std::string_view) override { return last; }
+    std::optional<UrlState> GetCommitted(std::string_view) override { return last; }
+    void Put(const UrlState& s) override { last = s; }
+    bool Commit(const std::map<std::string, std::string>&, std::string*) override { return true; }
+    void Rollback() override {}
+    std::optional<std::string> GetMetadata(std::string_view) override { return std::nullopt; }
+    void ForEach(const std::function<bool(const UrlState&)>&, TextPart) override {}
+    size_t ApproximateBytes() override { return 0; }
+    size_t Count() override { return last ? 1 : 0; }
+    std::optional<UrlState> last;
+  } store;
+  UrlState v1 = ReuseVersion(1, "text");
+  EXPECT_FALSE(store.PutTaking(&v1));
+  EXPECT_EQ(v1.text, "text");
+  ASSERT_TRUE(store.last.has_value());
+  EXPECT_EQ(store.last->text, "text");
 }
 
 }  // namespace
