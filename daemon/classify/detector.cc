@@ -195,6 +195,15 @@ struct Detector::PreparedParts {
   bool speculated = false;
   std::vector<uint8_t> speculated_marks;
   Fingerprint speculated_fp;
+  // PrefetchPrevious: the URL's committed state when Prepare() ran (empty:
+  // none), and the REVISED diff against it when its content differs, its
+  // labels as Decide() writes them; spare_diff keeps a diff's buffers for
+  // the next one.
+  bool prefetched = false;
+  std::optional<state::UrlState> previous;
+  std::optional<DiffOutcome> diff;
+  std::optional<DiffOutcome> spare_diff;
+  std::string old_label, new_label;
 };
 
 PreparedPage::PreparedPage() : parts_(std::make_unique<Detector::PreparedParts>()) {}
@@ -839,12 +848,44 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
     d = std::move(*page_scratch_->spare_diff);
     page_scratch_->spare_diff.reset();
   }
+  DiffInto(old_text, new_blocks, old_label, new_label, &d);
+  return d;
+}
+
+void Detector::DiffInto(const std::string& old_text,
+                        const std::vector<std::string_view>& new_blocks, std::string_view old_label,
+                        std::string_view new_label, DiffOutcome* out) const {
+  DiffOutcome& d = *out;
   SideSentences(NonEmptyLines(old_text), &d.old_text, &d.old_keys, &d.old_sentences);
   SideSentences(new_blocks, &d.new_text, &d.new_keys, &d.new_sentences);
   diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff, &d.result);
   diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label,
                       /*context=*/1, &d.unified);
-  return d;
+}
+
+void Detector::PrefetchInto(const parse::ParsedPage& page, PreparedParts* p) const {
+  p->prefetched = true;
+  if (p->diff) {  // not taken by Decide(): its buffers serve this one
+    p->spare_diff = std::move(p->diff);
+    p->diff.reset();
+  }
+  // The committed state only: GetCommitted is the store's one thread-safe
+  // read. Decide() takes it only when the indexes hold that version.
+  p->previous = store_->GetCommitted(page.canonical_url);
+  if (!p->previous) return;
+  const state::UrlState& previous = *p->previous;
+  // UNCHANGED needs no diff; a text-free state gets its block diff in
+  // Decide() (rare: a partition moved here without its changelog).
+  if (previous.content_hash == p->content_hash || !previous.text_known) return;
+  DiffOutcome d;
+  if (p->spare_diff) {
+    d = std::move(*p->spare_diff);
+    p->spare_diff.reset();
+  }
+  DiffInto(previous.text, p->canonical,
+           VersionLabel(previous.canonical_url, previous.version, "", &p->old_label),
+           VersionLabel(page.canonical_url, previous.version + 1, "", &p->new_label), &d);
+  p->diff = std::move(d);
 }
 
 DiffOutcome Detector::MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes,
@@ -962,6 +1003,8 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
     SpeculativeMarks(page.site, normalized, &scratch.speculated_marks);
     FingerprintBlocks(normalized, scratch.speculated_marks, &scratch.speculated_fp);
   }
+  scratch.prefetched = false;
+  if (prefetch_) PrefetchInto(page, &scratch);
 }
 
 Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
@@ -1044,9 +1087,29 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
   }
 
   // The store's state, not a copy (Peek): read until the Put() below, with
-  // no other store call in between on the REVISED path.
-  const state::UrlState* previous = store_->Peek(page.canonical_url);
+  // no other store call in between on the REVISED path. Or the state
+  // Prepare() prefetched, when the indexes hold its version (a committed
+  // state, as the store's would be: nothing of the URL staged since, no
+  // commit of a newer version in between) or, for none, no version.
   DocId doc = DocIdFor(page.canonical_url);
+  const state::UrlState* previous = nullptr;
+  const state::UrlState* prefetched = nullptr;
+  if (ready.prefetched) {
+    const Current& c = current_[doc];
+    const bool holds = ready.previous ? c.version != 0 && c.history_full &&
+                                            VersionOf(doc) == ready.previous->version &&
+                                            c.hash() == ready.previous->content_hash
+                                      : c.version == 0;
+    if (holds) {
+      prefetched = previous = ready.previous ? &*ready.previous : nullptr;
+      ++prefetch_stats_.hits;
+    } else {
+      previous = store_->Peek(page.canonical_url);
+      ++prefetch_stats_.misses;
+    }
+  } else {
+    previous = store_->Peek(page.canonical_url);
+  }
   std::optional<state::UrlState> remote_previous;
   if (current_[doc].version != 0 && !current_[doc].history_full) {
     // Known only from another instance's fingerprint record (input not keyed
@@ -1078,17 +1141,29 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
       if (h == out.content_hash) out.flags.Set(Flag::kReverted);
     }
     // A previous version known only from a fingerprint record (the URL's
-    // partition moved here without its changelog): its block hashes.
-    out.diff =
-        previous->text_known
-            ? MakeDiff(
-                  previous->text, canonical,
-                  VersionLabel(previous->canonical_url, previous->version, "", &scratch.old_label),
-                  VersionLabel(page.canonical_url, out.version, "", &scratch.new_label))
-            : MakeBlockDiff(previous->line_hashes, canonical, normalized,
-                            VersionLabel(previous->canonical_url, previous->version,
-                                         " (block hashes)", &scratch.old_label),
-                            VersionLabel(page.canonical_url, out.version, "", &scratch.new_label));
+    // partition moved here without its changelog): its block hashes. The
+    // prefetched state's diff was computed by Prepare(), the same way.
+    if (previous == prefetched && ready.diff) {
+      out.diff = std::move(ready.diff);
+      ready.diff.reset();
+      ++prefetch_stats_.diffs;
+      if (scratch.spare_diff) {  // the prepared page's next diff reuses its buffers
+        ready.spare_diff = std::move(scratch.spare_diff);
+        scratch.spare_diff.reset();
+      }
+    } else {
+      out.diff =
+          previous->text_known
+              ? MakeDiff(previous->text, canonical,
+                         VersionLabel(previous->canonical_url, previous->version, "",
+                                      &scratch.old_label),
+                         VersionLabel(page.canonical_url, out.version, "", &scratch.new_label))
+              : MakeBlockDiff(
+                    previous->line_hashes, canonical, normalized,
+                    VersionLabel(previous->canonical_url, previous->version, " (block hashes)",
+                                 &scratch.old_label),
+                    VersionLabel(page.canonical_url, out.version, "", &scratch.new_label));
+    }
     out.severity = out.diff->result.significance.severity;
     self.similarity = 1.0 - out.diff->result.significance.changed_fraction;
     out.match = std::move(self);
