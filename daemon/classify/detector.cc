@@ -673,7 +673,8 @@ size_t Detector::LoadFromStore(const std::function<void(size_t)>& progress, size
 }
 
 std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint& fp,
-                                                               const std::string& self_url) {
+                                                               const std::string& self_url,
+                                                               DocId self) {
   if (fp.shingles.empty()) return std::nullopt;
   // Candidates, most promising first: SimHash neighbours (nearest first), then
   // documents sharing sampled passages (most shared first). Only the first
@@ -704,10 +705,9 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   std::vector<uint64_t> sorted;  // fp.shingles sorted, for the reference mode's set algebra
   // The page itself is recognised by its DocId: no candidate's URL is built
   // (UrlTable::Url decodes it into a new string) unless it is read.
-  const std::optional<DocId> self = urls_.Find(self_url);
   for (size_t d = 0; d < docs.size(); ++d) {
     const DocId doc = docs[d];
-    if (self && doc == *self) continue;
+    if (doc == self) continue;
     Candidate c;
     c.doc = doc;
     std::optional<state::UrlState> stored;
@@ -1069,7 +1069,9 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
   // a read copies, or decodes, the whole state with its history's texts, and
   // an UNCHANGED page needs none of it. A URL known only from another
   // instance's record, or not indexed, takes the path below.
-  if (const auto known = urls_.Find(page.canonical_url)) {
+  // (Looked up once: the DocId serves the rest of the decision.)
+  const std::optional<DocId> known = urls_.Find(page.canonical_url);
+  if (known) {
     const Current& c = current_[*known];
     if (c.version != 0 && c.history_full && c.hash() == out.content_hash) {
       MatchInfo self;
@@ -1091,7 +1093,7 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
   // Prepare() prefetched, when the indexes hold its version (a committed
   // state, as the store's would be: nothing of the URL staged since, no
   // commit of a newer version in between) or, for none, no version.
-  DocId doc = DocIdFor(page.canonical_url);
+  DocId doc = known ? *known : DocIdFor(page.canonical_url);
   const state::UrlState* previous = nullptr;
   const state::UrlState* prefetched = nullptr;
   if (ready.prefetched) {
@@ -1216,7 +1218,7 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
       }
     }
     if (out.verdict != Verdict::kDuplicate) {
-      if (auto best = BestNearDuplicate(fp, page.canonical_url)) {
+      if (auto best = BestNearDuplicate(fp, page.canonical_url, doc)) {
         out.verdict = Verdict::kNearDuplicate;
         MatchInfo m;
         m.url = scratch.MatchUrl(best->state.canonical_url);

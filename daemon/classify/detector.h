@@ -305,7 +305,9 @@ class Detector {
   // Settles the passage index's retirements and sweeps its stale postings
   // when due: only with nothing staged (Commit, Rollback, the Apply calls).
   void SettlePassages();
-  std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
+  // `self`: the page's own DocId (self_url's), never a candidate.
+  std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url,
+                                             DocId self);
   void SetSketch(DocId doc, const state::UrlState& s);
   bool DeriveSketch(DocId doc);
   // Writes the page's version record and the replaced version's records and
