@@ -140,10 +140,12 @@ Loop::Loop(LoopOptions options, LoopParts parts, LoopHooks hooks)
       batch_.get(), parts_.producer, parts_.consumer, parts_.clock,
       delivery::RecoveryOptions{options_.exactly_once, options_.batch.call_timeout_ms},
       std::move(rec));
-  // With worker threads, each reads its page's previous state and diffs it
-  // (Detector::PrefetchPrevious): off this thread, which decides in order.
-  // Set before the workers start.
-  parts_.detector->PrefetchPrevious(options_.threads > 1);
+  // With two worker threads or more, each reads its page's previous state
+  // and diffs it (Detector::PrefetchPrevious): off this thread, which
+  // decides in order. Not with one worker: on 2 cores it cost ~6-10% more
+  // CPU without a rate this thread gained (docs/delivery.md, "Prefetch of
+  // the previous state, session 10"). Set before the workers start.
+  parts_.detector->PrefetchPrevious(options_.threads > 2);
   // Outputs and state records are encoded by the workers (EncodeOutputs),
   // the store takes the state records from there (AdoptRecord).
   workers_ = std::make_unique<Workers>(parts_.pipeline, options_.threads, 0,
