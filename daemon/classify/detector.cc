@@ -196,6 +196,15 @@ struct Detector::PreparedParts {
   bool speculated = false;
   std::vector<uint8_t> speculated_marks;
   Fingerprint speculated_fp;
+  // PrefetchPrevious: the URL's committed state when Prepare() ran (empty:
+  // none), and the REVISED diff against it when its content differs, its
+  // labels as Decide() writes them; spare_diff keeps a diff's buffers for
+  // the next one.
+  bool prefetched = false;
+  std::optional<state::UrlState> previous;
+  std::optional<DiffOutcome> diff;
+  std::optional<DiffOutcome> spare_diff;
+  std::string old_label, new_label;
 };
 
 PreparedPage::PreparedPage() : parts_(std::make_unique<Detector::PreparedParts>()) {}
@@ -674,7 +683,8 @@ size_t Detector::LoadFromStore(const std::function<void(size_t)>& progress, size
 }
 
 std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint& fp,
-                                                               const std::string& self_url) {
+                                                               const std::string& self_url,
+                                                               DocId self) {
   if (fp.shingles.empty()) return std::nullopt;
   // Candidates, most promising first: SimHash neighbours (nearest first), then
   // documents sharing sampled passages (most shared first). Only the first
@@ -708,10 +718,9 @@ std::optional<Detector::Candidate> Detector::BestNearDuplicate(const Fingerprint
   std::vector<uint64_t> sorted;  // fp.shingles sorted, for the reference mode's set algebra
   // The page itself is recognised by its DocId: no candidate's URL is built
   // (UrlTable::Url decodes it into a new string) unless it is read.
-  const std::optional<DocId> self = urls_.Find(self_url);
   for (size_t d = 0; d < docs.size(); ++d) {
     const DocId doc = docs[d];
-    if (self && doc == *self) continue;
+    if (doc == self) continue;
     Candidate c;
     c.doc = doc;
     std::optional<state::UrlState> stored;
@@ -853,12 +862,44 @@ DiffOutcome Detector::MakeDiff(const std::string& old_text,
     d = std::move(*page_scratch_->spare_diff);
     page_scratch_->spare_diff.reset();
   }
+  DiffInto(old_text, new_blocks, old_label, new_label, &d);
+  return d;
+}
+
+void Detector::DiffInto(const std::string& old_text,
+                        const std::vector<std::string_view>& new_blocks, std::string_view old_label,
+                        std::string_view new_label, DiffOutcome* out) const {
+  DiffOutcome& d = *out;
   SideSentences(NonEmptyLines(old_text), &d.old_text, &d.old_keys, &d.old_sentences);
   SideSentences(new_blocks, &d.new_text, &d.new_keys, &d.new_sentences);
   diff::DiffSentences(d.old_sentences, d.new_sentences, options_.diff, &d.result);
   diff::RenderUnified(d.old_sentences, d.new_sentences, d.result, old_label, new_label,
                       /*context=*/1, &d.unified);
-  return d;
+}
+
+void Detector::PrefetchInto(const parse::ParsedPage& page, PreparedParts* p) const {
+  p->prefetched = true;
+  if (p->diff) {  // not taken by Decide(): its buffers serve this one
+    p->spare_diff = std::move(p->diff);
+    p->diff.reset();
+  }
+  // The committed state only: GetCommitted is the store's one thread-safe
+  // read. Decide() takes it only when the indexes hold that version.
+  p->previous = store_->GetCommitted(page.canonical_url);
+  if (!p->previous) return;
+  const state::UrlState& previous = *p->previous;
+  // UNCHANGED needs no diff; a text-free state gets its block diff in
+  // Decide() (rare: a partition moved here without its changelog).
+  if (previous.content_hash == p->content_hash || !previous.text_known) return;
+  DiffOutcome d;
+  if (p->spare_diff) {
+    d = std::move(*p->spare_diff);
+    p->spare_diff.reset();
+  }
+  DiffInto(previous.text, p->canonical,
+           VersionLabel(previous.canonical_url, previous.version, "", &p->old_label),
+           VersionLabel(page.canonical_url, previous.version + 1, "", &p->new_label), &d);
+  p->diff = std::move(d);
 }
 
 DiffOutcome Detector::MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes,
@@ -976,6 +1017,8 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
     SpeculativeMarks(page.site, normalized, &scratch.speculated_marks);
     FingerprintBlocks(normalized, scratch.speculated_marks, &scratch.speculated_fp);
   }
+  scratch.prefetched = false;
+  if (prefetch_) PrefetchInto(page, &scratch);
 }
 
 Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
@@ -1040,7 +1083,9 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
   // a read copies, or decodes, the whole state with its history's texts, and
   // an UNCHANGED page needs none of it. A URL known only from another
   // instance's record, or not indexed, takes the path below.
-  if (const auto known = urls_.Find(page.canonical_url)) {
+  // (Looked up once: the DocId serves the rest of the decision.)
+  const std::optional<DocId> known = urls_.Find(page.canonical_url);
+  if (known) {
     const Current& c = current_[*known];
     if (c.version != 0 && c.history_full && c.hash() == out.content_hash) {
       MatchInfo self;
@@ -1058,9 +1103,29 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
   }
 
   // The store's state, not a copy (Peek): read until the Put() below, with
-  // no other store call in between on the REVISED path.
-  const state::UrlState* previous = store_->Peek(page.canonical_url);
-  DocId doc = DocIdFor(page.canonical_url);
+  // no other store call in between on the REVISED path. Or the state
+  // Prepare() prefetched, when the indexes hold its version (a committed
+  // state, as the store's would be: nothing of the URL staged since, no
+  // commit of a newer version in between) or, for none, no version.
+  DocId doc = known ? *known : DocIdFor(page.canonical_url);
+  const state::UrlState* previous = nullptr;
+  const state::UrlState* prefetched = nullptr;
+  if (ready.prefetched) {
+    const Current& c = current_[doc];
+    const bool holds = ready.previous ? c.version != 0 && c.history_full &&
+                                            VersionOf(doc) == ready.previous->version &&
+                                            c.hash() == ready.previous->content_hash
+                                      : c.version == 0;
+    if (holds) {
+      prefetched = previous = ready.previous ? &*ready.previous : nullptr;
+      ++prefetch_stats_.hits;
+    } else {
+      previous = store_->Peek(page.canonical_url);
+      ++prefetch_stats_.misses;
+    }
+  } else {
+    previous = store_->Peek(page.canonical_url);
+  }
   std::optional<state::UrlState> remote_previous;
   if (current_[doc].version != 0 && !current_[doc].history_full) {
     // Known only from another instance's fingerprint record (input not keyed
@@ -1092,17 +1157,29 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
       if (h == out.content_hash) out.flags.Set(Flag::kReverted);
     }
     // A previous version known only from a fingerprint record (the URL's
-    // partition moved here without its changelog): its block hashes.
-    out.diff =
-        previous->text_known
-            ? MakeDiff(
-                  previous->text, canonical,
-                  VersionLabel(previous->canonical_url, previous->version, "", &scratch.old_label),
-                  VersionLabel(page.canonical_url, out.version, "", &scratch.new_label))
-            : MakeBlockDiff(previous->line_hashes, canonical, normalized,
-                            VersionLabel(previous->canonical_url, previous->version,
-                                         " (block hashes)", &scratch.old_label),
-                            VersionLabel(page.canonical_url, out.version, "", &scratch.new_label));
+    // partition moved here without its changelog): its block hashes. The
+    // prefetched state's diff was computed by Prepare(), the same way.
+    if (previous == prefetched && ready.diff) {
+      out.diff = std::move(ready.diff);
+      ready.diff.reset();
+      ++prefetch_stats_.diffs;
+      if (scratch.spare_diff) {  // the prepared page's next diff reuses its buffers
+        ready.spare_diff = std::move(scratch.spare_diff);
+        scratch.spare_diff.reset();
+      }
+    } else {
+      out.diff =
+          previous->text_known
+              ? MakeDiff(previous->text, canonical,
+                         VersionLabel(previous->canonical_url, previous->version, "",
+                                      &scratch.old_label),
+                         VersionLabel(page.canonical_url, out.version, "", &scratch.new_label))
+              : MakeBlockDiff(
+                    previous->line_hashes, canonical, normalized,
+                    VersionLabel(previous->canonical_url, previous->version, " (block hashes)",
+                                 &scratch.old_label),
+                    VersionLabel(page.canonical_url, out.version, "", &scratch.new_label));
+    }
     out.severity = out.diff->result.significance.severity;
     self.similarity = 1.0 - out.diff->result.significance.changed_fraction;
     out.match = std::move(self);
@@ -1155,7 +1232,7 @@ Outcome Detector::Decide(const parse::ParsedPage& page, int64_t fetched_at_ms,
       }
     }
     if (out.verdict != Verdict::kDuplicate) {
-      if (auto best = BestNearDuplicate(fp, page.canonical_url)) {
+      if (auto best = BestNearDuplicate(fp, page.canonical_url, doc)) {
         out.verdict = Verdict::kNearDuplicate;
         MatchInfo m;
         m.url = scratch.MatchUrl(best->state->canonical_url);

@@ -166,6 +166,23 @@ class Detector {
     uint64_t misses = 0;
   };
   SpeculationStats Speculation() const { return speculation_; }
+  // `dedupd run` with workers (docs/delivery.md, "Prefetch of the previous
+  // state"): Prepare() also reads the URL's committed state
+  // (StateStore::GetCommitted, thread-safe) and, when its content differs
+  // from the page's, the REVISED diff against it, so that Decide() reads
+  // no store and computes no diff when the URL's indexed version is that
+  // state (its version and content hash; otherwise a state staged since, or
+  // a commit in between: Decide() peeks as before). The outcome is the same
+  // either way. Set before Prepare() runs on any other thread.
+  void PrefetchPrevious(bool on) { prefetch_ = on; }
+  // Decide()s that took the prefetched state (hits; a NEW URL's absence
+  // included) or peeked the store (misses), and took the prefetched diff.
+  struct PrefetchStats {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t diffs = 0;
+  };
+  PrefetchStats Prefetch() const { return prefetch_stats_; }
   // Hands back an outcome the caller is done with (file mode reuses one
   // result page after page): the next Process() builds its stored state and
   // diff sentences in its strings and vectors, which then allocate nothing
@@ -294,7 +311,9 @@ class Detector {
   // Settles the passage index's retirements and sweeps its stale postings
   // when due: only with nothing staged (Commit, Rollback, the Apply calls).
   void SettlePassages();
-  std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url);
+  // `self`: the page's own DocId (self_url's), never a candidate.
+  std::optional<Candidate> BestNearDuplicate(const Fingerprint& fp, const std::string& self_url,
+                                             DocId self);
   void SetSketch(DocId doc, const state::UrlState& s);
   bool DeriveSketch(DocId doc);
   // Writes the page's version record and the replaced version's records and
@@ -307,6 +326,11 @@ class Detector {
   const state::UrlState* PeekIndexedState(DocId doc, std::optional<state::UrlState>* holder);
   DiffOutcome MakeDiff(const std::string& old_text, const std::vector<std::string_view>& new_blocks,
                        std::string_view old_label, std::string_view new_label) const;
+  // MakeDiff() into *d (its buffers reused), on any thread.
+  void DiffInto(const std::string& old_text, const std::vector<std::string_view>& new_blocks,
+                std::string_view old_label, std::string_view new_label, DiffOutcome* d) const;
+  // Prepare()'s prefetch (PrefetchPrevious), on the worker's thread.
+  void PrefetchInto(const parse::ParsedPage& page, PreparedParts* prepared) const;
   // The diff against a page whose text this instance does not hold (known
   // from a fingerprint record): from its line hashes (docs/diff.md).
   DiffOutcome MakeBlockDiff(const std::vector<uint64_t>& old_line_hashes,
@@ -410,6 +434,8 @@ class Detector {
       hints_;                          // guarded by hints_mu_
   std::vector<uint8_t> decide_marks_;  // Decide()'s, reused
   SpeculationStats speculation_;
+  bool prefetch_ = false;  // PrefetchPrevious (read by Prepare on any thread; set before)
+  PrefetchStats prefetch_stats_;
 };
 
 // A page Detector::Prepare() filled, for Detector::Decide(): it owns its
