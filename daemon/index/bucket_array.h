@@ -116,31 +116,34 @@ class BucketArray {
   template <typename T>
   using Array = std::vector<T, LargeArrayAllocator<T>>;
 
-  // Moves bucket m's entries one slot right (+1) or left (-1), in order.
-  void Shift(size_t m, int by) {
-    const uint32_t s = dir_[m].start, f = dir_[m].fill;
+  // Moves the entries of buckets [first, last] one slot right (+1) or left
+  // (-1), in order, and their starts with them. The buckets in between are
+  // full, so their entries are one contiguous run: one move of each array
+  // (a move per bucket before, two memmove calls of a few entries each).
+  void ShiftRun(size_t first, size_t last, int by) {
+    const uint32_t s = dir_[first].start, e = dir_[last].start + dir_[last].fill;
     if (by > 0) {
-      std::copy_backward(key_.begin() + s, key_.begin() + s + f, key_.begin() + s + f + 1);
-      std::copy_backward(value_.begin() + s, value_.begin() + s + f, value_.begin() + s + f + 1);
-      dir_[m].start = s + 1;
+      std::copy_backward(key_.begin() + s, key_.begin() + e, key_.begin() + e + 1);
+      std::copy_backward(value_.begin() + s, value_.begin() + e, value_.begin() + e + 1);
+      for (size_t m = first; m <= last; ++m) ++dir_[m].start;
     } else {
-      std::copy(key_.begin() + s, key_.begin() + s + f, key_.begin() + s - 1);
-      std::copy(value_.begin() + s, value_.begin() + s + f, value_.begin() + s - 1);
-      dir_[m].start = s - 1;
+      std::copy(key_.begin() + s, key_.begin() + e, key_.begin() + s - 1);
+      std::copy(value_.begin() + s, value_.begin() + e, value_.begin() + s - 1);
+      for (size_t m = first; m <= last; ++m) --dir_[m].start;
     }
   }
   bool BorrowSlot(size_t bucket) {
     auto has_room = [this](size_t b) { return dir_[b].start + dir_[b].fill < dir_[b + 1].start; };
     // The nearest bucket with a free slot, either side: every bucket in
-    // between is full, so shifting each one towards it walks the free slot
-    // over to this one.
+    // between is full, so shifting them all towards it by one walks the
+    // free slot over to this one.
     for (size_t d = 1; d <= kBorrowWindow; ++d) {
       if (bucket + d < kBuckets && has_room(bucket + d)) {
-        for (size_t m = bucket + d; m > bucket; --m) Shift(m, +1);
+        ShiftRun(bucket + 1, bucket + d, +1);
         return true;
       }
       if (d <= bucket && has_room(bucket - d)) {
-        for (size_t m = bucket - d + 1; m <= bucket; ++m) Shift(m, -1);
+        ShiftRun(bucket - d + 1, bucket, -1);
         return true;
       }
     }
