@@ -22,15 +22,28 @@
 #include "index/bucket_array.h"
 #include "index/url_table.h"
 
+// A sanitizer build routes the copies through its own interceptors
+// (__asan_memmove, ...): the counts are only checked without one.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DEDUPD_COPIES_INTERCEPTED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define DEDUPD_COPIES_INTERCEPTED 1
+#endif
+#endif
+#ifndef DEDUPD_COPIES_INTERCEPTED
+#define DEDUPD_COPIES_INTERCEPTED 0
+#endif
+
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<size_t> calls{0};
 }  // namespace
 
-// Replaces libc's for this binary: a byte loop (overlap either way) that
-// GCC must not turn back into a memmove call.
-extern "C" __attribute__((optimize("no-tree-loop-distribute-patterns"))) void* memmove(
-    void* dst, const void* src, size_t n) noexcept {
+// Replaces libc's for this binary: a byte loop (overlap either way), its
+// stores volatile so that the compiler cannot turn it back into a call.
+extern "C" void* memmove(void* dst, const void* src, size_t n) noexcept {
   if (counting.load(std::memory_order_relaxed)) calls.fetch_add(1, std::memory_order_relaxed);
   auto* d = static_cast<volatile unsigned char*>(dst);
   const auto* s = static_cast<const unsigned char*>(src);
@@ -42,8 +55,7 @@ extern "C" __attribute__((optimize("no-tree-loop-distribute-patterns"))) void* m
   return dst;
 }
 
-extern "C" __attribute__((optimize("no-tree-loop-distribute-patterns"))) void* memcpy(
-    void* dst, const void* src, size_t n) noexcept {
+extern "C" void* memcpy(void* dst, const void* src, size_t n) noexcept {
   if (counting.load(std::memory_order_relaxed)) calls.fetch_add(1, std::memory_order_relaxed);
   auto* d = static_cast<volatile unsigned char*>(dst);
   const auto* s = static_cast<const unsigned char*>(src);
@@ -69,8 +81,10 @@ TEST(IndexMoves, ABorrowedSlotMovesTheBucketsInBetweenAsOneRun) {
   a.Insert(8, 2, 999);
   counting = false;
   const size_t moves = calls.load();
-  EXPECT_LE(moves, 2u) << moves;  // before: 2 per moved bucket and 2, 16
-  EXPECT_GE(moves, 2u);           // (the memmove of this binary was reached)
+  if (!DEDUPD_COPIES_INTERCEPTED) {
+    EXPECT_LE(moves, 2u) << moves;  // before: 2 per moved bucket and 2, 16
+    EXPECT_GE(moves, 2u);           // (this binary's memmove was reached)
+  }
   // Every entry where it was, in order, and the new one after key 2's.
   for (size_t b = 0; b <= 15; ++b) {
     ASSERT_EQ(a.end(b) - a.begin(b), b == 8 ? 4u : 3u) << b;
@@ -149,8 +163,12 @@ TEST(IndexMoves, AUrlLookupDecodesAfterTheDictionaryAndComparesInPlace) {
   counting = false;
   // Before: 188 for the 6 (~31 a lookup). Now: 6 (zstd's copy of the last
   // literals), bound 3 a lookup.
-  EXPECT_LE(moves, 3 * probe.size()) << moves;
-  EXPECT_GE(moves, 1u);  // (the memcpy or memmove of this binary was reached)
+  if (!DEDUPD_COPIES_INTERCEPTED) {
+    EXPECT_LE(moves, 3 * probe.size()) << moves;
+  }
+  if (!DEDUPD_COPIES_INTERCEPTED) {
+    EXPECT_GE(moves, 1u);  // (this binary's copies were reached)
+  }
   // Exact: a URL one byte off is not found; every URL decodes back.
   EXPECT_FALSE(urls.Find(all[1030] + "x").has_value());
   EXPECT_FALSE(urls.Find(all[1030].substr(0, all[1030].size() - 1)).has_value());
