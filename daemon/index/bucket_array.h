@@ -56,16 +56,13 @@ class BucketArray {
   // Adds (key, value) to bucket b, after the key's entries.
   void Insert(size_t b, uint16_t key, uint32_t value) {
     if (dir_.empty()) Rebuild(kBuckets);
-    if (dir_[b].start + dir_[b].fill == dir_[b + 1].start && !BorrowSlot(b)) {
+    if (dir_[b].start + dir_[b].fill == dir_[b + 1].start) {
+      if (InsertBorrowing(b, key, value)) return;
       Rebuild(entries_ + 1 + (entries_ + 1) / kSlackDivisor + kBuckets);
     }
     const uint32_t at = Range(b, key).second, e = end(b);
-    std::copy_backward(key_.begin() + at, key_.begin() + e, key_.begin() + e + 1);
-    std::copy_backward(value_.begin() + at, value_.begin() + e, value_.begin() + e + 1);
-    key_[at] = key;
-    value_[at] = value;
+    Put(at, e, key, value);
     ++dir_[b].fill;
-    ++entries_;
   }
   // Takes entry i (of bucket b) out; the later ones move up, in order.
   void Erase(size_t b, uint32_t i) {
@@ -116,31 +113,39 @@ class BucketArray {
   template <typename T>
   using Array = std::vector<T, LargeArrayAllocator<T>>;
 
-  // Moves bucket m's entries one slot right (+1) or left (-1), in order.
-  void Shift(size_t m, int by) {
-    const uint32_t s = dir_[m].start, f = dir_[m].fill;
-    if (by > 0) {
-      std::copy_backward(key_.begin() + s, key_.begin() + s + f, key_.begin() + s + f + 1);
-      std::copy_backward(value_.begin() + s, value_.begin() + s + f, value_.begin() + s + f + 1);
-      dir_[m].start = s + 1;
-    } else {
-      std::copy(key_.begin() + s, key_.begin() + s + f, key_.begin() + s - 1);
-      std::copy(value_.begin() + s, value_.begin() + s + f, value_.begin() + s - 1);
-      dir_[m].start = s - 1;
-    }
+  // Moves [at, e) one slot right and puts (key, value) at at.
+  void Put(uint32_t at, uint32_t e, uint16_t key, uint32_t value) {
+    std::copy_backward(key_.begin() + at, key_.begin() + e, key_.begin() + e + 1);
+    std::copy_backward(value_.begin() + at, value_.begin() + e, value_.begin() + e + 1);
+    key_[at] = key;
+    value_[at] = value;
+    ++entries_;
   }
-  bool BorrowSlot(size_t bucket) {
+  // Inserts into the full bucket b with a slot borrowed from the nearest
+  // bucket with room within kBorrowWindow, either side; false if none. The
+  // buckets in between are full, so their entries and b's are one
+  // contiguous run: the entries between the insert position and the free
+  // slot move by one in one move of each array (a move per bucket before,
+  // two memmove calls each of a few entries, and another for b's own).
+  bool InsertBorrowing(size_t bucket, uint16_t key, uint32_t value) {
     auto has_room = [this](size_t b) { return dir_[b].start + dir_[b].fill < dir_[b + 1].start; };
-    // The nearest bucket with a free slot, either side: every bucket in
-    // between is full, so shifting each one towards it walks the free slot
-    // over to this one.
     for (size_t d = 1; d <= kBorrowWindow; ++d) {
       if (bucket + d < kBuckets && has_room(bucket + d)) {
-        for (size_t m = bucket + d; m > bucket; --m) Shift(m, +1);
+        const uint32_t at = Range(bucket, key).second;
+        Put(at, end(bucket + d), key, value);
+        for (size_t m = bucket + 1; m <= bucket + d; ++m) ++dir_[m].start;
+        ++dir_[bucket].fill;
         return true;
       }
       if (d <= bucket && has_room(bucket - d)) {
-        for (size_t m = bucket - d + 1; m <= bucket; ++m) Shift(m, -1);
+        const uint32_t at = Range(bucket, key).second, s = begin(bucket - d + 1);
+        std::copy(key_.begin() + s, key_.begin() + at, key_.begin() + s - 1);
+        std::copy(value_.begin() + s, value_.begin() + at, value_.begin() + s - 1);
+        key_[at - 1] = key;
+        value_[at - 1] = value;
+        ++entries_;
+        for (size_t m = bucket - d + 1; m <= bucket; ++m) --dir_[m].start;
+        ++dir_[bucket].fill;
         return true;
       }
     }

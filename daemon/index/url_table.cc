@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace dedupd::index {
 namespace {
@@ -78,6 +79,42 @@ ZSTD_DCtx* ThreadDCtx() {
   };
   thread_local Holder holder;
   return holder.dctx;
+}
+
+// Each thread's decoding state. The last block it decoded (the detector
+// often looks the same URL up twice in a row: Find, then Add, which finds
+// first; a sealed block never changes), keyed by the table's id (never
+// reused), as a view: into the arena for a block stored raw, into a slot's
+// buffer, or into `raw`. And a slot for each of the newest kSlots
+// dictionaries: a copy of the dictionary's bytes with room after them, where
+// that dictionary's blocks are decoded. zstd then reads the dictionary as
+// the output's own prefix and copies a match from it inline; from a separate
+// dictionary it makes a memmove call per match (most of a URL's bytes come
+// from the dictionary), ~0.3% of a scan's profile (issue #11 item 3).
+struct ThreadDecoder {
+  static constexpr size_t kSlots = 4;
+  static constexpr size_t kRoom = 8192;  // a block's records (16 URLs) + zstd's 32 B margin
+  struct Slot {
+    uint64_t table = 0;
+    size_t dictionary = 0;  // its number + 1, as UrlTable::DictionaryOf
+    size_t dictionary_bytes = 0;
+    std::unique_ptr<char[]> buffer;  // the dictionary's bytes, then kRoom
+    ZSTD_DDict* ddict = nullptr;     // by reference to buffer
+    Slot() = default;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { ZSTD_freeDDict(ddict); }
+  };
+  Slot slots[kSlots];
+  uint64_t table = 0;
+  size_t block = 0;
+  std::string_view records;
+  std::string raw;
+};
+
+ThreadDecoder& Decoder() {
+  thread_local ThreadDecoder decoder;
+  return decoder;
 }
 
 }  // namespace
@@ -268,28 +305,66 @@ void UrlTable::Block(size_t b, std::string* raw) const {
   }
 }
 
+std::string_view UrlTable::Decode(size_t b) const {
+  const uint8_t* p = At(b);
+  const uint64_t raw_size = GetVarint(&p);
+  const uint64_t stored_size = GetVarint(&p);
+  // Stored raw: read in place (the arena's chunks never move).
+  if (stored_size == raw_size) return {reinterpret_cast<const char*>(p), raw_size};
+  ThreadDecoder& t = Decoder();
+  const size_t k = DictionaryOf(b);
+  if (k > 0 && k + ThreadDecoder::kSlots > dictionaries_.size() &&
+      raw_size + 32 <= ThreadDecoder::kRoom) {
+    ThreadDecoder::Slot& slot = t.slots[k % ThreadDecoder::kSlots];
+    if (slot.table != id_ || slot.dictionary != k) {
+      slot.table = 0;
+      ZSTD_freeDDict(slot.ddict);
+      slot.ddict = nullptr;
+      if (!slot.buffer)
+        slot.buffer = std::make_unique<char[]>(kDictionaryBytes + ThreadDecoder::kRoom);
+      const std::string& bytes = dictionaries_[k - 1].bytes;
+      std::memcpy(slot.buffer.get(), bytes.data(), bytes.size());
+      slot.ddict = ZSTD_createDDict_byReference(slot.buffer.get(), bytes.size());
+      if (slot.ddict != nullptr) {
+        slot.table = id_;
+        slot.dictionary = k;
+        slot.dictionary_bytes = bytes.size();
+      }
+    }
+    if (slot.ddict != nullptr) {
+      char* out = slot.buffer.get() + slot.dictionary_bytes;
+      ZSTD_DCtx* dctx = ThreadDCtx();
+      ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);  // keeps the magicless format
+      ZSTD_DCtx_refDDict(dctx, slot.ddict);
+      const size_t n = ZSTD_decompressDCtx(dctx, out, ThreadDecoder::kRoom, p, stored_size);
+      // As Block(): a broken arena must not mislabel pages.
+      if (ZSTD_isError(n) || n != raw_size) {
+        std::fprintf(stderr, "UrlTable: block %zu does not decode: %s\n", b,
+                     ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size");
+        std::abort();
+      }
+      return {out, raw_size};
+    }
+  }
+  Block(b, &t.raw);  // an older dictionary's block, or a long one
+  return t.raw;
+}
+
+std::string_view UrlTable::Records(size_t b) const {
+  if (b >= Blocks()) return pending_;
+  ThreadDecoder& t = Decoder();
+  if (t.table != id_ || t.block != b) {
+    t.table = 0;  // (if Decode stops the process half way)
+    t.records = Decode(b);
+    t.table = id_;
+    t.block = b;
+  }
+  return t.records;
+}
+
 void UrlTable::Url(DocId doc, std::string* out) const {
   out->clear();
-  const size_t b = doc >> kStrideBits;
-  // Each thread keeps the last block it decoded: the detector often looks
-  // the same URL up twice in a row (Find, then Add, which finds first), and
-  // a sealed block never changes. Keyed by the table's id, never reused.
-  struct Decoded {
-    uint64_t table = 0;
-    size_t block = 0;
-    std::string raw;
-  };
-  thread_local Decoded last;
-  std::string_view records = pending_;
-  if (b < Blocks()) {
-    if (last.table != id_ || last.block != b) {
-      last.table = 0;  // (if Block stops the process half way)
-      Block(b, &last.raw);
-      last.table = id_;
-      last.block = b;
-    }
-    records = last.raw;
-  }
+  const std::string_view records = Records(doc >> kStrideBits);
   const auto* p = reinterpret_cast<const uint8_t*>(records.data());
   for (DocId d = doc & ~((DocId{1} << kStrideBits) - 1); d < doc; ++d) NextRecord(&p);
   const Record r = NextRecord(&p);
@@ -305,10 +380,17 @@ std::string UrlTable::Url(DocId doc) const {
 
 std::optional<DocId> UrlTable::Find(std::string_view url) const {
   std::optional<DocId> found;
-  thread_local std::string held;
+  // Compared in place, prefix and rest: no URL built.
   ids_.ForEach(TagOf(url), [&](DocId d) {
-    Url(d, &held);
-    if (held == url) found = d;
+    const std::string_view records = Records(d >> kStrideBits);
+    const auto* p = reinterpret_cast<const uint8_t*>(records.data());
+    for (DocId e = d & ~((DocId{1} << kStrideBits) - 1); e < d; ++e) NextRecord(&p);
+    const Record r = NextRecord(&p);
+    const std::string_view prefix = prefixes_[r.prefix];
+    if (url.size() == prefix.size() + r.rest.size() && url.starts_with(prefix) &&
+        url.substr(prefix.size()) == r.rest) {
+      found = d;
+    }
     return !found;
   });
   return found;

@@ -21,9 +21,11 @@
 // last <= 16 Ki records, so the dictionary follows the stream's hosts; every
 // dictionary is kept, and a block names the one it was made with (by its
 // number), so older blocks stay decodable. Url(d) decompresses d's block
-// (~4 us on the shared 2-core VM; each thread keeps its last decoded block)
-// and walks it. Find looks a 32-bit tag of the URL's hash up in a
-// TagTable (~11 B per URL) and compares the URLs under that tag.
+// (~4 us on the shared 2-core VM; each thread keeps its last decoded block;
+// a block of the newest 4 dictionaries is decoded after the thread's copy of
+// its dictionary, which zstd reads as a prefix, faster) and walks it. Find
+// looks a 32-bit tag of the URL's hash up in a TagTable (~11 B per URL) and
+// compares the URLs under that tag in place.
 // Thread-safety: const methods may run concurrently (each thread decodes with
 // its own zstd context); Add needs exclusive access.
 #pragma once
@@ -63,7 +65,8 @@ class UrlTable {
   size_t size() const { return size_; }
   // The blocks, their positions, the dictionaries and zstd's state for them,
   // and the prefix table; the TagTable apart. Not counted: each reading
-  // thread's decompression context (~95 KiB) and last decoded block (~1 KiB).
+  // thread's decompression context (~95 KiB), last decoded block (~1 KiB) and
+  // copies of the newest 4 dictionaries (~70 KiB each with zstd's tables).
   size_t ArenaBytes() const;
   size_t IdBytes() const { return ids_.MemoryBytes(); }
   // The stored blocks and the unfinished one: the URLs' own bytes, without
@@ -95,6 +98,12 @@ class UrlTable {
   void Train();
   // Block b's records (raw) into *raw.
   void Block(size_t b, std::string* raw) const;
+  // Block b's records (b < Blocks()), decoded into the thread's buffers (or
+  // read in place): valid until this thread's next Decode().
+  std::string_view Decode(size_t b) const;
+  // Block b's records, pending_'s for b == Blocks(): the thread's last
+  // decoded block kept, valid until this thread decodes another.
+  std::string_view Records(size_t b) const;
   size_t DictionaryOf(size_t b) const;
   // The first byte of block b.
   const uint8_t* At(size_t b) const;
