@@ -216,6 +216,12 @@ std::optional<CommitOutcome> Batch::TxnCall(const char* name, const char* retry,
 }
 
 CommitOutcome Batch::Commit(const Offsets& positions) {
+  const Clock::TimePoint start = clock_->Now();
+  // A committed batch's commit time (dedupd_commit_seconds).
+  const auto committed = [&] {
+    delivery_metrics_->ObserveCommit(std::chrono::duration<double>(clock_->Now() - start).count());
+    return CommitOutcome::kCommitted;
+  };
   if (options_.exactly_once) {
     if (!in_transaction_) return CommitOutcome::kCommitted;
     if (ProducerFatal()) return CommitOutcome::kFatal;
@@ -237,7 +243,7 @@ CommitOutcome Batch::Commit(const Offsets& positions) {
       return *outcome;
     }
     in_transaction_ = false;
-    return CommitOutcome::kCommitted;
+    return committed();
   }
   const uint64_t failed_before = tracker_.failed();
   // Up to 60 s, in steps that show progress (liveness).
@@ -254,7 +260,7 @@ CommitOutcome Batch::Commit(const Offsets& positions) {
       return Abort(s.Describe(), Rewind::kYes);
     }
   }
-  return CommitOutcome::kCommitted;
+  return committed();
 }
 
 void Batch::Finish(const Offsets& positions) {

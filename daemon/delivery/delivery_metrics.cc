@@ -10,6 +10,12 @@ prometheus::Histogram::BucketBoundaries CommitLatencyBuckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60};
 }
 
+// 1 ms to 60 s: a commit on a healthy broker takes milliseconds; seconds
+// mean a slow broker or a coordinator that is moving.
+prometheus::Histogram::BucketBoundaries CommitBuckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+}
+
 }  // namespace
 
 DeliveryMetrics::DeliveryMetrics(prometheus::Registry& registry)
@@ -26,6 +32,14 @@ DeliveryMetrics::DeliveryMetrics(prometheus::Registry& registry)
                     "as the topic sets it) to the commit of its outputs")
               .Register(registry)
               .Add({}, CommitLatencyBuckets())),
+      commit_seconds_(prometheus::BuildHistogram()
+                          .Name("dedupd_commit_seconds")
+                          .Help("Time a committed batch's commit held the processing loop "
+                                "(exactly-once: sending the offsets and committing the "
+                                "transaction; at-least-once: flushing the producer and "
+                                "committing the offsets)")
+                          .Register(registry)
+                          .Add({}, CommitBuckets())),
       rebalances_(prometheus::BuildCounter()
                       .Name("dedupd_rebalances_total")
                       .Help("Consumer group rebalance callbacks, by kind (assigned, revoked, "

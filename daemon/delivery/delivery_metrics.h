@@ -7,6 +7,7 @@
 //   DeliveryMetrics delivery_metrics(*metrics.registry());
 //   delivery_metrics.CountTransaction(TransactionResult::kCommitted);
 //   delivery_metrics.ObserveEventLatency(0.8);
+//   delivery_metrics.ObserveCommit(0.012);
 //
 // Thread-safety: thread-safe (prometheus-cpp counters). Registering twice on
 // one registry yields the same series (prometheus-cpp merges families of
@@ -35,6 +36,11 @@ class DeliveryMetrics {
   // dedupd_event_latency_seconds: from an input message's Kafka timestamp
   // to the commit of its outputs (docs/operations.md).
   void ObserveEventLatency(double seconds) { event_latency_seconds_.Observe(seconds); }
+  // dedupd_commit_seconds: how long a committed batch's commit held the
+  // loop (exactly-once: send_offsets_to_transaction and commit_transaction;
+  // at-least-once: the producer's flush and the offsets' commit). Nothing
+  // is decided while it runs, so it bounds the rate (docs/operations.md).
+  void ObserveCommit(double seconds) { commit_seconds_.Observe(seconds); }
   // dedupd_rebalances_total{kind}: a consumer group rebalance callback:
   // assigned | revoked | lost (all three exist at 0 from the start).
   void CountRebalance(std::string_view kind);
@@ -62,6 +68,7 @@ class DeliveryMetrics {
   prometheus::Counter& committed_;
   prometheus::Counter& aborted_;
   prometheus::Histogram& event_latency_seconds_;
+  prometheus::Histogram& commit_seconds_;
   prometheus::Family<prometheus::Counter>& rebalances_;
   prometheus::Gauge& assigned_partitions_;
   prometheus::Family<prometheus::Gauge>& consumer_lag_;

@@ -110,6 +110,38 @@ TEST_F(BatchTest, CommitSendsThePositionsAndRecordsHowFarTheChangelogReached) {
   EXPECT_TRUE(consumer_.seeks.empty());
 }
 
+// dedupd_commit_seconds: the time the commit's calls took on the clock,
+// for committed batches only; an aborted commit is not observed.
+TEST_F(BatchTest, ACommittedBatchRecordsHowLongItsCommitHeldTheLoop) {
+  producer_.on_call = [this](std::string_view call) {
+    if (call == "send_offsets") clock_.Advance(std::chrono::milliseconds(30));
+    if (call == "commit") clock_.Advance(std::chrono::milliseconds(50));
+  };
+  ASSERT_TRUE(AddPage(0, 10).ok());
+  ASSERT_EQ(CommitAt({{0, 11}}), CommitOutcome::kCommitted);
+  std::string m = Metrics();
+  EXPECT_NE(m.find("dedupd_commit_seconds_count 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("dedupd_commit_seconds_sum 0.08\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("dedupd_commit_seconds_bucket{le=\"0.05\"} 0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("dedupd_commit_seconds_bucket{le=\"0.1\"} 1\n"), std::string::npos) << m;
+
+  producer_.commit_results.push_back(kafka::Status::Abortable(RdKafka::ERR__TRANSPORT));
+  ASSERT_TRUE(AddPage(0, 11).ok());
+  EXPECT_EQ(CommitAt({{0, 12}}), CommitOutcome::kAborted);
+  EXPECT_NE(Metrics().find("dedupd_commit_seconds_count 1\n"), std::string::npos);
+
+  // At-least-once: the producer's flush and the offsets' commit.
+  Make(false);
+  producer_.on_call = [this](std::string_view call) {
+    if (call == "flush") clock_.Advance(std::chrono::milliseconds(20));
+  };
+  ASSERT_TRUE(AddPage(0, 12).ok());
+  ASSERT_EQ(CommitAt({{0, 13}}), CommitOutcome::kCommitted);
+  m = Metrics();
+  EXPECT_NE(m.find("dedupd_commit_seconds_count 2\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("dedupd_commit_seconds_bucket{le=\"0.025\"} 1\n"), std::string::npos) << m;
+}
+
 // An abortable error: abort_transaction, every partition of the batch
 // rewound to its first message of the batch, the detector rolled back.
 TEST_F(BatchTest, AnAbortableCommitAbortsAndRewindsEveryPartitionToItsFirstMessage) {

@@ -27,6 +27,12 @@ Lines Expected() {
       "# TYPE dedupd_event_latency_seconds histogram",
       "dedupd_event_latency_seconds_count 0",
       "dedupd_event_latency_seconds_sum 0",
+      "# HELP dedupd_commit_seconds Time a committed batch's commit held the processing loop "
+      "(exactly-once: sending the offsets and committing the transaction; at-least-once: "
+      "flushing the producer and committing the offsets)",
+      "# TYPE dedupd_commit_seconds histogram",
+      "dedupd_commit_seconds_count 0",
+      "dedupd_commit_seconds_sum 0",
       "# HELP dedupd_rebalances_total Consumer group rebalance callbacks, by kind (assigned, "
       "revoked, lost: taken away without a revoke, after a session timeout)",
       "# TYPE dedupd_rebalances_total counter",
@@ -57,6 +63,11 @@ Lines Expected() {
   for (const char* le : {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "0.75", "1", "1.5",
                          "2", "3", "5", "10", "20", "30", "60", "+Inf"}) {
     lines.insert(std::string("dedupd_event_latency_seconds_bucket{le=\"") + le + "\"} 0");
+  }
+  // 1 ms to 60 s.
+  for (const char* le : {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+                         "1", "2.5", "5", "10", "30", "60", "+Inf"}) {
+    lines.insert(std::string("dedupd_commit_seconds_bucket{le=\"") + le + "\"} 0");
   }
   return lines;
 }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "delivery/clock.h"
@@ -70,6 +71,9 @@ class FakeProducer final : public ProducerEdge {
   // A record whose report says it failed makes the commit abortable, as
   // librdkafka's commit_transaction() does (ERR__INCONSISTENT).
   int failed_reports = 0;
+  // Called with each transactional call's name and "flush" before it
+  // answers: a test advances its clock there (a call that takes time).
+  std::function<void(std::string_view call)> on_call = [](std::string_view) {};
 
   kafka::Status Produce(const std::string& topic, int32_t partition, std::string_view key,
                         std::string_view value, uint64_t tag) override {
@@ -92,7 +96,10 @@ class FakeProducer final : public ProducerEdge {
     return {};
   }
   void Poll(int) override { Serve(); }
-  void Flush(int) override { Serve(); }
+  void Flush(int) override {
+    on_call("flush");
+    Serve();
+  }
   int OutqLen() override { return static_cast<int>(pending_.size()); }
   kafka::Status InitTransactions(int) override { return Call("init", init_results); }
   kafka::Status BeginTransaction() override { return Call("begin", begin_results); }
@@ -101,6 +108,7 @@ class FakeProducer final : public ProducerEdge {
     return Call("send_offsets", send_offsets_results);
   }
   kafka::Status CommitTransaction(int) override {
+    on_call("commit");
     if (commit_serves_reports) Serve();
     if (failed_reports > 0 && commit_results.empty()) {
       calls.push_back("commit");
@@ -140,6 +148,7 @@ class FakeProducer final : public ProducerEdge {
     return s;
   }
   kafka::Status Call(const char* name, std::deque<kafka::Status>& script) {
+    if (std::string_view(name) != "commit") on_call(name);  // (commit: on entry)
     calls.emplace_back(name);
     return Next(script);
   }
