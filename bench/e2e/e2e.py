@@ -269,6 +269,9 @@ def main():
         rss = rss_bytes(proc.pid)
         # every input's event, committed: wait for the last commit
         events = committed_events(tag, n)
+        # How long commits held the loop (dedupd_commit_seconds; None from a
+        # build without it): the share of the run the loop decided nothing.
+        commits = histogram(port, "dedupd_commit_seconds")
         stop_dedupd(proc)
         secs = t_done - t_first
         if secs <= 0:
@@ -282,9 +285,14 @@ def main():
                "dedupd_cpu_ms_per_page": (cpu_done - cpu_first) * 1000 / n,
                "broker_cpu_ms_per_page": (broker_done - broker_first) * 1000 / n,
                "rss_bytes": rss, "events_committed": events, "exit_code": proc.returncode,
+               "commits": commits[1] if commits else None,
+               "commit_seconds": commits[2] if commits else None,
+               "commit_share": commits[2] / secs if commits else None,
                "load": os.getloadavg()[0]}
         progress(f"  {tag}: {run['pages_per_s']:.0f} pages/s, dedupd {run['dedupd_cpu_ms_per_page']:.3f} "
-                 f"ms CPU/page, broker {run['broker_cpu_ms_per_page']:.3f}")
+                 f"ms CPU/page, broker {run['broker_cpu_ms_per_page']:.3f}"
+                 + (f", {commits[1]:.0f} commits holding the loop {run['commit_share']:.0%} of the time"
+                    if commits else ""))
         if events != n:
             sys.exit(f"e2e: {events} committed events for {n} inputs in {tag} (log: {log_path})")
         return run
@@ -325,6 +333,9 @@ def main():
             time.sleep(0.1)
         cpu1, broker1 = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
         events = committed_events(tag, n)
+        # How long commits held the loop (dedupd_commit_seconds; None from a
+        # build without it): the share of the run the loop decided nothing.
+        commits = histogram(port, "dedupd_commit_seconds")
         stop_dedupd(proc)
         buckets, count, total = h
         lat = {"label": build["label"], "mode": mode, "fraction": fraction, "rate": rate,
