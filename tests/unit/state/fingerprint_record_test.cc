@@ -10,6 +10,7 @@
 
 #include "state/store.h"
 #include "state/url_state.h"
+#include "unit/state/record_checks.h"
 
 namespace dedupd::state {
 namespace {
@@ -246,14 +247,6 @@ constexpr char kGoldenFormat4Hex[] =
     "636f6e6420626c6f636b2e0101000000020000000068e5cf8b01000001000000000000000200"
     "00000000000004ff000000001300000068747470733a2f2f622e6578616d706c652f79010000"
     "000000003f0000803e020101000000000000000000000000000000";
-
-std::string FromHex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 TEST(FingerprintRecord, FormatFourRecordsFromBeforeIssue15AreRead) {
   const UrlState s = GoldenState();
