@@ -22,6 +22,7 @@
 #include "pipeline/workers.h"
 #include "state/store.h"
 #include "state/url_state.h"
+#include "unit/pipeline/stream_run.h"
 
 namespace dedupd::app {
 namespace {
@@ -268,36 +269,20 @@ struct StreamRun {
   classify::Detector::PrefetchStats prefetch;
 };
 
-PipelineOptions Options() {
-  PipelineOptions options;
-  options.now_ms = [] { return int64_t{1700000000123}; };
-  return options;
-}
-
-std::string Record(const PipelineResult& r, const std::vector<OutputRecord>& records,
-                   const std::string& state_record) {
-  std::string d = std::to_string(static_cast<int>(r.kind));
-  for (const auto& rec : records) {
-    d += "|" + std::to_string(static_cast<int>(rec.topic)) + ":" + rec.key + ":" + rec.value;
-  }
-  if (r.kind == PipelineResult::Kind::kEvent && r.outcome.stored) d += "|state:" + state_record;
-  return d;
-}
-
 StreamRun Serial(const std::vector<std::string>& lines) {
   auto store = state::NewMemoryStore();
   classify::Detector detector(classify::DetectOptions{}, store.get());
   metrics::Metrics metrics;
-  Pipeline pipeline(Options(), &detector, &metrics);
+  Pipeline pipeline(FixedClockOptions(), &detector, &metrics);
   StreamRun run;
   PipelineResult result;
   std::vector<OutputRecord> records;
   for (size_t i = 0; i < lines.size(); ++i) {
     records.clear();
     pipeline.Process({lines[i], {}, {"in", 0, static_cast<int64_t>(i), 0}}, &records, &result);
-    run.outputs.push_back(
-        Record(result, records,
-               result.outcome.stored ? state::EncodeUrlState(*result.outcome.stored) : ""));
+    run.outputs.push_back(DescribeOutputs(
+        result, records,
+        result.outcome.stored ? state::EncodeUrlState(*result.outcome.stored) : ""));
     std::string error;
     EXPECT_TRUE(detector.Commit({}, &error)) << error;
   }
@@ -308,43 +293,8 @@ StreamRun Pipelined(const std::vector<std::string>& lines, size_t threads, size_
   auto store = state::NewMemoryStore();
   classify::Detector detector(classify::DetectOptions{}, store.get());
   detector.PrefetchPrevious(true);
-  metrics::Metrics metrics;
-  Pipeline pipeline(Options(), &detector, &metrics);
-  Workers workers(&pipeline, threads, capacity, [&pipeline](Workers::Slot& slot) {
-    slot.records.clear();
-    pipeline.EncodeOutputs(slot.message, slot.result, &slot.records);
-    slot.state_record.clear();
-    if (slot.result.outcome.stored) {
-      slot.state_record = state::EncodeUrlState(*slot.result.outcome.stored);
-    }
-  });
   StreamRun run;
-  size_t submitted = 0;
-  size_t produced = 0;
-  while (produced < lines.size()) {
-    while (submitted < lines.size() && !workers.Full()) {
-      Workers::Slot& slot = workers.Acquire();
-      slot.storage = lines[submitted];
-      slot.message = {slot.storage, {}, {"in", 0, static_cast<int64_t>(submitted), 0}};
-      workers.Submit();
-      ++submitted;
-    }
-    if (Workers::Slot* slot = workers.DecidedAhead() > 0 ? workers.Producible() : nullptr) {
-      run.outputs.push_back(Record(slot->result, slot->records, slot->state_record));
-      workers.PopFront();
-      ++produced;
-      std::string error;
-      if (workers.DecidedAhead() == 0) {
-        EXPECT_TRUE(detector.Commit({}, &error)) << error;
-      }
-    } else if (Workers::Slot* next = workers.Undecided() > 0 ? workers.Decidable() : nullptr) {
-      pipeline.Finish(next->message, &next->prepared, nullptr, &next->result);
-      workers.Decided();
-    } else {
-      workers.Help();
-    }
-  }
-  EXPECT_TRUE(workers.Empty());
+  run.outputs = RunPipelined(&detector, lines, threads, capacity);
   run.prefetch = detector.Prefetch();
   return run;
 }
@@ -358,14 +308,7 @@ TEST(Prefetch, WorkersGiveTheRecordsOfOnePageAfterTheOther) {
         const std::string what = path + ", " + std::to_string(threads) + " threads, capacity " +
                                  std::to_string(capacity);
         const StreamRun run = Pipelined(lines, threads, capacity);
-        ASSERT_EQ(serial.outputs.size(), run.outputs.size()) << what;
-        size_t differences = 0;
-        for (size_t i = 0; i < serial.outputs.size(); ++i) {
-          if (serial.outputs[i] != run.outputs[i] && differences++ < 3) {
-            ADD_FAILURE() << what << ": line " << i + 1 << " differs";
-          }
-        }
-        EXPECT_EQ(differences, 0u) << what;
+        ExpectSameOutputs(serial.outputs, run.outputs, what);
         EXPECT_GT(run.prefetch.hits, 0u) << what;
       }
     }

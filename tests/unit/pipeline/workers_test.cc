@@ -20,6 +20,7 @@
 #include "pipeline/pipeline.h"
 #include "state/store.h"
 #include "state/url_state.h"
+#include "unit/pipeline/stream_run.h"
 
 namespace dedupd::app {
 namespace {
@@ -90,20 +91,8 @@ struct StreamRun {
 };
 
 std::string Describe(const PipelineResult& r, const std::vector<OutputRecord>& records) {
-  std::string d = std::to_string(static_cast<int>(r.kind));
-  for (const auto& rec : records) {
-    d += "|" + std::to_string(static_cast<int>(rec.topic)) + ":" + rec.key + ":" + rec.value;
-  }
-  if (r.kind == PipelineResult::Kind::kEvent && r.outcome.stored) {
-    d += "|state:" + state::EncodeUrlState(*r.outcome.stored);
-  }
-  return d;
-}
-
-PipelineOptions Options() {
-  PipelineOptions options;
-  options.now_ms = [] { return int64_t{1700000000123}; };
-  return options;
+  return DescribeOutputs(r, records,
+                         r.outcome.stored ? state::EncodeUrlState(*r.outcome.stored) : "");
 }
 
 constexpr size_t kCommitEvery = 5;  // pages per commit: the state is staged across pages
@@ -112,7 +101,7 @@ StreamRun Serial(const std::vector<std::string>& lines) {
   auto store = state::NewMemoryStore();
   classify::Detector detector(classify::DetectOptions{}, store.get());
   metrics::Metrics metrics;
-  Pipeline pipeline(Options(), &detector, &metrics);
+  Pipeline pipeline(FixedClockOptions(), &detector, &metrics);
   StreamRun run;
   PipelineResult result;
   std::vector<OutputRecord> records;
@@ -133,7 +122,7 @@ StreamRun Parallel(const std::vector<std::string>& lines, size_t threads, size_t
   auto store = state::NewMemoryStore();
   classify::Detector detector(classify::DetectOptions{}, store.get());
   metrics::Metrics metrics;
-  Pipeline pipeline(Options(), &detector, &metrics);
+  Pipeline pipeline(FixedClockOptions(), &detector, &metrics);
   Workers workers(&pipeline, threads, capacity);
   StreamRun run;
   std::vector<OutputRecord> records;
@@ -161,71 +150,19 @@ StreamRun Parallel(const std::vector<std::string>& lines, size_t threads, size_t
   return run;
 }
 
-// The same as `dedupd run` drives them (run.cc, FinishNext): decided in
-// input order as soon as prepared, several ahead of the oldest, whose
-// outputs and state record a worker encodes (the encoder), produced oldest
-// first; the detector commits only with nothing decided ahead.
+// The same as `dedupd run` drives them (stream_run.h, RunPipelined).
 StreamRun Pipelined(const std::vector<std::string>& lines, size_t threads, size_t capacity) {
   auto store = state::NewMemoryStore();
   classify::Detector detector(classify::DetectOptions{}, store.get());
-  metrics::Metrics metrics;
-  Pipeline pipeline(Options(), &detector, &metrics);
-  Workers workers(&pipeline, threads, capacity, [&pipeline](Workers::Slot& slot) {
-    slot.records.clear();
-    pipeline.EncodeOutputs(slot.message, slot.result, &slot.records);
-    slot.state_record.clear();
-    if (slot.result.outcome.stored) {
-      slot.state_record = state::EncodeUrlState(*slot.result.outcome.stored);
-    }
-  });
   StreamRun run;
-  size_t submitted = 0;
-  size_t produced = 0;
-  while (produced < lines.size()) {
-    while (submitted < lines.size() && !workers.Full()) {
-      Workers::Slot& slot = workers.Acquire();
-      slot.storage = lines[submitted];
-      slot.message = {slot.storage, {}, {"in", 0, static_cast<int64_t>(submitted), 0}};
-      workers.Submit();
-      ++submitted;
-    }
-    if (Workers::Slot* slot = workers.DecidedAhead() > 0 ? workers.Producible() : nullptr) {
-      std::string d = std::to_string(static_cast<int>(slot->result.kind));
-      for (const auto& rec : slot->records) {
-        d += "|" + std::to_string(static_cast<int>(rec.topic)) + ":" + rec.key + ":" + rec.value;
-      }
-      if (slot->result.kind == PipelineResult::Kind::kEvent && slot->result.outcome.stored) {
-        d += "|state:" + slot->state_record;
-      }
-      run.outputs.push_back(d);
-      workers.PopFront();
-      ++produced;
-      std::string error;
-      if (workers.DecidedAhead() == 0) {
-        EXPECT_TRUE(detector.Commit({}, &error)) << error;
-      }
-    } else if (Workers::Slot* next = workers.Undecided() > 0 ? workers.Decidable() : nullptr) {
-      pipeline.Finish(next->message, &next->prepared, nullptr, &next->result);
-      workers.Decided();
-    } else {
-      workers.Help();
-    }
-  }
-  EXPECT_TRUE(workers.Empty());
+  run.outputs = RunPipelined(&detector, lines, threads, capacity);
   run.speculation = detector.Speculation();
   return run;
 }
 
 void ExpectSameOutputs(const StreamRun& expected, const StreamRun& actual,
                        const std::string& what) {
-  ASSERT_EQ(expected.outputs.size(), actual.outputs.size()) << what;
-  size_t differences = 0;
-  for (size_t i = 0; i < expected.outputs.size(); ++i) {
-    if (expected.outputs[i] != actual.outputs[i] && differences++ < 3) {
-      ADD_FAILURE() << what << ": line " << i + 1 << " differs";
-    }
-  }
-  EXPECT_EQ(differences, 0u) << what;
+  app::ExpectSameOutputs(expected.outputs, actual.outputs, what);  // stream_run.h's
 }
 
 std::vector<std::vector<std::string>> Streams() {
@@ -284,7 +221,7 @@ TEST(Workers, ClearDropsThePagesInFlight) {
   auto store = state::NewMemoryStore();
   classify::Detector detector(classify::DetectOptions{}, store.get());
   metrics::Metrics metrics;
-  Pipeline pipeline(Options(), &detector, &metrics);
+  Pipeline pipeline(FixedClockOptions(), &detector, &metrics);
   Workers workers(&pipeline, 2, 8);
   StreamRun run;
   std::vector<OutputRecord> records;
