@@ -245,13 +245,14 @@ CommitOutcome Batch::Commit(const Offsets& positions) {
     in_transaction_ = false;
     return committed();
   }
-  const uint64_t failed_before = tracker_.failed();
   // Up to 60 s, in steps that show progress (liveness).
   for (int i = 0; i < 60 && producer_->OutqLen() > 0; ++i) {
     producer_->Flush(1000);
     hooks_.beat("flush");
   }
-  if (producer_->OutqLen() > 0 || tracker_.failed() != failed_before) {
+  // Every failure of this batch's records counts, also one reported before
+  // the flush (the loop's Poll between turns): its input must not commit.
+  if (producer_->OutqLen() > 0 || tracker_.BatchFailed() > 0) {
     return Abort("delivery failed: " + tracker_.last_error(), Rewind::kYes);
   }
   if (!positions.empty()) {

@@ -14,6 +14,7 @@ void DeliveryTracker::OnDeliveryReport(const DeliveryReport& report) {
     metrics_->CountKafkaError("delivery");
     std::lock_guard lock(mu_);
     last_error_ = report.error_text;
+    if (tag.batch == batch_) ++batch_failed_;
     if (tag.batch == batch_ && kafka::IsRecordRejection(report.error) &&
         rejections_.size() < kMaxTaggedInputs) {
       rejections_.push_back(
@@ -31,8 +32,14 @@ void DeliveryTracker::OnDeliveryReport(const DeliveryReport& report) {
 void DeliveryTracker::StartBatch(uint32_t tag) {
   std::lock_guard lock(mu_);
   batch_ = tag;
+  batch_failed_ = 0;
   reached_.clear();
   rejections_.clear();
+}
+
+uint64_t DeliveryTracker::BatchFailed() {
+  std::lock_guard lock(mu_);
+  return batch_failed_;
 }
 
 std::map<int32_t, int64_t> DeliveryTracker::Reached() {

@@ -47,6 +47,9 @@ class DeliveryTracker final : public DeliveryReportSink {
   std::map<int32_t, int64_t> Reached();
   std::vector<RecordRejection> TakeRejections();
   uint64_t failed() const { return failed_.load(); }
+  // Failed reports of the open batch's records (since StartBatch), whenever
+  // they were served: at-least-once commits a batch only when it is 0.
+  uint64_t BatchFailed();
   std::string last_error();
 
  private:
@@ -55,6 +58,7 @@ class DeliveryTracker final : public DeliveryReportSink {
   std::mutex mu_;
   std::string last_error_;
   uint32_t batch_ = 0;
+  uint64_t batch_failed_ = 0;
   std::map<int32_t, int64_t> reached_;
   std::vector<RecordRejection> rejections_;
 };

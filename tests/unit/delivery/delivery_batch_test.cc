@@ -446,6 +446,28 @@ TEST_F(BatchTest, AtLeastOnceCommitsTheConsumerOnlyAfterEveryReportSucceeded) {
   EXPECT_NE(batch_->rejections().FindCertain(0, 11), nullptr);
 }
 
+// At-least-once: a failed report served before the commit (by the loop's
+// Poll between turns, or a full queue's) aborts the batch as well. The
+// commit counted only the failures reported during its own flush, and
+// committed the offsets of an input whose event the broker had refused.
+TEST_F(BatchTest, AtLeastOnceAbortsForAFailureReportedBeforeTheCommit) {
+  Make(false);
+  producer_.refuse = [](const Produced& p) { return p.topic == kEvents; };
+  ASSERT_TRUE(AddPage(0, 10).ok());
+  producer_.Poll(0);  // the refusal is reported now, before Commit()
+  ASSERT_EQ(producer_.OutqLen(), 0);
+  EXPECT_EQ(CommitAt({{0, 11}}), CommitOutcome::kAborted);
+  EXPECT_TRUE(consumer_.commits.empty());
+  EXPECT_EQ(consumer_.seeks, (std::vector<std::pair<int32_t, int64_t>>{{0, 10}}));
+  EXPECT_NE(batch_->rejections().FindCertain(0, 10), nullptr);
+
+  // The failures counted are the batch's own: the next one commits.
+  producer_.refuse = [](const Produced&) { return false; };
+  ASSERT_TRUE(AddPage(0, 12).ok());
+  EXPECT_EQ(CommitAt({{0, 13}}), CommitOutcome::kCommitted);
+  EXPECT_EQ(consumer_.commits, (std::vector<Offsets>{{{0, 13}}}));
+}
+
 // dedupd_event_latency_seconds: each committed input's age at the commit;
 // an input without a timestamp is left out, a clock ahead counts as 0.
 TEST_F(BatchTest, TheCommitObservesEachInputsLatency) {
