@@ -1,6 +1,11 @@
 #include "delivery/rdkafka_edge.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
 #include <utility>
 
 namespace dedupd::delivery {
@@ -24,6 +29,7 @@ RdKafkaProducer::RdKafkaProducer(std::string input_topic, ConsumerFn consumer)
 bool RdKafkaProducer::Create(RdKafka::Conf* conf, DeliveryReportSink* sink, std::string* error) {
   reports_.sink = sink;
   if (conf->set("dr_cb", &reports_, *error) != RdKafka::Conf::CONF_OK) return false;
+  topics_.clear();  // the old producer's
   producer_.reset(RdKafka::Producer::create(conf, *error));
   return producer_ != nullptr;
 }
@@ -33,7 +39,53 @@ void RdKafkaProducer::Destroy() {
   producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT |
                    RdKafka::Producer::PURGE_NON_BLOCKING);
   producer_->poll(0);
+  topics_.clear();
   producer_.reset();
+}
+
+kafka::Status RdKafkaProducer::LearnTopics(const std::vector<std::string>& topics, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (const std::string& name : topics) {
+    std::string error;
+    std::unique_ptr<RdKafka::Topic> topic(
+        RdKafka::Topic::create(producer_.get(), name, nullptr, error));
+    if (!topic) return kafka::Status(RdKafka::ERR__INVALID_ARG, "topic '" + name + "': " + error);
+    // A topic created moments ago may answer without leaders yet: asked
+    // again, every 50 ms, until the deadline.
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      RdKafka::Metadata* raw = nullptr;
+      const RdKafka::ErrorCode code = producer_->metadata(
+          false, topic.get(), &raw, static_cast<int>(std::max<int64_t>(1, left)));
+      const std::unique_ptr<RdKafka::Metadata> metadata(raw);
+      std::string missing;
+      if (code != RdKafka::ERR_NO_ERROR) {
+        missing = RdKafka::err2str(code);
+      } else if (metadata->topics()->size() != 1 ||
+                 metadata->topics()->front()->err() != RdKafka::ERR_NO_ERROR) {
+        missing = metadata->topics()->empty()
+                      ? "not in the metadata"
+                      : RdKafka::err2str(metadata->topics()->front()->err());
+      } else if (metadata->topics()->front()->partitions()->empty()) {
+        missing = "no partitions";
+      } else {
+        for (const RdKafka::PartitionMetadata* p : *metadata->topics()->front()->partitions()) {
+          if (p->leader() < 0) missing = "partition " + std::to_string(p->id()) + " has no leader";
+        }
+      }
+      if (missing.empty()) break;
+      if (left <= 50) {
+        return kafka::Status(
+            RdKafka::ERR__TIMED_OUT,
+            "topic '" + name + "': " + missing + " after " + std::to_string(timeout_ms) + " ms");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    topics_.push_back(std::move(topic));
+  }
+  return {};
 }
 
 kafka::Status RdKafkaProducer::Produce(const std::string& topic, int32_t partition,

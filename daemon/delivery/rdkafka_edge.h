@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "delivery/edge.h"
 #include "delivery/rebalance.h"
@@ -36,6 +37,15 @@ class RdKafkaProducer final : public ProducerEdge {
   // the producer (it is lost: nothing of its open transaction may go out).
   void Destroy();
   bool created() const { return producer_ != nullptr; }
+  // The topics' partitions and leaders looked up now, before the first
+  // record to them, and their handles kept while the producer lives.
+  // librdkafka 2.0.2 otherwise learns a topic only after its first record,
+  // at its next metadata refresh (0.5-0.75 s after it in bench/e2e), and
+  // holds that record back until then: every start's first transaction waited
+  // for it in commit_transaction (docs/delivery.md, "The producer's topics").
+  // Not ok: a topic whose partitions did not all have a leader within
+  // `timeout_ms` (the first one named); its records then wait as before.
+  kafka::Status LearnTopics(const std::vector<std::string>& topics, int timeout_ms);
 
   kafka::Status Produce(const std::string& topic, int32_t partition, std::string_view key,
                         std::string_view value, uint64_t tag) override;
@@ -61,6 +71,8 @@ class RdKafkaProducer final : public ProducerEdge {
   // Outlives producer_ (declared first, destroyed last): librdkafka calls it.
   Reports reports_;
   kafka::ProducerPtr producer_;
+  // LearnTopics' handles; destroyed before the producer (declared after it).
+  std::vector<std::unique_ptr<RdKafka::Topic>> topics_;
 };
 
 class RdKafkaConsumer final : public ConsumerEdge {

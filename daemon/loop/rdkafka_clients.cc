@@ -3,13 +3,23 @@
 
 #include <utility>
 
+#include "common/log.h"
 #include "delivery/client_config.h"
 
 namespace dedupd::loop {
+namespace {
+
+// LearnTopics' wait for leaders (topics created moments ago may not have
+// them yet).
+constexpr int kLearnTopicsTimeoutMs = 5000;
+
+}  // namespace
 
 RdKafkaClients::RdKafkaClients(const config::Settings& cfg, RdKafka::EventCb* events,
                                RdKafkaInput::OnRebalance on_rebalance)
-    : producer_(cfg.topics.input, [this] { return input_ ? input_->consumer() : nullptr; }),
+    : outputs_({cfg.topics.events, cfg.topics.diffs, cfg.topics.dlq, cfg.topics.state,
+                cfg.topics.fingerprints}),
+      producer_(cfg.topics.input, [this] { return input_ ? input_->consumer() : nullptr; }),
       consumer_(cfg.topics.input, [this] { return input_ ? input_->consumer() : nullptr; }) {
   const kafka::Props common = delivery::CommonProps(
       cfg.kafka.common_properties, cfg.kafka.bootstrap_servers, cfg.kafka.client_id);
@@ -36,6 +46,21 @@ RdKafkaClients::RdKafkaClients(const config::Settings& cfg, RdKafka::EventCb* ev
                                           std::move(on_rebalance));
   sync_edge_ = std::make_unique<sync::RdKafkaSyncEdge>(readers, common, events,
                                                        cfg.kafka.group_id + ".state-reader");
+}
+
+bool RdKafkaClients::CreateProducer(delivery::DeliveryReportSink* sink, std::string* error) {
+  if (!producer_.Create(pconf_.get(), sink, error)) return false;
+  // Prepared topics answer at once; a broker that is away costs at most this
+  // wait, within the loop's liveness timeout (a recovery re-creates the
+  // producer on the loop's thread).
+  if (kafka::Status learned = producer_.LearnTopics(outputs_, kLearnTopicsTimeoutMs);
+      !learned.ok()) {
+    log::Warn(
+        "output topics not known to the producer yet: their first records wait for "
+        "librdkafka's next metadata refresh",
+        {{"error", learned.detail()}});
+  }
+  return true;
 }
 
 size_t RdKafkaClients::MessageMaxBytes(size_t otherwise) const {

@@ -9,7 +9,7 @@
 //   if (!clients.ok()) exit;                       // a property librdkafka refused
 //   parts.producer = &clients.producer(); parts.consumer = &clients.consumer();
 //   parts.input = &clients.input();
-//   clients.CreateProducer(loop.batch().tracker());
+//   clients.CreateProducer(loop.batch().tracker(), &error);  // and learns its topics
 //
 // Member order: the input (whose close() runs the rebalance callback) is
 // destroyed first, then the producer; the loop must outlive them, and they
@@ -20,6 +20,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "delivery/rdkafka_edge.h"
@@ -40,10 +41,10 @@ class RdKafkaClients {
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
 
-  // The producer from its configuration, its reports to `sink`.
-  bool CreateProducer(delivery::DeliveryReportSink* sink, std::string* error) {
-    return producer_.Create(pconf_.get(), sink, error);
-  }
+  // The producer from its configuration, its reports to `sink`, and the
+  // topics it writes looked up before its first record
+  // (RdKafkaProducer::LearnTopics; a topic not learned is logged, not fatal).
+  bool CreateProducer(delivery::DeliveryReportSink* sink, std::string* error);
   // The producer's message.max.bytes (librdkafka's default unless set).
   size_t MessageMaxBytes(size_t otherwise) const;
 
@@ -56,7 +57,8 @@ class RdKafkaClients {
 
  private:
   std::string error_;
-  kafka::ConfPtr pconf_;  // kept to re-create the producer (Recovery)
+  kafka::ConfPtr pconf_;              // kept to re-create the producer (Recovery)
+  std::vector<std::string> outputs_;  // the topics the producer writes
   std::unique_ptr<sync::RdKafkaSyncEdge> sync_edge_;
   delivery::RdKafkaProducer producer_;
   delivery::RdKafkaConsumer consumer_;
