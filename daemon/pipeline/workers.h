@@ -73,7 +73,7 @@ class Workers {
   // Encodes a decided slot's outputs into it; runs on any of the threads.
   using Encoder = std::function<void(Slot&)>;
 
-  // `capacity`: messages in flight at most (0: 4 per thread, 1 with one
+  // `capacity`: messages in flight at most (0: 16 per thread, 1 with one
   // thread). `encode`: the encoding stage (none: a message is done when
   // decided).
   Workers(const Pipeline* pipeline, size_t threads, size_t capacity = 0, Encoder encode = nullptr);
