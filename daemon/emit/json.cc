@@ -68,20 +68,27 @@ char* PutEscape(uint32_t cp, char* d) {
   return PutU16Escape(0xDC00 + ((cp - 0x10000) & 0x3FF), d);
 }
 
-// n bytes from s to d (not overlapping) without a memcpy call up to 256
-// bytes: copies of a size known at compile time, which the compiler emits
-// as a few moves (a key, a number, a URL). Longer ones call memcpy.
+// n bytes from s to d (not overlapping) without a memcpy call up to 128
+// bytes: a head and a tail copy of a size known at compile time (they may
+// overlap), which the compiler emits as a few moves (a key, a number, a
+// URL). Longer ones call memcpy.
 inline void CopyBytes(char* d, const char* s, size_t n) {
-  if (n >= 16) {
-    if (n > 256) {
-      std::memcpy(d, s, n);
-      return;
+  if (n > 16) {
+    if (n > 64) {
+      if (n > 128) {
+        std::memcpy(d, s, n);
+        return;
+      }
+      std::memcpy(d, s, 64);
+      std::memcpy(d + n - 64, s + n - 64, 64);
+    } else if (n > 32) {
+      std::memcpy(d, s, 32);
+      std::memcpy(d + n - 32, s + n - 32, 32);
+    } else {
+      std::memcpy(d, s, 16);
+      std::memcpy(d + n - 16, s + n - 16, 16);
     }
-    for (size_t i = 0; i + 16 < n; i += 16) std::memcpy(d + i, s + i, 16);
-    std::memcpy(d + n - 16, s + n - 16, 16);  // the last 16 (overlapping the loop's)
-    return;
-  }
-  if (n >= 8) {
+  } else if (n >= 8) {
     std::memcpy(d, s, 8);
     std::memcpy(d + n - 8, s + n - 8, 8);
   } else if (n >= 4) {
@@ -280,9 +287,12 @@ class Writer {
 
   // Room for n bytes at the cursor (the string sized past it).
   char* Room(size_t n) {
-    if (out_->size() - at_ < n) out_->resize(at_ + n + kAhead);
+    if (out_->size() - at_ < n) [[unlikely]]
+      Grow(n);
     return out_->data() + at_;
   }
+  // Out of line: Room() and the writes calling it stay small enough to inline.
+  __attribute__((noinline)) void Grow(size_t n) { out_->resize(at_ + n + kAhead); }
   static constexpr size_t kAhead = 1024;  // an event's JSON, most of the time
   void Put(char c) {
     *Room(1) = c;
