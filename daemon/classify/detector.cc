@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <tuple>
 
+#include "classify/join_blocks.h"
 #include "common/log.h"
 #include "fingerprint/fingerprint.h"
 #include "text/extract.h"
@@ -23,29 +25,6 @@ std::vector<std::string> SplitLines(std::string_view text) {
     text.remove_prefix(nl + 1);
   }
   return out;
-}
-
-// The blocks joined with '\n' into *joined (the stored canonical text), and
-// *views set to each block's bytes in it: the blocks are copied once, into
-// the text the state stores, and read from there (Decide() swaps the text
-// into the state instead of joining the blocks again).
-void JoinBlocks(const std::vector<std::string_view>& blocks, const std::vector<bool>& keep,
-                std::string* joined, std::vector<std::string_view>* views) {
-  joined->clear();
-  views->clear();
-  size_t size = 0;
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    if (i >= keep.size() || keep[i]) size += blocks[i].size() + 1;
-  }
-  // Reserved up front: no reallocation below, so the views stay valid.
-  joined->reserve(size);
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    if (i < keep.size() && !keep[i]) continue;
-    if (!joined->empty()) joined->push_back('\n');
-    const size_t start = joined->size();
-    joined->append(blocks[i]);
-    views->emplace_back(joined->data() + start, blocks[i].size());
-  }
 }
 
 // What IndexRemove() needs to undo an insert, and IndexInsert() to undo a
@@ -967,6 +946,7 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
   // Every buffer below is the prepared page's, reused page after page.
   std::vector<std::string_view>& views = scratch.views;
   views.clear();
+  std::string_view source;  // the buffer the views are into, if one (plain text)
   if (text::SniffBodyKind(page.content_type, page.body) == text::BodyKind::kHtml) {
     text::ExtractedText& extracted = scratch.extracted;
     text::ExtractHtml(page.body, &extracted);
@@ -979,6 +959,13 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
     }
   } else {
     text::SplitPlainTextLines(page.body, &views, &scratch.repaired);
+    // The lines view the body, or its repaired copy: JoinBlocks() copies
+    // each run of lines that follow each other there with one append.
+    const std::less_equal<const char*> at_most;  // a total order on unrelated pointers too
+    const bool in_body =
+        views.empty() || (at_most(page.body.data(), views[0].data()) &&
+                          at_most(views[0].data(), page.body.data() + page.body.size()));
+    source = in_body ? std::string_view(page.body) : std::string_view(scratch.repaired);
   }
 
   // Normalised forms and content keys of every block, then repeats ->
@@ -992,7 +979,7 @@ void Detector::Prepare(const parse::ParsedPage& page, PreparedPage* prepared,
   text::FindRepeatsInKeys(views.size(), normalized.page.Keys(), normalized.page.KeyEnds(),
                           options_.repeats, &repeats);
   std::vector<std::string_view>& canonical = scratch.canonical;
-  JoinBlocks(views, repeats.keep, &scratch.joined, &canonical);
+  JoinBlocks(views, repeats.keep, source, &scratch.joined, &canonical);
   if (repeats.has_repeats) {
     out.flags.Set(Flag::kRepeatedContent);
     out.repeated_fraction = repeats.repeated_fraction;

@@ -32,58 +32,108 @@ bool NeedsEscape(uint32_t cp) {
          (cp >= 0x1D173 && cp <= 0x1D17A) || (cp >= 0xE0020 && cp <= 0xE007F);
 }
 
-void AppendU16Escape(uint32_t unit, std::string* out) {
-  const char buf[6] = {'\\',
-                       'u',
-                       kHex[(unit >> 12) & 0xF],
-                       kHex[(unit >> 8) & 0xF],
-                       kHex[(unit >> 4) & 0xF],
-                       kHex[unit & 0xF]};
-  out->append(buf, 6);
+char* PutU16Escape(uint32_t unit, char* d) {
+  d[0] = '\\';
+  d[1] = 'u';
+  d[2] = kHex[(unit >> 12) & 0xF];
+  d[3] = kHex[(unit >> 8) & 0xF];
+  d[4] = kHex[(unit >> 4) & 0xF];
+  d[5] = kHex[unit & 0xF];
+  return d + 6;
 }
 
-// Appends cp's escape (cp needs one).
-void AppendEscape(uint32_t cp, std::string* out) {
+// Writes cp's escape (cp needs one) at d, at most kMaxEscape bytes; returns
+// its end.
+constexpr size_t kMaxEscape = 12;
+char* PutEscape(uint32_t cp, char* d) {
+  char c = 0;
   switch (cp) {
-    case '\b': out->append("\\b"); return;
-    case '\t': out->append("\\t"); return;
-    case '\n': out->append("\\n"); return;
-    case '\f': out->append("\\f"); return;
-    case '\r': out->append("\\r"); return;
-    case '"': out->append("\\\""); return;
-    case '\\': out->append("\\\\"); return;
+    case '\b': c = 'b'; break;
+    case '\t': c = 't'; break;
+    case '\n': c = 'n'; break;
+    case '\f': c = 'f'; break;
+    case '\r': c = 'r'; break;
+    case '"': c = '"'; break;
+    case '\\': c = '\\'; break;
     default: break;
   }
-  if (cp < 0x10000) {
-    AppendU16Escape(cp, out);
-  } else {  // a surrogate pair, as JSON spells a supplementary code point
-    AppendU16Escape(0xD800 + ((cp - 0x10000) >> 10), out);
-    AppendU16Escape(0xDC00 + ((cp - 0x10000) & 0x3FF), out);
+  if (c != 0) {
+    d[0] = '\\';
+    d[1] = c;
+    return d + 2;
+  }
+  if (cp < 0x10000) return PutU16Escape(cp, d);
+  // A surrogate pair, as JSON spells a supplementary code point.
+  d = PutU16Escape(0xD800 + ((cp - 0x10000) >> 10), d);
+  return PutU16Escape(0xDC00 + ((cp - 0x10000) & 0x3FF), d);
+}
+
+// n bytes from s to d (not overlapping) without a memcpy call up to 128
+// bytes: a head and a tail copy of a size known at compile time (they may
+// overlap), which the compiler emits as a few moves (a key, a number, a
+// URL). Longer ones call memcpy.
+inline void CopyBytes(char* d, const char* s, size_t n) {
+  if (n > 16) {
+    if (n > 64) {
+      if (n > 128) {
+        std::memcpy(d, s, n);
+        return;
+      }
+      std::memcpy(d, s, 64);
+      std::memcpy(d + n - 64, s + n - 64, 64);
+    } else if (n > 32) {
+      std::memcpy(d, s, 32);
+      std::memcpy(d + n - 32, s + n - 32, 32);
+    } else {
+      std::memcpy(d, s, 16);
+      std::memcpy(d + n - 16, s + n - 16, 16);
+    }
+  } else if (n >= 8) {
+    std::memcpy(d, s, 8);
+    std::memcpy(d + n - 8, s + n - 8, 8);
+  } else if (n >= 4) {
+    std::memcpy(d, s, 4);
+    std::memcpy(d + n - 4, s + n - 4, 4);
+  } else if (n > 0) {
+    d[0] = s[0];
+    d[n / 2] = s[n / 2];
+    d[n - 1] = s[n - 1];
   }
 }
 
+// Writes into *out at a cursor: the string is sized ahead of the cursor
+// (kAhead more bytes each time it runs short) and each piece is stored
+// there, the short ones (keys, punctuation, numbers, most strings) with
+// inline copies (CopyBytes) instead of a std::string::append each, which was
+// a memcpy call (42 for a REVISED event). Finish() cuts the string at the cursor.
 class Writer {
  public:
-  explicit Writer(std::string* out) : out_(out) {}
+  explicit Writer(std::string* out) : out_(out), at_(out->size()) {}
 
   bool ok() const { return ok_; }
+  // Once, at the end: *out ends where the writing did.
+  void Finish() { out_->resize(at_); }
 
   // '{' / '}' of an object; fields in between are separated by commas.
   void Open() {
-    out_->push_back('{');
+    Put('{');
     first_ = true;
   }
   void Close() {
-    out_->push_back('}');
+    Put('}');
     first_ = false;
   }
 
   void Key(std::string_view name) {
-    if (!first_) out_->push_back(',');
+    char* d = Room(name.size() + 4);
+    if (!first_) *d++ = ',';
     first_ = false;
-    out_->push_back('"');
-    out_->append(name);
-    out_->append("\":");
+    *d++ = '"';
+    CopyBytes(d, name.data(), name.size());
+    d += name.size();
+    *d++ = '"';
+    *d++ = ':';
+    at_ = static_cast<size_t>(d - out_->data());
   }
 
   // The fields, each left out when it holds its proto3 default.
@@ -105,21 +155,21 @@ class Writer {
   void Int64(std::string_view name, int64_t v) {  // int64 as a string
     if (v == 0) return;
     Key(name);
-    out_->push_back('"');
+    Put('"');
     Number(v);
-    out_->push_back('"');
+    Put('"');
   }
   void Uint64(std::string_view name, uint64_t v) {  // uint64 and fixed64 as a string
     if (v == 0) return;
     Key(name);
-    out_->push_back('"');
+    Put('"');
     Number(v);
-    out_->push_back('"');
+    Put('"');
   }
   void Bool(std::string_view name, bool v) {
     if (!v) return;
     Key(name);
-    out_->append("true");
+    Bytes("true");
   }
   void Double(std::string_view name, double v) {
     uint64_t bits;
@@ -136,8 +186,8 @@ class Writer {
   }
 
   // List elements: the caller writes '[' and ']' and calls Comma between.
-  void Comma() { out_->push_back(','); }
-  void Raw(char c) { out_->push_back(c); }
+  void Comma() { Put(','); }
+  void Raw(char c) { Put(c); }
 
   void EnumValue(int v, const std::string& value_name) {
     if (value_name.empty()) {
@@ -149,9 +199,10 @@ class Writer {
 
   template <typename T>
   void Number(T v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_->append(buf, static_cast<size_t>(r.ptr - buf));
+    constexpr size_t kRoom = 24;  // 20 digits and a sign
+    char* d = Room(kRoom);
+    const auto r = std::to_chars(d, d + kRoom, v);
+    at_ = static_cast<size_t>(r.ptr - out_->data());
   }
 
   // protobuf's SimpleDtoa: "%.15g", or "%.17g" if the shorter form does not
@@ -163,19 +214,21 @@ class Writer {
       ok_ = false;  // protobuf writes "NaN" / "Infinity": left to it
       return;
     }
-    char buf[40];
-    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 15);
+    constexpr size_t kRoom = 40;
+    char* d = Room(kRoom);
+    auto r = std::to_chars(d, d + kRoom, v, std::chars_format::general, 15);
     double back = 0;
-    if (std::from_chars(buf, r.ptr, back).ptr != r.ptr || back != v) {
-      r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 17);
+    if (std::from_chars(d, r.ptr, back).ptr != r.ptr || back != v) {
+      r = std::to_chars(d, d + kRoom, v, std::chars_format::general, 17);
     }
-    out_->append(buf, static_cast<size_t>(r.ptr - buf));
+    at_ = static_cast<size_t>(r.ptr - out_->data());
   }
 
   // A JSON string: runs that need no escape are copied as they are. Sets
   // !ok() on bytes that are not well-formed UTF-8.
   void Quoted(std::string_view s) {
-    out_->push_back('"');
+    Room(s.size() + 2);  // the string without escapes: one growth at most
+    Put('"');
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const auto* const end = p + s.size();
     const unsigned char* run = p;
@@ -192,14 +245,15 @@ class Writer {
         return;
       }
       if (NeedsEscape(cp)) {
-        out_->append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
-        AppendEscape(cp, out_);
+        Bytes(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
+        char* d = Room(kMaxEscape);
+        at_ = static_cast<size_t>(PutEscape(cp, d) - out_->data());
         run = p + len;
       }
       p += len;
     }
-    out_->append(reinterpret_cast<const char*>(run), static_cast<size_t>(end - run));
-    out_->push_back('"');
+    Bytes(reinterpret_cast<const char*>(run), static_cast<size_t>(end - run));
+    Put('"');
   }
 
  private:
@@ -231,7 +285,27 @@ class Writer {
     return false;
   }
 
+  // Room for n bytes at the cursor (the string sized past it).
+  char* Room(size_t n) {
+    if (out_->size() - at_ < n) [[unlikely]]
+      Grow(n);
+    return out_->data() + at_;
+  }
+  // Out of line: Room() and the writes calling it stay small enough to inline.
+  __attribute__((noinline)) void Grow(size_t n) { out_->resize(at_ + n + kAhead); }
+  static constexpr size_t kAhead = 1024;  // an event's JSON, most of the time
+  void Put(char c) {
+    *Room(1) = c;
+    ++at_;
+  }
+  void Bytes(std::string_view b) {
+    CopyBytes(Room(b.size()), b.data(), b.size());
+    at_ += b.size();
+  }
+  void Bytes(const char* b, size_t n) { Bytes(std::string_view(b, n)); }
+
   std::string* out_;
+  size_t at_;  // the cursor: *out_ holds the output before it
   bool first_ = true;
   bool ok_ = true;
 };
@@ -410,6 +484,7 @@ void AppendJson(const v1::PageEvent& e, std::string* out) {
   w.Enum("severity", e.severity(), v1::Severity_Name(e.severity()));
   w.String("event_id", e.event_id());
   w.Close();
+  w.Finish();
   if (!w.ok()) {
     out->resize(start);
     AppendProtobufJson(e, out);
@@ -449,6 +524,7 @@ void AppendJson(const v1::PageDiff& d, std::string* out) {
   w.Bool("reverted", d.reverted());
   w.String("event_id", d.event_id());
   w.Close();
+  w.Finish();
   if (!w.ok()) {
     out->resize(start);
     AppendProtobufJson(d, out);

@@ -198,22 +198,30 @@ PageParser::PageParser(ParseOptions options) : options_(options) {}
 
 bool PageParser::Parse(std::string_view message, ParsedPage* page, ParseError* error,
                        bool zero_padded) {
+  // The body is unescaped in place (ParseDocument): its buffer keeps the last
+  // page's size until then, so that sizing it for this page's writes zeros
+  // only past that size. It is emptied at the end if this message has none.
+  std::string body;
+  body.swap(page->body);
   page->Clear();
+  page->body.swap(body);
+  body_read_ = false;
+  bool ok = false;
   if (message.size() > options_.max_message_bytes) {
-    return Fail(error, ErrorCode::kTooLarge,
-                "message is " + std::to_string(message.size()) + " bytes, over the limit of " +
-                    std::to_string(options_.max_message_bytes));
-  }
-  if (!ParseDocument(message, false, zero_padded, page, error)) {
-    if (error->code != ErrorCode::kInvalidUtf8) return false;
+    ok = Fail(error, ErrorCode::kTooLarge,
+              "message is " + std::to_string(message.size()) + " bytes, over the limit of " +
+                  std::to_string(options_.max_message_bytes));
+  } else if (ParseDocument(message, false, zero_padded, page, error)) {
+    ok = true;
+  } else if (error->code == ErrorCode::kInvalidUtf8) {
     // Slow path: find out which field holds the invalid bytes.
     MarkInvalidUtf8(message, &repaired_);
     std::string marked = std::move(repaired_);
-    bool ok = ParseDocument(marked, true, false, page, error);
+    ok = ParseDocument(marked, true, false, page, error);
     repaired_ = std::move(marked);
-    return ok;
   }
-  return true;
+  if (!body_read_) page->body.clear();
+  return ok;
 }
 
 bool PageParser::ParseDocument(std::string_view json, bool repaired, bool zero_padded,
@@ -300,7 +308,31 @@ bool PageParser::ParseDocument(std::string_view json, bool repaired, bool zero_p
           }
         }
       }
-      if (!read_string(&page->body, true)) return false;
+      if (type != ondemand::json_type::string) return read_string(&page->body, true);
+      // Unescaped straight into the page's body (no copy out of the
+      // parser's string buffer): the raw token (quotes included) bounds the
+      // unescaped size, and the unescaping writes up to SIMDJSON_PADDING
+      // bytes past the end.
+      const size_t room = value.raw_json_token().size() + SIMDJSON_PADDING;
+      ondemand::raw_json_string raw_body;
+      if (auto e = value.get_raw_json_string().get(raw_body); e != SUCCESS) {
+        return Fail(error, ErrorCode::kInvalidJson,
+                    std::string("field 'body': ") + error_message(e));
+      }
+      std::string& body = page->body;
+      if (body.size() < room) body.resize(room);  // zeros only past the last page's size
+      auto* end = reinterpret_cast<uint8_t*>(body.data());
+      std::string_view unescaped;
+      if (auto e = parser_.unescape(raw_body, end).get(unescaped); e != SUCCESS) {
+        body.clear();
+        return Fail(error, ErrorCode::kInvalidJson,
+                    std::string("field 'body': ") + error_message(e));
+      }
+      body.resize(unescaped.size());
+      body_read_ = true;
+      if (repaired && body.find(kMarker) != std::string::npos) {
+        return Fail(error, ErrorCode::kInvalidUtf8, "field 'body' holds invalid UTF-8");
+      }
       has_body = true;
     } else if (key == "content_type") {
       if (type == ondemand::json_type::null) continue;

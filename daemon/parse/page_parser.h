@@ -85,6 +85,9 @@ class PageParser {
   std::string buffer_;           // message copied with SIMDJSON_PADDING spare bytes
   std::string repaired_;         // the message with invalid UTF-8 marked, on the slow path
   std::string fetched_at_text_;  // the "fetched_at" string, reused
+  // The page's body was read by this Parse() (else it is emptied at the end:
+  // its buffer keeps the last page's bytes and size until then, see Parse).
+  bool body_read_ = false;
 };
 
 // RFC 3339 ("2023-04-27T19:00:00Z", "+08:00" offsets, fractions, a space for
