@@ -21,47 +21,7 @@
 
 #include "index/bucket_array.h"
 #include "index/url_table.h"
-
-// A sanitizer build routes the copies through its own interceptors
-// (__asan_memmove, ...): the counts are only checked without one.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define DEDUPD_COPIES_INTERCEPTED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-#define DEDUPD_COPIES_INTERCEPTED 1
-#endif
-#endif
-#ifndef DEDUPD_COPIES_INTERCEPTED
-#define DEDUPD_COPIES_INTERCEPTED 0
-#endif
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<size_t> calls{0};
-}  // namespace
-
-// Replaces libc's for this binary: a byte loop (overlap either way), its
-// stores volatile so that the compiler cannot turn it back into a call.
-extern "C" void* memmove(void* dst, const void* src, size_t n) noexcept {
-  if (counting.load(std::memory_order_relaxed)) calls.fetch_add(1, std::memory_order_relaxed);
-  auto* d = static_cast<volatile unsigned char*>(dst);
-  const auto* s = static_cast<const unsigned char*>(src);
-  if (d < s) {
-    for (size_t i = 0; i < n; ++i) d[i] = s[i];
-  } else {
-    for (size_t i = n; i > 0; --i) d[i - 1] = s[i - 1];
-  }
-  return dst;
-}
-
-extern "C" void* memcpy(void* dst, const void* src, size_t n) noexcept {
-  if (counting.load(std::memory_order_relaxed)) calls.fetch_add(1, std::memory_order_relaxed);
-  auto* d = static_cast<volatile unsigned char*>(dst);
-  const auto* s = static_cast<const unsigned char*>(src);
-  for (size_t i = 0; i < n; ++i) d[i] = s[i];
-  return dst;
-}
+#include "unit/counting_copies.h"
 
 namespace dedupd::index {
 namespace {
