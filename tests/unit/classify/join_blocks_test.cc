@@ -15,24 +15,11 @@
 #include <string_view>
 #include <vector>
 
+#include "text/extract.h"
 #include "unit/counting_copies.h"
 
 namespace dedupd::classify {
 namespace {
-
-// The lines of `body` (split at '\n', blank ones left out), as views into it.
-std::vector<std::string_view> Lines(const std::string& body) {
-  std::vector<std::string_view> lines;
-  std::string_view rest = body;
-  while (!rest.empty()) {
-    const size_t nl = rest.find('\n');
-    const std::string_view line = rest.substr(0, nl);
-    if (!line.empty()) lines.push_back(line);
-    if (nl == std::string_view::npos) break;
-    rest.remove_prefix(nl + 1);
-  }
-  return lines;
-}
 
 std::string PlainJoin(const std::vector<std::string_view>& blocks, const std::vector<bool>& keep) {
   std::string out;  // as the detector joined them before (a leading empty block: no '\n')
@@ -65,7 +52,10 @@ TEST(JoinBlocks, APlainPagesLinesAreCopiedWithOneCall) {
   for (int i = 0; i < 30; ++i) {
     body += "第" + std::to_string(i) + "段：这是一段足够长的文字，讲的是一件不同的事情。\n";
   }
-  const std::vector<std::string_view> lines = Lines(body);
+  // The views Detector::Prepare joins for a plain page.
+  std::vector<std::string_view> lines;
+  std::string repaired;
+  text::SplitPlainTextLines(body, &lines, &repaired);
   ASSERT_EQ(lines.size(), 30u);
   std::string joined;
   std::vector<std::string_view> views;
