@@ -1,7 +1,8 @@
 // What workers_test.cc and prefetch_test.cc share to compare a stream's
 // outputs one page after the other with the outputs through app::Workers:
 // the pipeline's options (a fixed clock), a page's outputs as one string,
-// the loop `dedupd run` drives the workers with, and the comparison.
+// the lines submitted ahead into the ring, the loop `dedupd run` drives the workers with, and the
+// comparison.
 //
 //   std::vector<std::string> out = RunPipelined(&detector, lines, 2, 0);
 //   ExpectSameOutputs(serial, out, "corpus, 2 threads");
@@ -40,6 +41,19 @@ inline std::string DescribeOutputs(const PipelineResult& r,
   return d;
 }
 
+// The next lines (from *submitted on) handed to the workers until the ring is
+// full, each as input offset = its index.
+inline void SubmitAhead(Workers& workers, const std::vector<std::string>& lines,
+                        size_t* submitted) {
+  while (*submitted < lines.size() && !workers.Full()) {
+    Workers::Slot& slot = workers.Acquire();
+    slot.storage = lines[*submitted];
+    slot.message = {slot.storage, {}, {"in", 0, static_cast<int64_t>(*submitted), 0}};
+    workers.Submit();
+    ++*submitted;
+  }
+}
+
 // The same as `dedupd run` drives them (loop.cc, FinishNext): decided in
 // input order as soon as prepared, several ahead of the oldest, whose
 // outputs and state record a worker encodes (the encoder), produced oldest
@@ -60,13 +74,7 @@ inline std::vector<std::string> RunPipelined(classify::Detector* detector,
   std::vector<std::string> outputs;
   size_t submitted = 0;
   while (outputs.size() < lines.size()) {
-    while (submitted < lines.size() && !workers.Full()) {
-      Workers::Slot& slot = workers.Acquire();
-      slot.storage = lines[submitted];
-      slot.message = {slot.storage, {}, {"in", 0, static_cast<int64_t>(submitted), 0}};
-      workers.Submit();
-      ++submitted;
-    }
+    SubmitAhead(workers, lines, &submitted);
     if (Workers::Slot* slot = workers.DecidedAhead() > 0 ? workers.Producible() : nullptr) {
       outputs.push_back(DescribeOutputs(slot->result, slot->records, slot->state_record));
       workers.PopFront();

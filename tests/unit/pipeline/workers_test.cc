@@ -128,13 +128,7 @@ StreamRun Parallel(const std::vector<std::string>& lines, size_t threads, size_t
   std::vector<OutputRecord> records;
   size_t submitted = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
-    while (submitted < lines.size() && !workers.Full()) {
-      Workers::Slot& slot = workers.Acquire();
-      slot.storage = lines[submitted];
-      slot.message = {slot.storage, {}, {"in", 0, static_cast<int64_t>(submitted), 0}};
-      workers.Submit();
-      ++submitted;
-    }
+    SubmitAhead(workers, lines, &submitted);  // stream_run.h's
     Workers::Slot& slot = workers.Front();
     records.clear();
     pipeline.Finish(slot.message, &slot.prepared, &records, &slot.result);
