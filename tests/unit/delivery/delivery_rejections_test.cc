@@ -51,6 +51,7 @@ TEST(DeliveryTracker, CountsOnlyItsBatchsChangelogReachAndRefusals) {
       Report(2, 0, RecordKind::kEvent, 0, -1, RdKafka::ERR__MSG_TIMED_OUT));  // not for good
   EXPECT_EQ(tracker.Reached(), (std::map<int32_t, int64_t>{{1, 10}}));
   EXPECT_EQ(tracker.failed(), 3u);
+  EXPECT_EQ(tracker.BatchFailed(), 2u);  // the older batch's refusal left out
   const std::vector<RecordRejection> rejections = tracker.TakeRejections();
   ASSERT_EQ(rejections.size(), 1u);
   EXPECT_EQ(rejections[0].input, 1u);
@@ -58,6 +59,7 @@ TEST(DeliveryTracker, CountsOnlyItsBatchsChangelogReachAndRefusals) {
   EXPECT_TRUE(tracker.TakeRejections().empty());
   tracker.StartBatch(3);
   EXPECT_TRUE(tracker.Reached().empty());
+  EXPECT_EQ(tracker.BatchFailed(), 0u);
 }
 
 RecordRejection Refused(uint32_t input) {
