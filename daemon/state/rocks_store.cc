@@ -13,6 +13,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "common/log.h"
 #include "state/store.h"
@@ -127,7 +128,7 @@ class RocksStore final : public StateStore {
   // Encoded here, once: Commit() writes these bytes, and `dedupd run` sends
   // the same bytes to the changelog (StagedRecord).
   void Put(const UrlState& s) override {
-    Staged& staged = staged_[s.canonical_url];
+    Staged& staged = Stage(s.canonical_url);
     staged.state = s;
     if (defer_encoding_) {
       ++staged.unadopted;
@@ -204,12 +205,12 @@ class RocksStore final : public StateStore {
       return false;
     }
     last_error_.reset();
-    staged_.clear();
+    RecycleStaged();
     // A batch far larger than usual (a restore's) is not kept.
     if (batch.GetDataSize() > kKeptBatchBytes) batch_ = rocksdb::WriteBatch();
     return true;
   }
-  void Rollback() override { staged_.clear(); }
+  void Rollback() override { RecycleStaged(); }
   std::optional<StoreError> CheckWritable() override {
     if (auto low = LowSpace()) return low;
     if (!needs_reopen_ && db_) return std::nullopt;
@@ -339,7 +340,49 @@ class RocksStore final : public StateStore {
     using is_transparent = void;
     size_t operator()(std::string_view url) const { return std::hash<std::string_view>()(url); }
   };
-  std::unordered_map<std::string, Staged, UrlHash, std::equal_to<>> staged_;
+  using StagedMap = std::unordered_map<std::string, Staged, UrlHash, std::equal_to<>>;
+  StagedMap staged_;
+  // The entries of committed (or rolled back) batches, kept with their
+  // buffers: a Put() of a new URL takes one, and copying a state into it
+  // reuses the capacity of its strings and vectors. A fresh entry per page,
+  // destroyed at the commit, cost a malloc and a free per string and vector
+  // of every state: ~2.5% of `dedupd run`'s CPU, on the loop thread
+  // (docs/benchmarks.md, session 12). Bounded: up to kMaxSpare entries, none
+  // holding more than kMaxSpareBytes.
+  static constexpr size_t kMaxSpare = 4096;
+  static constexpr size_t kMaxSpareBytes = 256u << 10;
+  std::vector<StagedMap::node_type> spare_;
+  // The staged entry of `url`: the one staged already, else a spare one
+  // (recycled), else a new one.
+  Staged& Stage(std::string_view url) {
+    if (auto it = staged_.find(url); it != staged_.end()) return it->second;
+    if (spare_.empty()) return staged_.try_emplace(std::string(url)).first->second;
+    StagedMap::node_type node = std::move(spare_.back());
+    spare_.pop_back();
+    node.key().assign(url);
+    node.mapped().unadopted = 0;
+    return staged_.insert(std::move(node)).position->second;
+  }
+  // Empties staged_ into spare_ (what the bounds turn away is freed).
+  void RecycleStaged() {
+    while (!staged_.empty()) {
+      StagedMap::node_type node = staged_.extract(staged_.begin());
+      if (spare_.size() < kMaxSpare && HeldBytes(node.mapped()) <= kMaxSpareBytes) {
+        spare_.push_back(std::move(node));
+      }
+    }
+  }
+  static size_t HeldBytes(const Staged& staged) {
+    const UrlState& s = staged.state;
+    size_t bytes = staged.record.capacity() + s.text.capacity() + s.title.capacity() +
+                   s.canonical_url.capacity() + s.site.capacity() +
+                   s.history.capacity() * sizeof(ContentHash128) +
+                   (s.paragraph_hashes.capacity() + s.line_hashes.capacity()) * sizeof(uint64_t) +
+                   s.sketch.capacity() * sizeof(uint32_t) +
+                   s.versions.capacity() * sizeof(VersionRecord);
+    for (const VersionRecord& v : s.versions) bytes += v.text.capacity() + v.copy_of.capacity();
+    return bytes;
+  }
   // Commit()'s, reused (its buffer keeps its capacity), up to this size.
   static constexpr size_t kKeptBatchBytes = 64u << 20;
   rocksdb::WriteBatch batch_;

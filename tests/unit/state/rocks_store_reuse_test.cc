@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "state/store.h"
 #include "unit/counting_new.h"
@@ -99,6 +100,79 @@ TEST_F(RocksStoreReuse, AdoptRecordAndStagedRecordAllocateNothing) {
   const UrlState* peeked = store_->Peek(url);
   ASSERT_NE(peeked, nullptr);
   EXPECT_EQ(peeked->text, v1.text);
+}
+
+// `dedupd run` stages a copy of every stored page's state until the commit
+// (reads see staged writes). The copies go into the entries of earlier
+// batches, whose strings and vectors keep their capacity: once a batch of the
+// same shape has been committed, staging the next allocates nothing, and what
+// a recycled entry held before (more versions, a longer text) does not show.
+TEST_F(RocksStoreReuse, PutIntoACommittedBatchsEntriesAllocatesNothing) {
+  store_->DeferEncoding();
+  std::string error;
+  constexpr int kPages = 50;
+  auto page = [](int batch, int i, size_t versions) {
+    UrlState s = ReuseVersion(static_cast<uint32_t>(versions), std::string(3000, 'a' + batch));
+    // URLs of one length: a recycled key or URL that is too short grows,
+    // as it may in a real stream.
+    s.canonical_url += "?batch=" + std::to_string(batch) + "&page=" + std::to_string(100 + i);
+    for (size_t v = 1; v <= versions; ++v) {
+      VersionRecord record;
+      record.version = static_cast<uint32_t>(v);
+      record.text = std::string(500, 'v');
+      record.copy_of = "https://b.example/a-copied-page-with-a-long-url/" + std::to_string(v);
+      s.versions.push_back(record);
+    }
+    return s;
+  };
+  // Batch 0: three versions each, committed (its entries are kept).
+  for (int i = 0; i < kPages; ++i) store_->Put(page(0, i, 3));
+  ASSERT_TRUE(store_->Commit({}, &error)) << error;
+  // Batch 1: other URLs, one version each, built before counting.
+  std::vector<UrlState> next;
+  for (int i = 0; i < kPages; ++i) next.push_back(page(1, i, 1));
+  {
+    CountingNew counting;
+    for (const UrlState& s : next) store_->Put(s);
+    EXPECT_EQ(counting.Count(), 0u);
+  }
+  // What is staged is batch 1's states, whole, before and after the commit.
+  for (const UrlState& s : next) {
+    const UrlState* staged = store_->Peek(s.canonical_url);
+    ASSERT_NE(staged, nullptr);
+    EXPECT_EQ(EncodeUrlState(*staged), EncodeUrlState(s));
+  }
+  ASSERT_TRUE(store_->Commit({}, &error)) << error;
+  for (int i : {0, kPages - 1}) {
+    auto committed = store_->Get(next[i].canonical_url);
+    ASSERT_TRUE(committed.has_value());
+    EXPECT_EQ(committed->versions.size(), 1u);
+    EXPECT_EQ(committed->text, next[i].text);
+    EXPECT_EQ(EncodeUrlState(*committed), EncodeUrlState(next[i]));
+    auto earlier = store_->Get(page(0, i, 3).canonical_url);
+    ASSERT_TRUE(earlier.has_value());
+    EXPECT_EQ(earlier->versions.size(), 3u);
+  }
+}
+
+// A rolled-back batch's entries are recycled too, and what it staged is gone.
+TEST_F(RocksStoreReuse, RollbackRecyclesAndForgets) {
+  store_->DeferEncoding();
+  const UrlState v1 = ReuseVersion(1, std::string(4000, 'y'));
+  store_->Put(v1);
+  store_->Rollback();
+  EXPECT_EQ(store_->Peek(v1.canonical_url), nullptr);
+  UrlState other = v1;
+  other.canonical_url.back() = 'X';  // another URL of the same length
+  {
+    CountingNew counting;
+    store_->Put(other);
+    EXPECT_EQ(counting.Count(), 0u);
+  }
+  std::string error;
+  ASSERT_TRUE(store_->Commit({}, &error)) << error;
+  EXPECT_FALSE(store_->Get(v1.canonical_url).has_value());
+  ASSERT_TRUE(store_->Get(other.canonical_url).has_value());
 }
 
 }  // namespace
