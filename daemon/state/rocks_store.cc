@@ -348,10 +348,13 @@ class RocksStore final : public StateStore {
   // destroyed at the commit, cost a malloc and a free per string and vector
   // of every state: ~2.5% of `dedupd run`'s CPU, on the loop thread
   // (docs/benchmarks.md, session 12). Bounded: up to kMaxSpare entries, none
-  // holding more than kMaxSpareBytes.
+  // holding more than kMaxSpareBytes, kMaxSpareTotalBytes in all (a batch
+  // of large pages is freed at its commit, as before, not kept).
   static constexpr size_t kMaxSpare = 4096;
   static constexpr size_t kMaxSpareBytes = 256u << 10;
+  static constexpr size_t kMaxSpareTotalBytes = 64u << 20;
   std::vector<StagedMap::node_type> spare_;
+  size_t spare_bytes_ = 0;  // HeldBytes() of the entries in spare_
   // The staged entry of `url`: the one staged already, else a spare one
   // (recycled), else a new one.
   Staged& Stage(std::string_view url) {
@@ -359,6 +362,7 @@ class RocksStore final : public StateStore {
     if (spare_.empty()) return staged_.try_emplace(std::string(url)).first->second;
     StagedMap::node_type node = std::move(spare_.back());
     spare_.pop_back();
+    spare_bytes_ -= HeldBytes(node.mapped());
     node.key().assign(url);
     node.mapped().unadopted = 0;
     return staged_.insert(std::move(node)).position->second;
@@ -367,7 +371,10 @@ class RocksStore final : public StateStore {
   void RecycleStaged() {
     while (!staged_.empty()) {
       StagedMap::node_type node = staged_.extract(staged_.begin());
-      if (spare_.size() < kMaxSpare && HeldBytes(node.mapped()) <= kMaxSpareBytes) {
+      const size_t bytes = HeldBytes(node.mapped());
+      if (spare_.size() < kMaxSpare && bytes <= kMaxSpareBytes &&
+          spare_bytes_ + bytes <= kMaxSpareTotalBytes) {
+        spare_bytes_ += bytes;
         spare_.push_back(std::move(node));
       }
     }

@@ -175,5 +175,29 @@ TEST_F(RocksStoreReuse, RollbackRecyclesAndForgets) {
   ASSERT_TRUE(store_->Get(other.canonical_url).has_value());
 }
 
+// The spare entries are bounded: one that holds a large page (over 256 KiB)
+// is freed at the commit, as before, so the next Put() allocates afresh.
+TEST_F(RocksStoreReuse, AnEntryHoldingALargePageIsNotKept) {
+  store_->DeferEncoding();
+  std::string error;
+  UrlState large = ReuseVersion(1, std::string(300u << 10, 'L'));
+  store_->Put(large);
+  ASSERT_TRUE(store_->Commit({}, &error)) << error;
+  UrlState small = ReuseVersion(1, std::string(4000, 's'));
+  small.canonical_url.back() = 'X';  // another URL of the same length
+  {
+    CountingNew counting;
+    store_->Put(small);
+    EXPECT_GT(counting.Count(), 0u);
+  }
+  ASSERT_TRUE(store_->Commit({}, &error)) << error;
+  small.canonical_url.back() = 'Y';  // and now a small entry was kept
+  {
+    CountingNew counting;
+    store_->Put(small);
+    EXPECT_EQ(counting.Count(), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace dedupd::state
