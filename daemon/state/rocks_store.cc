@@ -353,16 +353,20 @@ class RocksStore final : public StateStore {
   static constexpr size_t kMaxSpare = 4096;
   static constexpr size_t kMaxSpareBytes = 256u << 10;
   static constexpr size_t kMaxSpareTotalBytes = 64u << 20;
-  std::vector<StagedMap::node_type> spare_;
-  size_t spare_bytes_ = 0;  // HeldBytes() of the entries in spare_
+  struct Spare {
+    StagedMap::node_type node;
+    size_t bytes;  // HeldBytes(), taken when it was kept
+  };
+  std::vector<Spare> spare_;
+  size_t spare_bytes_ = 0;  // the sum of spare_'s bytes
   // The staged entry of `url`: the one staged already, else a spare one
   // (recycled), else a new one.
   Staged& Stage(std::string_view url) {
     if (auto it = staged_.find(url); it != staged_.end()) return it->second;
     if (spare_.empty()) return staged_.try_emplace(std::string(url)).first->second;
-    StagedMap::node_type node = std::move(spare_.back());
+    StagedMap::node_type node = std::move(spare_.back().node);
+    spare_bytes_ -= spare_.back().bytes;
     spare_.pop_back();
-    spare_bytes_ -= HeldBytes(node.mapped());
     node.key().assign(url);
     node.mapped().unadopted = 0;
     return staged_.insert(std::move(node)).position->second;
@@ -375,7 +379,7 @@ class RocksStore final : public StateStore {
       if (spare_.size() < kMaxSpare && bytes <= kMaxSpareBytes &&
           spare_bytes_ + bytes <= kMaxSpareTotalBytes) {
         spare_bytes_ += bytes;
-        spare_.push_back(std::move(node));
+        spare_.push_back({std::move(node), bytes});
       }
     }
   }
