@@ -1,8 +1,8 @@
 // What workers_test.cc and prefetch_test.cc share to compare a stream's
 // outputs one page after the other with the outputs through app::Workers:
 // the pipeline's options (a fixed clock), a page's outputs as one string,
-// the lines submitted ahead into the ring, the loop `dedupd run` drives the workers with, and the
-// comparison.
+// the lines submitted ahead into the ring, the loop `dedupd run` drives the
+// workers with, and the comparison.
 //
 //   std::vector<std::string> out = RunPipelined(&detector, lines, 2, 0);
 //   ExpectSameOutputs(serial, out, "corpus, 2 threads");
