@@ -688,6 +688,30 @@ size_t NextControlCandidate(const unsigned char* p, size_t i, size_t n) {
   return n;
 }
 
+// Before a control is removed: a multi-byte sequence the control cut short
+// (a lead byte at the end of *out still waiting for continuation bytes) is
+// decoded now, as it would be with the control still after it. Otherwise the
+// bytes that follow the control would complete it: C2, NUL, 9C would become
+// U+009C, a control again, and E4 B8, NUL, AD a CJK character that was never
+// on the page.
+void RepairCutSequence(std::string* out) {
+  const size_t n = out->size();
+  size_t lead = n;
+  for (size_t back = 1; back <= 3 && back <= n; ++back) {
+    const auto c = static_cast<unsigned char>((*out)[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    if (c >= 0xC0) lead = n - back;
+    break;
+  }
+  if (lead == n) return;
+  const auto c = static_cast<unsigned char>((*out)[lead]);
+  const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+  if (n - lead >= need) return;  // complete (or invalid, which repair sees the same)
+  const std::string repaired = RepairUtf8(std::string_view(*out).substr(lead));
+  out->resize(lead);
+  out->append(repaired);
+}
+
 }  // namespace
 
 bool internal::WithoutControls(std::string_view html, std::string* out) {
@@ -715,6 +739,7 @@ bool internal::WithoutControls(std::string_view html, std::string* out) {
   out->assign(html.substr(0, i));
   while (i < n) {
     if (is_control(i, &len)) {
+      RepairCutSequence(out);
       if (len == 2 && p[i + 1] == 0x85) out->push_back(' ');
       i += len;
       continue;

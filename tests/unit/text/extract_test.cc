@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "text/internal/html_stream.h"
 #include "text/normalize.h"
 #include "text/segment.h"
 #include "unit/text/text_test_util.h"
@@ -52,6 +53,34 @@ TEST(ExtractHtml, ControlCharactersGiveThePlainTextContentKey) {
   }
   // Without controls nothing is rewritten: entities and markup as before.
   EXPECT_THAT(Texts(ExtractHtml("<p>a &amp; b\tc</p>")), ElementsAre("a & b c"));
+}
+
+// A control removed from the middle of a multi-byte sequence must not join
+// the bytes around it into a character (found by fuzz_extract: C2, NULs, 9C
+// became U+009C, which the reference turns into U+FFFD and the streaming pass
+// kept). The cut sequence is decoded as if the control were still there.
+TEST(ExtractHtml, ARemovedControlDoesNotJoinTheBytesAroundIt) {
+  using namespace std::string_literals;
+  const std::string cases[] = {
+      "a\xC2\x00\x00\x9C b"s,      // lone lead, NULs, lone continuation
+      "a\xE4\xB8\x00\xAD b"s,      // would become U+4E2D
+      "a\xF0\x9F\x01\x98\x80 b"s,  // would become U+1F600
+      "a\xE4\xB8\xC2\x80\xAD b"s,  // a C1 control in the middle
+      "a\xE4\xB8\x7F\x7F\xAD b"s,  // DEL
+  };
+  for (const std::string& words : cases) {
+    const std::string html = "<p>" + words + "</p>";
+    const ExtractedText streamed = ExtractHtml(html);
+    const ExtractedText reference = internal::ExtractHtmlReference(html);
+    EXPECT_EQ(streamed.blocks, reference.blocks) << html;
+    EXPECT_EQ(ContentKeyOf(streamed), ContentKeyOf(SplitPlainText(words))) << html;
+    ASSERT_EQ(streamed.blocks.size(), 1u) << html;
+    const std::string& text = streamed.blocks[0].text;
+    EXPECT_EQ(text.find("\xE4\xB8\xAD"), std::string::npos) << text;
+    EXPECT_EQ(text.find("\xF0\x9F\x98\x80"), std::string::npos) << text;
+    EXPECT_EQ(text.find("\xC2\x9C"), std::string::npos) << text;
+    EXPECT_NE(text.find("\xEF\xBF\xBD"), std::string::npos) << text;  // U+FFFD
+  }
 }
 
 TEST(ExtractHtml, DecodesEntities) {
