@@ -989,6 +989,9 @@ class StreamExtractor {
 
   // Where raw text (RAWTEXT / RCDATA) of element `lower` ends: at "</lower"
   // followed by whitespace, '/' or '>'; the end of the document if never.
+  // "</lower" that the document ends right after is text (the end tag name
+  // state's "anything else" at EOF), as in gumbo: "<title>a</title" is titled
+  // "a</title".
   size_t RawTextEnd(std::string_view lower, size_t from) const {
     size_t at = from;
     for (;;) {
@@ -1003,7 +1006,7 @@ class StreamExtractor {
     if (at + 2 + lower.size() > s_.size() || s_[at + 1] != '/') return false;
     if (!MatchesIgnoreCase(s_, at + 2, lower)) return false;
     const size_t after = at + 2 + lower.size();
-    return after >= s_.size() || IsHtmlSpace(s_[after]) || s_[after] == '/' || s_[after] == '>';
+    return after < s_.size() && (IsHtmlSpace(s_[after]) || s_[after] == '/' || s_[after] == '>');
   }
 
   bool IsStartTagOf(std::string_view lower, size_t at) const {

@@ -308,6 +308,14 @@ TEST(HtmlStream, TrickyMarkupMatchesTheReference) {
       "<a>1<a>2</p>3</a>4",
       // Found by fuzz_extract: text buffered before </form> inside <pre>.
       "<pre>x<form>a</form>b</pre>",
+      // Found by fuzz_extract: an end tag's name that the document ends right
+      // after is text (not so with a space or '/' after it: the tag is dropped).
+      "<head><title>a</title",
+      "<title>a</title ",
+      "<title>a</title/",
+      "<textarea>a</textarea",
+      "<xmp>a</xmp",
+      "<p>x<script>a</script",
   };
   for (const char* html : cases) ExpectSame(html);
 }
