@@ -28,7 +28,15 @@ window (DIR/LABEL-MODE-ROUND.data; --perf-call-graph dwarf to see the callers
 inside libraries built without frame pointers). --latency 0.5,1 then runs each build
 that exports dedupd_event_latency_seconds again, on a fresh topic, fed at
 that fraction of its own median rate (kcat -P fed line by line at a steady
-pace), and reports p50/p99 of the histogram (interpolated within buckets)."""
+pace), and reports p50/p99 of the histogram (interpolated within buckets).
+
+Warm-up: a broker started a minute ago spends much of its CPU compiling
+(in the first 30,000-page dedupd run, 57% of its samples were its C1/C2
+JIT threads, and its CPU per page was 4x that of a warm one). Before
+anything is measured, kcat reads the topic once and the first build runs
+--warmup-runs times (3) in every mode, each into its own topics; their
+figures are kept under "warmup". --perf-broker DIR records the broker during
+each run (bench/e2e/broker_threads.py splits the profiles by JVM thread)."""
 import argparse
 import json
 import os
@@ -151,8 +159,14 @@ def main():
     ap.add_argument("--perf-call-graph", default="fp",
                     help="perf record --call-graph: fp (default), or dwarf (callers through libraries "
                          "built without frame pointers, e.g. libzstd; large files: use a smaller --input)")
+    ap.add_argument("--perf-broker", help="directory for perf record profiles of the broker (JVM) during "
+                                          "each run's processing window; its JIT symbols are written to "
+                                          "/tmp/perf-PID.map (jcmd Compiler.perfmap) before it stops")
     ap.add_argument("--latency", default="", help="fractions of the measured rate, e.g. 0.5,1")
     ap.add_argument("--latency-builds", default="", help="labels of the builds to measure latency of (all)")
+    ap.add_argument("--warmup-runs", type=int, default=3,
+                    help="unmeasured runs of the first build, each mode, before the measured ones: "
+                         "the broker's JIT compiles its produce and transaction paths meanwhile")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per dedupd run")
     ap.add_argument("--poll-interval", type=float, default=0.2,
                     help="seconds between two reads of dedupd's /metrics during a run (0.05 until "
@@ -226,14 +240,15 @@ def main():
             time.sleep(0.2)
         return events
 
-    def run_once(build, mode, rnd, topic):
-        tag = f"{build['label']}-{mode.replace('_', '-')}-{rnd}" if not single else mode.replace("_", "-")
+    def run_once(build, mode, rnd, topic, tag=None):
+        if tag is None:
+            tag = f"{build['label']}-{mode.replace('_', '-')}-{rnd}" if not single else mode.replace("_", "-")
         progress(f"dedupd run {tag}")
         t_launch = time.perf_counter()
         proc, port, log_path = start_dedupd(build, mode, tag, topic)
         t_first = t_done = None
         cpu_first = broker_first = None
-        perf = None
+        perf = perf_broker = None
         deadline = t_launch + args.timeout
         last = 0
         while time.perf_counter() < deadline:
@@ -250,6 +265,12 @@ def main():
                                              "--call-graph", args.perf_call_graph, "-p", str(proc.pid),
                                              "-o", os.path.join(args.perf, f"{tag}.data")],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                if args.perf_broker:
+                    os.makedirs(args.perf_broker, exist_ok=True)
+                    perf_broker = subprocess.Popen(
+                        ["perf", "record", "-e", "cpu-clock", "-g", "-p", str(broker_pid),
+                         "-o", os.path.join(args.perf_broker, f"{tag}-broker.data")],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if c is not None and c >= n:
                 t_done = now
                 break
@@ -263,9 +284,10 @@ def main():
             proc.kill()
             sys.exit(f"e2e: dedupd {tag} did not process {n} messages in {args.timeout} s")
         cpu_done, broker_done = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
-        if perf is not None:
-            perf.send_signal(signal.SIGINT)
-            perf.wait()
+        for p in (perf, perf_broker):
+            if p is not None:
+                p.send_signal(signal.SIGINT)
+                p.wait()
         rss = rss_bytes(proc.pid)
         # every input's event, committed: wait for the last commit
         events = committed_events(tag, n)
@@ -280,7 +302,7 @@ def main():
         run = {"label": build["label"], "mode": mode, "round": rnd, "flags": build["flags"],
                "startup_seconds": t_first - t_launch, "processing_seconds": secs,
                "pages_per_s": n / secs, "mb_per_s": value_bytes / secs / 1e6,
-               "ratio_to_kcat": (n / secs) / result["kcat"]["pages_per_s"],
+               "ratio_to_kcat": (n / secs) / result["kcat"]["pages_per_s"] if "kcat" in result else None,
                "dedupd_cpu_seconds": cpu_done - cpu_first, "broker_cpu_seconds": broker_done - broker_first,
                "dedupd_cpu_ms_per_page": (cpu_done - cpu_first) * 1000 / n,
                "broker_cpu_ms_per_page": (broker_done - broker_first) * 1000 / n,
@@ -359,6 +381,24 @@ def main():
         if have != n:
             sys.exit(f"e2e: topic holds {have} messages, expected {n}")
 
+        # A broker started a minute ago is not what dedupd meets in production:
+        # in the first 30,000-page run, half of the broker's CPU was its JIT
+        # compilers (C1/C2 threads), 26% still in the third (docs/benchmarks.md,
+        # "Session 13"). Unmeasured runs over the same topic first: a kcat read
+        # (the fetch path) and dedupd in every mode (produce, transactions,
+        # offset commits), each into its own topics.
+        result["warmup"] = []
+        if args.warmup_runs > 0:
+            progress("warm-up: kcat read")
+            with open(os.devnull, "wb") as devnull:
+                subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
+                               stdout=devnull, stderr=subprocess.DEVNULL, check=True)
+        for i in range(args.warmup_runs):
+            for mode in [m for m in args.modes.split(",") if m]:
+                w = run_once(builds[0], mode, i, topic, tag=f"warmup-{mode.replace('_', '-')}-{i}")
+                result["warmup"].append({k: w[k] for k in ("mode", "round", "pages_per_s",
+                                                            "dedupd_cpu_ms_per_page", "broker_cpu_ms_per_page")})
+
         # the yardstick: kcat reading the topic from the beginning to the end
         rounds, kcat_cpu, broker_cpu = [], [], []
         for i in range(args.kcat_rounds):
@@ -408,6 +448,9 @@ def main():
                     rate = summary[build["label"]][mode]["pages_per_s"] * fraction
                     result["latency"].append(run_latency(build, mode, fraction, rate))
     finally:
+        if args.perf_broker:
+            subprocess.run(["jcmd", str(broker_pid), "Compiler.perfmap"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run([os.path.join(ROOT, "scripts", "kafka"), "stop", "--dir", kdir],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(args.json, "w") as f:
