@@ -592,7 +592,10 @@ std::string DescribeSettings() {
         << s.description << " |\n";
   }
   out << "| `kafka.consumer.*`, `kafka.producer.*`, `kafka.common.*` | string | | any librdkafka "
-         "property | passed to librdkafka unchanged (SASL, TLS, timeouts) |\n";
+         "property | passed to librdkafka unchanged (SASL, TLS, timeouts); where dedupd's "
+         "default differs from librdkafka's (producer `linger.ms` 50, consumers' "
+         "`queued.max.messages.kbytes` 262144, `reconnect.backoff.max.ms` 1000: docs/kafka.md), "
+         "the value set here wins |\n";
   return out.str();
 }
 

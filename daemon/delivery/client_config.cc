@@ -34,6 +34,21 @@ kafka::Props ProducerProps(const kafka::Props& common, const kafka::Props& produ
   return p;
 }
 
+namespace {
+
+// librdkafka 2.0.2 stops fetching a partition once its local queue holds
+// queued.max.messages.kbytes (default 64 MiB) and looks again only at the
+// broker thread's next wake-up, up to a second later (rd_kafka_max_block_ms;
+// 2.2 added fetch.queue.backoff.ms for it). A consumer that is behind and
+// reads more than the queue holds in that second drains it and waits: dedupd
+// at ~75 MB/s of input (2 threads here) waited ~0.15 s of every second in
+// Consume(), and a faster one would be capped near 64 MB/s. 256 MiB covers a
+// second up to 256 MB/s; the queue fills only while the consumer is behind
+// (docs/kafka.md, "Fetch queue").
+constexpr const char* kFetchQueueKbytes = "262144";
+
+}  // namespace
+
 kafka::Props ConsumerProps(kafka::Props c, const std::string& group_id,
                            const std::string& group_instance_id,
                            std::chrono::milliseconds statistics_interval) {
@@ -42,6 +57,7 @@ kafka::Props ConsumerProps(kafka::Props c, const std::string& group_id,
   c["enable.auto.offset.store"] = "false";
   c.try_emplace("isolation.level", "read_committed");
   c.try_emplace("auto.offset.reset", "earliest");
+  c.try_emplace("queued.max.messages.kbytes", kFetchQueueKbytes);
   // Rolling restarts without stopping the world (docs/kafka.md, "Rolling
   // restarts"): cooperative rebalancing moves only the partitions that
   // change owner while the others keep being consumed, and a static member
@@ -61,6 +77,7 @@ kafka::Props ConsumerProps(kafka::Props c, const std::string& group_id,
 kafka::Props ReaderProps(const kafka::Props& common, const kafka::Props& consumer) {
   kafka::Props props = common;
   for (const auto& [k, v] : consumer) props[k] = v;
+  props.try_emplace("queued.max.messages.kbytes", kFetchQueueKbytes);  // a restore is a catch-up
   return props;
 }
 

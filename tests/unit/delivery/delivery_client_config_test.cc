@@ -13,8 +13,12 @@ namespace {
 TEST(ClientConfig, ReaderPropsConfAndMessageMaxBytes) {
   const kafka::Props r = ReaderProps({{"client.id", "c"}, {"fetch.max.bytes", "1"}},
                                      {{"fetch.max.bytes", "2"}, {"isolation.level", "x"}});
-  EXPECT_EQ(r,
-            (kafka::Props{{"client.id", "c"}, {"fetch.max.bytes", "2"}, {"isolation.level", "x"}}));
+  EXPECT_EQ(r, (kafka::Props{{"client.id", "c"},
+                             {"fetch.max.bytes", "2"},
+                             {"isolation.level", "x"},
+                             {"queued.max.messages.kbytes", "262144"}}));
+  EXPECT_EQ(ReaderProps({}, {{"queued.max.messages.kbytes", "1024"}})["queued.max.messages.kbytes"],
+            "1024");
   auto bad = ClientConf({{"no.such.property", "1"}}, nullptr);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().find("no.such.property"), std::string::npos) << bad.error();
@@ -59,6 +63,9 @@ TEST(ClientConfig, ConsumerCommitsNothingByItselfAndIsStaticOnlyWithAnInstanceId
   EXPECT_EQ(c["isolation.level"], "read_committed");
   EXPECT_EQ(c["partition.assignment.strategy"], "cooperative-sticky");
   EXPECT_EQ(c["statistics.interval.ms"], "5000");
+  // A second of catch-up at 256 MB/s before librdkafka's fetcher stops and
+  // naps (client_config.cc, kFetchQueueKbytes; docs/kafka.md, "Fetch queue").
+  EXPECT_EQ(c["queued.max.messages.kbytes"], "262144");
   EXPECT_EQ(c.count("group.instance.id"), 0u);
   EXPECT_EQ(c.count("session.timeout.ms"), 0u);
   c = ConsumerProps({{"partition.assignment.strategy", "range"}}, "dedupd", "dedupd-1",
@@ -66,6 +73,9 @@ TEST(ClientConfig, ConsumerCommitsNothingByItselfAndIsStaticOnlyWithAnInstanceId
   EXPECT_EQ(c["group.instance.id"], "dedupd-1");
   EXPECT_EQ(c["session.timeout.ms"], "120000");
   EXPECT_EQ(c["partition.assignment.strategy"], "range");
+  c = ConsumerProps({{"queued.max.messages.kbytes", "65536"}}, "dedupd", "",
+                    std::chrono::milliseconds(0));
+  EXPECT_EQ(c["queued.max.messages.kbytes"], "65536") << "the operator's tuning wins";
 }
 
 }  // namespace
