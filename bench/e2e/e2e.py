@@ -9,7 +9,7 @@ to the end, once per processing mode, each from an empty state.
 
 Timing of a dedupd run: its /metrics counter dedupd_input_messages_total is
 polled every --poll-interval (0.2 s; every 10 ms until the first message is
-seen); "processing" is from the first poll that sees a message
+seen and once the last is due within two intervals); "processing" is from the first poll that sees a message
 to the first that sees all N (start-up, group join and the fingerprint-topic
 bootstrap are reported separately as "start-up"). Afterwards the committed
 (read_committed) page-events are counted and must equal N. CPU seconds of
@@ -279,7 +279,14 @@ def main():
                 last = c
             # Until the first message is seen, poll every 10 ms: a fast run of a
             # small stream can otherwise be over between two polls (processing 0 s).
-            time.sleep(args.poll_interval if t_first is not None else min(args.poll_interval, 0.01))
+            # Likewise once the end is due within two intervals: with 0.2 s polls
+            # throughout, a 2.5 s run's time came in 0.2 s steps (the rates of a
+            # series fell on 10.5k, 11.3k, 12.2k pages/s), an 8% resolution.
+            fine = t_first is None
+            if not fine and c is not None and c > 0 and now > t_first:
+                rate = c / (now - t_first)
+                fine = (n - c) / rate < 2 * args.poll_interval
+            time.sleep(min(args.poll_interval, 0.01) if fine else args.poll_interval)
         if t_done is None:
             proc.kill()
             sys.exit(f"e2e: dedupd {tag} did not process {n} messages in {args.timeout} s")
