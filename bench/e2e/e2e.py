@@ -73,6 +73,16 @@ def cpu_seconds(pid):
         return None
 
 
+def proc_stat(pid):
+    """(user, system) CPU seconds and minor page faults of a process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) / TICK, int(fields[12]) / TICK, int(fields[7])  # utime, stime, minflt
+    except OSError:
+        return None
+
+
 def rss_bytes(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -247,7 +257,7 @@ def main():
         t_launch = time.perf_counter()
         proc, port, log_path = start_dedupd(build, mode, tag, topic)
         t_first = t_done = None
-        cpu_first = broker_first = None
+        cpu_first = broker_first = stat_first = None
         perf = perf_broker = None
         deadline = t_launch + args.timeout
         last = 0
@@ -259,6 +269,7 @@ def main():
             if c is not None and c > 0 and t_first is None:
                 t_first = now
                 cpu_first, broker_first = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
+                stat_first = proc_stat(proc.pid)
                 if args.perf:
                     os.makedirs(args.perf, exist_ok=True)
                     perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock",
@@ -291,6 +302,7 @@ def main():
             proc.kill()
             sys.exit(f"e2e: dedupd {tag} did not process {n} messages in {args.timeout} s")
         cpu_done, broker_done = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
+        stat_done = proc_stat(proc.pid)
         for p in (perf, perf_broker):
             if p is not None:
                 p.send_signal(signal.SIGINT)
@@ -312,6 +324,12 @@ def main():
                "ratio_to_kcat": (n / secs) / result["kcat"]["pages_per_s"] if "kcat" in result else None,
                "dedupd_cpu_seconds": cpu_done - cpu_first, "broker_cpu_seconds": broker_done - broker_first,
                "dedupd_cpu_ms_per_page": (cpu_done - cpu_first) * 1000 / n,
+               # of which in the kernel, and the minor page faults (memory the
+               # process touched for the first time, or again after returning it)
+               "dedupd_sys_ms_per_page": (stat_done[1] - stat_first[1]) * 1000 / n
+               if stat_first and stat_done else None,
+               "dedupd_minor_faults_per_page": (stat_done[2] - stat_first[2]) / n
+               if stat_first and stat_done else None,
                "broker_cpu_ms_per_page": (broker_done - broker_first) * 1000 / n,
                "rss_bytes": rss, "events_committed": events, "exit_code": proc.returncode,
                "commits": commits[1] if commits else None,
