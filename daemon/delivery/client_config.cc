@@ -44,7 +44,7 @@ namespace {
 // at ~75 MB/s of input (2 threads here) waited ~0.15 s of every second in
 // Consume(), and a faster one would be capped near 64 MB/s. 256 MiB covers a
 // second up to 256 MB/s; the queue fills only while the consumer is behind
-// (docs/kafka.md, "Fetch queue").
+// (docs/kafka.md, pitfall 11, "Fetch queue").
 constexpr const char* kFetchQueueKbytes = "262144";
 
 }  // namespace
