@@ -83,6 +83,36 @@ def proc_stat(pid):
         return None
 
 
+def io_bytes(pid):
+    """Bytes the process handed to write() (wchar) and sent to the block layer (write_bytes)."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            fields = dict(line.split(": ") for line in f.read().splitlines())
+        return int(fields["wchar"]), int(fields["write_bytes"])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def thread_cpu(pid):
+    """CPU seconds of a process's threads, summed by thread name (rdk:broker1,
+    rocksdb:high, ...; the main and worker threads are named dedupd)."""
+    by_name = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return by_name
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+            fields = rest.split()
+            name = head.split("(", 1)[1]
+            by_name[name] = by_name.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, IndexError, ValueError):
+            continue
+    return by_name
+
+
 def rss_bytes(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -181,6 +211,9 @@ def main():
     ap.add_argument("--poll-interval", type=float, default=0.2,
                     help="seconds between two reads of dedupd's /metrics during a run (0.05 until "
                          "session 8: rendering the metrics 20 times a second cost ~4%% of dedupd's CPU)")
+    ap.add_argument("--steady-from", type=float, default=0,
+                    help="also report CPU per page over the pages after this fraction of the run "
+                         "(e.g. 0.5: the second half), once the process has grown")
     ap.add_argument("--json", required=True)
     ap.add_argument("--progress", help="file to append progress lines to")
     args = ap.parse_args()
@@ -258,6 +291,7 @@ def main():
         proc, port, log_path = start_dedupd(build, mode, tag, topic)
         t_first = t_done = None
         cpu_first = broker_first = stat_first = None
+        steady = None
         perf = perf_broker = None
         deadline = t_launch + args.timeout
         last = 0
@@ -270,6 +304,7 @@ def main():
                 t_first = now
                 cpu_first, broker_first = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
                 stat_first = proc_stat(proc.pid)
+                io_first, threads_first = io_bytes(proc.pid), thread_cpu(proc.pid)
                 if args.perf:
                     os.makedirs(args.perf, exist_ok=True)
                     perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock",
@@ -282,6 +317,12 @@ def main():
                         ["perf", "record", "-e", "cpu-clock", "-g", "-p", str(broker_pid),
                          "-o", os.path.join(args.perf_broker, f"{tag}-broker.data")],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if (args.steady_from and steady is None and c is not None and c >= args.steady_from * n
+                    and c < n):
+                # The later part of the run, once the process has grown (its
+                # fetch queue, memtables and indexes touched for the first time)
+                steady = {"pages": c, "t": now, "cpu": cpu_seconds(proc.pid), "stat": proc_stat(proc.pid),
+                          "threads": thread_cpu(proc.pid)}
             if c is not None and c >= n:
                 t_done = now
                 break
@@ -303,6 +344,7 @@ def main():
             sys.exit(f"e2e: dedupd {tag} did not process {n} messages in {args.timeout} s")
         cpu_done, broker_done = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
         stat_done = proc_stat(proc.pid)
+        io_done, threads_done = io_bytes(proc.pid), thread_cpu(proc.pid)
         for p in (perf, perf_broker):
             if p is not None:
                 p.send_signal(signal.SIGINT)
@@ -331,6 +373,29 @@ def main():
                "dedupd_minor_faults_per_page": (stat_done[2] - stat_first[2]) / n
                if stat_first and stat_done else None,
                "broker_cpu_ms_per_page": (broker_done - broker_first) * 1000 / n,
+               # what dedupd wrote (the state store, its logs): handed to
+               # write(), and what reached the block layer
+               "dedupd_wchar_bytes_per_page": (io_done[0] - io_first[0]) / n
+               if io_first and io_done else None,
+               "dedupd_write_bytes_per_page": (io_done[1] - io_first[1]) / n
+               if io_first and io_done else None,
+               # CPU by thread name (a thread that ended in the window is missed)
+               "dedupd_thread_cpu_ms_per_page": {
+                   name: (secs_done - threads_first.get(name, 0.0)) * 1000 / n
+                   for name, secs_done in sorted(threads_done.items())
+                   if secs_done - threads_first.get(name, 0.0) > 0},
+               "steady": None if steady is None else {
+                   "from_page": steady["pages"], "pages": n - steady["pages"],
+                   "pages_per_s": (n - steady["pages"]) / (t_done - steady["t"]) if t_done > steady["t"] else None,
+                   "dedupd_cpu_ms_per_page": (cpu_done - steady["cpu"]) * 1000 / (n - steady["pages"]),
+                   "dedupd_sys_ms_per_page": (stat_done[1] - steady["stat"][1]) * 1000 / (n - steady["pages"])
+                   if steady["stat"] and stat_done else None,
+                   "dedupd_minor_faults_per_page": (stat_done[2] - steady["stat"][2]) / (n - steady["pages"])
+                   if steady["stat"] and stat_done else None,
+                   "dedupd_thread_cpu_ms_per_page": {
+                       name: (secs_done - steady["threads"].get(name, 0.0)) * 1000 / (n - steady["pages"])
+                       for name, secs_done in sorted(threads_done.items())
+                       if secs_done - steady["threads"].get(name, 0.0) > 0}},
                "rss_bytes": rss, "events_committed": events, "exit_code": proc.returncode,
                "commits": commits[1] if commits else None,
                "commit_seconds": commits[2] if commits else None,

@@ -4,6 +4,7 @@
 
    perf record -e cpu-clock -g -o scan.data dedupd scan stream.jsonl > /dev/null
    bench/path/perf-groups.py scan.data
+   bench/path/perf-groups.py run.data dedupd     # one thread name's samples
 
 Symbols are matched in order against the patterns below; the first match
 names the group."""
@@ -66,8 +67,14 @@ GROUPS = [
 
 
 def main():
-    out = subprocess.run(["perf", "report", "-i", sys.argv[1], "--no-children", "--sort", "dso,symbol",
-                          "--stdio", "-g", "none"], capture_output=True, text=True, check=True).stdout
+    # perf-groups.py PROFILE [THREAD_NAME]: with a thread name (dedupd,
+    # rdk:broker1, rocksdb:high, ...), only that thread's samples, still as a
+    # share of the whole profile's.
+    command = ["perf", "report", "-i", sys.argv[1], "--no-children", "--sort", "dso,symbol",
+               "--stdio", "-g", "none", "--percentage", "absolute"]
+    if len(sys.argv) > 2:
+        command += ["--comms", sys.argv[2]]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     totals = {}
     for line in out.splitlines():
         m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(\[.\])\s+(.*?)\s*(-\s+-\s*)?$", line)
