@@ -143,6 +143,7 @@ bool Daemon::Setup() {
 
   state::RocksStoreOptions store_options;
   store_options.min_free_bytes = cfg_.state.min_free_bytes;
+  store_options.blob_min_bytes = cfg_.state.blob_min_bytes;
   // The changelog and the offsets stored with every write make RocksDB's WAL
   // redundant here (docs/delivery.md, "The store is a cache").
   store_options.disable_wal = true;

@@ -100,6 +100,7 @@ int RunScan(const config::Settings& cfg, const ScanArgs& args) {
   } else {
     state::RocksStoreOptions options;
     options.min_free_bytes = cfg.state.min_free_bytes;
+    options.blob_min_bytes = cfg.state.blob_min_bytes;
     store = state::OpenRocksStore(args.state_dir, options, &error);
     if (!store) {
       log::Error("cannot open the state store", {{"error", error}});

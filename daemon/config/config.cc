@@ -97,6 +97,11 @@ const std::vector<Setting>& Table() {
        "stops with an error, run goes not-ready and waits (docs/delivery.md, Full disk); 0: only "
        "a failed write stops it",
        0, 1099511627776},
+      {"state.blob_min_bytes", Type::kInt, "1024",
+       "States stored in at least this many bytes go to RocksDB blob files, written once instead "
+       "of again at every compaction (docs/delivery.md, Blob files); 0: all in the tables. Takes "
+       "effect for what is written after a restart; a store written either way reads both",
+       0, 1073741824},
       {"state.history_versions", Type::kInt, "10",
        "Versions (with their text) kept per URL for the API and the page, the current one "
        "included; 1: only the current version's verdict and match; 0: no history (docs/api.md)",

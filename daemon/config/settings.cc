@@ -80,6 +80,7 @@ void BindSettings(Settings& s, Visitor& v) {
   v("state.dir", &s.state.dir);
   v("state.restore_timeout_ms", &s.state.restore_timeout);
   v("state.min_free_bytes", &s.state.min_free_bytes);
+  v("state.blob_min_bytes", &s.state.blob_min_bytes);
   v("state.history_versions", &s.state.history_versions);
   v("state.fingerprint_format", &s.state.fingerprint_format,
     Names<FingerprintFormat>(kFingerprintFormats));

@@ -114,6 +114,7 @@ struct Settings {
     std::string dir;
     std::chrono::milliseconds restore_timeout{};
     uint64_t min_free_bytes{};
+    uint64_t blob_min_bytes{};
     size_t history_versions{};
     FingerprintFormat fingerprint_format{};
     TextCompression text_compression{};

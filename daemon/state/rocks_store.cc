@@ -277,9 +277,11 @@ class RocksStore final : public StateStore {
     if (!db_) return 0;
     uint64_t bytes = 0;
     db_->GetIntProperty("rocksdb.total-sst-files-size", &bytes);
+    uint64_t blobs = 0;  // the values of blob_min_bytes or more
+    db_->GetIntProperty("rocksdb.total-blob-file-size", &blobs);
     uint64_t mem = 0;
     db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
-    return bytes + mem;
+    return bytes + blobs + mem;
   }
   size_t Count() override {
     if (!db_) return 0;
@@ -453,6 +455,22 @@ StateStorePtr OpenRocksStore(const std::string& dir, const RocksStoreOptions& st
   options.memtable_whole_key_filtering = true;
   options.memtable_prefix_bloom_size_ratio = 0.05;
   options.compression_per_level.clear();
+  // Most states are a few KiB (their texts) behind a key of ~60 bytes, and
+  // every compaction that moves a table down a level copies its values
+  // again: with the store growing, RocksDB's background threads became the
+  // largest cost of `run` after detection (0.020 ms a page in the second
+  // half of a 30,000-page run, a third of what `scan` spends on the page).
+  // In blob files a value is written once, at the flush; compactions move
+  // the key and a reference, and the garbage collection relocates only the
+  // live values of the oldest quarter of the blob files (RocksDB's default
+  // cutoff) when a compaction reaches them. Values are compressed already
+  // (no blob compression). docs/delivery.md, "Blob files"; figures in
+  // docs/benchmarks.md, "Session 14".
+  if (store_options.blob_min_bytes > 0) {
+    options.enable_blob_files = true;
+    options.min_blob_size = store_options.blob_min_bytes;
+    options.enable_blob_garbage_collection = true;
+  }
   // Created first: RocksDB logs an error for a missing directory even when
   // it goes on to create it.
   std::error_code ignored;

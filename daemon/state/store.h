@@ -143,6 +143,12 @@ struct RocksStoreOptions {
   // meets it. Never for `dedupd scan --state-dir`, whose store is the only
   // copy.
   bool disable_wal = false;
+  // States whose stored record is at least this many bytes go to RocksDB's
+  // blob files (the setting state.blob_min_bytes): written once, at the
+  // flush, where the tables would copy them again at every compaction that
+  // moves them down a level; the tables keep the key and a reference. 0:
+  // every state in the tables (docs/delivery.md, "Blob files").
+  uint64_t blob_min_bytes = 1024;
 };
 
 // Opens (creating if needed) a RocksDB store in `dir`; nullptr with *error.
