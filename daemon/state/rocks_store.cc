@@ -458,8 +458,9 @@ StateStorePtr OpenRocksStore(const std::string& dir, const RocksStoreOptions& st
   // Most states are a few KiB (their texts) behind a key of ~60 bytes, and
   // every compaction that moves a table down a level copies its values
   // again: with the store growing, RocksDB's background threads became the
-  // largest cost of `run` after detection (0.020 ms a page in the second
-  // half of a 30,000-page run, a third of what `scan` spends on the page).
+  // largest cost of `run` after detection (0.012-0.021 ms a page in the
+  // second half of a 30,000-page run: a fifth to a third of what `scan`
+  // spends on the page).
   // In blob files a value is written once, at the flush; compactions move
   // the key and a reference, and the garbage collection relocates only the
   // live values of the oldest quarter of the blob files (RocksDB's default
