@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "state/store.h"
+#include "unit/state/random_state.h"
 
 namespace dedupd::state {
 namespace {
@@ -38,25 +41,13 @@ class BlobFilesTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-// A page of `bytes` random letters (they compress to ~80%).
-UrlState Page(int i, size_t bytes, uint64_t version, std::mt19937_64& rng) {
-  UrlState s;
-  s.canonical_url = "https://a.example/page-" + std::to_string(i);
-  s.site = "a.example";
-  s.version = version;
-  s.content_hash = {static_cast<uint64_t>(i), version};
-  s.text.resize(bytes);
-  for (char& c : s.text) c = static_cast<char>('!' + rng() % 90);
-  return s;
-}
-
 // Pages 0..n-1 put in batches of 50 and committed, every seventh one small.
 std::vector<UrlState> Write(StateStore& store, int n, uint64_t version, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<UrlState> pages;
   std::string error;
   for (int i = 0; i < n; ++i) {
-    pages.push_back(Page(i, i % 7 == 0 ? 20 : 3000, version, rng));
+    pages.push_back(RandomTextState(i, i % 7 == 0 ? 20 : 3000, rng, version));
     store.Put(pages.back());
     if (i % 50 == 49 || i == n - 1) {
       EXPECT_TRUE(store.Commit({{"last", std::to_string(i)}}, &error)) << error;

@@ -11,24 +11,12 @@
 
 #include "common/tmpfs.h"
 #include "state/store.h"
+#include "unit/state/random_state.h"
 
 namespace dedupd::state {
 namespace {
 
 using dedupd::testing::SmallTmpfs;
-
-// A state whose compressed text is about `bytes` long (random letters do not
-// compress much).
-UrlState Big(int i, size_t bytes, std::mt19937_64& rng) {
-  UrlState s;
-  s.canonical_url = "https://a.example/page-" + std::to_string(i);
-  s.site = "a.example";
-  s.version = 1;
-  s.content_hash = {static_cast<uint64_t>(i), 2};
-  s.text.resize(bytes);
-  for (char& c : s.text) c = static_cast<char>('!' + rng() % 90);
-  return s;
-}
 
 // With the WAL (`dedupd scan --state-dir`) and with the store as `dedupd
 // run` opens it (disable_wal: on a volume this small, under the bound plus
@@ -53,7 +41,7 @@ TEST_P(FullDiskWal, RocksDbOutOfSpaceIsAnErrorThenResumesWithNothingLost) {
   int committed = 0;
   bool failed = false;
   for (int i = 0; i < 200 && !failed; ++i) {
-    store->Put(Big(i, 64 << 10, rng));
+    store->Put(RandomTextState(i, 64 << 10, rng));
     if (store->Commit({{"last", std::to_string(i)}}, &error)) {
       committed = i + 1;
       continue;
@@ -84,7 +72,7 @@ TEST_P(FullDiskWal, RocksDbOutOfSpaceIsAnErrorThenResumesWithNothingLost) {
   ASSERT_FALSE(still.has_value()) << still->message;
   ASSERT_TRUE(store->Commit({{"last", std::to_string(committed)}}, &error)) << error;
   EXPECT_FALSE(store->LastError().has_value());
-  store->Put(Big(1000, 1000, rng));
+  store->Put(RandomTextState(1000, 1000, rng));
   ASSERT_TRUE(store->Commit({{"last", "1000"}}, &error)) << error;
   store.reset();
 
@@ -113,7 +101,7 @@ TEST(FullDisk, UnderTheBoundWritesAreRefusedBeforeRocksDbSeesThem) {
   auto store = OpenRocksStore(dir, {.min_free_bytes = 1 << 20}, &error);
   ASSERT_TRUE(store) << error;
   EXPECT_FALSE(store->CheckWritable().has_value());
-  store->Put(Big(0, 1000, rng));
+  store->Put(RandomTextState(0, 1000, rng));
   ASSERT_TRUE(store->Commit({}, &error)) << error;
 
   // Leave less than the bound free.
@@ -123,7 +111,7 @@ TEST(FullDisk, UnderTheBoundWritesAreRefusedBeforeRocksDbSeesThem) {
   EXPECT_EQ(full->kind, StoreErrorKind::kNoSpace);
   EXPECT_NE(full->message.find(dir), std::string::npos) << full->message;
   EXPECT_NE(full->message.find("state.min_free_bytes"), std::string::npos) << full->message;
-  store->Put(Big(1, 1000, rng));
+  store->Put(RandomTextState(1, 1000, rng));
   EXPECT_FALSE(store->Commit({{"k", "v"}}, &error));
   ASSERT_TRUE(store->LastError().has_value());
   EXPECT_EQ(store->LastError()->kind, StoreErrorKind::kNoSpace);

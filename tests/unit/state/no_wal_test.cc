@@ -16,6 +16,7 @@
 
 #include "common/tmpfs.h"
 #include "state/store.h"
+#include "unit/state/random_state.h"
 
 namespace dedupd::state {
 namespace {
@@ -32,24 +33,12 @@ class NoWalTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-// About `bytes` of compressed text (random letters do not compress much).
-UrlState Page(int i, size_t bytes, std::mt19937_64& rng) {
-  UrlState s;
-  s.canonical_url = "https://a.example/page-" + std::to_string(i);
-  s.site = "a.example";
-  s.version = 1;
-  s.content_hash = {static_cast<uint64_t>(i), 2};
-  s.text.resize(bytes);
-  for (char& c : s.text) c = static_cast<char>('!' + rng() % 90);
-  return s;
-}
-
 TEST_F(NoWalTest, TheStagedRecordIsTheEncodedStateAndWhatIsStored) {
   std::string error;
   auto store = OpenRocksStore(dir_.string(), {.disable_wal = true}, &error);
   ASSERT_TRUE(store) << error;
   std::mt19937_64 rng(3);
-  const UrlState s = Page(1, 2000, rng);
+  const UrlState s = RandomTextState(1, 2000, rng);
   EXPECT_EQ(store->StagedRecord(s.canonical_url), nullptr);
   store->Put(s);
   const std::string* record = store->StagedRecord(s.canonical_url);
@@ -94,7 +83,8 @@ TEST(NoWalChild, CommitsThenDiesWithoutClosing) {
   if (!store) _exit(2);
   std::mt19937_64 rng(5);
   for (int b = 0; b < kBatches; ++b) {
-    for (int k = 0; k < kPerBatch; ++k) store->Put(Page(b * kPerBatch + k, 8 << 10, rng));
+    for (int k = 0; k < kPerBatch; ++k)
+      store->Put(RandomTextState(b * kPerBatch + k, 8 << 10, rng));
     if (!store->Commit({{"last", std::to_string(b)}}, &error)) _exit(3);
   }
   _exit(0);  // no close, no flush: a crash as far as RocksDB can tell
@@ -162,7 +152,7 @@ TEST(NoWalChild, CommitsAcrossTheSwitchToTheWalThenDies) {
       dedupd::testing::SmallTmpfs::Fill(std::string(dir) + "/ballast",
                                         (128u << 20) - (64u << 20) - (4u << 20));
     }
-    for (int k = 0; k < 4; ++k) store->Put(Page(b * 4 + k, 8 << 10, rng));
+    for (int k = 0; k < 4; ++k) store->Put(RandomTextState(b * 4 + k, 8 << 10, rng));
     if (!store->Commit({{"last", std::to_string(b)}}, &error)) _exit(3);
   }
   _exit(0);
