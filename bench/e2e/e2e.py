@@ -65,12 +65,8 @@ def free_port():
 
 
 def cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-    except OSError:
-        return None
+    stat = proc_stat(pid)
+    return None if stat is None else stat[0] + stat[1]
 
 
 def proc_stat(pid):
@@ -111,6 +107,34 @@ def thread_cpu(pid):
         except (OSError, IndexError, ValueError):
             continue
     return by_name
+
+
+def snapshot(pid):
+    """What the per-page figures of a window are taken from, at one end of it."""
+    return {"cpu": cpu_seconds(pid), "stat": proc_stat(pid), "io": io_bytes(pid), "threads": thread_cpu(pid)}
+
+
+def per_page(first, done, pages):
+    """dedupd's CPU, kernel time, minor faults, writes and CPU by thread per
+    page between two snapshots (None where a figure could not be read)."""
+    stat = first["stat"] and done["stat"]
+    io = first["io"] and done["io"]
+    return {
+        "dedupd_cpu_ms_per_page": (done["cpu"] - first["cpu"]) * 1000 / pages,
+        # of which in the kernel, and the minor page faults (memory the
+        # process touched for the first time, or again after returning it)
+        "dedupd_sys_ms_per_page": (done["stat"][1] - first["stat"][1]) * 1000 / pages if stat else None,
+        "dedupd_minor_faults_per_page": (done["stat"][2] - first["stat"][2]) / pages if stat else None,
+        # what dedupd wrote (the state store, its logs): handed to write(),
+        # and what reached the block layer
+        "dedupd_wchar_bytes_per_page": (done["io"][0] - first["io"][0]) / pages if io else None,
+        "dedupd_write_bytes_per_page": (done["io"][1] - first["io"][1]) / pages if io else None,
+        # CPU by thread name (a thread that ended in the window is missed)
+        "dedupd_thread_cpu_ms_per_page": {
+            name: (secs - first["threads"].get(name, 0.0)) * 1000 / pages
+            for name, secs in sorted(done["threads"].items())
+            if secs - first["threads"].get(name, 0.0) > 0},
+    }
 
 
 def rss_bytes(pid):
@@ -290,7 +314,7 @@ def main():
         t_launch = time.perf_counter()
         proc, port, log_path = start_dedupd(build, mode, tag, topic)
         t_first = t_done = None
-        cpu_first = broker_first = stat_first = None
+        first = broker_first = None
         steady = None
         perf = perf_broker = None
         deadline = t_launch + args.timeout
@@ -302,9 +326,7 @@ def main():
             now = time.perf_counter()
             if c is not None and c > 0 and t_first is None:
                 t_first = now
-                cpu_first, broker_first = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
-                stat_first = proc_stat(proc.pid)
-                io_first, threads_first = io_bytes(proc.pid), thread_cpu(proc.pid)
+                first, broker_first = snapshot(proc.pid), cpu_seconds(broker_pid)
                 if args.perf:
                     os.makedirs(args.perf, exist_ok=True)
                     perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock",
@@ -321,8 +343,7 @@ def main():
                     and c < n):
                 # The later part of the run, once the process has grown (its
                 # fetch queue, memtables and indexes touched for the first time)
-                steady = {"pages": c, "t": now, "cpu": cpu_seconds(proc.pid), "stat": proc_stat(proc.pid),
-                          "threads": thread_cpu(proc.pid)}
+                steady = {"pages": c, "t": now, "at": snapshot(proc.pid)}
             if c is not None and c >= n:
                 t_done = now
                 break
@@ -342,9 +363,7 @@ def main():
         if t_done is None:
             proc.kill()
             sys.exit(f"e2e: dedupd {tag} did not process {n} messages in {args.timeout} s")
-        cpu_done, broker_done = cpu_seconds(proc.pid), cpu_seconds(broker_pid)
-        stat_done = proc_stat(proc.pid)
-        io_done, threads_done = io_bytes(proc.pid), thread_cpu(proc.pid)
+        done, broker_done = snapshot(proc.pid), cpu_seconds(broker_pid)
         for p in (perf, perf_broker):
             if p is not None:
                 p.send_signal(signal.SIGINT)
@@ -364,38 +383,13 @@ def main():
                "startup_seconds": t_first - t_launch, "processing_seconds": secs,
                "pages_per_s": n / secs, "mb_per_s": value_bytes / secs / 1e6,
                "ratio_to_kcat": (n / secs) / result["kcat"]["pages_per_s"] if "kcat" in result else None,
-               "dedupd_cpu_seconds": cpu_done - cpu_first, "broker_cpu_seconds": broker_done - broker_first,
-               "dedupd_cpu_ms_per_page": (cpu_done - cpu_first) * 1000 / n,
-               # of which in the kernel, and the minor page faults (memory the
-               # process touched for the first time, or again after returning it)
-               "dedupd_sys_ms_per_page": (stat_done[1] - stat_first[1]) * 1000 / n
-               if stat_first and stat_done else None,
-               "dedupd_minor_faults_per_page": (stat_done[2] - stat_first[2]) / n
-               if stat_first and stat_done else None,
+               "dedupd_cpu_seconds": done["cpu"] - first["cpu"], "broker_cpu_seconds": broker_done - broker_first,
+               **per_page(first, done, n),
                "broker_cpu_ms_per_page": (broker_done - broker_first) * 1000 / n,
-               # what dedupd wrote (the state store, its logs): handed to
-               # write(), and what reached the block layer
-               "dedupd_wchar_bytes_per_page": (io_done[0] - io_first[0]) / n
-               if io_first and io_done else None,
-               "dedupd_write_bytes_per_page": (io_done[1] - io_first[1]) / n
-               if io_first and io_done else None,
-               # CPU by thread name (a thread that ended in the window is missed)
-               "dedupd_thread_cpu_ms_per_page": {
-                   name: (secs_done - threads_first.get(name, 0.0)) * 1000 / n
-                   for name, secs_done in sorted(threads_done.items())
-                   if secs_done - threads_first.get(name, 0.0) > 0},
                "steady": None if steady is None else {
                    "from_page": steady["pages"], "pages": n - steady["pages"],
                    "pages_per_s": (n - steady["pages"]) / (t_done - steady["t"]) if t_done > steady["t"] else None,
-                   "dedupd_cpu_ms_per_page": (cpu_done - steady["cpu"]) * 1000 / (n - steady["pages"]),
-                   "dedupd_sys_ms_per_page": (stat_done[1] - steady["stat"][1]) * 1000 / (n - steady["pages"])
-                   if steady["stat"] and stat_done else None,
-                   "dedupd_minor_faults_per_page": (stat_done[2] - steady["stat"][2]) / (n - steady["pages"])
-                   if steady["stat"] and stat_done else None,
-                   "dedupd_thread_cpu_ms_per_page": {
-                       name: (secs_done - steady["threads"].get(name, 0.0)) * 1000 / (n - steady["pages"])
-                       for name, secs_done in sorted(threads_done.items())
-                       if secs_done - steady["threads"].get(name, 0.0) > 0}},
+                   **per_page(steady["at"], done, n - steady["pages"])},
                "rss_bytes": rss, "events_committed": events, "exit_code": proc.returncode,
                "commits": commits[1] if commits else None,
                "commit_seconds": commits[2] if commits else None,
